@@ -1,0 +1,53 @@
+import type { APIGatewayAuthorizerResult, APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
+import { documentClient } from '../../adapters/aws-clients';
+import { dynamoTicketStore } from '../../adapters/dynamo-ticket-store';
+import { requireEnv, stringListEnv } from '../../shared/config';
+import { instrument, logger } from '../../shared/instrumentation';
+import { identityToAuthorizerContext, userKey } from '../connections';
+import { redeemTicket, type TicketStore } from '../tickets';
+
+export interface AuthorizeConnectDeps {
+  readonly tickets: TicketStore;
+  /** Exact origins a browser may connect from. A request without Origin is not a browser. */
+  readonly allowedOrigins: readonly string[];
+  readonly now?: () => Date;
+}
+
+export function makeHandler(deps: AuthorizeConnectDeps) {
+  return instrument(async (event: APIGatewayRequestAuthorizerEvent): Promise<APIGatewayAuthorizerResult> => {
+    const origin = headerValue(event.headers, 'origin');
+    // Checked before the ticket, so a page on a foreign origin cannot burn a user's ticket.
+    if (origin !== undefined && !deps.allowedOrigins.includes(origin)) {
+      logger.warn('WebSocket refused: origin not allowed', { origin });
+      return policy('Deny', event.methodArn, 'origin-refused');
+    }
+    const grant = await redeemTicket(deps.tickets, event.queryStringParameters?.ticket, deps.now?.());
+    if (!grant) {
+      logger.info('WebSocket refused: missing, expired, used or unknown ticket');
+      // API Gateway answers 401 for exactly this message.
+      throw new Error('Unauthorized');
+    }
+    return policy('Allow', event.methodArn, userKey(grant.tenant, grant.userId), identityToAuthorizerContext(grant));
+  });
+}
+
+function headerValue(headers: Record<string, string | undefined> | null, name: string): string | undefined {
+  for (const [key, value] of Object.entries(headers ?? {})) {
+    if (key.toLowerCase() === name) return value;
+  }
+  return undefined;
+}
+
+function policy(effect: 'Allow' | 'Deny', resource: string, principalId: string, context?: Record<string, string>): APIGatewayAuthorizerResult {
+  return {
+    principalId,
+    policyDocument: { Version: '2012-10-17', Statement: [{ Action: 'execute-api:Invoke', Effect: effect, Resource: resource }] },
+    ...(context ? { context } : {}),
+  };
+}
+
+const env = requireEnv(['TICKETS_TABLE', 'ALLOWED_ORIGINS']);
+export const handler = makeHandler({
+  tickets: dynamoTicketStore(documentClient(), env.TICKETS_TABLE),
+  allowedOrigins: stringListEnv('ALLOWED_ORIGINS', env.ALLOWED_ORIGINS),
+});

@@ -1,0 +1,31 @@
+import { documentClient } from '../../adapters/aws-clients';
+import { dynamoConnectionStore } from '../../adapters/dynamo-connection-store';
+import { positiveIntegerEnv, requireEnv } from '../../shared/config';
+import { instrument, logger } from '../../shared/instrumentation';
+import type { WebSocketEvent, WebSocketResult } from '../../shared/websocket';
+import { identityFromAuthorizerContext, newConnectionRecord, type ConnectionStore } from '../connections';
+
+export interface ConnectDeps {
+  readonly connections: ConnectionStore;
+  readonly connectionTtlSeconds: number;
+  readonly now?: () => Date;
+}
+
+export function makeHandler(deps: ConnectDeps) {
+  return instrument(async (event: WebSocketEvent): Promise<WebSocketResult> => {
+    const identity = identityFromAuthorizerContext(event.requestContext.authorizer);
+    if (!identity) {
+      // Only reachable if the authorizer is detached from $connect; refuse rather than record an anonymous socket.
+      logger.error('Connect without authorizer context', { connectionId: event.requestContext.connectionId });
+      return { statusCode: 403 };
+    }
+    await deps.connections.save(newConnectionRecord(event.requestContext.connectionId, identity, deps.connectionTtlSeconds, deps.now?.()));
+    return { statusCode: 200 };
+  });
+}
+
+const env = requireEnv(['CONNECTIONS_TABLE', 'CONNECTION_TTL_SECONDS']);
+export const handler = makeHandler({
+  connections: dynamoConnectionStore(documentClient(), env.CONNECTIONS_TABLE),
+  connectionTtlSeconds: positiveIntegerEnv('CONNECTION_TTL_SECONDS', env.CONNECTION_TTL_SECONDS),
+});

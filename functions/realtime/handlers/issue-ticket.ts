@@ -1,0 +1,35 @@
+import { documentClient } from '../../adapters/aws-clients';
+import { dynamoTicketStore } from '../../adapters/dynamo-ticket-store';
+import { callerFromClaims, type ClaimNames } from '../../shared/caller';
+import { positiveIntegerEnv, requireEnv } from '../../shared/config';
+import { httpRoute, json, type HttpEvent } from '../../shared/http';
+import { instrument } from '../../shared/instrumentation';
+import { issueTicket, type TicketStore } from '../tickets';
+
+export interface IssueTicketDeps {
+  readonly tickets: TicketStore;
+  readonly ticketTtlSeconds: number;
+  readonly claims: ClaimNames;
+  readonly webSocketUrl: string;
+  readonly now?: () => Date;
+}
+
+export function makeHandler(deps: IssueTicketDeps) {
+  return instrument(
+    httpRoute(async (event: HttpEvent) => {
+      const caller = callerFromClaims(event.requestContext.authorizer?.jwt?.claims, deps.claims);
+      const issued = await issueTicket(deps.tickets, caller, deps.ticketTtlSeconds, deps.now?.());
+      const url = new URL(deps.webSocketUrl);
+      url.searchParams.set('ticket', issued.ticket);
+      return json(200, { ticket: issued.ticket, expiresAt: issued.expiresAt.toISOString(), url: url.toString() });
+    }),
+  );
+}
+
+const env = requireEnv(['TICKETS_TABLE', 'TICKET_TTL_SECONDS', 'TENANT_CLAIM', 'ROLES_CLAIM', 'WEBSOCKET_URL']);
+export const handler = makeHandler({
+  tickets: dynamoTicketStore(documentClient(), env.TICKETS_TABLE),
+  ticketTtlSeconds: positiveIntegerEnv('TICKET_TTL_SECONDS', env.TICKET_TTL_SECONDS),
+  claims: { tenantClaim: env.TENANT_CLAIM, rolesClaim: env.ROLES_CLAIM },
+  webSocketUrl: env.WEBSOCKET_URL,
+});

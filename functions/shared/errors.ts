@@ -1,0 +1,44 @@
+/**
+ * Domain errors carry the HTTP status and a stable code; the edge (shared/http.ts) maps them to
+ * `{error:{code,message}}` bodies. Anything else is an internal error and its details stay in logs.
+ */
+export class HeraldError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+export class BadRequestError extends HeraldError {
+  constructor(message: string, code = 'bad_request') {
+    super(400, code, message);
+  }
+}
+
+export class UnauthorizedError extends HeraldError {
+  constructor(message = 'Authentication required') {
+    super(401, 'unauthorized', message);
+  }
+}
+
+export class ForbiddenError extends HeraldError {
+  constructor(message = 'Not allowed') {
+    super(403, 'forbidden', message);
+  }
+}
+
+export class NotFoundError extends HeraldError {
+  constructor(message = 'Not found') {
+    super(404, 'not_found', message);
+  }
+}
+
+export class PayloadTooLargeError extends HeraldError {
+  constructor(message: string) {
+    super(413, 'payload_too_large', message);
+  }
+}

@@ -1,0 +1,61 @@
+import type { APIGatewayProxyEventV2WithJWTAuthorizer, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import type { z } from 'zod';
+import { BadRequestError, HeraldError, PayloadTooLargeError } from './errors';
+import { logger } from './instrumentation';
+
+export type HttpEvent = APIGatewayProxyEventV2WithJWTAuthorizer;
+export type HttpResult = APIGatewayProxyStructuredResultV2;
+
+/** JSON bodies Herald accepts are small; anything larger is a mistake or an attack. */
+export const MAX_JSON_BODY_BYTES = 64 * 1024;
+
+export function json(statusCode: number, body: unknown, headers: Record<string, string> = {}): HttpResult {
+  return {
+    statusCode,
+    headers: { 'content-type': 'application/json', 'cache-control': 'no-store', ...headers },
+    body: JSON.stringify(body),
+  };
+}
+
+export function errorResult(error: unknown): HttpResult {
+  if (error instanceof HeraldError) {
+    return json(error.status, { error: { code: error.code, message: error.message } });
+  }
+  logger.error('Unhandled error', error as Error);
+  return json(500, { error: { code: 'internal', message: 'Internal error' } });
+}
+
+/** Wraps a route so that domain errors become `{error:{code,message}}` responses and nothing else leaks. */
+export function httpRoute(route: (event: HttpEvent) => Promise<HttpResult>) {
+  return async (event: HttpEvent): Promise<HttpResult> => {
+    try {
+      return await route(event);
+    } catch (error) {
+      return errorResult(error);
+    }
+  };
+}
+
+export function parseJsonBody<Schema extends z.ZodType>(event: HttpEvent, schema: Schema): z.infer<Schema> {
+  const raw = event.body === undefined ? '' : event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
+  if (Buffer.byteLength(raw) > MAX_JSON_BODY_BYTES) {
+    throw new PayloadTooLargeError(`Body is larger than ${MAX_JSON_BODY_BYTES} bytes`);
+  }
+  let value: unknown;
+  try {
+    value = raw === '' ? {} : JSON.parse(raw);
+  } catch {
+    throw new BadRequestError('Body is not valid JSON', 'invalid_json');
+  }
+  const result = schema.safeParse(value);
+  if (!result.success) throw new BadRequestError(describeIssues(result.error), 'invalid_body');
+  return result.data;
+}
+
+/** "recipients.3: Invalid email" style messages, so a caller sees which field is wrong. */
+export function describeIssues(error: z.ZodError): string {
+  return error.issues
+    .slice(0, 5)
+    .map((issue) => `${issue.path.length > 0 ? issue.path.join('.') : '(body)'}: ${issue.message}`)
+    .join('; ');
+}

@@ -1,0 +1,21 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import { Tracer } from '@aws-lambda-powertools/tracer';
+import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
+import middy from '@middy/core';
+import type { Context } from 'aws-lambda';
+
+/** Created once per execution environment; service name and namespace come from POWERTOOLS_* env. */
+export const logger = new Logger();
+export const metrics = new Metrics();
+export const tracer = new Tracer();
+
+/** The one instrumentation style for every entry: tracing, structured logs with context, metrics. */
+export function instrument<TEvent, TResult>(handler: (event: TEvent, context: Context) => Promise<TResult>) {
+  return middy(handler)
+    .use(captureLambdaHandler(tracer, { captureResponse: false }))
+    .use(injectLambdaContext(logger))
+    .use(logMetrics(metrics));
+}

@@ -1,0 +1,206 @@
+/**
+ * The one description of Herald's tables, queues and functions.
+ *
+ * Both the CDK constructs (lib/realtime.ts and friends) and the local runtime (lib/local/) read
+ * this file, so a route, stream or queue that exists in one exists in the other. The test
+ * test/infra/description-parity.test.ts proves it against the synthesized template.
+ */
+
+export type AttributeType = 'S' | 'N';
+
+export interface KeySpec {
+  readonly name: string;
+  readonly type: AttributeType;
+}
+
+export interface IndexSpec {
+  readonly name: string;
+  readonly partitionKey: KeySpec;
+  readonly sortKey?: KeySpec;
+}
+
+export interface TableSpec {
+  /** Environment variable that carries the table's physical name into a function. */
+  readonly envVar: string;
+  readonly partitionKey: KeySpec;
+  readonly sortKey?: KeySpec;
+  readonly indexes?: readonly IndexSpec[];
+  /** Attribute holding an epoch-seconds expiry that DynamoDB TTL deletes on. */
+  readonly ttlAttribute?: string;
+  readonly stream?: 'NEW_IMAGE' | 'OLD_IMAGE' | 'NEW_AND_OLD_IMAGES' | 'KEYS_ONLY';
+}
+
+export interface QueueSpec {
+  readonly envVar: string;
+  /** Visibility timeout; for a Lambda source it must be at least 6x the function timeout. */
+  readonly visibilityTimeoutSeconds: number;
+  /** Receives after which SQS moves a message to the queue's DLQ. */
+  readonly maxReceiveCount: number;
+}
+
+export type TableName = keyof typeof tables;
+export type QueueName = keyof typeof queues;
+
+export type Trigger =
+  | { readonly kind: 'websocket-authorizer'; readonly identitySource: readonly string[] }
+  | { readonly kind: 'websocket'; readonly route: string; readonly returnResponse?: boolean }
+  | { readonly kind: 'http'; readonly method: HttpMethod; readonly path: string; readonly auth: 'jwt' | 'none' }
+  | {
+      readonly kind: 'stream';
+      readonly table: TableName;
+      readonly batchSize: number;
+      readonly retryAttempts: number;
+      readonly maxRecordAgeSeconds: number;
+      readonly bisectBatchOnError: boolean;
+      /** Queue that receives a description of records whose retries ran out. */
+      readonly onFailure: QueueName;
+      /** Lambda filter patterns (the same JSON AWS takes); records matching none are skipped. */
+      readonly filterPatterns?: readonly object[];
+    }
+  | { readonly kind: 'queue'; readonly queue: QueueName; readonly batchSize: number };
+
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+
+export type TableAccess = 'read' | 'write' | 'readWrite';
+
+export interface FunctionSpec {
+  /** Path of the entry file from the repository root; it exports `handler`. */
+  readonly entry: string;
+  readonly description: string;
+  readonly trigger: Trigger;
+  readonly tables?: Partial<Record<TableName, TableAccess>>;
+  readonly queues?: Partial<Record<QueueName, 'send' | 'consume'>>;
+  /** Whether the function posts to or deletes WebSocket connections (the @connections API). */
+  readonly manageConnections?: boolean;
+  /** Names of the settings from HeraldSettings (lib/config.ts) this function reads. */
+  readonly settings?: readonly SettingName[];
+  readonly timeoutSeconds?: number;
+  readonly memoryMb?: number;
+}
+
+/**
+ * Settings passed to functions as environment variables. The value of each comes from
+ * lib/config.ts (cdk.json context when deployed, the local runtime's own values locally).
+ */
+export const settingEnvVars = {
+  allowedOrigins: 'ALLOWED_ORIGINS',
+  ticketTtlSeconds: 'TICKET_TTL_SECONDS',
+  connectionTtlSeconds: 'CONNECTION_TTL_SECONDS',
+  tenantClaim: 'TENANT_CLAIM',
+  rolesClaim: 'ROLES_CLAIM',
+  webSocketUrl: 'WEBSOCKET_URL',
+} as const;
+export type SettingName = keyof typeof settingEnvVars;
+
+export interface SettingValues {
+  readonly allowedOrigins: readonly string[];
+  readonly ticketTtlSeconds: number;
+  readonly connectionTtlSeconds: number;
+  readonly tenantClaim: string;
+  readonly rolesClaim: string;
+  readonly webSocketUrl: string;
+}
+
+/** The one encoding of settings into environment strings, used by the CDK and the local runtime. */
+export function encodeSettings(values: SettingValues): Record<SettingName, string> {
+  return {
+    // JSON, so that an empty allowlist is a value rather than a missing variable.
+    allowedOrigins: JSON.stringify(values.allowedOrigins),
+    ticketTtlSeconds: String(values.ticketTtlSeconds),
+    connectionTtlSeconds: String(values.connectionTtlSeconds),
+    tenantClaim: values.tenantClaim,
+    rolesClaim: values.rolesClaim,
+    webSocketUrl: values.webSocketUrl,
+  };
+}
+
+/** Environment variable carrying the @connections endpoint to functions that manage connections. */
+export const connectionsEndpointEnvVar = 'CONNECTIONS_ENDPOINT';
+
+export const tables = {
+  connections: {
+    envVar: 'CONNECTIONS_TABLE',
+    partitionKey: { name: 'connectionId', type: 'S' },
+    indexes: [{ name: 'byUser', partitionKey: { name: 'userKey', type: 'S' }, sortKey: { name: 'connectedAt', type: 'S' } }],
+    ttlAttribute: 'expiresAt',
+  },
+  tickets: {
+    envVar: 'TICKETS_TABLE',
+    partitionKey: { name: 'ticketHash', type: 'S' },
+    ttlAttribute: 'expiresAt',
+  },
+} as const satisfies Record<string, TableSpec>;
+
+export const queues = {} as const satisfies Record<string, QueueSpec>;
+
+export const functions = {
+  wsAuthorizer: {
+    entry: 'functions/realtime/handlers/authorize-connect.ts',
+    description: 'Redeems a single-use ticket and checks Origin before a WebSocket connects',
+    trigger: { kind: 'websocket-authorizer', identitySource: ['route.request.querystring.ticket'] },
+    tables: { tickets: 'readWrite' },
+    settings: ['allowedOrigins'],
+  },
+  wsConnect: {
+    entry: 'functions/realtime/handlers/connect.ts',
+    description: 'Records an authorized WebSocket connection',
+    trigger: { kind: 'websocket', route: '$connect' },
+    tables: { connections: 'write' },
+    settings: ['connectionTtlSeconds'],
+  },
+  wsDisconnect: {
+    entry: 'functions/realtime/handlers/disconnect.ts',
+    description: 'Removes a closed WebSocket connection',
+    trigger: { kind: 'websocket', route: '$disconnect' },
+    tables: { connections: 'write' },
+  },
+  wsPing: {
+    entry: 'functions/realtime/handlers/ping.ts',
+    description: 'Answers ping with pong, keeping the socket inside the idle timeout',
+    trigger: { kind: 'websocket', route: 'ping', returnResponse: true },
+  },
+  wsDefault: {
+    entry: 'functions/realtime/handlers/default.ts',
+    description: 'Answers unknown or malformed frames with an error frame',
+    trigger: { kind: 'websocket', route: '$default', returnResponse: true },
+  },
+  issueTicket: {
+    entry: 'functions/realtime/handlers/issue-ticket.ts',
+    description: 'Issues a single-use 30-second WebSocket ticket to an authenticated user',
+    trigger: { kind: 'http', method: 'POST', path: '/realtime/ticket', auth: 'jwt' },
+    tables: { tickets: 'write' },
+    settings: ['ticketTtlSeconds', 'tenantClaim', 'rolesClaim', 'webSocketUrl'],
+  },
+} as const satisfies Record<string, FunctionSpec>;
+
+export type FunctionName = keyof typeof functions;
+
+/** WebSocket route selection: API Gateway evaluates this against each frame's JSON body. */
+export const routeSelectionExpression = '$request.body.action';
+
+export function functionSpecs(): Array<[FunctionName, FunctionSpec]> {
+  return Object.entries(functions) as Array<[FunctionName, FunctionSpec]>;
+}
+
+/** The environment a function receives, given the physical names and settings of this deployment. */
+export function functionEnvironment(
+  spec: FunctionSpec,
+  physical: {
+    tableNames: Record<TableName, string>;
+    queueUrls: Record<QueueName, string>;
+    connectionsEndpoint: string;
+    settings: Record<SettingName, string>;
+  },
+): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const table of Object.keys(spec.tables ?? {}) as TableName[]) {
+    env[tables[table].envVar] = physical.tableNames[table];
+  }
+  for (const queue of Object.keys(spec.queues ?? {}) as QueueName[]) {
+    const queueSpec: QueueSpec = queues[queue];
+    env[queueSpec.envVar] = physical.queueUrls[queue];
+  }
+  if (spec.manageConnections) env[connectionsEndpointEnvVar] = physical.connectionsEndpoint;
+  for (const setting of spec.settings ?? []) env[settingEnvVars[setting]] = physical.settings[setting];
+  return env;
+}
