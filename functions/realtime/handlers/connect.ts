@@ -1,7 +1,8 @@
 import { documentClient } from '../../adapters/aws-clients';
 import { dynamoConnectionStore } from '../../adapters/dynamo-connection-store';
 import { positiveIntegerEnv, requireEnv } from '../../shared/config';
-import { instrument, logger } from '../../shared/instrumentation';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { instrument, logger, metrics } from '../../shared/instrumentation';
 import type { WebSocketEvent, WebSocketResult } from '../../shared/websocket';
 import { identityFromAuthorizerContext, newConnectionRecord, type ConnectionStore } from '../connections';
 
@@ -17,9 +18,11 @@ export function makeHandler(deps: ConnectDeps) {
     if (!identity) {
       // Only reachable if the authorizer is detached from $connect; refuse rather than record an anonymous socket.
       logger.error('Connect without authorizer context', { connectionId: event.requestContext.connectionId });
+      metrics.addMetric('ConnectionsRefused', MetricUnit.Count, 1);
       return { statusCode: 403 };
     }
     await deps.connections.save(newConnectionRecord(event.requestContext.connectionId, identity, deps.connectionTtlSeconds, deps.now?.()));
+    metrics.addMetric('ConnectionsOpened', MetricUnit.Count, 1);
     return { statusCode: 200 };
   });
 }

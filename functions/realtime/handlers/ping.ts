@@ -1,11 +1,16 @@
-import { instrument } from '../../shared/instrumentation';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { instrument, metrics } from '../../shared/instrumentation';
 import { frameResult, type WebSocketEvent, type WebSocketResult } from '../../shared/websocket';
 import { parseFrame, pingFrame } from '../frames';
 
 export function makeHandler() {
   return instrument(async (event: WebSocketEvent): Promise<WebSocketResult> => {
     const parsed = parseFrame(event.body, pingFrame);
-    if (!parsed.ok) return frameResult(parsed.error);
+    if (!parsed.ok) {
+      metrics.addMetric('FramesRejected', MetricUnit.Count, 1);
+      return frameResult(parsed.error);
+    }
+    metrics.addMetric('Pings', MetricUnit.Count, 1);
     return frameResult(parsed.frame.id === undefined ? { type: 'pong' } : { type: 'pong', id: parsed.frame.id });
   });
 }

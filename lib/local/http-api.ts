@@ -1,0 +1,241 @@
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { JWTPayload } from 'jose';
+import { z } from 'zod';
+import type { HttpMethod } from '../description';
+import { LOCAL_ACCOUNT } from './aws-local';
+import type { LocalIssuer } from './issuer';
+import type { LocalFunction } from './lambda-host';
+
+export interface HttpRoute {
+  readonly method: HttpMethod;
+  readonly path: string;
+  readonly auth: 'jwt' | 'none';
+  readonly function: LocalFunction;
+}
+
+export interface HttpApiOptions {
+  readonly port: number;
+  readonly apiId: string;
+  readonly routes: readonly HttpRoute[];
+  readonly issuer: LocalIssuer;
+  readonly allowedOrigins: readonly string[];
+  readonly log?: (message: string) => void;
+}
+
+export interface HttpApi {
+  readonly url: string;
+  /** "METHOD /path" for every route served, for the parity test against the CDK template. */
+  readonly routeKeys: readonly string[];
+  stop(): Promise<void>;
+}
+
+/** API Gateway HTTP APIs refuse larger request bodies. */
+const PAYLOAD_LIMIT_BYTES = 10 * 1024 * 1024;
+
+const devTokenBody = z.strictObject({
+  tenant: z.string().regex(/^[A-Za-z0-9._:@+-]{1,128}$/),
+  user: z.string().regex(/^[A-Za-z0-9._:@+-]{1,128}$/),
+  roles: z.array(z.string().min(1).max(64)).max(20).default([]),
+  // Negative values mint already-expired tokens, so tests can prove expiry is enforced.
+  expiresInSeconds: z.number().int().min(-86_400).max(86_400).optional(),
+});
+
+/**
+ * A stand-in for an API Gateway HTTP API with a JWT authorizer and Lambda proxy integrations
+ * (payload format 2.0), plus the local issuer's `POST /dev/token` and `GET /.well-known/jwks.json`.
+ */
+export async function startHttpApi(options: HttpApiOptions): Promise<HttpApi> {
+  const log = options.log ?? (() => undefined);
+  const compiled = options.routes.map((route) => ({ route, pattern: compilePath(route.path) }));
+  const server: Server = createServer((request, response) => {
+    handle(request, response).catch((error: unknown) => {
+      log(`HTTP API error: ${String(error)}`);
+      if (!response.headersSent) send(response, 500, { message: 'Internal Server Error' });
+    });
+  });
+
+  async function handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const url = new URL(request.url ?? '/', 'http://localhost');
+    const method = (request.method ?? 'GET').toUpperCase();
+    const origin = request.headers.origin;
+    if (origin && options.allowedOrigins.includes(origin)) {
+      response.setHeader('access-control-allow-origin', origin);
+      response.setHeader('vary', 'origin');
+      if (method === 'OPTIONS') {
+        response.writeHead(204, {
+          'access-control-allow-methods': 'GET,POST,PUT,PATCH,DELETE',
+          'access-control-allow-headers': 'authorization,content-type,if-match',
+          'access-control-max-age': '600',
+        });
+        response.end();
+        return;
+      }
+    }
+
+    if (method === 'GET' && url.pathname === '/.well-known/jwks.json') return send(response, 200, options.issuer.jwks);
+    if (method === 'POST' && url.pathname === '/dev/token') return issueDevToken(request, response);
+
+    const matched = matchRoute(method, url.pathname);
+    if (!matched) return send(response, 404, { message: 'Not Found' });
+    const { route, pathParameters } = matched;
+
+    let claims: JWTPayload | undefined;
+    if (route.auth === 'jwt') {
+      const token = /^Bearer (.+)$/i.exec(request.headers.authorization ?? '')?.[1];
+      if (!token) return send(response, 401, { message: 'Unauthorized' }, { 'www-authenticate': 'Bearer' });
+      try {
+        claims = await options.issuer.verify(token);
+      } catch (error) {
+        log(`JWT refused: ${String(error)}`);
+        return send(response, 401, { message: 'Unauthorized' }, { 'www-authenticate': 'Bearer error="invalid_token"' });
+      }
+    }
+
+    const body = await readBody(request);
+    if (body === undefined) return send(response, 413, { message: 'Request Entity Too Large' });
+    const event = buildEvent(request, url, route, pathParameters, body, claims);
+    let result: unknown;
+    try {
+      result = await route.function.invoke(event);
+    } catch (error) {
+      log(`${route.method} ${route.path} failed: ${String(error)}`);
+      return send(response, 500, { message: 'Internal Server Error' });
+    }
+    writeResult(response, result);
+  }
+
+  async function issueDevToken(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const raw = await readBody(request);
+    let input: unknown;
+    try {
+      input = JSON.parse(raw?.toString('utf8') ?? '');
+    } catch {
+      return send(response, 400, { error: { code: 'invalid_json', message: 'Body is not valid JSON' } });
+    }
+    const parsed = devTokenBody.safeParse(input);
+    if (!parsed.success) {
+      const message = parsed.error.issues.map((issue) => `${issue.path.join('.') || '(body)'}: ${issue.message}`).join('; ');
+      return send(response, 400, { error: { code: 'invalid_body', message } });
+    }
+    const token = await options.issuer.sign(parsed.data);
+    send(response, 200, { token });
+  }
+
+  function matchRoute(method: string, path: string) {
+    for (const { route, pattern } of compiled) {
+      if (route.method !== method) continue;
+      const match = pattern.regex.exec(path);
+      if (!match) continue;
+      const pathParameters = Object.fromEntries(pattern.names.map((name, index) => [name, decodeURIComponent(match[index + 1] ?? '')]));
+      return { route, pathParameters };
+    }
+    return undefined;
+  }
+
+  function buildEvent(request: IncomingMessage, url: URL, route: HttpRoute, pathParameters: Record<string, string>, body: Buffer, claims: JWTPayload | undefined) {
+    const headers: Record<string, string> = {};
+    for (const [name, value] of Object.entries(request.headers)) {
+      if (name === 'cookie' || value === undefined) continue;
+      headers[name] = Array.isArray(value) ? value.join(',') : value;
+    }
+    const queryStringParameters: Record<string, string> = {};
+    for (const [key, value] of url.searchParams) queryStringParameters[key] = queryStringParameters[key] === undefined ? value : `${queryStringParameters[key]},${value}`;
+    const textual = /^(application\/(json|x-www-form-urlencoded)|text\/)/.test(headers['content-type'] ?? 'application/json');
+    const now = Date.now();
+    return {
+      version: '2.0',
+      routeKey: `${route.method} ${route.path}`,
+      rawPath: url.pathname,
+      rawQueryString: url.search.slice(1),
+      cookies: request.headers.cookie?.split(/;\s*/),
+      headers,
+      queryStringParameters: Object.keys(queryStringParameters).length > 0 ? queryStringParameters : undefined,
+      pathParameters: Object.keys(pathParameters).length > 0 ? pathParameters : undefined,
+      requestContext: {
+        accountId: LOCAL_ACCOUNT,
+        apiId: options.apiId,
+        authorizer: claims ? { jwt: { claims: flattenClaims(claims), scopes: null } } : undefined,
+        domainName: headers.host ?? 'localhost',
+        domainPrefix: 'localhost',
+        http: { method: route.method, path: url.pathname, protocol: 'HTTP/1.1', sourceIp: request.socket.remoteAddress ?? '127.0.0.1', userAgent: headers['user-agent'] ?? '' },
+        requestId: randomUUID(),
+        routeKey: `${route.method} ${route.path}`,
+        stage: '$default',
+        time: new Date(now).toUTCString(),
+        timeEpoch: now,
+      },
+      body: body.length === 0 ? undefined : textual ? body.toString('utf8') : body.toString('base64'),
+      isBase64Encoded: body.length > 0 && !textual,
+    };
+  }
+
+  async function readBody(request: IncomingMessage): Promise<Buffer | undefined> {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of request) {
+      size += (chunk as Buffer).length;
+      if (size > PAYLOAD_LIMIT_BYTES) return undefined;
+      chunks.push(chunk as Buffer);
+    }
+    return Buffer.concat(chunks);
+  }
+
+  await new Promise<void>((done, fail) => {
+    server.once('error', fail);
+    server.listen(options.port, '127.0.0.1', () => done());
+  });
+  const port = (server.address() as { port: number }).port;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    routeKeys: options.routes.map((route) => `${route.method} ${route.path}`),
+    async stop() {
+      server.closeAllConnections();
+      await new Promise<void>((done) => server.close(() => done()));
+    },
+  };
+}
+
+/** "/exports/runs/{id}/download" -> a regex with one capture per parameter. */
+function compilePath(path: string): { regex: RegExp; names: string[] } {
+  const names: string[] = [];
+  const source = path
+    .split('/')
+    .map((segment) => {
+      const parameter = /^\{(\w+)\}$/.exec(segment);
+      if (!parameter) return segment.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+      names.push(parameter[1] ?? '');
+      return '([^/]+)';
+    })
+    .join('/');
+  return { regex: new RegExp(`^${source}$`), names };
+}
+
+/** The HTTP API JWT authorizer hands claims over as strings; arrays become "[a b]". */
+function flattenClaims(claims: JWTPayload): Record<string, string> {
+  const flat: Record<string, string> = {};
+  for (const [key, value] of Object.entries(claims)) {
+    if (Array.isArray(value)) flat[key] = `[${value.join(' ')}]`;
+    else if (typeof value === 'object' && value !== null) flat[key] = JSON.stringify(value);
+    else flat[key] = String(value);
+  }
+  return flat;
+}
+
+/** Payload format 2.0: a result without statusCode is a 200 JSON body. */
+function writeResult(response: ServerResponse, result: unknown): void {
+  if (typeof result === 'object' && result !== null && 'statusCode' in result) {
+    const structured = result as { statusCode: number; headers?: Record<string, string>; body?: string; isBase64Encoded?: boolean; cookies?: string[] };
+    const headers: Record<string, string | string[]> = { ...(structured.headers ?? {}) };
+    if (structured.cookies?.length) headers['set-cookie'] = structured.cookies;
+    response.writeHead(structured.statusCode, headers);
+    response.end(structured.body === undefined ? undefined : structured.isBase64Encoded ? Buffer.from(structured.body, 'base64') : structured.body);
+    return;
+  }
+  send(response, 200, result);
+}
+
+function send(response: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  response.writeHead(status, { 'content-type': 'application/json', ...headers });
+  response.end(JSON.stringify(body));
+}

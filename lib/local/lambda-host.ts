@@ -1,0 +1,78 @@
+import { randomUUID } from 'node:crypto';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { Context } from 'aws-lambda';
+import { functionSpecs, type FunctionName, type FunctionSpec } from '../description';
+import { LOCAL_ACCOUNT, LOCAL_REGION } from './aws-local';
+
+export interface LocalFunction {
+  readonly name: FunctionName;
+  readonly spec: FunctionSpec;
+  invoke(event: unknown): Promise<unknown>;
+}
+
+export type LocalFunctions = ReadonlyMap<FunctionName, LocalFunction>;
+
+type Handler = (event: unknown, context: Context) => Promise<unknown>;
+
+const DEFAULT_TIMEOUT_SECONDS = 10;
+
+/**
+ * Loads every function of the description in this process, the way Lambda cold-starts one: each
+ * entry module is imported with exactly its own environment (tables, settings), so a function that
+ * reads a variable its description does not grant fails here as it would in AWS. The variables are
+ * removed again once the module has read them at import.
+ */
+export async function loadFunctions(repoRoot: string, environmentOf: (spec: FunctionSpec) => Record<string, string>): Promise<LocalFunctions> {
+  const loaded = new Map<FunctionName, LocalFunction>();
+  for (const [name, spec] of functionSpecs()) {
+    const env = environmentOf(spec);
+    const handler = await importWithEnv(resolve(repoRoot, spec.entry), env);
+    loaded.set(name, { name, spec, invoke: (event) => invoke(name, spec, handler, event) });
+  }
+  return loaded;
+}
+
+async function importWithEnv(file: string, env: Record<string, string>): Promise<Handler> {
+  const previous = Object.fromEntries(Object.keys(env).map((key) => [key, process.env[key]]));
+  Object.assign(process.env, env);
+  try {
+    const module = (await import(pathToFileURL(file).href)) as { handler?: Handler };
+    if (typeof module.handler !== 'function') throw new Error(`${file} does not export a handler`);
+    return module.handler;
+  } finally {
+    for (const [key, value] of Object.entries(previous)) {
+      if (value === undefined) delete process.env[key];
+      else process.env[key] = value;
+    }
+  }
+}
+
+async function invoke(name: FunctionName, spec: FunctionSpec, handler: Handler, event: unknown): Promise<unknown> {
+  const timeoutMs = (spec.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS) * 1000;
+  const deadline = Date.now() + timeoutMs;
+  const functionName = `herald-${name}`;
+  const context: Context = {
+    callbackWaitsForEmptyEventLoop: true,
+    functionName,
+    functionVersion: '$LATEST',
+    invokedFunctionArn: `arn:aws:lambda:${LOCAL_REGION}:${LOCAL_ACCOUNT}:function:${functionName}`,
+    memoryLimitInMB: String(spec.memoryMb ?? 256),
+    awsRequestId: randomUUID(),
+    logGroupName: `/aws/lambda/${functionName}`,
+    logStreamName: 'local',
+    getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
+    done: () => undefined,
+    fail: () => undefined,
+    succeed: () => undefined,
+  };
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`Task timed out after ${timeoutMs / 1000} seconds`)), timeoutMs);
+  });
+  try {
+    return await Promise.race([handler(event, context), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,93 @@
+import {
+  CreateTableCommand,
+  DescribeTableCommand,
+  ResourceInUseException,
+  UpdateTimeToLiveCommand,
+  type AttributeDefinition,
+  type DynamoDBClient,
+} from '@aws-sdk/client-dynamodb';
+import { CreateQueueCommand, GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import { queues, tables, type QueueName, type QueueSpec, type TableName, type TableSpec } from '../description';
+
+/** Local physical names: stable, so a persisted .herald/ keeps working across restarts. */
+export function localTableName(table: TableName): string {
+  return `herald-${table}`;
+}
+
+export function localQueueName(queue: QueueName): string {
+  return `herald-${queue}`;
+}
+
+/** Creates every table of the description (idempotent: existing tables are kept). */
+export async function createTables(client: DynamoDBClient): Promise<Record<TableName, string>> {
+  const names = {} as Record<TableName, string>;
+  for (const [table, spec] of Object.entries(tables) as Array<[TableName, TableSpec]>) {
+    const name = localTableName(table);
+    names[table] = name;
+    await createTable(client, name, spec);
+  }
+  return names;
+}
+
+export async function createTable(client: DynamoDBClient, name: string, spec: TableSpec): Promise<void> {
+  const attributes = new Map<string, AttributeDefinition>();
+  const keys = [spec.partitionKey, spec.sortKey, ...(spec.indexes ?? []).flatMap((index) => [index.partitionKey, index.sortKey])];
+  for (const key of keys) if (key) attributes.set(key.name, { AttributeName: key.name, AttributeType: key.type });
+  try {
+    await client.send(
+      new CreateTableCommand({
+        TableName: name,
+        BillingMode: 'PAY_PER_REQUEST',
+        AttributeDefinitions: [...attributes.values()],
+        KeySchema: [
+          { AttributeName: spec.partitionKey.name, KeyType: 'HASH' },
+          ...(spec.sortKey ? [{ AttributeName: spec.sortKey.name, KeyType: 'RANGE' as const }] : []),
+        ],
+        GlobalSecondaryIndexes: spec.indexes?.map((index) => ({
+          IndexName: index.name,
+          KeySchema: [
+            { AttributeName: index.partitionKey.name, KeyType: 'HASH' },
+            ...(index.sortKey ? [{ AttributeName: index.sortKey.name, KeyType: 'RANGE' as const }] : []),
+          ],
+          Projection: { ProjectionType: 'ALL' },
+        })),
+        StreamSpecification: spec.stream ? { StreamEnabled: true, StreamViewType: spec.stream } : undefined,
+      }),
+    );
+    if (spec.ttlAttribute) {
+      await client.send(new UpdateTimeToLiveCommand({ TableName: name, TimeToLiveSpecification: { AttributeName: spec.ttlAttribute, Enabled: true } }));
+    }
+  } catch (error) {
+    if (!(error instanceof ResourceInUseException)) throw error;
+    await client.send(new DescribeTableCommand({ TableName: name }));
+  }
+}
+
+/** Creates every queue of the description with its DLQ and redrive policy, as the CDK stack does. */
+export async function createQueues(client: SQSClient): Promise<Record<QueueName, { url: string; arn: string; dlqUrl: string }>> {
+  const created: Record<string, { url: string; arn: string; dlqUrl: string }> = {};
+  for (const [queue, spec] of Object.entries(queues) as Array<[QueueName, QueueSpec]>) {
+    created[queue] = await createQueueWithDlq(client, localQueueName(queue), spec);
+  }
+  return created as Record<QueueName, { url: string; arn: string; dlqUrl: string }>;
+}
+
+export async function createQueueWithDlq(client: SQSClient, name: string, spec: QueueSpec): Promise<{ url: string; arn: string; dlqUrl: string }> {
+  const dlq = await client.send(new CreateQueueCommand({ QueueName: `${name}-dlq`, Attributes: { MessageRetentionPeriod: String(14 * 24 * 3600) } }));
+  const dlqArn = await queueArn(client, dlq.QueueUrl!);
+  const main = await client.send(
+    new CreateQueueCommand({
+      QueueName: name,
+      Attributes: {
+        VisibilityTimeout: String(spec.visibilityTimeoutSeconds),
+        RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount: String(spec.maxReceiveCount) }),
+      },
+    }),
+  );
+  return { url: main.QueueUrl!, arn: await queueArn(client, main.QueueUrl!), dlqUrl: dlq.QueueUrl! };
+}
+
+export async function queueArn(client: SQSClient, queueUrl: string): Promise<string> {
+  const attributes = await client.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn'] }));
+  return attributes.Attributes!.QueueArn!;
+}

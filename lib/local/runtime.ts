@@ -1,0 +1,156 @@
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { CONNECTION_TTL_SECONDS, TICKET_TTL_SECONDS } from '../config';
+import { encodeSettings, functionEnvironment, type QueueName } from '../description';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from './aws-local';
+import { reservePort, startDynamoDbLocal, startFauxqsEmulator, startSesEmulator, type RunningEmulator } from './emulators';
+import { startHttpApi, type HttpRoute } from './http-api';
+import { createLocalIssuer } from './issuer';
+import { loadFunctions, type LocalFunction, type LocalFunctions } from './lambda-host';
+import { createQueues, createTables } from './resources';
+import { startWebServer } from './web-server';
+import { startWebSocketGateway, type WebSocketRoute } from './websocket-gateway';
+
+export const REPO_ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
+
+/** What `npm start` writes to .herald/local.json and prints; tests and scripts find the system here. */
+export interface LocalUrls {
+  readonly httpUrl: string;
+  readonly wsUrl: string;
+  readonly webUrl: string;
+  readonly mailUrl: string;
+  readonly dynamodbUrl: string;
+  readonly s3Url: string;
+  readonly sqsUrl: string;
+}
+
+export interface LocalRuntimeOptions {
+  /** First of six consecutive ports; 0 lets the OS pick each one (tests). @default 4100 */
+  readonly portBase?: number;
+  /** Where DynamoDB Local and fauxqs keep their data; undefined keeps everything in memory. */
+  readonly stateDir?: string;
+  /** @default 10 minutes */
+  readonly idleTimeoutMs?: number;
+  /** @default 2 hours */
+  readonly maxDurationMs?: number;
+  readonly log?: (message: string) => void;
+}
+
+export interface LocalRuntime {
+  readonly urls: LocalUrls;
+  /** Every route and event source served, in the shape of the CDK template, for the parity test. */
+  readonly served: { readonly webSocketRoutes: readonly string[]; readonly httpRoutes: readonly string[]; readonly eventSources: readonly string[] };
+  readonly functions: LocalFunctions;
+  stop(): Promise<void>;
+}
+
+export const DEFAULT_PORT_BASE = 4100;
+const LOCAL_AUDIENCE = 'herald-local';
+const STAGE = 'live';
+
+export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Promise<LocalRuntime> {
+  const log = options.log ?? (() => undefined);
+  const base = options.portBase ?? DEFAULT_PORT_BASE;
+  const port = (offset: number) => (base === 0 ? 0 : base + offset);
+  const stopping: Array<() => Promise<void>> = [];
+  const stopAll = async () => {
+    for (const stop of stopping.reverse()) await stop().catch((error: unknown) => log(`stop failed: ${String(error)}`));
+  };
+
+  try {
+    const [httpPort, wsPort, webPort] = [
+      await reservePort(port(0), 'HTTP API'),
+      await reservePort(port(1), 'WebSocket API'),
+      await reservePort(port(2), 'web demo'),
+    ];
+    const emulators = await Promise.allSettled([
+      startDynamoDbLocal({ port: port(4), dataDir: options.stateDir && join(options.stateDir, 'dynamodb') }),
+      startFauxqsEmulator({ port: port(5), dataDir: options.stateDir && join(options.stateDir, 'fauxqs') }),
+      startSesEmulator({ port: port(3) }),
+    ]);
+    for (const started of emulators) if (started.status === 'fulfilled') stopping.push(() => started.value.stop());
+    const failed = emulators.find((started) => started.status === 'rejected');
+    if (failed) throw failed.reason;
+    const [dynamodb, fauxqs, ses] = emulators.map((started) => (started as PromiseFulfilledResult<RunningEmulator>).value) as [RunningEmulator, RunningEmulator, RunningEmulator];
+
+    // The SDK reads these itself; handler code never names an endpoint.
+    Object.assign(process.env, {
+      AWS_REGION: LOCAL_REGION,
+      AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
+      AWS_ENDPOINT_URL_DYNAMODB: dynamodb.url,
+      AWS_ENDPOINT_URL_DYNAMODB_STREAMS: dynamodb.url,
+      AWS_ENDPOINT_URL_SQS: fauxqs.url,
+      AWS_ENDPOINT_URL_S3: fauxqs.url,
+      AWS_ENDPOINT_URL_SES: ses.url,
+      POWERTOOLS_SERVICE_NAME: 'herald',
+      POWERTOOLS_METRICS_NAMESPACE: 'Herald',
+      POWERTOOLS_TRACE_ENABLED: 'false',
+      POWERTOOLS_METRICS_DISABLED: 'true',
+      POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'WARN',
+    });
+
+    const dynamoClient = new DynamoDBClient({ endpoint: dynamodb.url, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
+    const sqsClient = new SQSClient({ endpoint: fauxqs.url, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, useQueueUrlAsEndpoint: false });
+    const tableNames = await createTables(dynamoClient);
+    const queues = await createQueues(sqsClient);
+    dynamoClient.destroy();
+    sqsClient.destroy();
+
+    const httpUrl = `http://127.0.0.1:${httpPort}`;
+    const webUrl = `http://127.0.0.1:${webPort}`;
+    const wsUrl = `ws://127.0.0.1:${wsPort}/${STAGE}`;
+    const allowedOrigins = [webUrl, `http://localhost:${webPort}`];
+    const issuer = await createLocalIssuer(httpUrl, LOCAL_AUDIENCE);
+    const settings = encodeSettings({
+      allowedOrigins,
+      ticketTtlSeconds: TICKET_TTL_SECONDS,
+      connectionTtlSeconds: CONNECTION_TTL_SECONDS,
+      tenantClaim: 'tenant',
+      rolesClaim: 'roles',
+      webSocketUrl: wsUrl,
+    });
+    const queueUrls = Object.fromEntries(Object.entries(queues as Record<string, { url: string }>).map(([name, queue]) => [name, queue.url])) as Record<QueueName, string>;
+    const functions = await loadFunctions(REPO_ROOT, (spec) =>
+      functionEnvironment(spec, { tableNames, queueUrls, connectionsEndpoint: `http://127.0.0.1:${wsPort}/${STAGE}`, settings }),
+    );
+
+    const webSocketRoutes = new Map<string, WebSocketRoute>();
+    const httpRoutes: HttpRoute[] = [];
+    let authorizer: { function: LocalFunction; identitySource: readonly string[] } | undefined;
+    for (const fn of functions.values()) {
+      const trigger = fn.spec.trigger;
+      if (trigger.kind === 'websocket') webSocketRoutes.set(trigger.route, { function: fn, returnResponse: trigger.returnResponse ?? false });
+      else if (trigger.kind === 'websocket-authorizer') authorizer = { function: fn, identitySource: trigger.identitySource };
+      else if (trigger.kind === 'http') httpRoutes.push({ method: trigger.method, path: trigger.path, auth: trigger.auth, function: fn });
+    }
+
+    const gateway = await startWebSocketGateway({
+      port: wsPort,
+      stage: STAGE,
+      apiId: 'local-ws',
+      routes: webSocketRoutes,
+      authorizer,
+      idleTimeoutMs: options.idleTimeoutMs,
+      maxDurationMs: options.maxDurationMs,
+      log,
+    });
+    stopping.push(() => gateway.stop());
+    const httpApi = await startHttpApi({ port: httpPort, apiId: 'local-http', routes: httpRoutes, issuer, allowedOrigins, log });
+    stopping.push(() => httpApi.stop());
+    const web = await startWebServer({ port: webPort, root: join(REPO_ROOT, 'web'), config: { httpUrl, wsUrl } });
+    stopping.push(() => web.stop());
+
+    return {
+      urls: { httpUrl, wsUrl, webUrl: web.url, mailUrl: ses.url, dynamodbUrl: dynamodb.url, s3Url: fauxqs.url, sqsUrl: fauxqs.url },
+      served: { webSocketRoutes: gateway.routeKeys, httpRoutes: httpApi.routeKeys, eventSources: [] },
+      functions,
+      stop: stopAll,
+    };
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
+}

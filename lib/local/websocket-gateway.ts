@@ -1,0 +1,364 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocket, WebSocketServer, type RawData } from 'ws';
+import { routeSelectionExpression } from '../description';
+import { LOCAL_ACCOUNT, LOCAL_REGION } from './aws-local';
+import type { LocalFunction } from './lambda-host';
+
+/** API Gateway's documented WebSocket limits. */
+export const FRAME_LIMIT_BYTES = 32 * 1024;
+export const MESSAGE_LIMIT_BYTES = 128 * 1024;
+
+export interface WebSocketRoute {
+  readonly function: LocalFunction;
+  readonly returnResponse: boolean;
+}
+
+export interface WebSocketGatewayOptions {
+  readonly port: number;
+  readonly stage: string;
+  readonly apiId: string;
+  /** Route key ($connect, $disconnect, $default or an action) to the function that serves it. */
+  readonly routes: ReadonlyMap<string, WebSocketRoute>;
+  readonly authorizer?: { readonly function: LocalFunction; readonly identitySource: readonly string[] };
+  /** @default 10 minutes, as API Gateway */
+  readonly idleTimeoutMs?: number;
+  /** @default 2 hours, as API Gateway */
+  readonly maxDurationMs?: number;
+  readonly log?: (message: string) => void;
+}
+
+interface LiveConnection {
+  readonly id: string;
+  readonly socket: WebSocket;
+  readonly connectedAt: number;
+  lastActiveAt: number;
+  readonly sourceIp: string;
+  readonly userAgent: string;
+  readonly authorizer: Record<string, unknown>;
+  idleTimer?: NodeJS.Timeout;
+  maxTimer?: NodeJS.Timeout;
+  closedByServer?: { code: number; reason: string };
+}
+
+export interface WebSocketGateway {
+  readonly url: string;
+  /** Base URL of the @connections management API, as a function's CONNECTIONS_ENDPOINT. */
+  readonly connectionsEndpoint: string;
+  /** The route keys this gateway serves, for the parity test against the CDK template. */
+  readonly routeKeys: readonly string[];
+  readonly connectionCount: number;
+  setLimits(limits: { idleTimeoutMs?: number; maxDurationMs?: number }): void;
+  stop(): Promise<void>;
+}
+
+/**
+ * A faithful stand-in for an API Gateway WebSocket API with Lambda proxy integrations:
+ * REQUEST authorizer and $connect on upgrade, route selection on `action`, route responses,
+ * the 32 KB frame / 128 KB message limits, idle and maximum-duration closes, and the
+ * @connections API (POST, GET, DELETE; 410 for a connection that is gone) that the real
+ * ApiGatewayManagementApiClient talks to.
+ */
+export async function startWebSocketGateway(options: WebSocketGatewayOptions): Promise<WebSocketGateway> {
+  const log = options.log ?? (() => undefined);
+  const limits = { idleTimeoutMs: options.idleTimeoutMs ?? 10 * 60_000, maxDurationMs: options.maxDurationMs ?? 2 * 3600_000 };
+  const connections = new Map<string, LiveConnection>();
+  const sockets = new WebSocketServer({ noServer: true, maxPayload: MESSAGE_LIMIT_BYTES });
+  const server: Server = createServer((request, response) => {
+    handleManagementRequest(request, response).catch((error: unknown) => {
+      log(`@connections error: ${String(error)}`);
+      sendJson(response, 500, { message: 'Internal server error' });
+    });
+  });
+  let domainName = '127.0.0.1';
+
+  server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+    handleUpgrade(request, socket, head).catch((error: unknown) => {
+      log(`$connect error: ${String(error)}`);
+      refuseUpgrade(socket, 500, 'Internal server error');
+    });
+  });
+
+  await new Promise<void>((done, fail) => {
+    server.once('error', fail);
+    server.listen(options.port, '127.0.0.1', () => done());
+  });
+  const port = (server.address() as { port: number }).port;
+  domainName = `127.0.0.1:${port}`;
+
+  function baseContext(connectionId: string, eventType: 'CONNECT' | 'MESSAGE' | 'DISCONNECT', routeKey: string, connection: Pick<LiveConnection, 'connectedAt' | 'sourceIp' | 'userAgent'>) {
+    const now = Date.now();
+    return {
+      routeKey,
+      eventType,
+      extendedRequestId: randomUUID(),
+      requestTime: new Date(now).toUTCString(),
+      messageDirection: 'IN',
+      stage: options.stage,
+      connectedAt: connection.connectedAt,
+      requestTimeEpoch: now,
+      identity: { sourceIp: connection.sourceIp, userAgent: connection.userAgent },
+      requestId: randomUUID(),
+      domainName,
+      connectionId,
+      apiId: options.apiId,
+    };
+  }
+
+  async function handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    const url = new URL(request.url ?? '/', `http://${domainName}`);
+    if (url.pathname !== `/${options.stage}`) return refuseUpgrade(socket, 403, 'Forbidden');
+    const connectionId = randomBytes(10).toString('base64');
+    const identity = {
+      connectedAt: Date.now(),
+      sourceIp: request.socket.remoteAddress ?? '127.0.0.1',
+      userAgent: String(request.headers['user-agent'] ?? ''),
+    };
+    const headers = flattenHeaders(request);
+    const queryStringParameters = Object.fromEntries(url.searchParams);
+    const multiValueQueryStringParameters: Record<string, string[]> = {};
+    for (const [key, value] of url.searchParams) (multiValueQueryStringParameters[key] ??= []).push(value);
+    const requestContext = baseContext(connectionId, 'CONNECT', '$connect', identity);
+
+    let authorizerContext: Record<string, unknown> = {};
+    if (options.authorizer) {
+      // API Gateway refuses with 401 without invoking the authorizer when an identity source is absent.
+      const missing = options.authorizer.identitySource.some((source) => identityValue(source, headers, queryStringParameters) === undefined);
+      if (missing) return refuseUpgrade(socket, 401, 'Unauthorized');
+      let result: unknown;
+      try {
+        result = await options.authorizer.function.invoke({
+          type: 'REQUEST',
+          methodArn: `arn:aws:execute-api:${LOCAL_REGION}:${LOCAL_ACCOUNT}:${options.apiId}/${options.stage}/$connect`,
+          headers,
+          multiValueHeaders: Object.fromEntries(Object.entries(headers).map(([key, value]) => [key, [value]])),
+          queryStringParameters,
+          multiValueQueryStringParameters,
+          stageVariables: {},
+          requestContext,
+        });
+      } catch (error) {
+        if (error instanceof Error && error.message === 'Unauthorized') return refuseUpgrade(socket, 401, 'Unauthorized');
+        log(`authorizer failed: ${String(error)}`);
+        return refuseUpgrade(socket, 500, 'Internal server error');
+      }
+      const policy = result as { principalId?: string; policyDocument?: { Statement?: Array<{ Effect?: string }> }; context?: Record<string, unknown> };
+      const allowed = policy.policyDocument?.Statement?.some((statement) => statement.Effect === 'Allow') ?? false;
+      const denied = policy.policyDocument?.Statement?.some((statement) => statement.Effect === 'Deny') ?? false;
+      if (!allowed || denied) return refuseUpgrade(socket, 403, 'Forbidden');
+      authorizerContext = { ...(policy.context ?? {}), principalId: policy.principalId };
+    }
+
+    const connectRoute = options.routes.get('$connect');
+    if (connectRoute) {
+      let result: { statusCode?: number } | undefined;
+      try {
+        result = (await connectRoute.function.invoke({
+          headers,
+          multiValueHeaders: Object.fromEntries(Object.entries(headers).map(([key, value]) => [key, [value]])),
+          queryStringParameters,
+          multiValueQueryStringParameters,
+          requestContext: { ...requestContext, authorizer: authorizerContext },
+          isBase64Encoded: false,
+        })) as { statusCode?: number } | undefined;
+      } catch (error) {
+        log(`$connect failed: ${String(error)}`);
+        return refuseUpgrade(socket, 500, 'Internal server error');
+      }
+      const status = result?.statusCode ?? 200;
+      if (status < 200 || status > 299) return refuseUpgrade(socket, status, 'Connection refused');
+    }
+
+    sockets.handleUpgrade(request, socket, head, (webSocket) => {
+      const connection: LiveConnection = { id: connectionId, socket: webSocket, ...identity, lastActiveAt: identity.connectedAt, authorizer: authorizerContext };
+      connections.set(connectionId, connection);
+      armTimers(connection);
+      webSocket.on('message', (data, isBinary) => onMessage(connection, data, isBinary));
+      webSocket.on('close', (code, reason) => onClose(connection, code, reason.toString()));
+      webSocket.on('error', (error) => log(`socket ${connectionId} error: ${error.message}`));
+    });
+  }
+
+  function setLimits(next: { idleTimeoutMs?: number; maxDurationMs?: number }): void {
+    if (typeof next.idleTimeoutMs === 'number' && next.idleTimeoutMs > 0) limits.idleTimeoutMs = next.idleTimeoutMs;
+    if (typeof next.maxDurationMs === 'number' && next.maxDurationMs > 0) limits.maxDurationMs = next.maxDurationMs;
+  }
+
+  function armTimers(connection: LiveConnection): void {
+    clearTimeout(connection.idleTimer);
+    connection.idleTimer = setTimeout(() => closeByServer(connection, 1001, 'Going away'), limits.idleTimeoutMs);
+    connection.maxTimer ??= setTimeout(() => closeByServer(connection, 1001, 'Going away'), Math.max(0, connection.connectedAt + limits.maxDurationMs - Date.now()));
+  }
+
+  function closeByServer(connection: LiveConnection, code: number, reason: string): void {
+    connection.closedByServer ??= { code, reason };
+    connection.socket.close(code, reason);
+  }
+
+  function onMessage(connection: LiveConnection, data: RawData, isBinary: boolean): void {
+    connection.lastActiveAt = Date.now();
+    armTimers(connection);
+    const body = Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
+    if (body.length > FRAME_LIMIT_BYTES) {
+      connection.socket.send(JSON.stringify({ type: 'error', code: 'frame_too_large', message: `Frames are limited to ${FRAME_LIMIT_BYTES} bytes` }));
+      closeByServer(connection, 1009, 'Message too big');
+      return;
+    }
+    const text = isBinary ? body.toString('base64') : body.toString('utf8');
+    const routeKey = selectRoute(text);
+    const route = options.routes.get(routeKey);
+    if (!route) {
+      connection.socket.send(JSON.stringify({ message: 'Forbidden', connectionId: connection.id, requestId: randomUUID() }));
+      return;
+    }
+    const event = {
+      requestContext: { ...baseContext(connection.id, 'MESSAGE', routeKey, connection), messageId: randomBytes(8).toString('base64'), authorizer: connection.authorizer },
+      body: text,
+      isBase64Encoded: isBinary,
+    };
+    route.function
+      .invoke(event)
+      .then((result) => {
+        const body = (result as { body?: unknown } | undefined)?.body;
+        if (route.returnResponse && typeof body === 'string' && connection.socket.readyState === WebSocket.OPEN) connection.socket.send(body);
+      })
+      .catch((error: unknown) => {
+        log(`route ${routeKey} failed: ${String(error)}`);
+        if (connection.socket.readyState === WebSocket.OPEN) {
+          connection.socket.send(JSON.stringify({ message: 'Internal server error', connectionId: connection.id, requestId: event.requestContext.requestId }));
+        }
+      });
+  }
+
+  /** `$request.body.action`: a JSON body whose `action` names a route, otherwise $default. */
+  function selectRoute(text: string): string {
+    const field = routeSelectionExpression.replace('$request.body.', '');
+    try {
+      const value = (JSON.parse(text) as Record<string, unknown>)[field];
+      if (typeof value === 'string' && options.routes.has(value) && !value.startsWith('$')) return value;
+    } catch {
+      // Not JSON: API Gateway falls through to $default.
+    }
+    return '$default';
+  }
+
+  function onClose(connection: LiveConnection, code: number, reason: string): void {
+    clearTimeout(connection.idleTimer);
+    clearTimeout(connection.maxTimer);
+    if (!connections.delete(connection.id)) return;
+    const route = options.routes.get('$disconnect');
+    if (!route) return;
+    const closed = connection.closedByServer ?? { code, reason };
+    route.function
+      .invoke({
+        requestContext: {
+          ...baseContext(connection.id, 'DISCONNECT', '$disconnect', connection),
+          disconnectStatusCode: closed.code,
+          disconnectReason: closed.reason,
+          authorizer: connection.authorizer,
+        },
+        isBase64Encoded: false,
+      })
+      .catch((error: unknown) => log(`$disconnect failed: ${String(error)}`));
+  }
+
+  async function handleManagementRequest(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const url = new URL(request.url ?? '/', `http://${domainName}`);
+    // Local only: tests shorten the idle and maximum-duration timeouts for new connections.
+    if (url.pathname === '/_local/limits' && request.method === 'PUT') {
+      const body = JSON.parse((await readBody(request, 1024))?.toString('utf8') ?? '{}') as { idleTimeoutMs?: number; maxDurationMs?: number };
+      setLimits(body);
+      return sendJson(response, 200, limits);
+    }
+    const match = /^\/([^/]+)\/@connections\/([^/]+)$/.exec(url.pathname);
+    if (!match || match[1] !== options.stage) return sendJson(response, 404, { message: 'Not Found' });
+    const connection = connections.get(decodeURIComponent(match[2] ?? ''));
+    if (!connection || connection.socket.readyState !== WebSocket.OPEN) {
+      return sendJson(response, 410, { message: null }, 'GoneException');
+    }
+    switch (request.method) {
+      case 'POST': {
+        const body = await readBody(request, MESSAGE_LIMIT_BYTES);
+        if (body === undefined) return sendJson(response, 413, { message: 'Message too long' }, 'PayloadTooLargeException');
+        await new Promise<void>((done, fail) => connection.socket.send(body, { binary: false }, (error) => (error ? fail(error) : done())));
+        response.writeHead(200).end();
+        return;
+      }
+      case 'GET':
+        return sendJson(response, 200, {
+          ConnectedAt: new Date(connection.connectedAt).toISOString(),
+          Identity: { SourceIp: connection.sourceIp, UserAgent: connection.userAgent },
+          LastActiveAt: new Date(connection.lastActiveAt).toISOString(),
+        });
+      case 'DELETE':
+        closeByServer(connection, 1000, 'Closed by the server');
+        response.writeHead(204).end();
+        return;
+      default:
+        return sendJson(response, 405, { message: 'Method not allowed' });
+    }
+  }
+
+  return {
+    url: `ws://${domainName}/${options.stage}`,
+    connectionsEndpoint: `http://${domainName}/${options.stage}`,
+    routeKeys: [...options.routes.keys()],
+    get connectionCount() {
+      return connections.size;
+    },
+    setLimits,
+    async stop() {
+      for (const connection of connections.values()) closeByServer(connection, 1001, 'Going away');
+      // Let $disconnect handlers run before the tables behind them go away.
+      const deadline = Date.now() + 2_000;
+      while (connections.size > 0 && Date.now() < deadline) await new Promise((wait) => setTimeout(wait, 20));
+      for (const connection of connections.values()) connection.socket.terminate();
+      sockets.close();
+      server.closeAllConnections();
+      await new Promise<void>((done) => server.close(() => done()));
+    },
+  };
+}
+
+function identityValue(source: string, headers: Record<string, string>, query: Record<string, string>): string | undefined {
+  const queryPrefix = 'route.request.querystring.';
+  const headerPrefix = 'route.request.header.';
+  if (source.startsWith(queryPrefix)) return query[source.slice(queryPrefix.length)] || undefined;
+  if (source.startsWith(headerPrefix)) return headers[source.slice(headerPrefix.length).toLowerCase()] || undefined;
+  return undefined;
+}
+
+/** API Gateway hands WebSocket $connect headers over with their original names, one value each. */
+function flattenHeaders(request: IncomingMessage): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (let index = 0; index < request.rawHeaders.length; index += 2) {
+    const name = request.rawHeaders[index] ?? '';
+    const value = request.rawHeaders[index + 1] ?? '';
+    headers[name] = headers[name] === undefined ? value : `${headers[name]},${value}`;
+  }
+  return headers;
+}
+
+function refuseUpgrade(socket: Duplex, status: number, message: string): void {
+  const body = JSON.stringify({ message });
+  socket.end(
+    `HTTP/1.1 ${status} ${message}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
+}
+
+function sendJson(response: ServerResponse, status: number, body: unknown, errorType?: string): void {
+  response.writeHead(status, { 'content-type': 'application/json', ...(errorType ? { 'x-amzn-errortype': errorType } : {}) });
+  response.end(JSON.stringify(body));
+}
+
+async function readBody(request: IncomingMessage, limit: number): Promise<Buffer | undefined> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of request) {
+    size += (chunk as Buffer).length;
+    if (size > limit) return undefined;
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
