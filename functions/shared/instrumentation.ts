@@ -9,7 +9,10 @@ import type { Context } from 'aws-lambda';
 
 /** Created once per execution environment; service name and namespace come from POWERTOOLS_* env. */
 export const logger = new Logger();
-export const metrics = new Metrics();
+// With metrics disabled (the local runtime), Metrics' own warnings about empty flushes are noise:
+// there, functions share one instance across concurrent invocations, which Lambda never does.
+const metricsDisabled = process.env.POWERTOOLS_METRICS_DISABLED === 'true';
+export const metrics = new Metrics(metricsDisabled ? { logger: { ...console, warn: () => undefined } } : {});
 export const tracer = new Tracer();
 
 /** The one instrumentation style for every entry: tracing, structured logs with context, metrics. */

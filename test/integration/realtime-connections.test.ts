@@ -1,0 +1,253 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
+import { PutCommand } from '@aws-sdk/lib-dynamodb';
+import { SignJWT, generateKeyPair } from 'jose';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { connectionsApiGateway } from '../../functions/adapters/connections-api';
+import { dynamoConnectionStore } from '../../functions/adapters/dynamo-connection-store';
+import { pushFrame } from '../../functions/realtime/push';
+import { hashTicket } from '../../functions/realtime/tickets';
+import { CONNECTION_TTL_SECONDS } from '../../lib/config';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../lib/local/aws-local';
+import { api, devToken, documentClient, eventually, tableName, TestSocket, ticketFor, urls } from '../support/local';
+
+const db = documentClient();
+const connections = dynamoConnectionStore(db, tableName('connections'));
+const opened: TestSocket[] = [];
+const uniqueUser = () => `u-${randomUUID().slice(0, 8)}`;
+
+async function connect(tenant: string, user: string, headers: Record<string, string> = {}): Promise<TestSocket> {
+  const { url } = await ticketFor(tenant, user);
+  const socket = await TestSocket.open(url, headers);
+  opened.push(socket);
+  return socket;
+}
+
+async function refusal(url: string, headers: Record<string, string> = {}): Promise<string> {
+  try {
+    const socket = await TestSocket.open(url, headers);
+    opened.push(socket);
+    return 'opened';
+  } catch (error) {
+    return (error as Error).message;
+  }
+}
+
+afterEach(async () => {
+  await Promise.all(opened.splice(0).map((socket) => (socket.closed ? undefined : socket.close())));
+});
+afterAll(() => db.destroy());
+
+describe('tickets', () => {
+  it('issues a 30-second single-use ticket and the URL to connect to', async () => {
+    const before = Date.now();
+    const { status, body } = await api('POST', '/realtime/ticket', await devToken('acme', uniqueUser()));
+    expect(status).toBe(200);
+    expect(body.ticket).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    const lifetime = Date.parse(body.expiresAt) - before;
+    expect(lifetime).toBeGreaterThan(28_000);
+    expect(lifetime).toBeLessThanOrEqual(31_000);
+    expect(body.url).toBe(`${urls().wsUrl}?ticket=${body.ticket}`);
+  });
+
+  it('stores only a hash of the ticket, bound to tenant and user', async () => {
+    const user = uniqueUser();
+    const { ticket } = await ticketFor('acme', user, ['admin']);
+    const stored = await eventually(async () => {
+      const { GetCommand } = await import('@aws-sdk/lib-dynamodb');
+      return (await db.send(new GetCommand({ TableName: tableName('tickets'), Key: { ticketHash: hashTicket(ticket) } }))).Item;
+    });
+    expect(stored).toMatchObject({ tenant: 'acme', userId: user, roles: ['admin'] });
+    expect(JSON.stringify(stored)).not.toContain(ticket);
+  });
+
+  it('refuses a request without a token, with an expired one, or one from another issuer', async () => {
+    expect((await api('POST', '/realtime/ticket')).status).toBe(401);
+    expect((await api('POST', '/realtime/ticket', await devToken('acme', uniqueUser(), [], -60))).status).toBe(401);
+
+    const { privateKey } = await generateKeyPair('RS256');
+    const forged = await new SignJWT({ tenant: 'acme' })
+      .setProtectedHeader({ alg: 'RS256', kid: 'attacker' })
+      .setIssuer(urls().httpUrl)
+      .setAudience('herald-local')
+      .setSubject('mallory')
+      .setExpirationTime('5m')
+      .sign(privateKey);
+    expect((await api('POST', '/realtime/ticket', forged)).status).toBe(401);
+
+    const unsigned = `${Buffer.from(JSON.stringify({ alg: 'none', typ: 'JWT' })).toString('base64url')}.${Buffer.from(
+      JSON.stringify({ sub: 'mallory', tenant: 'acme', iss: urls().httpUrl, aud: 'herald-local', exp: Math.floor(Date.now() / 1000) + 300 }),
+    ).toString('base64url')}.`;
+    expect((await api('POST', '/realtime/ticket', unsigned)).status).toBe(401);
+  });
+
+  it('refuses a token whose tenant claim is missing, with a clear error', async () => {
+    const response = await fetch(`${urls().httpUrl}/dev/token`, { method: 'POST', body: JSON.stringify({ tenant: '', user: 'x' }) });
+    expect(response.status).toBe(400);
+    expect(((await response.json()) as { error: { message: string } }).error.message).toContain('tenant');
+  });
+});
+
+describe('$connect', () => {
+  it('records a connection with its tenant, user and a TTL past API Gateway’s 2-hour limit', async () => {
+    const user = uniqueUser();
+    await connect('acme', user);
+    const [row] = await eventually(async () => {
+      const rows = await connections.listForUser('acme', user);
+      return rows.length > 0 ? rows : undefined;
+    });
+    expect(row).toMatchObject({ tenant: 'acme', userId: user });
+    const ttlFromNow = (row?.expiresAt ?? 0) - Date.now() / 1000;
+    expect(ttlFromNow).toBeGreaterThan(CONNECTION_TTL_SECONDS - 60);
+    expect(ttlFromNow).toBeLessThanOrEqual(CONNECTION_TTL_SECONDS);
+  });
+
+  it('refuses a missing, forged, malformed or reused ticket with 401', async () => {
+    const base = urls().wsUrl;
+    expect(await refusal(base)).toBe('refused 401');
+    expect(await refusal(`${base}?ticket=${randomBytes(32).toString('base64url')}`)).toBe('refused 401');
+    expect(await refusal(`${base}?ticket=not-a-ticket`)).toBe('refused 401');
+
+    const { url } = await ticketFor('acme', uniqueUser());
+    opened.push(await TestSocket.open(url));
+    expect(await refusal(url)).toBe('refused 401');
+  });
+
+  it('refuses an expired ticket', async () => {
+    const ticket = randomBytes(32).toString('base64url');
+    await db.send(
+      new PutCommand({
+        TableName: tableName('tickets'),
+        Item: { ticketHash: hashTicket(ticket), tenant: 'acme', userId: uniqueUser(), roles: [], expiresAt: Math.floor(Date.now() / 1000) - 1 },
+      }),
+    );
+    expect(await refusal(`${urls().wsUrl}?ticket=${ticket}`)).toBe('refused 401');
+  });
+
+  it('lets exactly one of two sockets racing with one ticket in', async () => {
+    const { url } = await ticketFor('acme', uniqueUser());
+    const outcomes = await Promise.all([refusal(url), refusal(url)]);
+    expect(outcomes.sort()).toEqual(['opened', 'refused 401']);
+  });
+
+  it('refuses a browser origin that is not on the allowlist, without burning the ticket', async () => {
+    const { url } = await ticketFor('acme', uniqueUser());
+    expect(await refusal(url, { origin: 'https://evil.example' })).toBe('refused 403');
+    // Exact match only: a look-alike of the allowed origin is foreign too.
+    expect(await refusal(url, { origin: `${urls().webUrl}.evil.example` })).toBe('refused 403');
+    expect(await refusal(url, { origin: urls().webUrl })).toBe('opened');
+  });
+
+  it('lets a non-browser client without Origin in on its ticket alone', async () => {
+    const socket = await connect('acme', uniqueUser());
+    expect(socket.ws.readyState).toBe(socket.ws.OPEN);
+  });
+});
+
+describe('frames', () => {
+  it('answers ping with pong, echoing the correlation id', async () => {
+    const socket = await connect('acme', uniqueUser());
+    socket.send({ action: 'ping', id: 'p-1' });
+    expect(await socket.waitFor((frame) => frame.type === 'pong')).toEqual({ type: 'pong', id: 'p-1' });
+  });
+
+  it('answers malformed, unknown and invalid frames with error frames and keeps the socket open', async () => {
+    const socket = await connect('acme', uniqueUser());
+    socket.send('this is not json');
+    socket.send({ action: 'launch-missiles', id: 'u-1' });
+    socket.send({ nothing: 'here' });
+    socket.send({ action: 'ping', id: 'bad', extra: true });
+    const errors = await eventually(async () => {
+      const found = socket.frames.filter((frame) => frame.type === 'error');
+      return found.length >= 4 ? found : undefined;
+    });
+    expect(errors.map((frame) => frame.code).sort()).toEqual(['invalid_frame', 'malformed_frame', 'malformed_frame', 'unknown_action']);
+    expect(errors.find((frame) => frame.code === 'unknown_action')).toMatchObject({ id: 'u-1', message: expect.stringContaining('launch-missiles') });
+    expect(errors.find((frame) => frame.code === 'invalid_frame')?.message).toContain('extra');
+
+    socket.send({ action: 'ping', id: 'still-open' });
+    await socket.waitFor((frame) => frame.type === 'pong' && frame.id === 'still-open');
+    expect(socket.closed).toBeUndefined();
+  });
+
+  it('refuses a frame over 32 KB with an error frame and a 1009 close, leaving other sockets alone', async () => {
+    const bystander = await connect('acme', uniqueUser());
+    const socket = await connect('acme', uniqueUser());
+    socket.send(JSON.stringify({ action: 'ping', id: 'x'.repeat(33 * 1024) }));
+    expect(await socket.waitFor((frame) => frame.type === 'error')).toMatchObject({ code: 'frame_too_large' });
+    expect((await socket.waitForClose()).code).toBe(1009);
+
+    bystander.send({ action: 'ping', id: 'fine' });
+    await bystander.waitFor((frame) => frame.type === 'pong');
+  });
+
+  it('closes a socket that sends a message over 128 KB with 1009', async () => {
+    const socket = await connect('acme', uniqueUser());
+    socket.send('x'.repeat(129 * 1024));
+    expect((await socket.waitForClose()).code).toBe(1009);
+  });
+});
+
+describe('$disconnect and pruning', () => {
+  it('removes the connection row when the client closes', async () => {
+    const user = uniqueUser();
+    const socket = await connect('acme', user);
+    await eventually(async () => ((await connections.listForUser('acme', user)).length === 1 ? true : undefined));
+    await socket.close();
+    await eventually(async () => ((await connections.listForUser('acme', user)).length === 0 ? true : undefined));
+  });
+
+  it('pushes to a live connection and prunes a gone one on 410', async () => {
+    const gateway = connectionsApiGateway(
+      new ApiGatewayManagementApiClient({ endpoint: urls().wsUrl.replace(/^ws/, 'http'), region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS }),
+    );
+    const user = uniqueUser();
+    const socket = await connect('acme', user);
+    const [live] = await eventually(async () => {
+      const rows = await connections.listForUser('acme', user);
+      return rows.length === 1 ? rows : undefined;
+    });
+    expect(await pushFrame(gateway, connections, live!.connectionId, { type: 'pong', id: 'pushed' })).toBe('sent');
+    await socket.waitFor((frame) => frame.id === 'pushed');
+
+    const stale = { ...live!, connectionId: randomBytes(10).toString('base64') };
+    await connections.save(stale);
+    expect(await pushFrame(gateway, connections, stale.connectionId, { type: 'pong' })).toBe('gone');
+    const remaining = await connections.listForUser('acme', user);
+    expect(remaining.map((row) => row.connectionId)).toEqual([live!.connectionId]);
+  });
+});
+
+describe('API Gateway timeouts', () => {
+  const setLimits = (limits: { idleTimeoutMs?: number; maxDurationMs?: number }) =>
+    fetch(`${urls().wsUrl.replace(/^ws/, 'http').replace(/\/live$/, '')}/_local/limits`, { method: 'PUT', body: JSON.stringify(limits) });
+  afterEach(async () => {
+    await setLimits({ idleTimeoutMs: 10 * 60_000, maxDurationMs: 2 * 3600_000 });
+  });
+
+  it('closes an idle connection with 1001 and removes its row, while pings keep another alive', async () => {
+    await setLimits({ idleTimeoutMs: 600 });
+    const user = uniqueUser();
+    const idle = await connect('acme', user);
+    const busy = await connect('acme', uniqueUser());
+    const keepAlive = setInterval(() => busy.send({ action: 'ping' }), 200);
+    try {
+      expect((await idle.waitForClose(3_000)).code).toBe(1001);
+      expect(busy.closed).toBeUndefined();
+    } finally {
+      clearInterval(keepAlive);
+    }
+    await eventually(async () => ((await connections.listForUser('acme', user)).length === 0 ? true : undefined));
+  });
+
+  it('closes any connection at its maximum duration, however busy', async () => {
+    await setLimits({ maxDurationMs: 700 });
+    const socket = await connect('acme', uniqueUser());
+    const keepAlive = setInterval(() => socket.send({ action: 'ping' }), 100);
+    try {
+      expect((await socket.waitForClose(3_000)).code).toBe(1001);
+    } finally {
+      clearInterval(keepAlive);
+    }
+  });
+});
