@@ -1,0 +1,41 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, readConfig } from '../../lib/config';
+import { requireEnv, stringListEnv } from '../../functions/shared/config';
+
+const context = (values: Record<string, unknown>) => (key: string) => values[key];
+
+describe('readConfig (cdk.json context)', () => {
+  it('defaults to a Cognito pool with its claim names', () => {
+    const config = readConfig(context({}));
+    expect(config).toMatchObject({ jwtIssuer: undefined, tenantClaim: 'custom:tenant', rolesClaim: 'cognito:groups', allowedOrigins: [], logRetentionDays: 30 });
+  });
+
+  it('uses an OIDC issuer with plain claim names when given', () => {
+    const config = readConfig(context({ jwtIssuer: 'https://id.example.com', jwtAudience: 'herald', allowedOrigins: 'https://app.example.com, https://ops.example.com' }));
+    expect(config).toMatchObject({ tenantClaim: 'tenant', rolesClaim: 'roles', allowedOrigins: ['https://app.example.com', 'https://ops.example.com'] });
+  });
+
+  it.each([
+    [{ jwtIssuer: 'https://id.example.com' }, 'jwtAudience'],
+    [{ jwtIssuer: 'http://id.example.com', jwtAudience: 'a' }, 'jwtIssuer'],
+    [{ allowedOrigins: ['https://app.example.com/'] }, 'allowedOrigins'],
+    [{ allowedOrigins: ['not a url'] }, 'allowedOrigins'],
+    [{ logRetentionDays: 10 }, 'logRetentionDays'],
+    [{ throttleRateLimit: -1 }, 'throttleRateLimit'],
+  ])('refuses %j naming %s', (values, key) => {
+    expect(() => readConfig(context(values))).toThrow(ConfigError);
+    expect(() => readConfig(context(values))).toThrow(key);
+  });
+});
+
+describe('function environment', () => {
+  it('names every missing variable at once', () => {
+    expect(() => requireEnv(['A_TABLE', 'B_TABLE'], { A_TABLE: '' })).toThrow('Missing environment variables: A_TABLE, B_TABLE');
+    expect(requireEnv(['A_TABLE'], { A_TABLE: 't' })).toEqual({ A_TABLE: 't' });
+  });
+
+  it('reads list settings as JSON so an empty list is a value', () => {
+    expect(stringListEnv('ALLOWED_ORIGINS', '[]')).toEqual([]);
+    expect(() => stringListEnv('ALLOWED_ORIGINS', 'https://a.example')).toThrow('ALLOWED_ORIGINS');
+  });
+});
