@@ -25,7 +25,7 @@ export interface HttpApiOptions {
 
 export interface HttpApi {
   readonly url: string;
-  /** "METHOD /path" for every route served, for the parity test against the CDK template. */
+  /** "METHOD /path -> function" for every route served, for the parity test against the CDK template. */
   readonly routeKeys: readonly string[];
   stop(): Promise<void>;
 }
@@ -188,7 +188,7 @@ export async function startHttpApi(options: HttpApiOptions): Promise<HttpApi> {
   const port = (server.address() as { port: number }).port;
   return {
     url: `http://127.0.0.1:${port}`,
-    routeKeys: options.routes.map((route) => `${route.method} ${route.path}`),
+    routeKeys: options.routes.map((route) => `${route.method} ${route.path} -> ${route.function.name}`),
     async stop() {
       server.closeAllConnections();
       await new Promise<void>((done) => server.close(() => done()));

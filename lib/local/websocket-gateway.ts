@@ -46,7 +46,7 @@ export interface WebSocketGateway {
   readonly url: string;
   /** Base URL of the @connections management API, as a function's CONNECTIONS_ENDPOINT. */
   readonly connectionsEndpoint: string;
-  /** The route keys this gateway serves, for the parity test against the CDK template. */
+  /** "routeKey -> function" for each route (and the authorizer), for the parity test against the CDK template. */
   readonly routeKeys: readonly string[];
   readonly connectionCount: number;
   setLimits(limits: { idleTimeoutMs?: number; maxDurationMs?: number }): void;
@@ -303,7 +303,10 @@ export async function startWebSocketGateway(options: WebSocketGatewayOptions): P
   return {
     url: `ws://${domainName}/${options.stage}`,
     connectionsEndpoint: `http://${domainName}/${options.stage}`,
-    routeKeys: [...options.routes.keys()],
+    routeKeys: [
+      ...[...options.routes].map(([key, route]) => `${key} -> ${route.function.name}`),
+      ...(options.authorizer ? [`$connect authorizer -> ${options.authorizer.function.name}`] : []),
+    ],
     get connectionCount() {
       return connections.size;
     },

@@ -1,0 +1,138 @@
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Duration, type CfnResource } from 'aws-cdk-lib';
+import type { WebSocketStage } from 'aws-cdk-lib/aws-apigatewayv2';
+import type { Table } from 'aws-cdk-lib/aws-dynamodb';
+import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { Architecture, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
+import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { Queue } from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import {
+  functionEnvironment,
+  type FunctionSpec,
+  type QueueName,
+  type SettingName,
+  type TableAccess,
+  type TableName,
+} from './description';
+import { acknowledge, acknowledgeWildcardResources } from './nag';
+import { grantTableAccess } from './tables';
+
+const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+/** Lambda's defaults (3 s, 128 MB) are too tight for a cold start with the AWS SDK and Powertools. */
+export const DEFAULT_TIMEOUT_SECONDS = 10;
+const DEFAULT_MEMORY_MB = 256;
+
+export interface HeraldFunctionProps {
+  /** The function as lib/description.ts describes it. */
+  readonly spec: FunctionSpec;
+  /** Every table of the deployment; the function gets access only to those its spec names. */
+  readonly tables: Record<TableName, Table>;
+  /** Every queue of the deployment; the function gets access only to those its spec names. */
+  readonly queues: Record<QueueName, Queue>;
+  /** The stage whose @connections API the function may call when its spec sets manageConnections. */
+  readonly webSocketStage: WebSocketStage;
+  /** Values of the settings; the function receives those its spec names. */
+  readonly settings: Record<SettingName, string>;
+  /** CloudWatch retention of the function's log group, one of CloudWatch's allowed values. */
+  readonly logRetentionDays: number;
+}
+
+/**
+ * One Lambda of lib/description.ts: bundled locally by esbuild as ESM for nodejs22.x on ARM64,
+ * traced, logging to its own log group, with a role that holds only what its spec asks for.
+ */
+export class HeraldFunction extends Construct {
+  public readonly function: NodejsFunction;
+  public readonly role: Role;
+  public readonly logGroup: LogGroup;
+
+  constructor(scope: Construct, id: string, props: HeraldFunctionProps) {
+    super(scope, id);
+    const { spec } = props;
+    // An own role instead of the default one keeps AWSLambdaBasicExecutionRole (a managed policy
+    // writing to every log group) off the function: it may write to its own log group only.
+    this.role = new Role(this, 'Role', {
+      assumedBy: new ServicePrincipal('lambda.amazonaws.com'),
+      description: spec.description,
+    });
+    this.logGroup = new LogGroup(this, 'Logs', { retention: props.logRetentionDays as RetentionDays });
+    this.logGroup.grantWrite(this.role);
+
+    this.function = new NodejsFunction(this, 'Function', {
+      entry: join(REPO_ROOT, spec.entry),
+      handler: 'handler',
+      projectRoot: REPO_ROOT,
+      depsLockFilePath: join(REPO_ROOT, 'package-lock.json'),
+      description: spec.description,
+      runtime: Runtime.NODEJS_22_X,
+      architecture: Architecture.ARM_64,
+      timeout: Duration.seconds(spec.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS),
+      memorySize: spec.memoryMb ?? DEFAULT_MEMORY_MB,
+      role: this.role,
+      logGroup: this.logGroup,
+      tracing: Tracing.ACTIVE,
+      environment: {
+        NODE_OPTIONS: '--enable-source-maps',
+        POWERTOOLS_SERVICE_NAME: 'herald',
+        POWERTOOLS_METRICS_NAMESPACE: 'Herald',
+        ...functionEnvironment(spec, {
+          tableNames: mapRecord(props.tables, (table) => table.tableName),
+          queueUrls: mapRecord(props.queues, (queue) => queue.queueUrl),
+          connectionsEndpoint: props.webSocketStage.callbackUrl,
+          settings: props.settings,
+        }),
+      },
+      bundling: {
+        forceDockerBundling: false,
+        format: OutputFormat.ESM,
+        mainFields: ['module', 'main'],
+        // Bundled CommonJS dependencies still call require(), which ESM lacks.
+        banner: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
+        minify: true,
+        sourceMap: true,
+      },
+    });
+    const policy = this.role.node.findChild('DefaultPolicy').node.defaultChild as CfnResource;
+    const lambda = this.function.node.defaultChild as CfnResource;
+    acknowledge(
+      lambda,
+      'L1',
+      'DESIGN.md pins nodejs22.x: the local runtime runs the same handlers on Node 22, so both run one Node version.',
+    );
+    acknowledge(
+      policy,
+      'IAM5[Resource::*]',
+      'Active X-Ray tracing: xray:PutTraceSegments and xray:PutTelemetryRecords support no resource-level permissions' +
+        (spec.trigger.kind === 'stream' ? ', and neither does dynamodb:ListStreams, which a stream trigger needs.' : '.'),
+    );
+
+    for (const [table, access] of Object.entries(spec.tables ?? {}) as Array<[TableName, TableAccess]>) {
+      acknowledgeWildcardResources(
+        policy,
+        grantTableAccess(props.tables[table], this.role, access),
+        `Access to the ${table} table includes its own secondary indexes (<table ARN>/index/*), which lib/description.ts fixes.`,
+      );
+    }
+    for (const [name, use] of Object.entries(spec.queues ?? {}) as Array<[QueueName, 'send' | 'consume']>) {
+      const queue: Queue = props.queues[name];
+      if (use === 'send') queue.grantSendMessages(this.role);
+      else queue.grantConsumeMessages(this.role);
+    }
+    if (spec.manageConnections) {
+      acknowledgeWildcardResources(
+        policy,
+        props.webSocketStage.grantManagementApiAccess(this.role),
+        'Connection ids are only known at run time; the grant is limited to the @connections API of this one stage.',
+      );
+    }
+  }
+}
+
+/** Maps each value of a description record (tables, queues) keeping its key. */
+export function mapRecord<K extends string, V, R>(record: Record<K, V>, fn: (value: V, key: K) => R): Record<K, R> {
+  return Object.fromEntries(Object.entries<V>(record).map(([key, value]) => [key, fn(value, key as K)])) as Record<K, R>;
+}

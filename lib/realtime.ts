@@ -1,0 +1,385 @@
+import { Duration, Stack, type CfnResource } from 'aws-cdk-lib';
+import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
+import {
+  CorsHttpMethod,
+  HttpApi,
+  HttpMethod,
+  HttpStage,
+  LogGroupLogDestination,
+  WebSocketApi,
+  WebSocketStage,
+  type IHttpRouteAuthorizer,
+} from 'aws-cdk-lib/aws-apigatewayv2';
+import { HttpJwtAuthorizer, WebSocketLambdaAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
+import { HttpLambdaIntegration, WebSocketLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
+import {
+  AccountRecovery,
+  ClientAttributes,
+  FeaturePlan,
+  Mfa,
+  StringAttribute,
+  UserPool,
+  type UserPoolClient,
+} from 'aws-cdk-lib/aws-cognito';
+import type { Table } from 'aws-cdk-lib/aws-dynamodb';
+import type { Grant, IGrantable } from 'aws-cdk-lib/aws-iam';
+import { FilterCriteria, StartingPosition } from 'aws-cdk-lib/aws-lambda';
+import { DynamoEventSource, SqsDlq, SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import {
+  CONNECTION_TTL_SECONDS,
+  readConfig,
+  TICKET_TTL_SECONDS,
+  type HeraldConfig,
+} from './config';
+import {
+  functionSpecs,
+  queues as queueSpecs,
+  routeSelectionExpression,
+  tables as tableSpecs,
+  type FunctionName,
+  type FunctionSpec,
+  type QueueName,
+  type QueueSpec,
+  encodeSettings,
+  type TableName,
+  type TableSpec,
+} from './description';
+import { DEFAULT_TIMEOUT_SECONDS, HeraldFunction, mapRecord } from './herald-function';
+import { acknowledge } from './nag';
+import { createTable } from './tables';
+
+/**
+ * Deployment settings of the realtime capability; each is validated exactly as cdk.json context
+ * is (lib/config.ts), and each documents its default there.
+ */
+export type RealtimeProps = Partial<HeraldConfig>;
+
+/** The WebSocket stage; clients connect to wss://…/live. */
+export const WEBSOCKET_STAGE_NAME = 'live';
+
+/**
+ * The realtime capability, built entirely from lib/description.ts: its tables and queues, one
+ * Lambda per function, the WebSocket API (ticket-authorized $connect) and the JWT-authorized
+ * HTTP API, with each function wired to its trigger.
+ */
+export class Realtime extends Construct {
+  public readonly config: HeraldConfig;
+  public readonly tables: Record<TableName, Table>;
+  public readonly queues: Record<QueueName, Queue>;
+  /** The dead-letter queue of each queue in `queues`. */
+  public readonly deadLetterQueues: Record<QueueName, Queue>;
+  public readonly functions: Record<FunctionName, HeraldFunction>;
+  public readonly webSocketApi: WebSocketApi;
+  public readonly webSocketStage: WebSocketStage;
+  public readonly httpApi: HttpApi;
+  public readonly httpStage: HttpStage;
+  /** Present only when no jwtIssuer is configured. */
+  public readonly userPool?: UserPool;
+  /** Present only when no jwtIssuer is configured. */
+  public readonly userPoolClient?: UserPoolClient;
+
+  constructor(scope: Construct, id: string, props: RealtimeProps = {}) {
+    super(scope, id);
+    this.config = readConfig((key) => props[key as keyof RealtimeProps]);
+    const specs = functionSpecs();
+    const connectAuthorizer = validateDescription(specs);
+    const { config } = this;
+    const throttle = { rateLimit: config.throttleRateLimit, burstLimit: config.throttleBurstLimit };
+    const retention = config.logRetentionDays as RetentionDays;
+
+    this.tables = mapRecord(tableSpecs, (spec, name) => createTable(this, `${pascal(name)}Table`, spec));
+    this.deadLetterQueues = mapRecord(queueSpecs, (_, name) => {
+      const dlq = new Queue(this, `${pascal(name)}DeadLetterQueue`, {
+        encryption: QueueEncryption.SQS_MANAGED,
+        enforceSSL: true,
+        retentionPeriod: Duration.days(14),
+      });
+      acknowledge(
+        dlq.node.defaultChild as CfnResource,
+        'SQS3',
+        `This is the dead-letter queue of the ${name} queue, where failed messages come to rest; a DLQ of its own would only move them once more.`,
+      );
+      return dlq;
+    });
+    this.queues = mapRecord(queueSpecs, (spec: QueueSpec, name) =>
+      new Queue(this, `${pascal(name)}Queue`, {
+        encryption: QueueEncryption.SQS_MANAGED,
+        enforceSSL: true,
+        visibilityTimeout: Duration.seconds(spec.visibilityTimeoutSeconds),
+        deadLetterQueue: { queue: this.deadLetterQueues[name], maxReceiveCount: spec.maxReceiveCount },
+      }),
+    );
+
+    const stackName = Stack.of(this).stackName;
+    this.webSocketApi = new WebSocketApi(this, 'WebSocketApi', {
+      apiName: `${stackName}-websocket`,
+      description: 'Herald realtime notifications',
+      routeSelectionExpression,
+    });
+    this.webSocketStage = new WebSocketStage(this, 'WebSocketStage', {
+      webSocketApi: this.webSocketApi,
+      stageName: WEBSOCKET_STAGE_NAME,
+      autoDeploy: true,
+      throttle,
+      accessLogSettings: {
+        destination: new LogGroupLogDestination(new LogGroup(this, 'WebSocketAccessLogs', { retention })),
+        format: AccessLogFormat.custom(
+          JSON.stringify({
+            requestId: '$context.requestId',
+            connectionId: '$context.connectionId',
+            routeKey: '$context.routeKey',
+            eventType: '$context.eventType',
+            status: '$context.status',
+            requestTime: '$context.requestTimeEpoch',
+            integrationError: '$context.integrationErrorMessage',
+            authorizerError: '$context.authorizer.error',
+          }),
+        ),
+      },
+    });
+
+    const identity = this.createIdentity();
+    this.userPool = identity.userPool;
+    this.userPoolClient = identity.userPoolClient;
+    this.httpApi = new HttpApi(this, 'HttpApi', {
+      apiName: `${stackName}-http`,
+      description: 'Herald HTTP API',
+      createDefaultStage: false,
+      corsPreflight:
+        config.allowedOrigins.length === 0
+          ? undefined
+          : {
+              allowOrigins: [...config.allowedOrigins],
+              allowMethods: [CorsHttpMethod.ANY],
+              allowHeaders: ['authorization', 'content-type', 'if-match'],
+              exposeHeaders: ['etag'],
+              maxAge: Duration.hours(1),
+            },
+    });
+    this.httpStage = new HttpStage(this, 'HttpStage', {
+      httpApi: this.httpApi,
+      autoDeploy: true,
+      throttle,
+      accessLogSettings: {
+        destination: new LogGroupLogDestination(new LogGroup(this, 'HttpAccessLogs', { retention })),
+        // The route key rather than the path: a download link carries its token in the query string.
+        format: AccessLogFormat.custom(
+          JSON.stringify({
+            requestId: '$context.requestId',
+            ip: '$context.identity.sourceIp',
+            requestTime: '$context.requestTimeEpoch',
+            routeKey: '$context.routeKey',
+            status: '$context.status',
+            responseLength: '$context.responseLength',
+            integrationError: '$context.integrationErrorMessage',
+            authorizerError: '$context.authorizer.error',
+          }),
+        ),
+      },
+    });
+
+    const settings = encodeSettings({
+      allowedOrigins: config.allowedOrigins,
+      ticketTtlSeconds: TICKET_TTL_SECONDS,
+      connectionTtlSeconds: CONNECTION_TTL_SECONDS,
+      tenantClaim: config.tenantClaim,
+      rolesClaim: config.rolesClaim,
+      webSocketUrl: this.webSocketStage.url,
+    });
+    this.functions = Object.fromEntries(
+      specs.map(([name, spec]) => [
+        name,
+        new HeraldFunction(this, pascal(name), {
+          spec,
+          tables: this.tables,
+          queues: this.queues,
+          webSocketStage: this.webSocketStage,
+          settings,
+          logRetentionDays: config.logRetentionDays,
+        }),
+      ]),
+    ) as Record<FunctionName, HeraldFunction>;
+
+    const authorizers = {
+      jwt: identity.authorizer,
+      connect: new WebSocketLambdaAuthorizer('ConnectAuthorizer', this.functions[connectAuthorizer.name].function, {
+        identitySource: [...connectAuthorizer.identitySource],
+      }),
+    };
+    for (const [name, spec] of specs) this.connectTrigger(name, spec, authorizers);
+  }
+
+  /** Lets `grantee` post to, read and close this stage's WebSocket connections, and nothing else. */
+  public grantManageConnections(grantee: IGrantable): Grant {
+    return this.webSocketStage.grantManagementApiAccess(grantee);
+  }
+
+  /** Who may call the HTTP API: the configured OIDC provider, or else a Cognito pool made here. */
+  private createIdentity(): { authorizer: HttpJwtAuthorizer; userPool?: UserPool; userPoolClient?: UserPoolClient } {
+    const { jwtIssuer, jwtAudience } = this.config;
+    if (jwtIssuer !== undefined && jwtAudience !== undefined) {
+      return { authorizer: new HttpJwtAuthorizer('JwtAuthorizer', jwtIssuer, { jwtAudience: [jwtAudience] }) };
+    }
+    const pool = new UserPool(this, 'UserPool', {
+      selfSignUpEnabled: false,
+      signInAliases: { email: true },
+      autoVerify: { email: true },
+      accountRecovery: AccountRecovery.EMAIL_ONLY,
+      passwordPolicy: {
+        minLength: 12,
+        requireLowercase: true,
+        requireUppercase: true,
+        requireDigits: true,
+        requireSymbols: true,
+        tempPasswordValidity: Duration.days(3),
+      },
+      // TOTP only: SMS would need an SNS role and per-message cost for no gain in a browser app.
+      mfa: Mfa.OPTIONAL,
+      mfaSecondFactor: { sms: false, otp: true },
+      featurePlan: FeaturePlan.ESSENTIALS,
+      // Immutable, and admins set it when they create a user (self sign-up is off), so a user
+      // can never move themselves into another tenant.
+      customAttributes: { tenant: new StringAttribute({ minLen: 1, maxLen: 64, mutable: false }) },
+    });
+    const cfnPool = pool.node.defaultChild as CfnResource;
+    acknowledge(
+      cfnPool,
+      'COG2',
+      'MFA is optional: every user can enrol TOTP, and a deployment that must enforce MFA brings its own OIDC provider through jwtIssuer/jwtAudience.',
+    );
+    acknowledge(
+      cfnPool,
+      'COG8',
+      'The Plus tier (threat protection) is billed per monthly active user; this pool is the zero-config default, and a deployment that needs threat protection brings its own OIDC provider through jwtIssuer/jwtAudience.',
+    );
+    const client = pool.addClient('WebClient', {
+      authFlows: { userSrp: true },
+      disableOAuth: true,
+      generateSecret: false,
+      preventUserExistenceErrors: true,
+      idTokenValidity: Duration.hours(1),
+      accessTokenValidity: Duration.hours(1),
+      refreshTokenValidity: Duration.days(30),
+      readAttributes: new ClientAttributes()
+        .withStandardAttributes({ email: true, emailVerified: true, fullname: true })
+        .withCustomAttributes('tenant'),
+      writeAttributes: new ClientAttributes().withStandardAttributes({ fullname: true }),
+    });
+    // ID tokens carry custom:tenant and aud = the client id; API Gateway checks both issuer and aud.
+    const authorizer = new HttpJwtAuthorizer('JwtAuthorizer', `https://${pool.userPoolProviderUrl}`, {
+      jwtAudience: [client.userPoolClientId],
+    });
+    return { authorizer, userPool: pool, userPoolClient: client };
+  }
+
+  private connectTrigger(
+    name: FunctionName,
+    spec: FunctionSpec,
+    authorizers: { jwt: IHttpRouteAuthorizer; connect: WebSocketLambdaAuthorizer },
+  ): void {
+    const fn = this.functions[name].function;
+    const id = pascal(name);
+    const trigger = spec.trigger;
+    switch (trigger.kind) {
+      case 'websocket-authorizer':
+        return; // attached to $connect, the only route API Gateway lets an authorizer guard
+      case 'websocket': {
+        const isConnect = trigger.route === '$connect';
+        const route = this.webSocketApi.addRoute(trigger.route, {
+          integration: new WebSocketLambdaIntegration(`${id}Integration`, fn),
+          returnResponse: trigger.returnResponse,
+          authorizer: isConnect ? authorizers.connect : undefined,
+        });
+        if (!isConnect) {
+          acknowledge(
+            route.node.defaultChild as CfnResource,
+            'APIG4',
+            'API Gateway allows a WebSocket authorizer only on $connect; every frame on this route arrives on a connection $connect already authorized.',
+          );
+        }
+        return;
+      }
+      case 'http': {
+        const [route] = this.httpApi.addRoutes({
+          path: trigger.path,
+          methods: [HttpMethod[trigger.method]],
+          integration: new HttpLambdaIntegration(`${id}Integration`, fn),
+          authorizer: trigger.auth === 'jwt' ? authorizers.jwt : undefined,
+        });
+        if (trigger.auth === 'none' && route) {
+          acknowledge(
+            route.node.defaultChild as CfnResource,
+            'APIG4',
+            `lib/description.ts declares ${trigger.method} ${trigger.path} with auth 'none': its callers hold no JWT (an emailed link, say), so the handler authenticates the request itself.`,
+          );
+        }
+        return;
+      }
+      case 'stream':
+        fn.addEventSource(
+          new DynamoEventSource(this.tables[trigger.table], {
+            startingPosition: StartingPosition.TRIM_HORIZON,
+            batchSize: trigger.batchSize,
+            retryAttempts: trigger.retryAttempts,
+            maxRecordAge: Duration.seconds(trigger.maxRecordAgeSeconds),
+            bisectBatchOnError: trigger.bisectBatchOnError,
+            reportBatchItemFailures: true,
+            onFailure: new SqsDlq(this.queues[trigger.onFailure]),
+            filters: trigger.filterPatterns?.map((pattern) => FilterCriteria.filter(pattern as Record<string, unknown>)),
+          }),
+        );
+        return;
+      case 'queue':
+        fn.addEventSource(
+          new SqsEventSource(this.queues[trigger.queue], { batchSize: trigger.batchSize, reportBatchItemFailures: true }),
+        );
+        return;
+    }
+  }
+}
+
+/**
+ * Catches description mistakes at synth that would otherwise surface only after a deploy, and
+ * returns the one function that authorizes $connect.
+ */
+function validateDescription(specs: Array<[FunctionName, FunctionSpec]>): {
+  name: FunctionName;
+  identitySource: readonly string[];
+} {
+  const authorizers = specs.flatMap(([name, { trigger }]) =>
+    trigger.kind === 'websocket-authorizer' ? [{ name, identitySource: trigger.identitySource }] : [],
+  );
+  const [connectAuthorizer] = authorizers;
+  if (authorizers.length !== 1 || connectAuthorizer === undefined) {
+    throw new Error('lib/description.ts must have exactly one function with a websocket-authorizer trigger.');
+  }
+  if (!specs.some(([, spec]) => spec.trigger.kind === 'websocket' && spec.trigger.route === '$connect')) {
+    throw new Error('lib/description.ts must have a function on the websocket route $connect.');
+  }
+  for (const [name, spec] of specs) {
+    const { trigger } = spec;
+    if (trigger.kind === 'stream') {
+      const table: TableSpec = tableSpecs[trigger.table];
+      if (table.stream === undefined) {
+        throw new Error(`Function ${name} is triggered by the stream of table ${trigger.table}, which has no stream.`);
+      }
+    }
+    if (trigger.kind === 'queue') {
+      const queue: QueueSpec = queueSpecs[trigger.queue];
+      const timeout = spec.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS;
+      if (queue.visibilityTimeoutSeconds < 6 * timeout) {
+        throw new Error(
+          `Queue ${trigger.queue} needs a visibility timeout of at least 6x the ${timeout} s timeout of ${name}, which consumes it.`,
+        );
+      }
+    }
+  }
+  return connectAuthorizer;
+}
+
+function pascal(name: string): string {
+  return name.charAt(0).toUpperCase() + name.slice(1);
+}

@@ -1,0 +1,55 @@
+import { RemovalPolicy } from 'aws-cdk-lib';
+import {
+  AttributeType,
+  BillingMode,
+  ProjectionType,
+  StreamViewType,
+  Table,
+  TableEncryption,
+  type Attribute,
+} from 'aws-cdk-lib/aws-dynamodb';
+import type { Grant, IGrantable } from 'aws-cdk-lib/aws-iam';
+import type { Construct } from 'constructs';
+import type { KeySpec, TableAccess, TableSpec } from './description';
+
+/**
+ * A table exactly as lib/description.ts describes it. On-demand, point-in-time recovery and
+ * RETAIN are not options: every Herald table holds user data that a redeploy must never lose.
+ */
+export function createTable(scope: Construct, id: string, spec: TableSpec): Table {
+  const table = new Table(scope, id, {
+    partitionKey: attribute(spec.partitionKey),
+    sortKey: spec.sortKey && attribute(spec.sortKey),
+    billingMode: BillingMode.PAY_PER_REQUEST,
+    pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+    timeToLiveAttribute: spec.ttlAttribute,
+    stream: spec.stream && StreamViewType[spec.stream],
+    encryption: TableEncryption.AWS_MANAGED,
+    removalPolicy: RemovalPolicy.RETAIN,
+  });
+  for (const index of spec.indexes ?? []) {
+    table.addGlobalSecondaryIndex({
+      indexName: index.name,
+      partitionKey: attribute(index.partitionKey),
+      sortKey: index.sortKey && attribute(index.sortKey),
+      projectionType: ProjectionType.ALL,
+    });
+  }
+  return table;
+}
+
+/** Grants the access a FunctionSpec asks for; each grant covers the table's indexes too. */
+export function grantTableAccess(table: Table, grantee: IGrantable, access: TableAccess): Grant {
+  switch (access) {
+    case 'read':
+      return table.grantReadData(grantee);
+    case 'write':
+      return table.grantWriteData(grantee);
+    case 'readWrite':
+      return table.grantReadWriteData(grantee);
+  }
+}
+
+function attribute(key: KeySpec): Attribute {
+  return { name: key.name, type: key.type === 'S' ? AttributeType.STRING : AttributeType.NUMBER };
+}

@@ -1,0 +1,47 @@
+import { App, Stack } from 'aws-cdk-lib';
+import { describe, expect, it } from 'vitest';
+import { ConfigError } from '../../lib/config';
+import { buildHeraldApp } from '../../lib/herald-stack';
+import { Realtime } from '../../lib/realtime';
+
+// Each case fails in readConfig, before any function is bundled, so nothing here synthesizes.
+const configErrorOf = (run: () => unknown): ConfigError => {
+  try {
+    run();
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return error as ConfigError;
+  }
+  throw new Error('expected a ConfigError');
+};
+
+describe('deployment context', () => {
+  it('rejects an origin that is not exactly as browsers send it, naming allowedOrigins', () => {
+    const error = configErrorOf(() => buildHeraldApp({ allowedOrigins: ['https://app.example.com/'] }));
+    expect(error.message).toContain('"allowedOrigins"');
+    expect(error.message).toContain('"https://app.example.com"');
+  });
+
+  it('rejects a value that is no origin at all', () => {
+    expect(configErrorOf(() => buildHeraldApp({ allowedOrigins: 'app.example.com' })).message).toContain('"allowedOrigins"');
+  });
+
+  it('rejects jwtIssuer without jwtAudience and the reverse, naming both', () => {
+    for (const context of [{ jwtIssuer: 'https://login.example.com' }, { jwtAudience: 'herald-web' }]) {
+      const { message } = configErrorOf(() => buildHeraldApp(context));
+      expect(message).toContain('"jwtIssuer"');
+      expect(message).toContain('"jwtAudience"');
+    }
+  });
+
+  it('rejects a retention CloudWatch does not offer, naming logRetentionDays', () => {
+    expect(configErrorOf(() => buildHeraldApp({ logRetentionDays: 10 })).message).toContain('"logRetentionDays"');
+  });
+
+  it('validates the props of the Realtime construct the same way', () => {
+    const stack = new Stack(new App(), 'Probe');
+    expect(configErrorOf(() => new Realtime(stack, 'Realtime', { throttleRateLimit: -1 })).message).toContain(
+      '"throttleRateLimit"',
+    );
+  });
+});
