@@ -22,7 +22,7 @@ beforeAll(() => {
   for (const [name, fn] of Object.entries(realtime.functions)) functionByLogicalId.set(logicalId(fn.function.node.defaultChild), name as FunctionName);
   const sourceByLogicalId = new Map<string, string>();
   for (const [name, table] of Object.entries(realtime.tables)) sourceByLogicalId.set(logicalId(table.node.defaultChild), `stream:${name as TableName}`);
-  for (const [name, queue] of Object.entries(realtime.queues)) sourceByLogicalId.set(logicalId(queue.node.defaultChild), `queue:${name as QueueName}`);
+  for (const [name, queue] of Object.entries(realtime.queues as Record<string, { node: { defaultChild: unknown } }>)) sourceByLogicalId.set(logicalId(queue.node.defaultChild), `queue:${name as QueueName}`);
 
   /** The function an integration or authorizer URI invokes: `arn:…:functions/${Fn.Arn}/invocations`. */
   const functionIn = (uri: unknown): FunctionName | undefined => {
