@@ -53,6 +53,10 @@ export async function startDynamoDbLocal(options: { port: number; dataDir?: stri
   }
   // sharedDb: one database whatever region or access key a client signs with.
   const child: ChildProcess = spawnDynamoDbLocal({ port, path: dbPath ?? null, sharedDb: true, stdio: 'pipe' });
+  // A crash of this process must not leave a JVM holding the port behind.
+  const killOnExit = () => child.kill('SIGKILL');
+  process.once('exit', killOnExit);
+  child.once('exit', () => process.off('exit', killOnExit));
   let output = '';
   child.stdout?.on('data', (chunk: Buffer) => (output = (output + chunk.toString()).slice(-4000)));
   child.stderr?.on('data', (chunk: Buffer) => (output = (output + chunk.toString()).slice(-4000)));
