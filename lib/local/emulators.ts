@@ -51,6 +51,8 @@ export async function startDynamoDbLocal(options: { port: number; dataDir?: stri
     dbPath = resolve(options.dataDir);
     mkdirSync(dbPath, { recursive: true });
   }
+  // Telemetry off: a local emulator has no business phoning home (and this machine has no route out).
+  process.env.DDB_LOCAL_TELEMETRY ??= '0';
   // sharedDb: one database whatever region or access key a client signs with.
   const child: ChildProcess = spawnDynamoDbLocal({ port, path: dbPath ?? null, sharedDb: true, stdio: 'pipe' });
   // A crash of this process must not leave a JVM holding the port behind.

@@ -1,6 +1,7 @@
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { CONNECTION_TTL_SECONDS, TICKET_TTL_SECONDS } from '../config';
 import { encodeSettings, functionEnvironment, type QueueName } from '../description';
@@ -10,6 +11,8 @@ import { startHttpApi, type HttpRoute } from './http-api';
 import { createLocalIssuer } from './issuer';
 import { loadFunctions, type LocalFunction, type LocalFunctions } from './lambda-host';
 import { createQueues, createTables } from './resources';
+import { startSqsPoller } from './sqs-poller';
+import { startStreamPoller } from './stream-poller';
 import { startWebServer } from './web-server';
 import { startWebSocketGateway, type WebSocketRoute } from './websocket-gateway';
 
@@ -94,10 +97,10 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
 
     const dynamoClient = new DynamoDBClient({ endpoint: dynamodb.url, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
     const sqsClient = new SQSClient({ endpoint: fauxqs.url, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, useQueueUrlAsEndpoint: false });
+    const streamsClient = new DynamoDBStreamsClient({ endpoint: dynamodb.url, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
+    stopping.push(async () => [dynamoClient, sqsClient, streamsClient].forEach((client) => client.destroy()));
     const tableNames = await createTables(dynamoClient);
     const queues = await createQueues(sqsClient);
-    dynamoClient.destroy();
-    sqsClient.destroy();
 
     const httpUrl = `http://127.0.0.1:${httpPort}`;
     const webUrl = `http://127.0.0.1:${webPort}`;
@@ -140,12 +143,48 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     stopping.push(() => gateway.stop());
     const httpApi = await startHttpApi({ port: httpPort, apiId: 'local-http', routes: httpRoutes, issuer, allowedOrigins, log });
     stopping.push(() => httpApi.stop());
+    // Lambda's event-source mappings: the same handlers fed by stream and queue pollers.
+    const eventSources: string[] = [];
+    const pollerLogger = { warn: (...parts: unknown[]) => log(parts.map(String).join(' ')), error: (...parts: unknown[]) => log(parts.map(String).join(' ')) };
+    for (const fn of functions.values()) {
+      const trigger = fn.spec.trigger;
+      if (trigger.kind === 'stream') {
+        const poller = await startStreamPoller({
+          dynamodb: dynamoClient,
+          streams: streamsClient,
+          tableName: tableNames[trigger.table],
+          handler: fn.invoke,
+          functionName: `herald-${fn.name}`,
+          batchSize: trigger.batchSize,
+          retryAttempts: trigger.retryAttempts,
+          maxRecordAgeSeconds: trigger.maxRecordAgeSeconds,
+          bisectBatchOnError: trigger.bisectBatchOnError,
+          filterPatterns: trigger.filterPatterns,
+          onFailure: { sqs: sqsClient, queueUrl: queueUrls[trigger.onFailure] },
+          logger: pollerLogger,
+        });
+        stopping.push(() => poller.stop());
+        eventSources.push(`stream:${trigger.table} -> ${fn.name}`);
+      } else if (trigger.kind === 'queue') {
+        const poller = await startSqsPoller({
+          sqs: sqsClient,
+          queueUrl: queueUrls[trigger.queue],
+          handler: fn.invoke,
+          functionName: `herald-${fn.name}`,
+          batchSize: trigger.batchSize,
+          logger: pollerLogger,
+        });
+        stopping.push(() => poller.stop());
+        eventSources.push(`queue:${trigger.queue} -> ${fn.name}`);
+      }
+    }
+
     const web = await startWebServer({ port: webPort, root: join(REPO_ROOT, 'web'), config: { httpUrl, wsUrl } });
     stopping.push(() => web.stop());
 
     return {
       urls: { httpUrl, wsUrl, webUrl: web.url, mailUrl: ses.url, dynamodbUrl: dynamodb.url, s3Url: fauxqs.url, sqsUrl: fauxqs.url },
-      served: { webSocketRoutes: gateway.routeKeys, httpRoutes: httpApi.routeKeys, eventSources: [] },
+      served: { webSocketRoutes: gateway.routeKeys, httpRoutes: httpApi.routeKeys, eventSources },
       functions,
       stop: stopAll,
     };
