@@ -4,6 +4,7 @@ import type { JWTPayload } from 'jose';
 import { z } from 'zod';
 import type { HttpMethod } from '../description';
 import { LOCAL_ACCOUNT } from './aws-local';
+import { closeServer, listenOnLoopback, readBody } from './http-server';
 import type { LocalIssuer } from './issuer';
 import type { LocalFunction } from './lambda-host';
 
@@ -92,7 +93,7 @@ export async function startHttpApi(options: HttpApiOptions): Promise<HttpApi> {
       }
     }
 
-    const body = await readBody(request);
+    const body = await readBody(request, PAYLOAD_LIMIT_BYTES);
     if (body === undefined) return send(response, 413, { message: 'Request Entity Too Large' });
     const event = buildEvent(request, url, route, pathParameters, body, claims);
     let result: unknown;
@@ -106,7 +107,7 @@ export async function startHttpApi(options: HttpApiOptions): Promise<HttpApi> {
   }
 
   async function issueDevToken(request: IncomingMessage, response: ServerResponse): Promise<void> {
-    const raw = await readBody(request);
+    const raw = await readBody(request, PAYLOAD_LIMIT_BYTES);
     let input: unknown;
     try {
       input = JSON.parse(raw?.toString('utf8') ?? '');
@@ -170,29 +171,11 @@ export async function startHttpApi(options: HttpApiOptions): Promise<HttpApi> {
     };
   }
 
-  async function readBody(request: IncomingMessage): Promise<Buffer | undefined> {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    for await (const chunk of request) {
-      size += (chunk as Buffer).length;
-      if (size > PAYLOAD_LIMIT_BYTES) return undefined;
-      chunks.push(chunk as Buffer);
-    }
-    return Buffer.concat(chunks);
-  }
-
-  await new Promise<void>((done, fail) => {
-    server.once('error', fail);
-    server.listen(options.port, '127.0.0.1', () => done());
-  });
-  const port = (server.address() as { port: number }).port;
+  const port = await listenOnLoopback(server, options.port);
   return {
     url: `http://127.0.0.1:${port}`,
     routeKeys: options.routes.map((route) => `${route.method} ${route.path} -> ${route.function.name}`),
-    async stop() {
-      server.closeAllConnections();
-      await new Promise<void>((done) => server.close(() => done()));
-    },
+    stop: () => closeServer(server),
   };
 }
 

@@ -2,6 +2,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { extname, join, normalize, resolve, sep } from 'node:path';
 import { build } from 'esbuild';
+import { closeServer, listenOnLoopback } from './http-server';
 
 const CONTENT_TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -39,17 +40,10 @@ export async function startWebServer(options: { port: number; root: string; conf
       .then(({ body, type }) => response.writeHead(200, { 'content-type': type, 'cache-control': 'no-store' }).end(body))
       .catch(() => response.writeHead(404, { 'content-type': 'text/plain' }).end('Not found'));
   });
-  await new Promise<void>((done, fail) => {
-    server.once('error', fail);
-    server.listen(options.port, '127.0.0.1', () => done());
-  });
-  const port = (server.address() as { port: number }).port;
+  const port = await listenOnLoopback(server, options.port);
   return {
     url: `http://127.0.0.1:${port}`,
-    async stop() {
-      server.closeAllConnections();
-      await new Promise<void>((done) => server.close(() => done()));
-    },
+    stop: () => closeServer(server),
   };
 }
 

@@ -4,6 +4,7 @@ import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
 import { routeSelectionExpression } from '../description';
 import { LOCAL_ACCOUNT, LOCAL_REGION } from './aws-local';
+import { closeServer, listenOnLoopback, readBody } from './http-server';
 import type { LocalFunction } from './lambda-host';
 
 /** API Gateway's documented WebSocket limits. */
@@ -80,11 +81,7 @@ export async function startWebSocketGateway(options: WebSocketGatewayOptions): P
     });
   });
 
-  await new Promise<void>((done, fail) => {
-    server.once('error', fail);
-    server.listen(options.port, '127.0.0.1', () => done());
-  });
-  const port = (server.address() as { port: number }).port;
+  const port = await listenOnLoopback(server, options.port);
   domainName = `127.0.0.1:${port}`;
 
   function baseContext(connectionId: string, eventType: 'CONNECT' | 'MESSAGE' | 'DISCONNECT', routeKey: string, connection: Pick<LiveConnection, 'connectedAt' | 'sourceIp' | 'userAgent'>) {
@@ -318,8 +315,7 @@ export async function startWebSocketGateway(options: WebSocketGatewayOptions): P
       while (connections.size > 0 && Date.now() < deadline) await new Promise((wait) => setTimeout(wait, 20));
       for (const connection of connections.values()) connection.socket.terminate();
       sockets.close();
-      server.closeAllConnections();
-      await new Promise<void>((done) => server.close(() => done()));
+      await closeServer(server);
     },
   };
 }
@@ -353,15 +349,4 @@ function refuseUpgrade(socket: Duplex, status: number, message: string): void {
 function sendJson(response: ServerResponse, status: number, body: unknown, errorType?: string): void {
   response.writeHead(status, { 'content-type': 'application/json', ...(errorType ? { 'x-amzn-errortype': errorType } : {}) });
   response.end(JSON.stringify(body));
-}
-
-async function readBody(request: IncomingMessage, limit: number): Promise<Buffer | undefined> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of request) {
-    size += (chunk as Buffer).length;
-    if (size > limit) return undefined;
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks);
 }
