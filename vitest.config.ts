@@ -13,7 +13,7 @@ export default defineConfig({
         // because some change the gateway's timeouts.
         test: {
           name: 'integration',
-          include: ['test/integration/**/*.test.ts'],
+          include: ['test/integration/**/*.test.ts', 'test/browser/**/*.test.ts'],
           globalSetup: ['test/integration/global-setup.ts'],
           fileParallelism: false,
           testTimeout: 30_000,

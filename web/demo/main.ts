@@ -6,6 +6,7 @@ let socket: WebSocket | undefined;
 function setState(state: 'open' | 'closed' | 'connecting') {
   $('state').textContent = state;
   $('state').dataset.state = state;
+  ($('connect') as HTMLButtonElement).disabled = state !== 'closed';
   ($('ping') as HTMLButtonElement).disabled = state !== 'open';
   ($('disconnect') as HTMLButtonElement).disabled = state !== 'open';
 }
