@@ -31,12 +31,6 @@ export class ForbiddenError extends HeraldError {
   }
 }
 
-export class NotFoundError extends HeraldError {
-  constructor(message = 'Not found') {
-    super(404, 'not_found', message);
-  }
-}
-
 export class PayloadTooLargeError extends HeraldError {
   constructor(message: string) {
     super(413, 'payload_too_large', message);
