@@ -1,5 +1,4 @@
-import { z } from 'zod';
-import { describeIssues } from '../shared/http';
+import * as z from '../shared/validation';
 
 /**
  * The WebSocket protocol's frames (docs/protocol.md). Clients send `{action, ...}`; API Gateway
@@ -9,7 +8,7 @@ import { describeIssues } from '../shared/http';
 /** API Gateway's WebSocket frame limit; a larger frame is refused with an error and a close. */
 export const MAX_FRAME_BYTES = 32 * 1024;
 
-const correlationId = z.string().max(64).optional();
+const correlationId = z.optional(z.string().check(z.maxLength(64)));
 
 export const pingFrame = z.strictObject({ action: z.literal('ping'), id: correlationId });
 
@@ -29,7 +28,7 @@ export function errorFrame(code: ErrorCode, message: string, id?: string): Serve
 export type ParsedFrame<T> = { ok: true; frame: T } | { ok: false; error: ServerFrame };
 
 /** Size, JSON and schema checks shared by every route, so each answers bad input the same way. */
-export function parseFrame<Schema extends z.ZodType>(body: string | undefined | null, schema: Schema): ParsedFrame<z.infer<Schema>> {
+export function parseFrame<Schema extends z.ZodMiniType>(body: string | undefined | null, schema: Schema): ParsedFrame<z.infer<Schema>> {
   const raw = body ?? '';
   if (Buffer.byteLength(raw) > MAX_FRAME_BYTES) {
     return { ok: false, error: errorFrame('frame_too_large', `Frames are limited to ${MAX_FRAME_BYTES} bytes`) };
@@ -42,7 +41,7 @@ export function parseFrame<Schema extends z.ZodType>(body: string | undefined | 
   }
   const id = typeof value === 'object' && value !== null && typeof (value as { id?: unknown }).id === 'string' ? (value as { id: string }).id.slice(0, 64) : undefined;
   const result = schema.safeParse(value);
-  if (!result.success) return { ok: false, error: errorFrame('invalid_frame', describeIssues(result.error), id) };
+  if (!result.success) return { ok: false, error: errorFrame('invalid_frame', z.describeIssues(result.error), id) };
   return { ok: true, frame: result.data };
 }
 

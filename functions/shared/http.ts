@@ -1,7 +1,7 @@
 import type { APIGatewayProxyEventV2WithJWTAuthorizer, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import type { z } from 'zod';
 import { BadRequestError, HeraldError, PayloadTooLargeError } from './errors';
 import { logger } from './instrumentation';
+import * as z from './validation';
 
 export type HttpEvent = APIGatewayProxyEventV2WithJWTAuthorizer;
 export type HttpResult = APIGatewayProxyStructuredResultV2;
@@ -36,7 +36,7 @@ export function httpRoute(route: (event: HttpEvent) => Promise<HttpResult>) {
   };
 }
 
-export function parseJsonBody<Schema extends z.ZodType>(event: HttpEvent, schema: Schema): z.infer<Schema> {
+export function parseJsonBody<Schema extends z.ZodMiniType>(event: HttpEvent, schema: Schema): z.infer<Schema> {
   const raw = event.body === undefined ? '' : event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
   if (Buffer.byteLength(raw) > MAX_JSON_BODY_BYTES) {
     throw new PayloadTooLargeError(`Body is larger than ${MAX_JSON_BODY_BYTES} bytes`);
@@ -48,14 +48,6 @@ export function parseJsonBody<Schema extends z.ZodType>(event: HttpEvent, schema
     throw new BadRequestError('Body is not valid JSON', 'invalid_json');
   }
   const result = schema.safeParse(value);
-  if (!result.success) throw new BadRequestError(describeIssues(result.error), 'invalid_body');
+  if (!result.success) throw new BadRequestError(z.describeIssues(result.error), 'invalid_body');
   return result.data;
-}
-
-/** "recipients.3: Invalid email" style messages, so a caller sees which field is wrong. */
-export function describeIssues(error: z.ZodError): string {
-  return error.issues
-    .slice(0, 5)
-    .map((issue) => `${issue.path.length > 0 ? issue.path.join('.') : '(body)'}: ${issue.message}`)
-    .join('; ');
 }

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { JWTPayload } from 'jose';
-import { z } from 'zod';
+import * as z from '../../functions/shared/validation';
 import type { HttpMethod } from '../description';
 import { LOCAL_ACCOUNT } from './aws-local';
 import { closeServer, listenOnLoopback, readBody } from './http-server';
@@ -35,11 +35,11 @@ export interface HttpApi {
 const PAYLOAD_LIMIT_BYTES = 10 * 1024 * 1024;
 
 const devTokenBody = z.strictObject({
-  tenant: z.string().regex(/^[A-Za-z0-9._:@+-]{1,128}$/),
-  user: z.string().regex(/^[A-Za-z0-9._:@+-]{1,128}$/),
-  roles: z.array(z.string().min(1).max(64)).max(20).default([]),
+  tenant: z.string().check(z.regex(/^[A-Za-z0-9._:@+-]{1,128}$/)),
+  user: z.string().check(z.regex(/^[A-Za-z0-9._:@+-]{1,128}$/)),
+  roles: z._default(z.array(z.string().check(z.minLength(1), z.maxLength(64))).check(z.maxLength(20)), []),
   // Negative values mint already-expired tokens, so tests can prove expiry is enforced.
-  expiresInSeconds: z.number().int().min(-86_400).max(86_400).optional(),
+  expiresInSeconds: z.optional(z.int().check(z.minimum(-86_400), z.maximum(86_400))),
 });
 
 /**
@@ -115,10 +115,7 @@ export async function startHttpApi(options: HttpApiOptions): Promise<HttpApi> {
       return send(response, 400, { error: { code: 'invalid_json', message: 'Body is not valid JSON' } });
     }
     const parsed = devTokenBody.safeParse(input);
-    if (!parsed.success) {
-      const message = parsed.error.issues.map((issue) => `${issue.path.join('.') || '(body)'}: ${issue.message}`).join('; ');
-      return send(response, 400, { error: { code: 'invalid_body', message } });
-    }
+    if (!parsed.success) return send(response, 400, { error: { code: 'invalid_body', message: z.describeIssues(parsed.error) } });
     const token = await options.issuer.sign(parsed.data);
     send(response, 200, { token });
   }
