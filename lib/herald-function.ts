@@ -94,6 +94,10 @@ export class HeraldFunction extends Construct {
         banner: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
         minify: true,
         sourceMap: true,
+        // Bundle the AWS SDK rather than use the runtime's copy: functions run the exact SDK the
+        // tests ran against, and one minified file loads faster than the runtime's many (see
+        // bench/cold-start.ts).
+        externalModules: [],
       },
     });
     const policy = this.role.node.findChild('DefaultPolicy').node.defaultChild as CfnResource;
