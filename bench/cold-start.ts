@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { build } from 'esbuild';
 import { functionSpecs } from '../lib/description';
+import { bundling } from '../lib/herald-function';
 import { REPO_ROOT } from '../lib/local/runtime';
 import { percentile, row } from './stats';
 
@@ -29,9 +30,10 @@ export async function benchColdStart(): Promise<void> {
         platform: 'node',
         format: 'esm',
         target: 'node22',
-        minify: true,
-        mainFields: ['module', 'main'],
-        banner: { js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);" },
+        minify: bundling.minify,
+        mainFields: [...bundling.mainFields],
+        banner: { js: bundling.banner },
+        external: [...bundling.externalModules],
         outfile,
         logLevel: 'error',
       });

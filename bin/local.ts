@@ -22,6 +22,11 @@ if (!Number.isInteger(portBase) || portBase < 1024 || portBase > 65_000) {
   process.exit(1);
 }
 
+// Ctrl-C during start-up: exit at once; the emulators' exit hooks take their processes down too.
+const abortStartup = () => process.exit(130);
+process.once('SIGINT', abortStartup);
+process.once('SIGTERM', abortStartup);
+
 const stateRoot = join(REPO_ROOT, '.herald');
 mkdirSync(stateRoot, { recursive: true });
 
@@ -35,6 +40,8 @@ try {
   writeFileSync(join(stateRoot, 'local.json'), `${JSON.stringify(runtime.urls, null, 2)}\n`);
   console.log(banner(runtime.urls, Date.now() - started, values['in-memory'] ? 'in memory' : '.herald/'));
 
+  process.off('SIGINT', abortStartup);
+  process.off('SIGTERM', abortStartup);
   let stopping = false;
   const shutdown = async (signal: string) => {
     if (stopping) return;

@@ -3,7 +3,7 @@
  *
  * Both the CDK constructs (lib/realtime.ts and friends) and the local runtime (lib/local/) read
  * this file, so a route, stream or queue that exists in one exists in the other. The test
- * test/infra/description-parity.test.ts proves it against the synthesized template.
+ * test/integration/description-parity.test.ts proves it against the synthesized template.
  */
 
 export type AttributeType = 'S' | 'N';
@@ -52,6 +52,8 @@ export type Trigger =
       readonly retryAttempts: number;
       readonly maxRecordAgeSeconds: number;
       readonly bisectBatchOnError: boolean;
+      /** Where a new mapping starts reading; the local poller starts there at each start-up. */
+      readonly startingPosition: 'LATEST' | 'TRIM_HORIZON';
       /** Queue that receives a description of records whose retries ran out. */
       readonly onFailure: QueueName;
       /** Lambda filter patterns (the same JSON AWS takes); records matching none are skipped. */
@@ -72,11 +74,27 @@ export interface FunctionSpec {
   readonly queues?: Partial<Record<QueueName, 'send' | 'consume'>>;
   /** Whether the function posts to or deletes WebSocket connections (the @connections API). */
   readonly manageConnections?: boolean;
-  /** Names of the settings from HeraldSettings (lib/config.ts) this function reads. */
+  /** Names of the settings (see settingEnvVars) this function reads. */
   readonly settings?: readonly SettingName[];
+  /** @default functionDefaults.timeoutSeconds */
   readonly timeoutSeconds?: number;
+  /** @default functionDefaults.memoryMb */
   readonly memoryMb?: number;
 }
+
+/** Lambda's own defaults (3 s, 128 MB) are too tight for a cold start with the SDK and Powertools. */
+export const functionDefaults = { timeoutSeconds: 10, memoryMb: 256 } as const;
+
+/** The WebSocket API's stage: clients connect to wss://…/live, functions post to …/live/@connections. */
+export const webSocketStageName = 'live';
+
+/** CORS of the HTTP API for the allowed origins, the same deployed and local. */
+export const corsPolicy = {
+  allowMethods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'],
+  allowHeaders: ['authorization', 'content-type', 'if-match'],
+  exposeHeaders: ['etag'],
+  maxAgeSeconds: 3600,
+} as const;
 
 /**
  * Settings passed to functions as environment variables. The value of each comes from
@@ -138,7 +156,8 @@ export const functions = {
     entry: 'functions/realtime/handlers/authorize-connect.ts',
     description: 'Redeems a single-use ticket and checks Origin before a WebSocket connects',
     trigger: { kind: 'websocket-authorizer', identitySource: ['route.request.querystring.ticket'] },
-    tables: { tickets: 'readWrite' },
+    // Redeeming is one conditional DeleteItem returning the old item: write access is all it needs.
+    tables: { tickets: 'write' },
     settings: ['allowedOrigins'],
   },
   wsConnect: {

@@ -5,11 +5,12 @@ import type { WebSocketStage } from 'aws-cdk-lib/aws-apigatewayv2';
 import type { Table } from 'aws-cdk-lib/aws-dynamodb';
 import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Architecture, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
-import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { NodejsFunction, OutputFormat, type BundlingOptions } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Queue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import {
+  functionDefaults,
   functionEnvironment,
   type FunctionSpec,
   type QueueName,
@@ -22,9 +23,20 @@ import { grantTableAccess } from './tables';
 
 const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
 
-/** Lambda's defaults (3 s, 128 MB) are too tight for a cold start with the AWS SDK and Powertools. */
-export const DEFAULT_TIMEOUT_SECONDS = 10;
-const DEFAULT_MEMORY_MB = 256;
+/** How every function is bundled; bench/cold-start.ts measures exactly this. */
+export const bundling = {
+  forceDockerBundling: false,
+  format: OutputFormat.ESM,
+  mainFields: ['module', 'main'],
+  // Bundled CommonJS dependencies still call require(), which ESM lacks.
+  banner: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
+  minify: true,
+  sourceMap: true,
+  // Bundle the AWS SDK rather than use the runtime's copy: functions run the exact SDK the tests
+  // ran against, and one minified file loads faster than the runtime's many (bench/cold-start.ts).
+  externalModules: [],
+} satisfies BundlingOptions;
+
 
 export interface HeraldFunctionProps {
   /** The function as lib/description.ts describes it. */
@@ -70,8 +82,8 @@ export class HeraldFunction extends Construct {
       description: spec.description,
       runtime: Runtime.NODEJS_22_X,
       architecture: Architecture.ARM_64,
-      timeout: Duration.seconds(spec.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS),
-      memorySize: spec.memoryMb ?? DEFAULT_MEMORY_MB,
+      timeout: Duration.seconds(spec.timeoutSeconds ?? functionDefaults.timeoutSeconds),
+      memorySize: spec.memoryMb ?? functionDefaults.memoryMb,
       role: this.role,
       logGroup: this.logGroup,
       tracing: Tracing.ACTIVE,
@@ -86,19 +98,7 @@ export class HeraldFunction extends Construct {
           settings: props.settings,
         }),
       },
-      bundling: {
-        forceDockerBundling: false,
-        format: OutputFormat.ESM,
-        mainFields: ['module', 'main'],
-        // Bundled CommonJS dependencies still call require(), which ESM lacks.
-        banner: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
-        minify: true,
-        sourceMap: true,
-        // Bundle the AWS SDK rather than use the runtime's copy: functions run the exact SDK the
-        // tests ran against, and one minified file loads faster than the runtime's many (see
-        // bench/cold-start.ts).
-        externalModules: [],
-      },
+      bundling,
     });
     const policy = this.role.node.findChild('DefaultPolicy').node.defaultChild as CfnResource;
     const lambda = this.function.node.defaultChild as CfnResource;

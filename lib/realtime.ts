@@ -35,7 +35,10 @@ import {
   type HeraldConfig,
 } from './config';
 import {
+  corsPolicy,
+  functionDefaults,
   functionSpecs,
+  webSocketStageName,
   queues as queueSpecs,
   routeSelectionExpression,
   tables as tableSpecs,
@@ -47,7 +50,7 @@ import {
   type TableName,
   type TableSpec,
 } from './description';
-import { DEFAULT_TIMEOUT_SECONDS, HeraldFunction, mapRecord } from './herald-function';
+import { HeraldFunction, mapRecord } from './herald-function';
 import { acknowledge } from './nag';
 import { createTable } from './tables';
 
@@ -56,9 +59,6 @@ import { createTable } from './tables';
  * is (lib/config.ts), and each documents its default there.
  */
 export type RealtimeProps = Partial<HeraldConfig>;
-
-/** The WebSocket stage; clients connect to wss://…/live. */
-export const WEBSOCKET_STAGE_NAME = 'live';
 
 /**
  * The realtime capability, built entirely from lib/description.ts: its tables and queues, one
@@ -121,7 +121,7 @@ export class Realtime extends Construct {
     });
     this.webSocketStage = new WebSocketStage(this, 'WebSocketStage', {
       webSocketApi: this.webSocketApi,
-      stageName: WEBSOCKET_STAGE_NAME,
+      stageName: webSocketStageName,
       autoDeploy: true,
       throttle,
       accessLogSettings: {
@@ -153,10 +153,10 @@ export class Realtime extends Construct {
           ? undefined
           : {
               allowOrigins: [...config.allowedOrigins],
-              allowMethods: [CorsHttpMethod.ANY],
-              allowHeaders: ['authorization', 'content-type', 'if-match'],
-              exposeHeaders: ['etag'],
-              maxAge: Duration.hours(1),
+              allowMethods: corsPolicy.allowMethods.map((method) => CorsHttpMethod[method]),
+              allowHeaders: [...corsPolicy.allowHeaders],
+              exposeHeaders: [...corsPolicy.exposeHeaders],
+              maxAge: Duration.seconds(corsPolicy.maxAgeSeconds),
             },
     });
     this.httpStage = new HttpStage(this, 'HttpStage', {
@@ -321,7 +321,7 @@ export class Realtime extends Construct {
       case 'stream':
         fn.addEventSource(
           new DynamoEventSource(this.tables[trigger.table], {
-            startingPosition: StartingPosition.TRIM_HORIZON,
+            startingPosition: StartingPosition[trigger.startingPosition],
             batchSize: trigger.batchSize,
             retryAttempts: trigger.retryAttempts,
             maxRecordAge: Duration.seconds(trigger.maxRecordAgeSeconds),
@@ -369,7 +369,7 @@ function validateDescription(specs: Array<[FunctionName, FunctionSpec]>): {
     }
     if (trigger.kind === 'queue') {
       const queue: QueueSpec = queueSpecs[trigger.queue];
-      const timeout = spec.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS;
+      const timeout = spec.timeoutSeconds ?? functionDefaults.timeoutSeconds;
       if (queue.visibilityTimeoutSeconds < 6 * timeout) {
         throw new Error(
           `Queue ${trigger.queue} needs a visibility timeout of at least 6x the ${timeout} s timeout of ${name}, which consumes it.`,

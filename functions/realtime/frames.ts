@@ -15,7 +15,7 @@ export const pingFrame = z.strictObject({ action: z.literal('ping'), id: correla
 /** Actions with a route of their own; anything else reaches $default. */
 export const knownActions = ['ping'] as const;
 
-export type ErrorCode = 'malformed_frame' | 'unknown_action' | 'invalid_frame' | 'frame_too_large' | 'rate_limited' | 'internal';
+export type ErrorCode = 'malformed_frame' | 'unknown_action' | 'invalid_frame' | 'frame_too_large';
 
 export type ServerFrame =
   | { type: 'pong'; id?: string }

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { JWTPayload } from 'jose';
 import * as z from '../../functions/shared/validation';
-import type { HttpMethod } from '../description';
+import { corsPolicy, type HttpMethod } from '../description';
 import { LOCAL_ACCOUNT } from './aws-local';
 import { closeServer, listenOnLoopback, readBody } from './http-server';
 import type { LocalIssuer } from './issuer';
@@ -35,7 +35,8 @@ export interface HttpApi {
 const PAYLOAD_LIMIT_BYTES = 10 * 1024 * 1024;
 
 const devTokenBody = z.strictObject({
-  tenant: z.string().check(z.regex(/^[A-Za-z0-9._:@+-]{1,128}$/)),
+  // Optional so a test can mint a token without a tenant and see it refused.
+  tenant: z.optional(z.string().check(z.regex(/^[A-Za-z0-9._:@+-]{1,128}$/))),
   user: z.string().check(z.regex(/^[A-Za-z0-9._:@+-]{1,128}$/)),
   roles: z._default(z.array(z.string().check(z.minLength(1), z.maxLength(64))).check(z.maxLength(20)), []),
   // Negative values mint already-expired tokens, so tests can prove expiry is enforced.
@@ -60,18 +61,22 @@ export async function startHttpApi(options: HttpApiOptions): Promise<HttpApi> {
     const url = new URL(request.url ?? '/', 'http://localhost');
     const method = (request.method ?? 'GET').toUpperCase();
     const origin = request.headers.origin;
-    if (origin && options.allowedOrigins.includes(origin)) {
+    const allowed = origin !== undefined && options.allowedOrigins.includes(origin);
+    if (allowed) {
       response.setHeader('access-control-allow-origin', origin);
+      response.setHeader('access-control-expose-headers', corsPolicy.exposeHeaders.join(','));
       response.setHeader('vary', 'origin');
-      if (method === 'OPTIONS') {
-        response.writeHead(204, {
-          'access-control-allow-methods': 'GET,POST,PUT,PATCH,DELETE',
-          'access-control-allow-headers': 'authorization,content-type,if-match',
-          'access-control-max-age': '600',
-        });
-        response.end();
-        return;
-      }
+    }
+    // With CORS configured, API Gateway answers every preflight itself; only an allowed origin
+    // gets the headers that let the browser go on.
+    if (method === 'OPTIONS') {
+      response.writeHead(204, allowed ? {
+        'access-control-allow-methods': corsPolicy.allowMethods.join(','),
+        'access-control-allow-headers': corsPolicy.allowHeaders.join(','),
+        'access-control-max-age': String(corsPolicy.maxAgeSeconds),
+      } : {});
+      response.end();
+      return;
     }
 
     if (method === 'GET' && url.pathname === '/.well-known/jwks.json') return send(response, 200, options.issuer.jwks);
@@ -83,7 +88,8 @@ export async function startHttpApi(options: HttpApiOptions): Promise<HttpApi> {
 
     let claims: JWTPayload | undefined;
     if (route.auth === 'jwt') {
-      const token = /^Bearer (.+)$/i.exec(request.headers.authorization ?? '')?.[1];
+      // API Gateway takes the token with or without the "Bearer " prefix.
+      const token = /^(?:Bearer )?(\S+)$/i.exec(request.headers.authorization ?? '')?.[1];
       if (!token) return send(response, 401, { message: 'Unauthorized' }, { 'www-authenticate': 'Bearer' });
       try {
         claims = await options.issuer.verify(token);

@@ -4,7 +4,7 @@ export interface LocalIssuer {
   readonly issuer: string;
   readonly audience: string;
   readonly jwks: JSONWebKeySet;
-  sign(claims: { tenant: string; user: string; roles: readonly string[]; expiresInSeconds?: number }): Promise<string>;
+  sign(claims: { tenant?: string; user: string; roles: readonly string[]; expiresInSeconds?: number }): Promise<string>;
   /** What API Gateway's JWT authorizer checks: signature, pinned algorithm, issuer, audience, expiry. */
   verify(token: string): Promise<JWTPayload>;
 }
@@ -23,7 +23,7 @@ export async function createLocalIssuer(issuer: string, audience: string): Promi
     jwks,
     async sign({ tenant, user, roles, expiresInSeconds = 3600 }) {
       const now = Math.floor(Date.now() / 1000);
-      return new SignJWT({ tenant, roles: [...roles] })
+      return new SignJWT({ ...(tenant === undefined ? {} : { tenant }), roles: [...roles] })
         .setProtectedHeader({ alg: ALGORITHM, kid, typ: 'JWT' })
         .setIssuer(issuer)
         .setAudience(audience)

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Context } from 'aws-lambda';
-import { functionSpecs, type FunctionName, type FunctionSpec } from '../description';
+import { functionDefaults, functionSpecs, type FunctionName, type FunctionSpec } from '../description';
 import { LOCAL_ACCOUNT, LOCAL_REGION } from './aws-local';
 
 export interface LocalFunction {
@@ -15,7 +15,6 @@ export type LocalFunctions = ReadonlyMap<FunctionName, LocalFunction>;
 
 type Handler = (event: unknown, context: Context) => Promise<unknown>;
 
-const DEFAULT_TIMEOUT_SECONDS = 10;
 
 /**
  * Loads every function of the description in this process, the way Lambda cold-starts one: each
@@ -49,7 +48,7 @@ async function importWithEnv(file: string, env: Record<string, string>): Promise
 }
 
 async function invoke(name: FunctionName, spec: FunctionSpec, handler: Handler, event: unknown): Promise<unknown> {
-  const timeoutMs = (spec.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS) * 1000;
+  const timeoutMs = (spec.timeoutSeconds ?? functionDefaults.timeoutSeconds) * 1000;
   const deadline = Date.now() + timeoutMs;
   const functionName = `herald-${name}`;
   const context: Context = {
@@ -57,7 +56,7 @@ async function invoke(name: FunctionName, spec: FunctionSpec, handler: Handler, 
     functionName,
     functionVersion: '$LATEST',
     invokedFunctionArn: `arn:aws:lambda:${LOCAL_REGION}:${LOCAL_ACCOUNT}:function:${functionName}`,
-    memoryLimitInMB: String(spec.memoryMb ?? 256),
+    memoryLimitInMB: String(spec.memoryMb ?? functionDefaults.memoryMb),
     awsRequestId: randomUUID(),
     logGroupName: `/aws/lambda/${functionName}`,
     logStreamName: 'local',
@@ -71,7 +70,10 @@ async function invoke(name: FunctionName, spec: FunctionSpec, handler: Handler, 
     timer = setTimeout(() => reject(new Error(`Task timed out after ${timeoutMs / 1000} seconds`)), timeoutMs);
   });
   try {
-    return await Promise.race([handler(event, context), timeout]);
+    // Lambda hands each invocation its own serialised copy of the event and serialises the result:
+    // nothing a handler mutates leaks into another invocation, and an unserialisable result fails here too.
+    const result = await Promise.race([handler(JSON.parse(JSON.stringify(event)) as unknown, context), timeout]);
+    return result === undefined ? undefined : (JSON.parse(JSON.stringify(result)) as unknown);
   } finally {
     clearTimeout(timer);
   }

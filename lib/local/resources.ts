@@ -7,6 +7,7 @@ import {
   type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
 import { CreateQueueCommand, GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import { LocalSetupError } from './emulators';
 import { queues, tables, type QueueName, type QueueSpec, type TableName, type TableSpec } from '../description';
 
 /** Local physical names: stable, so a persisted .herald/ keeps working across restarts. */
@@ -59,7 +60,31 @@ export async function createTable(client: DynamoDBClient, name: string, spec: Ta
     }
   } catch (error) {
     if (!(error instanceof ResourceInUseException)) throw error;
-    await client.send(new DescribeTableCommand({ TableName: name }));
+    await assertTableMatches(client, name, spec);
+  }
+}
+
+/**
+ * A table persisted under .herald/ by an older checkout may lack keys or indexes the description
+ * now has; say so plainly rather than fail later inside a handler.
+ */
+async function assertTableMatches(client: DynamoDBClient, name: string, spec: TableSpec): Promise<void> {
+  const { Table: table } = await client.send(new DescribeTableCommand({ TableName: name }));
+  const keyOf = (schema: Array<{ AttributeName?: string; KeyType?: string }> | undefined) =>
+    (schema ?? []).map((key) => `${key.AttributeName}:${key.KeyType}`).join(',');
+  const wantedKeys = [`${spec.partitionKey.name}:HASH`, ...(spec.sortKey ? [`${spec.sortKey.name}:RANGE`] : [])].join(',');
+  const problems: string[] = [];
+  if (keyOf(table?.KeySchema) !== wantedKeys) problems.push(`keys ${keyOf(table?.KeySchema)} instead of ${wantedKeys}`);
+  for (const index of spec.indexes ?? []) {
+    const found = table?.GlobalSecondaryIndexes?.find((existing) => existing.IndexName === index.name);
+    const wanted = [`${index.partitionKey.name}:HASH`, ...(index.sortKey ? [`${index.sortKey.name}:RANGE`] : [])].join(',');
+    if (!found || keyOf(found.KeySchema) !== wanted) problems.push(`index ${index.name} missing or different`);
+  }
+  if (Boolean(spec.stream) !== Boolean(table?.StreamSpecification?.StreamEnabled)) problems.push('stream setting differs');
+  if (problems.length > 0) {
+    throw new LocalSetupError(
+      `Table ${name} in .herald/ no longer matches lib/description.ts (${problems.join('; ')}): delete .herald/ or start with --in-memory.`,
+    );
   }
 }
 

@@ -4,12 +4,12 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { CONNECTION_TTL_SECONDS, TICKET_TTL_SECONDS } from '../config';
-import { encodeSettings, functionEnvironment, type QueueName } from '../description';
+import { encodeSettings, functionEnvironment, webSocketStageName, type QueueName } from '../description';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from './aws-local';
 import { reservePort, startDynamoDbLocal, startFauxqsEmulator, startSesEmulator, type RunningEmulator } from './emulators';
 import { startHttpApi, type HttpRoute } from './http-api';
 import { createLocalIssuer } from './issuer';
-import { loadFunctions, type LocalFunction, type LocalFunctions } from './lambda-host';
+import { loadFunctions, type LocalFunction } from './lambda-host';
 import { createQueues, createTables } from './resources';
 import { startSqsPoller } from './sqs-poller';
 import { startStreamPoller } from './stream-poller';
@@ -45,13 +45,11 @@ export interface LocalRuntime {
   readonly urls: LocalUrls;
   /** Every route and event source served, in the shape of the CDK template, for the parity test. */
   readonly served: { readonly webSocketRoutes: readonly string[]; readonly httpRoutes: readonly string[]; readonly eventSources: readonly string[] };
-  readonly functions: LocalFunctions;
   stop(): Promise<void>;
 }
 
 export const DEFAULT_PORT_BASE = 4100;
 const LOCAL_AUDIENCE = 'herald-local';
-const STAGE = 'live';
 
 export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Promise<LocalRuntime> {
   const log = options.log ?? (() => undefined);
@@ -104,7 +102,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
 
     const httpUrl = `http://127.0.0.1:${httpPort}`;
     const webUrl = `http://127.0.0.1:${webPort}`;
-    const wsUrl = `ws://127.0.0.1:${wsPort}/${STAGE}`;
+    const wsUrl = `ws://127.0.0.1:${wsPort}/${webSocketStageName}`;
     const allowedOrigins = [webUrl, `http://localhost:${webPort}`];
     const issuer = await createLocalIssuer(httpUrl, LOCAL_AUDIENCE);
     const settings = encodeSettings({
@@ -117,7 +115,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     });
     const queueUrls = Object.fromEntries(Object.entries(queues as Record<string, { url: string }>).map(([name, queue]) => [name, queue.url])) as Record<QueueName, string>;
     const functions = await loadFunctions(REPO_ROOT, (spec) =>
-      functionEnvironment(spec, { tableNames, queueUrls, connectionsEndpoint: `http://127.0.0.1:${wsPort}/${STAGE}`, settings }),
+      functionEnvironment(spec, { tableNames, queueUrls, connectionsEndpoint: `http://127.0.0.1:${wsPort}/${webSocketStageName}`, settings }),
     );
 
     const webSocketRoutes = new Map<string, WebSocketRoute>();
@@ -132,7 +130,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
 
     const gateway = await startWebSocketGateway({
       port: wsPort,
-      stage: STAGE,
+      stage: webSocketStageName,
       apiId: 'local-ws',
       routes: webSocketRoutes,
       authorizer,
@@ -160,6 +158,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
           maxRecordAgeSeconds: trigger.maxRecordAgeSeconds,
           bisectBatchOnError: trigger.bisectBatchOnError,
           filterPatterns: trigger.filterPatterns,
+          startingPosition: trigger.startingPosition,
           onFailure: { sqs: sqsClient, queueUrl: queueUrls[trigger.onFailure] },
           logger: pollerLogger,
         });
@@ -185,7 +184,6 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     return {
       urls: { httpUrl, wsUrl, webUrl: web.url, mailUrl: ses.url, dynamodbUrl: dynamodb.url, s3Url: fauxqs.url, sqsUrl: fauxqs.url },
       served: { webSocketRoutes: gateway.routeKeys, httpRoutes: httpApi.routeKeys, eventSources },
-      functions,
       stop: stopAll,
     };
   } catch (error) {

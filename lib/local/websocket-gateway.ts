@@ -49,7 +49,6 @@ export interface WebSocketGateway {
   readonly connectionsEndpoint: string;
   /** "routeKey -> function" for each route (and the authorizer), for the parity test against the CDK template. */
   readonly routeKeys: readonly string[];
-  readonly connectionCount: number;
   setLimits(limits: { idleTimeoutMs?: number; maxDurationMs?: number }): void;
   stop(): Promise<void>;
 }
@@ -65,6 +64,13 @@ export async function startWebSocketGateway(options: WebSocketGatewayOptions): P
   const log = options.log ?? (() => undefined);
   const limits = { idleTimeoutMs: options.idleTimeoutMs ?? 10 * 60_000, maxDurationMs: options.maxDurationMs ?? 2 * 3600_000 };
   const connections = new Map<string, LiveConnection>();
+  // Every invocation still running, so stop() can let $disconnect finish before the tables go.
+  const inFlight = new Set<Promise<unknown>>();
+  const track = <T>(invocation: Promise<T>): Promise<T> => {
+    inFlight.add(invocation);
+    void invocation.finally(() => inFlight.delete(invocation)).catch(() => undefined);
+    return invocation;
+  };
   const sockets = new WebSocketServer({ noServer: true, maxPayload: MESSAGE_LIMIT_BYTES });
   const server: Server = createServer((request, response) => {
     handleManagementRequest(request, response).catch((error: unknown) => {
@@ -75,6 +81,9 @@ export async function startWebSocketGateway(options: WebSocketGatewayOptions): P
   let domainName = '127.0.0.1';
 
   server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+    // Node drops its own error handler on upgrade; without one, a client that resets during the
+    // authorizer or $connect would crash the whole runtime.
+    socket.on('error', (error) => log(`handshake socket error: ${error.message}`));
     handleUpgrade(request, socket, head).catch((error: unknown) => {
       log(`$connect error: ${String(error)}`);
       refuseUpgrade(socket, 500, 'Internal server error');
@@ -125,7 +134,7 @@ export async function startWebSocketGateway(options: WebSocketGatewayOptions): P
       if (missing) return refuseUpgrade(socket, 401, 'Unauthorized');
       let result: unknown;
       try {
-        result = await options.authorizer.function.invoke({
+        result = await track(options.authorizer.function.invoke({
           type: 'REQUEST',
           methodArn: `arn:aws:execute-api:${LOCAL_REGION}:${LOCAL_ACCOUNT}:${options.apiId}/${options.stage}/$connect`,
           headers,
@@ -134,13 +143,15 @@ export async function startWebSocketGateway(options: WebSocketGatewayOptions): P
           multiValueQueryStringParameters,
           stageVariables: {},
           requestContext,
-        });
+        }));
       } catch (error) {
         if (error instanceof Error && error.message === 'Unauthorized') return refuseUpgrade(socket, 401, 'Unauthorized');
         log(`authorizer failed: ${String(error)}`);
         return refuseUpgrade(socket, 500, 'Internal server error');
       }
       const policy = result as { principalId?: string; policyDocument?: { Statement?: Array<{ Effect?: string }> }; context?: Record<string, unknown> };
+      // API Gateway treats an authorizer answer without a policy as an authorizer failure.
+      if (!policy?.policyDocument) return refuseUpgrade(socket, 500, 'Internal server error');
       const allowed = policy.policyDocument?.Statement?.some((statement) => statement.Effect === 'Allow') ?? false;
       const denied = policy.policyDocument?.Statement?.some((statement) => statement.Effect === 'Deny') ?? false;
       if (!allowed || denied) return refuseUpgrade(socket, 403, 'Forbidden');
@@ -151,14 +162,14 @@ export async function startWebSocketGateway(options: WebSocketGatewayOptions): P
     if (connectRoute) {
       let result: { statusCode?: number } | undefined;
       try {
-        result = (await connectRoute.function.invoke({
+        result = (await track(connectRoute.function.invoke({
           headers,
           multiValueHeaders: Object.fromEntries(Object.entries(headers).map(([key, value]) => [key, [value]])),
           queryStringParameters,
           multiValueQueryStringParameters,
           requestContext: { ...requestContext, authorizer: authorizerContext },
           isBase64Encoded: false,
-        })) as { statusCode?: number } | undefined;
+        }))) as { statusCode?: number } | undefined;
       } catch (error) {
         log(`$connect failed: ${String(error)}`);
         return refuseUpgrade(socket, 500, 'Internal server error');
@@ -167,6 +178,11 @@ export async function startWebSocketGateway(options: WebSocketGatewayOptions): P
       if (status < 200 || status > 299) return refuseUpgrade(socket, status, 'Connection refused');
     }
 
+    if (socket.destroyed || !socket.writable) {
+      // The client left while $connect ran: API Gateway follows a recorded connect with $disconnect.
+      invokeDisconnect(connectionId, identity, authorizerContext, { code: 1006, reason: 'Client left during the handshake' });
+      return;
+    }
     sockets.handleUpgrade(request, socket, head, (webSocket) => {
       const connection: LiveConnection = { id: connectionId, socket: webSocket, ...identity, lastActiveAt: identity.connectedAt, authorizer: authorizerContext };
       connections.set(connectionId, connection);
@@ -197,8 +213,10 @@ export async function startWebSocketGateway(options: WebSocketGatewayOptions): P
     connection.lastActiveAt = Date.now();
     armTimers(connection);
     const body = Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
+    // API Gateway closes with 1009, before any Lambda runs, on a frame over 32 KB. `ws` hands over
+    // whole messages, so a message that arrived as several smaller frames (which API Gateway would
+    // deliver, up to 128 KB) is treated the same here; see docs/local.md.
     if (body.length > FRAME_LIMIT_BYTES) {
-      connection.socket.send(JSON.stringify({ type: 'error', code: 'frame_too_large', message: `Frames are limited to ${FRAME_LIMIT_BYTES} bytes` }));
       closeByServer(connection, 1009, 'Message too big');
       return;
     }
@@ -214,8 +232,7 @@ export async function startWebSocketGateway(options: WebSocketGatewayOptions): P
       body: text,
       isBase64Encoded: isBinary,
     };
-    route.function
-      .invoke(event)
+    track(route.function.invoke(event))
       .then((result) => {
         const body = (result as { body?: unknown } | undefined)?.body;
         if (route.returnResponse && typeof body === 'string' && connection.socket.readyState === WebSocket.OPEN) connection.socket.send(body);
@@ -244,25 +261,34 @@ export async function startWebSocketGateway(options: WebSocketGatewayOptions): P
     clearTimeout(connection.idleTimer);
     clearTimeout(connection.maxTimer);
     if (!connections.delete(connection.id)) return;
+    invokeDisconnect(connection.id, connection, connection.authorizer, connection.closedByServer ?? { code, reason });
+  }
+
+  function invokeDisconnect(
+    connectionId: string,
+    identity: Pick<LiveConnection, 'connectedAt' | 'sourceIp' | 'userAgent'>,
+    authorizer: Record<string, unknown>,
+    closed: { code: number; reason: string },
+  ): void {
     const route = options.routes.get('$disconnect');
     if (!route) return;
-    const closed = connection.closedByServer ?? { code, reason };
-    route.function
-      .invoke({
+    track(
+      route.function.invoke({
         requestContext: {
-          ...baseContext(connection.id, 'DISCONNECT', '$disconnect', connection),
+          ...baseContext(connectionId, 'DISCONNECT', '$disconnect', identity),
           disconnectStatusCode: closed.code,
           disconnectReason: closed.reason,
-          authorizer: connection.authorizer,
+          authorizer,
         },
         isBase64Encoded: false,
-      })
-      .catch((error: unknown) => log(`$disconnect failed: ${String(error)}`));
+      }),
+    ).catch((error: unknown) => log(`$disconnect failed: ${String(error)}`));
   }
 
   async function handleManagementRequest(request: IncomingMessage, response: ServerResponse): Promise<void> {
     const url = new URL(request.url ?? '/', `http://${domainName}`);
-    // Local only: tests shorten the idle and maximum-duration timeouts for new connections.
+    // Local only: tests shorten the idle and maximum-duration timeouts (applied when a connection's
+    // timers are next armed: at connect, and the idle timer at each message).
     if (url.pathname === '/_local/limits' && request.method === 'PUT') {
       const body = JSON.parse((await readBody(request, 1024))?.toString('utf8') ?? '{}') as { idleTimeoutMs?: number; maxDurationMs?: number };
       setLimits(body);
@@ -304,9 +330,6 @@ export async function startWebSocketGateway(options: WebSocketGatewayOptions): P
       ...[...options.routes].map(([key, route]) => `${key} -> ${route.function.name}`),
       ...(options.authorizer ? [`$connect authorizer -> ${options.authorizer.function.name}`] : []),
     ],
-    get connectionCount() {
-      return connections.size;
-    },
     setLimits,
     async stop() {
       for (const connection of connections.values()) closeByServer(connection, 1001, 'Going away');
@@ -314,6 +337,7 @@ export async function startWebSocketGateway(options: WebSocketGatewayOptions): P
       const deadline = Date.now() + 2_000;
       while (connections.size > 0 && Date.now() < deadline) await new Promise((wait) => setTimeout(wait, 20));
       for (const connection of connections.values()) connection.socket.terminate();
+      await Promise.allSettled([...inFlight]);
       sockets.close();
       await closeServer(server);
     },
@@ -324,7 +348,10 @@ function identityValue(source: string, headers: Record<string, string>, query: R
   const queryPrefix = 'route.request.querystring.';
   const headerPrefix = 'route.request.header.';
   if (source.startsWith(queryPrefix)) return query[source.slice(queryPrefix.length)] || undefined;
-  if (source.startsWith(headerPrefix)) return headers[source.slice(headerPrefix.length).toLowerCase()] || undefined;
+  if (source.startsWith(headerPrefix)) {
+    const name = source.slice(headerPrefix.length).toLowerCase();
+    return Object.entries(headers).find(([key]) => key.toLowerCase() === name)?.[1] || undefined;
+  }
   return undefined;
 }
 

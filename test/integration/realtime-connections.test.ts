@@ -81,8 +81,16 @@ describe('tickets', () => {
     expect((await api('POST', '/realtime/ticket', unsigned)).status).toBe(401);
   });
 
-  it('refuses a token whose tenant claim is missing, with a clear error', async () => {
-    const response = await fetch(`${urls().httpUrl}/dev/token`, { method: 'POST', body: JSON.stringify({ tenant: '', user: 'x' }) });
+  it('refuses a token whose tenant claim is missing with 403 and says why', async () => {
+    const response = await fetch(`${urls().httpUrl}/dev/token`, { method: 'POST', body: JSON.stringify({ user: uniqueUser() }) });
+    const { token } = (await response.json()) as { token: string };
+    const { status, body } = await api('POST', '/realtime/ticket', token);
+    expect(status).toBe(403);
+    expect(body.error).toMatchObject({ code: 'forbidden', message: expect.stringContaining('"tenant" claim') });
+  });
+
+  it('local issuer: refuses a malformed token request, naming the field', async () => {
+    const response = await fetch(`${urls().httpUrl}/dev/token`, { method: 'POST', body: JSON.stringify({ tenant: 'acme#x', user: 'ana' }) });
     expect(response.status).toBe(400);
     expect(((await response.json()) as { error: { message: string } }).error.message).toContain('tenant');
   });
@@ -170,12 +178,13 @@ describe('frames', () => {
     expect(socket.closed).toBeUndefined();
   });
 
-  it('refuses a frame over 32 KB with an error frame and a 1009 close, leaving other sockets alone', async () => {
+  it('closes a socket that sends a frame over 32 KB with 1009, as API Gateway does, leaving other sockets alone', async () => {
     const bystander = await connect('acme', uniqueUser());
     const socket = await connect('acme', uniqueUser());
     socket.send(JSON.stringify({ action: 'ping', id: 'x'.repeat(33 * 1024) }));
-    expect(await socket.waitFor((frame) => frame.type === 'error')).toMatchObject({ code: 'frame_too_large' });
     expect((await socket.waitForClose()).code).toBe(1009);
+    // API Gateway closes before any Lambda runs, so no pong and no error frame can come back.
+    expect(socket.frames).toEqual([]);
 
     bystander.send({ action: 'ping', id: 'fine' });
     await bystander.waitFor((frame) => frame.type === 'pong');
@@ -226,13 +235,14 @@ describe('API Gateway timeouts', () => {
   });
 
   it('closes an idle connection with 1001 and removes its row, while pings keep another alive', async () => {
-    await setLimits({ idleTimeoutMs: 600 });
+    // Generous margins: the gateway shares a slow machine with the tests.
+    await setLimits({ idleTimeoutMs: 1_500 });
     const user = uniqueUser();
     const idle = await connect('acme', user);
     const busy = await connect('acme', uniqueUser());
-    const keepAlive = setInterval(() => busy.send({ action: 'ping' }), 200);
+    const keepAlive = setInterval(() => busy.send({ action: 'ping' }), 250);
     try {
-      expect((await idle.waitForClose(3_000)).code).toBe(1001);
+      expect((await idle.waitForClose(6_000)).code).toBe(1001);
       expect(busy.closed).toBeUndefined();
     } finally {
       clearInterval(keepAlive);
