@@ -30,6 +30,14 @@ describe('tables from the description', () => {
   });
 });
 
+describe('demo web server', () => {
+  it('answers a malformed path with 400 and keeps serving', async () => {
+    expect((await fetch(`${urls().webUrl}/%E0%A4%A`)).status).toBe(400);
+    expect((await fetch(`${urls().webUrl}/../../package.json`)).status).toBe(404);
+    expect((await fetch(`${urls().webUrl}/`)).status).toBe(200);
+  });
+});
+
 describe('HTTP API emulation', () => {
   const preflight = (origin: string) =>
     fetch(`${urls().httpUrl}/realtime/ticket`, { method: 'OPTIONS', headers: { origin, 'access-control-request-method': 'POST' } });
