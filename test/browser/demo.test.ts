@@ -1,15 +1,29 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import type { Browser } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { launchChromium } from '../support/browser';
 import { TestSocket, ticketFor, urls } from '../support/local';
 
 /** A real browser on the demo app: sign in, get a ticket, connect (Origin allowlisted), ping. */
 let browser: Browser;
+/** A blank page on a loopback origin that is not on the allowlist. */
+let foreign: Server;
 
 beforeAll(async () => {
+  foreign = createServer((_request, response) => response.writeHead(200, { 'content-type': 'text/html' }).end('<!doctype html><title>foreign</title>'));
+  await new Promise<void>((resolve, reject) => foreign.once('error', reject).listen(0, '127.0.0.1', resolve));
   browser = await launchChromium();
 }, 60_000);
-afterAll(() => browser?.close());
+afterAll(async () => {
+  await browser?.close();
+  foreign?.closeAllConnections();
+  await new Promise((resolve) => (foreign ? foreign.close(resolve) : resolve(undefined)));
+});
+
+function headerOf(headers: Record<string, string>, name: string): string | undefined {
+  return Object.entries(headers).find(([key]) => key.toLowerCase() === name)?.[1];
+}
 
 describe('demo app in Chromium', () => {
   it('connects over the WebSocket from an allowed origin and gets pong', async () => {
@@ -29,11 +43,20 @@ describe('demo app in Chromium', () => {
     }
   });
 
-  it('refuses a WebSocket from a page on a foreign origin, without burning the ticket', async () => {
+  it('refuses a WebSocket from a page on a foreign origin with 403, without burning the ticket', async () => {
+    // Another loopback origin (a port of its own), so Chromium's local-network checks let the
+    // handshake through and only the server's origin allowlist can refuse it.
+    const foreignOrigin = `http://127.0.0.1:${(foreign.address() as AddressInfo).port}`;
+    expect(new URL(urls().webUrl).origin).not.toBe(foreignOrigin);
     const page = await browser.newPage();
+    const cdp = await page.context().newCDPSession(page);
     try {
-      await page.route('http://foreign.test/**', (route) => route.fulfill({ contentType: 'text/html', body: '<!doctype html><title>foreign</title>' }));
-      await page.goto('http://foreign.test/');
+      // Chromium reports a refused handshake only as a frame error naming the status it got.
+      const handshakes = new Map<string, { origin?: string; error?: string }>();
+      cdp.on('Network.webSocketWillSendHandshakeRequest', (event) => handshakes.set(event.requestId, { origin: headerOf(event.request.headers, 'origin') }));
+      cdp.on('Network.webSocketFrameError', (event) => Object.assign(handshakes.get(event.requestId) ?? {}, { error: event.errorMessage }));
+      await cdp.send('Network.enable');
+      await page.goto(`${foreignOrigin}/`);
       const { url } = await ticketFor('acme', 'browser-foreign');
       const outcome = await page.evaluate(
         (target) =>
@@ -45,10 +68,15 @@ describe('demo app in Chromium', () => {
         url,
       );
       expect(outcome).toBe('closed 1006');
+      // The server itself answered the handshake, with 403 for the page's Origin.
+      await vi.waitFor(() =>
+        expect([...handshakes.values()]).toEqual([{ origin: foreignOrigin, error: 'Error during WebSocket handshake: Unexpected response code: 403' }]),
+      );
       // The origin check runs before the ticket is redeemed, so the ticket still works elsewhere.
       const socket = await TestSocket.open(url);
       await socket.close();
     } finally {
+      await cdp.detach().catch(() => undefined);
       await page.close();
     }
   });

@@ -291,8 +291,8 @@ describe('DynamoDB stream event source', () => {
 });
 
 describe('SQS event source', () => {
-  async function newQueue(maxReceiveCount = 2): Promise<{ url: string; arn: string; dlqUrl: string }> {
-    return createQueueWithDlq(sqs, uniqueName('work'), { envVar: 'UNUSED', visibilityTimeoutSeconds: 1, maxReceiveCount });
+  async function newQueue(maxReceiveCount = 2, visibilityTimeoutSeconds = 1): Promise<{ url: string; arn: string; dlqUrl: string }> {
+    return createQueueWithDlq(sqs, uniqueName('work'), { envVar: 'UNUSED', visibilityTimeoutSeconds, maxReceiveCount });
   }
 
   async function send(queueUrl: string, bodies: readonly string[]): Promise<void> {
@@ -314,11 +314,17 @@ describe('SQS event source', () => {
     return poller;
   }
 
-  async function messagesIn(queueUrl: string): Promise<number> {
+  /** Messages waiting to be received, and those received but not yet deleted (in flight). */
+  async function queueCounts(queueUrl: string): Promise<{ visible: number; inFlight: number }> {
     const { Attributes = {} } = await sqs.send(
       new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }),
     );
-    return Number(Attributes.ApproximateNumberOfMessages) + Number(Attributes.ApproximateNumberOfMessagesNotVisible);
+    return { visible: Number(Attributes.ApproximateNumberOfMessages), inFlight: Number(Attributes.ApproximateNumberOfMessagesNotVisible) };
+  }
+
+  async function messagesIn(queueUrl: string): Promise<number> {
+    const { visible, inFlight } = await queueCounts(queueUrl);
+    return visible + inFlight;
   }
 
   it('delivers a batch as Lambda SQS records and deletes it on success', async () => {
@@ -416,15 +422,20 @@ describe('SQS event source', () => {
   });
 
   it('gathers messages arriving within maxBatchingWindowSeconds into one batch', async () => {
-    const queue = await newQueue();
+    // A visibility timeout longer than the window, so m1 cannot come back while the poller holds it.
+    const queue = await newQueue(2, 30);
     const seen = recorder();
     const poller = await poll({ queueUrl: queue.url, handler: seen.handler, batchSize: 4, maxBatchingWindowSeconds: 5 });
     await send(queue.url, ['m1']);
-    // Once m1 is in flight the poller is inside its window; what follows must join m1's batch.
-    await vi.waitFor(async () => expect(await messagesIn(queue.url)).toBe(1), { timeout: 5_000 });
+    // Wait until the poller has received m1 (no longer visible), so the rest arrive after it, inside its window...
+    await vi.waitFor(async () => expect((await queueCounts(queue.url)).visible).toBe(0), { timeout: 5_000, interval: 20 });
+    // ...which holds m1 back instead of invoking for it alone.
+    expect(seen.batches).toEqual([]);
+    expect(await queueCounts(queue.url)).toEqual({ visible: 0, inFlight: 1 });
     await send(queue.url, ['m2', 'm3', 'm4']);
     await poller.drain();
     expect(seen.bodies().map((bodies) => [...bodies].sort())).toEqual([['m1', 'm2', 'm3', 'm4']]);
+    expect(poller.stats).toMatchObject({ deliveredBatches: 1, deletedMessages: 4 });
   });
 
   it('stop() ends the long poll at once, lets the in-flight batch finish, then receives no more', async () => {
