@@ -5,7 +5,10 @@ import * as z from '../shared/validation';
  * routes on `action`. The server answers with `{type, ...}`.
  */
 
-/** API Gateway's WebSocket frame limit; a larger frame is refused with an error and a close. */
+/**
+ * API Gateway's WebSocket frame limit. It closes a larger single frame itself (1009); a larger
+ * message that arrived in smaller frames reaches a handler, which answers `frame_too_large`.
+ */
 export const MAX_FRAME_BYTES = 32 * 1024;
 
 const correlationId = z.optional(z.string().check(z.maxLength(64)));

@@ -1,6 +1,6 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import { Metrics } from '@aws-lambda-powertools/metrics';
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { Tracer } from '@aws-lambda-powertools/tracer';
 import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
@@ -14,6 +14,11 @@ export const logger = new Logger();
 const metricsDisabled = process.env.POWERTOOLS_METRICS_DISABLED === 'true';
 export const metrics = new Metrics(metricsDisabled ? { logger: { ...console, warn: () => undefined } } : {});
 export const tracer = new Tracer();
+
+/** Herald's metrics are all counts of events; this is the one way handlers record them. */
+export function countMetric(name: string): void {
+  metrics.addMetric(name, MetricUnit.Count, 1);
+}
 
 /** The one instrumentation style for every entry: tracing, structured logs with context, metrics. */
 export function instrument<TEvent, TResult>(handler: (event: TEvent, context: Context) => Promise<TResult>) {

@@ -7,6 +7,8 @@ import { LOCAL_ACCOUNT, LOCAL_REGION } from './aws-local';
 
 export interface LocalFunction {
   readonly name: FunctionName;
+  /** The name Lambda would know it by, as in logs and on-failure records. */
+  readonly physicalName: string;
   readonly spec: FunctionSpec;
   invoke(event: unknown): Promise<unknown>;
 }
@@ -27,7 +29,8 @@ export async function loadFunctions(repoRoot: string, environmentOf: (spec: Func
   for (const [name, spec] of functionSpecs()) {
     const env = environmentOf(spec);
     const handler = await importWithEnv(resolve(repoRoot, spec.entry), env);
-    loaded.set(name, { name, spec, invoke: (event) => invoke(name, spec, handler, event) });
+    const physicalName = `herald-${name}`;
+    loaded.set(name, { name, physicalName, spec, invoke: (event) => invoke(physicalName, spec, handler, event) });
   }
   return loaded;
 }
@@ -47,10 +50,9 @@ async function importWithEnv(file: string, env: Record<string, string>): Promise
   }
 }
 
-async function invoke(name: FunctionName, spec: FunctionSpec, handler: Handler, event: unknown): Promise<unknown> {
+async function invoke(functionName: string, spec: FunctionSpec, handler: Handler, event: unknown): Promise<unknown> {
   const timeoutMs = (spec.timeoutSeconds ?? functionDefaults.timeoutSeconds) * 1000;
   const deadline = Date.now() + timeoutMs;
-  const functionName = `herald-${name}`;
   const context: Context = {
     callbackWaitsForEmptyEventLoop: true,
     functionName,

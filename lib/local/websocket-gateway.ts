@@ -122,6 +122,7 @@ export async function startWebSocketGateway(options: WebSocketGatewayOptions): P
       userAgent: String(request.headers['user-agent'] ?? ''),
     };
     const headers = flattenHeaders(request);
+    const multiValueHeaders = Object.fromEntries(Object.entries(headers).map(([key, value]) => [key, [value]]));
     const queryStringParameters = Object.fromEntries(url.searchParams);
     const multiValueQueryStringParameters: Record<string, string[]> = {};
     for (const [key, value] of url.searchParams) (multiValueQueryStringParameters[key] ??= []).push(value);
@@ -138,7 +139,7 @@ export async function startWebSocketGateway(options: WebSocketGatewayOptions): P
           type: 'REQUEST',
           methodArn: `arn:aws:execute-api:${LOCAL_REGION}:${LOCAL_ACCOUNT}:${options.apiId}/${options.stage}/$connect`,
           headers,
-          multiValueHeaders: Object.fromEntries(Object.entries(headers).map(([key, value]) => [key, [value]])),
+          multiValueHeaders,
           queryStringParameters,
           multiValueQueryStringParameters,
           stageVariables: {},
@@ -152,8 +153,9 @@ export async function startWebSocketGateway(options: WebSocketGatewayOptions): P
       const policy = result as { principalId?: string; policyDocument?: { Statement?: Array<{ Effect?: string }> }; context?: Record<string, unknown> };
       // API Gateway treats an authorizer answer without a policy as an authorizer failure.
       if (!policy?.policyDocument) return refuseUpgrade(socket, 500, 'Internal server error');
-      const allowed = policy.policyDocument?.Statement?.some((statement) => statement.Effect === 'Allow') ?? false;
-      const denied = policy.policyDocument?.Statement?.some((statement) => statement.Effect === 'Deny') ?? false;
+      const statements = policy.policyDocument.Statement ?? [];
+      const allowed = statements.some((statement) => statement.Effect === 'Allow');
+      const denied = statements.some((statement) => statement.Effect === 'Deny');
       if (!allowed || denied) return refuseUpgrade(socket, 403, 'Forbidden');
       authorizerContext = { ...(policy.context ?? {}), principalId: policy.principalId };
     }
@@ -164,7 +166,7 @@ export async function startWebSocketGateway(options: WebSocketGatewayOptions): P
       try {
         result = (await track(connectRoute.function.invoke({
           headers,
-          multiValueHeaders: Object.fromEntries(Object.entries(headers).map(([key, value]) => [key, [value]])),
+          multiValueHeaders,
           queryStringParameters,
           multiValueQueryStringParameters,
           requestContext: { ...requestContext, authorizer: authorizerContext },

@@ -2,8 +2,7 @@ import type { APIGatewayAuthorizerResult, APIGatewayRequestAuthorizerEvent } fro
 import { documentClient } from '../../adapters/aws-clients';
 import { dynamoTicketStore } from '../../adapters/dynamo-ticket-store';
 import { requireEnv, stringListEnv } from '../../shared/config';
-import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import { instrument, logger, metrics } from '../../shared/instrumentation';
+import { countMetric, instrument, logger } from '../../shared/instrumentation';
 import { identityToAuthorizerContext, userKey } from '../connections';
 import { redeemTicket, type TicketStore } from '../tickets';
 
@@ -20,17 +19,17 @@ export function makeHandler(deps: AuthorizeConnectDeps) {
     // Checked before the ticket, so a page on a foreign origin cannot burn a user's ticket.
     if (origin !== undefined && !deps.allowedOrigins.includes(origin)) {
       logger.warn('WebSocket refused: origin not allowed', { origin });
-      metrics.addMetric('WebSocketOriginRefused', MetricUnit.Count, 1);
+      countMetric('WebSocketOriginRefused');
       return policy('Deny', event.methodArn, 'origin-refused');
     }
     const grant = await redeemTicket(deps.tickets, event.queryStringParameters?.ticket, deps.now?.());
     if (!grant) {
       logger.info('WebSocket refused: missing, expired, used or unknown ticket');
-      metrics.addMetric('WebSocketTicketRefused', MetricUnit.Count, 1);
+      countMetric('WebSocketTicketRefused');
       // API Gateway answers 401 for exactly this message.
       throw new Error('Unauthorized');
     }
-    metrics.addMetric('WebSocketAuthorized', MetricUnit.Count, 1);
+    countMetric('WebSocketAuthorized');
     return policy('Allow', event.methodArn, userKey(grant.tenant, grant.userId), identityToAuthorizerContext(grant));
   });
 }

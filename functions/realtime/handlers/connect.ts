@@ -1,8 +1,7 @@
 import { documentClient } from '../../adapters/aws-clients';
 import { dynamoConnectionStore } from '../../adapters/dynamo-connection-store';
 import { positiveIntegerEnv, requireEnv } from '../../shared/config';
-import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import { instrument, logger, metrics } from '../../shared/instrumentation';
+import { countMetric, instrument, logger } from '../../shared/instrumentation';
 import type { WebSocketEvent, WebSocketResult } from '../../shared/websocket';
 import { identityFromAuthorizerContext, newConnectionRecord, type ConnectionStore } from '../connections';
 
@@ -18,11 +17,11 @@ export function makeHandler(deps: ConnectDeps) {
     if (!identity) {
       // Only reachable if the authorizer is detached from $connect; refuse rather than record an anonymous socket.
       logger.error('Connect without authorizer context', { connectionId: event.requestContext.connectionId });
-      metrics.addMetric('ConnectionsRefused', MetricUnit.Count, 1);
+      countMetric('ConnectionsRefused');
       return { statusCode: 403 };
     }
     await deps.connections.save(newConnectionRecord(event.requestContext.connectionId, identity, deps.connectionTtlSeconds, deps.now?.()));
-    metrics.addMetric('ConnectionsOpened', MetricUnit.Count, 1);
+    countMetric('ConnectionsOpened');
     return { statusCode: 200 };
   });
 }

@@ -1,8 +1,7 @@
 import { documentClient } from '../../adapters/aws-clients';
 import { dynamoConnectionStore } from '../../adapters/dynamo-connection-store';
 import { requireEnv } from '../../shared/config';
-import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import { instrument, metrics } from '../../shared/instrumentation';
+import { countMetric, instrument } from '../../shared/instrumentation';
 import type { WebSocketEvent, WebSocketResult } from '../../shared/websocket';
 import type { ConnectionStore } from '../connections';
 
@@ -13,7 +12,7 @@ export interface DisconnectDeps {
 export function makeHandler(deps: DisconnectDeps) {
   return instrument(async (event: WebSocketEvent): Promise<WebSocketResult> => {
     await deps.connections.remove(event.requestContext.connectionId);
-    metrics.addMetric('ConnectionsClosed', MetricUnit.Count, 1);
+    countMetric('ConnectionsClosed');
     return { statusCode: 200 };
   });
 }

@@ -3,8 +3,7 @@ import { dynamoTicketStore } from '../../adapters/dynamo-ticket-store';
 import { callerFromClaims, type ClaimNames } from '../../shared/caller';
 import { positiveIntegerEnv, requireEnv } from '../../shared/config';
 import { httpRoute, json, type HttpEvent } from '../../shared/http';
-import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import { instrument, metrics } from '../../shared/instrumentation';
+import { countMetric, instrument } from '../../shared/instrumentation';
 import { issueTicket, type TicketStore } from '../tickets';
 
 export interface IssueTicketDeps {
@@ -20,7 +19,7 @@ export function makeHandler(deps: IssueTicketDeps) {
     httpRoute(async (event: HttpEvent) => {
       const caller = callerFromClaims(event.requestContext.authorizer?.jwt?.claims, deps.claims);
       const issued = await issueTicket(deps.tickets, caller, deps.ticketTtlSeconds, deps.now?.());
-      metrics.addMetric('TicketsIssued', MetricUnit.Count, 1);
+      countMetric('TicketsIssued');
       const url = new URL(deps.webSocketUrl);
       url.searchParams.set('ticket', issued.ticket);
       return json(200, { ticket: issued.ticket, expiresAt: issued.expiresAt.toISOString(), url: url.toString() });

@@ -1,5 +1,4 @@
-import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import { instrument, metrics } from '../../shared/instrumentation';
+import { countMetric, instrument } from '../../shared/instrumentation';
 import { frameResult, type WebSocketEvent, type WebSocketResult } from '../../shared/websocket';
 import { parseFrame, pingFrame } from '../frames';
 
@@ -7,10 +6,10 @@ export function makeHandler() {
   return instrument(async (event: WebSocketEvent): Promise<WebSocketResult> => {
     const parsed = parseFrame(event.body, pingFrame);
     if (!parsed.ok) {
-      metrics.addMetric('FramesRejected', MetricUnit.Count, 1);
+      countMetric('FramesRejected');
       return frameResult(parsed.error);
     }
-    metrics.addMetric('Pings', MetricUnit.Count, 1);
+    countMetric('Pings');
     return frameResult(parsed.frame.id === undefined ? { type: 'pong' } : { type: 'pong', id: parsed.frame.id });
   });
 }
