@@ -1,0 +1,164 @@
+/**
+ * Export file formats as byte streams. Rows are pulled from the source only as fast as the
+ * consumer (an S3 multipart upload) reads, so memory stays bounded by stream buffers whatever the
+ * row count: nothing here collects rows.
+ *
+ * Values: dates become ISO-8601 strings and null or undefined an empty cell. CSV and XLSX cells
+ * hold text, so objects and arrays become their JSON; JSON and NDJSON keep them structured and
+ * write null for a missing value, so every object has every column. JSON and NDJSON name fields
+ * by column key, CSV and XLSX head columns with the column header.
+ */
+import { PassThrough, pipeline, Readable, type Writable } from 'node:stream';
+import { setImmediate as nextTurn } from 'node:timers/promises';
+import { stringify } from 'csv-stringify';
+import ExcelJS from 'exceljs';
+
+export const EXPORT_FORMATS = ['csv', 'ndjson', 'json', 'xlsx'] as const;
+export type ExportFormat = (typeof EXPORT_FORMATS)[number];
+
+export interface ExportColumn {
+  readonly key: string;
+  readonly header: string;
+}
+
+export type ExportRow = Record<string, unknown>;
+
+const CONTENT_TYPES: Record<ExportFormat, string> = {
+  csv: 'text/csv; charset=utf-8',
+  ndjson: 'application/x-ndjson',
+  json: 'application/json',
+  xlsx: 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet',
+};
+
+export function contentTypeOf(format: ExportFormat): string {
+  return CONTENT_TYPES[format];
+}
+
+export function fileExtensionOf(format: ExportFormat): string {
+  return `.${format}`;
+}
+
+/** The export as bytes; an error from `rows` destroys the stream with that error. */
+export function formatRows(format: ExportFormat, columns: readonly ExportColumn[], rows: AsyncIterable<ExportRow>): Readable {
+  switch (format) {
+    case 'csv':
+      return csvStream(columns, rows);
+    case 'ndjson':
+      return textStream(ndjsonChunks(columns, rows));
+    case 'json':
+      return textStream(jsonChunks(columns, rows));
+    case 'xlsx':
+      return xlsxStream(columns, rows);
+  }
+}
+
+/** A cell as text: ISO dates, JSON for objects, empty for null and undefined. */
+export function cellText(value: unknown): string {
+  if (value === null || value === undefined) return '';
+  if (value instanceof Date) return value.toISOString();
+  if (typeof value === 'string') return value;
+  if (typeof value === 'object') return JSON.stringify(value, jsonReplacer);
+  return String(value);
+}
+
+function jsonReplacer(_key: string, value: unknown): unknown {
+  return typeof value === 'bigint' ? value.toString() : value;
+}
+
+function projected(columns: readonly ExportColumn[], row: ExportRow): Record<string, unknown> {
+  return Object.fromEntries(columns.map((column) => [column.key, row[column.key] ?? null]));
+}
+
+function csvStream(columns: readonly ExportColumn[], rows: AsyncIterable<ExportRow>): Readable {
+  async function* records(): AsyncGenerator<string[]> {
+    yield columns.map((column) => column.header);
+    for await (const row of rows) yield columns.map((column) => cellText(row[column.key]));
+  }
+  // escape_formulas prefixes ' to a cell starting with = + - @ tab or CR, so no spreadsheet runs it;
+  // the BOM and CRLF are what Excel needs to read UTF-8 CSV as RFC 4180 intends.
+  const csv = stringify({ escape_formulas: true, bom: true, record_delimiter: 'windows' });
+  // pipeline, not pipe: an error or an early destroy on either side tears down both.
+  return pipeline(Readable.from(records()), csv, () => undefined);
+}
+
+async function* ndjsonChunks(columns: readonly ExportColumn[], rows: AsyncIterable<ExportRow>): AsyncGenerator<string> {
+  for await (const row of rows) yield `${JSON.stringify(projected(columns, row), jsonReplacer)}\n`;
+}
+
+async function* jsonChunks(columns: readonly ExportColumn[], rows: AsyncIterable<ExportRow>): AsyncGenerator<string> {
+  let separator = '[\n';
+  for await (const row of rows) {
+    yield `${separator}${JSON.stringify(projected(columns, row), jsonReplacer)}`;
+    separator = ',\n';
+  }
+  yield separator === '[\n' ? '[]\n' : '\n]\n';
+}
+
+/** Readable.from pulls the next chunk only when its buffer is below the high-water mark. */
+function textStream(chunks: AsyncIterable<string>): Readable {
+  return Readable.from(chunks, { objectMode: false, highWaterMark: 64 * 1024 });
+}
+
+/** How many rows go to the workbook between checks that compression has caught up. */
+const XLSX_ROWS_PER_TURN = 200;
+
+function xlsxStream(columns: readonly ExportColumn[], rows: AsyncIterable<ExportRow>): Readable {
+  const output = new PassThrough({ highWaterMark: 64 * 1024 });
+  void writeWorkbook(output, columns, rows).catch((error: unknown) => output.destroy(error as Error));
+  return output;
+}
+
+async function writeWorkbook(output: PassThrough, columns: readonly ExportColumn[], rows: AsyncIterable<ExportRow>): Promise<void> {
+  // No shared strings: that table lives in memory until the end. Styles for the bold header only.
+  const workbook = new ExcelJS.stream.xlsx.WorkbookWriter({ stream: output, useSharedStrings: false, useStyles: true });
+  const sheet = workbook.addWorksheet('Export');
+  const header = sheet.addRow(columns.map((column) => textCell(column.header)));
+  header.font = { bold: true };
+  header.commit();
+  let sinceTurn = 0;
+  for await (const row of rows) {
+    if (output.destroyed) return;
+    sheet.addRow(columns.map((column) => xlsxCell(row[column.key]))).commit();
+    // exceljs writes into the zip without backpressure of its own: wait while the reader is
+    // behind, and let compression run regularly so bytes do not pile up inside the archiver.
+    if (output.writableNeedDrain) await drained(output);
+    if (++sinceTurn >= XLSX_ROWS_PER_TURN) {
+      sinceTurn = 0;
+      await nextTurn();
+      if (output.writableNeedDrain) await drained(output);
+    }
+  }
+  sheet.commit();
+  await workbook.commit();
+}
+
+/** A string cell as an inline string (t="inlineStr"), which spreadsheets never read as a formula. */
+function textCell(text: string): ExcelJS.CellValue {
+  return text === '' ? null : { richText: [{ text: xmlSafe(text) }] };
+}
+
+function xlsxCell(value: unknown): ExcelJS.CellValue {
+  if (typeof value === 'number' && Number.isFinite(value)) return value;
+  if (typeof value === 'boolean') return value;
+  return textCell(cellText(value));
+}
+
+/**
+ * XML 1.0 cannot carry most control characters (a workbook holding one would not open), and its
+ * parsers turn CR and CRLF into LF anyway; spreadsheets break lines in a cell with LF.
+ */
+function xmlSafe(text: string): string {
+  return text.replace(/[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]/g, '').replace(/\r\n?/g, '\n');
+}
+
+function drained(stream: Writable): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      stream.off('drain', done);
+      stream.off('close', done);
+      resolve();
+    };
+    stream.on('drain', done);
+    stream.on('close', done);
+  });
+}
