@@ -1,0 +1,484 @@
+import { backoffDelay } from './backoff';
+import type { HeraldHttp } from './http';
+import { Sequencer } from './sequencer';
+import type { ClientFrame, ConnectionState, Notification, NotificationPage, Progress, ServerFrame, TopicEvent } from './types';
+
+/** The part of the WebSocket API the client uses; browsers' `WebSocket` and the `ws` package both fit. */
+export interface SocketLike {
+  readonly readyState: number;
+  send(data: string): void;
+  close(code?: number, reason?: string): void;
+  // `any`: browsers and `ws` type their events differently; the client reads only `data` and `code`.
+  onopen: ((event: any) => void) | null;
+  onmessage: ((event: any) => void) | null;
+  onclose: ((event: any) => void) | null;
+  onerror: ((event: any) => void) | null;
+}
+
+export type WebSocketConstructor = new (url: string) => SocketLike;
+
+export interface Timing {
+  /** A `ping` frame this often keeps API Gateway's 10-minute idle timeout away. @default 300_000 (5 min) */
+  readonly pingIntervalMs: number;
+  /** A ping without a pong within this time means the socket is dead. @default 10_000 */
+  readonly pongTimeoutMs: number;
+  /**
+   * A socket this old is replaced, make-before-break, ahead of API Gateway's 2-hour cut-off.
+   * @default 6_900_000 (1 h 55 min)
+   */
+  readonly maxConnectionAgeMs: number;
+  /** First reconnect waits under this; each failure doubles it. @default 500 */
+  readonly backoffBaseMs: number;
+  /** Longest wait between reconnect attempts. @default 30_000 */
+  readonly backoffCapMs: number;
+  /** Consecutive failed connects after which notifications are fetched by polling. @default 2 */
+  readonly pollAfterFailures: number;
+  /** How often to poll `GET /notifications` while the socket is down. @default 15_000 */
+  readonly pollIntervalMs: number;
+  /** Acks are cumulative and sent this long after the last delivery. @default 200 */
+  readonly ackDelayMs: number;
+  /** A socket not open by then counts as a failed attempt. @default 10_000 */
+  readonly connectTimeoutMs: number;
+}
+
+export const DEFAULT_TIMING: Timing = {
+  pingIntervalMs: 5 * 60_000,
+  pongTimeoutMs: 10_000,
+  maxConnectionAgeMs: 115 * 60_000,
+  backoffBaseMs: 500,
+  backoffCapMs: 30_000,
+  pollAfterFailures: 2,
+  pollIntervalMs: 15_000,
+  ackDelayMs: 200,
+  connectTimeoutMs: 10_000,
+};
+
+/** What the transport hands to the client, synchronously and in order. */
+export interface TransportSink {
+  /** Notifications released in seq order; `lastSeq` is the sequencer's watermark after them. */
+  deliver(items: Notification[], lastSeq: number): void;
+  /** The server's exact unread count. */
+  unread(count: number): void;
+  /** Seqs up to `lastSeq` expired unseen: the inbox is older than them and should be dropped. */
+  expired(lastSeq: number): void;
+  state(state: ConnectionState): void;
+  event(event: TopicEvent): void;
+  progress(progress: Progress): void;
+  error(error: Error): void;
+}
+
+/** A server `error` frame, or a subscription the server refused (then `topic` names it). */
+export class HeraldFrameError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly topic?: string,
+  ) {
+    super(message);
+    this.name = 'HeraldFrameError';
+  }
+}
+
+const PAGE_LIMIT = 100;
+const OPEN = 1;
+/** Refill reads that made no progress before the held frames are released anyway (see refill). */
+const REFILL_ATTEMPTS = 10;
+
+class Link {
+  resumed = false;
+  resuming = false;
+  private pingTimer: ReturnType<typeof setInterval> | undefined;
+  private pongTimer: ReturnType<typeof setTimeout> | undefined;
+  private ageTimer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(readonly socket: SocketLike) {}
+
+  send(frame: ClientFrame): void {
+    if (this.socket.readyState === OPEN) this.socket.send(JSON.stringify(frame));
+  }
+
+  keepAlive(timing: Timing, onDead: () => void, onOld: () => void): void {
+    this.pingTimer = setInterval(() => {
+      this.send({ action: 'ping' });
+      this.pongTimer ??= setTimeout(onDead, timing.pongTimeoutMs);
+    }, timing.pingIntervalMs);
+    this.ageTimer = setTimeout(onOld, timing.maxConnectionAgeMs);
+  }
+
+  ponged(): void {
+    clearTimeout(this.pongTimer);
+    this.pongTimer = undefined;
+  }
+
+  /** Stops timers and handlers, then closes; nothing this link does reaches the transport afterwards. */
+  dispose(code: number, reason: string): void {
+    clearInterval(this.pingTimer);
+    clearTimeout(this.pongTimer);
+    clearTimeout(this.ageTimer);
+    this.socket.onopen = this.socket.onmessage = this.socket.onclose = this.socket.onerror = null;
+    try {
+      this.socket.close(code, reason);
+    } catch {
+      // Closing a socket that never opened may throw in some implementations; it is gone either way.
+    }
+  }
+}
+
+/**
+ * One tab's connection to Herald: the WebSocket with resume, ack, ping and make-before-break
+ * renewal; reconnects with backoff; HTTP polling while the socket cannot connect; HTTP refills of
+ * gaps in live pushes. Everything it receives goes through one sequencer, so whichever path a
+ * notification takes (push, resume, refill, poll, old or new socket) it is delivered once, in order.
+ */
+export class Transport {
+  private sequencer = new Sequencer<Notification>(0);
+  private current: Link | undefined;
+  private replacing: Link | undefined;
+  private running = false;
+  private currentState: ConnectionState = 'closed';
+  private failures = 0;
+  private retryTimer: ReturnType<typeof setTimeout> | undefined;
+  private polling = false;
+  private pollTimer: ReturnType<typeof setTimeout> | undefined;
+  private ackTimer: ReturnType<typeof setTimeout> | undefined;
+  private acked = 0;
+  private refilling = false;
+  private topics = new Set<string>();
+  private subscribeIds = new Map<string, string>();
+  private nextFrameId = 0;
+
+  constructor(
+    private readonly http: HeraldHttp,
+    private readonly WebSocketImpl: WebSocketConstructor,
+    private readonly timing: Timing,
+    private readonly sink: TransportSink,
+  ) {}
+
+  get state(): ConnectionState {
+    return this.currentState;
+  }
+
+  get lastSeq(): number {
+    return this.sequencer.lastSeq;
+  }
+
+  start(lastSeq: number): void {
+    if (this.running) return;
+    this.running = true;
+    this.sequencer = new Sequencer(lastSeq);
+    this.acked = lastSeq;
+    this.failures = 0;
+    this.setState('connecting');
+    void this.connect();
+  }
+
+  stop(): void {
+    if (!this.running) return;
+    this.sendAck();
+    this.running = false;
+    clearTimeout(this.retryTimer);
+    clearTimeout(this.ackTimer);
+    this.stopPolling();
+    this.current?.dispose(1000, 'Client stopped');
+    this.replacing?.dispose(1000, 'Client stopped');
+    this.current = this.replacing = undefined;
+    this.setState('closed');
+  }
+
+  /** Connects now instead of waiting out the backoff (e.g. the browser says it is back online). */
+  reconnectNow(): void {
+    if (!this.running || this.current || this.retryTimer === undefined) return;
+    clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+    void this.connect();
+  }
+
+  /** The topics this socket should be subscribed to; subscribes and unsubscribes the difference. */
+  setTopics(topics: ReadonlySet<string>): void {
+    const previous = this.topics;
+    this.topics = new Set(topics);
+    for (const topic of topics) if (!previous.has(topic)) this.subscribeOn(this.current, topic);
+    for (const topic of previous) if (!topics.has(topic)) this.current?.send({ action: 'unsubscribe', topic });
+  }
+
+  private setState(state: ConnectionState): void {
+    if (state === this.currentState) return;
+    this.currentState = state;
+    this.sink.state(state);
+  }
+
+  private async connect(): Promise<void> {
+    this.retryTimer = undefined;
+    try {
+      const link = await this.open();
+      if (!this.running) return link.dispose(1000, 'Client stopped');
+      this.adopt(link);
+    } catch (error) {
+      if (!this.running) return;
+      this.failures += 1;
+      this.sink.error(asError(error));
+      if (this.failures >= this.timing.pollAfterFailures) this.startPolling();
+      this.scheduleReconnect();
+    }
+  }
+
+  private scheduleReconnect(): void {
+    if (!this.running || this.retryTimer !== undefined) return;
+    this.retryTimer = setTimeout(() => void this.connect(), backoffDelay(this.failures, this.timing.backoffBaseMs, this.timing.backoffCapMs));
+  }
+
+  /** A fresh single-use ticket, then a socket; resolves once it is open. */
+  private async open(): Promise<Link> {
+    const { url } = await this.http.ticket();
+    if (!this.running) throw new Error('Client stopped');
+    const socket = new this.WebSocketImpl(url);
+    const link = new Link(socket);
+    return new Promise<Link>((resolve, reject) => {
+      const timer = setTimeout(() => (link.dispose(1000, 'Connect timeout'), reject(new Error('WebSocket did not open in time'))), this.timing.connectTimeoutMs);
+      socket.onerror = () => undefined; // a close event follows, and carries the code
+      socket.onclose = (event: { code?: number }) => (clearTimeout(timer), reject(new Error(`WebSocket closed before opening (${event?.code ?? 'no code'})`)));
+      socket.onopen = () => {
+        clearTimeout(timer);
+        socket.onmessage = (message: { data?: unknown }) => this.receive(link, message?.data);
+        socket.onclose = () => this.closed(link);
+        resolve(link);
+      };
+    });
+  }
+
+  private adopt(link: Link): void {
+    this.current = link;
+    this.stopPolling();
+    this.setState('open');
+    for (const topic of this.topics) this.subscribeOn(link, topic);
+    this.resume(link, this.sequencer.lastSeq);
+    this.keepAlive(link);
+  }
+
+  private keepAlive(link: Link): void {
+    link.keepAlive(
+      this.timing,
+      () => (link.dispose(4000, 'No pong'), this.closed(link)),
+      () => void this.replace(),
+    );
+  }
+
+  private subscribeOn(link: Link | undefined, topic: string): void {
+    if (!link) return;
+    const id = `s${(this.nextFrameId += 1)}`;
+    this.subscribeIds.set(id, topic);
+    link.send({ action: 'subscribe', topic, id });
+  }
+
+  private resume(link: Link, after: number): void {
+    link.resuming = true;
+    link.send({ action: 'resume', after });
+  }
+
+  /** Make-before-break: a second socket resumes; once it has caught up, it takes over and the old one closes. */
+  private async replace(): Promise<void> {
+    if (!this.running || this.replacing) return;
+    try {
+      const link = await this.open();
+      if (!this.running || !this.current) return link.dispose(1000, 'Not needed');
+      this.replacing = link;
+      for (const topic of this.topics) this.subscribeOn(link, topic);
+      this.resume(link, this.sequencer.lastSeq);
+    } catch (error) {
+      if (!this.running) return;
+      this.sink.error(asError(error));
+      // The old socket still works until API Gateway's cut-off; try again well before that.
+      setTimeout(() => void this.replace(), backoffDelay(1, this.timing.backoffBaseMs * 10, this.timing.backoffCapMs));
+    }
+  }
+
+  private promote(link: Link): void {
+    const old = this.current;
+    this.current = link;
+    this.replacing = undefined;
+    this.keepAlive(link);
+    old?.dispose(1000, 'Replaced');
+  }
+
+  private closed(link: Link): void {
+    if (!this.running) return;
+    if (link === this.replacing) {
+      this.replacing = undefined;
+      setTimeout(() => void this.replace(), backoffDelay(0, this.timing.backoffBaseMs, this.timing.backoffCapMs));
+      return;
+    }
+    if (link !== this.current) return;
+    link.dispose(1000, 'Closed');
+    this.current = undefined;
+    if (this.replacing?.resumed) return this.promote(this.replacing);
+    // A socket that closes before its resume finished counts as a failed attempt, so a server that
+    // keeps refusing after the handshake still leads to polling and longer waits.
+    if (!link.resumed) this.failures += 1;
+    if (this.failures >= this.timing.pollAfterFailures) this.startPolling();
+    else if (!this.polling) this.setState('connecting');
+    this.scheduleReconnect();
+  }
+
+  private receive(link: Link, data: unknown): void {
+    let frame: ServerFrame;
+    try {
+      frame = JSON.parse(String(data)) as ServerFrame;
+    } catch {
+      return this.sink.error(new Error(`Unreadable frame: ${String(data).slice(0, 100)}`));
+    }
+    switch (frame.type) {
+      case 'notification': {
+        const { type: _type, ...notification } = frame;
+        this.release(this.sequencer.accept(notification));
+        if (this.sequencer.hasGap && !this.resuming()) void this.refill();
+        return;
+      }
+      case 'replayed':
+        return this.replayed(link, frame);
+      case 'pong':
+        return link.ponged();
+      case 'event':
+        if (link === this.current) this.sink.event({ topic: frame.topic, name: frame.name, data: frame.data });
+        return;
+      case 'progress':
+        if (link === this.current) this.sink.progress({ jobId: frame.jobId, done: frame.done, total: frame.total, version: frame.version });
+        return;
+      case 'subscribed':
+      case 'unsubscribed':
+        if (frame.id) this.subscribeIds.delete(frame.id);
+        return;
+      case 'error': {
+        const topic = frame.id === undefined ? undefined : this.subscribeIds.get(frame.id);
+        if (frame.id) this.subscribeIds.delete(frame.id);
+        return this.sink.error(new HeraldFrameError(frame.code, frame.message, topic));
+      }
+    }
+  }
+
+  private replayed(link: Link, frame: Extract<ServerFrame, { type: 'replayed' }>): void {
+    // Replay frames precede `replayed` on the same socket, so a seq up to upTo that did not come expired.
+    if (frame.gap) this.expire(frame.upTo);
+    if (typeof frame.unread === 'number') this.sink.unread(frame.unread);
+    if (frame.more) return this.resume(link, frame.upTo);
+    link.resuming = false;
+    link.resumed = true;
+    this.failures = 0;
+    if (link === this.replacing) this.promote(link);
+    this.scheduleAck();
+    if (this.sequencer.hasGap) void this.refill();
+  }
+
+  private resuming(): boolean {
+    return Boolean(this.current?.resuming || this.replacing?.resuming);
+  }
+
+  /** Seqs up to `upTo` that have not arrived expired on the server: stop waiting for them. */
+  private expire(upTo: number | undefined): void {
+    if (upTo === undefined || upTo <= this.sequencer.lastSeq) return;
+    const released = this.sequencer.skipTo(upTo);
+    this.sink.expired(this.sequencer.lastSeq);
+    this.release(released);
+  }
+
+  private release(items: Notification[]): void {
+    if (items.length === 0) return;
+    this.sink.deliver(items, this.sequencer.lastSeq);
+    this.scheduleAck();
+  }
+
+  private page(page: NotificationPage): void {
+    // Items start at the oldest survivor; an empty page has none, and only held frames bound the gap.
+    if (page.gap) {
+      const firstSurvivor = page.items[0]?.seq ?? this.sequencer.lowestHeld;
+      if (firstSurvivor !== undefined) this.expire(firstSurvivor - 1);
+    }
+    const released: Notification[] = [];
+    for (const item of page.items) released.push(...this.sequencer.accept(item));
+    this.release(released);
+    this.sink.unread(page.unread);
+  }
+
+  /**
+   * A live push went missing (seq > lastSeq + 1): fetch what is missing over HTTP while later
+   * frames wait in the sequencer. Reads may briefly lag the push that revealed the gap, so a read
+   * that brings nothing new is retried; after REFILL_ATTEMPTS of those the held frames are released
+   * anyway rather than blocking delivery forever, and the skip is reported as an error.
+   */
+  private async refill(): Promise<void> {
+    if (this.refilling) return;
+    this.refilling = true;
+    let fruitless = 0;
+    try {
+      while (this.running && this.sequencer.hasGap && !this.resuming()) {
+        const before = this.sequencer.lastSeq;
+        const page = await this.http.notifications(before, PAGE_LIMIT);
+        if (!this.running) return;
+        this.page(page);
+        if (this.sequencer.lastSeq > before || page.more) {
+          fruitless = 0;
+          continue;
+        }
+        if ((fruitless += 1) >= REFILL_ATTEMPTS) {
+          const held = this.sequencer.lowestHeld ?? before + 1;
+          this.sink.error(new Error(`Seqs ${before + 1}..${held - 1} could not be fetched; skipping them`));
+          this.release(this.sequencer.skipTo(held - 1));
+          return;
+        }
+        await sleep(backoffDelay(fruitless, this.timing.backoffBaseMs, this.timing.backoffCapMs));
+      }
+    } catch (error) {
+      this.sink.error(asError(error));
+      if (this.running) setTimeout(() => void this.refill(), this.timing.backoffBaseMs);
+    } finally {
+      this.refilling = false;
+    }
+  }
+
+  private startPolling(): void {
+    if (this.polling) return;
+    this.polling = true;
+    void this.poll();
+  }
+
+  private stopPolling(): void {
+    this.polling = false;
+    clearTimeout(this.pollTimer);
+  }
+
+  private async poll(): Promise<void> {
+    try {
+      let page: NotificationPage;
+      do {
+        page = await this.http.notifications(this.sequencer.lastSeq, PAGE_LIMIT);
+        if (!this.polling) return;
+        this.page(page);
+      } while (page.more);
+      this.setState('polling');
+    } catch (error) {
+      if (!this.polling) return;
+      this.sink.error(asError(error));
+      this.setState('offline');
+    }
+    this.pollTimer = setTimeout(() => void this.poll(), this.timing.pollIntervalMs);
+  }
+
+  private scheduleAck(): void {
+    this.ackTimer ??= setTimeout(() => {
+      this.ackTimer = undefined;
+      this.sendAck();
+    }, this.timing.ackDelayMs);
+  }
+
+  private sendAck(): void {
+    const upTo = this.sequencer.lastSeq;
+    if (upTo <= this.acked || !this.current?.resumed || this.current.socket.readyState !== OPEN) return;
+    this.current.send({ action: 'ack', upTo });
+    this.acked = upTo;
+  }
+}
+
+const sleep = (ms: number) => new Promise((resume) => setTimeout(resume, ms));
+
+function asError(error: unknown): Error {
+  return error instanceof Error ? error : new Error(String(error));
+}
