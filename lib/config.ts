@@ -16,6 +16,8 @@ export interface HeraldConfig {
   readonly rolesClaim: string;
   /** CloudWatch log retention of every function, in days. @default 30 */
   readonly logRetentionDays: number;
+  /** Days a notification is kept (DynamoDB TTL); resume past it answers `gap: true`. @default 30 */
+  readonly notificationRetentionDays: number;
   /** Steady-state WebSocket and HTTP API request rate per second. @default 500 */
   readonly throttleRateLimit: number;
   /** Burst of WebSocket and HTTP API requests. @default 1000 */
@@ -61,6 +63,10 @@ export function readConfig(context: Context): HeraldConfig {
   if (!RETENTION_DAYS.includes(logRetentionDays)) {
     throw new ConfigError(`Context "logRetentionDays" must be one of CloudWatch's values (${RETENTION_DAYS.join(', ')}), got ${logRetentionDays}.`);
   }
+  const notificationRetentionDays = positiveInteger(context, 'notificationRetentionDays', 30);
+  if (notificationRetentionDays > 365) {
+    throw new ConfigError(`Context "notificationRetentionDays" must be at most 365, got ${notificationRetentionDays}.`);
+  }
   return {
     jwtIssuer,
     jwtAudience,
@@ -68,6 +74,7 @@ export function readConfig(context: Context): HeraldConfig {
     tenantClaim: optionalString(context, 'tenantClaim') ?? (cognito ? 'custom:tenant' : 'tenant'),
     rolesClaim: optionalString(context, 'rolesClaim') ?? (cognito ? 'cognito:groups' : 'roles'),
     logRetentionDays,
+    notificationRetentionDays,
     throttleRateLimit: positiveInteger(context, 'throttleRateLimit', 500),
     throttleBurstLimit: positiveInteger(context, 'throttleBurstLimit', 1000),
   };

@@ -19,12 +19,24 @@ export interface IndexSpec {
   readonly sortKey?: KeySpec;
 }
 
+/**
+ * A local secondary index: the table's partition key with another sort key. Unlike a GSI it can
+ * be read with ConsistentRead, which the exact unread count and read-by-id need.
+ */
+export interface LocalIndexSpec {
+  readonly name: string;
+  readonly sortKey: KeySpec;
+  /** Non-key attributes copied into the index; the keys are always there. */
+  readonly include?: readonly string[];
+}
+
 export interface TableSpec {
   /** Environment variable that carries the table's physical name into a function. */
   readonly envVar: string;
   readonly partitionKey: KeySpec;
   readonly sortKey?: KeySpec;
   readonly indexes?: readonly IndexSpec[];
+  readonly localIndexes?: readonly LocalIndexSpec[];
   /** Attribute holding an epoch-seconds expiry that DynamoDB TTL deletes on. */
   readonly ttlAttribute?: string;
   readonly stream?: 'NEW_IMAGE' | 'OLD_IMAGE' | 'NEW_AND_OLD_IMAGES' | 'KEYS_ONLY';
@@ -107,6 +119,7 @@ export const settingEnvVars = {
   tenantClaim: 'TENANT_CLAIM',
   rolesClaim: 'ROLES_CLAIM',
   webSocketUrl: 'WEBSOCKET_URL',
+  notificationRetentionDays: 'NOTIFICATION_RETENTION_DAYS',
 } as const;
 export type SettingName = keyof typeof settingEnvVars;
 
@@ -117,6 +130,7 @@ export interface SettingValues {
   readonly tenantClaim: string;
   readonly rolesClaim: string;
   readonly webSocketUrl: string;
+  readonly notificationRetentionDays: number;
 }
 
 /** The one encoding of settings into environment strings, used by the CDK and the local runtime. */
@@ -129,6 +143,7 @@ export function encodeSettings(values: SettingValues): Record<SettingName, strin
     tenantClaim: values.tenantClaim,
     rolesClaim: values.rolesClaim,
     webSocketUrl: values.webSocketUrl,
+    notificationRetentionDays: String(values.notificationRetentionDays),
   };
 }
 
@@ -139,7 +154,15 @@ export const tables = {
   connections: {
     envVar: 'CONNECTIONS_TABLE',
     partitionKey: { name: 'connectionId', type: 'S' },
-    indexes: [{ name: 'byUser', partitionKey: { name: 'userKey', type: 'S' }, sortKey: { name: 'connectedAt', type: 'S' } }],
+    ttlAttribute: 'expiresAt',
+  },
+  /**
+   * Each user's open connection ids in one item (`connectionIds`, a string set), so a fan-out to N
+   * users finds every socket with N/100 BatchGetItem calls instead of N index queries.
+   */
+  userConnections: {
+    envVar: 'USER_CONNECTIONS_TABLE',
+    partitionKey: { name: 'userKey', type: 'S' },
     ttlAttribute: 'expiresAt',
   },
   tickets: {
@@ -147,9 +170,64 @@ export const tables = {
     partitionKey: { name: 'ticketHash', type: 'S' },
     ttlAttribute: 'expiresAt',
   },
+  /** The inbox: `userKey` (tenant#user) + `seq`; the item at seq 0 holds the counter and watermarks. */
+  notifications: {
+    envVar: 'NOTIFICATIONS_TABLE',
+    partitionKey: { name: 'userKey', type: 'S' },
+    sortKey: { name: 'seq', type: 'N' },
+    localIndexes: [
+      { name: 'byId', sortKey: { name: 'id', type: 'S' } },
+      // Sparse: only unread notifications carry unreadSeq, so counting them reads nothing else.
+      { name: 'unread', sortKey: { name: 'unreadSeq', type: 'N' }, include: ['expiresAt'] },
+    ],
+    ttlAttribute: 'expiresAt',
+  },
+  /** Idempotency records: a caller's dedupe key and the result it produced the first time. */
+  dedupe: {
+    envVar: 'DEDUPE_TABLE',
+    partitionKey: { name: 'dedupeKey', type: 'S' },
+    ttlAttribute: 'expiresAt',
+  },
+  preferences: {
+    envVar: 'PREFERENCES_TABLE',
+    partitionKey: { name: 'userKey', type: 'S' },
+  },
+  /** Who belongs to a topic: `topicKey` (tenant#topic) + `userId`. */
+  memberships: {
+    envVar: 'MEMBERSHIPS_TABLE',
+    partitionKey: { name: 'topicKey', type: 'S' },
+    sortKey: { name: 'userId', type: 'S' },
+  },
+  /** Live topic subscribers: `topicKey` + `connectionId`, expiring with the connection. */
+  subscriptions: {
+    envVar: 'SUBSCRIPTIONS_TABLE',
+    partitionKey: { name: 'topicKey', type: 'S' },
+    sortKey: { name: 'connectionId', type: 'S' },
+    ttlAttribute: 'expiresAt',
+  },
 } as const satisfies Record<string, TableSpec>;
 
 export const queues = {} as const satisfies Record<string, QueueSpec>;
+
+/** What every function that frames, pushes to or prunes a socket needs (see functions/realtime/action.ts). */
+const socketAccess = {
+  tables: { connections: 'readWrite', userConnections: 'readWrite' },
+  manageConnections: true,
+} as const satisfies Partial<FunctionSpec>;
+
+/** What deliver() needs: the inbox and its dedupe records, preferences, and the sockets to push to. */
+const deliverAccess = {
+  tables: { ...socketAccess.tables, notifications: 'readWrite', dedupe: 'readWrite', preferences: 'read' },
+  manageConnections: true,
+  settings: ['notificationRetentionDays'],
+} as const satisfies Partial<FunctionSpec>;
+
+const topicAccess = {
+  tables: { ...socketAccess.tables, memberships: 'read', subscriptions: 'readWrite' },
+  manageConnections: true,
+} as const satisfies Partial<FunctionSpec>;
+
+const claimSettings = ['tenantClaim', 'rolesClaim'] as const;
 
 export const functions = {
   wsAuthorizer: {
@@ -164,31 +242,109 @@ export const functions = {
     entry: 'functions/realtime/handlers/connect.ts',
     description: 'Records an authorized WebSocket connection',
     trigger: { kind: 'websocket', route: '$connect' },
-    tables: { connections: 'write' },
+    tables: { connections: 'write', userConnections: 'write' },
     settings: ['connectionTtlSeconds'],
   },
   wsDisconnect: {
     entry: 'functions/realtime/handlers/disconnect.ts',
-    description: 'Removes a closed WebSocket connection',
+    description: 'Removes a closed WebSocket connection and leaves its topics',
     trigger: { kind: 'websocket', route: '$disconnect' },
-    tables: { connections: 'write' },
+    ...topicAccess,
   },
   wsPing: {
     entry: 'functions/realtime/handlers/ping.ts',
     description: 'Answers ping with pong, keeping the socket inside the idle timeout',
     trigger: { kind: 'websocket', route: 'ping', returnResponse: true },
+    ...socketAccess,
   },
   wsDefault: {
     entry: 'functions/realtime/handlers/default.ts',
     description: 'Answers unknown or malformed frames with an error frame',
     trigger: { kind: 'websocket', route: '$default', returnResponse: true },
+    ...socketAccess,
+  },
+  wsResume: {
+    entry: 'functions/notifications/handlers/resume.ts',
+    description: 'Replays the notifications after a seq on the socket, then answers replayed',
+    trigger: { kind: 'websocket', route: 'resume', returnResponse: true },
+    tables: { ...socketAccess.tables, notifications: 'read' },
+    manageConnections: true,
+  },
+  wsAck: {
+    entry: 'functions/notifications/handlers/ack.ts',
+    description: 'Records the delivered watermark a client acknowledges',
+    trigger: { kind: 'websocket', route: 'ack', returnResponse: true },
+    tables: { ...socketAccess.tables, notifications: 'readWrite' },
+    manageConnections: true,
+  },
+  wsSubscribe: {
+    entry: 'functions/topics/handlers/subscribe.ts',
+    description: 'Subscribes a member socket to a topic and announces it',
+    trigger: { kind: 'websocket', route: 'subscribe', returnResponse: true },
+    ...topicAccess,
+    settings: ['connectionTtlSeconds'],
+  },
+  wsUnsubscribe: {
+    entry: 'functions/topics/handlers/unsubscribe.ts',
+    description: 'Unsubscribes a socket from a topic and announces it',
+    trigger: { kind: 'websocket', route: 'unsubscribe', returnResponse: true },
+    ...topicAccess,
   },
   issueTicket: {
     entry: 'functions/realtime/handlers/issue-ticket.ts',
     description: 'Issues a single-use 30-second WebSocket ticket to an authenticated user',
     trigger: { kind: 'http', method: 'POST', path: '/realtime/ticket', auth: 'jwt' },
     tables: { tickets: 'write' },
-    settings: ['ticketTtlSeconds', 'tenantClaim', 'rolesClaim', 'webSocketUrl'],
+    settings: ['ticketTtlSeconds', ...claimSettings, 'webSocketUrl'],
+  },
+  listNotifications: {
+    entry: 'functions/notifications/handlers/list-notifications.ts',
+    description: 'Pages the caller inbox after a seq, with the unread count (polling fallback)',
+    trigger: { kind: 'http', method: 'GET', path: '/notifications', auth: 'jwt' },
+    tables: { notifications: 'read' },
+    settings: claimSettings,
+  },
+  readNotifications: {
+    entry: 'functions/notifications/handlers/read-notifications.ts',
+    description: 'Marks the caller notifications read, up to a seq or by id',
+    trigger: { kind: 'http', method: 'POST', path: '/notifications/read', auth: 'jwt' },
+    tables: { notifications: 'readWrite' },
+    settings: claimSettings,
+  },
+  publishNotification: {
+    entry: 'functions/notifications/handlers/publish-notification.ts',
+    description: 'Delivers a notification from a publisher to one user',
+    trigger: { kind: 'http', method: 'POST', path: '/notifications', auth: 'jwt' },
+    ...deliverAccess,
+    settings: [...deliverAccess.settings, ...claimSettings],
+  },
+  getPreferences: {
+    entry: 'functions/notifications/handlers/get-preferences.ts',
+    description: 'Returns the caller notification preferences',
+    trigger: { kind: 'http', method: 'GET', path: '/me/preferences', auth: 'jwt' },
+    tables: { preferences: 'read' },
+    settings: claimSettings,
+  },
+  putPreferences: {
+    entry: 'functions/notifications/handlers/put-preferences.ts',
+    description: 'Replaces the caller notification preferences',
+    trigger: { kind: 'http', method: 'PUT', path: '/me/preferences', auth: 'jwt' },
+    tables: { preferences: 'write' },
+    settings: claimSettings,
+  },
+  putTopicMember: {
+    entry: 'functions/topics/handlers/put-member.ts',
+    description: 'Adds a user to a topic (admin)',
+    trigger: { kind: 'http', method: 'PUT', path: '/topics/{topic}/members/{userId}', auth: 'jwt' },
+    tables: { memberships: 'write' },
+    settings: claimSettings,
+  },
+  deleteTopicMember: {
+    entry: 'functions/topics/handlers/delete-member.ts',
+    description: 'Removes a user from a topic (admin)',
+    trigger: { kind: 'http', method: 'DELETE', path: '/topics/{topic}/members/{userId}', auth: 'jwt' },
+    tables: { memberships: 'readWrite' },
+    settings: claimSettings,
   },
 } as const satisfies Record<string, FunctionSpec>;
 

@@ -188,6 +188,7 @@ export class Realtime extends Construct {
       tenantClaim: config.tenantClaim,
       rolesClaim: config.rolesClaim,
       webSocketUrl: this.webSocketStage.url,
+      notificationRetentionDays: config.notificationRetentionDays,
     });
     this.functions = Object.fromEntries(
       specs.map(([name, spec]) => [

@@ -35,6 +35,15 @@ export function createTable(scope: Construct, id: string, spec: TableSpec): Tabl
       projectionType: ProjectionType.ALL,
     });
   }
+  for (const index of spec.localIndexes ?? []) {
+    table.addLocalSecondaryIndex({
+      indexName: index.name,
+      sortKey: attribute(index.sortKey),
+      ...(index.include
+        ? { projectionType: ProjectionType.INCLUDE, nonKeyAttributes: [...index.include] }
+        : { projectionType: ProjectionType.KEYS_ONLY }),
+    });
+  }
   return table;
 }
 

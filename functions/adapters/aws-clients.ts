@@ -8,10 +8,14 @@ import { tracer } from '../shared/instrumentation';
  * AWS_ENDPOINT_URL_<SERVICE> variables, and the @connections endpoint comes from the environment
  * in both places.
  */
+let sharedDocumentClient: DynamoDBDocumentClient | undefined;
+
+/** One client per execution environment, so every store of a handler shares its connections. */
 export function documentClient(): DynamoDBDocumentClient {
-  return DynamoDBDocumentClient.from(tracer.captureAWSv3Client(new DynamoDBClient({})), {
+  sharedDocumentClient ??= DynamoDBDocumentClient.from(tracer.captureAWSv3Client(new DynamoDBClient({})), {
     marshallOptions: { removeUndefinedValues: true },
   });
+  return sharedDocumentClient;
 }
 
 export function connectionsApiClient(endpoint: string): ApiGatewayManagementApiClient {

@@ -1,4 +1,10 @@
-import { GoneException, PostToConnectionCommand, type ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
+import {
+  DeleteConnectionCommand,
+  GoneException,
+  LimitExceededException,
+  PostToConnectionCommand,
+  type ApiGatewayManagementApiClient,
+} from '@aws-sdk/client-apigatewaymanagementapi';
 import type { ConnectionGateway } from '../realtime/push';
 
 export function connectionsApiGateway(client: ApiGatewayManagementApiClient): ConnectionGateway {
@@ -9,7 +15,17 @@ export function connectionsApiGateway(client: ApiGatewayManagementApiClient): Co
         return 'sent';
       } catch (error) {
         if (error instanceof GoneException) return 'gone';
+        if (error instanceof LimitExceededException || (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 429) {
+          return 'throttled';
+        }
         throw error;
+      }
+    },
+    async close(connectionId) {
+      try {
+        await client.send(new DeleteConnectionCommand({ ConnectionId: connectionId }));
+      } catch (error) {
+        if (!(error instanceof GoneException)) throw error;
       }
     },
   };

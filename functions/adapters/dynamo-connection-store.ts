@@ -1,45 +1,142 @@
-import { DeleteCommand, PutCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { userKey, type ConnectionRecord, type ConnectionStore } from '../realtime/connections';
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { DeleteCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { recipientKey } from '../notifications/model';
+import type { ConnectionRecord, ConnectionStore } from '../realtime/connections';
+import { batchGet } from './dynamo-batch';
 
-export function dynamoConnectionStore(client: DynamoDBDocumentClient, tableName: string): ConnectionStore {
+/**
+ * The Connections table (one row per socket) and the UserConnections table (each user's set of
+ * connection ids, which fan-out reads in batches). The set is written before the row on connect
+ * and after it on disconnect, so a crash in between leaves at worst a stale id, which the next
+ * push's 410 removes, never a connected socket that pushes cannot find.
+ */
+export function dynamoConnectionStore(client: DynamoDBDocumentClient, tables: { connections: string; userConnections: string }): ConnectionStore {
+  const conditionally = (command: UpdateCommand) => conditionallyWith(client, command);
   return {
     async save(connection) {
+      const userKey = recipientKey(connection);
       await client.send(
-        new PutCommand({
-          TableName: tableName,
-          Item: { ...connection, roles: [...connection.roles], userKey: userKey(connection.tenant, connection.userId) },
+        new UpdateCommand({
+          TableName: tables.userConnections,
+          Key: { userKey },
+          // The set outlives each socket by its TTL; every connect extends it.
+          UpdateExpression: 'ADD connectionIds :id SET expiresAt = :expiresAt',
+          ExpressionAttributeValues: { ':id': new Set([connection.connectionId]), ':expiresAt': connection.expiresAt },
         }),
       );
+      await client.send(new PutCommand({ TableName: tables.connections, Item: { ...connection, roles: [...connection.roles], userKey } }));
     },
-    async remove(connectionId) {
-      await client.send(new DeleteCommand({ TableName: tableName, Key: { connectionId } }));
+
+    async remove(connectionId, owner) {
+      const { Attributes: old } = await client.send(
+        new DeleteCommand({ TableName: tables.connections, Key: { connectionId }, ReturnValues: 'ALL_OLD' }),
+      );
+      const record = old ? toRecord(old) : undefined;
+      const user = record ?? owner;
+      if (user) {
+        await client.send(
+          new UpdateCommand({
+            TableName: tables.userConnections,
+            Key: { userKey: recipientKey(user) },
+            UpdateExpression: 'DELETE connectionIds :id',
+            ConditionExpression: 'attribute_exists(userKey)',
+            ExpressionAttributeValues: { ':id': new Set([connectionId]) },
+          }),
+        ).catch((error: unknown) => {
+          if (!(error instanceof ConditionalCheckFailedException)) throw error;
+        });
+      }
+      return record;
     },
-    async listForUser(tenant, userId) {
-      const connections: ConnectionRecord[] = [];
-      let exclusiveStartKey: Record<string, unknown> | undefined;
-      do {
-        const page = await client.send(
-          new QueryCommand({
-            TableName: tableName,
-            IndexName: 'byUser',
-            KeyConditionExpression: 'userKey = :userKey',
-            ExpressionAttributeValues: { ':userKey': userKey(tenant, userId) },
-            ExclusiveStartKey: exclusiveStartKey,
+
+    async connectionIdsOf(recipients) {
+      const keys = [...new Set(recipients.map(recipientKey))].map((userKey) => ({ userKey }));
+      const items = await batchGet(client, tables.userConnections, keys, { projection: 'userKey, connectionIds' });
+      return new Map(items.map((item) => [item.userKey as string, [...((item.connectionIds as Set<string> | undefined) ?? [])]]));
+    },
+
+    async addTopic(connectionId, topic) {
+      try {
+        await client.send(
+          new UpdateCommand({
+            TableName: tables.connections,
+            Key: { connectionId },
+            UpdateExpression: 'ADD topics :topic',
+            ConditionExpression: 'attribute_exists(connectionId)',
+            ExpressionAttributeValues: { ':topic': new Set([topic]) },
           }),
         );
-        for (const item of page.Items ?? []) {
-          connections.push({
-            connectionId: item.connectionId,
-            tenant: item.tenant,
-            userId: item.userId,
-            roles: item.roles ?? [],
-            connectedAt: item.connectedAt,
-            expiresAt: item.expiresAt,
-          });
-        }
-        exclusiveStartKey = page.LastEvaluatedKey;
-      } while (exclusiveStartKey);
-      return connections;
+        return true;
+      } catch (error) {
+        if (error instanceof ConditionalCheckFailedException) return false;
+        throw error;
+      }
     },
+
+    async removeTopic(connectionId, topic) {
+      await client
+        .send(
+          new UpdateCommand({
+            TableName: tables.connections,
+            Key: { connectionId },
+            UpdateExpression: 'DELETE topics :topic',
+            ConditionExpression: 'attribute_exists(connectionId)',
+            ExpressionAttributeValues: { ':topic': new Set([topic]) },
+          }),
+        )
+        .catch((error: unknown) => {
+          if (!(error instanceof ConditionalCheckFailedException)) throw error;
+        });
+    },
+
+    async countFrame(connectionId, windowStart, limit) {
+      // A fixed window per connection: the same window increments, a newer one starts over.
+      // Both are conditional on the row existing, so a closed connection's frames count nothing.
+      // Two frames racing into a new window: one starts it, the other's retry increments it.
+      const increment = () =>
+        conditionally(
+          new UpdateCommand({
+            TableName: tables.connections,
+            Key: { connectionId },
+            UpdateExpression: 'ADD frameCount :one',
+            ConditionExpression: 'attribute_exists(connectionId) AND frameWindow = :window AND frameCount < :limit',
+            ExpressionAttributeValues: { ':one': 1, ':window': windowStart, ':limit': limit },
+          }),
+        );
+      const startWindow = () =>
+        conditionally(
+          new UpdateCommand({
+            TableName: tables.connections,
+            Key: { connectionId },
+            UpdateExpression: 'SET frameWindow = :window, frameCount = :one',
+            ConditionExpression: 'attribute_exists(connectionId) AND (attribute_not_exists(frameWindow) OR frameWindow < :window)',
+            ExpressionAttributeValues: { ':one': 1, ':window': windowStart },
+          }),
+        );
+      return (await increment()) || (await startWindow()) || (await increment()) ? 'allowed' : 'limited';
+    },
+  };
+}
+
+/** True when the write happened, false when its condition failed. */
+async function conditionallyWith(client: DynamoDBDocumentClient, command: UpdateCommand): Promise<boolean> {
+  try {
+    await client.send(command);
+    return true;
+  } catch (error) {
+    if (error instanceof ConditionalCheckFailedException) return false;
+    throw error;
+  }
+}
+
+function toRecord(item: Record<string, any>): ConnectionRecord {
+  return {
+    connectionId: item.connectionId,
+    tenant: item.tenant,
+    userId: item.userId,
+    roles: item.roles ?? [],
+    connectedAt: item.connectedAt,
+    expiresAt: item.expiresAt,
+    topics: item.topics ? [...(item.topics as Set<string>)] : [],
   };
 }

@@ -1,3 +1,5 @@
+import type { Recipient } from '../notifications/model';
+
 /** A live WebSocket connection, as recorded at $connect and removed at $disconnect or on 410. */
 export interface ConnectionRecord {
   readonly connectionId: string;
@@ -7,12 +9,25 @@ export interface ConnectionRecord {
   readonly connectedAt: string;
   /** Epoch seconds; DynamoDB TTL removes rows whose $disconnect never arrived. */
   readonly expiresAt: number;
+  /** Topics this connection subscribed to, so $disconnect can leave them. */
+  readonly topics?: readonly string[];
 }
 
 export interface ConnectionStore {
+  /** Records the connection and adds it to its user's set of connection ids. */
   save(connection: ConnectionRecord): Promise<void>;
-  remove(connectionId: string): Promise<void>;
-  listForUser(tenant: string, userId: string): Promise<ConnectionRecord[]>;
+  /**
+   * Deletes the row and drops the id from its owner's set, returning the row as it was. `owner`
+   * covers a row that is already gone while the id lingers in the set (a lost $disconnect).
+   */
+  remove(connectionId: string, owner?: Recipient): Promise<ConnectionRecord | undefined>;
+  /** Every user's connection ids, by recipient key, in batched reads (no query per user). */
+  connectionIdsOf(recipients: readonly Recipient[]): Promise<Map<string, string[]>>;
+  /** Notes a topic subscription on the row; false when the connection is gone. */
+  addTopic(connectionId: string, topic: string): Promise<boolean>;
+  removeTopic(connectionId: string, topic: string): Promise<void>;
+  /** Counts one client frame in the window starting at `windowStart`; `limited` past `limit`. */
+  countFrame(connectionId: string, windowStart: number, limit: number): Promise<'allowed' | 'limited'>;
 }
 
 export function userKey(tenant: string, userId: string): string {

@@ -1,3 +1,4 @@
+import type { Notification } from '../notifications/model';
 import * as z from '../shared/validation';
 
 /**
@@ -13,15 +14,36 @@ export const MAX_FRAME_BYTES = 32 * 1024;
 
 const correlationId = z.optional(z.string().check(z.maxLength(64)));
 
+const seq = z.int().check(z.nonnegative(), z.lte(Number.MAX_SAFE_INTEGER));
+/** Topic names become key prefixes (`tenant#topic`), so they are restricted like ids. */
+export const topicSchema = z.string().check(z.regex(/^[A-Za-z0-9._:@+-]{1,128}$/, 'must be 1-128 letters, digits or ._:@+-'));
+
 export const pingFrame = z.strictObject({ action: z.literal('ping'), id: correlationId });
+export const resumeFrame = z.strictObject({ action: z.literal('resume'), after: seq, id: correlationId });
+export const ackFrame = z.strictObject({ action: z.literal('ack'), upTo: seq, id: correlationId });
+export const subscribeFrame = z.strictObject({ action: z.literal('subscribe'), topic: topicSchema, id: correlationId });
+export const unsubscribeFrame = z.strictObject({ action: z.literal('unsubscribe'), topic: topicSchema, id: correlationId });
 
 /** Actions with a route of their own; anything else reaches $default. */
-export const knownActions = ['ping'] as const;
+export const knownActions = ['ping', 'resume', 'ack', 'subscribe', 'unsubscribe'] as const;
 
-export type ErrorCode = 'malformed_frame' | 'unknown_action' | 'invalid_frame' | 'frame_too_large';
+export type ErrorCode =
+  | 'malformed_frame'
+  | 'unknown_action'
+  | 'invalid_frame'
+  | 'frame_too_large'
+  | 'rate_limited'
+  | 'forbidden'
+  | 'internal';
 
 export type ServerFrame =
   | { type: 'pong'; id?: string }
+  | ({ type: 'notification' } & Notification)
+  | { type: 'replayed'; upTo: number; more: boolean; gap: boolean; unread: number; id?: string }
+  | { type: 'subscribed'; topic: string; id?: string }
+  | { type: 'unsubscribed'; topic: string; id?: string }
+  | { type: 'event'; topic: string; name: string; data: Record<string, unknown> }
+  | { type: 'progress'; jobId: string; done: number; total?: number; version: number }
   | { type: 'error'; code: ErrorCode; message: string; id?: string };
 
 export function errorFrame(code: ErrorCode, message: string, id?: string): ServerFrame {

@@ -1,22 +1,69 @@
+import type { Recipient } from '../notifications/model';
+import { logger } from '../shared/instrumentation';
 import type { ConnectionStore } from './connections';
 import type { ServerFrame } from './frames';
 
-/** The @connections API: post a frame to one socket. 'gone' means the socket no longer exists (410). */
+/**
+ * The @connections API. `gone` means the socket no longer exists (410); `throttled` means API
+ * Gateway refused for rate (429) and a later try may succeed.
+ */
 export interface ConnectionGateway {
-  post(connectionId: string, data: string): Promise<'sent' | 'gone'>;
+  post(connectionId: string, data: string): Promise<'sent' | 'gone' | 'throttled'>;
+  close(connectionId: string): Promise<void>;
 }
 
-/**
- * Posts a frame and prunes the connection row when API Gateway says it is gone, so later pushes
- * stop paying for a dead socket. Deletion uses the connection id, the table's own key.
- */
-export async function pushFrame(
-  gateway: ConnectionGateway,
-  connections: ConnectionStore,
-  connectionId: string,
-  frame: ServerFrame,
-): Promise<'sent' | 'gone'> {
-  const outcome = await gateway.post(connectionId, JSON.stringify(frame));
-  if (outcome === 'gone') await connections.remove(connectionId);
-  return outcome;
+export interface PushTarget {
+  readonly connectionId: string;
+  readonly owner: Recipient;
 }
+
+export interface PushDeps {
+  readonly gateway: ConnectionGateway;
+  readonly connections: ConnectionStore;
+  readonly sleep?: (ms: number) => Promise<void>;
+}
+
+/** Throttled posts are retried this many times; after that the frame waits for the client's resume. */
+export const PUSH_THROTTLE_RETRIES = 3;
+
+export type PushOutcome = 'sent' | 'gone' | 'failed';
+
+/**
+ * Posts frames to one socket in order. A 410 prunes the connection by its own key and drops the
+ * id from its owner's set, so later pushes stop paying for it; throttling gets a bounded, jittered
+ * retry. Nothing is lost when a push fails: every notification is already persisted, and the
+ * client's resume replays it.
+ */
+export async function pushFrames(deps: PushDeps, target: PushTarget, frames: readonly ServerFrame[]): Promise<PushOutcome> {
+  const sleep = deps.sleep ?? defaultSleep;
+  for (const frame of frames) {
+    const data = JSON.stringify(frame);
+    let outcome: 'sent' | 'gone' | 'throttled' | 'failed' = 'throttled';
+    for (let attempt = 0; attempt <= PUSH_THROTTLE_RETRIES && outcome === 'throttled'; attempt++) {
+      if (attempt > 0) await sleep(Math.random() * 50 * 2 ** attempt);
+      try {
+        outcome = await deps.gateway.post(target.connectionId, data);
+      } catch (error) {
+        logger.warn('Push failed', { connectionId: target.connectionId, error: error as Error });
+        outcome = 'failed';
+      }
+    }
+    if (outcome === 'gone') {
+      await deps.connections.remove(target.connectionId, target.owner);
+      return 'gone';
+    }
+    if (outcome !== 'sent') return 'failed';
+  }
+  return 'sent';
+}
+
+/** Runs `work` over `items` with at most `limit` in flight. */
+export async function forEachLimited<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const lanes = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) await work(items[next++] as T);
+  });
+  await Promise.all(lanes);
+}
+
+const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));

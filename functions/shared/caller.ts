@@ -37,3 +37,8 @@ export function parseRoles(value: unknown): string[] {
   const inner = value.startsWith('[') && value.endsWith(']') ? value.slice(1, -1) : value;
   return inner.split(/[\s,]+/).filter(Boolean);
 }
+
+/** Roles come from the token's roles claim; a caller without `role` is refused with 403. */
+export function requireRole(caller: Caller, role: string): void {
+  if (!caller.roles.includes(role)) throw new ForbiddenError(`This needs the "${role}" role`);
+}

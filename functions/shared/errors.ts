@@ -36,3 +36,10 @@ export class PayloadTooLargeError extends HeraldError {
     super(413, 'payload_too_large', message);
   }
 }
+
+/** Also what a foreign tenant's id answers: no existence leaks across tenants. */
+export class NotFoundError extends HeraldError {
+  constructor(message = 'Not found') {
+    super(404, 'not_found', message);
+  }
+}

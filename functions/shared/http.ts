@@ -51,3 +51,10 @@ export function parseJsonBody<Schema extends z.ZodMiniType>(event: HttpEvent, sc
   if (!result.success) throw new BadRequestError(z.describeIssues(result.error), 'invalid_body');
   return result.data;
 }
+
+/** Query string parameters validated like a body, so a bad one gets a 400 that names it. */
+export function parseQuery<Schema extends z.ZodMiniType>(event: HttpEvent, schema: Schema): z.infer<Schema> {
+  const result = schema.safeParse(event.queryStringParameters ?? {});
+  if (!result.success) throw new BadRequestError(z.describeIssues(result.error), 'invalid_query');
+  return result.data;
+}

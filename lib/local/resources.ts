@@ -32,7 +32,12 @@ export async function createTables(client: DynamoDBClient): Promise<Record<Table
 
 export async function createTable(client: DynamoDBClient, name: string, spec: TableSpec): Promise<void> {
   const attributes = new Map<string, AttributeDefinition>();
-  const keys = [spec.partitionKey, spec.sortKey, ...(spec.indexes ?? []).flatMap((index) => [index.partitionKey, index.sortKey])];
+  const keys = [
+    spec.partitionKey,
+    spec.sortKey,
+    ...(spec.indexes ?? []).flatMap((index) => [index.partitionKey, index.sortKey]),
+    ...(spec.localIndexes ?? []).map((index) => index.sortKey),
+  ];
   for (const key of keys) if (key) attributes.set(key.name, { AttributeName: key.name, AttributeType: key.type });
   try {
     await client.send(
@@ -51,6 +56,16 @@ export async function createTable(client: DynamoDBClient, name: string, spec: Ta
             ...(index.sortKey ? [{ AttributeName: index.sortKey.name, KeyType: 'RANGE' as const }] : []),
           ],
           Projection: { ProjectionType: 'ALL' },
+        })),
+        LocalSecondaryIndexes: spec.localIndexes?.map((index) => ({
+          IndexName: index.name,
+          KeySchema: [
+            { AttributeName: spec.partitionKey.name, KeyType: 'HASH' },
+            { AttributeName: index.sortKey.name, KeyType: 'RANGE' },
+          ],
+          Projection: index.include
+            ? { ProjectionType: 'INCLUDE', NonKeyAttributes: [...index.include] }
+            : { ProjectionType: 'KEYS_ONLY' },
         })),
         StreamSpecification: spec.stream ? { StreamEnabled: true, StreamViewType: spec.stream } : undefined,
       }),
@@ -79,6 +94,11 @@ async function assertTableMatches(client: DynamoDBClient, name: string, spec: Ta
     const found = table?.GlobalSecondaryIndexes?.find((existing) => existing.IndexName === index.name);
     const wanted = [`${index.partitionKey.name}:HASH`, ...(index.sortKey ? [`${index.sortKey.name}:RANGE`] : [])].join(',');
     if (!found || keyOf(found.KeySchema) !== wanted) problems.push(`index ${index.name} missing or different`);
+  }
+  for (const index of spec.localIndexes ?? []) {
+    const found = table?.LocalSecondaryIndexes?.find((existing) => existing.IndexName === index.name);
+    const wanted = `${spec.partitionKey.name}:HASH,${index.sortKey.name}:RANGE`;
+    if (!found || keyOf(found.KeySchema) !== wanted) problems.push(`local index ${index.name} missing or different`);
   }
   if (Boolean(spec.stream) !== Boolean(table?.StreamSpecification?.StreamEnabled)) problems.push('stream setting differs');
   if (problems.length > 0) {

@@ -112,6 +112,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       tenantClaim: 'tenant',
       rolesClaim: 'roles',
       webSocketUrl: wsUrl,
+      notificationRetentionDays: 30,
     });
     const queueUrls = Object.fromEntries(Object.entries(queues as Record<string, { url: string }>).map(([name, queue]) => [name, queue.url])) as Record<QueueName, string>;
     const functions = await loadFunctions(REPO_ROOT, (spec) =>

@@ -86,24 +86,45 @@ describe('functions', () => {
 });
 
 describe('tables', () => {
-  it('makes the Connections table on-demand, recoverable, retained, expiring on expiresAt, indexed by user', () => {
-    const [, connections] = resourcesOf('AWS::DynamoDB::Table').find(([, t]) =>
-      t.Properties.KeySchema.some((key: { AttributeName: string }) => key.AttributeName === 'connectionId'),
+  const tableWithKeys = (...keys: string[]) => {
+    const [, table] = resourcesOf('AWS::DynamoDB::Table').find(
+      ([, t]) => t.Properties.KeySchema.map((key: { AttributeName: string }) => key.AttributeName).join(',') === keys.join(','),
     )!;
+    return table;
+  };
+
+  it('makes the Connections table on-demand, recoverable, retained and expiring on expiresAt', () => {
+    const connections = tableWithKeys('connectionId');
     expect(connections.DeletionPolicy).toBe('Retain');
     expect(connections.Properties).toMatchObject({
       BillingMode: 'PAY_PER_REQUEST',
       PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
       TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
       SSESpecification: { SSEEnabled: true },
-      GlobalSecondaryIndexes: [
+    });
+  });
+
+  it('keys Notifications by user and seq, with consistent-readable local indexes by id and (sparse) unread', () => {
+    const notifications = tableWithKeys('userKey', 'seq');
+    expect(notifications.Properties).toMatchObject({
+      AttributeDefinitions: expect.arrayContaining([{ AttributeName: 'seq', AttributeType: 'N' }]),
+      TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
+      LocalSecondaryIndexes: [
         {
-          IndexName: 'byUser',
+          IndexName: 'byId',
           KeySchema: [
             { AttributeName: 'userKey', KeyType: 'HASH' },
-            { AttributeName: 'connectedAt', KeyType: 'RANGE' },
+            { AttributeName: 'id', KeyType: 'RANGE' },
           ],
-          Projection: { ProjectionType: 'ALL' },
+          Projection: { ProjectionType: 'KEYS_ONLY' },
+        },
+        {
+          IndexName: 'unread',
+          KeySchema: [
+            { AttributeName: 'userKey', KeyType: 'HASH' },
+            { AttributeName: 'unreadSeq', KeyType: 'RANGE' },
+          ],
+          Projection: { ProjectionType: 'INCLUDE', NonKeyAttributes: ['expiresAt'] },
         },
       ],
     });
@@ -265,7 +286,10 @@ describe('cdk-nag', () => {
   it('acknowledges APIG4 on the WebSocket routes after $connect and nowhere else', () => {
     const apig4 = (awsSolutions().suppressedViolations ?? []).filter((f) => f.ruleName === 'AwsSolutions-APIG4');
     expect(apig4.map((f) => f.acknowledgedAt).sort()).toEqual(
-      ['$default', '$disconnect', 'ping'].map((route) => `Herald/Realtime/WebSocketApi/${route}-Route/Resource`),
+      functionSpecs()
+        .flatMap(([, { trigger }]) => (trigger.kind === 'websocket' && trigger.route !== '$connect' ? [trigger.route] : []))
+        .sort()
+        .map((route) => `Herald/Realtime/WebSocketApi/${route}-Route/Resource`),
     );
   });
 

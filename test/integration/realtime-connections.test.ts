@@ -5,14 +5,22 @@ import { SignJWT, generateKeyPair } from 'jose';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { connectionsApiGateway } from '../../functions/adapters/connections-api';
 import { dynamoConnectionStore } from '../../functions/adapters/dynamo-connection-store';
-import { pushFrame } from '../../functions/realtime/push';
+import { pushFrames } from '../../functions/realtime/push';
+import type { ConnectionRecord } from '../../functions/realtime/connections';
 import { hashTicket } from '../../functions/realtime/tickets';
 import { CONNECTION_TTL_SECONDS } from '../../lib/config';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../lib/local/aws-local';
-import { api, devToken, documentClient, eventually, tableName, TestSocket, ticketFor, urls } from '../support/local';
+import { api, devToken, documentClient, eventually, getItem, tableName, TestSocket, ticketFor, urls } from '../support/local';
 
 const db = documentClient();
-const connections = dynamoConnectionStore(db, tableName('connections'));
+const connections = dynamoConnectionStore(db, { connections: tableName('connections'), userConnections: tableName('userConnections') });
+
+/** The user's connections as fan-out finds them: ids from the user's set, rows by id. */
+async function connectionsOf(tenant: string, userId: string): Promise<ConnectionRecord[]> {
+  const ids = (await connections.connectionIdsOf([{ tenant, userId }])).get(`${tenant}#${userId}`) ?? [];
+  const rows = await Promise.all(ids.map((connectionId) => getItem('connections', { connectionId })));
+  return rows.filter((row) => row !== undefined) as ConnectionRecord[];
+}
 const opened: TestSocket[] = [];
 const uniqueUser = () => `u-${randomUUID().slice(0, 8)}`;
 
@@ -101,7 +109,7 @@ describe('$connect', () => {
     const user = uniqueUser();
     await connect('acme', user);
     const [row] = await eventually(async () => {
-      const rows = await connections.listForUser('acme', user);
+      const rows = await connectionsOf('acme', user);
       return rows.length > 0 ? rows : undefined;
     });
     expect(row).toMatchObject({ tenant: 'acme', userId: user });
@@ -201,9 +209,9 @@ describe('$disconnect and pruning', () => {
   it('removes the connection row when the client closes', async () => {
     const user = uniqueUser();
     const socket = await connect('acme', user);
-    await eventually(async () => ((await connections.listForUser('acme', user)).length === 1 ? true : undefined));
+    await eventually(async () => ((await connectionsOf('acme', user)).length === 1 ? true : undefined));
     await socket.close();
-    await eventually(async () => ((await connections.listForUser('acme', user)).length === 0 ? true : undefined));
+    await eventually(async () => ((await connectionsOf('acme', user)).length === 0 ? true : undefined));
   });
 
   it('pushes to a live connection and prunes a gone one on 410', async () => {
@@ -213,17 +221,19 @@ describe('$disconnect and pruning', () => {
     const user = uniqueUser();
     const socket = await connect('acme', user);
     const [live] = await eventually(async () => {
-      const rows = await connections.listForUser('acme', user);
+      const rows = await connectionsOf('acme', user);
       return rows.length === 1 ? rows : undefined;
     });
-    expect(await pushFrame(gateway, connections, live!.connectionId, { type: 'pong', id: 'pushed' })).toBe('sent');
+    const deps = { gateway, connections };
+    const owner = { tenant: 'acme', userId: user };
+    expect(await pushFrames(deps, { connectionId: live!.connectionId, owner }, [{ type: 'pong', id: 'pushed' }])).toBe('sent');
     await socket.waitFor((frame) => frame.id === 'pushed');
 
     const stale = { ...live!, connectionId: randomBytes(10).toString('base64') };
     await connections.save(stale);
-    expect(await pushFrame(gateway, connections, stale.connectionId, { type: 'pong' })).toBe('gone');
-    const remaining = await connections.listForUser('acme', user);
-    expect(remaining.map((row) => row.connectionId)).toEqual([live!.connectionId]);
+    expect(await pushFrames(deps, { connectionId: stale.connectionId, owner }, [{ type: 'pong' }])).toBe('gone');
+    expect(await getItem('connections', { connectionId: stale.connectionId })).toBeUndefined();
+    expect((await connections.connectionIdsOf([owner])).get(`acme#${user}`)).toEqual([live!.connectionId]);
   });
 });
 
@@ -247,7 +257,7 @@ describe('API Gateway timeouts', () => {
     } finally {
       clearInterval(keepAlive);
     }
-    await eventually(async () => ((await connections.listForUser('acme', user)).length === 0 ? true : undefined));
+    await eventually(async () => ((await connectionsOf('acme', user)).length === 0 ? true : undefined));
   });
 
   it('closes any connection at its maximum duration, however busy', async () => {

@@ -26,8 +26,8 @@ export function makeHandler(deps: ConnectDeps) {
   });
 }
 
-const env = requireEnv(['CONNECTIONS_TABLE', 'CONNECTION_TTL_SECONDS']);
+const env = requireEnv(['CONNECTIONS_TABLE', 'USER_CONNECTIONS_TABLE', 'CONNECTION_TTL_SECONDS']);
 export const handler = makeHandler({
-  connections: dynamoConnectionStore(documentClient(), env.CONNECTIONS_TABLE),
+  connections: dynamoConnectionStore(documentClient(), { connections: env.CONNECTIONS_TABLE, userConnections: env.USER_CONNECTIONS_TABLE }),
   connectionTtlSeconds: positiveIntegerEnv('CONNECTION_TTL_SECONDS', env.CONNECTION_TTL_SECONDS),
 });

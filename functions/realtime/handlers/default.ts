@@ -1,13 +1,16 @@
+import { connectionDeps } from '../../adapters/wiring';
 import { countMetric, instrument } from '../../shared/instrumentation';
 import { frameResult, type WebSocketEvent, type WebSocketResult } from '../../shared/websocket';
+import { overFrameRate, type ActionDeps } from '../action';
 import { describeUnroutableFrame } from '../frames';
 
 /** Every frame no route claims lands here; it gets an error frame and the socket stays open. */
-export function makeHandler() {
+export function makeHandler(deps: ActionDeps) {
   return instrument(async (event: WebSocketEvent): Promise<WebSocketResult> => {
+    if (await overFrameRate(deps, event.requestContext.connectionId, deps.now?.() ?? new Date())) return { statusCode: 429 };
     countMetric('FramesRejected');
     return frameResult(describeUnroutableFrame(event.body));
   });
 }
 
-export const handler = makeHandler();
+export const handler = makeHandler(connectionDeps());

@@ -1,21 +1,18 @@
-import { documentClient } from '../../adapters/aws-clients';
-import { dynamoConnectionStore } from '../../adapters/dynamo-connection-store';
-import { requireEnv } from '../../shared/config';
+import { topicDeps } from '../../adapters/wiring';
 import { countMetric, instrument } from '../../shared/instrumentation';
 import type { WebSocketEvent, WebSocketResult } from '../../shared/websocket';
-import type { ConnectionStore } from '../connections';
+import { leaveAll, type TopicDeps } from '../../topics/topics';
+import { identityFromAuthorizerContext } from '../connections';
 
-export interface DisconnectDeps {
-  readonly connections: ConnectionStore;
-}
-
-export function makeHandler(deps: DisconnectDeps) {
+/** Removes a closed socket and leaves its topics, so the other subscribers see it go. */
+export function makeHandler(deps: TopicDeps) {
   return instrument(async (event: WebSocketEvent): Promise<WebSocketResult> => {
-    await deps.connections.remove(event.requestContext.connectionId);
+    const { connectionId } = event.requestContext;
+    const removed = await deps.connections.remove(connectionId, identityFromAuthorizerContext(event.requestContext.authorizer));
+    if (removed) await leaveAll(deps, removed);
     countMetric('ConnectionsClosed');
     return { statusCode: 200 };
   });
 }
 
-const env = requireEnv(['CONNECTIONS_TABLE']);
-export const handler = makeHandler({ connections: dynamoConnectionStore(documentClient(), env.CONNECTIONS_TABLE) });
+export const handler = makeHandler(topicDeps());

@@ -1,17 +1,14 @@
-import { countMetric, instrument } from '../../shared/instrumentation';
-import { frameResult, type WebSocketEvent, type WebSocketResult } from '../../shared/websocket';
-import { parseFrame, pingFrame } from '../frames';
+import { connectionDeps } from '../../adapters/wiring';
+import { countMetric } from '../../shared/instrumentation';
+import { websocketAction, withId, type ActionDeps } from '../action';
+import { pingFrame } from '../frames';
 
-export function makeHandler() {
-  return instrument(async (event: WebSocketEvent): Promise<WebSocketResult> => {
-    const parsed = parseFrame(event.body, pingFrame);
-    if (!parsed.ok) {
-      countMetric('FramesRejected');
-      return frameResult(parsed.error);
-    }
+/** `ping` → `pong`: keeps the socket inside API Gateway's 10-minute idle timeout. */
+export function makeHandler(deps: ActionDeps) {
+  return websocketAction(pingFrame, deps, async (frame) => {
     countMetric('Pings');
-    return frameResult(parsed.frame.id === undefined ? { type: 'pong' } : { type: 'pong', id: parsed.frame.id });
+    return withId({ type: 'pong' }, frame.id);
   });
 }
 
-export const handler = makeHandler();
+export const handler = makeHandler(connectionDeps());

@@ -1,0 +1,32 @@
+import { claimNamesFromEnv, deliverDeps } from '../../adapters/wiring';
+import { callerFromClaims, requireRole, type ClaimNames } from '../../shared/caller';
+import { httpRoute, json, parseJsonBody, type HttpEvent } from '../../shared/http';
+import { instrument } from '../../shared/instrumentation';
+import * as z from '../../shared/validation';
+import { deliver, type DeliverDeps } from '../deliver';
+import { dedupeKeySchema, notificationContentSchema } from '../model';
+
+export interface PublishNotificationDeps extends DeliverDeps {
+  readonly claims: ClaimNames;
+}
+
+const body = z.strictObject({
+  ...notificationContentSchema.shape,
+  userId: z.string().check(z.regex(/^[A-Za-z0-9._:@+-]{1,128}$/, 'must be 1-128 letters, digits or ._:@+-')),
+  dedupeKey: z.optional(dedupeKeySchema),
+});
+
+/** `POST /notifications` (role publisher): one notification to one user of the caller's tenant. */
+export function makeHandler(deps: PublishNotificationDeps) {
+  return instrument(
+    httpRoute(async (event: HttpEvent) => {
+      const caller = callerFromClaims(event.requestContext.authorizer?.jwt?.claims, deps.claims);
+      requireRole(caller, 'publisher');
+      const { userId, ...request } = parseJsonBody(event, body);
+      const [outcome] = await deliver(deps, [{ ...request, recipient: { tenant: caller.tenant, userId } }]);
+      return json(202, outcome);
+    }),
+  );
+}
+
+export const handler = makeHandler({ ...deliverDeps(), claims: claimNamesFromEnv() });

@@ -1,0 +1,43 @@
+import { connectionDeps, notificationStoreFromEnv } from '../../adapters/wiring';
+import { countMetric } from '../../shared/instrumentation';
+import { websocketAction, withId, type ActionDeps } from '../../realtime/action';
+import { resumeFrame } from '../../realtime/frames';
+import { pushFrames } from '../../realtime/push';
+import { epochSeconds, MAX_PAGE_SIZE, readPage } from '../inbox';
+import type { NotificationStore } from '../store';
+
+/** Notifications replayed per resume frame; the client asks again while `more` is true. */
+export const RESUME_MAX_NOTIFICATIONS = 500;
+
+export interface ResumeDeps extends ActionDeps {
+  readonly notifications: NotificationStore;
+}
+
+/**
+ * `resume {after}`: replays every seq after `after` in pages, in order, on this socket, then
+ * answers `replayed {upTo, more, gap, unread}`. Replay frames are the same `notification` frames
+ * as live pushes, so the client's dedupe covers a push that races the replay.
+ */
+export function makeHandler(deps: ResumeDeps) {
+  return websocketAction(resumeFrame, deps, async (frame, { identity, connectionId, now }) => {
+    let after = frame.after;
+    let gap = false;
+    let more = true;
+    let sent = 0;
+    while (more && sent < RESUME_MAX_NOTIFICATIONS) {
+      const page = await readPage(deps.notifications, identity, after, Math.min(MAX_PAGE_SIZE, RESUME_MAX_NOTIFICATIONS - sent), now);
+      gap ||= page.gap;
+      const frames = page.items.map(({ read: _read, ...notification }) => ({ type: 'notification' as const, ...notification }));
+      if ((await pushFrames(deps, { connectionId, owner: identity }, frames)) !== 'sent') return undefined;
+      sent += frames.length;
+      after = page.nextAfter;
+      more = page.more;
+      if (frames.length === 0) break;
+    }
+    countMetric('Resumes');
+    const unread = await deps.notifications.countUnread(identity, epochSeconds(now));
+    return withId({ type: 'replayed', upTo: after, more, gap, unread }, frame.id);
+  });
+}
+
+export const handler = makeHandler({ ...connectionDeps(), notifications: notificationStoreFromEnv() });

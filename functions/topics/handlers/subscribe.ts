@@ -1,0 +1,27 @@
+import { topicDeps } from '../../adapters/wiring';
+import { positiveIntegerEnv, requireEnv } from '../../shared/config';
+import { websocketAction, withId } from '../../realtime/action';
+import { errorFrame, subscribeFrame } from '../../realtime/frames';
+import { subscribe, type TopicDeps } from '../topics';
+
+export interface SubscribeDeps extends TopicDeps {
+  readonly connectionTtlSeconds: number;
+  readonly now?: () => Date;
+}
+
+/** `subscribe {topic}`: members of the topic, in the caller's tenant, get its live events. */
+export function makeHandler(deps: SubscribeDeps) {
+  return websocketAction(subscribeFrame, deps, async (frame, { identity, connectionId, now }) => {
+    const expiresAt = Math.floor(now.getTime() / 1000) + deps.connectionTtlSeconds;
+    const outcome = await subscribe(deps, identity, connectionId, frame.topic, expiresAt);
+    if (outcome === 'forbidden') return errorFrame('forbidden', `Not a member of topic "${frame.topic}"`, frame.id);
+    if (outcome === 'gone') return undefined;
+    return withId({ type: 'subscribed', topic: frame.topic }, frame.id);
+  });
+}
+
+const env = requireEnv(['CONNECTION_TTL_SECONDS']);
+export const handler = makeHandler({
+  ...topicDeps(),
+  connectionTtlSeconds: positiveIntegerEnv('CONNECTION_TTL_SECONDS', env.CONNECTION_TTL_SECONDS),
+});
