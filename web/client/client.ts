@@ -31,8 +31,12 @@ export interface HeraldEvents extends Record<string, unknown> {
   unread: number;
   /** Notifications were marked read (by this tab or another); update the inbox view. */
   read: MarkReadTarget;
-  /** Notifications up to `lastSeq` expired unseen; the stored inbox was cleared, so reload the view. */
-  expired: { lastSeq: number };
+  /**
+   * The server no longer backs what this client showed (notifications expired unseen, or the
+   * server's data was reset): the stored inbox was cleared and delivery continues after `lastSeq`.
+   * Clear the inbox view.
+   */
+  reset: { lastSeq: number };
   /** A live event on a topic this client subscribed to (e.g. presence `join`/`leave`). */
   event: TopicEvent;
   progress: Progress;
@@ -52,7 +56,7 @@ type TabMessage =
   | { t: 'notifications'; items: Notification[] }
   | { t: 'state'; state: ConnectionState }
   | { t: 'unread'; unread: number }
-  | { t: 'expired'; lastSeq: number }
+  | { t: 'reset'; lastSeq: number }
   | { t: 'event'; event: TopicEvent }
   | { t: 'progress'; progress: Progress }
   | { t: 'read'; target: MarkReadTarget; unread: number };
@@ -249,13 +253,12 @@ export class HeraldClient {
           this.unreadCount = count;
           this.publishUnread(store);
         }),
-      expired: (lastSeq) =>
+      reset: (lastSeq) =>
         this.enqueue(async () => {
-          await store.clearInbox();
-          await store.append([], lastSeq);
+          await store.reset(lastSeq);
           this.seen = lastSeq;
-          this.emitter.emit('expired', { lastSeq });
-          this.post({ t: 'expired', lastSeq });
+          this.emitter.emit('reset', { lastSeq });
+          this.post({ t: 'reset', lastSeq });
         }),
       state: (state) => {
         if (!this.running) return;
@@ -309,9 +312,9 @@ export class HeraldClient {
         return this.setState(message.state);
       case 'unread':
         return this.setUnread(message.unread);
-      case 'expired':
-        this.seen = Math.max(this.seen, message.lastSeq);
-        return this.emitter.emit('expired', { lastSeq: message.lastSeq });
+      case 'reset':
+        this.seen = message.lastSeq;
+        return this.emitter.emit('reset', { lastSeq: message.lastSeq });
       case 'event':
         if (this.ownTopics.has(message.event.topic)) this.emitter.emit('event', message.event);
         return;

@@ -15,8 +15,11 @@ export interface NotificationStore {
   load(): Promise<{ lastSeq: number; unread: number | undefined }>;
   /** Adds delivered notifications and moves lastSeq forward (never back), together. */
   append(items: readonly Notification[], lastSeq: number): Promise<void>;
-  /** Empties the inbox: what it held is older than notifications that have already expired. */
-  clearInbox(): Promise<void>;
+  /**
+   * Empties the inbox and sets lastSeq, even lower: the server no longer backs the stored view
+   * (notifications expired unseen, or the server's data is older than this store).
+   */
+  reset(lastSeq: number): Promise<void>;
   markRead(target: MarkReadTarget): Promise<void>;
   setUnread(unread: number): Promise<void>;
   /** The stored notifications, newest first. */
@@ -53,8 +56,9 @@ export function memoryStore(options: { inboxLimit?: number } = {}): StoreFactory
         for (const seq of excess) current.inbox.delete(seq);
         current.lastSeq = Math.max(current.lastSeq, lastSeq);
       },
-      async clearInbox() {
+      async reset(lastSeq) {
         current.inbox.clear();
+        current.lastSeq = lastSeq;
       },
       async markRead(target) {
         for (const [seq, item] of current.inbox) if (!item.read && isRead(target, item)) current.inbox.set(seq, { ...item, read: true });
@@ -108,8 +112,9 @@ export function indexedDbStore(options: { inboxLimit?: number } = {}): StoreFact
         await meta.put(Math.max((await meta.get('lastSeq')) ?? 0, lastSeq), 'lastSeq');
         await tx.done;
       },
-      async clearInbox() {
-        await db.clear('inbox');
+      async reset(lastSeq) {
+        const tx = db.transaction(['meta', 'inbox'], 'readwrite');
+        await Promise.all([tx.objectStore('inbox').clear(), tx.objectStore('meta').put(lastSeq, 'lastSeq'), tx.done]);
       },
       async markRead(target) {
         const tx = db.transaction('inbox', 'readwrite');

@@ -59,8 +59,11 @@ export interface TransportSink {
   deliver(items: Notification[], lastSeq: number): void;
   /** The server's exact unread count. */
   unread(count: number): void;
-  /** Seqs up to `lastSeq` expired unseen: the inbox is older than them and should be dropped. */
-  expired(lastSeq: number): void;
+  /**
+   * The server no longer backs the client's view: seqs up to `lastSeq` expired unseen, or the
+   * server is behind the client (its data was reset). Delivery continues after `lastSeq`.
+   */
+  reset(lastSeq: number): void;
   state(state: ConnectionState): void;
   event(event: TopicEvent): void;
   progress(progress: Progress): void;
@@ -328,7 +331,9 @@ export class Transport {
     }
     switch (frame.type) {
       case 'notification': {
-        const { type: _type, ...notification } = frame;
+        const { type: _type, ...fields } = frame;
+        // Pushes carry no read flag (a new notification is unread); replays may omit it too.
+        const notification: Notification = { ...fields, read: fields.read === true };
         this.release(this.sequencer.accept(notification));
         if (this.sequencer.hasGap && !this.resuming()) void this.refill();
         return;
@@ -341,7 +346,7 @@ export class Transport {
         if (link === this.current) this.sink.event({ topic: frame.topic, name: frame.name, data: frame.data });
         return;
       case 'progress':
-        if (link === this.current) this.sink.progress({ jobId: frame.jobId, done: frame.done, total: frame.total, version: frame.version });
+        if (link === this.current) this.sink.progress({ jobId: frame.jobId, done: frame.done, ...(frame.total === undefined ? {} : { total: frame.total }), version: frame.version });
         return;
       case 'subscribed':
       case 'unsubscribed':
@@ -372,11 +377,20 @@ export class Transport {
     return Boolean(this.current?.resuming || this.replacing?.resuming);
   }
 
-  /** Seqs up to `upTo` that have not arrived expired on the server: stop waiting for them. */
-  private expire(upTo: number | undefined): void {
-    if (upTo === undefined || upTo <= this.sequencer.lastSeq) return;
+  /**
+   * The server answered `gap`: seqs up to `upTo` that have not arrived expired, so stop waiting for
+   * them; or, when `upTo` is below lastSeq, the server's sequence is behind this client's (its data
+   * was reset), so start over from the server's.
+   */
+  private expire(upTo: number): void {
+    if (upTo < this.sequencer.lastSeq) {
+      this.sequencer = new Sequencer(upTo);
+      this.acked = upTo;
+      return this.sink.reset(upTo);
+    }
+    if (upTo === this.sequencer.lastSeq) return;
     const released = this.sequencer.skipTo(upTo);
-    this.sink.expired(this.sequencer.lastSeq);
+    this.sink.reset(this.sequencer.lastSeq);
     this.release(released);
   }
 
@@ -387,11 +401,8 @@ export class Transport {
   }
 
   private page(page: NotificationPage): void {
-    // Items start at the oldest survivor; an empty page has none, and only held frames bound the gap.
-    if (page.gap) {
-      const firstSurvivor = page.items[0]?.seq ?? this.sequencer.lowestHeld;
-      if (firstSurvivor !== undefined) this.expire(firstSurvivor - 1);
-    }
+    // Items start at the oldest survivor; without items, nextAfter is the server's last seq.
+    if (page.gap) this.expire(page.items[0] ? page.items[0].seq - 1 : page.nextAfter);
     const released: Notification[] = [];
     for (const item of page.items) released.push(...this.sequencer.accept(item));
     this.release(released);

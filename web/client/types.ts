@@ -12,6 +12,7 @@ export interface Notification {
   readonly priority: Priority;
   readonly createdAt: string;
   readonly groupKey?: string;
+  /** Read state when fetched over HTTP; WebSocket frames may omit it (the client then stores `false`). */
   readonly read: boolean;
 }
 
@@ -34,12 +35,13 @@ export interface TopicEvent {
 export interface Progress {
   readonly jobId: string;
   readonly done: number;
-  readonly total: number;
+  /** Absent while the total is not known yet. */
+  readonly total?: number;
   readonly version: number;
 }
 
 export type ServerFrame =
-  | ({ type: 'notification' } & Notification)
+  | ({ type: 'notification' } & Omit<Notification, 'read'> & { read?: boolean })
   | { type: 'replayed'; upTo: number; more: boolean; gap?: boolean; unread?: number; id?: string }
   | { type: 'pong'; id?: string }
   | { type: 'subscribed'; topic: string; id?: string }
