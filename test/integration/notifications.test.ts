@@ -1,0 +1,353 @@
+import { randomUUID } from 'node:crypto';
+import { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { connectionsApiGateway } from '../../functions/adapters/connections-api';
+import { dynamoConnectionStore } from '../../functions/adapters/dynamo-connection-store';
+import { dynamoNotificationStore } from '../../functions/adapters/dynamo-notification-store';
+import { dynamoPreferenceStore } from '../../functions/adapters/dynamo-preference-store';
+import { deliver, type DeliverDeps } from '../../functions/notifications/deliver';
+import type { DeliveryRequest } from '../../functions/notifications/model';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../lib/local/aws-local';
+import { api, devToken, documentClient, eventually, getItem, tableName, TestSocket, ticketFor, urls } from '../support/local';
+
+const opened: TestSocket[] = [];
+afterEach(async () => {
+  await Promise.all(opened.splice(0).map((socket) => (socket.closed ? undefined : socket.close())));
+});
+const db = documentClient();
+afterAll(() => db.destroy());
+
+const uniqueUser = () => `u-${randomUUID().slice(0, 8)}`;
+const uniqueTenant = () => `t-${randomUUID().slice(0, 8)}`;
+
+async function connect(tenant: string, user: string): Promise<TestSocket> {
+  const socket = await TestSocket.open((await ticketFor(tenant, user)).url);
+  opened.push(socket);
+  return socket;
+}
+
+async function publish(tenant: string, userId: string, fields: Record<string, unknown> = {}) {
+  const token = await devToken(tenant, 'publisher-bot', ['publisher']);
+  return api('POST', '/notifications', token, { userId, kind: 'note', title: 'Hello', ...fields });
+}
+
+const notificationsOf = (socket: TestSocket) => socket.frames.filter((frame) => frame.type === 'notification');
+
+/** deliver() with real stores on the local emulators, and a request counter on its DynamoDB client. */
+function directDeliverDeps(): DeliverDeps & { requests: Map<string, number> } {
+  const requests = new Map<string, number>();
+  const raw = new DynamoDBClient({ endpoint: urls().dynamodbUrl, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
+  raw.middlewareStack.add(
+    (next, context) => (args) => {
+      requests.set(context.commandName as string, (requests.get(context.commandName as string) ?? 0) + 1);
+      return next(args);
+    },
+    { step: 'initialize', name: 'countRequests' },
+  );
+  const client = DynamoDBDocumentClient.from(raw, { marshallOptions: { removeUndefinedValues: true } });
+  const connections = dynamoConnectionStore(client, { connections: tableName('connections'), userConnections: tableName('userConnections') });
+  return {
+    requests,
+    notifications: dynamoNotificationStore(client, { notifications: tableName('notifications'), dedupe: tableName('dedupe') }),
+    preferences: dynamoPreferenceStore(client, tableName('preferences')),
+    connections,
+    gateway: connectionsApiGateway(
+      new ApiGatewayManagementApiClient({ endpoint: urls().wsUrl.replace(/^ws/, 'http'), region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS }),
+    ),
+    retentionDays: 30,
+  };
+}
+
+describe('deliver: persist, then push', () => {
+  it('stores each notification with the next seq and pushes it to every socket of the user', async () => {
+    const user = uniqueUser();
+    const [phone, laptop] = [await connect('acme', user), await connect('acme', user)];
+    for (const title of ['one', 'two', 'three']) expect((await publish('acme', user, { title })).status).toBe(202);
+    for (const socket of [phone, laptop]) {
+      await eventually(async () => (notificationsOf(socket).length === 3 ? true : undefined));
+      expect(notificationsOf(socket).map((frame) => [frame.seq, frame.title])).toEqual([
+        [1, 'one'],
+        [2, 'two'],
+        [3, 'three'],
+      ]);
+    }
+    const { body } = await api('GET', '/notifications', await devToken('acme', user));
+    expect(body).toMatchObject({ nextAfter: 3, more: false, gap: false, unread: 3 });
+    expect(body.items.map((item: { seq: number; read: boolean }) => [item.seq, item.read])).toEqual([
+      [1, false],
+      [2, false],
+      [3, false],
+    ]);
+  });
+
+  it('gives concurrent publishers to one user gap-free seqs, each once', async () => {
+    const user = uniqueUser();
+    const responses = await Promise.all(Array.from({ length: 25 }, (_, index) => publish('acme', user, { title: `n${index}` })));
+    expect(responses.map((response) => response.status)).toEqual(responses.map(() => 202));
+    expect(responses.map((response) => response.body.seq).sort((a, b) => a - b)).toEqual(Array.from({ length: 25 }, (_, index) => index + 1));
+    const { body } = await api('GET', '/notifications?limit=100', await devToken('acme', user));
+    expect(body.items.map((item: { seq: number }) => item.seq)).toEqual(Array.from({ length: 25 }, (_, index) => index + 1));
+    expect(new Set(body.items.map((item: { title: string }) => item.title)).size).toBe(25);
+  });
+
+  it('returns the first result for a repeated dedupe key and writes nothing', async () => {
+    const user = uniqueUser();
+    const first = await publish('acme', user, { dedupeKey: 'alert-7-v1' });
+    const second = await publish('acme', user, { dedupeKey: 'alert-7-v1', title: 'changed' });
+    expect(first.body).toMatchObject({ status: 'delivered', seq: 1 });
+    expect(second.body).toEqual({ status: 'duplicate', id: first.body.id, seq: 1 });
+    const { body } = await api('GET', '/notifications', await devToken('acme', user));
+    expect(body.items).toHaveLength(1);
+    expect(body.items[0].title).toBe('Hello');
+  });
+
+  it('neither stores nor pushes a kind the user turned off, and honours the rest', async () => {
+    const user = uniqueUser();
+    const token = await devToken('acme', user);
+    const put = await api('PUT', '/me/preferences', token, { kinds: { chat: { inApp: false } } });
+    expect(put.status).toBe(200);
+    expect((await api('GET', '/me/preferences', token)).body).toEqual({ kinds: { chat: { inApp: false } }, muted: false });
+    const socket = await connect('acme', user);
+    expect((await publish('acme', user, { kind: 'chat' })).body).toEqual({ status: 'suppressed', email: false });
+    expect((await publish('acme', user, { kind: 'note', title: 'kept' })).body).toMatchObject({ status: 'delivered', seq: 1 });
+    await socket.waitFor((frame) => frame.type === 'notification');
+    expect(notificationsOf(socket).map((frame) => frame.title)).toEqual(['kept']);
+    expect((await api('GET', '/notifications', token)).body.items.map((item: { kind: string }) => item.kind)).toEqual(['note']);
+  });
+
+  it('lets critical notifications through a mute, and nothing else', async () => {
+    const user = uniqueUser();
+    await api('PUT', '/me/preferences', await devToken('acme', user), { muted: true });
+    expect((await publish('acme', user, { priority: 'normal' })).body.status).toBe('suppressed');
+    expect((await publish('acme', user, { priority: 'critical' })).body).toMatchObject({ status: 'delivered', seq: 1 });
+  });
+
+  it('fans out to many users with batched reads and shared transactions, not requests per recipient', async () => {
+    const deps = directDeliverDeps();
+    const tenant = uniqueTenant();
+    const users = Array.from({ length: 150 }, (_, index) => `member-${index}`);
+    const socket = await connect(tenant, users[42]!);
+    const requests: DeliveryRequest[] = users.map((userId) => ({
+      recipient: { tenant, userId },
+      kind: 'alert',
+      title: 'Site closed',
+      priority: 'high',
+      dedupeKey: 'alert-1-v1',
+    }));
+    const outcomes = await deliver(deps, requests);
+    expect(outcomes.every((outcome) => outcome.status === 'delivered' && outcome.seq === 1)).toBe(true);
+    await socket.waitFor((frame) => frame.type === 'notification' && frame.title === 'Site closed');
+    // 150 users: 2 preference batches, 2 counter batches, 2 dedupe batches, 2 connection batches
+    // and 3 transactions of 50 users each (3 actions per user). Nothing scales per recipient.
+    const total = [...deps.requests.values()].reduce((sum, count) => sum + count, 0);
+    expect(Object.fromEntries(deps.requests)).toEqual({ BatchGetItemCommand: 8, TransactWriteItemsCommand: 5 });
+    expect(total / users.length).toBeLessThan(0.1);
+
+    deps.requests.clear();
+    const again = await deliver(deps, requests);
+    expect(again.every((outcome) => outcome.status === 'duplicate' && outcome.seq === 1)).toBe(true);
+    expect(deps.requests.get('TransactWriteItemsCommand')).toBeUndefined();
+  });
+});
+
+describe('resume', () => {
+  it('replays exactly what a dropped socket missed, then says replayed', async () => {
+    const user = uniqueUser();
+    const first = await connect('acme', user);
+    for (const title of ['a', 'b']) await publish('acme', user, { title });
+    await eventually(async () => (notificationsOf(first).length === 2 ? true : undefined));
+    await first.close();
+    for (const title of ['c', 'd', 'e']) await publish('acme', user, { title });
+
+    const second = await connect('acme', user);
+    second.send({ action: 'resume', after: 2, id: 'r1' });
+    const replayed = await second.waitFor((frame) => frame.type === 'replayed');
+    expect(replayed).toEqual({ type: 'replayed', upTo: 5, more: false, gap: false, unread: 5, id: 'r1' });
+    expect(notificationsOf(second).map((frame) => [frame.seq, frame.title])).toEqual([
+      [3, 'c'],
+      [4, 'd'],
+      [5, 'e'],
+    ]);
+  });
+
+  it('pages a long backlog and says more until the client has caught up', async () => {
+    const deps = directDeliverDeps();
+    const user = uniqueUser();
+    for (let batch = 0; batch < 11; batch++) {
+      await deliver(deps, Array.from({ length: 49 }, (_, index) => ({ recipient: { tenant: 'acme', userId: user }, kind: 'bulk', title: `${batch}-${index}`, priority: 'normal' as const })));
+    }
+    const socket = await connect('acme', user);
+    socket.send({ action: 'resume', after: 0 });
+    expect(await socket.waitFor((frame) => frame.type === 'replayed')).toMatchObject({ upTo: 500, more: true, gap: false });
+    socket.send({ action: 'resume', after: 500 });
+    await eventually(async () => (socket.frames.filter((frame) => frame.type === 'replayed').length === 2 ? true : undefined));
+    expect(socket.frames.filter((frame) => frame.type === 'replayed')[1]).toMatchObject({ upTo: 539, more: false });
+    expect(notificationsOf(socket).map((frame) => frame.seq)).toEqual(Array.from({ length: 539 }, (_, index) => index + 1));
+  });
+
+  it('says gap when notifications after the client’s seq have expired past retention', async () => {
+    const user = uniqueUser();
+    for (let index = 0; index < 3; index++) await publish('acme', user);
+    // Retention is 30 days; age the first two instead of waiting (TTL deletes late, reads must not).
+    for (const seq of [1, 2]) {
+      await db.send(
+        new UpdateCommand({ TableName: tableName('notifications'), Key: { userKey: `acme#${user}`, seq }, UpdateExpression: 'SET expiresAt = :past', ExpressionAttributeValues: { ':past': 1 } }),
+      );
+    }
+    const socket = await connect('acme', user);
+    socket.send({ action: 'resume', after: 0 });
+    expect(await socket.waitFor((frame) => frame.type === 'replayed')).toMatchObject({ upTo: 3, more: false, gap: true, unread: 1 });
+    expect(notificationsOf(socket).map((frame) => frame.seq)).toEqual([3]);
+    const polled = await api('GET', '/notifications?after=0', await devToken('acme', user));
+    expect(polled.body).toMatchObject({ gap: true, nextAfter: 3, unread: 1 });
+  });
+
+  it('answers a malformed resume with an error frame naming the field', async () => {
+    const socket = await connect('acme', uniqueUser());
+    socket.send({ action: 'resume', after: 'yesterday', id: 'bad' });
+    const error = await socket.waitFor((frame) => frame.type === 'error');
+    expect(error).toMatchObject({ code: 'invalid_frame', id: 'bad' });
+    expect(error.message).toContain('after');
+    expect(socket.closed).toBeUndefined();
+  });
+});
+
+describe('ack and read state', () => {
+  it('records the acknowledged watermark and refuses one beyond the last seq', async () => {
+    const user = uniqueUser();
+    for (let index = 0; index < 3; index++) await publish('acme', user);
+    const socket = await connect('acme', user);
+    socket.send({ action: 'ack', upTo: 2 });
+    await eventually(async () => ((await getItem('notifications', { userKey: `acme#${user}`, seq: 0 }))?.ackedUpTo === 2 ? true : undefined));
+    socket.send({ action: 'ack', upTo: 9, id: 'too-far' });
+    expect(await socket.waitFor((frame) => frame.id === 'too-far')).toMatchObject({ type: 'error', code: 'invalid_frame' });
+    socket.send({ action: 'ack', upTo: 1 });
+    socket.send({ action: 'ping', id: 'after-stale-ack' });
+    await socket.waitFor((frame) => frame.id === 'after-stale-ack');
+    expect((await getItem('notifications', { userKey: `acme#${user}`, seq: 0 }))?.ackedUpTo).toBe(2);
+  });
+
+  it('keeps the unread count exact through reads by watermark and by id', async () => {
+    const user = uniqueUser();
+    const token = await devToken('acme', user);
+    const published = [];
+    for (let index = 0; index < 4; index++) published.push((await publish('acme', user)).body);
+    expect((await api('POST', '/notifications/read', token, { upTo: 2 })).body).toEqual({ unread: 2 });
+    expect((await api('POST', '/notifications/read', token, { upTo: 2 })).body).toEqual({ unread: 2 });
+    expect((await api('POST', '/notifications/read', token, { ids: [published[3].id] })).body).toEqual({ unread: 1 });
+    const { body } = await api('GET', '/notifications', token);
+    expect(body.items.map((item: { read: boolean }) => item.read)).toEqual([true, true, false, true]);
+    expect(body.unread).toBe(1);
+  });
+
+  it('answers 404 for an unknown id or another user’s, and marks nothing', async () => {
+    const [owner, other] = [uniqueUser(), uniqueUser()];
+    const mine = (await publish('acme', owner)).body;
+    const theirs = (await publish('acme', other)).body;
+    const token = await devToken('acme', owner);
+    const response = await api('POST', '/notifications/read', token, { ids: [mine.id, theirs.id] });
+    expect(response.status).toBe(404);
+    expect(response.body.error.message).toContain(theirs.id);
+    expect((await api('GET', '/notifications', token)).body.unread).toBe(1);
+  });
+});
+
+describe('isolation, roles and bad input', () => {
+  it('keeps each tenant’s inbox apart, even for the same user id', async () => {
+    const user = uniqueUser();
+    await publish('acme', user, { title: 'for acme' });
+    await publish('globex', user, { title: 'for globex' });
+    const acme = await api('GET', '/notifications', await devToken('acme', user));
+    expect(acme.body.items.map((item: { title: string }) => item.title)).toEqual(['for acme']);
+  });
+
+  it('needs the publisher role to publish and the admin role to manage members', async () => {
+    const plain = await devToken('acme', uniqueUser());
+    expect((await api('POST', '/notifications', plain, { userId: 'x', kind: 'note', title: 't' })).status).toBe(403);
+    expect((await api('PUT', '/topics/site-1/members/x', plain)).status).toBe(403);
+    expect((await api('DELETE', '/topics/site-1/members/x', plain)).status).toBe(403);
+  });
+
+  it('answers bad bodies and queries with a 400 that names the field', async () => {
+    const publisher = await devToken('acme', 'p', ['publisher']);
+    const missingTitle = await api('POST', '/notifications', publisher, { userId: 'x', kind: 'note' });
+    expect(missingTitle.status).toBe(400);
+    expect(missingTitle.body.error.message).toContain('title');
+    const badPriority = await api('POST', '/notifications', publisher, { userId: 'x', kind: 'note', title: 't', priority: 'urgent' });
+    expect(badPriority.body.error.message).toContain('priority');
+    const oversized = await api('POST', '/notifications', publisher, { userId: 'x', kind: 'note', title: 't', data: { blob: 'x'.repeat(9_000) } });
+    expect(oversized.body.error.message).toContain('data');
+    const token = await devToken('acme', uniqueUser());
+    const badAfter = await api('GET', '/notifications?after=-1', token);
+    expect(badAfter.status).toBe(400);
+    expect(badAfter.body.error.message).toContain('after');
+    expect((await api('GET', '/notifications?limit=1000', token)).body.error.message).toContain('limit');
+    expect((await api('POST', '/notifications/read', token, { upTo: 0 })).status).toBe(400);
+    expect((await api('PUT', '/me/preferences', token, { kinds: { chat: { push: true } } })).status).toBe(400);
+  });
+});
+
+describe('topics', () => {
+  it('lets members subscribe and see each other join and leave; refuses others', async () => {
+    const tenant = uniqueTenant();
+    const [alice, bob, mallory] = [uniqueUser(), uniqueUser(), uniqueUser()];
+    const admin = await devToken(tenant, 'admin-1', ['admin']);
+    expect((await api('PUT', `/topics/site-1/members/${alice}`, admin)).status).toBe(201);
+    expect((await api('PUT', `/topics/site-1/members/${alice}`, admin)).status).toBe(200);
+    expect((await api('PUT', `/topics/site-1/members/${bob}`, admin)).status).toBe(201);
+
+    const aliceSocket = await connect(tenant, alice);
+    aliceSocket.send({ action: 'subscribe', topic: 'site-1', id: 's1' });
+    expect(await aliceSocket.waitFor((frame) => frame.id === 's1')).toEqual({ type: 'subscribed', topic: 'site-1', id: 's1' });
+
+    const bobSocket = await connect(tenant, bob);
+    bobSocket.send({ action: 'subscribe', topic: 'site-1' });
+    await bobSocket.waitFor((frame) => frame.type === 'subscribed');
+    expect(await aliceSocket.waitFor((frame) => frame.type === 'event' && frame.data.userId === bob)).toEqual({
+      type: 'event',
+      topic: 'site-1',
+      name: 'join',
+      data: { userId: bob },
+    });
+
+    const mallorySocket = await connect(tenant, mallory);
+    mallorySocket.send({ action: 'subscribe', topic: 'site-1', id: 'm' });
+    expect(await mallorySocket.waitFor((frame) => frame.id === 'm')).toMatchObject({ type: 'error', code: 'forbidden' });
+
+    await bobSocket.close();
+    expect(await aliceSocket.waitFor((frame) => frame.type === 'event' && frame.name === 'leave')).toMatchObject({ data: { userId: bob } });
+    aliceSocket.send({ action: 'unsubscribe', topic: 'site-1', id: 'u1' });
+    expect(await aliceSocket.waitFor((frame) => frame.id === 'u1')).toEqual({ type: 'unsubscribed', topic: 'site-1', id: 'u1' });
+    expect(await getItem('subscriptions', { topicKey: `${tenant}#site-1`, connectionId: 'none' })).toBeUndefined();
+  });
+
+  it('refuses a member of another tenant’s topic of the same name', async () => {
+    const [home, foreign] = [uniqueTenant(), uniqueTenant()];
+    const user = uniqueUser();
+    await api('PUT', `/topics/site-1/members/${user}`, await devToken(foreign, 'admin', ['admin']));
+    const socket = await connect(home, user);
+    socket.send({ action: 'subscribe', topic: 'site-1', id: 'x' });
+    expect(await socket.waitFor((frame) => frame.id === 'x')).toMatchObject({ type: 'error', code: 'forbidden' });
+    // An admin of the home tenant cannot remove the foreign membership either: it does not exist for them.
+    expect((await api('DELETE', `/topics/site-1/members/${user}`, await devToken(home, 'admin', ['admin']))).status).toBe(404);
+  });
+
+  it('refuses a malformed topic name', async () => {
+    const socket = await connect('acme', uniqueUser());
+    socket.send({ action: 'subscribe', topic: 'a#b', id: 'bad' });
+    expect(await socket.waitFor((frame) => frame.id === 'bad')).toMatchObject({ type: 'error', code: 'invalid_frame' });
+  });
+});
+
+describe('frame rate', () => {
+  it('closes a socket that floods frames, after telling it why, and leaves others alone', async () => {
+    const [flooder, neighbour] = [await connect('acme', uniqueUser()), await connect('acme', uniqueUser())];
+    for (let index = 0; index < 70; index++) flooder.send({ action: 'ping' });
+    expect(await flooder.waitFor((frame) => frame.code === 'rate_limited', 10_000)).toMatchObject({ type: 'error' });
+    await flooder.waitForClose(10_000);
+    neighbour.send({ action: 'ping', id: 'still-here' });
+    expect(await neighbour.waitFor((frame) => frame.id === 'still-here')).toEqual({ type: 'pong', id: 'still-here' });
+  });
+});
