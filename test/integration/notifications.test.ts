@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { ApiGatewayManagementApiClient, LimitExceededException } from '@aws-sdk/client-apigatewaymanagementapi';
+import { DynamoDBClient, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { connectionsApiGateway } from '../../functions/adapters/connections-api';
@@ -35,28 +35,44 @@ async function publish(tenant: string, userId: string, fields: Record<string, un
 
 const notificationsOf = (socket: TestSocket) => socket.frames.filter((frame) => frame.type === 'notification');
 
-/** deliver() with real stores on the local emulators, and a request counter on its DynamoDB client. */
-function directDeliverDeps(): DeliverDeps & { requests: Map<string, number> } {
-  const requests = new Map<string, number>();
-  const raw = new DynamoDBClient({ endpoint: urls().dynamodbUrl, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
-  raw.middlewareStack.add(
-    (next, context) => (args) => {
-      requests.set(context.commandName as string, (requests.get(context.commandName as string) ?? 0) + 1);
+/** Faults no emulator produces, injected by SDK middleware on the real clients: the nth call of a command throws. */
+interface Faults {
+  dynamodb?: (command: string, call: number) => Error | undefined;
+  connections?: (command: string, call: number) => Error | undefined;
+}
+
+function injectFaults(client: { middlewareStack: { add: (...args: any[]) => void } }, fault: Faults['dynamodb'], requests: Map<string, number>): void {
+  client.middlewareStack.add(
+    (next: (args: unknown) => Promise<unknown>, context: { commandName: string }) => (args: unknown) => {
+      const call = (requests.get(context.commandName) ?? 0) + 1;
+      requests.set(context.commandName, call);
+      const error = fault?.(context.commandName, call);
+      if (error) throw error;
       return next(args);
     },
-    { step: 'initialize', name: 'countRequests' },
+    { step: 'initialize', name: 'injectFaults' },
   );
+}
+
+/** deliver() with real stores on the local emulators, and a request counter on its DynamoDB client. */
+function directDeliverDeps(faults: Faults = {}): DeliverDeps & { requests: Map<string, number>; pushes: Map<string, number> } {
+  const requests = new Map<string, number>();
+  const pushes = new Map<string, number>();
+  const raw = new DynamoDBClient({ endpoint: urls().dynamodbUrl, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
+  injectFaults(raw, faults.dynamodb, requests);
+  const connectionsApi = new ApiGatewayManagementApiClient({ endpoint: urls().wsUrl.replace(/^ws/, 'http'), region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
+  injectFaults(connectionsApi, faults.connections, pushes);
   const client = DynamoDBDocumentClient.from(raw, { marshallOptions: { removeUndefinedValues: true } });
   const connections = dynamoConnectionStore(client, { connections: tableName('connections'), userConnections: tableName('userConnections') });
   return {
     requests,
+    pushes,
     notifications: dynamoNotificationStore(client, { notifications: tableName('notifications'), dedupe: tableName('dedupe') }),
     preferences: dynamoPreferenceStore(client, tableName('preferences')),
     connections,
-    gateway: connectionsApiGateway(
-      new ApiGatewayManagementApiClient({ endpoint: urls().wsUrl.replace(/^ws/, 'http'), region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS }),
-    ),
+    gateway: connectionsApiGateway(connectionsApi),
     retentionDays: 30,
+    sleep: async () => undefined,
   };
 }
 
@@ -149,6 +165,64 @@ describe('deliver: persist, then push', () => {
     const again = await deliver(deps, requests);
     expect(again.every((outcome) => outcome.status === 'duplicate' && outcome.seq === 1)).toBe(true);
     expect(deps.requests.get('TransactWriteItemsCommand')).toBeUndefined();
+  });
+});
+
+describe('deliver under faults', () => {
+  const request = (userId: string, title: string): DeliveryRequest => ({ recipient: { tenant: 'acme', userId }, kind: 'note', title, priority: 'normal' });
+  const throttled = () => new LimitExceededException({ message: 'Rate exceeded', $metadata: { httpStatusCode: 429 } });
+
+  it('retries a throttled push and the frame still arrives', async () => {
+    const user = uniqueUser();
+    const socket = await connect('acme', user);
+    const deps = directDeliverDeps({ connections: (command, call) => (command === 'PostToConnectionCommand' && call <= 2 ? throttled() : undefined) });
+    await deliver(deps, [request(user, 'after two 429s')]);
+    expect(await socket.waitFor((frame) => frame.type === 'notification')).toMatchObject({ seq: 1, title: 'after two 429s' });
+    expect(deps.pushes.get('PostToConnectionCommand')).toBe(3);
+  });
+
+  it('loses nothing when every push fails: the notification is stored and resume replays it', async () => {
+    const user = uniqueUser();
+    const socket = await connect('acme', user);
+    const deps = directDeliverDeps({
+      connections: (command) => (command === 'PostToConnectionCommand' ? Object.assign(new Error('Internal server error'), { $metadata: { httpStatusCode: 500 } }) : undefined),
+    });
+    expect(await deliver(deps, [request(user, 'unpushed')])).toMatchObject([{ status: 'delivered', seq: 1 }]);
+    expect(notificationsOf(socket)).toEqual([]);
+    socket.send({ action: 'resume', after: 0 });
+    await socket.waitFor((frame) => frame.type === 'replayed');
+    expect(notificationsOf(socket).map((frame) => frame.title)).toEqual(['unpushed']);
+  });
+
+  it('retries a transaction that conflicts, without a duplicate or a gap', async () => {
+    const user = uniqueUser();
+    const conflict = () =>
+      new TransactionCanceledException({
+        message: 'Transaction cancelled',
+        $metadata: { httpStatusCode: 400 },
+        CancellationReasons: [{ Code: 'TransactionConflict' }, { Code: 'None' }],
+      });
+    const deps = directDeliverDeps({ dynamodb: (command, call) => (command === 'TransactWriteItemsCommand' && call <= 2 ? conflict() : undefined) });
+    expect(await deliver(deps, [request(user, 'first')])).toMatchObject([{ status: 'delivered', seq: 1 }]);
+    expect(await deliver(deps, [request(user, 'second')])).toMatchObject([{ status: 'delivered', seq: 2 }]);
+    expect(deps.requests.get('TransactWriteItemsCommand')).toBe(4);
+    const { body } = await api('GET', '/notifications', await devToken('acme', user));
+    expect(body.items.map((item: { seq: number; title: string }) => [item.seq, item.title])).toEqual([
+      [1, 'first'],
+      [2, 'second'],
+    ]);
+  });
+
+  it('gives up with a retryable error when contention never ends, having written nothing', async () => {
+    const user = uniqueUser();
+    const deps = directDeliverDeps({
+      dynamodb: (command) =>
+        command === 'TransactWriteItemsCommand'
+          ? new TransactionCanceledException({ message: 'cancelled', $metadata: {}, CancellationReasons: [{ Code: 'TransactionConflict' }] })
+          : undefined,
+    });
+    await expect(deliver(deps, [request(user, 'never')])).rejects.toMatchObject({ status: 503, code: 'contention' });
+    expect((await api('GET', '/notifications', await devToken('acme', user))).body.items).toEqual([]);
   });
 });
 
