@@ -38,6 +38,12 @@ describe('deployment context', () => {
     expect(configErrorOf(() => buildHeraldApp({ logRetentionDays: 10 })).message).toContain('"logRetentionDays"');
   });
 
+  it('rejects a notification retention beyond a year or not a whole number, naming notificationRetentionDays', () => {
+    for (const value of [366, 0, '30 days']) {
+      expect(configErrorOf(() => buildHeraldApp({ notificationRetentionDays: value })).message).toContain('"notificationRetentionDays"');
+    }
+  });
+
   it('validates the props of the Realtime construct the same way', () => {
     const stack = new Stack(new App(), 'Probe');
     expect(configErrorOf(() => new Realtime(stack, 'Realtime', { throttleRateLimit: -1 })).message).toContain(

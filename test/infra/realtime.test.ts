@@ -1,6 +1,6 @@
 import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { functionSpecs, tables } from '../../lib/description';
+import { functions, functionSpecs, tables } from '../../lib/description';
 import { synthesize, type ValidationReport } from './synth';
 
 type Resource = { Type: string; Properties: Record<string, any>; DeletionPolicy?: string };
@@ -68,6 +68,10 @@ describe('functions', () => {
     template.hasResourceProperties('AWS::Lambda::Function', {
       Description: 'Records an authorized WebSocket connection',
       Environment: { Variables: Match.objectLike({ CONNECTION_TTL_SECONDS: String(2 * 3600 + 600) }) },
+    });
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Description: functions.publishNotification.description,
+      Environment: { Variables: Match.objectLike({ NOTIFICATION_RETENTION_DAYS: '30', DEDUPE_TABLE: Match.anyValue() }) },
     });
   });
 
