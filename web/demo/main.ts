@@ -1,15 +1,14 @@
-/** The demo: sign in with the local issuer, get a ticket, open the WebSocket, ping. */
-const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
-const log = (line: string) => ($('log').textContent = `${new Date().toLocaleTimeString()}  ${line}\n${$('log').textContent}`);
-let socket: WebSocket | undefined;
+/**
+ * The demo: sign in with the local issuer, then either run the client library (an inbox with
+ * unread count, connection state and mark-read, shared by every tab of this origin) or drive a raw
+ * WebSocket by hand to see the protocol's frames.
+ */
+import { HeraldClient, type ConnectionState, type MarkReadTarget, type Notification } from '../client';
 
-function setState(state: 'open' | 'closed' | 'connecting') {
-  $('state').textContent = state;
-  $('state').dataset.state = state;
-  ($('connect') as HTMLButtonElement).disabled = state !== 'closed';
-  ($('ping') as HTMLButtonElement).disabled = state !== 'open';
-  ($('disconnect') as HTMLButtonElement).disabled = state !== 'open';
-}
+const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
+const button = (id: string) => $<HTMLButtonElement>(id);
+const log = (line: string) => ($('log').textContent = `${new Date().toLocaleTimeString()}  ${line}\n${$('log').textContent}`);
+const signedIn = () => ({ tenant: $<HTMLInputElement>('tenant').value, user: $<HTMLInputElement>('user').value });
 
 async function postJson(url: string, body: unknown, token?: string) {
   const response = await fetch(url, {
@@ -21,24 +20,144 @@ async function postJson(url: string, body: unknown, token?: string) {
   return response.json();
 }
 
-$('connect').addEventListener('click', async () => {
+let httpUrl: string | undefined;
+async function apiUrl(): Promise<string> {
+  httpUrl ??= ((await (await fetch('/config.json')).json()) as { httpUrl: string }).httpUrl;
+  return httpUrl;
+}
+
+/** Local dev tokens last an hour; fetch a new one well before that. */
+function tokenSource(tenant: string, user: string, roles: string[] = []): () => Promise<string> {
+  let cached: { token: string; at: number } | undefined;
+  return async () => {
+    if (!cached || Date.now() - cached.at > 50 * 60_000) {
+      cached = { token: (await postJson(`${await apiUrl()}/dev/token`, { tenant, user, roles })).token, at: Date.now() };
+    }
+    return cached.token;
+  };
+}
+
+// --- The client library -------------------------------------------------------------------
+
+let client: HeraldClient | undefined;
+const inbox = new Map<number, Notification>();
+
+function renderInbox() {
+  const list = $('inbox');
+  list.replaceChildren(
+    ...[...inbox.values()]
+      .sort((a, b) => b.seq - a.seq)
+      .map((notification) => {
+        const item = document.createElement('li');
+        item.dataset.seq = String(notification.seq);
+        item.dataset.read = String(notification.read);
+        const title = Object.assign(document.createElement('span'), { className: 'title', textContent: notification.title });
+        const meta = Object.assign(document.createElement('span'), {
+          className: 'meta',
+          textContent: `#${notification.seq} · ${notification.priority} · ${new Date(notification.createdAt).toLocaleTimeString()}`,
+        });
+        item.append(title, meta);
+        if (!notification.read) {
+          const read = Object.assign(document.createElement('button'), { textContent: 'Mark read', className: 'mark-read' });
+          read.addEventListener('click', () => client?.markRead({ ids: [notification.id] }).catch((error) => log(String(error))));
+          item.append(read);
+        }
+        return item;
+      }),
+  );
+  button('mark-all-read').disabled = !client || inbox.size === 0;
+}
+
+function applyRead(target: MarkReadTarget) {
+  for (const [seq, notification] of inbox) {
+    if ('upTo' in target ? seq <= target.upTo : target.ids.includes(notification.id)) inbox.set(seq, { ...notification, read: true });
+  }
+  renderInbox();
+}
+
+function renderClientState(state: ConnectionState) {
+  $('client-state').textContent = state;
+  $('client-state').dataset.state = state;
+}
+
+button('start').addEventListener('click', async () => {
+  const { tenant, user } = signedIn();
+  button('start').disabled = true;
   try {
-    setState('connecting');
-    const { httpUrl } = await (await fetch('/config.json')).json();
-    const { token } = await postJson(`${httpUrl}/dev/token`, { tenant: $<HTMLInputElement>('tenant').value, user: $<HTMLInputElement>('user').value });
-    const { url } = await postJson(`${httpUrl}/realtime/ticket`, {}, token);
-    socket = new WebSocket(url);
-    socket.onopen = () => (setState('open'), log('connected'));
-    socket.onmessage = (event) => log(`← ${event.data}`);
-    socket.onclose = (event) => (setState('closed'), log(`closed (${event.code}${event.reason ? ` ${event.reason}` : ''})`));
+    const started = new HeraldClient({ httpUrl: await apiUrl(), getToken: tokenSource(tenant, user) });
+    client = started;
+    started.on('state', renderClientState);
+    started.on('role', (role) => ($('role').textContent = role));
+    started.on('unread', (unread) => ($('unread').textContent = String(unread)));
+    started.on('notification', (notification) => (inbox.set(notification.seq, notification), renderInbox()));
+    started.on('read', applyRead);
+    started.on('reset', () => (inbox.clear(), renderInbox()));
+    started.on('error', (error) => log(`client: ${error.message}`));
+    await started.start();
+    for (const notification of await started.inbox()) inbox.set(notification.seq, notification);
+    renderInbox();
+    button('stop').disabled = button('publish').disabled = false;
   } catch (error) {
-    setState('closed');
+    button('start').disabled = false;
     log(String(error));
   }
 });
-$('ping').addEventListener('click', () => {
+
+button('stop').addEventListener('click', async () => {
+  await client?.stop();
+  client = undefined;
+  inbox.clear();
+  renderInbox();
+  $('role').textContent = 'not started';
+  button('stop').disabled = button('publish').disabled = true;
+  button('start').disabled = false;
+});
+
+button('mark-all-read').addEventListener('click', () => {
+  const newest = Math.max(0, ...inbox.keys());
+  if (newest > 0) client?.markRead({ upTo: newest }).catch((error) => log(String(error)));
+});
+
+button('publish').addEventListener('click', async () => {
+  const { tenant, user } = signedIn();
+  try {
+    const token = await tokenSource(tenant, 'demo-publisher', ['publisher'])();
+    const outcome = await postJson(`${await apiUrl()}/notifications`, { userId: user, kind: 'demo', title: $<HTMLInputElement>('publish-title').value }, token);
+    log(`published: ${JSON.stringify(outcome)}`);
+  } catch (error) {
+    log(String(error));
+  }
+});
+
+// --- The raw WebSocket ----------------------------------------------------------------------
+
+let socket: WebSocket | undefined;
+
+function setSocketState(state: 'open' | 'closed' | 'connecting') {
+  $('state').textContent = state;
+  $('state').dataset.state = state;
+  button('connect').disabled = state !== 'closed';
+  button('ping').disabled = state !== 'open';
+  button('disconnect').disabled = state !== 'open';
+}
+
+button('connect').addEventListener('click', async () => {
+  try {
+    setSocketState('connecting');
+    const { tenant, user } = signedIn();
+    const { url } = await postJson(`${await apiUrl()}/realtime/ticket`, {}, await tokenSource(tenant, user)());
+    socket = new WebSocket(url);
+    socket.onopen = () => (setSocketState('open'), log('connected'));
+    socket.onmessage = (event) => log(`← ${event.data}`);
+    socket.onclose = (event) => (setSocketState('closed'), log(`closed (${event.code}${event.reason ? ` ${event.reason}` : ''})`));
+  } catch (error) {
+    setSocketState('closed');
+    log(String(error));
+  }
+});
+button('ping').addEventListener('click', () => {
   const frame = JSON.stringify({ action: 'ping', id: String(Date.now()) });
   socket?.send(frame);
   log(`→ ${frame}`);
 });
-$('disconnect').addEventListener('click', () => socket?.close(1000, 'bye'));
+button('disconnect').addEventListener('click', () => socket?.close(1000, 'bye'));
