@@ -146,6 +146,8 @@ export class Transport {
   private ackTimer: ReturnType<typeof setTimeout> | undefined;
   private acked = 0;
   private refilling = false;
+  /** Retries of renewals and refills, cleared on stop so none outlives the session it belongs to. */
+  private readonly timers = new Set<ReturnType<typeof setTimeout>>();
   private topics = new Set<string>();
   private subscribeIds = new Map<string, string>();
   private nextFrameId = 0;
@@ -181,6 +183,8 @@ export class Transport {
     this.running = false;
     clearTimeout(this.retryTimer);
     clearTimeout(this.ackTimer);
+    for (const timer of this.timers) clearTimeout(timer);
+    this.timers.clear();
     this.stopPolling();
     this.current?.dispose(1000, 'Client stopped');
     this.replacing?.dispose(1000, 'Client stopped');
@@ -291,7 +295,7 @@ export class Transport {
       if (!this.running) return;
       this.sink.error(asError(error));
       // The old socket still works until API Gateway's cut-off; try again well before that.
-      setTimeout(() => void this.replace(), backoffDelay(1, this.timing.backoffBaseMs * 10, this.timing.backoffCapMs));
+      this.later(() => void this.replace(), backoffDelay(1, this.timing.backoffBaseMs * 10, this.timing.backoffCapMs));
     }
   }
 
@@ -307,13 +311,14 @@ export class Transport {
     if (!this.running) return;
     if (link === this.replacing) {
       this.replacing = undefined;
-      setTimeout(() => void this.replace(), backoffDelay(0, this.timing.backoffBaseMs, this.timing.backoffCapMs));
+      this.later(() => void this.replace(), backoffDelay(0, this.timing.backoffBaseMs, this.timing.backoffCapMs));
       return;
     }
     if (link !== this.current) return;
     link.dispose(1000, 'Closed');
     this.current = undefined;
-    if (this.replacing?.resumed) return this.promote(this.replacing);
+    // A renewal under way simply takes over; its resume covers whatever the old socket missed.
+    if (this.replacing) return this.promote(this.replacing);
     // A socket that closes before its resume finished counts as a failed attempt, so a server that
     // keeps refusing after the handshake still leads to polling and longer waits.
     if (!link.resumed) this.failures += 1;
@@ -439,10 +444,16 @@ export class Transport {
       }
     } catch (error) {
       this.sink.error(asError(error));
-      if (this.running) setTimeout(() => void this.refill(), this.timing.backoffBaseMs);
+      this.later(() => void this.refill(), this.timing.backoffBaseMs);
     } finally {
       this.refilling = false;
     }
+  }
+
+  private later(task: () => void, ms: number): void {
+    if (!this.running) return;
+    const timer = setTimeout(() => (this.timers.delete(timer), task()), ms);
+    this.timers.add(timer);
   }
 
   private startPolling(): void {

@@ -1,0 +1,134 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { HeraldHttp } from '../../web/client/http';
+import { DEFAULT_TIMING, Transport, type SocketLike, type TransportSink } from '../../web/client/transport';
+import type { ConnectionState, Notification, NotificationPage } from '../../web/client/types';
+
+/**
+ * Replay paging and the server's `gap` answers, which the local runtime cannot produce on demand
+ * (500+ notifications per page, 30-day expiry, a server reset). The socket and HTTP are scripted.
+ */
+
+class ScriptedSocket implements SocketLike {
+  static opened: ScriptedSocket[] = [];
+  readyState = 0;
+  readonly sent: any[] = [];
+  onopen: SocketLike['onopen'] = null;
+  onmessage: SocketLike['onmessage'] = null;
+  onclose: SocketLike['onclose'] = null;
+  onerror: SocketLike['onerror'] = null;
+
+  constructor(readonly url: string) {
+    ScriptedSocket.opened.push(this);
+    setTimeout(() => ((this.readyState = 1), this.onopen?.({})));
+  }
+
+  send(data: string): void {
+    this.sent.push(JSON.parse(data));
+  }
+
+  close(code = 1000): void {
+    this.readyState = 3;
+    this.onclose?.({ code });
+  }
+
+  receive(frame: object): void {
+    this.onmessage?.({ data: JSON.stringify(frame) });
+  }
+}
+
+const notification = (seq: number): Notification => ({ seq, id: `n${seq}`, kind: 'test', title: `#${seq}`, priority: 'normal', createdAt: '2026-01-01T00:00:00Z', read: false });
+const push = (seq: number) => {
+  const { read: _read, ...fields } = notification(seq);
+  return { type: 'notification', ...fields };
+};
+
+function setup(lastSeq: number, pages: (after: number) => NotificationPage = () => ({ items: [], nextAfter: 0, more: false, gap: false, unread: 0 })) {
+  const fetchStub = async (input: RequestInfo | URL) => {
+    const url = new URL(String(input));
+    if (url.pathname === '/realtime/ticket') return Response.json({ ticket: 't', expiresAt: '', url: 'ws://scripted/live?ticket=t' });
+    if (url.pathname === '/notifications') return Response.json(pages(Number(url.searchParams.get('after'))));
+    return new Response('{}', { status: 404 });
+  };
+  const record = { delivered: [] as number[], resets: [] as number[], unread: [] as number[], states: [] as ConnectionState[] };
+  const sink: TransportSink = {
+    deliver: (items) => record.delivered.push(...items.map((item) => item.seq)),
+    unread: (count) => record.unread.push(count),
+    reset: (seq) => record.resets.push(seq),
+    state: (state) => record.states.push(state),
+    event: () => undefined,
+    progress: () => undefined,
+    error: () => undefined,
+  };
+  const transport = new Transport(new HeraldHttp('http://herald.test', async () => 'token', fetchStub), ScriptedSocket, { ...DEFAULT_TIMING, ackDelayMs: 5 }, sink);
+  transport.start(lastSeq);
+  return { transport, record };
+}
+
+async function openSocket(): Promise<ScriptedSocket> {
+  await vi.waitFor(() => expect(ScriptedSocket.opened.at(-1)?.readyState).toBe(1));
+  return ScriptedSocket.opened.at(-1) as ScriptedSocket;
+}
+
+let running: Transport | undefined;
+afterEach(() => {
+  running?.stop();
+  ScriptedSocket.opened = [];
+});
+
+describe('client transport', () => {
+  it('resumes from lastSeq, pages while the server says more, then acks cumulatively', async () => {
+    const { transport, record } = setup(5);
+    running = transport;
+    const socket = await openSocket();
+    expect(socket.sent).toEqual([{ action: 'resume', after: 5 }]);
+
+    socket.receive(push(6));
+    socket.receive(push(7));
+    socket.receive({ type: 'replayed', upTo: 7, more: true, gap: false, unread: 4 });
+    expect(socket.sent.at(-1)).toEqual({ action: 'resume', after: 7 });
+    socket.receive(push(8));
+    socket.receive(push(7));
+    socket.receive({ type: 'replayed', upTo: 8, more: false, gap: false, unread: 3 });
+
+    expect(record.delivered).toEqual([6, 7, 8]);
+    expect(record.unread).toEqual([4, 3]);
+    await vi.waitFor(() => expect(socket.sent.filter((frame) => frame.action === 'ack')).toEqual([{ action: 'ack', upTo: 8 }]));
+    expect(record.states).toEqual(['connecting', 'open']);
+  });
+
+  it('on a replay gap, stops waiting for the expired seqs and resets the view below the survivors', async () => {
+    const { transport, record } = setup(5);
+    running = transport;
+    const socket = await openSocket();
+    socket.receive(push(9));
+    socket.receive(push(10));
+    expect(record.delivered).toEqual([]);
+    socket.receive({ type: 'replayed', upTo: 10, more: false, gap: true, unread: 2 });
+
+    expect(record.resets).toEqual([10]);
+    expect(record.delivered).toEqual([9, 10]);
+    expect(transport.lastSeq).toBe(10);
+  });
+
+  it('when the server is behind the client (its data was reset), starts over from the server seq', async () => {
+    const { transport, record } = setup(50);
+    running = transport;
+    const socket = await openSocket();
+    socket.receive({ type: 'replayed', upTo: 3, more: false, gap: true, unread: 0 });
+    socket.receive(push(4));
+
+    expect(record.resets).toEqual([3]);
+    expect(record.delivered).toEqual([4]);
+  });
+
+  it('refills a gap in live pushes over HTTP, and skips what the page says expired', async () => {
+    const { transport, record } = setup(0, (after) => ({ items: [notification(7), notification(8)], nextAfter: 8, more: false, gap: after < 6, unread: 2 }));
+    running = transport;
+    const socket = await openSocket();
+    socket.receive({ type: 'replayed', upTo: 0, more: false, gap: false, unread: 0 });
+    socket.receive(push(8));
+
+    await vi.waitFor(() => expect(record.delivered).toEqual([7, 8]));
+    expect(record.resets).toEqual([6]);
+  });
+});
