@@ -131,8 +131,17 @@ export class HeraldClient {
     if (this.running) return;
     this.running = true;
     this.setState('connecting');
-    const account = this.options.account ?? accountFromToken(await this.options.getToken(), this.options.tenantClaim ?? 'tenant');
-    const store = await (this.options.storage ?? defaultStorage())(account);
+    let account: Account;
+    let store: NotificationStore;
+    try {
+      account = this.options.account ?? accountFromToken(await this.options.getToken(), this.options.tenantClaim ?? 'tenant');
+      store = await (this.options.storage ?? defaultStorage())(account);
+    } catch (error) {
+      // Nothing was set up, so the caller can fix the cause (sign in, storage) and start again.
+      this.running = false;
+      this.setState('closed');
+      throw error;
+    }
     if (!this.running) return store.close();
     this.currentAccount = account;
     this.store = store;
