@@ -278,6 +278,15 @@ describe('resume', () => {
     expect(polled.body).toMatchObject({ gap: true, nextAfter: 3, unread: 1 });
   });
 
+  it('says gap, and where to continue, when the client claims seqs the server never issued', async () => {
+    const user = uniqueUser();
+    for (let index = 0; index < 3; index++) await publish('acme', user);
+    const socket = await connect('acme', user);
+    socket.send({ action: 'resume', after: 99 });
+    expect(await socket.waitFor((frame) => frame.type === 'replayed')).toMatchObject({ upTo: 3, more: false, gap: true });
+    expect(notificationsOf(socket)).toEqual([]);
+  });
+
   it('answers a malformed resume with an error frame naming the field', async () => {
     const socket = await connect('acme', uniqueUser());
     socket.send({ action: 'resume', after: 'yesterday', id: 'bad' });
