@@ -86,6 +86,8 @@ interface Observed {
   states: ConnectionState[];
   unread: number[];
   httpRequests: string[];
+  /** The client's `error` events, shown when a wait times out. */
+  errors: string[];
 }
 
 async function startClient(options: Partial<HeraldClientOptions> & { user?: string } = {}): Promise<Observed> {
@@ -100,7 +102,9 @@ async function startClient(options: Partial<HeraldClientOptions> & { user?: stri
     fetch: (input, init) => (httpRequests.push(`${init?.method ?? 'GET'} ${new URL(String(input)).pathname}${new URL(String(input)).search}`), fetch(input, init)),
     ...options,
   });
-  const observed: Observed = { client, user, notifications: [], states: [], unread: [], httpRequests };
+  const observed: Observed = { client, user, notifications: [], states: [], unread: [], httpRequests, errors: [] };
+  client.on('error', (error) => observed.errors.push(error.message));
+  waitingOn = observed;
   client.on('notification', (notification) => observed.notifications.push(notification));
   client.on('state', (state) => observed.states.push(state));
   client.on('unread', (unread) => observed.unread.push(unread));
@@ -109,10 +113,16 @@ async function startClient(options: Partial<HeraldClientOptions> & { user?: stri
   return observed;
 }
 
+/** The client a test started last, whose state a timeout reports. */
+let waitingOn: Observed | undefined;
+
 async function until(check: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    if (Date.now() > deadline) {
+      const { notifications, states, httpRequests, errors } = waitingOn ?? {};
+      throw new Error(`timed out waiting for ${what}; ${JSON.stringify({ seqs: notifications?.map((n) => n.seq), states, httpRequests, errors })}`);
+    }
     await new Promise((wait) => setTimeout(wait, 20));
   }
 }

@@ -132,3 +132,31 @@ describe('client transport', () => {
     expect(record.resets).toEqual([6]);
   });
 });
+
+describe('client transport unread count', () => {
+  it('reads the count again when pushes beyond the replay raced its snapshot', async () => {
+    const requests: number[] = [];
+    const { transport, record } = setup(0, (after) => (requests.push(after), { items: [], nextAfter: after, more: false, gap: false, unread: 2 }));
+    running = transport;
+    const socket = await openSocket();
+    socket.receive(push(1));
+    socket.receive(push(2));
+    // The server counted before seq 2 was committed, but its push got here first.
+    socket.receive({ type: 'replayed', upTo: 0, more: false, gap: false, unread: 1 });
+
+    await vi.waitFor(() => expect(record.unread).toEqual([1, 2]));
+    expect(requests).toEqual([2]);
+  });
+
+  it('trusts a count that covers everything delivered', async () => {
+    const requests: number[] = [];
+    const { transport, record } = setup(0, (after) => (requests.push(after), { items: [], nextAfter: after, more: false, gap: false, unread: 0 }));
+    running = transport;
+    const socket = await openSocket();
+    socket.receive(push(1));
+    socket.receive({ type: 'replayed', upTo: 1, more: false, gap: false, unread: 1 });
+    await new Promise((wait) => setTimeout(wait, 50));
+    expect(record.unread).toEqual([1]);
+    expect(requests).toEqual([]);
+  });
+});

@@ -90,6 +90,8 @@ const REFILL_ATTEMPTS = 10;
 class Link {
   resumed = false;
   resuming = false;
+  /** The `after` of the resume in flight. */
+  resumeAfter = 0;
   private pingTimer: ReturnType<typeof setInterval> | undefined;
   private pongTimer: ReturnType<typeof setTimeout> | undefined;
   private ageTimer: ReturnType<typeof setTimeout> | undefined;
@@ -146,6 +148,7 @@ export class Transport {
   private ackTimer: ReturnType<typeof setTimeout> | undefined;
   private acked = 0;
   private refilling = false;
+  private recounting = false;
   /** Retries of renewals and refills, cleared on stop so none outlives the session it belongs to. */
   private readonly timers = new Set<ReturnType<typeof setTimeout>>();
   private topics = new Set<string>();
@@ -279,6 +282,7 @@ export class Transport {
 
   private resume(link: Link, after: number): void {
     link.resuming = true;
+    link.resumeAfter = after;
     link.send({ action: 'resume', after });
   }
 
@@ -367,7 +371,7 @@ export class Transport {
 
   private replayed(link: Link, frame: Extract<ServerFrame, { type: 'replayed' }>): void {
     // Replay frames precede `replayed` on the same socket, so a seq up to upTo that did not come expired.
-    if (frame.gap) this.expire(frame.upTo);
+    if (frame.gap) this.expire(frame.upTo, link.resumeAfter);
     if (typeof frame.unread === 'number') this.sink.unread(frame.unread);
     if (frame.more) return this.resume(link, frame.upTo);
     link.resuming = false;
@@ -376,6 +380,30 @@ export class Transport {
     if (link === this.replacing) this.promote(link);
     this.scheduleAck();
     if (this.sequencer.hasGap) void this.refill();
+    else this.recountIfRaced(frame.upTo);
+  }
+
+  /**
+   * The server's unread count is a snapshot taken while it answered. A push that arrived before
+   * the answer but beyond what the answer covered (seq > coveredUpTo) may or may not be in it, so
+   * the count is read again now that those pushes are committed and delivered.
+   */
+  private recountIfRaced(coveredUpTo: number): void {
+    if (this.sequencer.lastSeq > coveredUpTo) void this.recount();
+  }
+
+  private async recount(): Promise<void> {
+    if (this.recounting) return;
+    this.recounting = true;
+    try {
+      const after = this.sequencer.lastSeq;
+      const page = await this.http.notifications(after, 1);
+      if (this.running) this.page(page, after);
+    } catch (error) {
+      this.sink.error(asError(error));
+    } finally {
+      this.recounting = false;
+    }
   }
 
   private resuming(): boolean {
@@ -383,17 +411,17 @@ export class Transport {
   }
 
   /**
-   * The server answered `gap`: seqs up to `upTo` that have not arrived expired, so stop waiting for
-   * them; or, when `upTo` is below lastSeq, the server's sequence is behind this client's (its data
-   * was reset), so start over from the server's.
+   * The server answered `gap` to a read after `after`: seqs up to `upTo` that have not arrived
+   * expired, so stop waiting for them; or, when `upTo` is below `after`, the server's sequence is
+   * behind this client's (its data was reset), so start over from the server's.
    */
-  private expire(upTo: number): void {
-    if (upTo < this.sequencer.lastSeq) {
+  private expire(upTo: number, after: number): void {
+    if (upTo < after) {
       this.sequencer = new Sequencer(upTo);
       this.acked = upTo;
       return this.sink.reset(upTo);
     }
-    if (upTo === this.sequencer.lastSeq) return;
+    if (upTo <= this.sequencer.lastSeq) return;
     const released = this.sequencer.skipTo(upTo);
     this.sink.reset(this.sequencer.lastSeq);
     this.release(released);
@@ -405,9 +433,10 @@ export class Transport {
     this.scheduleAck();
   }
 
-  private page(page: NotificationPage): void {
+  /** Applies `GET /notifications?after=` (the `after` it asked with). */
+  private page(page: NotificationPage, after: number): void {
     // Items start at the oldest survivor; without items, nextAfter is the server's last seq.
-    if (page.gap) this.expire(page.items[0] ? page.items[0].seq - 1 : page.nextAfter);
+    if (page.gap) this.expire(page.items[0] ? page.items[0].seq - 1 : page.nextAfter, after);
     const released: Notification[] = [];
     for (const item of page.items) released.push(...this.sequencer.accept(item));
     this.release(released);
@@ -429,7 +458,8 @@ export class Transport {
         const before = this.sequencer.lastSeq;
         const page = await this.http.notifications(before, PAGE_LIMIT);
         if (!this.running) return;
-        this.page(page);
+        this.page(page, before);
+        if (!this.sequencer.hasGap) this.recountIfRaced(page.nextAfter);
         if (this.sequencer.lastSeq > before || page.more) {
           fruitless = 0;
           continue;
@@ -471,9 +501,10 @@ export class Transport {
     try {
       let page: NotificationPage;
       do {
-        page = await this.http.notifications(this.sequencer.lastSeq, PAGE_LIMIT);
+        const after = this.sequencer.lastSeq;
+        page = await this.http.notifications(after, PAGE_LIMIT);
         if (!this.polling) return;
-        this.page(page);
+        this.page(page, after);
       } while (page.more);
       this.setState('polling');
     } catch (error) {
