@@ -148,6 +148,19 @@ describe('client transport unread count', () => {
     expect(requests).toEqual([2]);
   });
 
+  it('reads the count again when a push arrives right after a snapshot that may already include it', async () => {
+    const requests: number[] = [];
+    const { transport, record } = setup(0, (after) => (requests.push(after), { items: [], nextAfter: after, more: false, gap: false, unread: 1 }));
+    running = transport;
+    const socket = await openSocket();
+    // The server counted seq 1 (committed after its replay read) before its push arrived.
+    socket.receive({ type: 'replayed', upTo: 0, more: false, gap: false, unread: 1 });
+    socket.receive(push(1));
+
+    await vi.waitFor(() => expect(requests).toEqual([1]));
+    await vi.waitFor(() => expect(record.unread).toEqual([1, 1]));
+  });
+
   it('trusts a count that covers everything delivered', async () => {
     const requests: number[] = [];
     const { transport, record } = setup(0, (after) => (requests.push(after), { items: [], nextAfter: after, more: false, gap: false, unread: 0 }));

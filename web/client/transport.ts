@@ -84,6 +84,10 @@ export class HeraldFrameError extends Error {
 
 const PAGE_LIMIT = 100;
 const OPEN = 1;
+/** A delivery this soon after an unread count may have raced it (see scheduleRecount). */
+const RECOUNT_WINDOW_MS = 1_000;
+/** Lets the racing pushes settle before the count is read again. */
+const RECOUNT_DELAY_MS = 300;
 /** Refill reads that made no progress before the held frames are released anyway (see refill). */
 const REFILL_ATTEMPTS = 10;
 
@@ -149,6 +153,11 @@ export class Transport {
   private acked = 0;
   private refilling = false;
   private recounting = false;
+  private recountTimer: ReturnType<typeof setTimeout> | undefined;
+  /** When the server's last unread count arrived (ms since epoch). */
+  private countedAt = 0;
+  /** Set while a page is applied: its own deliveries are covered by its count. */
+  private applyingPage = false;
   /** Retries of renewals and refills, cleared on stop so none outlives the session it belongs to. */
   private readonly timers = new Set<ReturnType<typeof setTimeout>>();
   private topics = new Set<string>();
@@ -186,6 +195,8 @@ export class Transport {
     this.running = false;
     clearTimeout(this.retryTimer);
     clearTimeout(this.ackTimer);
+    clearTimeout(this.recountTimer);
+    this.recountTimer = undefined;
     for (const timer of this.timers) clearTimeout(timer);
     this.timers.clear();
     this.stopPolling();
@@ -372,7 +383,7 @@ export class Transport {
   private replayed(link: Link, frame: Extract<ServerFrame, { type: 'replayed' }>): void {
     // Replay frames precede `replayed` on the same socket, so a seq up to upTo that did not come expired.
     if (frame.gap) this.expire(frame.upTo, link.resumeAfter);
-    if (typeof frame.unread === 'number') this.sink.unread(frame.unread);
+    if (typeof frame.unread === 'number') this.counted(frame.unread);
     if (frame.more) return this.resume(link, frame.upTo);
     link.resuming = false;
     link.resumed = true;
@@ -380,16 +391,27 @@ export class Transport {
     if (link === this.replacing) this.promote(link);
     this.scheduleAck();
     if (this.sequencer.hasGap) void this.refill();
-    else this.recountIfRaced(frame.upTo);
+    else if (this.sequencer.lastSeq > frame.upTo) this.scheduleRecount();
+  }
+
+  private counted(unread: number): void {
+    this.countedAt = Date.now();
+    this.sink.unread(unread);
   }
 
   /**
-   * The server's unread count is a snapshot taken while it answered. A push that arrived before
-   * the answer but beyond what the answer covered (seq > coveredUpTo) may or may not be in it, so
-   * the count is read again now that those pushes are committed and delivered.
+   * The server's unread count is a snapshot taken while it answers, not tied to a seq, so a push
+   * racing it (arriving just before the answer though beyond what it replayed, or just after it
+   * though already counted) may be counted twice or not at all. Such a race is read again once the
+   * pushes have settled. Quiet traffic never triggers it; steady traffic at most once per
+   * RECOUNT_WINDOW_MS.
    */
-  private recountIfRaced(coveredUpTo: number): void {
-    if (this.sequencer.lastSeq > coveredUpTo) void this.recount();
+  private scheduleRecount(): void {
+    if (this.recountTimer !== undefined || !this.running) return;
+    this.recountTimer = setTimeout(() => {
+      this.recountTimer = undefined;
+      void this.recount();
+    }, RECOUNT_DELAY_MS);
   }
 
   private async recount(): Promise<void> {
@@ -430,6 +452,7 @@ export class Transport {
   private release(items: Notification[]): void {
     if (items.length === 0) return;
     this.sink.deliver(items, this.sequencer.lastSeq);
+    if (!this.applyingPage && Date.now() - this.countedAt < RECOUNT_WINDOW_MS) this.scheduleRecount();
     this.scheduleAck();
   }
 
@@ -439,8 +462,13 @@ export class Transport {
     if (page.gap) this.expire(page.items[0] ? page.items[0].seq - 1 : page.nextAfter, after);
     const released: Notification[] = [];
     for (const item of page.items) released.push(...this.sequencer.accept(item));
-    this.release(released);
-    this.sink.unread(page.unread);
+    this.applyingPage = true;
+    try {
+      this.release(released);
+    } finally {
+      this.applyingPage = false;
+    }
+    this.counted(page.unread);
   }
 
   /**
@@ -459,7 +487,7 @@ export class Transport {
         const page = await this.http.notifications(before, PAGE_LIMIT);
         if (!this.running) return;
         this.page(page, before);
-        if (!this.sequencer.hasGap) this.recountIfRaced(page.nextAfter);
+        if (!this.sequencer.hasGap && this.sequencer.lastSeq > page.nextAfter) this.scheduleRecount();
         if (this.sequencer.lastSeq > before || page.more) {
           fruitless = 0;
           continue;
