@@ -128,6 +128,8 @@ async function until(check: () => boolean, what: string, timeoutMs = 10_000): Pr
 }
 
 const seqsOf = (observed: Observed) => observed.notifications.map((notification) => notification.seq);
+/** Inbox reads that fetch notifications (refills and polls ask for 100; unread recounts for 1). */
+const inboxReads = (observed: Observed) => observed.httpRequests.filter((request) => /^GET \/notifications\?after=\d+&limit=100$/.test(request));
 const settle = (ms = 600) => new Promise((wait) => setTimeout(wait, ms));
 
 describe('client library against the local runtime', () => {
@@ -145,8 +147,9 @@ describe('client library against the local runtime', () => {
     expect(second.seq).toBe(first.seq + 1);
     await until(() => observed.client.unread === 2, 'unread 2');
     expect(observed.client.lastSeq).toBe(second.seq);
-    // Live delivery needed no HTTP besides the ticket.
-    expect(observed.httpRequests).toEqual(['POST /realtime/ticket']);
+    // Live delivery needed no inbox reads, and one ticket.
+    expect(inboxReads(observed)).toEqual([]);
+    expect(observed.httpRequests.filter((request) => request.startsWith('POST'))).toEqual(['POST /realtime/ticket']);
     expect((await observed.client.inbox()).map((notification) => notification.seq)).toEqual([second.seq, first.seq]);
   });
 
@@ -181,7 +184,7 @@ describe('client library against the local runtime', () => {
     await until(() => observed.notifications.length === 1, 'first');
     wire.dropSeqs.add(2);
     await publish(observed.user, 'two (push lost)');
-    expect(observed.httpRequests.filter((request) => request.startsWith('GET /notifications'))).toEqual([]);
+    expect(inboxReads(observed)).toEqual([]);
     await publish(observed.user, 'three');
 
     await until(() => observed.notifications.length === 3, 'all three');
@@ -212,7 +215,7 @@ describe('client library against the local runtime', () => {
     expect(seqsOf(observed)).toEqual([1, ...missed.map((notification) => notification.seq)]);
     expect(observed.notifications.slice(1).map((notification) => notification.title)).toEqual(['missed 1', 'missed 2', 'missed 3']);
     expect(observed.client.state).toBe('open');
-    expect(observed.httpRequests.filter((request) => request.startsWith('GET /notifications'))).toEqual([]);
+    expect(inboxReads(observed)).toEqual([]);
     // A fresh ticket for every attempt, blocked ones included.
     expect(observed.httpRequests.filter((request) => request === 'POST /realtime/ticket')).toHaveLength(wire.sockets.length);
   });
@@ -242,17 +245,17 @@ describe('client library against the local runtime', () => {
     expect(wire.sockets.length).toBeGreaterThanOrEqual(2);
     await publish(observed.user, 'by polling');
     await until(() => observed.notifications.length === 1, 'a polled notification');
-    expect(observed.httpRequests.some((request) => request.startsWith('GET /notifications?after=0'))).toBe(true);
+    expect(inboxReads(observed)).toContain('GET /notifications?after=0&limit=100');
 
     wire.blocked = false;
     await until(() => observed.client.state === 'open', 'back on the socket');
-    const polls = observed.httpRequests.filter((request) => request.startsWith('GET /notifications')).length;
+    const polls = inboxReads(observed).length;
     await publish(observed.user, 'live again');
     await until(() => observed.notifications.length === 2, 'a live notification');
     await settle(500);
     expect(observed.notifications.map((notification) => notification.title)).toEqual(['by polling', 'live again']);
     // Polling stopped once the socket was back.
-    expect(observed.httpRequests.filter((request) => request.startsWith('GET /notifications')).length).toBe(polls);
+    expect(inboxReads(observed)).toHaveLength(polls);
     expect(observed.states).toEqual(['connecting', 'polling', 'open']);
   });
 

@@ -415,7 +415,8 @@ export class Transport {
   }
 
   private async recount(): Promise<void> {
-    if (this.recounting) return;
+    // Without a socket there are no pushes to race, and the next resume brings a fresh count.
+    if (this.recounting || !this.current?.resumed) return;
     this.recounting = true;
     try {
       const after = this.sequencer.lastSeq;
