@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { build } from 'esbuild';
-import { functionSpecs } from '../lib/description';
+import { connectionsEndpointEnvVar, functionSpecs, queues, settingEnvVars, tables } from '../lib/description';
 import { bundling } from '../lib/herald-function';
 import { REPO_ROOT } from '../lib/local/runtime';
 import { percentile, row } from './stats';
@@ -56,17 +56,38 @@ function importTimes(file: string): number[] {
   });
 }
 
-/** Handlers read their configuration at import; any well-formed value will do here. */
+/**
+ * Handlers read their configuration at import; any well-formed value will do here. Tables and
+ * queues come from the description, so a new one needs nothing here; a new setting needs a
+ * placeholder in its format, and says so.
+ */
 function placeholderEnv(): Record<string, string> {
-  return {
-    CONNECTIONS_TABLE: 'bench',
-    TICKETS_TABLE: 'bench',
+  const settings: Record<string, string> = {
     ALLOWED_ORIGINS: '[]',
     CONNECTION_TTL_SECONDS: '7800',
     TICKET_TTL_SECONDS: '30',
     TENANT_CLAIM: 'tenant',
     ROLES_CLAIM: 'roles',
     WEBSOCKET_URL: 'wss://bench.invalid/live',
-    CONNECTIONS_ENDPOINT: 'https://bench.invalid/live',
+    NOTIFICATION_RETENTION_DAYS: '30',
+    // Settings of the exports feature, which is landing concurrently; unused until it does.
+    EXPORT_SENDER: 'exports@bench.invalid',
+    EXPORT_RETENTION_DAYS: '7',
+    EXPORT_SCHEDULE_GROUP: 'bench',
+    EXPORT_SCHEDULER_ROLE_ARN: 'arn:aws:iam::000000000000:role/bench',
+    EXPORT_QUEUE_ARN: 'arn:aws:sqs:us-east-1:000000000000:bench',
+    EXPORT_DEAD_LETTER_QUEUE_ARN: 'arn:aws:sqs:us-east-1:000000000000:bench-dlq',
+    EXPORT_LINK_KEY: `key:${Buffer.alloc(32).toString('base64')}`,
+    HTTP_API_URL: 'https://bench.invalid',
+  };
+  const missing = Object.values(settingEnvVars).filter((envVar) => !(envVar in settings));
+  if (missing.length > 0) throw new Error(`bench/cold-start.ts has no placeholder for ${missing.join(', ')}; add one in its format`);
+  return {
+    ...settings,
+    ...Object.fromEntries(Object.values(tables).map(({ envVar }) => [envVar, 'bench'])),
+    ...Object.fromEntries((Object.values(queues) as Array<{ envVar: string }>).map(({ envVar }) => [envVar, 'https://bench.invalid/queue'])),
+    [connectionsEndpointEnvVar]: 'https://bench.invalid/live',
+    // The exports feature's bucket, likewise landing concurrently.
+    EXPORTS_BUCKET: 'bench',
   };
 }

@@ -1,19 +1,31 @@
 /**
  * `npm run bench`: every benchmark, each printing its figures beside a baseline measured in the
  * same run. Absolute times drift on a shared machine; the ratios are what to compare.
+ * `npm run bench -- <name>` runs one.
  */
+import { spawnSync } from 'node:child_process';
 import { benchColdStart } from './cold-start';
 import { benchConnections } from './connections';
+import { benchNotifications } from './notifications';
 
 const benchmarks: Array<[string, () => Promise<void>]> = [
   ['cold-start', benchColdStart],
   ['connections', benchConnections],
+  ['notifications', benchNotifications],
 ];
 const only = process.argv[2];
 
-for (const [name, run] of benchmarks) {
-  if (only && only !== name) continue;
-  console.log(`\n## ${name}`);
-  await run();
+if (only) {
+  const benchmark = benchmarks.find(([name]) => name === only);
+  if (!benchmark) throw new Error(`No benchmark "${only}"; there are ${benchmarks.map(([name]) => name).join(', ')}`);
+  console.log(`\n## ${only}`);
+  await benchmark[1]();
+} else {
+  // One process per benchmark: a local runtime loads Herald's handlers into its process once, bound
+  // to that runtime's emulators, so a second runtime in the same process would reach stopped ones.
+  for (const [name] of benchmarks) {
+    const { status } = spawnSync(process.execPath, [...process.execArgv, process.argv[1] as string, name], { stdio: 'inherit' });
+    if (status !== 0) throw new Error(`benchmark ${name} failed (exit ${status})`);
+  }
 }
 process.exit(0);

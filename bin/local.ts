@@ -1,7 +1,7 @@
 /**
  * `npm start`: the whole of Herald on this machine, with no AWS account. See docs/local.md.
  *   --in-memory      keep no state between runs (default: persist under .herald/)
- *   --port-base <n>  first of six consecutive ports (default 4100)
+ *   --port-base <n>  first of seven consecutive ports (default 4100)
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -68,6 +68,7 @@ function banner(urls: LocalUrls, elapsedMs: number, state: string): string {
     ['Mail viewer', urls.mailUrl],
     ['DynamoDB', urls.dynamodbUrl],
     ['S3 / SQS', urls.s3Url],
+    ['Scheduler', urls.schedulerUrl],
   ];
   return [
     '',

@@ -18,6 +18,13 @@ export interface HeraldConfig {
   readonly logRetentionDays: number;
   /** Days a notification is kept (DynamoDB TTL); resume past it answers `gap: true`. @default 30 */
   readonly notificationRetentionDays: number;
+  /**
+   * The verified SES identity export emails come from. Required to synthesize the stack (see
+   * requireExportSender): there is no sensible default, and SES refuses unverified senders.
+   */
+  readonly exportSender?: string;
+  /** Days an export file is kept (S3 lifecycle); its download link lives as long. @default 7 */
+  readonly exportRetentionDays: number;
   /** Steady-state WebSocket and HTTP API request rate per second. @default 500 */
   readonly throttleRateLimit: number;
   /** Burst of WebSocket and HTTP API requests. @default 1000 */
@@ -67,6 +74,14 @@ export function readConfig(context: Context): HeraldConfig {
   if (notificationRetentionDays > 365) {
     throw new ConfigError(`Context "notificationRetentionDays" must be at most 365, got ${notificationRetentionDays}.`);
   }
+  const exportSender = optionalString(context, 'exportSender');
+  if (exportSender !== undefined && !EMAIL.test(exportSender)) {
+    throw new ConfigError(`Context "exportSender" must be one email address such as exports@example.com, got "${exportSender}".`);
+  }
+  const exportRetentionDays = positiveInteger(context, 'exportRetentionDays', 7);
+  if (exportRetentionDays > 365) {
+    throw new ConfigError(`Context "exportRetentionDays" must be at most 365, got ${exportRetentionDays}.`);
+  }
   return {
     jwtIssuer,
     jwtAudience,
@@ -75,9 +90,24 @@ export function readConfig(context: Context): HeraldConfig {
     rolesClaim: optionalString(context, 'rolesClaim') ?? (cognito ? 'cognito:groups' : 'roles'),
     logRetentionDays,
     notificationRetentionDays,
+    exportSender,
+    exportRetentionDays,
     throttleRateLimit: positiveInteger(context, 'throttleRateLimit', 500),
     throttleBurstLimit: positiveInteger(context, 'throttleBurstLimit', 1000),
   };
+}
+
+/** One plain address: no display name, no whitespace or line breaks that could reach a mail header. */
+export const EMAIL = /^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$/;
+
+/** The sender address, or a ConfigError that says how to set it: the stack cannot be built without one. */
+export function requireExportSender(config: HeraldConfig): string {
+  if (config.exportSender === undefined) {
+    throw new ConfigError(
+      'Context "exportSender" is not set: scheduled exports email their download links from it. Set it in cdk.json or with -c exportSender=exports@your-domain.example (an address or domain verified in SES).',
+    );
+  }
+  return config.exportSender;
 }
 
 function optionalString(context: Context, key: string): string | undefined {

@@ -50,8 +50,19 @@ export interface QueueSpec {
   readonly maxReceiveCount: number;
 }
 
+/**
+ * An S3 bucket. Every Herald bucket is private (public access blocked, no ACLs), encrypted, TLS
+ * only, and its objects expire: they are files made for someone, not records.
+ */
+export interface BucketSpec {
+  readonly envVar: string;
+  /** Setting whose value is the days after which objects expire (lifecycle rule). */
+  readonly expirySetting: SettingName;
+}
+
 export type TableName = keyof typeof tables;
 export type QueueName = keyof typeof queues;
+export type BucketName = keyof typeof buckets;
 
 export type Trigger =
   | { readonly kind: 'websocket-authorizer'; readonly identitySource: readonly string[] }
@@ -71,11 +82,23 @@ export type Trigger =
       /** Lambda filter patterns (the same JSON AWS takes); records matching none are skipped. */
       readonly filterPatterns?: readonly object[];
     }
-  | { readonly kind: 'queue'; readonly queue: QueueName; readonly batchSize: number };
+  | {
+      readonly kind: 'queue';
+      readonly queue: QueueName;
+      readonly batchSize: number;
+      /**
+       * `deadLetter` consumes the queue's DLQ instead: what ran out of retries (or what EventBridge
+       * Scheduler could not deliver) gets a last handler that records and reports the failure.
+       * @default 'queue'
+       */
+      readonly from?: 'queue' | 'deadLetter';
+    };
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
 export type TableAccess = 'read' | 'write' | 'readWrite';
+/** `write` is PutObject and multipart (AbortMultipartUpload included); `read` is GetObject, which presigning needs. */
+export type BucketAccess = 'read' | 'write' | 'readWrite';
 
 export interface FunctionSpec {
   /** Path of the entry file from the repository root; it exports `handler`. */
@@ -84,6 +107,11 @@ export interface FunctionSpec {
   readonly trigger: Trigger;
   readonly tables?: Partial<Record<TableName, TableAccess>>;
   readonly queues?: Partial<Record<QueueName, 'send' | 'consume'>>;
+  readonly buckets?: Partial<Record<BucketName, BucketAccess>>;
+  /** Whether the function creates, updates and deletes EventBridge Scheduler schedules in Herald's group. */
+  readonly manageSchedules?: boolean;
+  /** Whether the function sends email through SES, from the `exportSender` address only. */
+  readonly sendEmail?: boolean;
   /** Whether the function posts to or deletes WebSocket connections (the @connections API). */
   readonly manageConnections?: boolean;
   /** Names of the settings (see settingEnvVars) this function reads. */
@@ -120,6 +148,15 @@ export const settingEnvVars = {
   rolesClaim: 'ROLES_CLAIM',
   webSocketUrl: 'WEBSOCKET_URL',
   notificationRetentionDays: 'NOTIFICATION_RETENTION_DAYS',
+  exportSender: 'EXPORT_SENDER',
+  exportRetentionDays: 'EXPORT_RETENTION_DAYS',
+  exportScheduleGroup: 'EXPORT_SCHEDULE_GROUP',
+  exportSchedulerRoleArn: 'EXPORT_SCHEDULER_ROLE_ARN',
+  exportQueueArn: 'EXPORT_QUEUE_ARN',
+  exportDeadLetterQueueArn: 'EXPORT_DEAD_LETTER_QUEUE_ARN',
+  /** `secret:<ARN>` (deployed: read from Secrets Manager at cold start) or `key:<base64>` (local). */
+  exportLinkKey: 'EXPORT_LINK_KEY',
+  httpApiUrl: 'HTTP_API_URL',
 } as const;
 export type SettingName = keyof typeof settingEnvVars;
 
@@ -131,6 +168,14 @@ export interface SettingValues {
   readonly rolesClaim: string;
   readonly webSocketUrl: string;
   readonly notificationRetentionDays: number;
+  readonly exportSender: string;
+  readonly exportRetentionDays: number;
+  readonly exportScheduleGroup: string;
+  readonly exportSchedulerRoleArn: string;
+  readonly exportQueueArn: string;
+  readonly exportDeadLetterQueueArn: string;
+  readonly exportLinkKey: string;
+  readonly httpApiUrl: string;
 }
 
 /** The one encoding of settings into environment strings, used by the CDK and the local runtime. */
@@ -144,6 +189,15 @@ export function encodeSettings(values: SettingValues): Record<SettingName, strin
     rolesClaim: values.rolesClaim,
     webSocketUrl: values.webSocketUrl,
     notificationRetentionDays: String(values.notificationRetentionDays),
+    exportSender: values.exportSender,
+    exportRetentionDays: String(values.exportRetentionDays),
+    exportScheduleGroup: values.exportScheduleGroup,
+    exportSchedulerRoleArn: values.exportSchedulerRoleArn,
+    exportQueueArn: values.exportQueueArn,
+    exportDeadLetterQueueArn: values.exportDeadLetterQueueArn,
+    exportLinkKey: values.exportLinkKey,
+    // No trailing slash, so `${url}/exports/...` is one slash whatever the stage URL ends with.
+    httpApiUrl: values.httpApiUrl.replace(/\/+$/, ''),
   };
 }
 
@@ -205,9 +259,41 @@ export const tables = {
     sortKey: { name: 'connectionId', type: 'S' },
     ttlAttribute: 'expiresAt',
   },
+  /**
+   * Scheduled exports, one item collection per owner (`pk` = tenant#user): the schedules
+   * (`schedule#<id>`, holding the run lease) and their runs (`run#<scheduleId>#<scheduledAt>`, the
+   * idempotency record of one firing). See docs/exports.md.
+   */
+  exports: {
+    envVar: 'EXPORTS_TABLE',
+    partitionKey: { name: 'pk', type: 'S' },
+    sortKey: { name: 'sk', type: 'S' },
+    ttlAttribute: 'expiresAt',
+  },
 } as const satisfies Record<string, TableSpec>;
 
-export const queues = {} as const satisfies Record<string, QueueSpec>;
+/** Export worker timeout: a 1M-row export streams in a few minutes; Lambda allows 15. */
+export const EXPORT_WORKER_TIMEOUT_SECONDS = 300;
+
+/**
+ * Visibility timeout of every DLQ: a DLQ may feed a last handler (`from: 'deadLetter'`), which
+ * Lambda wants at least 6x slower than its timeout.
+ */
+export const DEAD_LETTER_VISIBILITY_SECONDS = 60;
+
+export const queues = {
+  /** Scheduler firings and run-now requests; one message is one export run. */
+  exports: {
+    envVar: 'EXPORTS_QUEUE_URL',
+    visibilityTimeoutSeconds: 6 * EXPORT_WORKER_TIMEOUT_SECONDS,
+    maxReceiveCount: 3,
+  },
+} as const satisfies Record<string, QueueSpec>;
+
+export const buckets = {
+  /** Export files, `<tenant>/<user>/<runId>.<ext>`, reached only through the download route. */
+  exports: { envVar: 'EXPORTS_BUCKET', expirySetting: 'exportRetentionDays' },
+} as const satisfies Record<string, BucketSpec>;
 
 /** What every function that frames, pushes to or prunes a socket needs (see functions/realtime/action.ts). */
 const socketAccess = {
@@ -228,6 +314,18 @@ const topicAccess = {
 } as const satisfies Partial<FunctionSpec>;
 
 const claimSettings = ['tenantClaim', 'rolesClaim'] as const;
+
+/** Schedule writes touch the Scheduler schedule that fires them. */
+const scheduleAccess = {
+  tables: { exports: 'readWrite' },
+  manageSchedules: true,
+  settings: [...claimSettings, 'exportScheduleGroup', 'exportSchedulerRoleArn', 'exportQueueArn', 'exportDeadLetterQueueArn'],
+} as const satisfies Partial<FunctionSpec>;
+
+const exportReadAccess = {
+  tables: { exports: 'read' },
+  settings: claimSettings,
+} as const satisfies Partial<FunctionSpec>;
 
 export const functions = {
   wsAuthorizer: {
@@ -346,6 +444,93 @@ export const functions = {
     tables: { memberships: 'readWrite' },
     settings: claimSettings,
   },
+  createExportSchedule: {
+    entry: 'functions/exports/handlers/create-schedule.ts',
+    description: 'Creates an export schedule and its EventBridge Scheduler schedule',
+    trigger: { kind: 'http', method: 'POST', path: '/exports/schedules', auth: 'jwt' },
+    ...scheduleAccess,
+  },
+  listExportSchedules: {
+    entry: 'functions/exports/handlers/list-schedules.ts',
+    description: 'Lists the caller export schedules with their last run and next run',
+    trigger: { kind: 'http', method: 'GET', path: '/exports/schedules', auth: 'jwt' },
+    ...exportReadAccess,
+  },
+  getExportSchedule: {
+    entry: 'functions/exports/handlers/get-schedule.ts',
+    description: 'Returns one of the caller export schedules',
+    trigger: { kind: 'http', method: 'GET', path: '/exports/schedules/{id}', auth: 'jwt' },
+    ...exportReadAccess,
+  },
+  updateExportSchedule: {
+    entry: 'functions/exports/handlers/update-schedule.ts',
+    description: 'Changes an export schedule and its EventBridge Scheduler schedule',
+    trigger: { kind: 'http', method: 'PATCH', path: '/exports/schedules/{id}', auth: 'jwt' },
+    ...scheduleAccess,
+  },
+  deleteExportSchedule: {
+    entry: 'functions/exports/handlers/delete-schedule.ts',
+    description: 'Deletes an export schedule and its EventBridge Scheduler schedule',
+    trigger: { kind: 'http', method: 'DELETE', path: '/exports/schedules/{id}', auth: 'jwt' },
+    ...scheduleAccess,
+  },
+  runExportNow: {
+    entry: 'functions/exports/handlers/run-now.ts',
+    description: 'Queues a run of an export schedule now',
+    trigger: { kind: 'http', method: 'POST', path: '/exports/schedules/{id}/run', auth: 'jwt' },
+    tables: { exports: 'readWrite' },
+    queues: { exports: 'send' },
+    settings: claimSettings,
+  },
+  previewExport: {
+    entry: 'functions/exports/handlers/preview.ts',
+    description: 'Returns the first rows an export of a dataset would contain',
+    trigger: { kind: 'http', method: 'POST', path: '/exports/preview', auth: 'jwt' },
+    tables: { notifications: 'read' },
+    settings: claimSettings,
+  },
+  listExportRuns: {
+    entry: 'functions/exports/handlers/list-runs.ts',
+    description: 'Lists the runs of one of the caller export schedules, newest first',
+    trigger: { kind: 'http', method: 'GET', path: '/exports/schedules/{id}/runs', auth: 'jwt' },
+    ...exportReadAccess,
+  },
+  getExportRun: {
+    entry: 'functions/exports/handlers/get-run.ts',
+    description: 'Returns the state of one of the caller export runs',
+    trigger: { kind: 'http', method: 'GET', path: '/exports/runs/{id}', auth: 'jwt' },
+    ...exportReadAccess,
+  },
+  downloadExport: {
+    entry: 'functions/exports/handlers/download.ts',
+    description: 'Redirects a signed download link to a fresh five-minute pre-signed S3 URL',
+    // The emailed link is opened by a mail client or browser without a JWT; the HMAC token is the credential.
+    trigger: { kind: 'http', method: 'GET', path: '/exports/runs/{id}/download', auth: 'none' },
+    tables: { exports: 'read' },
+    buckets: { exports: 'read' },
+    settings: ['exportLinkKey'],
+  },
+  exportWorker: {
+    entry: 'functions/exports/handlers/worker.ts',
+    description: 'Runs one export: run record, lease, streamed upload to S3, email and notification',
+    trigger: { kind: 'queue', queue: 'exports', batchSize: 1 },
+    tables: { ...deliverAccess.tables, exports: 'readWrite' },
+    buckets: { exports: 'write' },
+    manageConnections: true,
+    sendEmail: true,
+    settings: [...deliverAccess.settings, 'exportSender', 'exportRetentionDays', 'exportLinkKey', 'httpApiUrl'],
+    timeoutSeconds: EXPORT_WORKER_TIMEOUT_SECONDS,
+    // Bounded by the upload's part size x queue size (4 x 8 MB), stream buffers and the SDK.
+    memoryMb: 512,
+  },
+  exportFailed: {
+    entry: 'functions/exports/handlers/failed.ts',
+    description: 'Marks an export run failed after its last retry and tells the owner and the tenant admins',
+    trigger: { kind: 'queue', queue: 'exports', batchSize: 1, from: 'deadLetter' },
+    tables: { ...deliverAccess.tables, exports: 'readWrite', memberships: 'read' },
+    manageConnections: true,
+    settings: deliverAccess.settings,
+  },
 } as const satisfies Record<string, FunctionSpec>;
 
 export type FunctionName = keyof typeof functions;
@@ -363,6 +548,7 @@ export function functionEnvironment(
   physical: {
     tableNames: Record<TableName, string>;
     queueUrls: Record<QueueName, string>;
+    bucketNames: Record<BucketName, string>;
     connectionsEndpoint: string;
     settings: Record<SettingName, string>;
   },
@@ -374,6 +560,9 @@ export function functionEnvironment(
   for (const queue of Object.keys(spec.queues ?? {}) as QueueName[]) {
     const queueSpec: QueueSpec = queues[queue];
     env[queueSpec.envVar] = physical.queueUrls[queue];
+  }
+  for (const bucket of Object.keys(spec.buckets ?? {}) as BucketName[]) {
+    env[buckets[bucket].envVar] = physical.bucketNames[bucket];
   }
   if (spec.manageConnections) env[connectionsEndpointEnvVar] = physical.connectionsEndpoint;
   for (const setting of spec.settings ?? []) env[settingEnvVars[setting]] = physical.settings[setting];

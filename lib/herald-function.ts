@@ -1,9 +1,11 @@
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Duration, type CfnResource } from 'aws-cdk-lib';
+import { Duration, Stack, type CfnResource } from 'aws-cdk-lib';
 import type { WebSocketStage } from 'aws-cdk-lib/aws-apigatewayv2';
 import type { Table } from 'aws-cdk-lib/aws-dynamodb';
-import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { Grant, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import type { Bucket } from 'aws-cdk-lib/aws-s3';
+import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Architecture, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat, type BundlingOptions } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
@@ -12,6 +14,8 @@ import { Construct } from 'constructs';
 import {
   functionDefaults,
   functionEnvironment,
+  type BucketAccess,
+  type BucketName,
   type FunctionSpec,
   type QueueName,
   type SettingName,
@@ -45,12 +49,27 @@ export interface HeraldFunctionProps {
   readonly tables: Record<TableName, Table>;
   /** Every queue of the deployment; the function gets access only to those its spec names. */
   readonly queues: Record<QueueName, Queue>;
+  /** Every bucket of the deployment; the function gets access only to those its spec names. */
+  readonly buckets: Record<BucketName, Bucket>;
+  /** What export functions may reach beyond tables, queues and buckets. */
+  readonly exports: ExportResources;
   /** The stage whose @connections API the function may call when its spec sets manageConnections. */
   readonly webSocketStage: WebSocketStage;
   /** Values of the settings; the function receives those its spec names. */
   readonly settings: Record<SettingName, string>;
   /** CloudWatch retention of the function's log group, one of CloudWatch's allowed values. */
   readonly logRetentionDays: number;
+}
+
+export interface ExportResources {
+  /** The Scheduler group whose schedules `manageSchedules` functions may write. */
+  readonly scheduleGroupName: string;
+  /** The role those schedules run as; such functions may pass it to Scheduler and to nothing else. */
+  readonly schedulerRole: Role;
+  /** Read by every function whose spec names the `exportLinkKey` setting. */
+  readonly linkKey: ISecret;
+  /** The only From address a `sendEmail` function may use. */
+  readonly sender: string;
 }
 
 /**
@@ -94,6 +113,7 @@ export class HeraldFunction extends Construct {
         ...functionEnvironment(spec, {
           tableNames: mapRecord(props.tables, (table) => table.tableName),
           queueUrls: mapRecord(props.queues, (queue) => queue.queueUrl),
+          bucketNames: mapRecord(props.buckets, (bucket) => bucket.bucketName),
           connectionsEndpoint: props.webSocketStage.callbackUrl,
           settings: props.settings,
         }),
@@ -126,6 +146,46 @@ export class HeraldFunction extends Construct {
       if (use === 'send') queue.grantSendMessages(this.role);
       else queue.grantConsumeMessages(this.role);
     }
+    for (const [name, access] of Object.entries(spec.buckets ?? {}) as Array<[BucketName, BucketAccess]>) {
+      acknowledgeWildcardResources(
+        policy,
+        grantObjectAccess(props.buckets[name], this.role, access),
+        `Export files are objects named at run time (<tenant>/<user>/<run>.<ext>) in the ${name} bucket; the grant names only object actions, on that bucket only.`,
+      );
+    }
+    const { exports } = props;
+    const stack = Stack.of(this);
+    if (spec.manageSchedules) {
+      acknowledgeWildcardResources(
+        policy,
+        Grant.addToPrincipal({
+          grantee: this.role,
+          actions: ['scheduler:CreateSchedule', 'scheduler:UpdateSchedule', 'scheduler:DeleteSchedule', 'scheduler:GetSchedule'],
+          resourceArns: [stack.formatArn({ service: 'scheduler', resource: 'schedule', resourceName: `${exports.scheduleGroupName}/*` })],
+        }),
+        "Schedules are created at run time, one per export schedule; the grant covers Herald's own schedule group only.",
+      );
+      this.role.addToPrincipalPolicy(
+        new PolicyStatement({
+          actions: ['iam:PassRole'],
+          resources: [exports.schedulerRole.roleArn],
+          conditions: { StringEquals: { 'iam:PassedToService': 'scheduler.amazonaws.com' } },
+        }),
+      );
+    }
+    if (spec.sendEmail) {
+      acknowledgeWildcardResources(
+        policy,
+        Grant.addToPrincipal({
+          grantee: this.role,
+          actions: ['ses:SendEmail', 'ses:SendRawEmail'],
+          resourceArns: [stack.formatArn({ service: 'ses', resource: 'identity', resourceName: '*' })],
+          conditions: { StringEquals: { 'ses:FromAddress': exports.sender } },
+        }),
+        'SES authorizes a send against every identity it involves, recipients included (in the sandbox they are identities too), and recipients are chosen by users at run time; the From address is pinned by the ses:FromAddress condition.',
+      );
+    }
+    if (spec.settings?.includes('exportLinkKey')) exports.linkKey.grantRead(this.role);
     if (spec.manageConnections) {
       acknowledgeWildcardResources(
         policy,
@@ -134,6 +194,16 @@ export class HeraldFunction extends Construct {
       );
     }
   }
+}
+
+/** Object-level access only: no listing, no bucket configuration, no deletes. */
+function grantObjectAccess(bucket: Bucket, grantee: Role, access: BucketAccess): Grant {
+  const actions = {
+    read: ['s3:GetObject'],
+    write: ['s3:PutObject', 's3:AbortMultipartUpload'],
+    readWrite: ['s3:GetObject', 's3:PutObject', 's3:AbortMultipartUpload'],
+  }[access];
+  return Grant.addToPrincipal({ grantee, actions, resourceArns: [bucket.arnForObjects('*')] });
 }
 
 /** Maps each value of a description record (tables, queues) keeping its key. */

@@ -1,5 +1,16 @@
-import { connectionsEndpointEnvVar, settingEnvVars, tables } from '../../lib/description';
-import type { DeliverDeps } from '../notifications/deliver';
+import { S3Client } from '@aws-sdk/client-s3';
+import { SchedulerClient } from '@aws-sdk/client-scheduler';
+import { SESClient } from '@aws-sdk/client-ses';
+import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { buckets, connectionsEndpointEnvVar, EXPORT_WORKER_TIMEOUT_SECONDS, queues, settingEnvVars, tables } from '../../lib/description';
+import type { DatasetSource } from '../exports/datasets';
+import type { FailedDeps } from '../exports/failed';
+import type { RunQueue, ScheduleGateway } from '../exports/service';
+import type { ExportStore } from '../exports/store';
+import type { ExportFiles, ProgressSink, WorkerDeps } from '../exports/worker';
+import { deliver, type DeliverDeps } from '../notifications/deliver';
+import { pushFrames } from '../realtime/push';
+import { tracer } from '../shared/instrumentation';
 import type { ClaimNames } from '../shared/caller';
 import { positiveIntegerEnv, requireEnv } from '../shared/config';
 import type { ActionDeps } from '../realtime/action';
@@ -9,6 +20,12 @@ import { connectionsApiGateway } from './connections-api';
 import { dynamoConnectionStore } from './dynamo-connection-store';
 import { dynamoNotificationStore } from './dynamo-notification-store';
 import { dynamoPreferenceStore } from './dynamo-preference-store';
+import { dynamoDatasets } from './dynamo-datasets';
+import { dynamoExportStore, tenantAdmins } from './dynamo-export-store';
+import { eventBridgeScheduleGateway } from './eventbridge-scheduler';
+import { loadLinkKey } from './link-key';
+import { s3ExportFiles } from './s3-export-files';
+import { sesMailer } from './ses-mailer';
 import { dynamoMembershipStore, dynamoSubscriptionStore } from './dynamo-topic-stores';
 
 /**
@@ -68,4 +85,91 @@ export function topicDeps(): TopicDeps {
 export function claimNamesFromEnv(): ClaimNames {
   const env = requireEnv([settingEnvVars.tenantClaim, settingEnvVars.rolesClaim]);
   return { tenantClaim: env[settingEnvVars.tenantClaim], rolesClaim: env[settingEnvVars.rolesClaim] };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Scheduled exports
+
+export function exportStoreFromEnv(): ExportStore {
+  const env = requireEnv([tables.exports.envVar]);
+  return dynamoExportStore(documentClient(), env[tables.exports.envVar]);
+}
+
+export function scheduleGatewayFromEnv(): ScheduleGateway {
+  const env = requireEnv([
+    settingEnvVars.exportScheduleGroup,
+    settingEnvVars.exportSchedulerRoleArn,
+    settingEnvVars.exportQueueArn,
+    settingEnvVars.exportDeadLetterQueueArn,
+  ]);
+  return eventBridgeScheduleGateway(tracer.captureAWSv3Client(new SchedulerClient({})), {
+    groupName: env[settingEnvVars.exportScheduleGroup],
+    roleArn: env[settingEnvVars.exportSchedulerRoleArn],
+    queueArn: env[settingEnvVars.exportQueueArn],
+    deadLetterQueueArn: env[settingEnvVars.exportDeadLetterQueueArn],
+  });
+}
+
+export function runQueueFromEnv(): RunQueue {
+  const env = requireEnv([queues.exports.envVar]);
+  // useQueueUrlAsEndpoint: false, as everywhere (docs/architecture.md: fauxqs queue URL hosts).
+  const sqs = tracer.captureAWSv3Client(new SQSClient({ useQueueUrlAsEndpoint: false }));
+  return {
+    async send(message) {
+      await sqs.send(new SendMessageCommand({ QueueUrl: env[queues.exports.envVar], MessageBody: JSON.stringify(message) }));
+    },
+  };
+}
+
+export function datasetsFromEnv(): DatasetSource {
+  const env = requireEnv([tables.notifications.envVar]);
+  return dynamoDatasets(documentClient(), { notifications: env[tables.notifications.envVar] });
+}
+
+export function exportFilesFromEnv(): ExportFiles {
+  const env = requireEnv([buckets.exports.envVar]);
+  return s3ExportFiles(tracer.captureAWSv3Client(new S3Client({})), env[buckets.exports.envVar]);
+}
+
+export async function linkKeyFromEnv(): Promise<Buffer> {
+  const env = requireEnv([settingEnvVars.exportLinkKey]);
+  return loadLinkKey(env[settingEnvVars.exportLinkKey], settingEnvVars.exportLinkKey);
+}
+
+/** `progress` frames to every socket of the owner, through the same push path as notifications. */
+export function progressSink(deps: ActionDeps): ProgressSink {
+  return {
+    async send(owner, frame) {
+      const ids = (await deps.connections.connectionIdsOf([owner])).get(`${owner.tenant}#${owner.userId}`) ?? [];
+      await Promise.all(ids.map((connectionId) => pushFrames(deps, { connectionId, owner }, [{ type: 'progress', ...frame }])));
+    },
+  };
+}
+
+/** Everything the export worker needs; checked at cold start, so a missing setting fails loudly. */
+export async function exportWorkerDeps(): Promise<WorkerDeps> {
+  const env = requireEnv([settingEnvVars.exportSender, settingEnvVars.exportRetentionDays, settingEnvVars.httpApiUrl]);
+  const delivery = deliverDeps();
+  return {
+    store: exportStoreFromEnv(),
+    datasets: datasetsFromEnv(),
+    files: exportFilesFromEnv(),
+    mailer: sesMailer(tracer.captureAWSv3Client(new SESClient({})), env[settingEnvVars.exportSender]),
+    notify: (requests) => deliver(delivery, requests),
+    progress: progressSink(delivery),
+    linkKey: await linkKeyFromEnv(),
+    httpApiUrl: env[settingEnvVars.httpApiUrl],
+    retentionDays: positiveIntegerEnv(settingEnvVars.exportRetentionDays, env[settingEnvVars.exportRetentionDays]),
+    leaseSeconds: EXPORT_WORKER_TIMEOUT_SECONDS,
+  };
+}
+
+export function exportFailedDeps(): FailedDeps {
+  const delivery = deliverDeps();
+  const env = requireEnv([tables.memberships.envVar]);
+  return {
+    store: exportStoreFromEnv(),
+    notify: (requests) => deliver(delivery, requests),
+    admins: tenantAdmins(documentClient(), env[tables.memberships.envVar]),
+  };
 }

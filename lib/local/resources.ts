@@ -7,8 +7,9 @@ import {
   type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
 import { CreateQueueCommand, GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import { BucketAlreadyOwnedByYou, CreateBucketCommand, PutBucketLifecycleConfigurationCommand, type S3Client } from '@aws-sdk/client-s3';
 import { LocalSetupError } from './emulators';
-import { queues, tables, type QueueName, type QueueSpec, type TableName, type TableSpec } from '../description';
+import { buckets, DEAD_LETTER_VISIBILITY_SECONDS, queues, tables, type BucketName, type QueueName, type QueueSpec, type TableName, type TableSpec } from '../description';
 
 /** Local physical names: stable, so a persisted .herald/ keeps working across restarts. */
 export function localTableName(table: TableName): string {
@@ -17,6 +18,39 @@ export function localTableName(table: TableName): string {
 
 export function localQueueName(queue: QueueName): string {
   return `herald-${queue}`;
+}
+
+export function localBucketName(bucket: BucketName): string {
+  return `herald-${bucket}`;
+}
+
+/**
+ * Creates every bucket of the description in fauxqs, with the same lifecycle rules as the CDK
+ * stack (`expiryDays` from the bucket's expiry setting); idempotent.
+ */
+export async function createBuckets(client: S3Client, expiryDays: (bucket: BucketName) => number): Promise<Record<BucketName, string>> {
+  const names = {} as Record<BucketName, string>;
+  for (const bucket of Object.keys(buckets) as BucketName[]) {
+    const name = localBucketName(bucket);
+    names[bucket] = name;
+    try {
+      await client.send(new CreateBucketCommand({ Bucket: name }));
+    } catch (error) {
+      if (!(error instanceof BucketAlreadyOwnedByYou) && (error as Error).name !== 'BucketAlreadyExists') throw error;
+    }
+    await client.send(
+      new PutBucketLifecycleConfigurationCommand({
+        Bucket: name,
+        LifecycleConfiguration: {
+          Rules: [
+            { ID: 'expire', Status: 'Enabled', Filter: { Prefix: '' }, Expiration: { Days: expiryDays(bucket) } },
+            { ID: 'abort-incomplete-uploads', Status: 'Enabled', Filter: { Prefix: '' }, AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 } },
+          ],
+        },
+      }),
+    );
+  }
+  return names;
 }
 
 /** Creates every table of the description (idempotent: existing tables are kept). */
@@ -109,16 +143,28 @@ async function assertTableMatches(client: DynamoDBClient, name: string, spec: Ta
 }
 
 /** Creates every queue of the description with its DLQ and redrive policy, as the CDK stack does. */
-export async function createQueues(client: SQSClient): Promise<Record<QueueName, { url: string; arn: string; dlqUrl: string }>> {
-  const created: Record<string, { url: string; arn: string; dlqUrl: string }> = {};
+export interface LocalQueue {
+  readonly url: string;
+  readonly arn: string;
+  readonly dlqUrl: string;
+  readonly dlqArn: string;
+}
+
+export async function createQueues(client: SQSClient): Promise<Record<QueueName, LocalQueue>> {
+  const created: Record<string, LocalQueue> = {};
   for (const [queue, spec] of Object.entries(queues) as Array<[QueueName, QueueSpec]>) {
     created[queue] = await createQueueWithDlq(client, localQueueName(queue), spec);
   }
-  return created as Record<QueueName, { url: string; arn: string; dlqUrl: string }>;
+  return created as Record<QueueName, LocalQueue>;
 }
 
-export async function createQueueWithDlq(client: SQSClient, name: string, spec: QueueSpec): Promise<{ url: string; arn: string; dlqUrl: string }> {
-  const dlq = await client.send(new CreateQueueCommand({ QueueName: `${name}-dlq`, Attributes: { MessageRetentionPeriod: String(14 * 24 * 3600) } }));
+export async function createQueueWithDlq(client: SQSClient, name: string, spec: QueueSpec): Promise<LocalQueue> {
+  const dlq = await client.send(
+    new CreateQueueCommand({
+      QueueName: `${name}-dlq`,
+      Attributes: { MessageRetentionPeriod: String(14 * 24 * 3600), VisibilityTimeout: String(DEAD_LETTER_VISIBILITY_SECONDS) },
+    }),
+  );
   const dlqArn = await queueArn(client, dlq.QueueUrl!);
   const main = await client.send(
     new CreateQueueCommand({
@@ -129,7 +175,7 @@ export async function createQueueWithDlq(client: SQSClient, name: string, spec: 
       },
     }),
   );
-  return { url: main.QueueUrl!, arn: await queueArn(client, main.QueueUrl!), dlqUrl: dlq.QueueUrl! };
+  return { url: main.QueueUrl!, arn: await queueArn(client, main.QueueUrl!), dlqUrl: dlq.QueueUrl!, dlqArn };
 }
 
 export async function queueArn(client: SQSClient, queueUrl: string): Promise<string> {

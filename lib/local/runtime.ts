@@ -1,16 +1,20 @@
+import { randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
+import { S3Client } from '@aws-sdk/client-s3';
+import { CreateScheduleGroupCommand, SchedulerClient } from '@aws-sdk/client-scheduler';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { CONNECTION_TTL_SECONDS, TICKET_TTL_SECONDS } from '../config';
 import { encodeSettings, functionEnvironment, webSocketStageName, type QueueName } from '../description';
-import { LOCAL_CREDENTIALS, LOCAL_REGION } from './aws-local';
+import { LOCAL_ACCOUNT, LOCAL_CREDENTIALS, LOCAL_REGION } from './aws-local';
 import { reservePort, startDynamoDbLocal, startFauxqsEmulator, startSesEmulator, type RunningEmulator } from './emulators';
 import { startHttpApi, type HttpRoute } from './http-api';
 import { createLocalIssuer } from './issuer';
 import { loadFunctions, type LocalFunction } from './lambda-host';
-import { createQueues, createTables } from './resources';
+import { createBuckets, createQueues, createTables } from './resources';
+import { startLocalScheduler } from './scheduler';
 import { startSqsPoller } from './sqs-poller';
 import { startStreamPoller } from './stream-poller';
 import { startWebServer } from './web-server';
@@ -27,10 +31,12 @@ export interface LocalUrls {
   readonly dynamodbUrl: string;
   readonly s3Url: string;
   readonly sqsUrl: string;
+  /** The EventBridge Scheduler emulator (lib/local/scheduler.ts); `POST /_local/clock` moves a manual clock. */
+  readonly schedulerUrl: string;
 }
 
 export interface LocalRuntimeOptions {
-  /** First of six consecutive ports; 0 lets the OS pick each one (tests). @default 4100 */
+  /** First of seven consecutive ports; 0 lets the OS pick each one (tests). @default 4100 */
   readonly portBase?: number;
   /** Where DynamoDB Local and fauxqs keep their data; undefined keeps everything in memory. */
   readonly stateDir?: string;
@@ -38,8 +44,18 @@ export interface LocalRuntimeOptions {
   readonly idleTimeoutMs?: number;
   /** @default 2 hours */
   readonly maxDurationMs?: number;
+  /**
+   * The Scheduler emulator's clock: real, or manual from a start date (tests move it with
+   * `POST /_local/clock {now}` on schedulerUrl). @default 'real'
+   */
+  readonly schedulerClock?: 'real' | Date;
   readonly log?: (message: string) => void;
 }
+
+/** The From address of export emails locally; aws-ses-v2-local accepts any. */
+export const LOCAL_EXPORT_SENDER = 'exports@herald.local';
+/** The Scheduler group of export schedules locally (deployed: `<stack>-exports`). */
+export const LOCAL_EXPORT_SCHEDULE_GROUP = 'herald-exports';
 
 export interface LocalRuntime {
   readonly urls: LocalUrls;
@@ -61,10 +77,11 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
   };
 
   try {
-    const [httpPort, wsPort, webPort] = [
+    const [httpPort, wsPort, webPort, schedulerPort] = [
       await reservePort(port(0), 'HTTP API'),
       await reservePort(port(1), 'WebSocket API'),
       await reservePort(port(2), 'web demo'),
+      await reservePort(port(6), 'EventBridge Scheduler'),
     ];
     const emulators = await Promise.allSettled([
       startDynamoDbLocal({ port: port(4), dataDir: options.stateDir && join(options.stateDir, 'dynamodb') }),
@@ -96,9 +113,19 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     const dynamoClient = new DynamoDBClient({ endpoint: dynamodb.url, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
     const sqsClient = new SQSClient({ endpoint: fauxqs.url, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, useQueueUrlAsEndpoint: false });
     const streamsClient = new DynamoDBStreamsClient({ endpoint: dynamodb.url, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
-    stopping.push(async () => [dynamoClient, sqsClient, streamsClient].forEach((client) => client.destroy()));
+    const s3Client = new S3Client({ endpoint: fauxqs.url, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, forcePathStyle: true });
+    stopping.push(async () => [dynamoClient, sqsClient, streamsClient, s3Client].forEach((client) => client.destroy()));
     const tableNames = await createTables(dynamoClient);
     const queues = await createQueues(sqsClient);
+    const exportRetentionDays = 7;
+    const bucketNames = await createBuckets(s3Client, () => exportRetentionDays);
+
+    const scheduler = await startLocalScheduler({ port: schedulerPort, sqs: sqsClient, clock: options.schedulerClock, log });
+    stopping.push(() => scheduler.stop());
+    process.env.AWS_ENDPOINT_URL_SCHEDULER = scheduler.url;
+    const schedulerClient = new SchedulerClient({ endpoint: scheduler.url, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
+    await schedulerClient.send(new CreateScheduleGroupCommand({ Name: LOCAL_EXPORT_SCHEDULE_GROUP }));
+    schedulerClient.destroy();
 
     const httpUrl = `http://127.0.0.1:${httpPort}`;
     const webUrl = `http://127.0.0.1:${webPort}`;
@@ -113,10 +140,21 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       rolesClaim: 'roles',
       webSocketUrl: wsUrl,
       notificationRetentionDays: 30,
+      exportSender: LOCAL_EXPORT_SENDER,
+      exportRetentionDays,
+      exportScheduleGroup: LOCAL_EXPORT_SCHEDULE_GROUP,
+      // Stored by the emulator, never assumed: it has no IAM.
+      exportSchedulerRoleArn: `arn:aws:iam::${LOCAL_ACCOUNT}:role/herald-local-scheduler`,
+      exportQueueArn: queues.exports.arn,
+      exportDeadLetterQueueArn: queues.exports.dlqArn,
+      // Deployed, a Secrets Manager secret the stack generates; locally a key made for this run,
+      // so links from an earlier run stop working, as they would after a key change.
+      exportLinkKey: `key:${randomBytes(32).toString('base64')}`,
+      httpApiUrl: httpUrl,
     });
     const queueUrls = Object.fromEntries(Object.entries(queues as Record<string, { url: string }>).map(([name, queue]) => [name, queue.url])) as Record<QueueName, string>;
     const functions = await loadFunctions(REPO_ROOT, (spec) =>
-      functionEnvironment(spec, { tableNames, queueUrls, connectionsEndpoint: `http://127.0.0.1:${wsPort}/${webSocketStageName}`, settings }),
+      functionEnvironment(spec, { tableNames, queueUrls, bucketNames, connectionsEndpoint: `http://127.0.0.1:${wsPort}/${webSocketStageName}`, settings }),
     );
 
     // Each function joins its trigger: a route, the $connect authorizer, or an event-source poller
@@ -159,16 +197,17 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
           break;
         }
         case 'queue': {
+          const deadLetter = trigger.from === 'deadLetter';
           const poller = await startSqsPoller({
             sqs: sqsClient,
-            queueUrl: queueUrls[trigger.queue],
+            queueUrl: deadLetter ? queues[trigger.queue].dlqUrl : queueUrls[trigger.queue],
             handler: fn.invoke,
             functionName: fn.physicalName,
             batchSize: trigger.batchSize,
             logger: pollerLogger,
           });
           stopping.push(() => poller.stop());
-          eventSources.push(`queue:${trigger.queue} -> ${fn.name}`);
+          eventSources.push(`queue:${trigger.queue}${deadLetter ? ':deadLetter' : ''} -> ${fn.name}`);
           break;
         }
       }
@@ -191,7 +230,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     stopping.push(() => web.stop());
 
     return {
-      urls: { httpUrl, wsUrl, webUrl: web.url, mailUrl: ses.url, dynamodbUrl: dynamodb.url, s3Url: fauxqs.url, sqsUrl: fauxqs.url },
+      urls: { httpUrl, wsUrl, webUrl: web.url, mailUrl: ses.url, dynamodbUrl: dynamodb.url, s3Url: fauxqs.url, sqsUrl: fauxqs.url, schedulerUrl: scheduler.url },
       served: { webSocketRoutes: gateway.routeKeys, httpRoutes: httpApi.routeKeys, eventSources },
       stop: stopAll,
     };

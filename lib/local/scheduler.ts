@@ -24,7 +24,8 @@
  *
  * Time: the real clock checks every second. A manual clock (tests) fires nothing until moved by
  * `advanceTo(date)` or `POST /_local/clock {"now": "<ISO>"}`, and then fires every occurrence up
- * to that time, in time order, deterministically.
+ * to that time, in time order, deterministically. On a real clock, the first `POST /_local/clock
+ * {now}` switches to a manual one starting there, and `{"real": true}` switches back.
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -168,7 +169,7 @@ class SchedulerState {
 
   tick(): Promise<unknown> {
     if (this.stopped) return Promise.resolve();
-    return this.serialized(() => this.fireDue(Date.now()));
+    return this.serialized(async () => (this.manualNow === undefined ? this.fireDue(Date.now()) : []));
   }
 
   advanceTo(date: Date): Promise<SchedulerInvocation[]> {
@@ -304,9 +305,24 @@ class SchedulerState {
     const [collection, name, extra] = segments;
     if (extra !== undefined) throw notFound(`No route for ${method} /${segments.join('/')}`);
     if (collection === '_local' && name === 'clock' && method === 'POST') {
+      if (body.real === true) {
+        // Back to the real clock: occurrences between then and now are not caught up (as after downtime).
+        await this.serialized(async () => {
+          this.manualNow = undefined;
+          for (const schedule of this.schedules.values()) schedule.cursor = Math.max(schedule.cursor, Date.now());
+        });
+        return { now: this.now().toISOString(), real: true };
+      }
       const now = new Date(String(body.now));
       if (Number.isNaN(now.getTime())) throw invalid('now must be an ISO-8601 date');
-      if (this.manualNow === undefined) throw invalid('The clock is real; start the scheduler with a manual clock to move it');
+      // A real clock becomes manual at `now` (tests of a shared runtime); ticks then fire nothing.
+      if (this.manualNow === undefined) {
+        // Cursors stay: schedules made earlier fire only once the clock passes where they were.
+        await this.serialized(async () => {
+          this.manualNow = now.getTime();
+        });
+        return { now: this.now().toISOString(), fired: [] };
+      }
       if (now.getTime() < this.manualNow) throw invalid(`The clock only moves forward: it is ${this.now().toISOString()}`);
       const fired = await this.advanceTo(now);
       return { now: this.now().toISOString(), fired };

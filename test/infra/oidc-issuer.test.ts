@@ -22,6 +22,13 @@ beforeAll(() => {
         spec: { ...functions.wsPing, description: 'probe that pushes to connections', manageConnections: true },
         tables: realtime.tables,
         queues: realtime.queues,
+        buckets: realtime.buckets,
+        exports: {
+          scheduleGroupName: realtime.exportScheduleGroup.name as string,
+          schedulerRole: realtime.exportSchedulerRole,
+          linkKey: realtime.exportLinkKey,
+          sender: 'exports@herald.example',
+        },
         webSocketStage: realtime.webSocketStage,
         settings: Object.fromEntries(Object.keys(settingEnvVars).map((name) => [name, 'x'])) as Record<SettingName, string>,
         logRetentionDays: 7,

@@ -19,6 +19,9 @@ export interface ValidationReport {
   }>;
 }
 
+/** What a deployer must set in cdk.json before synth succeeds (lib/config.ts requireExportSender). */
+export const TEST_CONTEXT = { exportSender: 'exports@herald.example' };
+
 /** Skips esbuild for tests that assert only wiring, not bundles. */
 export const SKIP_BUNDLING = { 'aws:cdk:bundling-stacks': [] };
 
@@ -30,7 +33,7 @@ export function synthesize(
   context: Record<string, unknown> = {},
   extend?: (stack: HeraldStack) => void,
 ): { template: Template; report: ValidationReport; stack: HeraldStack } {
-  const { app, stack } = buildHeraldApp(context);
+  const { app, stack } = buildHeraldApp({ ...TEST_CONTEXT, ...context });
   extend?.(stack);
   const assembly = app.synth();
   const report = JSON.parse(readFileSync(join(assembly.directory, 'validation-report.json'), 'utf8')) as ValidationReport;

@@ -23,6 +23,7 @@ beforeAll(() => {
   const sourceByLogicalId = new Map<string, string>();
   for (const [name, table] of Object.entries(realtime.tables)) sourceByLogicalId.set(logicalId(table.node.defaultChild), `stream:${name as TableName}`);
   for (const [name, queue] of Object.entries(realtime.queues as Record<string, { node: { defaultChild: unknown } }>)) sourceByLogicalId.set(logicalId(queue.node.defaultChild), `queue:${name as QueueName}`);
+  for (const [name, queue] of Object.entries(realtime.deadLetterQueues as Record<string, { node: { defaultChild: unknown } }>)) sourceByLogicalId.set(logicalId(queue.node.defaultChild), `queue:${name as QueueName}:deadLetter`);
 
   /** The function an integration or authorizer URI invokes: `arn:…:functions/${Fn.Arn}/invocations`. */
   const functionIn = (uri: unknown): FunctionName | undefined => {
@@ -60,6 +61,25 @@ describe('the CDK template and the local runtime', () => {
   });
 
   it('feed the same event sources to the same functions', () => {
+    expect(deployed.eventSources).toContain('queue:exports -> exportWorker');
+    expect(deployed.eventSources).toContain('queue:exports:deadLetter -> exportFailed');
     expect([...inject('localServed').eventSources].sort()).toEqual([...deployed.eventSources].sort());
+  });
+
+  it('create the same buckets', async () => {
+    const { S3Client, HeadBucketCommand } = await import('@aws-sdk/client-s3');
+    const { localBucketName } = await import('../../lib/local/resources');
+    const { LOCAL_CREDENTIALS, LOCAL_REGION } = await import('../../lib/local/aws-local');
+    const { buckets } = await import('../../lib/description');
+    const { stack } = synthesize(SKIP_BUNDLING);
+    expect(Object.keys(stack.realtime.buckets).sort()).toEqual(Object.keys(buckets).sort());
+    const s3 = new S3Client({ endpoint: inject('localUrls').s3Url, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, forcePathStyle: true });
+    try {
+      for (const name of Object.keys(buckets) as Array<keyof typeof buckets>) {
+        await expect(s3.send(new HeadBucketCommand({ Bucket: localBucketName(name) }))).resolves.toBeDefined();
+      }
+    } finally {
+      s3.destroy();
+    }
   });
 });

@@ -1,0 +1,43 @@
+import { AbortMultipartUploadCommand, GetObjectCommand, NoSuchUpload, type S3Client } from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import type { Readable } from 'node:stream';
+import type { ExportFiles } from '../exports/worker';
+
+/** 8 MB parts, four in flight: the upload holds at most ~32 MB of the file, whatever its size. */
+export const PART_SIZE = 8 * 1024 * 1024;
+export const QUEUE_SIZE = 4;
+/** How long a pre-signed download URL works; the link in the email makes a fresh one each time. */
+export const PRESIGNED_SECONDS = 300;
+
+export function s3ExportFiles(client: S3Client, bucket: string): ExportFiles {
+  return {
+    async upload(key, body: Readable, contentType, onUploadId) {
+      const upload = new Upload({
+        client,
+        params: { Bucket: bucket, Key: key, Body: body, ContentType: contentType, ContentDisposition: `attachment; filename="${key.split('/').pop()}"` },
+        partSize: PART_SIZE,
+        queueSize: QUEUE_SIZE,
+        // On an error lib-storage aborts the upload itself; only a crash leaves one behind, which
+        // the next attempt aborts by the id recorded through onUploadId.
+        leavePartsOnError: false,
+      });
+      let reported = false;
+      upload.on('httpUploadProgress', () => {
+        if (!reported && upload.uploadId) {
+          reported = true;
+          void onUploadId(upload.uploadId);
+        }
+      });
+      await upload.done();
+    },
+    async abortUpload(key, uploadId) {
+      try {
+        await client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: uploadId }));
+      } catch (error) {
+        if (!(error instanceof NoSuchUpload) && (error as Error).name !== 'NoSuchUpload') throw error;
+      }
+    },
+    presign: (key) => getSignedUrl(client, new GetObjectCommand({ Bucket: bucket, Key: key }), { expiresIn: PRESIGNED_SECONDS }),
+  };
+}

@@ -1,0 +1,27 @@
+import { claimNamesFromEnv, exportStoreFromEnv } from '../../adapters/wiring';
+import { callerFromClaims, type ClaimNames } from '../../shared/caller';
+import { httpRoute, json, parseQuery, type HttpEvent } from '../../shared/http';
+import { instrument } from '../../shared/instrumentation';
+import * as z from '../../shared/validation';
+import { getSchedule, runView, type ScheduleServiceDeps } from '../service';
+
+export interface ListRunsDeps extends ScheduleServiceDeps {
+  readonly claims: ClaimNames;
+}
+
+const query = z.strictObject({ limit: z.optional(z.string().check(z.regex(/^([1-9]|[1-9]\d|100)$/, 'must be 1-100'))) });
+
+/** `GET /exports/schedules/{id}/runs?limit=`: the schedule's runs, newest first. */
+export function makeHandler(deps: ListRunsDeps) {
+  return instrument(
+    httpRoute(async (event: HttpEvent) => {
+      const caller = callerFromClaims(event.requestContext.authorizer?.jwt?.claims, deps.claims);
+      const { limit } = parseQuery(event, query);
+      const schedule = await getSchedule(deps, caller, event.pathParameters?.id ?? '');
+      const runs = await deps.store.listRuns(caller, schedule.id, limit === undefined ? 20 : Number(limit));
+      return json(200, { items: runs.map(runView) });
+    }),
+  );
+}
+
+export const handler = makeHandler({ store: exportStoreFromEnv(), claims: claimNamesFromEnv() });

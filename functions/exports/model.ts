@@ -1,0 +1,191 @@
+/**
+ * Scheduled exports: what a schedule and a run are, the request bodies that make them, and the
+ * ids that name them. Storage is behind ExportStore (store.ts); see docs/exports.md.
+ */
+import { ulid } from 'ulid';
+import { EMAIL } from '../../lib/config';
+import * as z from '../shared/validation';
+import { EXPORT_FORMATS, type ExportFormat } from './formats';
+import { scheduleInput, timeZoneName, type ScheduleInput } from './schedule';
+
+export const DATASETS = ['notifications'] as const;
+export type Dataset = (typeof DATASETS)[number];
+
+export const RUN_STATUSES = ['queued', 'running', 'succeeded', 'failed', 'skipped'] as const;
+export type RunStatus = (typeof RUN_STATUSES)[number];
+
+export const MAX_RECIPIENTS = 50;
+
+export interface ExportFilters {
+  /** notifications: `unread` reads the sparse unread index (a key condition), `read` the rest. */
+  readonly status?: 'read' | 'unread';
+  /** ISO-8601 instants, inclusive from, exclusive to. */
+  readonly from?: string;
+  readonly to?: string;
+}
+
+export interface ExportSchedule {
+  readonly id: string;
+  readonly tenant: string;
+  readonly owner: string;
+  readonly name: string;
+  readonly dataset: Dataset;
+  readonly filters: ExportFilters;
+  readonly format: ExportFormat;
+  readonly schedule: ScheduleInput;
+  /** The EventBridge Scheduler expression the schedule became. */
+  readonly expression: string;
+  readonly timezone: string;
+  readonly recipients: readonly string[];
+  readonly createdAt: string;
+  readonly updatedAt: string;
+  readonly lastRun?: RunSummary;
+}
+
+export interface RunSummary {
+  readonly runId: string;
+  readonly status: RunStatus;
+  readonly scheduledAt: string;
+  readonly finishedAt?: string;
+}
+
+export interface ExportRun {
+  readonly runId: string;
+  readonly scheduleId: string;
+  readonly tenant: string;
+  readonly owner: string;
+  /** The firing this run is for: the scheduled time, or the request time of a run-now. */
+  readonly scheduledAt: string;
+  readonly trigger: 'schedule' | 'manual';
+  readonly status: RunStatus;
+  readonly attempts: number;
+  readonly rows?: number;
+  readonly bytes?: number;
+  readonly durationMs?: number;
+  readonly startedAt?: string;
+  readonly finishedAt?: string;
+  readonly error?: string;
+  /** S3 key of the file, once uploaded. */
+  readonly objectKey?: string;
+  /** The multipart upload under way, so a retry after a crash can abort it. */
+  readonly uploadId?: string;
+  /** When the file (and so its link) expires. */
+  readonly fileExpiresAt?: string;
+  readonly emailedAt?: string;
+  /** The SQS message that claimed the run: its redeliveries may resume it, other messages may not. */
+  readonly messageId?: string;
+}
+
+/** What the queue carries: one firing of one schedule. */
+export interface RunMessage {
+  readonly scheduleId: string;
+  readonly tenant: string;
+  readonly owner: string;
+  readonly scheduledTime: string;
+  readonly trigger: 'schedule' | 'manual';
+}
+
+const SAFE_ID = /^[A-Za-z0-9._:@+-]{1,128}$/;
+const ULID = /^[0-9A-HJKMNP-TV-Z]{26}$/;
+
+export const runMessageSchema = z.strictObject({
+  scheduleId: z.string().check(z.regex(ULID)),
+  tenant: z.string().check(z.regex(SAFE_ID)),
+  owner: z.string().check(z.regex(SAFE_ID)),
+  scheduledTime: z.iso.datetime(),
+  trigger: z.enum(['schedule', 'manual']),
+});
+
+export function newScheduleId(now: Date): string {
+  return ulid(now.getTime());
+}
+
+export function isScheduleId(id: string): boolean {
+  return ULID.test(id);
+}
+
+/** `20260308T130000Z`: the scheduled time in a form that is safe in a URL and sorts as it should. */
+function compactTime(iso: string): string {
+  return new Date(iso).toISOString().replace(/\.\d{3}Z$/, 'Z').replace(/[-:]/g, '');
+}
+
+function expandTime(compact: string): string | undefined {
+  const match = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(compact);
+  if (!match) return undefined;
+  const [, y, mo, d, h, mi, s] = match;
+  const date = new Date(`${y}-${mo}-${d}T${h}:${mi}:${s}Z`);
+  return Number.isNaN(date.getTime()) ? undefined : date.toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+/** A run is named by its schedule and firing, so the same firing always names the same run. */
+export function runIdOf(scheduleId: string, scheduledAt: string): string {
+  return `${scheduleId}-${compactTime(scheduledAt)}`;
+}
+
+export function parseRunId(runId: string): { scheduleId: string; scheduledAt: string } | undefined {
+  const [scheduleId = '', compact = '', extra] = runId.split('-');
+  if (extra !== undefined || !isScheduleId(scheduleId)) return undefined;
+  const scheduledAt = expandTime(compact);
+  return scheduledAt ? { scheduleId, scheduledAt } : undefined;
+}
+
+/** Seconds precision, as <aws.scheduler.scheduled-time> is. */
+export function normalizeTime(iso: string): string {
+  return new Date(iso).toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+// ---------------------------------------------------------------------------------------------
+// Request bodies
+
+/** No CR or LF (header injection), one plain address each (config's EMAIL). */
+const recipient = z.string().check(
+  z.maxLength(254),
+  z.refine((value) => !/[\r\n]/.test(value), { message: 'must not contain line breaks' }),
+  z.refine((value) => EMAIL.test(value), { message: 'must be an email address such as ana@example.com' }),
+);
+
+const isoInstant = z.iso.datetime({ offset: true });
+
+export const filtersSchema = z.strictObject({
+  status: z.optional(z.enum(['read', 'unread'])),
+  from: z.optional(isoInstant),
+  to: z.optional(isoInstant),
+});
+
+const nameSchema = z.string().check(
+  z.minLength(1),
+  z.maxLength(120),
+  z.refine((value) => !/[\u0000-\u001F\u007F]/.test(value), { message: 'must not contain control characters' }),
+);
+
+export const createScheduleBody = z.strictObject({
+  name: nameSchema,
+  dataset: z.enum(DATASETS),
+  filters: z.optional(filtersSchema),
+  format: z.enum(EXPORT_FORMATS),
+  schedule: scheduleInput,
+  timezone: timeZoneName,
+  recipients: z.array(recipient).check(z.minLength(1), z.maxLength(MAX_RECIPIENTS)),
+});
+export type CreateScheduleBody = z.infer<typeof createScheduleBody>;
+
+export const updateScheduleBody = z.strictObject({
+  name: z.optional(nameSchema),
+  filters: z.optional(filtersSchema),
+  format: z.optional(z.enum(EXPORT_FORMATS)),
+  schedule: z.optional(scheduleInput),
+  timezone: z.optional(timeZoneName),
+  recipients: z.optional(z.array(recipient).check(z.minLength(1), z.maxLength(MAX_RECIPIENTS))),
+});
+export type UpdateScheduleBody = z.infer<typeof updateScheduleBody>;
+
+export const previewBody = z.strictObject({
+  dataset: z.enum(DATASETS),
+  filters: z.optional(filtersSchema),
+  limit: z.optional(z.int().check(z.minimum(1), z.maximum(50))),
+});
+
+export function validateFilterRange(filters: ExportFilters | undefined): string | undefined {
+  if (filters?.from && filters.to && Date.parse(filters.from) >= Date.parse(filters.to)) return 'filters.to: must be after filters.from';
+  return undefined;
+}

@@ -1,0 +1,151 @@
+/**
+ * The schedule API: each export schedule is an item in the exports table and an EventBridge
+ * Scheduler schedule that sends its firings to the exports queue. Every read is under the
+ * caller's own `tenant#user` key, so another tenant's (or user's) id answers 404.
+ */
+import { BadRequestError, NotFoundError } from '../shared/errors';
+import {
+  isScheduleId,
+  newScheduleId,
+  normalizeTime,
+  parseRunId,
+  runIdOf,
+  validateFilterRange,
+  type CreateScheduleBody,
+  type ExportRun,
+  type ExportSchedule,
+  type RunMessage,
+  type UpdateScheduleBody,
+} from './model';
+import { nextRunAt, toScheduleExpression } from './schedule';
+import type { ExportStore, Owner } from './store';
+
+/** The Scheduler schedule of an export schedule (functions/adapters/eventbridge-scheduler.ts). */
+export interface ScheduleGateway {
+  /** Creates or replaces the schedule that fires `schedule` into the exports queue. */
+  put(schedule: ExportSchedule, mode: 'create' | 'update'): Promise<void>;
+  /** Idempotent: a schedule already gone is fine. */
+  delete(scheduleId: string): Promise<void>;
+}
+
+/** Sends a run message to the exports queue (run now). */
+export interface RunQueue {
+  send(message: RunMessage): Promise<void>;
+}
+
+export interface ScheduleServiceDeps {
+  readonly store: ExportStore;
+  readonly now?: () => Date;
+}
+
+export interface ScheduleView extends ExportSchedule {
+  readonly nextRunAt: string | null;
+}
+
+export function scheduleView(schedule: ExportSchedule, now: Date): ScheduleView {
+  // Scheduler anchors a rate at the schedule's creation; cron and presets at the wall clock.
+  const next = nextRunAt(schedule.expression, schedule.timezone, now, new Date(schedule.createdAt));
+  return { ...schedule, nextRunAt: next ? next.toISOString() : null };
+}
+
+export function runView(run: ExportRun): Omit<ExportRun, 'messageId' | 'uploadId' | 'objectKey' | 'tenant'> {
+  const { messageId: _message, uploadId: _upload, objectKey: _key, tenant: _tenant, ...view } = run;
+  return view;
+}
+
+function assertFilters(filters: CreateScheduleBody['filters']): void {
+  const problem = validateFilterRange(filters);
+  if (problem) throw new BadRequestError(problem, 'invalid_body');
+}
+
+export async function createSchedule(deps: ScheduleServiceDeps & { scheduler: ScheduleGateway }, owner: Owner, body: CreateScheduleBody): Promise<ScheduleView> {
+  assertFilters(body.filters);
+  const now = deps.now?.() ?? new Date();
+  const schedule: ExportSchedule = {
+    id: newScheduleId(now),
+    tenant: owner.tenant,
+    owner: owner.userId,
+    name: body.name,
+    dataset: body.dataset,
+    filters: body.filters ?? {},
+    format: body.format,
+    schedule: body.schedule,
+    expression: toScheduleExpression(body.schedule),
+    timezone: body.timezone,
+    recipients: [...new Set(body.recipients.map((address) => address.toLowerCase()))],
+    createdAt: now.toISOString(),
+    updatedAt: now.toISOString(),
+  };
+  // The item first: a firing that finds no item is dropped, whereas a schedule without a
+  // Scheduler schedule would silently never run. A failed create leaves no orphan item behind.
+  await deps.store.putSchedule(schedule);
+  try {
+    await deps.scheduler.put(schedule, 'create');
+  } catch (error) {
+    await deps.store.deleteSchedule(owner, schedule.id);
+    throw error;
+  }
+  return scheduleView(schedule, now);
+}
+
+export async function getSchedule(deps: ScheduleServiceDeps, owner: Owner, id: string): Promise<ExportSchedule> {
+  const schedule = isScheduleId(id) ? await deps.store.getSchedule(owner, id) : undefined;
+  if (!schedule) throw new NotFoundError('No such export schedule');
+  return schedule;
+}
+
+export async function updateSchedule(deps: ScheduleServiceDeps & { scheduler: ScheduleGateway }, owner: Owner, id: string, body: UpdateScheduleBody): Promise<ScheduleView> {
+  const existing = await getSchedule(deps, owner, id);
+  const now = deps.now?.() ?? new Date();
+  const filters = body.filters ?? existing.filters;
+  assertFilters(filters);
+  const scheduleInput = body.schedule ?? existing.schedule;
+  const updated: ExportSchedule = {
+    ...existing,
+    ...(body.name !== undefined && { name: body.name }),
+    ...(body.format !== undefined && { format: body.format }),
+    ...(body.timezone !== undefined && { timezone: body.timezone }),
+    ...(body.recipients !== undefined && { recipients: [...new Set(body.recipients.map((address) => address.toLowerCase()))] }),
+    filters,
+    schedule: scheduleInput,
+    expression: toScheduleExpression(scheduleInput),
+    updatedAt: now.toISOString(),
+  };
+  await deps.scheduler.put(updated, 'update');
+  await deps.store.putSchedule(updated);
+  return scheduleView(updated, now);
+}
+
+export async function deleteSchedule(deps: ScheduleServiceDeps & { scheduler: ScheduleGateway }, owner: Owner, id: string): Promise<void> {
+  await getSchedule(deps, owner, id);
+  // Scheduler first: once it is gone nothing fires; the runs stay as history until their TTL.
+  await deps.scheduler.delete(id);
+  await deps.store.deleteSchedule(owner, id);
+}
+
+/** Queues the same message a firing sends, for now; the run is recorded `queued` at once. */
+export async function runNow(deps: ScheduleServiceDeps & { queue: RunQueue }, owner: Owner, id: string): Promise<{ runId: string }> {
+  const schedule = await getSchedule(deps, owner, id);
+  const now = deps.now?.() ?? new Date();
+  const scheduledAt = normalizeTime(now.toISOString());
+  const runId = runIdOf(schedule.id, scheduledAt);
+  await deps.store.createRun({
+    runId,
+    scheduleId: schedule.id,
+    tenant: owner.tenant,
+    owner: owner.userId,
+    scheduledAt,
+    trigger: 'manual',
+    status: 'queued',
+    attempts: 0,
+  });
+  await deps.queue.send({ scheduleId: schedule.id, tenant: owner.tenant, owner: owner.userId, scheduledTime: scheduledAt, trigger: 'manual' });
+  return { runId };
+}
+
+export async function getRun(deps: ScheduleServiceDeps, owner: Owner, runId: string): Promise<ExportRun> {
+  const parsed = parseRunId(runId);
+  const run = parsed && (await deps.store.getRun(owner, parsed.scheduleId, parsed.scheduledAt));
+  if (!run) throw new NotFoundError('No such export run');
+  return run;
+}

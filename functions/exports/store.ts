@@ -1,0 +1,57 @@
+import type { ExportRun, ExportSchedule, RunStatus, RunSummary } from './model';
+
+/** Who owns a schedule and its runs: every key is under `tenant#owner`, so a foreign id finds nothing. */
+export interface Owner {
+  readonly tenant: string;
+  readonly userId: string;
+}
+
+export type ClaimOutcome =
+  | { readonly outcome: 'claimed'; readonly run: ExportRun }
+  /** Finished, or claimed by another message (a duplicate): nothing to do. */
+  | { readonly outcome: 'done'; readonly run: ExportRun };
+
+export interface RunResult {
+  readonly rows: number;
+  readonly bytes: number;
+  readonly durationMs: number;
+  readonly objectKey: string;
+  readonly fileExpiresAt: string;
+}
+
+/** Schedules, runs and the per-schedule lease, in the exports table (docs/exports.md). */
+export interface ExportStore {
+  putSchedule(schedule: ExportSchedule): Promise<void>;
+  getSchedule(owner: Owner, id: string): Promise<ExportSchedule | undefined>;
+  listSchedules(owner: Owner): Promise<ExportSchedule[]>;
+  /** False when the schedule does not exist. */
+  deleteSchedule(owner: Owner, id: string): Promise<boolean>;
+
+  /** Writes a `queued` run unless one exists for that firing; returns the stored run. */
+  createRun(run: ExportRun): Promise<{ created: boolean; run: ExportRun }>;
+  getRun(owner: Owner, scheduleId: string, scheduledAt: string): Promise<ExportRun | undefined>;
+  listRuns(owner: Owner, scheduleId: string, limit: number): Promise<ExportRun[]>;
+  /**
+   * Makes the run `running` for `messageId`: allowed when it is queued and unclaimed, or already
+   * claimed by this same message (a redelivery after a failed or crashed attempt).
+   */
+  claimRun(owner: Owner, scheduleId: string, scheduledAt: string, messageId: string, now: Date): Promise<ClaimOutcome>;
+  /**
+   * The schedule's lease: at most one run holds it until `until`. False when another run holds an
+   * unexpired lease (or the schedule is gone).
+   */
+  acquireLease(owner: Owner, scheduleId: string, runId: string, now: Date, until: Date): Promise<boolean>;
+  releaseLease(owner: Owner, scheduleId: string, runId: string): Promise<void>;
+  updateRun(owner: Owner, scheduleId: string, scheduledAt: string, fields: Partial<Pick<ExportRun, 'uploadId' | 'error'>>): Promise<void>;
+  /** Records the uploaded file (the run stays `running` until emailed and notified). */
+  recordFile(owner: Owner, scheduleId: string, scheduledAt: string, result: RunResult): Promise<void>;
+  /** Sets `emailedAt` unless set: true for the one caller that may send the email. */
+  markEmailed(owner: Owner, scheduleId: string, scheduledAt: string, now: Date): Promise<boolean>;
+  /** Undoes markEmailed after a send that failed, so a retry may send. */
+  unmarkEmailed(owner: Owner, scheduleId: string, scheduledAt: string): Promise<void>;
+  /** Final states: succeeded, failed or skipped, with the schedule's lastRun updated too. */
+  finishRun(owner: Owner, scheduleId: string, scheduledAt: string, status: Extract<RunStatus, 'succeeded' | 'failed' | 'skipped'>, now: Date, error?: string): Promise<void>;
+  /** A failed attempt: back to `queued` with its error, for the queue's next retry. */
+  failAttempt(owner: Owner, scheduleId: string, scheduledAt: string, error: string): Promise<void>;
+  setLastRun(owner: Owner, scheduleId: string, summary: RunSummary): Promise<void>;
+}

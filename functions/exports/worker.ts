@@ -1,0 +1,200 @@
+/**
+ * One export run, from a queue message to an emailed link. Every step is safe to repeat, because
+ * a message may arrive twice and a failed attempt comes back:
+ *
+ * 1. The run record, keyed by (schedule, scheduled time), is created once; the first message to
+ *    claim it owns it. A different message for the same firing (a duplicate) is a no-op, and a
+ *    redelivery of the owning message (a retry after a failure or crash) resumes it.
+ * 2. The schedule's lease admits one run at a time; a run that finds it held is `skipped`.
+ * 3. Rows stream from DynamoDB pages through the formatter into an S3 multipart upload; the
+ *    upload id is recorded, so an attempt that crashed mid-upload is aborted by the next one.
+ * 4. The email goes out at most once (a conditional `emailedAt`), the owner's "export ready"
+ *    notification once (deliver()'s dedupe key), and only then is the run `succeeded`.
+ */
+import { pipeline, Transform, type Readable } from 'node:stream';
+import { logger } from '../shared/instrumentation';
+import type { DeliveryRequest } from '../notifications/model';
+import { counted, type DatasetSource } from './datasets';
+import { readyEmail, type Mailer } from './email';
+import { contentTypeOf, fileExtensionOf, formatRows } from './formats';
+import { downloadUrl, signLink } from './links';
+import { normalizeTime, runIdOf, type ExportRun, type ExportSchedule, type RunMessage } from './model';
+import type { ExportStore, Owner } from './store';
+
+export interface ExportFiles {
+  /** Streams `body` to `key`; `onUploadId` hears the multipart upload's id as soon as it exists. */
+  upload(key: string, body: Readable, contentType: string, onUploadId: (uploadId: string) => unknown): Promise<void>;
+  /** Idempotent: an upload already completed or aborted is fine. */
+  abortUpload(key: string, uploadId: string): Promise<void>;
+  presign(key: string): Promise<string>;
+}
+
+export interface ProgressFrame {
+  readonly jobId: string;
+  readonly done: number;
+  readonly total?: number;
+  readonly version: number;
+}
+
+/** Sends `progress` frames to the owner's open sockets; best effort, never fails the run. */
+export interface ProgressSink {
+  send(owner: Owner, frame: ProgressFrame): Promise<void>;
+}
+
+export interface WorkerDeps {
+  readonly store: ExportStore;
+  readonly datasets: DatasetSource;
+  readonly files: ExportFiles;
+  readonly mailer: Mailer;
+  /** deliver() with its dependencies bound: the only way to tell a user. */
+  readonly notify: (requests: DeliveryRequest[]) => Promise<unknown>;
+  readonly progress: ProgressSink;
+  readonly linkKey: Buffer;
+  readonly httpApiUrl: string;
+  readonly retentionDays: number;
+  /** How long a run may hold its schedule's lease: the worker's timeout, after which it is dead. */
+  readonly leaseSeconds: number;
+  readonly now?: () => Date;
+  /** @default 1000 */
+  readonly progressIntervalMs?: number;
+}
+
+export type RunOutcome = 'succeeded' | 'skipped' | 'duplicate' | 'gone';
+
+export function objectKeyOf(run: Pick<ExportRun, 'tenant' | 'owner' | 'runId'>, schedule: Pick<ExportSchedule, 'format'>): string {
+  return `${run.tenant}/${run.owner}/${run.runId}${fileExtensionOf(schedule.format)}`;
+}
+
+export async function runExport(deps: WorkerDeps, message: RunMessage, messageId: string): Promise<RunOutcome> {
+  const clock = () => deps.now?.() ?? new Date();
+  const owner: Owner = { tenant: message.tenant, userId: message.owner };
+  const schedule = await deps.store.getSchedule(owner, message.scheduleId);
+  if (!schedule) {
+    // Deleted after the firing was sent: nothing to export, and no one left to tell.
+    logger.info('Export schedule no longer exists', { scheduleId: message.scheduleId });
+    return 'gone';
+  }
+  const scheduledAt = normalizeTime(message.scheduledTime);
+  const runId = runIdOf(schedule.id, scheduledAt);
+  await deps.store.createRun({
+    runId,
+    scheduleId: schedule.id,
+    tenant: owner.tenant,
+    owner: owner.userId,
+    scheduledAt,
+    trigger: message.trigger,
+    status: 'queued',
+    attempts: 0,
+  });
+  const claim = await deps.store.claimRun(owner, schedule.id, scheduledAt, messageId, clock());
+  if (claim.outcome === 'done') {
+    logger.info('Export run already handled by another message', { runId, status: claim.run.status });
+    return 'duplicate';
+  }
+  const started = clock();
+  if (!(await deps.store.acquireLease(owner, schedule.id, runId, started, new Date(started.getTime() + deps.leaseSeconds * 1000)))) {
+    await deps.store.finishRun(owner, schedule.id, scheduledAt, 'skipped', clock(), 'Another run of this schedule was still in progress');
+    return 'skipped';
+  }
+  try {
+    let run = claim.run;
+    const key = objectKeyOf(run, schedule);
+    if (run.objectKey === undefined) {
+      if (run.uploadId) await deps.files.abortUpload(key, run.uploadId); // left by a crashed attempt
+      run = { ...run, ...(await uploadFile(deps, schedule, run, key, started)) };
+    }
+    await emailOnce(deps, schedule, run, owner);
+    await deps.notify([
+      {
+        recipient: owner,
+        kind: 'export.ready',
+        title: `Export ready: ${schedule.name}`.slice(0, 200),
+        body: `${run.rows ?? 0} rows, ${schedule.format.toUpperCase()}`,
+        data: { runId, scheduleId: schedule.id, rows: run.rows ?? 0 },
+        priority: 'normal',
+        dedupeKey: `export-ready.${runId}`,
+      },
+    ]);
+    await deps.store.finishRun(owner, schedule.id, scheduledAt, 'succeeded', clock());
+    return 'succeeded';
+  } catch (error) {
+    await deps.store.failAttempt(owner, schedule.id, scheduledAt, errorText(error));
+    throw error;
+  } finally {
+    await deps.store.releaseLease(owner, schedule.id, runId);
+  }
+}
+
+async function uploadFile(deps: WorkerDeps, schedule: ExportSchedule, run: ExportRun, key: string, started: Date): Promise<Pick<ExportRun, 'rows' | 'bytes' | 'objectKey' | 'fileExpiresAt'>> {
+  const owner: Owner = { tenant: run.tenant, userId: run.owner };
+  const interval = deps.progressIntervalMs ?? 1_000;
+  let rows = 0;
+  let bytes = 0;
+  let version = 0;
+  let lastProgress = 0;
+  let inFlight: Promise<void> | undefined;
+  const report = (done: number, total?: number) => {
+    // One frame at a time, at most one per interval: a slow socket never slows the export.
+    if (inFlight) return;
+    inFlight = deps.progress
+      .send(owner, { jobId: run.runId, done, ...(total === undefined ? {} : { total }), version: ++version })
+      .catch((error: unknown) => logger.warn('Progress push failed', { error: error as Error }))
+      .finally(() => (inFlight = undefined));
+  };
+  const source = counted(deps.datasets.rows(schedule.dataset, owner, schedule.filters), (count) => {
+    rows = count;
+    const now = Date.now();
+    if (now - lastProgress >= interval) {
+      lastProgress = now;
+      report(count);
+    }
+  });
+  const formatted = formatRows(schedule.format, deps.datasets.columns(schedule.dataset), source);
+  const counter = new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      bytes += chunk.length;
+      done(null, chunk);
+    },
+  });
+  const body = pipeline(formatted, counter, () => undefined);
+  await deps.files.upload(key, body, contentTypeOf(schedule.format), (uploadId) =>
+    deps.store.updateRun(owner, run.scheduleId, run.scheduledAt, { uploadId }).catch((error: unknown) => logger.warn('Could not record upload id', { error: error as Error })),
+  );
+  await inFlight;
+  report(rows, rows);
+  await inFlight;
+  const finished = deps.now?.() ?? new Date();
+  const fileExpiresAt = new Date(finished.getTime() + deps.retentionDays * 86_400_000).toISOString();
+  const result = { rows, bytes, durationMs: finished.getTime() - started.getTime(), objectKey: key, fileExpiresAt };
+  await deps.store.recordFile(owner, run.scheduleId, run.scheduledAt, result);
+  return result;
+}
+
+async function emailOnce(deps: WorkerDeps, schedule: ExportSchedule, run: ExportRun, owner: Owner): Promise<void> {
+  if (!(await deps.store.markEmailed(owner, schedule.id, run.scheduledAt, deps.now?.() ?? new Date()))) return;
+  const expiresAt = run.fileExpiresAt!;
+  const token = signLink(deps.linkKey, { runId: run.runId, tenant: run.tenant, owner: run.owner, exp: Math.floor(Date.parse(expiresAt) / 1000) });
+  try {
+    await deps.mailer.send(
+      readyEmail({
+        scheduleName: schedule.name,
+        rows: run.rows ?? 0,
+        bytes: run.bytes ?? 0,
+        format: schedule.format,
+        scheduledAt: run.scheduledAt,
+        link: downloadUrl(deps.httpApiUrl, run.runId, token),
+        expiresAt,
+        recipients: schedule.recipients,
+      }),
+    );
+  } catch (error) {
+    // Not sent: let the retry send it. (Sent but unanswered is the one case that can send twice.)
+    await deps.store.unmarkEmailed(owner, schedule.id, run.scheduledAt);
+    throw error;
+  }
+}
+
+export function errorText(error: unknown): string {
+  const text = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  return text.slice(0, 500);
+}

@@ -1,0 +1,227 @@
+import { randomUUID } from 'node:crypto';
+import { BatchWriteCommand } from '@aws-sdk/lib-dynamodb';
+import ExcelJS from 'exceljs';
+import { afterAll, describe, expect, it } from 'vitest';
+import { api, devToken, documentClient, eventually, tableName, urls } from '../support/local';
+
+/**
+ * Scheduled exports against the local runtime: the schedule API, run now through the exports
+ * queue to the worker, the file in fauxqs S3, the email in aws-ses-v2-local and its link.
+ */
+const db = documentClient();
+afterAll(() => db.destroy());
+
+const unique = (prefix: string) => `${prefix}-${randomUUID().slice(0, 8)}`;
+
+/** Writes `count` notifications straight into the user's inbox (seq 1..count). */
+async function seedInbox(tenant: string, user: string, count: number, row: (seq: number) => Record<string, unknown> = () => ({})): Promise<void> {
+  const createdAt = new Date().toISOString();
+  const items = Array.from({ length: count }, (_, index) => ({
+    userKey: `${tenant}#${user}`,
+    seq: index + 1,
+    id: `n${String(index + 1).padStart(8, '0')}`,
+    kind: 'note',
+    title: `Note ${index + 1}`,
+    priority: 'normal',
+    createdAt,
+    unreadSeq: index + 1,
+    ...row(index + 1),
+  }));
+  // The counter item, as deliver() keeps it, so later notifications take the seqs after these.
+  await db.send(new BatchWriteCommand({ RequestItems: { [tableName('notifications')]: [{ PutRequest: { Item: { userKey: `${tenant}#${user}`, seq: 0, lastSeq: count } } }] } }));
+  const batches: Array<typeof items> = [];
+  for (let start = 0; start < items.length; start += 25) batches.push(items.slice(start, start + 25));
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: 16 }, async () => {
+      while (next < batches.length) {
+        let pending: Array<Record<string, unknown>> = batches[next++]!.map((Item) => ({ PutRequest: { Item } }));
+        while (pending.length > 0) {
+          const result = await db.send(new BatchWriteCommand({ RequestItems: { [tableName('notifications')]: pending as never } }));
+          pending = (result.UnprocessedItems?.[tableName('notifications')] ?? []) as Array<Record<string, unknown>>;
+        }
+      }
+    }),
+  );
+}
+
+interface StoredEmail {
+  from: string;
+  destination: { to: string[] };
+  subject: string;
+  body: { text?: string; html?: string };
+  at: number;
+}
+
+async function emailsTo(address: string): Promise<StoredEmail[]> {
+  const response = await fetch(`${urls().mailUrl}/store`);
+  const { emails } = (await response.json()) as { emails: StoredEmail[] };
+  return emails.filter((email) => email.destination.to.includes(address));
+}
+
+function linkIn(email: StoredEmail): string {
+  const match = /Download: (\S+)/.exec(email.body.text ?? '');
+  if (!match) throw new Error(`no link in ${email.body.text}`);
+  return match[1]!;
+}
+
+async function waitForRun(token: string, runId: string, statuses = ['succeeded', 'failed', 'skipped'], timeoutMs = 20_000) {
+  return eventually(async () => {
+    const { status, body } = await api('GET', `/exports/runs/${runId}`, token);
+    return status === 200 && statuses.includes(body.status) ? body : undefined;
+  }, timeoutMs);
+}
+
+const validBody = (recipient: string) => ({
+  name: 'Weekly inbox',
+  dataset: 'notifications',
+  format: 'csv',
+  schedule: { preset: 'weekly', at: '09:00', weekday: 'MON' },
+  timezone: 'Europe/Berlin',
+  recipients: [recipient],
+});
+
+describe('the schedule API', () => {
+  it('creates, reads, lists, updates and deletes a schedule, showing nextRunAt', async () => {
+    const token = await devToken(unique('t'), 'ana');
+    const created = await api('POST', '/exports/schedules', token, validBody('ana@example.com'));
+    expect(created.status).toBe(201);
+    expect(created.body).toMatchObject({ expression: 'cron(0 9 ? * MON *)', timezone: 'Europe/Berlin', recipients: ['ana@example.com'] });
+    const next = new Date(created.body.nextRunAt);
+    expect(next.getTime()).toBeGreaterThan(Date.now());
+    // 09:00 in Berlin is 07:00 or 08:00 UTC, on a Monday.
+    expect([7, 8]).toContain(next.getUTCHours());
+    expect(next.getUTCDay()).toBe(1);
+
+    const id = created.body.id as string;
+    expect((await api('GET', `/exports/schedules/${id}`, token)).body).toMatchObject({ id, name: 'Weekly inbox' });
+    expect((await api('GET', '/exports/schedules', token)).body.items.map((item: { id: string }) => item.id)).toEqual([id]);
+
+    const updated = await api('PATCH', `/exports/schedules/${id}`, token, { schedule: { cron: '30 6 1 * ? *' }, format: 'ndjson' });
+    expect(updated.status).toBe(200);
+    expect(updated.body).toMatchObject({ expression: 'cron(30 6 1 * ? *)', format: 'ndjson' });
+    expect(new Date(updated.body.nextRunAt).getUTCDate()).toBeLessThanOrEqual(1 + 1);
+
+    const schedulerGet = await fetch(`${urls().schedulerUrl}/schedules/export-${id}?groupName=herald-exports`);
+    expect(((await schedulerGet.json()) as { ScheduleExpression: string }).ScheduleExpression).toBe('cron(30 6 1 * ? *)');
+
+    expect((await api('DELETE', `/exports/schedules/${id}`, token)).status).toBe(204);
+    expect((await api('GET', `/exports/schedules/${id}`, token)).status).toBe(404);
+    expect((await fetch(`${urls().schedulerUrl}/schedules/export-${id}?groupName=herald-exports`)).status).toBe(404);
+  });
+
+  it.each([
+    [{ timezone: 'Mars/Olympus' }, 'timezone'],
+    [{ recipients: ['not-an-address'] }, 'recipients.0'],
+    [{ recipients: ['a@example.com\r\nBcc: evil@example.com'] }, 'recipients.0'],
+    [{ recipients: Array.from({ length: 51 }, (_, i) => `r${i}@example.com`) }, 'recipients'],
+    [{ format: 'pdf' }, 'format'],
+    [{ dataset: 'everything' }, 'dataset'],
+    [{ schedule: { cron: '* * * * ? *' } }, 'schedule.cron'],
+    [{ schedule: { rate: '5 minutes' } }, 'schedule.rate'],
+    [{ schedule: { preset: 'daily' } }, 'schedule.at'],
+  ])('answers %j with a 400 naming %s', async (change, field) => {
+    const token = await devToken(unique('t'), 'ana');
+    const response = await api('POST', '/exports/schedules', token, { ...validBody('ana@example.com'), ...change });
+    expect(response.status).toBe(400);
+    expect(response.body.error.message).toContain(`${field}:`);
+  });
+
+  it("answers 404 for another tenant's schedule and run", async () => {
+    const owner = await devToken(unique('t'), 'ana');
+    const stranger = await devToken(unique('t'), 'ana');
+    const { body } = await api('POST', '/exports/schedules', owner, validBody('ana@example.com'));
+    expect((await api('GET', `/exports/schedules/${body.id}`, stranger)).status).toBe(404);
+    expect((await api('POST', `/exports/schedules/${body.id}/run`, stranger)).status).toBe(404);
+    expect((await api('DELETE', `/exports/schedules/${body.id}`, stranger)).status).toBe(404);
+    const { body: run } = await api('POST', `/exports/schedules/${body.id}/run`, owner);
+    expect((await api('GET', `/exports/runs/${run.runId}`, stranger)).status).toBe(404);
+    await waitForRun(owner, run.runId);
+    await api('DELETE', `/exports/schedules/${body.id}`, owner);
+  });
+});
+
+describe('run now', () => {
+  it('streams the inbox to S3, emails a link that downloads it, and records the run', async () => {
+    const tenant = unique('t');
+    const recipient = `${unique('r')}@example.com`;
+    await seedInbox(tenant, 'ana', 120, (seq) => (seq === 7 ? { title: '=HYPERLINK("http://evil.example")' } : {}));
+    const token = await devToken(tenant, 'ana');
+    const { body: schedule } = await api('POST', '/exports/schedules', token, validBody(recipient));
+    const { status, body } = await api('POST', `/exports/schedules/${schedule.id}/run`, token);
+    expect(status).toBe(202);
+    const run = await waitForRun(token, body.runId);
+    expect(run).toMatchObject({ status: 'succeeded', rows: 120, attempts: 1, trigger: 'manual' });
+    expect(run.bytes).toBeGreaterThan(0);
+
+    const [email, ...more] = await eventually(async () => ((await emailsTo(recipient)).length > 0 ? emailsTo(recipient) : undefined));
+    expect(more).toHaveLength(0);
+    expect(email!.from).toBe('exports@herald.local');
+    const link = linkIn(email!);
+    expect(link).toContain(`/exports/runs/${body.runId}/download?token=`);
+
+    const redirect = await fetch(link, { redirect: 'manual' });
+    expect(redirect.status).toBe(302);
+    const file = await (await fetch(redirect.headers.get('location')!)).text();
+    const lines = file.replace(/^\uFEFF/, '').trimEnd().split('\r\n');
+    expect(lines).toHaveLength(121);
+    expect(lines[0]).toBe('Seq,Id,Created at,Kind,Priority,Title,Body,Read,Data');
+    // escape_formulas: the cell starts with a quote, so no spreadsheet evaluates it.
+    expect(lines[7]).toContain(`"'=HYPERLINK(""http://evil.example"")"`);
+
+    const history = await api('GET', `/exports/schedules/${schedule.id}/runs`, token);
+    expect(history.body.items.map((item: { runId: string }) => item.runId)).toEqual([body.runId]);
+    expect((await api('GET', `/exports/schedules/${schedule.id}`, token)).body.lastRun).toMatchObject({ runId: body.runId, status: 'succeeded' });
+    const inbox = await api('GET', '/notifications?after=120', token);
+    expect(inbox.body.items.map((item: { kind: string }) => item.kind)).toEqual(['export.ready']);
+  });
+
+  it('refuses a tampered or foreign link and answers 404 for a run without a file', async () => {
+    const tenant = unique('t');
+    const recipient = `${unique('r')}@example.com`;
+    await seedInbox(tenant, 'ana', 3);
+    const token = await devToken(tenant, 'ana');
+    const { body: schedule } = await api('POST', '/exports/schedules', token, { ...validBody(recipient), format: 'ndjson' });
+    const { body } = await api('POST', `/exports/schedules/${schedule.id}/run`, token);
+    await waitForRun(token, body.runId);
+    const link = linkIn((await eventually(async () => (await emailsTo(recipient))[0]))!);
+    const url = new URL(link);
+    const tokenParam = url.searchParams.get('token')!;
+
+    const [payload, signature] = tokenParam.split('.') as [string, string];
+    const claims = JSON.parse(Buffer.from(payload, 'base64url').toString());
+    const forged = `${Buffer.from(JSON.stringify({ ...claims, e: claims.e + 86_400 })).toString('base64url')}.${signature}`;
+    const refused = await fetch(`${url.origin}${url.pathname}?token=${encodeURIComponent(forged)}`, { redirect: 'manual' });
+    expect(refused.status).toBe(403);
+    const expired = `${Buffer.from(JSON.stringify({ ...claims, e: 1 })).toString('base64url')}.${signature}`;
+    expect((await fetch(`${url.origin}${url.pathname}?token=${encodeURIComponent(expired)}`, { redirect: 'manual' })).status).toBe(403);
+    const otherRun = url.pathname.replace(body.runId, `${schedule.id}-20200101T000000Z`);
+    expect((await fetch(`${url.origin}${otherRun}?token=${encodeURIComponent(tokenParam)}`, { redirect: 'manual' })).status).toBe(403);
+    expect((await fetch(`${url.origin}${url.pathname}`, { redirect: 'manual' })).status).toBe(403);
+
+    const ok = await fetch(link, { redirect: 'manual' });
+    expect(ok.status).toBe(302);
+    const rows = (await (await fetch(ok.headers.get('location')!)).text()).trimEnd().split('\n').map((line) => JSON.parse(line));
+    expect(rows.map((row) => row.seq)).toEqual([1, 2, 3]);
+  });
+
+  it('writes an XLSX that parses back, with formula-like cells as text', async () => {
+    const tenant = unique('t');
+    const recipient = `${unique('r')}@example.com`;
+    await seedInbox(tenant, 'ana', 20, (seq) => (seq === 2 ? { title: '=1+2', body: '@SUM(A1)' } : {}));
+    const token = await devToken(tenant, 'ana');
+    const { body: schedule } = await api('POST', '/exports/schedules', token, { ...validBody(recipient), format: 'xlsx' });
+    const { body } = await api('POST', `/exports/schedules/${schedule.id}/run`, token);
+    expect(await waitForRun(token, body.runId)).toMatchObject({ status: 'succeeded', rows: 20 });
+    const link = linkIn((await eventually(async () => (await emailsTo(recipient))[0]))!);
+    const location = (await fetch(link, { redirect: 'manual' })).headers.get('location')!;
+    const workbook = new ExcelJS.Workbook();
+    await workbook.xlsx.load(Buffer.from(await (await fetch(location)).arrayBuffer()) as never);
+    const sheet = workbook.worksheets[0]!;
+    expect(sheet.rowCount).toBe(21);
+    const cell = sheet.getRow(3).getCell(6);
+    expect(cell.formula).toBeUndefined();
+    expect(cell.text).toBe('=1+2');
+    expect(sheet.getRow(3).getCell(7).text).toBe('@SUM(A1)');
+  });
+});
