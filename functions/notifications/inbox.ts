@@ -5,6 +5,13 @@ import type { NotificationStore } from './store';
 export const MAX_PAGE_SIZE = 100;
 export const DEFAULT_PAGE_SIZE = 50;
 
+/**
+ * Notifications replayed per resume frame; the client asks again while `more` is true. Each is
+ * one @connections post, in order; at tens of milliseconds a post in AWS, 200 stays far inside
+ * the function's timeout and API Gateway's 29-second integration limit.
+ */
+export const RESUME_MAX_NOTIFICATIONS = 200;
+
 export interface ReplayPage {
   readonly items: InboxItem[];
   /** Where the next page starts: the last seq returned, or where the client should jump to. */

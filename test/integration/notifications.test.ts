@@ -8,6 +8,7 @@ import { dynamoConnectionStore } from '../../functions/adapters/dynamo-connectio
 import { dynamoNotificationStore } from '../../functions/adapters/dynamo-notification-store';
 import { dynamoPreferenceStore } from '../../functions/adapters/dynamo-preference-store';
 import { deliver, type DeliverDeps } from '../../functions/notifications/deliver';
+import { RESUME_MAX_NOTIFICATIONS } from '../../functions/notifications/inbox';
 import type { DeliveryRequest } from '../../functions/notifications/model';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../lib/local/aws-local';
 import { api, devToken, documentClient, eventually, getItem, tableName, TestSocket, ticketFor, urls } from '../support/local';
@@ -155,8 +156,8 @@ describe('deliver: persist, then push', () => {
     const outcomes = await deliver(deps, requests);
     expect(outcomes.every((outcome) => outcome.status === 'delivered' && outcome.seq === 1)).toBe(true);
     await socket.waitFor((frame) => frame.type === 'notification' && frame.title === 'Site closed');
-    // 150 users: 2 preference batches, 2 counter batches, 2 dedupe batches, 2 connection batches
-    // and 3 transactions of 50 users each (3 actions per user). Nothing scales per recipient.
+    // 150 users: 2 batches each of preferences, dedupe records, counters and connection sets, and
+    // 5 transactions of up to 33 users (3 actions per user). Nothing scales per recipient.
     const total = [...deps.requests.values()].reduce((sum, count) => sum + count, 0);
     expect(Object.fromEntries(deps.requests)).toEqual({ BatchGetItemCommand: 8, TransactWriteItemsCommand: 5 });
     expect(total / users.length).toBeLessThan(0.1);
@@ -253,11 +254,18 @@ describe('resume', () => {
       await deliver(deps, Array.from({ length: 49 }, (_, index) => ({ recipient: { tenant: 'acme', userId: user }, kind: 'bulk', title: `${batch}-${index}`, priority: 'normal' as const })));
     }
     const socket = await connect('acme', user);
-    socket.send({ action: 'resume', after: 0 });
-    expect(await socket.waitFor((frame) => frame.type === 'replayed')).toMatchObject({ upTo: 500, more: true, gap: false });
-    socket.send({ action: 'resume', after: 500 });
-    await eventually(async () => (socket.frames.filter((frame) => frame.type === 'replayed').length === 2 ? true : undefined));
-    expect(socket.frames.filter((frame) => frame.type === 'replayed')[1]).toMatchObject({ upTo: 539, more: false });
+    const replays: Array<{ upTo: number; more: boolean }> = [];
+    for (let after = 0, more = true; more; ) {
+      socket.send({ action: 'resume', after, id: `page-${after}` });
+      const replayed = await socket.waitFor((frame) => frame.id === `page-${after}`);
+      replays.push({ upTo: replayed.upTo, more: replayed.more });
+      ({ upTo: after, more } = replayed);
+    }
+    expect(replays).toEqual([
+      { upTo: RESUME_MAX_NOTIFICATIONS, more: true },
+      { upTo: 2 * RESUME_MAX_NOTIFICATIONS, more: true },
+      { upTo: 539, more: false },
+    ]);
     expect(notificationsOf(socket).map((frame) => frame.seq)).toEqual(Array.from({ length: 539 }, (_, index) => index + 1));
   });
 

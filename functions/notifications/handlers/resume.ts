@@ -3,11 +3,8 @@ import { countMetric } from '../../shared/instrumentation';
 import { websocketAction, withId, type ActionDeps } from '../../realtime/action';
 import { resumeFrame } from '../../realtime/frames';
 import { pushFrames } from '../../realtime/push';
-import { epochSeconds, MAX_PAGE_SIZE, readPage } from '../inbox';
+import { epochSeconds, MAX_PAGE_SIZE, readPage, RESUME_MAX_NOTIFICATIONS } from '../inbox';
 import type { NotificationStore } from '../store';
-
-/** Notifications replayed per resume frame; the client asks again while `more` is true. */
-export const RESUME_MAX_NOTIFICATIONS = 500;
 
 export interface ResumeDeps extends ActionDeps {
   readonly notifications: NotificationStore;
