@@ -258,8 +258,34 @@ describe('client library against the local runtime', () => {
     expect(inboxReads(observed)).toHaveLength(polls);
     expect(observed.states).toEqual(['connecting', 'polling', 'open']);
   });
+});
 
-  it('replaces an old socket make-before-break: never offline, nothing lost or doubled', async () => {
+describe('client library within API Gateway limits', () => {
+  const setLimits = (limits: { idleTimeoutMs?: number; maxDurationMs?: number }) =>
+    fetch(`${urls().wsUrl.replace(/^ws/, 'http').replace(/\/live$/, '')}/_local/limits`, { method: 'PUT', body: JSON.stringify(limits) });
+  afterEach(async () => {
+    await setLimits({ idleTimeoutMs: 10 * 60_000, maxDurationMs: 2 * 3600_000 });
+  });
+
+  it('pings keep the socket open past the idle timeout, which closes a client that pings too rarely', async () => {
+    await setLimits({ idleTimeoutMs: 1_500 });
+    const pinging = new Wire();
+    const quiet = new Wire();
+    const pinger = await startClient({ WebSocket: pinging.Socket, pingIntervalMs: 300 });
+    const control = await startClient({ WebSocket: quiet.Socket });
+    await until(() => pinger.client.state === 'open' && control.client.state === 'open', 'both open');
+    await settle(3_500);
+
+    expect(pinging.sockets).toHaveLength(1);
+    expect(pinger.states).toEqual(['connecting', 'open']);
+    // The control proves the gateway did enforce the timeout: its socket was closed and replaced.
+    expect(quiet.sockets.length).toBeGreaterThanOrEqual(2);
+    expect(control.states.filter((state) => state === 'connecting').length).toBeGreaterThanOrEqual(2);
+  });
+
+  it('replaces each socket make-before-break before the gateway cuts it: never offline, nothing lost or doubled', async () => {
+    // The gateway cuts every socket at 2 s here; the client renews each after 0.7 s.
+    await setLimits({ maxDurationMs: 2_000 });
     const wire = new Wire();
     const observed = await startClient({ WebSocket: wire.Socket, maxConnectionAgeMs: 700 });
     await until(() => observed.client.state === 'open', 'open');
