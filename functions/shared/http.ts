@@ -1,6 +1,7 @@
 import type { APIGatewayProxyEventV2WithJWTAuthorizer, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { BadRequestError, HeraldError, PayloadTooLargeError } from './errors';
-import { logger } from './instrumentation';
+import { callerFromClaims, type Caller, type ClaimNames } from './caller';
+import { instrument, logger } from './instrumentation';
 import * as z from './validation';
 
 export type HttpEvent = APIGatewayProxyEventV2WithJWTAuthorizer;
@@ -34,6 +35,14 @@ export function httpRoute(route: (event: HttpEvent) => Promise<HttpResult>) {
       return errorResult(error);
     }
   };
+}
+
+/**
+ * The shape of every JWT-authorized entry: instrumented, errors mapped, and the caller (tenant,
+ * user, roles) taken from the verified claims before the route runs.
+ */
+export function callerRoute(claims: ClaimNames, route: (caller: Caller, event: HttpEvent) => Promise<HttpResult>) {
+  return instrument(httpRoute(async (event: HttpEvent) => route(callerFromClaims(event.requestContext.authorizer?.jwt?.claims, claims), event)));
 }
 
 export function parseJsonBody<Schema extends z.ZodMiniType>(event: HttpEvent, schema: Schema): z.infer<Schema> {

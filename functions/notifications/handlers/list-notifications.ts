@@ -1,7 +1,6 @@
 import { claimNamesFromEnv, notificationStoreFromEnv } from '../../adapters/wiring';
-import { callerFromClaims, type ClaimNames } from '../../shared/caller';
-import { httpRoute, json, parseQuery, type HttpEvent } from '../../shared/http';
-import { instrument } from '../../shared/instrumentation';
+import type { ClaimNames } from '../../shared/caller';
+import { callerRoute, json, parseQuery } from '../../shared/http';
 import * as z from '../../shared/validation';
 import { DEFAULT_PAGE_SIZE, epochSeconds, MAX_PAGE_SIZE, readPage } from '../inbox';
 import type { NotificationStore } from '../store';
@@ -23,18 +22,15 @@ const query = z.object({
  * count. Resume's semantics over HTTP, so it doubles as the polling fallback.
  */
 export function makeHandler(deps: ListNotificationsDeps) {
-  return instrument(
-    httpRoute(async (event: HttpEvent) => {
-      const caller = callerFromClaims(event.requestContext.authorizer?.jwt?.claims, deps.claims);
-      const { after, limit } = parseQuery(event, query);
-      const now = deps.now?.() ?? new Date();
-      const [page, unread] = await Promise.all([
-        readPage(deps.notifications, caller, after, limit, now),
-        deps.notifications.countUnread(caller, epochSeconds(now)),
-      ]);
-      return json(200, { ...page, unread });
-    }),
-  );
+  return callerRoute(deps.claims, async (caller, event) => {
+    const { after, limit } = parseQuery(event, query);
+    const now = deps.now?.() ?? new Date();
+    const [page, unread] = await Promise.all([
+      readPage(deps.notifications, caller, after, limit, now),
+      deps.notifications.countUnread(caller, epochSeconds(now)),
+    ]);
+    return json(200, { ...page, unread });
+  });
 }
 
 export const handler = makeHandler({ notifications: notificationStoreFromEnv(), claims: claimNamesFromEnv() });

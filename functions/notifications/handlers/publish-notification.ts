@@ -1,7 +1,6 @@
 import { claimNamesFromEnv, deliverDeps } from '../../adapters/wiring';
-import { callerFromClaims, requireRole, type ClaimNames } from '../../shared/caller';
-import { httpRoute, json, parseJsonBody, type HttpEvent } from '../../shared/http';
-import { instrument } from '../../shared/instrumentation';
+import { requireRole, type ClaimNames } from '../../shared/caller';
+import { callerRoute, json, parseJsonBody } from '../../shared/http';
 import * as z from '../../shared/validation';
 import { deliver, type DeliverDeps } from '../deliver';
 import { dedupeKeySchema, notificationContentSchema } from '../model';
@@ -18,15 +17,12 @@ const body = z.strictObject({
 
 /** `POST /notifications` (role publisher): one notification to one user of the caller's tenant. */
 export function makeHandler(deps: PublishNotificationDeps) {
-  return instrument(
-    httpRoute(async (event: HttpEvent) => {
-      const caller = callerFromClaims(event.requestContext.authorizer?.jwt?.claims, deps.claims);
-      requireRole(caller, 'publisher');
-      const { userId, ...request } = parseJsonBody(event, body);
-      const [outcome] = await deliver(deps, [{ ...request, recipient: { tenant: caller.tenant, userId } }]);
-      return json(202, outcome);
-    }),
-  );
+  return callerRoute(deps.claims, async (caller, event) => {
+    requireRole(caller, 'publisher');
+    const { userId, ...request } = parseJsonBody(event, body);
+    const [outcome] = await deliver(deps, [{ ...request, recipient: { tenant: caller.tenant, userId } }]);
+    return json(202, outcome);
+  });
 }
 
 export const handler = makeHandler({ ...deliverDeps(), claims: claimNamesFromEnv() });

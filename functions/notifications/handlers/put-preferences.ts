@@ -1,7 +1,6 @@
 import { claimNamesFromEnv, preferenceStoreFromEnv } from '../../adapters/wiring';
-import { callerFromClaims, type ClaimNames } from '../../shared/caller';
-import { httpRoute, json, parseJsonBody, type HttpEvent } from '../../shared/http';
-import { instrument } from '../../shared/instrumentation';
+import type { ClaimNames } from '../../shared/caller';
+import { callerRoute, json, parseJsonBody } from '../../shared/http';
 import { preferencesSchema, type PreferenceStore } from '../preferences';
 
 export interface PutPreferencesDeps {
@@ -11,14 +10,11 @@ export interface PutPreferencesDeps {
 
 /** `PUT /me/preferences`: replaces the caller's preferences as a whole. */
 export function makeHandler(deps: PutPreferencesDeps) {
-  return instrument(
-    httpRoute(async (event: HttpEvent) => {
-      const caller = callerFromClaims(event.requestContext.authorizer?.jwt?.claims, deps.claims);
-      const preferences = parseJsonBody(event, preferencesSchema);
-      await deps.preferences.put(caller, preferences);
-      return json(200, preferences);
-    }),
-  );
+  return callerRoute(deps.claims, async (caller, event) => {
+    const preferences = parseJsonBody(event, preferencesSchema);
+    await deps.preferences.put(caller, preferences);
+    return json(200, preferences);
+  });
 }
 
 export const handler = makeHandler({ preferences: preferenceStoreFromEnv(), claims: claimNamesFromEnv() });

@@ -1,7 +1,6 @@
 import { claimNamesFromEnv, notificationStoreFromEnv } from '../../adapters/wiring';
-import { callerFromClaims, type ClaimNames } from '../../shared/caller';
-import { httpRoute, json, parseJsonBody, type HttpEvent } from '../../shared/http';
-import { instrument } from '../../shared/instrumentation';
+import type { ClaimNames } from '../../shared/caller';
+import { callerRoute, json, parseJsonBody } from '../../shared/http';
 import * as z from '../../shared/validation';
 import { epochSeconds, markRead, MAX_READ_IDS } from '../inbox';
 import type { NotificationStore } from '../store';
@@ -19,14 +18,11 @@ const body = z.union([
 
 /** `POST /notifications/read {upTo} | {ids}`: marks the caller's own notifications read. */
 export function makeHandler(deps: ReadNotificationsDeps) {
-  return instrument(
-    httpRoute(async (event: HttpEvent) => {
-      const caller = callerFromClaims(event.requestContext.authorizer?.jwt?.claims, deps.claims);
-      await markRead(deps.notifications, caller, parseJsonBody(event, body));
-      const unread = await deps.notifications.countUnread(caller, epochSeconds(deps.now?.() ?? new Date()));
-      return json(200, { unread });
-    }),
-  );
+  return callerRoute(deps.claims, async (caller, event) => {
+    await markRead(deps.notifications, caller, parseJsonBody(event, body));
+    const unread = await deps.notifications.countUnread(caller, epochSeconds(deps.now?.() ?? new Date()));
+    return json(200, { unread });
+  });
 }
 
 export const handler = makeHandler({ notifications: notificationStoreFromEnv(), claims: claimNamesFromEnv() });

@@ -1,9 +1,9 @@
 import { documentClient } from '../../adapters/aws-clients';
 import { dynamoTicketStore } from '../../adapters/dynamo-ticket-store';
-import { callerFromClaims, type ClaimNames } from '../../shared/caller';
+import type { ClaimNames } from '../../shared/caller';
 import { positiveIntegerEnv, requireEnv } from '../../shared/config';
-import { httpRoute, json, type HttpEvent } from '../../shared/http';
-import { countMetric, instrument } from '../../shared/instrumentation';
+import { callerRoute, json } from '../../shared/http';
+import { countMetric } from '../../shared/instrumentation';
 import { issueTicket, type TicketStore } from '../tickets';
 
 export interface IssueTicketDeps {
@@ -15,16 +15,13 @@ export interface IssueTicketDeps {
 }
 
 export function makeHandler(deps: IssueTicketDeps) {
-  return instrument(
-    httpRoute(async (event: HttpEvent) => {
-      const caller = callerFromClaims(event.requestContext.authorizer?.jwt?.claims, deps.claims);
-      const issued = await issueTicket(deps.tickets, caller, deps.ticketTtlSeconds, deps.now?.());
-      countMetric('TicketsIssued');
-      const url = new URL(deps.webSocketUrl);
-      url.searchParams.set('ticket', issued.ticket);
-      return json(200, { ticket: issued.ticket, expiresAt: issued.expiresAt.toISOString(), url: url.toString() });
-    }),
-  );
+  return callerRoute(deps.claims, async (caller) => {
+    const issued = await issueTicket(deps.tickets, caller, deps.ticketTtlSeconds, deps.now?.());
+    countMetric('TicketsIssued');
+    const url = new URL(deps.webSocketUrl);
+    url.searchParams.set('ticket', issued.ticket);
+    return json(200, { ticket: issued.ticket, expiresAt: issued.expiresAt.toISOString(), url: url.toString() });
+  });
 }
 
 const env = requireEnv(['TICKETS_TABLE', 'TICKET_TTL_SECONDS', 'TENANT_CLAIM', 'ROLES_CLAIM', 'WEBSOCKET_URL']);

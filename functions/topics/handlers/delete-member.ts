@@ -1,8 +1,7 @@
 import { claimNamesFromEnv, membershipStoreFromEnv } from '../../adapters/wiring';
-import { callerFromClaims, requireRole, type ClaimNames } from '../../shared/caller';
+import { requireRole, type ClaimNames } from '../../shared/caller';
 import { NotFoundError } from '../../shared/errors';
-import { httpRoute, type HttpEvent } from '../../shared/http';
-import { instrument } from '../../shared/instrumentation';
+import { callerRoute,  } from '../../shared/http';
 import type { MembershipStore } from '../topics';
 import { memberPath } from './member-path';
 
@@ -13,15 +12,12 @@ export interface DeleteMemberDeps {
 
 /** `DELETE /topics/{topic}/members/{userId}` (role admin): 204, or 404 when not a member. */
 export function makeHandler(deps: DeleteMemberDeps) {
-  return instrument(
-    httpRoute(async (event: HttpEvent) => {
-      const caller = callerFromClaims(event.requestContext.authorizer?.jwt?.claims, deps.claims);
-      requireRole(caller, 'admin');
-      const { topic, userId } = memberPath(event);
-      if (!(await deps.memberships.remove(caller.tenant, topic, userId))) throw new NotFoundError(`${userId} is not a member of ${topic}`);
-      return { statusCode: 204 };
-    }),
-  );
+  return callerRoute(deps.claims, async (caller, event) => {
+    requireRole(caller, 'admin');
+    const { topic, userId } = memberPath(event);
+    if (!(await deps.memberships.remove(caller.tenant, topic, userId))) throw new NotFoundError(`${userId} is not a member of ${topic}`);
+    return { statusCode: 204 };
+  });
 }
 
 export const handler = makeHandler({ memberships: membershipStoreFromEnv(), claims: claimNamesFromEnv() });
