@@ -30,10 +30,6 @@ export interface ConnectionStore {
   countFrame(connectionId: string, windowStart: number, limit: number): Promise<'allowed' | 'limited'>;
 }
 
-export function userKey(tenant: string, userId: string): string {
-  return `${tenant}#${userId}`;
-}
-
 /** Identity handed from the $connect authorizer to every later route, as API Gateway carries it. */
 export interface ConnectionIdentity {
   readonly tenant: string;

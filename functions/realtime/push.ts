@@ -24,7 +24,7 @@ export interface PushDeps {
 }
 
 /** Throttled posts are retried this many times; after that the frame waits for the client's resume. */
-export const PUSH_THROTTLE_RETRIES = 3;
+const PUSH_THROTTLE_RETRIES = 3;
 
 export type PushOutcome = 'sent' | 'gone' | 'failed';
 

@@ -3,7 +3,8 @@ import { documentClient } from '../../adapters/aws-clients';
 import { dynamoTicketStore } from '../../adapters/dynamo-ticket-store';
 import { requireEnv, stringListEnv } from '../../shared/config';
 import { countMetric, instrument, logger } from '../../shared/instrumentation';
-import { identityToAuthorizerContext, userKey } from '../connections';
+import { identityToAuthorizerContext } from '../connections';
+import { recipientKey } from '../../notifications/model';
 import { redeemTicket, type TicketStore } from '../tickets';
 
 export interface AuthorizeConnectDeps {
@@ -30,7 +31,7 @@ export function makeHandler(deps: AuthorizeConnectDeps) {
       throw new Error('Unauthorized');
     }
     countMetric('WebSocketAuthorized');
-    return policy('Allow', event.methodArn, userKey(grant.tenant, grant.userId), identityToAuthorizerContext(grant));
+    return policy('Allow', event.methodArn, recipientKey(grant), identityToAuthorizerContext(grant));
   });
 }
 
