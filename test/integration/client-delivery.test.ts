@@ -86,8 +86,9 @@ interface Observed {
   states: ConnectionState[];
   unread: number[];
   httpRequests: string[];
-  /** The client's `error` events, shown when a wait times out. */
+  /** The client's `error` and `reset` events, shown when a wait times out. */
   errors: string[];
+  resets: number[];
 }
 
 async function startClient(options: Partial<HeraldClientOptions> & { user?: string } = {}): Promise<Observed> {
@@ -102,8 +103,9 @@ async function startClient(options: Partial<HeraldClientOptions> & { user?: stri
     fetch: (input, init) => (httpRequests.push(`${init?.method ?? 'GET'} ${new URL(String(input)).pathname}${new URL(String(input)).search}`), fetch(input, init)),
     ...options,
   });
-  const observed: Observed = { client, user, notifications: [], states: [], unread: [], httpRequests, errors: [] };
+  const observed: Observed = { client, user, notifications: [], states: [], unread: [], httpRequests, errors: [], resets: [] };
   client.on('error', (error) => observed.errors.push(error.message));
+  client.on('reset', ({ lastSeq }) => observed.resets.push(lastSeq));
   waitingOn = observed;
   client.on('notification', (notification) => observed.notifications.push(notification));
   client.on('state', (state) => observed.states.push(state));
@@ -120,8 +122,8 @@ async function until(check: () => boolean, what: string, timeoutMs = 10_000): Pr
   const deadline = Date.now() + timeoutMs;
   while (!check()) {
     if (Date.now() > deadline) {
-      const { notifications, states, httpRequests, errors } = waitingOn ?? {};
-      throw new Error(`timed out waiting for ${what}; ${JSON.stringify({ seqs: notifications?.map((n) => n.seq), states, httpRequests, errors })}`);
+      const { notifications, states, httpRequests, errors, resets } = waitingOn ?? {};
+      throw new Error(`timed out waiting for ${what}; ${JSON.stringify({ seqs: notifications?.map((n) => n.seq), states, resets, httpRequests, errors })}`);
     }
     await new Promise((wait) => setTimeout(wait, 20));
   }

@@ -161,6 +161,21 @@ describe('client transport unread count', () => {
     await vi.waitFor(() => expect(record.unread).toEqual([1, 1]));
   });
 
+  it('takes only the count from a recount, never a gap: only whole-page reads settle gaps', async () => {
+    const requests: number[] = [];
+    // What the server may answer while seq 2 commits: its counter already says 2, its query not yet.
+    const { transport, record } = setup(0, (after) => (requests.push(after), { items: [], nextAfter: after + 1, more: false, gap: true, unread: 2 }));
+    running = transport;
+    const socket = await openSocket();
+    socket.receive({ type: 'replayed', upTo: 0, more: false, gap: false, unread: 0 });
+    socket.receive(push(1));
+    await vi.waitFor(() => expect(requests).toEqual([1]));
+    socket.receive(push(2));
+
+    expect(record.delivered).toEqual([1, 2]);
+    expect(record.resets).toEqual([]);
+  });
+
   it('trusts a count that covers everything delivered', async () => {
     const requests: number[] = [];
     const { transport, record } = setup(0, (after) => (requests.push(after), { items: [], nextAfter: after, more: false, gap: false, unread: 0 }));

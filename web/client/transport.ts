@@ -421,7 +421,9 @@ export class Transport {
     try {
       const after = this.sequencer.lastSeq;
       const page = await this.http.notifications(after, 1);
-      if (this.running) this.page(page, after);
+      if (!this.running) return;
+      this.page(page, after, false);
+      if (this.sequencer.hasGap && !this.resuming()) void this.refill();
     } catch (error) {
       this.sink.error(asError(error));
     } finally {
@@ -457,10 +459,14 @@ export class Transport {
     this.scheduleAck();
   }
 
-  /** Applies `GET /notifications?after=` (the `after` it asked with). */
-  private page(page: NotificationPage, after: number): void {
+  /**
+   * Applies `GET /notifications?after=` (the `after` it asked with). `actOnGap` is false for a
+   * recount, which reads one item for the count's sake: resume and refill read whole pages and
+   * settle gaps there.
+   */
+  private page(page: NotificationPage, after: number, actOnGap = true): void {
     // Items start at the oldest survivor; without items, nextAfter is the server's last seq.
-    if (page.gap) this.expire(page.items[0] ? page.items[0].seq - 1 : page.nextAfter, after);
+    if (page.gap && actOnGap) this.expire(page.items[0] ? page.items[0].seq - 1 : page.nextAfter, after);
     const released: Notification[] = [];
     for (const item of page.items) released.push(...this.sequencer.accept(item));
     this.applyingPage = true;
