@@ -6,12 +6,14 @@
 import { spawnSync } from 'node:child_process';
 import { benchColdStart } from './cold-start';
 import { benchConnections } from './connections';
+import { benchExports } from './exports';
 import { benchNotifications } from './notifications';
 
 const benchmarks: Array<[string, () => Promise<void>]> = [
   ['cold-start', benchColdStart],
   ['connections', benchConnections],
   ['notifications', benchNotifications],
+  ['exports', benchExports],
 ];
 const only = process.argv[2];
 

@@ -16,7 +16,7 @@ import { logger } from '../shared/instrumentation';
 import type { DeliveryRequest } from '../notifications/model';
 import { counted, type DatasetSource } from './datasets';
 import { readyEmail, type Mailer } from './email';
-import { contentTypeOf, fileExtensionOf, formatRows } from './formats';
+import { contentTypeOf, fileExtensionOf, formatRows, type ExportColumn, type ExportFormat, type ExportRow } from './formats';
 import { downloadUrl, signLink } from './links';
 import { normalizeTime, runIdOf, type ExportRun, type ExportSchedule, type RunMessage } from './model';
 import type { ExportStore, Owner } from './store';
@@ -129,7 +129,6 @@ async function uploadFile(deps: WorkerDeps, schedule: ExportSchedule, run: Expor
   const owner: Owner = { tenant: run.tenant, userId: run.owner };
   const interval = deps.progressIntervalMs ?? 1_000;
   let rows = 0;
-  let bytes = 0;
   let version = 0;
   let lastProgress = 0;
   let inFlight: Promise<void> | undefined;
@@ -149,15 +148,7 @@ async function uploadFile(deps: WorkerDeps, schedule: ExportSchedule, run: Expor
       report(count);
     }
   });
-  const formatted = formatRows(schedule.format, deps.datasets.columns(schedule.dataset), source);
-  const counter = new Transform({
-    transform(chunk: Buffer, _encoding, done) {
-      bytes += chunk.length;
-      done(null, chunk);
-    },
-  });
-  const body = pipeline(formatted, counter, () => undefined);
-  await deps.files.upload(key, body, contentTypeOf(schedule.format), (uploadId) =>
+  const { bytes } = await streamToFile(deps.files, key, schedule.format, deps.datasets.columns(schedule.dataset), source, (uploadId) =>
     deps.store.updateRun(owner, run.scheduleId, run.scheduledAt, { uploadId }).catch((error: unknown) => logger.warn('Could not record upload id', { error: error as Error })),
   );
   await inFlight;
@@ -168,6 +159,30 @@ async function uploadFile(deps: WorkerDeps, schedule: ExportSchedule, run: Expor
   const result = { rows, bytes, durationMs: finished.getTime() - started.getTime(), objectKey: key, fileExpiresAt };
   await deps.store.recordFile(owner, run.scheduleId, run.scheduledAt, result);
   return result;
+}
+
+/**
+ * Rows through the formatter into one multipart upload, pulled only as fast as the upload reads.
+ * Exported so bench/exports.ts measures exactly this path.
+ */
+export async function streamToFile(
+  files: ExportFiles,
+  key: string,
+  format: ExportFormat,
+  columns: readonly ExportColumn[],
+  rows: AsyncIterable<ExportRow>,
+  onUploadId: (uploadId: string) => unknown,
+): Promise<{ bytes: number }> {
+  let bytes = 0;
+  const counter = new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      bytes += chunk.length;
+      done(null, chunk);
+    },
+  });
+  const body = pipeline(formatRows(format, columns, rows), counter, () => undefined);
+  await files.upload(key, body, contentTypeOf(format), onUploadId);
+  return { bytes };
 }
 
 async function emailOnce(deps: WorkerDeps, schedule: ExportSchedule, run: ExportRun, owner: Owner): Promise<void> {
