@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { HeraldClient, memoryStore, type ConnectionState, type HeraldClientOptions, type Notification, type SocketLike } from '../../web/client';
+import { HeraldClient, HeraldFrameError, memoryStore, type ConnectionState, type HeraldClientOptions, type Notification, type SocketLike, type TopicEvent } from '../../web/client';
 import { api, devToken, urls } from '../support/local';
 
 /**
@@ -184,6 +184,9 @@ describe('client library against the local runtime', () => {
     await until(() => observed.client.state === 'open', 'open');
     await publish(observed.user, 'one');
     await until(() => observed.notifications.length === 1, 'first');
+    // Past the window in which a delivery makes the client re-read its unread count (that read
+    // could bring seq 2 along), so only gap detection can fetch it.
+    await settle(1_500);
     wire.dropSeqs.add(2);
     await publish(observed.user, 'two (push lost)');
     expect(inboxReads(observed)).toEqual([]);
@@ -304,5 +307,44 @@ describe('client library within API Gateway limits', () => {
     expect(wire.sockets.length).toBeGreaterThanOrEqual(4);
     expect(observed.states).toEqual(['connecting', 'open']);
     await until(() => wire.openSockets().length === 1, 'old sockets closed');
+  });
+});
+
+describe('client library topics', () => {
+  async function addMember(topic: string, user: string): Promise<void> {
+    const { status } = await api('PUT', `/topics/${topic}/members/${user}`, await devToken(TENANT, 'site-admin', ['admin']));
+    expect([200, 201]).toContain(status);
+  }
+
+  it('subscribes, hears presence, resubscribes after a drop, and reports a refused subscription with its topic', async () => {
+    const topic = `site-${randomUUID().slice(0, 8)}`;
+    const [ana, bob, eve] = [uniqueUser(), uniqueUser(), uniqueUser()];
+    await addMember(topic, ana);
+    await addMember(topic, bob);
+    const wire = new Wire();
+    const listener = await startClient({ user: ana, WebSocket: wire.Socket });
+    const events: TopicEvent[] = [];
+    listener.client.on('event', (event) => events.push(event));
+    listener.client.subscribe(topic);
+    await until(() => events.some((event) => event.name === 'join' && (event.data as { userId?: string }).userId === ana), 'own join');
+
+    // A drop loses the server-side subscription with the socket; the client subscribes again.
+    wire.openSockets()[0]?.ws.terminate();
+    await until(() => wire.sockets.length === 2 && listener.client.state === 'open', 'reconnected');
+    await until(() => events.filter((event) => event.name === 'join' && (event.data as { userId?: string }).userId === ana).length === 2, 'join again');
+
+    const joiner = await startClient({ user: bob });
+    joiner.client.subscribe(topic);
+    await until(() => events.some((event) => event.name === 'join' && (event.data as { userId?: string }).userId === bob), "bob's join");
+    await joiner.client.stop();
+    await until(() => events.some((event) => event.name === 'leave' && (event.data as { userId?: string }).userId === bob), "bob's leave");
+    expect(events.every((event) => event.topic === topic)).toBe(true);
+
+    const outsider = await startClient({ user: eve });
+    const refusals: HeraldFrameError[] = [];
+    outsider.client.on('error', (error) => error instanceof HeraldFrameError && refusals.push(error));
+    outsider.client.subscribe(topic);
+    await until(() => refusals.length === 1, 'the refusal');
+    expect(refusals[0]).toMatchObject({ code: 'forbidden', topic });
   });
 });
