@@ -138,38 +138,39 @@ export function dynamoNotificationStore(client: DynamoDBDocumentClient, tables: 
     },
 
     async page(recipient, after, limit, nowEpochSeconds) {
+      // The counter first, then the items: a notification committed in between then shows up
+      // as an item above lastSeq (harmless), never as a lastSeq above every item, which would
+      // read as a gap and make the client skip it.
+      const counter = await client.send(new GetCommand({ TableName: tables.notifications, Key: counterKey(recipient), ConsistentRead: true }));
       const items: InboxItem[] = [];
-      const [counter] = await Promise.all([
-        client.send(new GetCommand({ TableName: tables.notifications, Key: counterKey(recipient), ConsistentRead: true })),
-        queryAll(
-          {
-            TableName: tables.notifications,
-            KeyConditionExpression: 'userKey = :userKey AND seq > :after',
-            // TTL deletes up to days late; an expired notification must already be invisible.
-            FilterExpression: 'expiresAt > :now',
-            ExpressionAttributeValues: { ':userKey': recipientKey(recipient), ':after': after, ':now': nowEpochSeconds },
-            ConsistentRead: true,
-            Limit: limit,
-          },
-          (page) => {
-            for (const item of page.Items ?? []) if (items.length < limit) items.push(fromItem(item));
-            return items.length < limit;
-          },
-        ),
-      ]);
+      await queryAll(
+        {
+          TableName: tables.notifications,
+          KeyConditionExpression: 'userKey = :userKey AND seq > :after',
+          // TTL deletes up to days late; an expired notification must already be invisible.
+          FilterExpression: 'expiresAt > :now',
+          ExpressionAttributeValues: { ':userKey': recipientKey(recipient), ':after': after, ':now': nowEpochSeconds },
+          ConsistentRead: true,
+          Limit: limit,
+        },
+        (page) => {
+          for (const item of page.Items ?? []) if (items.length < limit) items.push(fromItem(item));
+          return items.length < limit;
+        },
+      );
       const lastSeq = Math.max(Number(counter.Item?.lastSeq ?? 0), items.at(-1)?.seq ?? 0);
       return { items, lastSeq };
     },
 
-    async countUnread(recipient, nowEpochSeconds) {
+    async countUnread(recipient, nowEpochSeconds, upTo) {
       let count = 0;
       await queryAll(
         {
           TableName: tables.notifications,
           IndexName: 'unread',
-          KeyConditionExpression: 'userKey = :userKey',
+          KeyConditionExpression: upTo === undefined ? 'userKey = :userKey' : 'userKey = :userKey AND unreadSeq <= :upTo',
           FilterExpression: 'expiresAt > :now',
-          ExpressionAttributeValues: { ':userKey': recipientKey(recipient), ':now': nowEpochSeconds },
+          ExpressionAttributeValues: { ':userKey': recipientKey(recipient), ':now': nowEpochSeconds, ...(upTo === undefined ? {} : { ':upTo': upTo }) },
           ConsistentRead: true,
           Select: 'COUNT',
         },

@@ -34,7 +34,8 @@ export interface NotificationStore {
   commit(commits: readonly SeqCommit[]): Promise<CommitResult[]>;
   /** Unexpired notifications with seq > after, ascending, at most `limit`. */
   page(recipient: Recipient, after: number, limit: number, nowEpochSeconds: number): Promise<InboxPage>;
-  countUnread(recipient: Recipient, nowEpochSeconds: number): Promise<number>;
+  /** Unexpired unread notifications, all or (tied to a replay) those with seq ≤ upTo. */
+  countUnread(recipient: Recipient, nowEpochSeconds: number, upTo?: number): Promise<number>;
   markReadUpTo(recipient: Recipient, upTo: number): Promise<void>;
   /** Seq of each id the user owns; ids of other users or tenants are simply absent. */
   seqsOfIds(recipient: Recipient, ids: readonly string[]): Promise<Map<string, number>>;

@@ -38,7 +38,7 @@ export type ErrorCode =
 
 export type ServerFrame =
   | { type: 'pong'; id?: string }
-  | ({ type: 'notification' } & Notification)
+  | ({ type: 'notification'; read?: boolean } & Notification)
   | { type: 'replayed'; upTo: number; more: boolean; gap: boolean; unread: number; id?: string }
   | { type: 'subscribed'; topic: string; id?: string }
   | { type: 'unsubscribed'; topic: string; id?: string }

@@ -8,7 +8,7 @@ import { dynamoConnectionStore } from '../../functions/adapters/dynamo-connectio
 import { dynamoNotificationStore } from '../../functions/adapters/dynamo-notification-store';
 import { dynamoPreferenceStore } from '../../functions/adapters/dynamo-preference-store';
 import { deliver, type DeliverDeps } from '../../functions/notifications/deliver';
-import { RESUME_MAX_NOTIFICATIONS } from '../../functions/notifications/inbox';
+import { readPage, RESUME_MAX_NOTIFICATIONS } from '../../functions/notifications/inbox';
 import type { DeliveryRequest } from '../../functions/notifications/model';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../lib/local/aws-local';
 import { api, devToken, documentClient, eventually, getItem, tableName, TestSocket, ticketFor, urls } from '../support/local';
@@ -293,6 +293,28 @@ describe('resume', () => {
     socket.send({ action: 'resume', after: 99 });
     expect(await socket.waitFor((frame) => frame.type === 'replayed')).toMatchObject({ upTo: 3, more: false, gap: true });
     expect(notificationsOf(socket)).toEqual([]);
+  });
+
+  it('never reports a gap for a notification committed between a page’s two reads', async () => {
+    const recipient = { tenant: 'acme', userId: uniqueUser() };
+    const publisher = directDeliverDeps();
+    await deliver(publisher, [{ recipient, kind: 'note', title: 'first', priority: 'normal' }]);
+    // A page reads the counter and the items in two requests, in some order; a publisher commits
+    // between them. Whatever the order, the page must not claim the new seq is missing.
+    const raw = new DynamoDBClient({ endpoint: urls().dynamodbUrl, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
+    let reads = 0;
+    raw.middlewareStack.add(
+      (next) => async (args) => {
+        if (++reads === 2) await deliver(publisher, [{ recipient, kind: 'note', title: 'racing', priority: 'normal' }]);
+        return next(args);
+      },
+      { step: 'initialize', name: 'commitBetweenReads' },
+    );
+    const store = dynamoNotificationStore(DynamoDBDocumentClient.from(raw), { notifications: tableName('notifications') });
+    const page = await readPage(store, recipient, 1, 100, new Date());
+    expect(reads).toBe(2);
+    expect(page.gap).toBe(false);
+    raw.destroy();
   });
 
   it('answers a malformed resume with an error frame naming the field', async () => {

@@ -24,7 +24,7 @@ export function makeHandler(deps: ResumeDeps) {
     while (more && sent < RESUME_MAX_NOTIFICATIONS) {
       const page = await readPage(deps.notifications, identity, after, Math.min(MAX_PAGE_SIZE, RESUME_MAX_NOTIFICATIONS - sent), now);
       gap ||= page.gap;
-      const frames = page.items.map(({ read: _read, ...notification }) => ({ type: 'notification' as const, ...notification }));
+      const frames = page.items.map((item) => ({ type: 'notification' as const, ...item }));
       if ((await pushFrames(deps, { connectionId, owner: identity }, frames)) !== 'sent') return undefined;
       sent += frames.length;
       after = page.nextAfter;
@@ -32,7 +32,9 @@ export function makeHandler(deps: ResumeDeps) {
       if (frames.length === 0) break;
     }
     countMetric('Resumes');
-    const unread = await deps.notifications.countUnread(identity, epochSeconds(now));
+    // Counted up to the replay's end, so pushes racing the replay cannot be counted twice or
+    // missed: the client adds the unread ones it receives after upTo.
+    const unread = await deps.notifications.countUnread(identity, epochSeconds(now), after);
     return withId({ type: 'replayed', upTo: after, more, gap, unread }, frame.id);
   });
 }
