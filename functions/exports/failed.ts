@@ -5,8 +5,8 @@
  * tenant's admins hear of it through deliver(), once (dedupe key per run).
  */
 import type { DeliveryRequest } from '../notifications/model';
-import { normalizeTime, runIdOf, type RunMessage } from './model';
-import type { ExportStore, Owner } from './store';
+import type { RunMessage } from './model';
+import { recordRun, type ExportStore, type Owner } from './store';
 
 export interface FailedDeps {
   readonly store: ExportStore;
@@ -18,19 +18,8 @@ export interface FailedDeps {
 
 export async function markRunFailed(deps: FailedDeps, message: RunMessage, deliveryError?: string): Promise<'failed' | 'already-final' | 'gone'> {
   const owner: Owner = { tenant: message.tenant, userId: message.owner };
-  const scheduledAt = normalizeTime(message.scheduledTime);
-  const runId = runIdOf(message.scheduleId, scheduledAt);
   const schedule = await deps.store.getSchedule(owner, message.scheduleId);
-  const { run } = await deps.store.createRun({
-    runId,
-    scheduleId: message.scheduleId,
-    tenant: owner.tenant,
-    owner: owner.userId,
-    scheduledAt,
-    trigger: message.trigger,
-    status: 'queued',
-    attempts: 0,
-  });
+  const { runId, scheduledAt, run } = await recordRun(deps.store, message);
   // A duplicate message of a run that another message completed also ends up here; leave it be.
   if (run.status === 'succeeded' || run.status === 'skipped') return 'already-final';
   const error = run.error ?? (deliveryError ? `Scheduler could not deliver the firing: ${deliveryError}` : 'The run failed on every retry');

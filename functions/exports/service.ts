@@ -7,9 +7,7 @@ import { BadRequestError, NotFoundError } from '../shared/errors';
 import {
   isScheduleId,
   newScheduleId,
-  normalizeTime,
   parseRunId,
-  runIdOf,
   validateFilterRange,
   type CreateScheduleBody,
   type ExportRun,
@@ -18,7 +16,7 @@ import {
   type UpdateScheduleBody,
 } from './model';
 import { nextRunAt, toScheduleExpression } from './schedule';
-import type { ExportStore, Owner } from './store';
+import { recordRun, type ExportStore, type Owner } from './store';
 
 /** The Scheduler schedule of an export schedule (functions/adapters/eventbridge-scheduler.ts). */
 export interface ScheduleGateway {
@@ -127,19 +125,9 @@ export async function deleteSchedule(deps: ScheduleServiceDeps & { scheduler: Sc
 export async function runNow(deps: ScheduleServiceDeps & { queue: RunQueue }, owner: Owner, id: string): Promise<{ runId: string }> {
   const schedule = await getSchedule(deps, owner, id);
   const now = deps.now?.() ?? new Date();
-  const scheduledAt = normalizeTime(now.toISOString());
-  const runId = runIdOf(schedule.id, scheduledAt);
-  await deps.store.createRun({
-    runId,
-    scheduleId: schedule.id,
-    tenant: owner.tenant,
-    owner: owner.userId,
-    scheduledAt,
-    trigger: 'manual',
-    status: 'queued',
-    attempts: 0,
-  });
-  await deps.queue.send({ scheduleId: schedule.id, tenant: owner.tenant, owner: owner.userId, scheduledTime: scheduledAt, trigger: 'manual' });
+  const message = { scheduleId: schedule.id, tenant: owner.tenant, owner: owner.userId, scheduledTime: now.toISOString(), trigger: 'manual' as const };
+  const { runId, scheduledAt } = await recordRun(deps.store, message);
+  await deps.queue.send({ ...message, scheduledTime: scheduledAt });
   return { runId };
 }
 

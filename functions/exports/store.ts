@@ -1,4 +1,4 @@
-import type { ExportRun, ExportSchedule, RunStatus, RunSummary } from './model';
+import { normalizeTime, runIdOf, type ExportRun, type ExportSchedule, type RunMessage, type RunStatus, type RunSummary } from './model';
 
 /** Who owns a schedule and its runs: every key is under `tenant#owner`, so a foreign id finds nothing. */
 export interface Owner {
@@ -54,4 +54,24 @@ export interface ExportStore {
   /** A failed attempt: back to `queued` with its error, for the queue's next retry. */
   failAttempt(owner: Owner, scheduleId: string, scheduledAt: string, error: string): Promise<void>;
   setLastRun(owner: Owner, scheduleId: string, summary: RunSummary): Promise<void>;
+}
+
+/**
+ * The run record of one firing, created `queued` unless it exists: a firing always names the same
+ * run (schedule id + scheduled time), which is what makes duplicate messages no-ops.
+ */
+export async function recordRun(store: ExportStore, message: RunMessage): Promise<{ runId: string; scheduledAt: string; run: ExportRun }> {
+  const scheduledAt = normalizeTime(message.scheduledTime);
+  const runId = runIdOf(message.scheduleId, scheduledAt);
+  const { run } = await store.createRun({
+    runId,
+    scheduleId: message.scheduleId,
+    tenant: message.tenant,
+    owner: message.owner,
+    scheduledAt,
+    trigger: message.trigger,
+    status: 'queued',
+    attempts: 0,
+  });
+  return { runId, scheduledAt, run };
 }

@@ -18,8 +18,8 @@ import { counted, type DatasetSource } from './datasets';
 import { readyEmail, type Mailer } from './email';
 import { contentTypeOf, fileExtensionOf, formatRows, type ExportColumn, type ExportFormat, type ExportRow } from './formats';
 import { downloadUrl, signLink } from './links';
-import { normalizeTime, runIdOf, type ExportRun, type ExportSchedule, type RunMessage } from './model';
-import type { ExportStore, Owner } from './store';
+import type { ExportRun, ExportSchedule, RunMessage } from './model';
+import { recordRun, type ExportStore, type Owner } from './store';
 
 export interface ExportFiles {
   /** Streams `body` to `key`; `onUploadId` hears the multipart upload's id as soon as it exists. */
@@ -74,18 +74,7 @@ export async function runExport(deps: WorkerDeps, message: RunMessage, messageId
     logger.info('Export schedule no longer exists', { scheduleId: message.scheduleId });
     return 'gone';
   }
-  const scheduledAt = normalizeTime(message.scheduledTime);
-  const runId = runIdOf(schedule.id, scheduledAt);
-  await deps.store.createRun({
-    runId,
-    scheduleId: schedule.id,
-    tenant: owner.tenant,
-    owner: owner.userId,
-    scheduledAt,
-    trigger: message.trigger,
-    status: 'queued',
-    attempts: 0,
-  });
+  const { runId, scheduledAt } = await recordRun(deps.store, message);
   const claim = await deps.store.claimRun(owner, schedule.id, scheduledAt, messageId, clock());
   if (claim.outcome === 'done') {
     logger.info('Export run already handled by another message', { runId, status: claim.run.status });
