@@ -71,7 +71,7 @@ function placeholderEnv(): Record<string, string> {
     WEBSOCKET_URL: 'wss://bench.invalid/live',
     NOTIFICATION_RETENTION_DAYS: '30',
     // Settings of the exports feature, which is landing concurrently; unused until it does.
-    EXPORT_SENDER: 'exports@bench.invalid',
+    EMAIL_SENDER: 'exports@bench.invalid',
     EXPORT_RETENTION_DAYS: '7',
     EXPORT_SCHEDULE_GROUP: 'bench',
     EXPORT_SCHEDULER_ROLE_ARN: 'arn:aws:iam::000000000000:role/bench',

@@ -19,10 +19,19 @@ export interface HeraldConfig {
   /** Days a notification is kept (DynamoDB TTL); resume past it answers `gap: true`. @default 30 */
   readonly notificationRetentionDays: number;
   /**
-   * The verified SES identity export emails come from. Required to synthesize the stack (see
-   * requireExportSender): there is no sensible default, and SES refuses unverified senders.
+   * The verified SES identity Herald's emails (export links, critical alerts) come from. Required
+   * to synthesize the stack (see requireEmailSender): there is no sensible default, SES refuses
+   * unverified senders, and a critical alert must never lose its email silently.
    */
-  readonly exportSender?: string;
+  readonly emailSender?: string;
+  /**
+   * The deployer's own table behind the `records` export dataset: its name, the partition key
+   * attribute that holds the tenant, and optionally a string sort key (ISO dates) that the
+   * export's date range becomes a key condition on. @default none: the dataset answers 400
+   */
+  readonly exportRecords?: ExportRecordsConfig;
+  /** SNS topic ARN that every Herald alarm (DLQs, the alert fan-out's failures) notifies. @default none */
+  readonly alarmTopicArn?: string;
   /** Days an export file is kept (S3 lifecycle); its download link lives as long. @default 7 */
   readonly exportRetentionDays: number;
   /** Steady-state WebSocket and HTTP API request rate per second. @default 500 */
@@ -74,9 +83,16 @@ export function readConfig(context: Context): HeraldConfig {
   if (notificationRetentionDays > 365) {
     throw new ConfigError(`Context "notificationRetentionDays" must be at most 365, got ${notificationRetentionDays}.`);
   }
-  const exportSender = optionalString(context, 'exportSender');
-  if (exportSender !== undefined && !EMAIL.test(exportSender)) {
-    throw new ConfigError(`Context "exportSender" must be one email address such as exports@example.com, got "${exportSender}".`);
+  if (context('exportSender') !== undefined) {
+    throw new ConfigError('Context "exportSender" was renamed "emailSender": critical alerts are emailed from it too. Rename it in cdk.json or on the command line.');
+  }
+  const emailSender = optionalString(context, 'emailSender');
+  if (emailSender !== undefined && !EMAIL.test(emailSender)) {
+    throw new ConfigError(`Context "emailSender" must be one email address such as herald@example.com, got "${emailSender}".`);
+  }
+  const alarmTopicArn = optionalString(context, 'alarmTopicArn');
+  if (alarmTopicArn !== undefined && !/^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$/.test(alarmTopicArn)) {
+    throw new ConfigError(`Context "alarmTopicArn" must be an SNS topic ARN such as arn:aws:sns:eu-west-1:123456789012:ops, got "${alarmTopicArn}".`);
   }
   const exportRetentionDays = positiveInteger(context, 'exportRetentionDays', 7);
   if (exportRetentionDays > 365) {
@@ -90,7 +106,9 @@ export function readConfig(context: Context): HeraldConfig {
     rolesClaim: optionalString(context, 'rolesClaim') ?? (cognito ? 'cognito:groups' : 'roles'),
     logRetentionDays,
     notificationRetentionDays,
-    exportSender,
+    emailSender,
+    exportRecords: readExportRecords(context),
+    alarmTopicArn,
     exportRetentionDays,
     throttleRateLimit: positiveInteger(context, 'throttleRateLimit', 500),
     throttleBurstLimit: positiveInteger(context, 'throttleBurstLimit', 1000),
@@ -101,13 +119,51 @@ export function readConfig(context: Context): HeraldConfig {
 export const EMAIL = /^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$/;
 
 /** The sender address, or a ConfigError that says how to set it: the stack cannot be built without one. */
-export function requireExportSender(config: HeraldConfig): string {
-  if (config.exportSender === undefined) {
+export function requireEmailSender(config: HeraldConfig): string {
+  if (config.emailSender === undefined) {
     throw new ConfigError(
-      'Context "exportSender" is not set: scheduled exports email their download links from it. Set it in cdk.json or with -c exportSender=exports@your-domain.example (an address or domain verified in SES).',
+      'Context "emailSender" is not set: export download links and critical alerts are emailed from it. Set it in cdk.json or with -c emailSender=herald@your-domain.example (an address or domain verified in SES).',
     );
   }
-  return config.exportSender;
+  return config.emailSender;
+}
+
+export interface ExportRecordsConfig {
+  readonly table: string;
+  readonly tenantKey: string;
+  readonly sortKey?: string;
+}
+
+const TABLE_NAME = /^[A-Za-z0-9_.-]{3,255}$/;
+const ATTRIBUTE_NAME = /^[A-Za-z0-9_.-]{1,255}$/;
+
+/** Context `exportRecords`: an object in cdk.json, or the same as JSON text with `-c`. */
+function readExportRecords(context: Context): ExportRecordsConfig | undefined {
+  let value = context('exportRecords');
+  if (value === undefined || value === null || value === '') return undefined;
+  const shape = 'an object such as {"table": "WorkOrders", "tenantKey": "tenantId", "sortKey": "createdAt"}';
+  if (typeof value === 'string') {
+    try {
+      value = JSON.parse(value);
+    } catch {
+      throw new ConfigError(`Context "exportRecords" must be ${shape}; its text is not JSON.`);
+    }
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new ConfigError(`Context "exportRecords" must be ${shape}.`);
+  }
+  const { table, tenantKey, sortKey, ...unknown } = value as Record<string, unknown>;
+  const extra = Object.keys(unknown);
+  if (extra.length > 0) throw new ConfigError(`Context "exportRecords" has unknown field "${extra[0]}"; it takes table, tenantKey and sortKey.`);
+  if (typeof table !== 'string' || !TABLE_NAME.test(table)) {
+    throw new ConfigError(`Context "exportRecords.table" must be a DynamoDB table name (3-255 letters, digits, _ . -), got ${JSON.stringify(table)}.`);
+  }
+  for (const [field, name, required] of [['tenantKey', tenantKey, true], ['sortKey', sortKey, false]] as const) {
+    if ((name !== undefined || required) && (typeof name !== 'string' || !ATTRIBUTE_NAME.test(name))) {
+      throw new ConfigError(`Context "exportRecords.${field}" must be an attribute name (letters, digits, _ . -), got ${JSON.stringify(name)}.`);
+    }
+  }
+  return { table, tenantKey: tenantKey as string, ...(typeof sortKey === 'string' && { sortKey }) };
 }
 
 function optionalString(context: Context, key: string): string | undefined {

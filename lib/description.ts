@@ -6,6 +6,8 @@
  * test/integration/description-parity.test.ts proves it against the synthesized template.
  */
 
+import type { ExportRecordsConfig } from './config';
+
 export type AttributeType = 'S' | 'N';
 
 export interface KeySpec {
@@ -60,8 +62,17 @@ export interface BucketSpec {
   readonly expirySetting: SettingName;
 }
 
+/**
+ * Where a stream event source sends the description of records whose retries ran out. Nothing
+ * consumes it: an alarm fires on its first message and an operator decides (docs/operations.md).
+ */
+export interface FailureQueueSpec {
+  readonly envVar: string;
+}
+
 export type TableName = keyof typeof tables;
 export type QueueName = keyof typeof queues;
+export type FailureQueueName = keyof typeof failureQueues;
 export type BucketName = keyof typeof buckets;
 
 export type Trigger =
@@ -78,7 +89,7 @@ export type Trigger =
       /** Where a new mapping starts reading; the local poller starts there at each start-up. */
       readonly startingPosition: 'LATEST' | 'TRIM_HORIZON';
       /** Queue that receives a description of records whose retries ran out. */
-      readonly onFailure: QueueName;
+      readonly onFailure: FailureQueueName;
       /** Lambda filter patterns (the same JSON AWS takes); records matching none are skipped. */
       readonly filterPatterns?: readonly object[];
     }
@@ -110,8 +121,10 @@ export interface FunctionSpec {
   readonly buckets?: Partial<Record<BucketName, BucketAccess>>;
   /** Whether the function creates, updates and deletes EventBridge Scheduler schedules in Herald's group. */
   readonly manageSchedules?: boolean;
-  /** Whether the function sends email through SES, from the `exportSender` address only. */
+  /** Whether the function sends email through SES, from the `emailSender` address only. */
   readonly sendEmail?: boolean;
+  /** Whether the function reads (Query only) the deployer's table behind the `records` export dataset. */
+  readonly readsExportRecords?: boolean;
   /** Whether the function posts to or deletes WebSocket connections (the @connections API). */
   readonly manageConnections?: boolean;
   /** Names of the settings (see settingEnvVars) this function reads. */
@@ -148,8 +161,10 @@ export const settingEnvVars = {
   rolesClaim: 'ROLES_CLAIM',
   webSocketUrl: 'WEBSOCKET_URL',
   notificationRetentionDays: 'NOTIFICATION_RETENTION_DAYS',
-  exportSender: 'EXPORT_SENDER',
+  emailSender: 'EMAIL_SENDER',
   exportRetentionDays: 'EXPORT_RETENTION_DAYS',
+  /** JSON `{table, tenantKey, sortKey?}` of the records dataset's table, or empty when none is configured. */
+  exportRecords: 'EXPORT_RECORDS',
   exportScheduleGroup: 'EXPORT_SCHEDULE_GROUP',
   exportSchedulerRoleArn: 'EXPORT_SCHEDULER_ROLE_ARN',
   exportQueueArn: 'EXPORT_QUEUE_ARN',
@@ -168,8 +183,9 @@ export interface SettingValues {
   readonly rolesClaim: string;
   readonly webSocketUrl: string;
   readonly notificationRetentionDays: number;
-  readonly exportSender: string;
+  readonly emailSender: string;
   readonly exportRetentionDays: number;
+  readonly exportRecords: ExportRecordsConfig | undefined;
   readonly exportScheduleGroup: string;
   readonly exportSchedulerRoleArn: string;
   readonly exportQueueArn: string;
@@ -189,8 +205,9 @@ export function encodeSettings(values: SettingValues): Record<SettingName, strin
     rolesClaim: values.rolesClaim,
     webSocketUrl: values.webSocketUrl,
     notificationRetentionDays: String(values.notificationRetentionDays),
-    exportSender: values.exportSender,
+    emailSender: values.emailSender,
     exportRetentionDays: String(values.exportRetentionDays),
+    exportRecords: values.exportRecords === undefined ? '' : JSON.stringify(values.exportRecords),
     exportScheduleGroup: values.exportScheduleGroup,
     exportSchedulerRoleArn: values.exportSchedulerRoleArn,
     exportQueueArn: values.exportQueueArn,
@@ -270,6 +287,19 @@ export const tables = {
     sortKey: { name: 'sk', type: 'S' },
     ttlAttribute: 'expiresAt',
   },
+  /**
+   * Alerts, `tenant` + `id`. An alert's id is its ULID; while it is open (not resolved) a second
+   * item, `open#<rule>#<subject>`, names it, so a transaction can keep it the only open alert for
+   * that rule and subject. The stream feeds the fan-out (its filter passes alert items only);
+   * `byTopic` is sparse, as only alerts carry `topicKey`.
+   */
+  alerts: {
+    envVar: 'ALERTS_TABLE',
+    partitionKey: { name: 'tenant', type: 'S' },
+    sortKey: { name: 'id', type: 'S' },
+    indexes: [{ name: 'byTopic', partitionKey: { name: 'topicKey', type: 'S' }, sortKey: { name: 'raisedAt', type: 'S' } }],
+    stream: 'NEW_AND_OLD_IMAGES',
+  },
 } as const satisfies Record<string, TableSpec>;
 
 /** Export worker timeout: a 1M-row export streams in a few minutes; Lambda allows 15. */
@@ -289,6 +319,14 @@ export const queues = {
     maxReceiveCount: 3,
   },
 } as const satisfies Record<string, QueueSpec>;
+
+export const failureQueues = {
+  /** Alert changes the fan-out could not deliver after its retries (Lambda's on-failure records). */
+  alertFanout: { envVar: 'ALERT_FANOUT_FAILURES_QUEUE_URL' },
+} as const satisfies Record<string, FailureQueueSpec>;
+
+/** The alert fan-out's timeout: a 1,000-member topic with critical email fits well inside it. */
+export const ALERT_FANOUT_TIMEOUT_SECONDS = 60;
 
 export const buckets = {
   /** Export files, `<tenant>/<user>/<runId>.<ext>`, reached only through the download route. */
@@ -320,6 +358,18 @@ const scheduleAccess = {
   tables: { exports: 'readWrite' },
   manageSchedules: true,
   settings: [...claimSettings, 'exportScheduleGroup', 'exportSchedulerRoleArn', 'exportQueueArn', 'exportDeadLetterQueueArn'],
+} as const satisfies Partial<FunctionSpec>;
+
+const alertReadAccess = {
+  tables: { alerts: 'read', memberships: 'read' },
+  settings: claimSettings,
+} as const satisfies Partial<FunctionSpec>;
+
+/** What reading an export's rows needs: each dataset's table, and the deployer's records table. */
+const datasetAccess = {
+  tables: { notifications: 'read', alerts: 'read', memberships: 'read' },
+  readsExportRecords: true,
+  settings: ['exportRecords'],
 } as const satisfies Partial<FunctionSpec>;
 
 const exportReadAccess = {
@@ -444,6 +494,54 @@ export const functions = {
     tables: { memberships: 'readWrite' },
     settings: claimSettings,
   },
+  raiseAlert: {
+    entry: 'functions/alerts/handlers/raise.ts',
+    description: 'Raises an alert (publisher); while one is open for the same rule and subject, returns it instead',
+    trigger: { kind: 'http', method: 'POST', path: '/alerts', auth: 'jwt' },
+    tables: { alerts: 'readWrite' },
+    settings: claimSettings,
+  },
+  listAlerts: {
+    entry: 'functions/alerts/handlers/list.ts',
+    description: 'Lists the alerts of a topic the caller belongs to, newest first',
+    trigger: { kind: 'http', method: 'GET', path: '/alerts', auth: 'jwt' },
+    ...alertReadAccess,
+  },
+  getAlert: {
+    entry: 'functions/alerts/handlers/get.ts',
+    description: 'Returns one alert of a topic the caller belongs to, with its version as ETag',
+    trigger: { kind: 'http', method: 'GET', path: '/alerts/{id}', auth: 'jwt' },
+    ...alertReadAccess,
+  },
+  updateAlert: {
+    entry: 'functions/alerts/handlers/update.ts',
+    description: 'Acknowledges, resolves or reassigns an alert, guarded by If-Match on its version',
+    trigger: { kind: 'http', method: 'PATCH', path: '/alerts/{id}', auth: 'jwt' },
+    tables: { alerts: 'readWrite', memberships: 'read' },
+    settings: claimSettings,
+  },
+  alertFanout: {
+    entry: 'functions/alerts/handlers/fanout.ts',
+    description: 'Notifies an alert assignee and topic members of each alert change, emails critical ones, and updates live boards',
+    trigger: {
+      kind: 'stream',
+      table: 'alerts',
+      batchSize: 10,
+      retryAttempts: 5,
+      maxRecordAgeSeconds: 3_600,
+      bisectBatchOnError: true,
+      startingPosition: 'LATEST',
+      onFailure: 'alertFanout',
+      // Alert items only (not the open-alert items), and not their TTL or manual deletions.
+      filterPatterns: [{ eventName: ['INSERT', 'MODIFY'], dynamodb: { NewImage: { kind: { S: ['alert'] } } } }],
+    },
+    tables: { ...topicAccess.tables, ...deliverAccess.tables },
+    manageConnections: true,
+    sendEmail: true,
+    settings: [...deliverAccess.settings, 'emailSender'],
+    timeoutSeconds: ALERT_FANOUT_TIMEOUT_SECONDS,
+    memoryMb: 512,
+  },
   createExportSchedule: {
     entry: 'functions/exports/handlers/create-schedule.ts',
     description: 'Creates an export schedule and its EventBridge Scheduler schedule',
@@ -486,8 +584,8 @@ export const functions = {
     entry: 'functions/exports/handlers/preview.ts',
     description: 'Returns the first rows an export of a dataset would contain',
     trigger: { kind: 'http', method: 'POST', path: '/exports/preview', auth: 'jwt' },
-    tables: { notifications: 'read' },
-    settings: claimSettings,
+    ...datasetAccess,
+    settings: [...claimSettings, ...datasetAccess.settings],
   },
   listExportRuns: {
     entry: 'functions/exports/handlers/list-runs.ts',
@@ -514,11 +612,12 @@ export const functions = {
     entry: 'functions/exports/handlers/worker.ts',
     description: 'Runs one export: run record, lease, streamed upload to S3, email and notification',
     trigger: { kind: 'queue', queue: 'exports', batchSize: 1 },
-    tables: { ...deliverAccess.tables, exports: 'readWrite' },
+    tables: { ...deliverAccess.tables, ...datasetAccess.tables, exports: 'readWrite' },
+    readsExportRecords: true,
     buckets: { exports: 'write' },
     manageConnections: true,
     sendEmail: true,
-    settings: [...deliverAccess.settings, 'exportSender', 'exportRetentionDays', 'exportLinkKey', 'httpApiUrl'],
+    settings: [...deliverAccess.settings, ...datasetAccess.settings, 'emailSender', 'exportRetentionDays', 'exportLinkKey', 'httpApiUrl'],
     timeoutSeconds: EXPORT_WORKER_TIMEOUT_SECONDS,
     // Bounded by the upload's part size x queue size (4 x 8 MB), stream buffers and the SDK.
     memoryMb: 512,

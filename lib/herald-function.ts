@@ -70,6 +70,8 @@ export interface ExportResources {
   readonly linkKey: ISecret;
   /** The only From address a `sendEmail` function may use. */
   readonly sender: string;
+  /** The deployer's table behind the `records` dataset, when cdk.json names one. */
+  readonly recordsTableName?: string;
 }
 
 /**
@@ -186,6 +188,15 @@ export class HeraldFunction extends Construct {
       );
     }
     if (spec.settings?.includes('exportLinkKey')) exports.linkKey.grantRead(this.role);
+    if (spec.readsExportRecords && exports.recordsTableName !== undefined) {
+      // Query on the table alone: the dataset reads one tenant's partition, never scans or indexes.
+      this.role.addToPrincipalPolicy(
+        new PolicyStatement({
+          actions: ['dynamodb:Query'],
+          resources: [stack.formatArn({ service: 'dynamodb', resource: 'table', resourceName: exports.recordsTableName })],
+        }),
+      );
+    }
     if (spec.manageConnections) {
       acknowledgeWildcardResources(
         policy,

@@ -30,11 +30,14 @@ import { FilterCriteria, StartingPosition } from 'aws-cdk-lib/aws-lambda';
 import { DynamoEventSource, SqsDlq, SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
+import { Alarm, ComparisonOperator, TreatMissingData, type Metric } from 'aws-cdk-lib/aws-cloudwatch';
+import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
+import { Topic } from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import {
   CONNECTION_TTL_SECONDS,
   readConfig,
-  requireExportSender,
+  requireEmailSender,
   TICKET_TTL_SECONDS,
   type HeraldConfig,
 } from './config';
@@ -49,6 +52,8 @@ import {
   tables as tableSpecs,
   buckets as bucketSpecs,
   type BucketName,
+  failureQueues as failureQueueSpecs,
+  type FailureQueueName,
   type FunctionName,
   type FunctionSpec,
   type QueueName,
@@ -78,6 +83,10 @@ export class Realtime extends Construct {
   public readonly queues: Record<QueueName, Queue>;
   /** The dead-letter queue of each queue in `queues`. */
   public readonly deadLetterQueues: Record<QueueName, Queue>;
+  /** Where stream event sources put what they gave up on (see failureQueues in the description). */
+  public readonly failureQueues: Record<FailureQueueName, Queue>;
+  /** One alarm per DLQ and failure queue: it fires on the first message, as each is a failure. */
+  public readonly failureAlarms: Alarm[] = [];
   public readonly functions: Record<FunctionName, HeraldFunction>;
   public readonly buckets: Record<BucketName, Bucket>;
   /** The EventBridge Scheduler group holding one schedule per export schedule. */
@@ -103,7 +112,7 @@ export class Realtime extends Construct {
     const { config } = this;
     const throttle = { rateLimit: config.throttleRateLimit, burstLimit: config.throttleBurstLimit };
     const retention = config.logRetentionDays as RetentionDays;
-    const exportSender = requireExportSender(config);
+    const emailSender = requireEmailSender(config);
 
     this.tables = mapRecord(tableSpecs, (spec, name) => createTable(this, `${pascal(name)}Table`, spec));
     this.deadLetterQueues = mapRecord(queueSpecs, (_, name) => {
@@ -128,6 +137,46 @@ export class Realtime extends Construct {
         deadLetterQueue: { queue: this.deadLetterQueues[name], maxReceiveCount: spec.maxReceiveCount },
       }),
     );
+
+    this.failureQueues = mapRecord(failureQueueSpecs, (_, name) => {
+      const queue = new Queue(this, `${pascal(name)}FailureQueue`, {
+        encryption: QueueEncryption.SQS_MANAGED,
+        enforceSSL: true,
+        retentionPeriod: Duration.days(14),
+      });
+      acknowledge(
+        queue.node.defaultChild as CfnResource,
+        'SQS3',
+        `This queue is where the ${name} stream event source records what it gave up on; nothing consumes it, so a DLQ of its own would never receive anything.`,
+      );
+      return queue;
+    });
+    const alarmTopic = config.alarmTopicArn === undefined ? undefined : Topic.fromTopicArn(this, 'AlarmTopic', config.alarmTopicArn);
+    const alarmOn = (id: string, what: string, metric: Metric, threshold: number) => {
+      const alarm = new Alarm(this, id, {
+        alarmDescription: `${what}: see docs/operations.md, "Failures and alarms".`,
+        metric,
+        threshold,
+        comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        evaluationPeriods: 1,
+        treatMissingData: TreatMissingData.NOT_BREACHING,
+      });
+      if (alarmTopic) alarm.addAlarmAction(new SnsAction(alarmTopic));
+      this.failureAlarms.push(alarm);
+    };
+    const minute = { period: Duration.minutes(1), statistic: 'Maximum' };
+    for (const [name, queue] of Object.entries(this.failureQueues)) {
+      alarmOn(`${pascal(name)}FailureAlarm`, `The ${name} stream event source gave up on records`, queue.metricApproximateNumberOfMessagesVisible(minute), 1);
+    }
+    // A DLQ with a last handler empties as it works, so what matters is a message it leaves there.
+    for (const [name, queue] of Object.entries(this.deadLetterQueues)) {
+      alarmOn(
+        `${pascal(name)}DeadLetterAlarm`,
+        `A message of the ${name} DLQ has waited 10 minutes: its last handler is failing or absent`,
+        queue.metricApproximateAgeOfOldestMessage(minute),
+        600,
+      );
+    }
 
     const stackName = Stack.of(this).stackName;
     this.buckets = mapRecord(bucketSpecs, (_, name) => {
@@ -248,8 +297,9 @@ export class Realtime extends Construct {
       rolesClaim: config.rolesClaim,
       webSocketUrl: this.webSocketStage.url,
       notificationRetentionDays: config.notificationRetentionDays,
-      exportSender,
+      emailSender,
       exportRetentionDays: config.exportRetentionDays,
+      exportRecords: config.exportRecords,
       exportScheduleGroup: this.exportScheduleGroup.name as string,
       exportSchedulerRoleArn: this.exportSchedulerRole.roleArn,
       exportQueueArn: this.queues.exports.queueArn,
@@ -269,7 +319,8 @@ export class Realtime extends Construct {
             scheduleGroupName: this.exportScheduleGroup.name as string,
             schedulerRole: this.exportSchedulerRole,
             linkKey: this.exportLinkKey,
-            sender: exportSender,
+            sender: emailSender,
+            recordsTableName: config.exportRecords?.table,
           },
           webSocketStage: this.webSocketStage,
           settings,
@@ -402,7 +453,7 @@ export class Realtime extends Construct {
             maxRecordAge: Duration.seconds(trigger.maxRecordAgeSeconds),
             bisectBatchOnError: trigger.bisectBatchOnError,
             reportBatchItemFailures: true,
-            onFailure: new SqsDlq(this.queues[trigger.onFailure]),
+            onFailure: new SqsDlq(this.failureQueues[trigger.onFailure]),
             filters: trigger.filterPatterns?.map((pattern) => FilterCriteria.filter(pattern as Record<string, unknown>)),
           }),
         );

@@ -33,6 +33,24 @@ export function dynamoMembershipStore(client: DynamoDBDocumentClient, tableName:
       );
       return Attributes !== undefined;
     },
+    async members(tenant, topic) {
+      const userIds: string[] = [];
+      let exclusiveStartKey: Record<string, unknown> | undefined;
+      do {
+        const page = await client.send(
+          new QueryCommand({
+            TableName: tableName,
+            KeyConditionExpression: 'topicKey = :topicKey',
+            ExpressionAttributeValues: { ':topicKey': topicKey(tenant, topic) },
+            ProjectionExpression: 'userId',
+            ExclusiveStartKey: exclusiveStartKey,
+          }),
+        );
+        for (const item of page.Items ?? []) userIds.push(String(item.userId));
+        exclusiveStartKey = page.LastEvaluatedKey;
+      } while (exclusiveStartKey);
+      return userIds;
+    },
   };
 }
 

@@ -1,5 +1,5 @@
 import { SendEmailCommand, type SESClient } from '@aws-sdk/client-ses';
-import type { Mailer } from '../exports/email';
+import type { Mailer } from '../shared/email';
 
 /**
  * SES v1 SendEmail: SES builds the MIME message itself from structured fields, so no header is

@@ -14,7 +14,11 @@ import { tracer } from '../shared/instrumentation';
 import type { ClaimNames } from '../shared/caller';
 import { positiveIntegerEnv, requireEnv } from '../shared/config';
 import type { ActionDeps } from '../realtime/action';
-import type { TopicDeps } from '../topics/topics';
+import { publishTopicEvent, type TopicDeps } from '../topics/topics';
+import type { AlertDeps, AlertStore } from '../alerts/alerts';
+import type { FanoutDeps } from '../alerts/fanout';
+import { dynamoAlertStore } from './dynamo-alert-store';
+import { dynamoEmailLedger } from './dynamo-email-ledger';
 import { connectionsApiClient, documentClient } from './aws-clients';
 import { connectionsApiGateway } from './connections-api';
 import { dynamoConnectionStore } from './dynamo-connection-store';
@@ -148,13 +152,13 @@ export function progressSink(deps: ActionDeps): ProgressSink {
 
 /** Everything the export worker needs; checked at cold start, so a missing setting fails loudly. */
 export async function exportWorkerDeps(): Promise<WorkerDeps> {
-  const env = requireEnv([settingEnvVars.exportSender, settingEnvVars.exportRetentionDays, settingEnvVars.httpApiUrl]);
+  const env = requireEnv([settingEnvVars.emailSender, settingEnvVars.exportRetentionDays, settingEnvVars.httpApiUrl]);
   const delivery = deliverDeps();
   return {
     store: exportStoreFromEnv(),
     datasets: datasetsFromEnv(),
     files: exportFilesFromEnv(),
-    mailer: sesMailer(tracer.captureAWSv3Client(new SESClient({})), env[settingEnvVars.exportSender]),
+    mailer: sesMailer(tracer.captureAWSv3Client(new SESClient({})), env[settingEnvVars.emailSender]),
     notify: (requests) => deliver(delivery, requests),
     progress: progressSink(delivery),
     linkKey: await linkKeyFromEnv(),
@@ -171,5 +175,32 @@ export function exportFailedDeps(): FailedDeps {
     store: exportStoreFromEnv(),
     notify: (requests) => deliver(delivery, requests),
     admins: tenantAdmins(documentClient(), env[tables.memberships.envVar]),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Alerts
+
+export function alertStoreFromEnv(): AlertStore {
+  const env = requireEnv([tables.alerts.envVar]);
+  return dynamoAlertStore(documentClient(), env[tables.alerts.envVar]);
+}
+
+/** The alert routes that read: the store and the memberships that decide who may. */
+export function alertDeps(): AlertDeps {
+  return { alerts: alertStoreFromEnv(), memberships: membershipStoreFromEnv() };
+}
+
+/** The fan-out: deliver(), the topic's members and live subscribers, SES and its email claims. */
+export function fanoutDeps(): FanoutDeps {
+  const env = requireEnv([settingEnvVars.emailSender, tables.dedupe.envVar]);
+  const delivery = deliverDeps();
+  const topics = topicDeps();
+  return {
+    deliver: (requests) => deliver(delivery, requests),
+    members: (tenant, topic) => topics.memberships.members(tenant, topic),
+    publishEvent: (tenant, topic, name, data) => publishTopicEvent(topics, tenant, topic, name, data),
+    mailer: sesMailer(tracer.captureAWSv3Client(new SESClient({})), env[settingEnvVars.emailSender]),
+    emails: dynamoEmailLedger(documentClient(), env[tables.dedupe.envVar]),
   };
 }

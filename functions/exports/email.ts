@@ -3,17 +3,7 @@
  * its part, and nothing user-supplied goes into a header but the recipients, which were checked
  * to be plain addresses without line breaks (model.ts) and are passed to SES as a list, not text.
  */
-export interface ExportEmail {
-  readonly to: readonly string[];
-  readonly subject: string;
-  readonly text: string;
-  readonly html: string;
-}
-
-/** Sends one email (functions/adapters/ses-mailer.ts). */
-export interface Mailer {
-  send(email: ExportEmail): Promise<void>;
-}
+import { escapeHtml, oneLine, type Email } from '../shared/email';
 
 export interface ReadyEmailInput {
   readonly scheduleName: string;
@@ -26,7 +16,7 @@ export interface ReadyEmailInput {
   readonly recipients: readonly string[];
 }
 
-export function readyEmail(input: ReadyEmailInput): ExportEmail {
+export function readyEmail(input: ReadyEmailInput): Email {
   // A subject is a header: no control characters, bounded length.
   const name = oneLine(input.scheduleName).slice(0, 100);
   const size = humanBytes(input.bytes);
@@ -47,14 +37,6 @@ export function readyEmail(input: ReadyEmailInput): ExportEmail {
 <p style="color:#666">The link works until ${escapeHtml(input.expiresAt)}, when the file is deleted.</p>
 </body></html>`;
   return { to: input.recipients, subject: `Herald export ready: ${name}`, text, html };
-}
-
-export function oneLine(text: string): string {
-  return text.replace(/[\u0000-\u001F\u007F]+/g, ' ').trim();
-}
-
-export function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (char) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[char]!);
 }
 
 function humanBytes(bytes: number): string {

@@ -3,7 +3,7 @@
  * ids that name them. Storage is behind ExportStore (store.ts); see docs/exports.md.
  */
 import { ulid } from 'ulid';
-import { EMAIL } from '../../lib/config';
+import { emailAddressSchema } from '../shared/email';
 import * as z from '../shared/validation';
 import { EXPORT_FORMATS, type ExportFormat } from './formats';
 import { scheduleInput, timeZoneName, type ScheduleInput } from './schedule';
@@ -137,13 +137,6 @@ export function normalizeTime(iso: string): string {
 // ---------------------------------------------------------------------------------------------
 // Request bodies
 
-/** No CR or LF (header injection), one plain address each (config's EMAIL). */
-const recipient = z.string().check(
-  z.maxLength(254),
-  z.refine((value) => !/[\r\n]/.test(value), { message: 'must not contain line breaks' }),
-  z.refine((value) => EMAIL.test(value), { message: 'must be an email address such as ana@example.com' }),
-);
-
 const isoInstant = z.iso.datetime({ offset: true });
 
 export const filtersSchema = z.strictObject({
@@ -165,7 +158,7 @@ export const createScheduleBody = z.strictObject({
   format: z.enum(EXPORT_FORMATS),
   schedule: scheduleInput,
   timezone: timeZoneName,
-  recipients: z.array(recipient).check(z.minLength(1), z.maxLength(MAX_RECIPIENTS)),
+  recipients: z.array(emailAddressSchema).check(z.minLength(1), z.maxLength(MAX_RECIPIENTS)),
 });
 export type CreateScheduleBody = z.infer<typeof createScheduleBody>;
 
@@ -175,7 +168,7 @@ export const updateScheduleBody = z.strictObject({
   format: z.optional(z.enum(EXPORT_FORMATS)),
   schedule: z.optional(scheduleInput),
   timezone: z.optional(timeZoneName),
-  recipients: z.optional(z.array(recipient).check(z.minLength(1), z.maxLength(MAX_RECIPIENTS))),
+  recipients: z.optional(z.array(emailAddressSchema).check(z.minLength(1), z.maxLength(MAX_RECIPIENTS))),
 });
 export type UpdateScheduleBody = z.infer<typeof updateScheduleBody>;
 

@@ -3,8 +3,8 @@ import { HeraldError } from '../shared/errors';
 import { countMetric, logger } from '../shared/instrumentation';
 import type { ConnectionStore } from '../realtime/connections';
 import { forEachLimited, pushFrames, type ConnectionGateway } from '../realtime/push';
-import { recipientKey, type DeliveryOutcome, type DeliveryRequest, type Notification, type Recipient } from './model';
-import { channelsFor, type PreferenceStore } from './preferences';
+import { recipientKey, type DeliveryOutcome, type DeliveryRequest, type DeliveryStatus, type Notification, type Recipient } from './model';
+import { channelsFor, type PreferenceStore, type Preferences } from './preferences';
 import type { NotificationStore, SeqCommit } from './store';
 
 export interface DeliverDeps {
@@ -50,7 +50,7 @@ interface PendingUser {
 export async function deliver(deps: DeliverDeps, requests: readonly DeliveryRequest[]): Promise<DeliveryOutcome[]> {
   const now = deps.now?.() ?? new Date();
   const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
-  const outcomes: Array<DeliveryOutcome | undefined> = new Array(requests.length);
+  const outcomes: Array<DeliveryStatus | undefined> = new Array(requests.length);
 
   const recipients = uniqueRecipients(requests.map((request) => request.recipient));
   const preferences = await deps.preferences.getMany(recipients);
@@ -59,9 +59,8 @@ export async function deliver(deps: DeliverDeps, requests: readonly DeliveryRequ
   const duplicatesInCall: Array<[number, number]> = [];
   requests.forEach((request, index) => {
     const key = recipientKey(request.recipient);
-    const channels = channelsFor(preferences.get(key), request.kind, request.priority);
-    if (!channels.inApp) {
-      outcomes[index] = { status: 'suppressed', email: Boolean(request.email) && channels.email };
+    if (!channelsFor(preferences.get(key), request.kind, request.priority).inApp) {
+      outcomes[index] = { status: 'suppressed' };
       return;
     }
     if (request.dedupeKey !== undefined) {
@@ -118,9 +117,7 @@ export async function deliver(deps: DeliverDeps, requests: readonly DeliveryRequ
       delivered.push({ recipient: user.recipient, notifications: commit.notifications.map((entry) => entry.notification) });
       user.requests.forEach((index, offset) => {
         const { id, seq } = commit.notifications[offset]?.notification as Notification;
-        const request = requests[index] as DeliveryRequest;
-        const channels = channelsFor(preferences.get(recipientKey(user.recipient)), request.kind, request.priority);
-        outcomes[index] = { status: 'delivered', id, seq, email: Boolean(request.email) && channels.email };
+        outcomes[index] = { status: 'delivered', id, seq };
       });
     });
     if (pending.size === 0) break;
@@ -133,12 +130,17 @@ export async function deliver(deps: DeliverDeps, requests: readonly DeliveryRequ
 
   for (const [index, first] of duplicatesInCall) {
     const original = outcomes[first];
-    outcomes[index] =
-      original && original.status !== 'suppressed' ? { status: 'duplicate', id: original.id, seq: original.seq } : original;
+    outcomes[index] = original && original.status !== 'suppressed' ? { status: 'duplicate', id: original.id, seq: original.seq } : original;
   }
   countMetric('NotificationsDelivered');
   await pushAll(deps, delivered);
-  return outcomes as DeliveryOutcome[];
+  return (outcomes as DeliveryStatus[]).map((outcome, index) => ({ ...outcome, ...emailChoice(preferences, requests[index] as DeliveryRequest) }));
+}
+
+function emailChoice(preferences: Map<string, Preferences>, request: DeliveryRequest): { email: boolean; emailTo?: string } {
+  const prefs = preferences.get(recipientKey(request.recipient));
+  const email = Boolean(request.email) && channelsFor(prefs, request.kind, request.priority).email;
+  return email && prefs?.email !== undefined ? { email, emailTo: prefs.email } : { email };
 }
 
 /** Requests whose dedupe key already has a result take that result and leave `pending`. */
@@ -146,7 +148,7 @@ async function settleKnownDuplicates(
   deps: DeliverDeps,
   requests: readonly DeliveryRequest[],
   pending: Map<string, PendingUser>,
-  outcomes: Array<DeliveryOutcome | undefined>,
+  outcomes: Array<DeliveryStatus | undefined>,
 ): Promise<void> {
   const keyed = [...pending.values()].flatMap((user) =>
     user.requests.flatMap((index) => {

@@ -66,7 +66,14 @@ export interface DeliveryRequest extends NotificationContent {
   readonly email?: boolean;
 }
 
-export type DeliveryOutcome =
-  | { readonly status: 'delivered'; readonly id: string; readonly seq: number; readonly email: boolean }
+/**
+ * `email`: the source asked for email and the recipient's preferences allow it; `emailTo`: their
+ * address, when they gave one. A duplicate carries both too, so a source that failed after the
+ * notification committed (its email unsent) can still send it when it is retried.
+ */
+export type DeliveryOutcome = DeliveryStatus & { readonly email: boolean; readonly emailTo?: string };
+
+export type DeliveryStatus =
+  | { readonly status: 'delivered'; readonly id: string; readonly seq: number }
   | { readonly status: 'duplicate'; readonly id: string; readonly seq: number }
-  | { readonly status: 'suppressed'; readonly email: boolean };
+  | { readonly status: 'suppressed' };

@@ -1,3 +1,4 @@
+import { emailAddressSchema } from '../shared/email';
 import * as z from '../shared/validation';
 import { kindSchema, type Priority, type Recipient } from './model';
 
@@ -8,6 +9,8 @@ import { kindSchema, type Priority, type Recipient } from './model';
 export interface Preferences {
   readonly kinds: Readonly<Record<string, ChannelPreference>>;
   readonly muted: boolean;
+  /** Where notifications that go by email too (critical alerts) are sent; none, none sent. */
+  readonly email?: string;
 }
 
 export interface ChannelPreference {
@@ -29,6 +32,7 @@ export const preferencesSchema = z.strictObject({
     {},
   ),
   muted: z._default(z.boolean(), false),
+  email: z.optional(emailAddressSchema),
 });
 
 export const defaultPreferences: Preferences = { kinds: {}, muted: false };

@@ -7,6 +7,8 @@ export class HeraldError extends Error {
     readonly status: number,
     readonly code: string,
     message: string,
+    /** Extra fields of the error body, beside `error` (a 409's current version, say). */
+    readonly details?: Record<string, unknown>,
   ) {
     super(message);
     this.name = new.target.name;
@@ -41,5 +43,12 @@ export class PayloadTooLargeError extends HeraldError {
 export class NotFoundError extends HeraldError {
   constructor(message = 'Not found') {
     super(404, 'not_found', message);
+  }
+}
+
+/** A write that was based on something that has changed since (If-Match, a uniqueness rule). */
+export class ConflictError extends HeraldError {
+  constructor(message: string, code = 'conflict', details?: Record<string, unknown>) {
+    super(409, code, message, details);
   }
 }

@@ -20,7 +20,7 @@ export function json(statusCode: number, body: unknown, headers: Record<string, 
 
 export function errorResult(error: unknown): HttpResult {
   if (error instanceof HeraldError) {
-    return json(error.status, { error: { code: error.code, message: error.message } });
+    return json(error.status, { error: { code: error.code, message: error.message }, ...error.details });
   }
   logger.error('Unhandled error', error as Error);
   return json(500, { error: { code: 'internal', message: 'Internal error' } });

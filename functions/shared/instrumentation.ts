@@ -16,8 +16,8 @@ export const metrics = new Metrics(metricsDisabled ? { logger: { ...console, war
 export const tracer = new Tracer();
 
 /** Herald's metrics are all counts of events; this is the one way handlers record them. */
-export function countMetric(name: string): void {
-  metrics.addMetric(name, MetricUnit.Count, 1);
+export function countMetric(name: string, count = 1): void {
+  metrics.addMetric(name, MetricUnit.Count, count);
 }
 
 /** The one instrumentation style for every entry: tracing, structured logs with context, metrics. */

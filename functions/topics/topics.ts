@@ -8,6 +8,8 @@ export interface MembershipStore {
   put(tenant: string, topic: string, userId: string, addedBy: string): Promise<'created' | 'existing'>;
   /** False when the user was not a member. */
   remove(tenant: string, topic: string, userId: string): Promise<boolean>;
+  /** Every member's user id: one Query, paged, however many members the topic has. */
+  members(tenant: string, topic: string): Promise<string[]>;
 }
 
 export interface Subscription {

@@ -9,7 +9,19 @@ import {
 import { CreateQueueCommand, GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { BucketAlreadyOwnedByYou, CreateBucketCommand, PutBucketLifecycleConfigurationCommand, type S3Client } from '@aws-sdk/client-s3';
 import { LocalSetupError } from './emulators';
-import { buckets, DEAD_LETTER_VISIBILITY_SECONDS, queues, tables, type BucketName, type QueueName, type QueueSpec, type TableName, type TableSpec } from '../description';
+import {
+  buckets,
+  DEAD_LETTER_VISIBILITY_SECONDS,
+  failureQueues,
+  queues,
+  tables,
+  type BucketName,
+  type FailureQueueName,
+  type QueueName,
+  type QueueSpec,
+  type TableName,
+  type TableSpec,
+} from '../description';
 
 /** Local physical names: stable, so a persisted .herald/ keeps working across restarts. */
 export function localTableName(table: TableName): string {
@@ -156,6 +168,18 @@ export async function createQueues(client: SQSClient): Promise<Record<QueueName,
     created[queue] = await createQueueWithDlq(client, localQueueName(queue), spec);
   }
   return created as Record<QueueName, LocalQueue>;
+}
+
+/** Creates every failure queue of the description (no DLQ: each is itself where failures rest). */
+export async function createFailureQueues(client: SQSClient): Promise<Record<FailureQueueName, string>> {
+  const urls: Record<string, string> = {};
+  for (const name of Object.keys(failureQueues) as FailureQueueName[]) {
+    const created = await client.send(
+      new CreateQueueCommand({ QueueName: `herald-${name}-failures`, Attributes: { MessageRetentionPeriod: String(14 * 24 * 3600) } }),
+    );
+    urls[name] = created.QueueUrl!;
+  }
+  return urls as Record<FailureQueueName, string>;
 }
 
 export async function createQueueWithDlq(client: SQSClient, name: string, spec: QueueSpec): Promise<LocalQueue> {

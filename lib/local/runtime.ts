@@ -13,7 +13,7 @@ import { reservePort, startDynamoDbLocal, startFauxqsEmulator, startSesEmulator,
 import { startHttpApi, type HttpRoute } from './http-api';
 import { createLocalIssuer } from './issuer';
 import { loadFunctions, type LocalFunction } from './lambda-host';
-import { createBuckets, createQueues, createTables } from './resources';
+import { createBuckets, createFailureQueues, createQueues, createTable, createTables } from './resources';
 import { startLocalScheduler } from './scheduler';
 import { startSqsPoller } from './sqs-poller';
 import { startStreamPoller } from './stream-poller';
@@ -53,7 +53,13 @@ export interface LocalRuntimeOptions {
 }
 
 /** The From address of export emails locally; aws-ses-v2-local accepts any. */
-export const LOCAL_EXPORT_SENDER = 'exports@herald.local';
+export const LOCAL_EMAIL_SENDER = 'exports@herald.local';
+
+/**
+ * The deployer's own table behind the `records` export dataset, as cdk.json's `exportRecords`
+ * names one when deployed: locally a table made for it, keyed like a typical field-ops table.
+ */
+export const LOCAL_EXPORT_RECORDS = { table: 'herald-local-records', tenantKey: 'tenantId', sortKey: 'recordedAt' } as const;
 /** The Scheduler group of export schedules locally (deployed: `<stack>-exports`). */
 export const LOCAL_EXPORT_SCHEDULE_GROUP = 'herald-exports';
 
@@ -117,6 +123,12 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     stopping.push(async () => [dynamoClient, sqsClient, streamsClient, s3Client].forEach((client) => client.destroy()));
     const tableNames = await createTables(dynamoClient);
     const queues = await createQueues(sqsClient);
+    const failureQueueUrls = await createFailureQueues(sqsClient);
+    await createTable(dynamoClient, LOCAL_EXPORT_RECORDS.table, {
+      envVar: 'UNUSED',
+      partitionKey: { name: LOCAL_EXPORT_RECORDS.tenantKey, type: 'S' },
+      sortKey: { name: LOCAL_EXPORT_RECORDS.sortKey, type: 'S' },
+    });
     const exportRetentionDays = 7;
     const bucketNames = await createBuckets(s3Client, () => exportRetentionDays);
 
@@ -140,8 +152,9 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       rolesClaim: 'roles',
       webSocketUrl: wsUrl,
       notificationRetentionDays: 30,
-      exportSender: LOCAL_EXPORT_SENDER,
+      emailSender: LOCAL_EMAIL_SENDER,
       exportRetentionDays,
+      exportRecords: LOCAL_EXPORT_RECORDS,
       exportScheduleGroup: LOCAL_EXPORT_SCHEDULE_GROUP,
       // Stored by the emulator, never assumed: it has no IAM.
       exportSchedulerRoleArn: `arn:aws:iam::${LOCAL_ACCOUNT}:role/herald-local-scheduler`,
@@ -189,7 +202,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
             bisectBatchOnError: trigger.bisectBatchOnError,
             filterPatterns: trigger.filterPatterns,
             startingPosition: trigger.startingPosition,
-            onFailure: { sqs: sqsClient, queueUrl: queueUrls[trigger.onFailure] },
+            onFailure: { sqs: sqsClient, queueUrl: failureQueueUrls[trigger.onFailure] },
             logger: pollerLogger,
           });
           stopping.push(() => poller.stop());

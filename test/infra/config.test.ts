@@ -44,6 +44,29 @@ describe('deployment context', () => {
     }
   });
 
+  it('names the renamed exportSender and its new name, so an old cdk.json fails clearly', () => {
+    const { message } = configErrorOf(() => buildHeraldApp({ exportSender: 'exports@example.com' }));
+    expect(message).toContain('"exportSender"');
+    expect(message).toContain('"emailSender"');
+  });
+
+  it('reads exportRecords as an object or JSON text, and names each bad field', () => {
+    const { config } = buildHeraldApp({ emailSender: 'a@example.com', exportRecords: '{"table":"WorkOrders","tenantKey":"tenantId"}', 'aws:cdk:bundling-stacks': [] });
+    expect(config.exportRecords).toEqual({ table: 'WorkOrders', tenantKey: 'tenantId' });
+    const cases: Array<[unknown, string]> = [
+      ['{not json', '"exportRecords"'],
+      [{ table: 'WorkOrders' }, '"exportRecords.tenantKey"'],
+      [{ table: 'x', tenantKey: 'tenantId' }, '"exportRecords.table"'],
+      [{ table: 'WorkOrders', tenantKey: 'tenantId', sortKey: 'a b' }, '"exportRecords.sortKey"'],
+      [{ table: 'WorkOrders', tenantKey: 'tenantId', index: 'byDate' }, 'unknown field "index"'],
+    ];
+    for (const [value, named] of cases) expect(configErrorOf(() => buildHeraldApp({ exportRecords: value })).message).toContain(named);
+  });
+
+  it('rejects an alarmTopicArn that is not an SNS topic ARN', () => {
+    expect(configErrorOf(() => buildHeraldApp({ alarmTopicArn: 'ops-pager' })).message).toContain('"alarmTopicArn"');
+  });
+
   it('validates the props of the Realtime construct the same way', () => {
     const stack = new Stack(new App(), 'Probe');
     expect(configErrorOf(() => new Realtime(stack, 'Realtime', { throttleRateLimit: -1 })).message).toContain(

@@ -19,10 +19,10 @@ const policyOf = (roleLogicalId: string) =>
   resourcesOf('AWS::IAM::Policy').find(([, policy]) => JSON.stringify(policy.Properties.Roles).includes(roleLogicalId))![1].Properties.PolicyDocument.Statement as Array<Record<string, any>>;
 
 describe('scheduled exports infrastructure', () => {
-  it('fails synth with a clear message when no exportSender is configured', () => {
-    expect(() => buildHeraldApp({ exportSender: '' })).toThrow(ConfigError);
-    expect(() => buildHeraldApp({ exportSender: '' })).toThrow(/exportSender.*cdk\.json/);
-    expect(() => buildHeraldApp({ exportSender: 'a@b.example\r\nBcc: x@y.example' })).toThrow(/exportSender/);
+  it('fails synth with a clear message when no emailSender is configured', () => {
+    expect(() => buildHeraldApp({ emailSender: '' })).toThrow(ConfigError);
+    expect(() => buildHeraldApp({ emailSender: '' })).toThrow(/emailSender.*cdk\.json/);
+    expect(() => buildHeraldApp({ emailSender: 'a@b.example\r\nBcc: x@y.example' })).toThrow(/emailSender/);
   });
 
   it('keeps export files in a private, encrypted, TLS-only bucket that expires them', () => {
@@ -65,12 +65,14 @@ describe('scheduled exports infrastructure', () => {
     expect(statements.every((s) => [s.Action].flat().every((action: string) => action.startsWith('sqs:')))).toBe(true);
   });
 
-  it('lets only the worker send email, from exportSender only, and the schedule functions pass only the scheduler role', () => {
+  it('lets only the sendEmail functions send email, from emailSender only, and the schedule functions pass only the scheduler role', () => {
     const sesStatements = resourcesOf('AWS::IAM::Policy').flatMap(([, p]) =>
       (p.Properties.PolicyDocument.Statement as Array<Record<string, any>>).filter((s) => [s.Action].flat().some((a: string) => a.startsWith('ses:'))),
     );
-    expect(sesStatements).toHaveLength(1);
-    expect(sesStatements[0]!.Condition).toEqual({ StringEquals: { 'ses:FromAddress': 'exports@herald.example' } });
+    const senders = Object.values(functions as Record<string, { sendEmail?: boolean }>).filter((spec) => spec.sendEmail);
+    expect(senders).toHaveLength(2); // the export worker and the alert fan-out
+    expect(sesStatements).toHaveLength(senders.length);
+    for (const statement of sesStatements) expect(statement.Condition).toEqual({ StringEquals: { 'ses:FromAddress': 'exports@herald.example' } });
     const passRoles = resourcesOf('AWS::IAM::Policy').flatMap(([, p]) =>
       (p.Properties.PolicyDocument.Statement as Array<Record<string, any>>).filter((s) => [s.Action].flat().includes('iam:PassRole')),
     );

@@ -1,0 +1,113 @@
+import type { DeliveryOutcome, DeliveryRequest } from '../notifications/model';
+import { countMetric, logger } from '../shared/instrumentation';
+import type { Mailer } from '../shared/email';
+import { forEachLimited } from '../realtime/push';
+import { alertEmail } from './email';
+import { alertView, priorityOf, type Alert } from './model';
+
+/**
+ * Claims on "this alert version was emailed to this user", so a replayed stream record cannot
+ * email twice (adapters: conditional puts in the Dedupe table).
+ */
+export interface EmailLedger {
+  /** True for the first claim of `key`; false when it was claimed before. */
+  claim(key: string): Promise<boolean>;
+  /** Gives a claim back after the send failed, so the retry can send. */
+  release(key: string): Promise<void>;
+}
+
+export interface FanoutDeps {
+  readonly deliver: (requests: readonly DeliveryRequest[]) => Promise<DeliveryOutcome[]>;
+  /** The topic's members: one paged Query per alert change. */
+  readonly members: (tenant: string, topic: string) => Promise<string[]>;
+  /** The ephemeral `event` frame to the topic's live subscribers. */
+  readonly publishEvent: (tenant: string, topic: string, name: string, data: Record<string, unknown>) => Promise<void>;
+  readonly mailer: Mailer;
+  readonly emails: EmailLedger;
+}
+
+export interface FanoutResult {
+  readonly recipients: number;
+  readonly delivered: number;
+  readonly emailed: number;
+}
+
+/** SES's default send rate is 14/s; a few at a time keeps a large topic from tripping it at once. */
+const EMAIL_CONCURRENCY = 8;
+
+/**
+ * One alert change to everyone concerned: the assignee (and, on reassignment, the one before) and
+ * the topic's members, once each. Safe to repeat: notifications dedupe on alert id, version and
+ * recipient, emails on a claim of the same, and the live event is idempotent for a board.
+ */
+export async function fanOutAlertChange(deps: FanoutDeps, alert: Alert): Promise<FanoutResult> {
+  const members = await deps.members(alert.tenant, alert.topic);
+  const recipients = [...new Set([alert.assigneeId, alert.previousAssigneeId, ...members].filter((id): id is string => id !== undefined))];
+  const critical = alert.severity === 'critical';
+  const data = {
+    alertId: alert.id,
+    topic: alert.topic,
+    rule: alert.rule,
+    subject: alert.subject,
+    severity: alert.severity,
+    status: alert.status,
+    version: alert.version,
+    ...(alert.assigneeId !== undefined && { assigneeId: alert.assigneeId }),
+  };
+  const outcomes = await deps.deliver(
+    recipients.map((userId) => ({
+      recipient: { tenant: alert.tenant, userId },
+      kind: `alert.${alert.change}`,
+      title: notificationTitle(alert),
+      body: alert.message ?? `${alert.subject} (${alert.rule})`,
+      data,
+      priority: priorityOf(alert.severity),
+      // The inbox keeps one entry per alert: its latest state.
+      groupKey: alert.id,
+      dedupeKey: `alert:${alert.id}:v${alert.version}`,
+      email: critical,
+    })),
+  );
+
+  let emailed = 0;
+  const failures: unknown[] = [];
+  const toEmail = outcomes.flatMap((outcome, index) => (outcome.emailTo === undefined ? [] : [{ userId: recipients[index] as string, to: outcome.emailTo }]));
+  const withoutAddress = outcomes.filter((outcome) => outcome.email && outcome.emailTo === undefined).length;
+  if (withoutAddress > 0) {
+    // Not silent: the users asked for email (or did not opt out) but never gave an address.
+    logger.warn('Critical alert recipients without an email address', { alertId: alert.id, count: withoutAddress });
+    countMetric('AlertEmailsWithoutAddress', withoutAddress);
+  }
+  await forEachLimited(toEmail, EMAIL_CONCURRENCY, async ({ userId, to }) => {
+    const key = `alert-email#${alert.tenant}#${alert.id}#${alert.version}#${userId}`;
+    if (!(await deps.emails.claim(key))) return;
+    try {
+      await deps.mailer.send(alertEmail(alert, to));
+      emailed++;
+    } catch (error) {
+      await deps.emails.release(key);
+      failures.push(error);
+    }
+  });
+  if (failures.length > 0) {
+    countMetric('AlertEmailsFailed', failures.length);
+    // The record fails and is retried: delivered notifications and sent emails are not repeated.
+    throw new AggregateError(failures, `${failures.length} of ${toEmail.length} alert emails failed`);
+  }
+  if (emailed > 0) countMetric('AlertEmailsSent', emailed);
+
+  await deps.publishEvent(alert.tenant, alert.topic, 'alert', alertView(alert));
+  return { recipients: recipients.length, delivered: outcomes.filter((outcome) => outcome.status === 'delivered').length, emailed };
+}
+
+function notificationTitle(alert: Alert): string {
+  const prefix = {
+    raised: alert.severity === 'critical' ? 'CRITICAL' : alert.severity === 'high' ? 'High' : 'Alert',
+    acknowledged: 'Acknowledged',
+    reopened: 'Reopened',
+    resolved: 'Resolved',
+    reassigned: alert.assigneeId === undefined ? 'Unassigned' : `Assigned to ${alert.assigneeId}`,
+  }[alert.change];
+  // The stored title is at most 200 characters, as is a notification's.
+  return `${prefix}: ${alert.title}`.slice(0, 200);
+}

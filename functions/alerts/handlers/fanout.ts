@@ -1,0 +1,48 @@
+import { unmarshall } from '@aws-sdk/util-dynamodb';
+import type { AttributeValue as SdkAttributeValue } from '@aws-sdk/client-dynamodb';
+import type { DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
+import { fanoutDeps } from '../../adapters/wiring';
+import { countMetric, instrument, logger } from '../../shared/instrumentation';
+import * as z from '../../shared/validation';
+import { fanOutAlertChange, type FanoutDeps } from '../fanout';
+import { storedAlertSchema, type Alert } from '../model';
+
+/**
+ * The Alerts stream's consumer (ReportBatchItemFailures, bisect on error, bounded retries and
+ * record age, failure queue: lib/description.ts). Records go one at a time in stream order, so
+ * one alert's versions arrive in order; the first failure ends the batch, and Lambda retries
+ * from that record (a stream's checkpoint cannot skip it).
+ */
+export function makeHandler(deps: FanoutDeps) {
+  return instrument(async (event: DynamoDBStreamEvent): Promise<DynamoDBBatchResponse> => {
+    for (const record of event.Records) {
+      try {
+        const alert = changedAlert(record);
+        if (alert === undefined) continue;
+        const result = await fanOutAlertChange(deps, alert);
+        countMetric('AlertChangesFannedOut');
+        logger.info('Alert change fanned out', { alertId: alert.id, version: alert.version, change: alert.change, ...result });
+      } catch (error) {
+        logger.error('Alert fan-out failed', {
+          sequenceNumber: record.dynamodb?.SequenceNumber,
+          error: error instanceof z.core.$ZodError ? z.describeIssues(error) : (error as Error),
+        });
+        countMetric('AlertFanoutFailures');
+        return { batchItemFailures: [{ itemIdentifier: record.dynamodb?.SequenceNumber ?? '' }] };
+      }
+    }
+    return { batchItemFailures: [] };
+  });
+}
+
+/** The alert a record makes, or undefined when its version did not change (nothing to tell). */
+function changedAlert(record: DynamoDBRecord): Alert | undefined {
+  const image = record.dynamodb?.NewImage;
+  if (image === undefined) return undefined;
+  const alert = storedAlertSchema.parse(unmarshall(image as Record<string, SdkAttributeValue>)) as Alert;
+  const old = record.dynamodb?.OldImage;
+  if (old !== undefined && unmarshall(old as Record<string, SdkAttributeValue>).version === alert.version) return undefined;
+  return alert;
+}
+
+export const handler = makeHandler(fanoutDeps());

@@ -1,0 +1,20 @@
+import { alertDeps, claimNamesFromEnv } from '../../adapters/wiring';
+import type { ClaimNames } from '../../shared/caller';
+import { callerRoute, json } from '../../shared/http';
+import { readAlert, type AlertDeps } from '../alerts';
+import { alertView } from '../model';
+import { alertIdOf } from './alert-path';
+
+export interface GetAlertDeps extends AlertDeps {
+  readonly claims: ClaimNames;
+}
+
+/** `GET /alerts/{id}`: the alert, with its version as ETag for the next PATCH's If-Match. */
+export function makeHandler(deps: GetAlertDeps) {
+  return callerRoute(deps.claims, async (caller, event) => {
+    const alert = await readAlert(deps, caller, alertIdOf(event));
+    return json(200, alertView(alert), { etag: `"${alert.version}"` });
+  });
+}
+
+export const handler = makeHandler({ ...alertDeps(), claims: claimNamesFromEnv() });

@@ -1,0 +1,36 @@
+/**
+ * What every Herald email is made of, and the checks that keep user text out of its headers.
+ * SES v1 SendEmail builds the MIME message from these structured fields (adapters/ses-mailer.ts),
+ * so no header is ever assembled from text; the subject is the one header that carries user
+ * text, and it goes through oneLine first.
+ */
+import { EMAIL } from '../../lib/config';
+import * as z from './validation';
+
+export interface Email {
+  readonly to: readonly string[];
+  readonly subject: string;
+  readonly text: string;
+  readonly html: string;
+}
+
+/** Sends one email (functions/adapters/ses-mailer.ts). */
+export interface Mailer {
+  send(email: Email): Promise<void>;
+}
+
+/** One plain address: no display name, and no CR or LF that could reach a header. */
+export const emailAddressSchema = z.string().check(
+  z.maxLength(254),
+  z.refine((value) => !/[\r\n]/.test(value), { message: 'must not contain line breaks' }),
+  z.refine((value) => EMAIL.test(value), { message: 'must be an email address such as ana@example.com' }),
+);
+
+/** Control characters (CR and LF above all) become spaces: for a subject, which is a header. */
+export function oneLine(text: string): string {
+  return text.replace(/[\u0000-\u001F\u007F]+/g, ' ').trim();
+}
+
+export function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (char) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[char]!);
+}
