@@ -21,10 +21,20 @@ export async function devToken(tenant: string, user: string, roles: string[] = [
   return ((await response.json()) as { token: string }).token;
 }
 
-export async function api(method: string, path: string, token?: string, body?: unknown): Promise<{ status: number; body: any; headers: Headers }> {
+export async function api(
+  method: string,
+  path: string,
+  token?: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: any; headers: Headers }> {
   const response = await fetch(`${urls().httpUrl}${path}`, {
     method,
-    headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+    headers: {
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+      ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+      ...headers,
+    },
     body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
   });
   const text = await response.text();
@@ -134,4 +144,19 @@ export async function getItem(table: TableName, key: Record<string, unknown>) {
   } finally {
     client.destroy();
   }
+}
+
+/** An email as aws-ses-v2-local keeps it (GET /store). */
+export interface StoredEmail {
+  from: string;
+  destination: { to: string[]; cc?: string[]; bcc?: string[] };
+  subject: string;
+  body: { text?: string; html?: string };
+  at: number;
+}
+
+export async function emailsTo(address: string): Promise<StoredEmail[]> {
+  const response = await fetch(`${urls().mailUrl}/store`);
+  const { emails } = (await response.json()) as { emails: StoredEmail[] };
+  return emails.filter((email) => email.destination.to.includes(address));
 }

@@ -11,11 +11,11 @@ import { storedAlertSchema, type Alert } from '../model';
  * The Alerts stream's consumer (ReportBatchItemFailures, bisect on error, bounded retries and
  * record age, failure queue: lib/description.ts). Records go one at a time in stream order, so
  * one alert's versions arrive in order; the first failure ends the batch, and Lambda retries
- * from that record (a stream's checkpoint cannot skip it).
+ * from that record (a stream's checkpoint cannot skip it) or bisects (see below).
  */
 export function makeHandler(deps: FanoutDeps) {
   return instrument(async (event: DynamoDBStreamEvent): Promise<DynamoDBBatchResponse> => {
-    for (const record of event.Records) {
+    for (const [index, record] of event.Records.entries()) {
       try {
         const alert = changedAlert(record);
         if (alert === undefined) continue;
@@ -28,6 +28,11 @@ export function makeHandler(deps: FanoutDeps) {
           error: error instanceof z.core.$ZodError ? z.describeIssues(error) : (error as Error),
         });
         countMetric('AlertFanoutFailures');
+        // A partial failure retries from this record with everything after it, and when retries
+        // run out they all go to the failure queue together. Failing a batch that starts with this
+        // record makes Lambda bisect it instead, until a record that keeps failing is alone: only
+        // it is given up on, and the records after it are delivered (those before are idempotent).
+        if (index === 0 && event.Records.length > 1) throw new Error(`Record ${record.dynamodb?.SequenceNumber} failed first in a batch of ${event.Records.length}: bisecting`);
         return { batchItemFailures: [{ itemIdentifier: record.dynamodb?.SequenceNumber ?? '' }] };
       }
     }

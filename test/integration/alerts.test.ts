@@ -1,0 +1,323 @@
+import { randomUUID } from 'node:crypto';
+import { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SESClient } from '@aws-sdk/client-ses';
+import { DeleteMessageCommand, GetQueueUrlCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { ulid } from 'ulid';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { fanOutAlertChange, type FanoutDeps } from '../../functions/alerts/fanout';
+import type { Alert } from '../../functions/alerts/model';
+import { connectionsApiGateway } from '../../functions/adapters/connections-api';
+import { dynamoConnectionStore } from '../../functions/adapters/dynamo-connection-store';
+import { dynamoEmailLedger } from '../../functions/adapters/dynamo-email-ledger';
+import { dynamoNotificationStore } from '../../functions/adapters/dynamo-notification-store';
+import { dynamoPreferenceStore } from '../../functions/adapters/dynamo-preference-store';
+import { dynamoMembershipStore, dynamoSubscriptionStore } from '../../functions/adapters/dynamo-topic-stores';
+import { sesMailer } from '../../functions/adapters/ses-mailer';
+import { deliver } from '../../functions/notifications/deliver';
+import { publishTopicEvent } from '../../functions/topics/topics';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../lib/local/aws-local';
+import { api, devToken, emailsTo, eventually, tableName, TestSocket, ticketFor, urls } from '../support/local';
+
+const local = { region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS };
+const raw = new DynamoDBClient({ endpoint: urls().dynamodbUrl, ...local });
+const db = DynamoDBDocumentClient.from(raw, { marshallOptions: { removeUndefinedValues: true } });
+const sqs = new SQSClient({ endpoint: urls().sqsUrl, ...local, useQueueUrlAsEndpoint: false });
+const ses = new SESClient({ endpoint: urls().mailUrl, ...local });
+const connectionsApi = new ApiGatewayManagementApiClient({ endpoint: urls().wsUrl.replace(/^ws/, 'http'), ...local });
+afterAll(() => [raw, sqs, ses, connectionsApi].forEach((client) => client.destroy()));
+
+const opened: TestSocket[] = [];
+afterEach(async () => {
+  await Promise.all(opened.splice(0).map((socket) => (socket.closed ? undefined : socket.close())));
+});
+
+const unique = (prefix: string) => `${prefix}-${randomUUID().slice(0, 8)}`;
+
+async function connect(tenant: string, user: string): Promise<TestSocket> {
+  const socket = await TestSocket.open((await ticketFor(tenant, user)).url);
+  opened.push(socket);
+  return socket;
+}
+
+/** A tenant with a topic whose members are `members`; returns tokens for an admin and a publisher. */
+async function topicWith(members: string[]): Promise<{ tenant: string; topic: string; publisher: string; admin: string }> {
+  const tenant = unique('t');
+  const topic = unique('site');
+  const admin = await devToken(tenant, 'admin-ann', ['admin']);
+  for (const userId of members) expect((await api('PUT', `/topics/${topic}/members/${userId}`, admin)).status).toBe(201);
+  return { tenant, topic, admin, publisher: await devToken(tenant, 'monitor', ['publisher']) };
+}
+
+function raiseBody(topic: string, fields: Record<string, unknown> = {}) {
+  return { topic, rule: 'pressure-high', subject: 'pump-7', severity: 'high', title: 'Pressure above 9 bar', ...fields };
+}
+
+/** A user's inbox as GET /notifications returns it. */
+async function inbox(tenant: string, user: string): Promise<any[]> {
+  const { status, body } = await api('GET', '/notifications?after=0&limit=100', await devToken(tenant, user));
+  expect(status).toBe(200);
+  return body.items;
+}
+
+const alertNotifications = (items: any[], alertId: string) => items.filter((item) => item.data?.alertId === alertId);
+
+/** The fan-out's domain function with its real adapters, for replaying a stream record by hand. */
+function fanoutDeps(): FanoutDeps {
+  const connections = dynamoConnectionStore(db, { connections: tableName('connections'), userConnections: tableName('userConnections') });
+  const gateway = connectionsApiGateway(connectionsApi);
+  const delivery = {
+    notifications: dynamoNotificationStore(db, { notifications: tableName('notifications'), dedupe: tableName('dedupe') }),
+    preferences: dynamoPreferenceStore(db, tableName('preferences')),
+    connections,
+    gateway,
+    retentionDays: 30,
+  };
+  const topics = { memberships: dynamoMembershipStore(db, tableName('memberships')), subscriptions: dynamoSubscriptionStore(db, tableName('subscriptions')), connections, gateway };
+  return {
+    deliver: (requests) => deliver(delivery, requests),
+    members: (tenant, topic) => topics.memberships.members(tenant, topic),
+    publishEvent: (tenant, topic, name, data) => publishTopicEvent(topics, tenant, topic, name, data),
+    mailer: sesMailer(ses, 'exports@herald.local'),
+    emails: dynamoEmailLedger(db, tableName('dedupe')),
+  };
+}
+
+describe('alerts: raise, fan-out and lifecycle', () => {
+  it('reaches every device of every member and the assignee once each, and offline members on resume', async () => {
+    const { tenant, topic, publisher } = await topicWith(['ana', 'bob', 'cy']);
+    const [ana1, ana2, bob] = await Promise.all([connect(tenant, 'ana'), connect(tenant, 'ana'), connect(tenant, 'bob')]);
+    const dee = await connect(tenant, 'dee'); // the assignee, not a member
+
+    const { status, body: alert, headers } = await api('POST', '/alerts', publisher, raiseBody(topic, { assigneeId: 'dee' }));
+    expect(status).toBe(201);
+    expect(headers.get('etag')).toBe('"1"');
+    for (const socket of [ana1, ana2, bob, dee]) {
+      const frame = await socket.waitFor((f) => f.type === 'notification' && f.data?.alertId === alert.id, 10_000);
+      expect(frame).toMatchObject({ kind: 'alert.raised', groupKey: alert.id, priority: 'high', data: { version: 1, status: 'active' } });
+    }
+
+    // cy was offline: the notification waits in the inbox, and a resume replays it.
+    const cy = await connect(tenant, 'cy');
+    cy.send({ action: 'resume', after: 0 });
+    await cy.waitFor((f) => f.type === 'notification' && f.data?.alertId === alert.id);
+    await cy.waitFor((f) => f.type === 'replayed');
+    for (const user of ['ana', 'bob', 'cy', 'dee']) expect(alertNotifications(await inbox(tenant, user), alert.id)).toHaveLength(1);
+  });
+
+  it('notifies the same people of acknowledge, reassign and resolve, and the old assignee of the reassignment', async () => {
+    const { tenant, topic, publisher } = await topicWith(['ana']);
+    const { body: raised } = await api('POST', '/alerts', publisher, raiseBody(topic, { assigneeId: 'ana' }));
+    const ana = await devToken(tenant, 'ana');
+    const ack = await api('PATCH', `/alerts/${raised.id}`, ana, { status: 'acknowledged' }, { 'if-match': '"1"' });
+    expect(ack.status).toBe(200);
+    expect(ack.body).toMatchObject({ status: 'acknowledged', version: 2, change: 'acknowledged', updatedBy: 'ana' });
+    const moved = await api('PATCH', `/alerts/${raised.id}`, ana, { assigneeId: 'eve' }, { 'if-match': '2' });
+    expect(moved.body).toMatchObject({ assigneeId: 'eve', version: 3, change: 'reassigned' });
+    const resolved = await api('PATCH', `/alerts/${raised.id}`, ana, { status: 'resolved' }, { 'if-match': 'W/"3"' });
+    expect(resolved.body).toMatchObject({ status: 'resolved', version: 4 });
+
+    const kinds = await eventually(async () => {
+      const items = alertNotifications(await inbox(tenant, 'ana'), raised.id);
+      return items.length === 4 ? items.map((item) => item.kind) : undefined;
+    }, 10_000);
+    expect(kinds).toEqual(['alert.raised', 'alert.acknowledged', 'alert.reassigned', 'alert.resolved']);
+    // eve became the assignee at version 3 and is told of 3 and 4; she was never told of 1 and 2.
+    const eve = await eventually(async () => {
+      const items = alertNotifications(await inbox(tenant, 'eve'), raised.id);
+      return items.length === 2 ? items : undefined;
+    }, 10_000);
+    expect(eve.map((item) => item.data.version)).toEqual([3, 4]);
+  });
+
+  it('keeps one open alert per rule and subject under concurrent raises: one 201, one notification per member', async () => {
+    const { tenant, topic, publisher } = await topicWith(['ana', 'bob']);
+    const responses = await Promise.all(Array.from({ length: 8 }, () => api('POST', '/alerts', publisher, raiseBody(topic))));
+    expect(responses.map((r) => r.status).sort()).toEqual([200, 200, 200, 200, 200, 200, 200, 201]);
+    const ids = new Set(responses.map((r) => r.body.id));
+    expect(ids.size).toBe(1);
+    const [id] = [...ids] as [string];
+    await eventually(async () => ((await inbox(tenant, 'bob')).length > 0 ? true : undefined), 10_000);
+    // Let any straggling fan-out land before counting.
+    await new Promise((wait) => setTimeout(wait, 1_000));
+    for (const user of ['ana', 'bob']) expect(alertNotifications(await inbox(tenant, user), id)).toHaveLength(1);
+    const { body: list } = await api('GET', `/alerts?topic=${topic}`, publisher);
+    expect(list.alerts).toHaveLength(1);
+
+    // Once resolved, the same rule and subject can open a new alert.
+    await api('PATCH', `/alerts/${id}`, publisher, { status: 'resolved' }, { 'if-match': '1' });
+    const again = await api('POST', '/alerts', publisher, raiseBody(topic));
+    expect(again.status).toBe(201);
+    expect(again.body.id).not.toBe(id);
+    // ...and the resolved one cannot be reopened while the new one is open.
+    const reopen = await api('PATCH', `/alerts/${id}`, publisher, { status: 'active' }, { 'if-match': '2' });
+    expect(reopen.status).toBe(409);
+    expect(reopen.body).toMatchObject({ error: { code: 'alert_already_open' }, openAlertId: again.body.id });
+  });
+
+  it('answers a stale If-Match with 409 and the current version, and a missing one with 428', async () => {
+    const { topic, publisher } = await topicWith(['ana']);
+    const { body: alert } = await api('POST', '/alerts', publisher, raiseBody(topic));
+    await api('PATCH', `/alerts/${alert.id}`, publisher, { status: 'acknowledged' }, { 'if-match': '1' });
+    const stale = await api('PATCH', `/alerts/${alert.id}`, publisher, { status: 'resolved' }, { 'if-match': '1' });
+    expect(stale.status).toBe(409);
+    expect(stale.body).toMatchObject({ error: { code: 'version_conflict' }, version: 2, alert: { status: 'acknowledged' } });
+    expect((await api('PATCH', `/alerts/${alert.id}`, publisher, { status: 'resolved' })).status).toBe(428);
+    const bad = await api('PATCH', `/alerts/${alert.id}`, publisher, { status: 'resolved' }, { 'if-match': 'yesterday' });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.message).toContain('If-Match');
+    const empty = await api('PATCH', `/alerts/${alert.id}`, publisher, {}, { 'if-match': '2' });
+    expect(empty.status).toBe(400);
+    const wrongStatus = await api('PATCH', `/alerts/${alert.id}`, publisher, { status: 'closed' }, { 'if-match': '2' });
+    expect(wrongStatus.body.error.message).toContain('status');
+  });
+
+  it('sends each live subscriber of the topic an event per change', async () => {
+    const { tenant, topic, publisher } = await topicWith(['ana']);
+    const board = await connect(tenant, 'ana');
+    board.send({ action: 'subscribe', topic, id: 's1' });
+    await board.waitFor((f) => f.type === 'subscribed' || f.id === 's1');
+    const { body: alert } = await api('POST', '/alerts', publisher, raiseBody(topic));
+    const event = await board.waitFor((f) => f.type === 'event' && f.name === 'alert', 10_000);
+    expect(event).toMatchObject({ topic, data: { id: alert.id, version: 1, status: 'active' } });
+    expect(event.data.tenant).toBeUndefined();
+  });
+});
+
+describe('alerts: duplicates, poison records and email', () => {
+  it('makes no duplicate notification or email when a stream record is delivered again', async () => {
+    const { tenant, topic, publisher } = await topicWith(['ana', 'bob']);
+    const address = `${unique('ana')}@example.com`;
+    expect((await api('PUT', '/me/preferences', await devToken(tenant, 'ana'), { email: address })).status).toBe(200);
+    const { body: raised } = await api('POST', '/alerts', publisher, raiseBody(topic, { severity: 'critical' }));
+    await eventually(async () => ((await emailsTo(address)).length === 1 ? true : undefined), 10_000);
+
+    // The record the poller already handled, handled twice more (Lambda delivers at least once).
+    const alert: Alert = { ...raised, tenant };
+    const deps = fanoutDeps();
+    const replays = [await fanOutAlertChange(deps, alert), await fanOutAlertChange(deps, alert)];
+    expect(replays.map((result) => [result.recipients, result.delivered, result.emailed])).toEqual([
+      [2, 0, 0],
+      [2, 0, 0],
+    ]);
+    for (const user of ['ana', 'bob']) expect(alertNotifications(await inbox(tenant, user), raised.id)).toHaveLength(1);
+    expect(await emailsTo(address)).toHaveLength(1);
+  });
+
+  it('emails a critical alert once per recipient, in text and HTML, with no way into the headers', async () => {
+    const { tenant, topic, publisher } = await topicWith(['ana', 'bob', 'cy']);
+    const addresses = { ana: `${unique('ana')}@example.com`, bob: `${unique('bob')}@example.com` };
+    for (const [user, email] of Object.entries(addresses)) {
+      expect((await api('PUT', '/me/preferences', await devToken(tenant, user), { email })).status).toBe(200);
+    }
+    // cy gave no address; bob's address cannot smuggle a header either (validated on the way in).
+    const injected = await api('PUT', '/me/preferences', await devToken(tenant, 'cy'), { email: 'cy@example.com\r\nBcc: x@evil.example' });
+    expect(injected.status).toBe(400);
+    expect(injected.body.error.message).toContain('email');
+
+    const title = 'Gas leak\r\nBcc: spy@evil.example';
+    const { body: alert } = await api('POST', '/alerts', publisher, raiseBody(topic, { severity: 'critical', title, message: '<b>Evacuate</b> bay 3' }));
+    for (const address of Object.values(addresses)) {
+      const [email, ...more] = await eventually(async () => {
+        const emails = await emailsTo(address);
+        return emails.length > 0 ? emails : undefined;
+      }, 10_000);
+      expect(more).toHaveLength(0);
+      expect(email!.from).toBe('exports@herald.local');
+      expect(email!.destination.to).toEqual([address]);
+      expect(email!.destination.bcc ?? []).toEqual([]);
+      expect(email!.subject).toBe('[CRITICAL] Alert raised: Gas leak Bcc: spy@evil.example');
+      expect(email!.body.text).toContain(`Alert ${alert.id}, version 1.`);
+      expect(email!.body.html).toContain('&lt;b&gt;Evacuate&lt;/b&gt; bay 3');
+    }
+    // A non-critical alert emails no one.
+    const { body: quiet } = await api('POST', '/alerts', publisher, raiseBody(topic, { rule: 'door-open', severity: 'high' }));
+    await eventually(async () => (alertNotifications(await inbox(tenant, 'ana'), quiet.id).length === 1 ? true : undefined), 10_000);
+    expect(await emailsTo(addresses.ana)).toHaveLength(1);
+  });
+
+  it('sends a poison record to the failure queue after its retries, and delivers the records after it', async () => {
+    const { tenant, topic, publisher } = await topicWith(['ana']);
+    const { QueueUrl } = await sqs.send(new GetQueueUrlCommand({ QueueName: 'herald-alertFanout-failures' }));
+    // An alert item no raise could write (no title, a severity that does not exist).
+    const poisonId = ulid();
+    await db.send(
+      new PutCommand({
+        TableName: tableName('alerts'),
+        Item: { tenant, id: poisonId, kind: 'alert', topic, topicKey: `${tenant}#${topic}`, severity: 'apocalyptic', version: 1, raisedAt: new Date().toISOString() },
+      }),
+    );
+    const { body: later } = await api('POST', '/alerts', publisher, raiseBody(topic));
+
+    const failure = await eventually(async () => {
+      const { Messages } = await sqs.send(new ReceiveMessageCommand({ QueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }));
+      for (const message of Messages ?? []) await sqs.send(new DeleteMessageCommand({ QueueUrl, ReceiptHandle: message.ReceiptHandle }));
+      // Lambda's on-failure record: where in the shard, not the record itself.
+      return (Messages ?? []).map((message) => JSON.parse(message.Body!)).find((body) => body.DDBStreamBatchInfo?.batchSize === 1);
+    }, 30_000);
+    expect(failure.requestContext.condition).toBe('RetryAttemptsExhausted');
+    await eventually(async () => (alertNotifications(await inbox(tenant, 'ana'), later.id).length === 1 ? true : undefined), 30_000);
+    expect(alertNotifications(await inbox(tenant, 'ana'), poisonId)).toHaveLength(0);
+  }, 60_000);
+});
+
+describe('alerts: who may do what', () => {
+  it('answers a bad body with a 400 that names the field, and a non-publisher raise with 403', async () => {
+    const { tenant, topic, publisher } = await topicWith(['ana']);
+    const cases: Array<[Record<string, unknown>, string]> = [
+      [raiseBody(topic, { severity: 'apocalyptic' }), 'severity'],
+      [raiseBody(topic, { title: '' }), 'title'],
+      [raiseBody(topic, { topic: 'no spaces allowed' }), 'topic'],
+      [raiseBody(topic, { subject: 'line\nbreak' }), 'subject'],
+      [raiseBody(topic, { assigneeId: 'a'.repeat(200) }), 'assigneeId'],
+      [raiseBody(topic, { colour: 'red' }), 'colour'],
+    ];
+    for (const [body, field] of cases) {
+      const response = await api('POST', '/alerts', publisher, body);
+      expect(response.status).toBe(400);
+      expect(response.body.error.message).toContain(field);
+    }
+    expect((await api('POST', '/alerts', publisher, '{"topic":')).body.error.code).toBe('invalid_json');
+    expect((await api('POST', '/alerts', await devToken(tenant, 'ana'), raiseBody(topic))).status).toBe(403);
+    expect((await api('GET', '/alerts', publisher)).body.error.message).toContain('topic');
+    expect((await api('GET', '/alerts/not-an-id', publisher)).status).toBe(400);
+  });
+
+  it("refuses another tenant's alerts, and a topic's alerts to non-members", async () => {
+    const { tenant, topic, publisher } = await topicWith(['ana']);
+    const { body: alert } = await api('POST', '/alerts', publisher, raiseBody(topic, { assigneeId: 'dee' }));
+    const intruder = await devToken(unique('other'), 'ana', ['admin', 'publisher']);
+    expect((await api('GET', `/alerts/${alert.id}`, intruder)).status).toBe(404);
+    expect((await api('PATCH', `/alerts/${alert.id}`, intruder, { status: 'resolved' }, { 'if-match': '1' })).status).toBe(404);
+    expect((await api('GET', `/alerts?topic=${topic}`, intruder)).body.alerts).toEqual([]);
+
+    const outsider = await devToken(tenant, 'zed');
+    expect((await api('GET', `/alerts/${alert.id}`, outsider)).status).toBe(403);
+    expect((await api('GET', `/alerts?topic=${topic}`, outsider)).status).toBe(403);
+    expect((await api('PATCH', `/alerts/${alert.id}`, outsider, { status: 'resolved' }, { 'if-match': '1' })).status).toBe(403);
+    // Members and the assignee may.
+    expect((await api('GET', `/alerts/${alert.id}`, await devToken(tenant, 'ana'))).status).toBe(200);
+    expect((await api('GET', `/alerts/${alert.id}`, await devToken(tenant, 'dee'))).status).toBe(200);
+  });
+
+  it('lists a topic newest first, by status, a page at a time, and refuses a forged cursor', async () => {
+    const { tenant, topic, publisher } = await topicWith(['ana']);
+    const raised = [];
+    for (const subject of ['a', 'b', 'c']) raised.push((await api('POST', '/alerts', publisher, raiseBody(topic, { subject }))).body);
+    await api('PATCH', `/alerts/${raised[1].id}`, publisher, { status: 'resolved' }, { 'if-match': '1' });
+    const ana = await devToken(tenant, 'ana');
+    const first = await api('GET', `/alerts?topic=${topic}&limit=2`, ana);
+    expect(first.body.alerts.map((a: any) => a.subject)).toEqual(['c', 'b']);
+    const second = await api('GET', `/alerts?topic=${topic}&limit=2&cursor=${first.body.cursor}`, ana);
+    expect(second.body.alerts.map((a: any) => a.subject)).toEqual(['a']);
+    const open = await api('GET', `/alerts?topic=${topic}&status=active`, ana);
+    expect(open.body.alerts.map((a: any) => a.subject)).toEqual(['c', 'a']);
+
+    const forged = Buffer.from(JSON.stringify({ tenant: 'other', id: raised[0].id, topicKey: `other#${topic}`, raisedAt: raised[0].raisedAt })).toString('base64url');
+    const refused = await api('GET', `/alerts?topic=${topic}&cursor=${forged}`, ana);
+    expect(refused.status).toBe(400);
+    expect(refused.body.error.message).toContain('cursor');
+    expect((await api('GET', `/alerts?topic=${topic}&limit=0`, ana)).body.error.message).toContain('limit');
+  });
+});
