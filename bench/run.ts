@@ -4,6 +4,7 @@
  * `npm run bench -- <name>` runs one.
  */
 import { spawnSync } from 'node:child_process';
+import { benchAlerts } from './alerts';
 import { benchColdStart } from './cold-start';
 import { benchConnections } from './connections';
 import { benchExports } from './exports';
@@ -13,6 +14,7 @@ const benchmarks: Array<[string, () => Promise<void>]> = [
   ['cold-start', benchColdStart],
   ['connections', benchConnections],
   ['notifications', benchNotifications],
+  ['alerts', benchAlerts],
   ['exports', benchExports],
 ];
 const only = process.argv[2];

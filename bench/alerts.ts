@@ -1,0 +1,240 @@
+/**
+ * Alert fan-out through Herald's local runtime: the time from an alert's write (POST /alerts) to
+ * the last member's notification frame, for topics of 10, 100 and 1,000 members each holding an
+ * open socket on loopback, and the DynamoDB requests per recipient of one fan-out. The baselines
+ * are the single-recipient floor, measured in the same run as in the notifications benchmark: one
+ * POST /notifications to one open socket, and one deliver() to one user.
+ * The stream poller reads like Lambda's (an empty read waits 200 ms), so the write-to-receipt time
+ * includes the stream hop. Bounded: fixed counts, every wait with a timeout.
+ */
+import { randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SESClient } from '@aws-sdk/client-ses';
+import { BatchWriteCommand, DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { ulid } from 'ulid';
+import type { Alert } from '../functions/alerts/model';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../lib/local/aws-local';
+import { localTableName } from '../lib/local/resources';
+import { startLocalRuntime, type LocalUrls } from '../lib/local/runtime';
+import { percentile, row } from './stats';
+import { devToken, FrameSocket, ticketUrl } from './wire';
+
+const TOPIC_SIZES = [10, 100, 1_000];
+/** Alerts raised per topic size; the median is reported. Fewer for the largest, which takes longest. */
+const RAISES: Record<number, number> = { 10: 7, 100: 5, 1_000: 3 };
+const FLOOR_PUBLISHES = 30;
+const WARM_UPS = 2;
+const CONNECT_CONCURRENCY = 20;
+const RECEIPT_TIMEOUT_MS = 60_000;
+
+export async function benchAlerts(): Promise<void> {
+  const runtime = await startLocalRuntime({ portBase: 0 });
+  const stopping: Array<() => unknown> = [() => runtime.stop()];
+  try {
+    const server = await loadServer();
+    const counted = countedClients(runtime.urls);
+    stopping.push(() => counted.destroy());
+    const floor = await singleRecipientFloor(runtime.urls.httpUrl);
+    const floorRequests = await singleRecipientRequests(server, counted);
+
+    console.log(
+      `\nalert write (POST /alerts) -> notification frame on the last member's socket, median of ${Object.values(RAISES).join('/')} raises; ` +
+        `baseline = POST /notifications -> frame, 1 recipient (p50 of ${FLOOR_PUBLISHES})`,
+    );
+    const requestRows: string[] = [];
+    for (const size of TOPIC_SIZES) {
+      const latency = await writeToLastReceipt(runtime.urls, size, stopping);
+      console.log(row(`${size} members: write -> last receipt p50`, percentile(latency.last, 50), floor));
+      console.log(row(`${size} members: write -> first receipt p50`, percentile(latency.first, 50), floor));
+      const requests = await fanOutRequests(server, counted, size);
+      requestRows.push(`${row(`${size} members: DynamoDB requests per recipient`, requests.perRecipient, floorRequests, 'req')}   (${requests.byCommand})`);
+    }
+    console.log(`\nDynamoDB requests of one alert fan-out (members query, deliver(), live event), per recipient; baseline = deliver() to 1 recipient`);
+    for (const line of requestRows) console.log(line);
+  } finally {
+    for (const stop of stopping.reverse()) await stop();
+  }
+}
+
+/** Imported once the runtime has set the environment the modules read at import (instrumentation). */
+async function loadServer() {
+  const [fanout, deliverModule, notificationStore, connectionStore, preferenceStore, topicStores, connectionsApi, emailLedger, sesMailer, topics] = await Promise.all([
+    import('../functions/alerts/fanout'),
+    import('../functions/notifications/deliver'),
+    import('../functions/adapters/dynamo-notification-store'),
+    import('../functions/adapters/dynamo-connection-store'),
+    import('../functions/adapters/dynamo-preference-store'),
+    import('../functions/adapters/dynamo-topic-stores'),
+    import('../functions/adapters/connections-api'),
+    import('../functions/adapters/dynamo-email-ledger'),
+    import('../functions/adapters/ses-mailer'),
+    import('../functions/topics/topics'),
+  ]);
+  return { ...fanout, ...deliverModule, ...notificationStore, ...connectionStore, ...preferenceStore, ...topicStores, ...connectionsApi, ...emailLedger, ...sesMailer, ...topics };
+}
+type Server = Awaited<ReturnType<typeof loadServer>>;
+
+/** One DynamoDB client counting its requests by command, and the other clients a fan-out needs. */
+function countedClients(urls: LocalUrls) {
+  const requests = new Map<string, number>();
+  const local = { region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS };
+  const raw = new DynamoDBClient({ endpoint: urls.dynamodbUrl, ...local });
+  raw.middlewareStack.add(
+    (next, context) => async (args) => {
+      requests.set(context.commandName as string, (requests.get(context.commandName as string) ?? 0) + 1);
+      return next(args);
+    },
+    { step: 'initialize', name: 'countRequests' },
+  );
+  const gateway = new ApiGatewayManagementApiClient({ endpoint: urls.wsUrl.replace(/^ws/, 'http'), ...local });
+  const ses = new SESClient({ endpoint: urls.mailUrl, ...local });
+  return {
+    requests,
+    db: DynamoDBDocumentClient.from(raw, { marshallOptions: { removeUndefinedValues: true } }),
+    gateway,
+    ses,
+    destroy: () => [raw, gateway, ses].forEach((client) => client.destroy()),
+  };
+}
+type Counted = ReturnType<typeof countedClients>;
+
+const uniqueTenant = () => `bench-${randomUUID().slice(0, 8)}`;
+const total = (requests: Map<string, number>) => [...requests.values()].reduce((sum, count) => sum + count, 0);
+
+function deliverDeps(server: Server, counted: Counted) {
+  const connections = server.dynamoConnectionStore(counted.db, { connections: localTableName('connections'), userConnections: localTableName('userConnections') });
+  return {
+    notifications: server.dynamoNotificationStore(counted.db, { notifications: localTableName('notifications'), dedupe: localTableName('dedupe') }),
+    preferences: server.dynamoPreferenceStore(counted.db, localTableName('preferences')),
+    connections,
+    gateway: server.connectionsApiGateway(counted.gateway),
+    retentionDays: 30,
+  };
+}
+
+async function singleRecipientFloor(httpUrl: string): Promise<number> {
+  const tenant = uniqueTenant();
+  const publisher = await devToken(httpUrl, tenant, 'publisher-bot', ['publisher']);
+  const socket = await FrameSocket.open(await ticketUrl(httpUrl, await devToken(httpUrl, tenant, 'reader')));
+  const samples: number[] = [];
+  for (let seq = 1; seq <= WARM_UPS + FLOOR_PUBLISHES; seq += 1) {
+    const started = performance.now();
+    const response = await fetch(`${httpUrl}/notifications`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${publisher}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ userId: 'reader', kind: 'note', title: `n${seq}` }),
+    });
+    if (response.status !== 202) throw new Error(`publish: ${response.status} ${await response.text()}`);
+    const { at } = await socket.waitFor((frame) => frame.type === 'notification' && frame.seq === seq);
+    if (seq > WARM_UPS) samples.push(at - started);
+  }
+  await socket.close();
+  return percentile(samples, 50);
+}
+
+async function singleRecipientRequests(server: Server, counted: Counted): Promise<number> {
+  counted.requests.clear();
+  await server.deliver(deliverDeps(server, counted), [
+    { recipient: { tenant: uniqueTenant(), userId: 'solo' }, kind: 'alert.raised', title: 'Floor', priority: 'high', dedupeKey: 'floor-v1' },
+  ]);
+  return total(counted.requests);
+}
+
+/** Members written straight into the Memberships table, as PUT /topics/{topic}/members/{id} would. */
+async function seedMembers(db: DynamoDBDocumentClient, tenant: string, topic: string, size: number): Promise<string[]> {
+  const members = Array.from({ length: size }, (_, index) => `member-${index}`);
+  for (let start = 0; start < members.length; start += 25) {
+    let pending: Array<Record<string, unknown>> = members.slice(start, start + 25).map((userId) => ({
+      PutRequest: { Item: { topicKey: `${tenant}#${topic}`, userId, tenant, topic, addedBy: 'bench', addedAt: new Date().toISOString() } },
+    }));
+    while (pending.length > 0) {
+      const result = await db.send(new BatchWriteCommand({ RequestItems: { [localTableName('memberships')]: pending as never } }));
+      pending = (result.UnprocessedItems?.[localTableName('memberships')] ?? []) as Array<Record<string, unknown>>;
+    }
+  }
+  return members;
+}
+
+async function writeToLastReceipt(urls: LocalUrls, size: number, stopping: Array<() => unknown>): Promise<{ first: number[]; last: number[] }> {
+  const tenant = uniqueTenant();
+  const topic = 'site';
+  const db = DynamoDBDocumentClient.from(new DynamoDBClient({ endpoint: urls.dynamodbUrl, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS }));
+  const members = await seedMembers(db, tenant, topic, size);
+  db.destroy();
+  const sockets: FrameSocket[] = [];
+  for (let start = 0; start < members.length; start += CONNECT_CONCURRENCY) {
+    const batch = members.slice(start, start + CONNECT_CONCURRENCY);
+    sockets.push(...(await Promise.all(batch.map(async (userId) => FrameSocket.open(await ticketUrl(urls.httpUrl, await devToken(urls.httpUrl, tenant, userId)))))));
+  }
+  const closeAll = () => Promise.all(sockets.map((socket) => socket.close()));
+  stopping.push(closeAll);
+
+  const publisher = await devToken(urls.httpUrl, tenant, 'monitor', ['publisher']);
+  const first: number[] = [];
+  const last: number[] = [];
+  for (let raise = 0; raise < WARM_UPS + RAISES[size]!; raise += 1) {
+    const started = performance.now();
+    const response = await fetch(`${urls.httpUrl}/alerts`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${publisher}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ topic, rule: 'pressure-high', subject: `pump-${raise}`, severity: 'high', title: `Pressure high at pump ${raise}` }),
+    });
+    if (response.status !== 201) throw new Error(`raise: ${response.status} ${await response.text()}`);
+    const { id } = (await response.json()) as { id: string };
+    const arrivals = await Promise.all(
+      sockets.map(async (socket) => (await socket.waitFor((frame) => frame.type === 'notification' && frame.data?.alertId === id, RECEIPT_TIMEOUT_MS)).at),
+    );
+    if (raise < WARM_UPS) continue;
+    first.push(Math.min(...arrivals) - started);
+    last.push(Math.max(...arrivals) - started);
+  }
+  await closeAll();
+  stopping.pop();
+  return { first, last };
+}
+
+async function fanOutRequests(server: Server, counted: Counted, size: number): Promise<{ perRecipient: number; byCommand: string }> {
+  const tenant = uniqueTenant();
+  const topic = 'site';
+  await seedMembers(counted.db, tenant, topic, size);
+  const delivery = deliverDeps(server, counted);
+  const topicDeps = {
+    memberships: server.dynamoMembershipStore(counted.db, localTableName('memberships')),
+    subscriptions: server.dynamoSubscriptionStore(counted.db, localTableName('subscriptions')),
+    connections: delivery.connections,
+    gateway: delivery.gateway,
+  };
+  const now = new Date().toISOString();
+  const alert: Alert = {
+    tenant,
+    id: ulid(),
+    topic,
+    rule: 'pressure-high',
+    subject: 'pump-1',
+    severity: 'high',
+    title: 'Pressure high',
+    status: 'active',
+    version: 1,
+    change: 'raised',
+    raisedAt: now,
+    raisedBy: 'monitor',
+    updatedAt: now,
+    updatedBy: 'monitor',
+  };
+  counted.requests.clear();
+  const result = await server.fanOutAlertChange(
+    {
+      deliver: (requests) => server.deliver(delivery, requests),
+      members: (t, name) => topicDeps.memberships.members(t, name),
+      publishEvent: (t, name, event, data) => server.publishTopicEvent(topicDeps, t, name, event, data),
+      mailer: server.sesMailer(counted.ses, 'exports@herald.local'),
+      emails: server.dynamoEmailLedger(counted.db, localTableName('dedupe')),
+    },
+    alert,
+  );
+  if (result.delivered !== size) throw new Error(`fan-out to ${size} members delivered ${result.delivered}`);
+  const byCommand = [...counted.requests].map(([command, count]) => `${command.replace(/Command$/, '')} ${count}`).join(', ');
+  return { perRecipient: total(counted.requests) / size, byCommand };
+}
