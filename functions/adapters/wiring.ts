@@ -1,3 +1,4 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SchedulerClient } from '@aws-sdk/client-scheduler';
 import { SESClient } from '@aws-sdk/client-ses';
@@ -24,7 +25,7 @@ import { connectionsApiGateway } from './connections-api';
 import { dynamoConnectionStore } from './dynamo-connection-store';
 import { dynamoNotificationStore } from './dynamo-notification-store';
 import { dynamoPreferenceStore } from './dynamo-preference-store';
-import { dynamoDatasets } from './dynamo-datasets';
+import { dynamoDatasets, exportRecordsSetting } from './dynamo-datasets';
 import { dynamoExportStore, tenantAdmins } from './dynamo-export-store';
 import { eventBridgeScheduleGateway } from './eventbridge-scheduler';
 import { loadLinkKey } from './link-key';
@@ -126,8 +127,14 @@ export function runQueueFromEnv(): RunQueue {
 }
 
 export function datasetsFromEnv(): DatasetSource {
-  const env = requireEnv([tables.notifications.envVar]);
-  return dynamoDatasets(documentClient(), { notifications: env[tables.notifications.envVar] });
+  const env = requireEnv([tables.notifications.envVar, tables.alerts.envVar, tables.memberships.envVar]);
+  const records = exportRecordsSetting(settingEnvVars.exportRecords, process.env[settingEnvVars.exportRecords]);
+  return dynamoDatasets(
+    documentClient(),
+    { notifications: env[tables.notifications.envVar], alerts: env[tables.alerts.envVar], memberships: env[tables.memberships.envVar] },
+    // The plain client, not the document client: records keep every attribute type (exportValue).
+    records && { client: tracer.captureAWSv3Client(new DynamoDBClient({})), table: records },
+  );
 }
 
 export function exportFilesFromEnv(): ExportFiles {

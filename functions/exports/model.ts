@@ -3,22 +3,33 @@
  * ids that name them. Storage is behind ExportStore (store.ts); see docs/exports.md.
  */
 import { ulid } from 'ulid';
+import { statuses as ALERT_STATUSES } from '../alerts/model';
+import { topicSchema } from '../realtime/frames';
 import { emailAddressSchema } from '../shared/email';
 import * as z from '../shared/validation';
 import { EXPORT_FORMATS, type ExportFormat } from './formats';
 import { scheduleInput, timeZoneName, type ScheduleInput } from './schedule';
 
-export const DATASETS = ['notifications'] as const;
+export const DATASETS = ['notifications', 'alerts', 'records'] as const;
 export type Dataset = (typeof DATASETS)[number];
+
+export const NOTIFICATION_STATUSES = ['read', 'unread'] as const;
+export { ALERT_STATUSES };
 
 export const RUN_STATUSES = ['queued', 'running', 'succeeded', 'failed', 'skipped'] as const;
 export type RunStatus = (typeof RUN_STATUSES)[number];
 
 export const MAX_RECIPIENTS = 50;
 
+/** Which filters each dataset takes is checked by validateFilters, with the dataset in hand. */
 export interface ExportFilters {
-  /** notifications: `unread` reads the sparse unread index (a key condition), `read` the rest. */
-  readonly status?: 'read' | 'unread';
+  /**
+   * notifications: `read` or `unread` (`unread` reads the sparse unread index, a key condition);
+   * alerts: `active`, `acknowledged` or `resolved`; records: none.
+   */
+  readonly status?: string;
+  /** alerts only, and required there: an alert export is of one topic. */
+  readonly topic?: string;
   /** ISO-8601 instants, inclusive from, exclusive to. */
   readonly from?: string;
   readonly to?: string;
@@ -139,8 +150,10 @@ export function normalizeTime(iso: string): string {
 
 const isoInstant = z.iso.datetime({ offset: true });
 
+/** The shape only: which status values (and whether a topic) a dataset takes is validateFilters' job. */
 export const filtersSchema = z.strictObject({
-  status: z.optional(z.enum(['read', 'unread'])),
+  status: z.optional(z.string().check(z.minLength(1), z.maxLength(32))),
+  topic: z.optional(topicSchema),
   from: z.optional(isoInstant),
   to: z.optional(isoInstant),
 });
@@ -178,7 +191,30 @@ export const previewBody = z.strictObject({
   limit: z.optional(z.int().check(z.minimum(1), z.maximum(50))),
 });
 
-export function validateFilterRange(filters: ExportFilters | undefined): string | undefined {
+const STATUSES_OF: Record<Dataset, readonly string[]> = {
+  notifications: NOTIFICATION_STATUSES,
+  alerts: ALERT_STATUSES,
+  records: [],
+};
+
+function spoken(values: readonly string[]): string {
+  return values.length < 2 ? values.join('') : `${values.slice(0, -1).join(', ')} or ${values.at(-1)}`;
+}
+
+/**
+ * What a dataset's filters must be, as a 400 message naming the field, or undefined when they are
+ * fine. Only what the body alone decides: whether the deployment has a records table, or whether
+ * the caller may read a topic, is the dataset source's check (datasets.ts).
+ */
+export function validateFilters(dataset: Dataset, filters: ExportFilters | undefined): string | undefined {
   if (filters?.from && filters.to && Date.parse(filters.from) >= Date.parse(filters.to)) return 'filters.to: must be after filters.from';
+  const statuses = STATUSES_OF[dataset];
+  if (filters?.status !== undefined && !statuses.includes(filters.status)) {
+    return statuses.length === 0
+      ? `filters.status: dataset ${dataset} takes no status filter`
+      : `filters.status: dataset ${dataset} takes ${spoken(statuses)}, got "${filters.status}"`;
+  }
+  if (dataset === 'alerts' && filters?.topic === undefined) return 'filters.topic: required for dataset alerts, which exports the alerts of one topic';
+  if (dataset !== 'alerts' && filters?.topic !== undefined) return `filters.topic: only dataset alerts takes a topic, not ${dataset}`;
   return undefined;
 }

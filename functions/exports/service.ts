@@ -8,13 +8,16 @@ import {
   isScheduleId,
   newScheduleId,
   parseRunId,
-  validateFilterRange,
+  validateFilters,
   type CreateScheduleBody,
+  type Dataset,
+  type ExportFilters,
   type ExportRun,
   type ExportSchedule,
   type RunMessage,
   type UpdateScheduleBody,
 } from './model';
+import type { DatasetSource } from './datasets';
 import { nextRunAt, toScheduleExpression } from './schedule';
 import { recordRun, type ExportStore, type Owner } from './store';
 
@@ -36,6 +39,12 @@ export interface ScheduleServiceDeps {
   readonly now?: () => Date;
 }
 
+/** What creating or changing a schedule needs besides the store: its Scheduler schedule, and the dataset's check. */
+export interface ScheduleWriteDeps extends ScheduleServiceDeps {
+  readonly scheduler: ScheduleGateway;
+  readonly datasets: Pick<DatasetSource, 'check'>;
+}
+
 export interface ScheduleView extends ExportSchedule {
   readonly nextRunAt: string | null;
 }
@@ -51,13 +60,19 @@ export function runView(run: ExportRun): Omit<ExportRun, 'messageId' | 'uploadId
   return view;
 }
 
-function assertFilters(filters: CreateScheduleBody['filters']): void {
-  const problem = validateFilterRange(filters);
+/**
+ * The filters' rules (400), then the dataset's own check: configured here, and readable by the
+ * owner. Without the caller's roles: a run has none, and a schedule should be refused now rather
+ * than accepted and then fail at every run.
+ */
+async function assertFilters(deps: ScheduleWriteDeps, owner: Owner, dataset: Dataset, filters: ExportFilters): Promise<void> {
+  const problem = validateFilters(dataset, filters);
   if (problem) throw new BadRequestError(problem, 'invalid_body');
+  await deps.datasets.check(dataset, { tenant: owner.tenant, userId: owner.userId }, filters);
 }
 
-export async function createSchedule(deps: ScheduleServiceDeps & { scheduler: ScheduleGateway }, owner: Owner, body: CreateScheduleBody): Promise<ScheduleView> {
-  assertFilters(body.filters);
+export async function createSchedule(deps: ScheduleWriteDeps, owner: Owner, body: CreateScheduleBody): Promise<ScheduleView> {
+  await assertFilters(deps, owner, body.dataset, body.filters ?? {});
   const now = deps.now?.() ?? new Date();
   const schedule: ExportSchedule = {
     id: newScheduleId(now),
@@ -92,11 +107,11 @@ export async function getSchedule(deps: ScheduleServiceDeps, owner: Owner, id: s
   return schedule;
 }
 
-export async function updateSchedule(deps: ScheduleServiceDeps & { scheduler: ScheduleGateway }, owner: Owner, id: string, body: UpdateScheduleBody): Promise<ScheduleView> {
+export async function updateSchedule(deps: ScheduleWriteDeps, owner: Owner, id: string, body: UpdateScheduleBody): Promise<ScheduleView> {
   const existing = await getSchedule(deps, owner, id);
   const now = deps.now?.() ?? new Date();
   const filters = body.filters ?? existing.filters;
-  assertFilters(filters);
+  await assertFilters(deps, owner, existing.dataset, filters);
   const scheduleInput = body.schedule ?? existing.schedule;
   const updated: ExportSchedule = {
     ...existing,

@@ -10,8 +10,13 @@
  *    upload id is recorded, so an attempt that crashed mid-upload is aborted by the next one.
  * 4. The email goes out at most once (a conditional `emailedAt`), the owner's "export ready"
  *    notification once (deliver()'s dedupe key), and only then is the run `succeeded`.
+ *
+ * Opening the dataset checks again that the owner may read it (an alerts topic they have left, a
+ * records table the deployment no longer names): a refusal fails the run at once with its reason
+ * and tells the owner, since retrying cannot change the answer.
  */
 import { pipeline, Transform, type Readable } from 'node:stream';
+import { HeraldError } from '../shared/errors';
 import { logger } from '../shared/instrumentation';
 import type { DeliveryRequest } from '../notifications/model';
 import { counted, type DatasetSource } from './datasets';
@@ -60,7 +65,12 @@ export interface WorkerDeps {
   readonly progressIntervalMs?: number;
 }
 
-export type RunOutcome = 'succeeded' | 'skipped' | 'duplicate' | 'gone';
+export type RunOutcome = 'succeeded' | 'skipped' | 'duplicate' | 'gone' | 'refused';
+
+/** The dataset refused the owner: a final answer, not a failure to retry. */
+class RunRefused extends Error {
+  override name = 'RunRefused';
+}
 
 export function objectKeyOf(run: Pick<ExportRun, 'tenant' | 'owner' | 'runId'>, schedule: Pick<ExportSchedule, 'format'>): string {
   return `${run.tenant}/${run.owner}/${run.runId}${fileExtensionOf(schedule.format)}`;
@@ -108,8 +118,11 @@ export async function runExport(deps: WorkerDeps, message: RunMessage, messageId
     await deps.store.finishRun(owner, schedule.id, scheduledAt, 'succeeded', clock());
     return 'succeeded';
   } catch (error) {
-    await deps.store.failAttempt(owner, schedule.id, scheduledAt, errorText(error));
-    throw error;
+    // A refusal whose notice could not be given is retried like any failed attempt.
+    const failure = error instanceof RunRefused ? await refuse(deps, schedule, runId, scheduledAt, owner, error.message).then(() => undefined, (cause: unknown) => cause) : error;
+    if (failure === undefined) return 'refused';
+    await deps.store.failAttempt(owner, schedule.id, scheduledAt, errorText(failure));
+    throw failure;
   } finally {
     await deps.store.releaseLease(owner, schedule.id, runId);
   }
@@ -130,7 +143,10 @@ async function uploadFile(deps: WorkerDeps, schedule: ExportSchedule, run: Expor
       .catch((error: unknown) => logger.warn('Progress push failed', { error: error as Error }))
       .finally(() => (inFlight = undefined));
   };
-  const source = counted(deps.datasets.rows(schedule.dataset, owner, schedule.filters), (count) => {
+  const dataset = await deps.datasets.open(schedule.dataset, owner, schedule.filters).catch((error: unknown) => {
+    throw error instanceof HeraldError && error.status < 500 ? new RunRefused(error.message) : error;
+  });
+  const source = counted(dataset.rows, (count) => {
     rows = count;
     const now = Date.now();
     if (now - lastProgress >= interval) {
@@ -138,7 +154,7 @@ async function uploadFile(deps: WorkerDeps, schedule: ExportSchedule, run: Expor
       report(count);
     }
   });
-  const { bytes } = await streamToFile(deps.files, key, schedule.format, deps.datasets.columns(schedule.dataset), source, (uploadId) =>
+  const { bytes } = await streamToFile(deps.files, key, schedule.format, dataset.columns, source, (uploadId) =>
     deps.store.updateRun(owner, run.scheduleId, run.scheduledAt, { uploadId }).catch((error: unknown) => logger.warn('Could not record upload id', { error: error as Error })),
   );
   await inFlight;
@@ -173,6 +189,27 @@ export async function streamToFile(
   const body = pipeline(formatRows(format, columns, rows), counter, () => undefined);
   await files.upload(key, body, contentTypeOf(format), onUploadId);
   return { bytes };
+}
+
+/**
+ * The owner hears first, then the run is final: a crash in between retries, and the retry's
+ * notification is deduplicated (the same key exportFailed uses, so there is one either way).
+ */
+async function refuse(deps: WorkerDeps, schedule: ExportSchedule, runId: string, scheduledAt: string, owner: Owner, reason: string): Promise<void> {
+  const error = `Refused: ${reason}`.slice(0, 500);
+  logger.info('Export run refused', { runId, reason });
+  await deps.notify([
+    {
+      recipient: owner,
+      kind: 'export.failed',
+      title: `Export failed: ${schedule.name}`.slice(0, 200),
+      body: error,
+      data: { runId, scheduleId: schedule.id, owner: owner.userId },
+      priority: 'high',
+      dedupeKey: `export-failed.${runId}`,
+    },
+  ]);
+  await deps.store.finishRun(owner, schedule.id, scheduledAt, 'failed', deps.now?.() ?? new Date(), error);
 }
 
 async function emailOnce(deps: WorkerDeps, schedule: ExportSchedule, run: ExportRun, owner: Owner): Promise<void> {

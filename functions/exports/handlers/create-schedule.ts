@@ -3,10 +3,10 @@ import { callerFromClaims, type ClaimNames } from '../../shared/caller';
 import { httpRoute, json, parseJsonBody, type HttpEvent } from '../../shared/http';
 import { instrument } from '../../shared/instrumentation';
 import { createScheduleBody } from '../model';
-import { createSchedule, type ScheduleGateway, type ScheduleServiceDeps } from '../service';
+import { createSchedule, type ScheduleWriteDeps } from '../service';
+import { checkedAtRunOnly } from '../datasets';
 
-export interface CreateScheduleDeps extends ScheduleServiceDeps {
-  readonly scheduler: ScheduleGateway;
+export interface CreateScheduleDeps extends ScheduleWriteDeps {
   readonly claims: ClaimNames;
 }
 
@@ -21,4 +21,5 @@ export function makeHandler(deps: CreateScheduleDeps) {
   );
 }
 
-export const handler = makeHandler({ store: exportStoreFromEnv(), scheduler: scheduleGatewayFromEnv(), claims: claimNamesFromEnv() });
+// checkedAtRunOnly: this function does not read memberships or get exportRecords (lib/description.ts).
+export const handler = makeHandler({ store: exportStoreFromEnv(), scheduler: scheduleGatewayFromEnv(), datasets: checkedAtRunOnly, claims: claimNamesFromEnv() });

@@ -4,7 +4,7 @@ import { BadRequestError } from '../../shared/errors';
 import { httpRoute, json, parseJsonBody, type HttpEvent } from '../../shared/http';
 import { instrument } from '../../shared/instrumentation';
 import type { DatasetSource } from '../datasets';
-import { previewBody, validateFilterRange } from '../model';
+import { previewBody, validateFilters } from '../model';
 
 export interface PreviewDeps {
   readonly datasets: DatasetSource;
@@ -17,15 +17,19 @@ export function makeHandler(deps: PreviewDeps) {
     httpRoute(async (event: HttpEvent) => {
       const caller = callerFromClaims(event.requestContext.authorizer?.jwt?.claims, deps.claims);
       const body = parseJsonBody(event, previewBody);
-      const problem = validateFilterRange(body.filters);
+      const filters = body.filters ?? {};
+      const problem = validateFilters(body.dataset, filters);
       if (problem) throw new BadRequestError(problem, 'invalid_body');
       const limit = body.limit ?? 10;
+      // The caller with their roles: a preview is a live call, unlike a scheduled run.
+      const { columns, rows: source } = await deps.datasets.open(body.dataset, caller, filters);
       const rows: unknown[] = [];
-      for await (const row of deps.datasets.rows(body.dataset, caller, body.filters ?? {})) {
-        rows.push(row);
+      for await (const row of source) {
+        // Records rows have no prototype; a plain object serializes the same and reads better in tests.
+        rows.push({ ...row });
         if (rows.length >= limit) break;
       }
-      return json(200, { columns: deps.datasets.columns(body.dataset), rows });
+      return json(200, { columns, rows });
     }),
   );
 }
