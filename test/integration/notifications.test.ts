@@ -114,7 +114,7 @@ describe('deliver: persist, then push', () => {
     const first = await publish('acme', user, { dedupeKey: 'alert-7-v1' });
     const second = await publish('acme', user, { dedupeKey: 'alert-7-v1', title: 'changed' });
     expect(first.body).toMatchObject({ status: 'delivered', seq: 1 });
-    expect(second.body).toEqual({ status: 'duplicate', id: first.body.id, seq: 1 });
+    expect(second.body).toEqual({ status: 'duplicate', id: first.body.id, seq: 1, email: false });
     const { body } = await api('GET', '/notifications', await devToken('acme', user));
     expect(body.items).toHaveLength(1);
     expect(body.items[0].title).toBe('Hello');

@@ -21,7 +21,9 @@ export function makeHandler(deps: PublishNotificationDeps) {
     requireRole(caller, 'publisher');
     const { userId, ...request } = parseJsonBody(event, body);
     const [outcome] = await deliver(deps, [{ ...request, recipient: { tenant: caller.tenant, userId } }]);
-    return json(202, outcome);
+    // A user's address is theirs: a publisher learns whether email is wanted, not where it goes.
+    const { emailTo: _address, ...answer } = outcome!;
+    return json(202, answer);
   });
 }
 
