@@ -8,7 +8,10 @@
  * Each case runs in its own child process, so its peak RSS (getrusage maxRSS) is its own.
  * 10k and 100k rows are seeded into DynamoDB Local and read back by Herald's notifications dataset;
  * 1M rows would take too long to seed, so that size feeds the same path from a generator of rows
- * identical to the seeded ones (its floor is iterating that generator). Loopback only, bounded.
+ * identical to the seeded ones (its floor is iterating that generator). Loopback only, bounded:
+ * each case has a time limit scaled by its row count (caseTimeoutMs), past which it is killed and
+ * reported, so the run always ends by itself. A 1M-row case takes minutes, so every case prints a
+ * line when it starts, one a minute while it runs (rows read so far) and one when it ends.
  */
 import { spawn } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
@@ -30,8 +33,17 @@ const GENERATED_SIZE = 1_000_000;
 const TENANT = 'bench';
 const BATCH = 25;
 const SEED_CONCURRENCY = 8;
-/** A child past this is killed and reported, so the run always ends. */
-const CASE_TIMEOUT_MS = 120_000;
+/**
+ * A child past its limit is killed and reported, so the run always ends: 0.6 ms a row (six times
+ * the ~0.1 ms a row that xlsx, the slowest format, takes alone), at least 2 min and at most 10 min,
+ * so 10k and 100k rows get 2 min and 1M rows 10 min. Every case ends, so the run ends within
+ * (2 floors + 8 exports) x 3 sizes x the limit, plus seeding.
+ */
+const caseTimeoutMs = (rows: number) => Math.min(600_000, Math.max(120_000, Math.ceil(rows * 0.6)));
+/** While a case runs, a line this often (elapsed, rows read so far) shows the run is alive. */
+const HEARTBEAT_MS = 60_000;
+/** The child's stdout line reporting how many rows it has read so far. */
+const PROGRESS_PREFIX = 'progress ';
 /** The naive approach's heap may grow to this before the child dies of it (reported, not fatal). */
 const NAIVE_HEAP_MB = 3_072;
 
@@ -88,36 +100,47 @@ export async function benchExports(): Promise<void> {
     console.log(`1M rows: from a generator of rows identical to the seeded ones (seeding 1M into DynamoDB Local is too slow); its floor iterates the generator.`);
     console.log('naive: one PutObject against S3; fauxqs refuses a single PUT of tens of MB, so its in-memory body goes through lib-storage Upload.');
     console.log('each case in its own process; peak RSS = the process maxRSS, idle = its RSS before the case; ratio = time / floor time\n');
-    console.log(`${'rows'.padStart(9)} ${'format'.padEnd(7)} ${'herald rows/s'.padStart(13)} ${'ratio'.padStart(6)} ${'peak RSS'.padStart(9)} ${'naive rows/s'.padStart(13)} ${'naive peak RSS'.padStart(15)} ${'file'.padStart(9)}`);
+    console.log(`case limits: ${[...SEEDED_SIZES, GENERATED_SIZE].map((rows) => `${rows} rows ${caseTimeoutMs(rows) / 1000} s`).join(', ')}; lines starting with "·" are progress\n`);
+    // Progress lines come between the table's lines; the table is printed again, whole, at the end.
+    const table = [
+      `${'rows'.padStart(9)} ${'format'.padEnd(7)} ${'herald rows/s'.padStart(13)} ${'ratio'.padStart(6)} ${'peak RSS'.padStart(9)} ${'naive rows/s'.padStart(13)} ${'naive peak RSS'.padStart(15)} ${'file'.padStart(9)}`,
+    ];
+    const row = (line: string) => {
+      table.push(line);
+      console.log(line);
+    };
+    console.log(table[0]);
+    const heraldFailures: string[] = [];
     for (const rows of [...SEEDED_SIZES, GENERATED_SIZE]) {
       const user = users.get(rows);
       // The faster of two: the first read after seeding runs against a cold DynamoDB Local.
       const floors = [await runChild({ mode: 'floor', rows, format: 'none', user, urls: runtime.urls }), await runChild({ mode: 'floor', rows, format: 'none', user, urls: runtime.urls })];
       const floor = floors.filter((result): result is CaseResult => !('failed' in result)).sort((a, b) => a.ms - b.ms)[0];
       if (!floor) throw new Error(`floor read of ${rows} rows failed: ${floors.map((result) => ('failed' in result ? result.failed : '')).join('; ')}`);
-      console.log(
-        `${String(rows).padStart(9)} ${'floor'.padEnd(7)} ${rate(floor).padStart(13)} ${'1.0x'.padStart(6)} ${mb(floor.peakRssMb).padStart(9)}   (bare ${user ? 'paginated read' : 'generator'}, idle RSS ${mb(floor.startRssMb)})`,
-      );
+      row(`${String(rows).padStart(9)} ${'floor'.padEnd(7)} ${rate(floor).padStart(13)} ${'1.0x'.padStart(6)} ${mb(floor.peakRssMb).padStart(9)}   (bare ${user ? 'paginated read' : 'generator'}, idle RSS ${mb(floor.startRssMb)})`);
       for (const format of EXPORT_FORMATS) {
         const herald = await runChild({ mode: 'herald', rows, format, user, urls: runtime.urls });
         const naive = await runChild({ mode: 'naive', rows, format, user, urls: runtime.urls });
-        if ('failed' in herald) throw new Error(`Herald export of ${rows} rows as ${format} failed: ${herald.failed}`);
-        if (herald.rows !== rows) throw new Error(`Herald exported ${herald.rows} rows of ${rows}`);
-        console.log(
+        // A failed Herald case is reported in its row and fails the run at the end, after the other cases.
+        if ('failed' in herald) heraldFailures.push(`${rows} rows as ${format}: ${herald.failed}`);
+        else if (herald.rows !== rows) throw new Error(`Herald exported ${herald.rows} rows of ${rows}`);
+        row(
           [
             String(rows).padStart(9),
             format.padEnd(7),
-            rate(herald).padStart(13),
-            `${(herald.ms / floor.ms).toFixed(1)}x`.padStart(6),
-            mb(herald.peakRssMb).padStart(9),
+            ('failed' in herald ? herald.failed : rate(herald)).padStart(13),
+            ('failed' in herald ? '-' : `${(herald.ms / floor.ms).toFixed(1)}x`).padStart(6),
+            ('failed' in herald ? '-' : mb(herald.peakRssMb)).padStart(9),
             ('failed' in naive ? naive.failed : rate(naive)).padStart(13),
             ('failed' in naive ? '-' : mb(naive.peakRssMb)).padStart(15),
-            mb(herald.bytes / 1024 / 1024).padStart(9),
+            ('failed' in herald ? '-' : mb(herald.bytes / 1024 / 1024)).padStart(9),
           ].join(' '),
         );
       }
     }
+    console.log(`\n${table.join('\n')}`);
     console.log(`\ntotal ${((performance.now() - started) / 1000).toFixed(0)} s`);
+    if (heraldFailures.length > 0) throw new Error(`Herald export failed: ${heraldFailures.join('; ')}`);
   } finally {
     await runtime.stop();
   }
@@ -151,26 +174,53 @@ async function seed(db: DynamoDBDocumentClient, rows: number): Promise<string> {
   return user;
 }
 
-/** One case in a fresh process (this file, `--case`), its result the last line of its stdout. */
+/** Seconds since `since`, one decimal. */
+const secondsSince = (since: number) => `${((performance.now() - since) / 1000).toFixed(1)} s`;
+
+/**
+ * One case in a fresh process (this file, `--case`), its result the last line of its stdout, killed
+ * past caseTimeoutMs. Prints a line when it starts, every HEARTBEAT_MS while it runs, and when it ends.
+ */
 function runChild(spec: Case): Promise<Outcome> {
   const heap = spec.mode === 'naive' ? [`--max-old-space-size=${NAIVE_HEAP_MB}`] : [];
-  return new Promise((resolve) => {
+  const timeoutMs = caseTimeoutMs(spec.rows);
+  const label = `${spec.mode} ${spec.format === 'none' ? '' : `${spec.format} `}${spec.rows} rows`;
+  const start = performance.now();
+  let rowsRead = 0;
+  console.log(`  · ${label}: started (limit ${timeoutMs / 1000} s)`);
+  return new Promise<Outcome>((resolve) => {
     const child = spawn(process.execPath, [...heap, ...process.execArgv, fileURLToPath(import.meta.url), '--case', JSON.stringify(spec)], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+      // Keep only what is not a complete progress line: the result is the last line.
+      const lines = stdout.split('\n');
+      const rest = lines.pop() ?? '';
+      const kept = lines.filter((line) => {
+        if (!line.startsWith(PROGRESS_PREFIX)) return true;
+        rowsRead = Number(line.slice(PROGRESS_PREFIX.length)) || rowsRead;
+        return false;
+      });
+      stdout = [...kept, rest].join('\n');
+    });
     child.stderr.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-2_000)));
-    const timer = setTimeout(() => child.kill('SIGKILL'), CASE_TIMEOUT_MS);
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    const heartbeat = setInterval(() => console.log(`  · ${label}: running, ${secondsSince(start)}, ${rowsRead} rows read`), HEARTBEAT_MS);
     child.on('close', (code, signal) => {
       clearTimeout(timer);
+      clearInterval(heartbeat);
       const last = stdout.trim().split('\n').pop() ?? '';
       if (code === 0 && last.startsWith('{')) return resolve(JSON.parse(last) as CaseResult);
-      if (signal === 'SIGKILL') return resolve({ failed: `> ${CASE_TIMEOUT_MS / 1000} s` });
+      if (signal === 'SIGKILL') return resolve({ failed: `> ${timeoutMs / 1000} s` });
       if (/heap out of memory/i.test(stderr)) return resolve({ failed: `OOM @${NAIVE_HEAP_MB / 1024}G heap` });
       resolve({ failed: `exit ${code ?? signal}: ${stderr.split('\n').find((line) => /Error/.test(line))?.trim().slice(0, 200) ?? ''}` });
     });
+  }).then((outcome) => {
+    console.log(`  · ${label}: ${'failed' in outcome ? `failed (${outcome.failed})` : 'done'} in ${secondsSince(start)}`);
+    return outcome;
   });
 }
 
@@ -199,6 +249,9 @@ async function runCase(spec: Case): Promise<CaseResult> {
       yield row;
     }
   };
+  // Rows read so far, for the parent's heartbeat; silent while the event loop is busy (a naive file being built).
+  const progress = setInterval(() => console.log(`${PROGRESS_PREFIX}${rows}`), 10_000);
+  progress.unref();
   if (spec.mode === 'floor') {
     for await (const _row of counted());
   } else if (spec.mode === 'herald') {
@@ -211,6 +264,7 @@ async function runCase(spec: Case): Promise<CaseResult> {
     await new Upload({ client: s3, params: { Bucket: bucket, Key: key, Body: body, ContentType: contentTypeOf(spec.format as ExportFormat) } }).done();
   }
   const ms = performance.now() - start;
+  clearInterval(progress);
   // The local S3 keeps objects in the parent's memory: drop each file once measured.
   if (spec.mode !== 'floor') await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
   return { rows, ms, bytes, startRssMb, peakRssMb: process.resourceUsage().maxRSS / 1024 };
