@@ -237,6 +237,31 @@ describe('alerts: duplicates, poison records and email', () => {
     expect(await emailsTo(addresses.ana)).toHaveLength(1);
   });
 
+  it("applies each recipient's preferences: a kind turned off, a mute that only critical passes, email off", async () => {
+    const { tenant, topic, publisher } = await topicWith(['quiet', 'muted', 'no-mail']);
+    const put = async (user: string, preferences: unknown) =>
+      expect((await api('PUT', '/me/preferences', await devToken(tenant, user), preferences)).status).toBe(200);
+    const noMail = `${unique('no-mail')}@example.com`;
+    await put('quiet', { kinds: { 'alert.raised': { inApp: false } } });
+    await put('muted', { muted: true });
+    await put('no-mail', { email: noMail, kinds: { 'alert.raised': { email: false } } });
+
+    const { body: high } = await api('POST', '/alerts', publisher, raiseBody(topic, { severity: 'high' }));
+    const { body: critical } = await api('POST', '/alerts', publisher, raiseBody(topic, { rule: 'gas', severity: 'critical' }));
+    await eventually(async () => (alertNotifications(await inbox(tenant, 'no-mail'), critical.id).length === 1 ? true : undefined), 10_000);
+    await eventually(async () => (alertNotifications(await inbox(tenant, 'muted'), critical.id).length === 1 ? true : undefined), 10_000);
+    expect(alertNotifications(await inbox(tenant, 'muted'), high.id)).toHaveLength(0);
+    const quiet = await inbox(tenant, 'quiet');
+    expect(alertNotifications(quiet, high.id)).toHaveLength(0);
+    expect(alertNotifications(quiet, critical.id)).toHaveLength(0);
+    expect(alertNotifications(await inbox(tenant, 'no-mail'), high.id)).toHaveLength(1);
+    expect(await emailsTo(noMail)).toHaveLength(0);
+
+    // Acknowledging is another kind, which 'quiet' did not turn off.
+    await api('PATCH', `/alerts/${high.id}`, publisher, { status: 'acknowledged' }, { 'if-match': '1' });
+    await eventually(async () => (alertNotifications(await inbox(tenant, 'quiet'), high.id).length === 1 ? true : undefined), 10_000);
+  });
+
   it('sends a poison record to the failure queue after its retries, and delivers the records after it', async () => {
     const { tenant, topic, publisher } = await topicWith(['ana']);
     const { QueueUrl } = await sqs.send(new GetQueueUrlCommand({ QueueName: 'herald-alertFanout-failures' }));
