@@ -1,4 +1,4 @@
-import { BatchGetCommand, type BatchGetCommandOutput, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, QueryCommand, type BatchGetCommandOutput, type DynamoDBDocumentClient, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
 
 /** BatchGetItem's own limit on keys per call. */
 const BATCH_GET_LIMIT = 100;
@@ -31,5 +31,17 @@ export async function batchGet(
       requestKeys = result.UnprocessedKeys?.[tableName]?.Keys;
     }
   }
+  return items;
+}
+
+/** Every item a Query matches, following LastEvaluatedKey page by page. */
+export async function queryAll(client: DynamoDBDocumentClient, input: Omit<QueryCommandInput, 'ExclusiveStartKey'>): Promise<Array<Record<string, any>>> {
+  const items: Array<Record<string, any>> = [];
+  let exclusiveStartKey: Record<string, unknown> | undefined;
+  do {
+    const page = await client.send(new QueryCommand({ ...input, ExclusiveStartKey: exclusiveStartKey }));
+    items.push(...(page.Items ?? []));
+    exclusiveStartKey = page.LastEvaluatedKey;
+  } while (exclusiveStartKey);
   return items;
 }

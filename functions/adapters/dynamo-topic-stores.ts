@@ -1,5 +1,6 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { DeleteCommand, GetCommand, PutCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { queryAll } from './dynamo-batch';
 import type { MembershipStore, Subscription, SubscriptionStore } from '../topics/topics';
 
 const topicKey = (tenant: string, topic: string) => `${tenant}#${topic}`;
@@ -34,22 +35,13 @@ export function dynamoMembershipStore(client: DynamoDBDocumentClient, tableName:
       return Attributes !== undefined;
     },
     async members(tenant, topic) {
-      const userIds: string[] = [];
-      let exclusiveStartKey: Record<string, unknown> | undefined;
-      do {
-        const page = await client.send(
-          new QueryCommand({
-            TableName: tableName,
-            KeyConditionExpression: 'topicKey = :topicKey',
-            ExpressionAttributeValues: { ':topicKey': topicKey(tenant, topic) },
-            ProjectionExpression: 'userId',
-            ExclusiveStartKey: exclusiveStartKey,
-          }),
-        );
-        for (const item of page.Items ?? []) userIds.push(String(item.userId));
-        exclusiveStartKey = page.LastEvaluatedKey;
-      } while (exclusiveStartKey);
-      return userIds;
+      const items = await queryAll(client, {
+        TableName: tableName,
+        KeyConditionExpression: 'topicKey = :topicKey',
+        ExpressionAttributeValues: { ':topicKey': topicKey(tenant, topic) },
+        ProjectionExpression: 'userId',
+      });
+      return items.map((item) => String(item.userId));
     },
   };
 }
@@ -66,24 +58,14 @@ export function dynamoSubscriptionStore(client: DynamoDBDocumentClient, tableNam
       return Attributes !== undefined;
     },
     async list(tenant, topic) {
-      const subscribers: Subscription[] = [];
-      const now = Math.floor(Date.now() / 1000);
-      let exclusiveStartKey: Record<string, unknown> | undefined;
-      do {
-        const page = await client.send(
-          new QueryCommand({
-            TableName: tableName,
-            KeyConditionExpression: 'topicKey = :topicKey',
-            FilterExpression: 'expiresAt > :now',
-            ExpressionAttributeValues: { ':topicKey': topicKey(tenant, topic), ':now': now },
-            ProjectionExpression: 'connectionId, userId',
-            ExclusiveStartKey: exclusiveStartKey,
-          }),
-        );
-        for (const item of page.Items ?? []) subscribers.push({ connectionId: item.connectionId, userId: item.userId });
-        exclusiveStartKey = page.LastEvaluatedKey;
-      } while (exclusiveStartKey);
-      return subscribers;
+      const items = await queryAll(client, {
+        TableName: tableName,
+        KeyConditionExpression: 'topicKey = :topicKey',
+        FilterExpression: 'expiresAt > :now',
+        ExpressionAttributeValues: { ':topicKey': topicKey(tenant, topic), ':now': Math.floor(Date.now() / 1000) },
+        ProjectionExpression: 'connectionId, userId',
+      });
+      return items.map((item): Subscription => ({ connectionId: item.connectionId, userId: item.userId }));
     },
   };
 }
