@@ -1,0 +1,442 @@
+import { randomUUID } from 'node:crypto';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SchedulerClient } from '@aws-sdk/client-scheduler';
+import { BatchWriteCommand, DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { Context } from 'aws-lambda';
+import { ulid } from 'ulid';
+import { afterAll, describe, expect, it } from 'vitest';
+import { dynamoDatasets, type DatasetTables } from '../../functions/adapters/dynamo-datasets';
+import { dynamoExportStore } from '../../functions/adapters/dynamo-export-store';
+import { eventBridgeScheduleGateway } from '../../functions/adapters/eventbridge-scheduler';
+import { ALERT_COLUMNS } from '../../functions/exports/datasets';
+import type { ExportRow } from '../../functions/exports/formats';
+import { createSchedule } from '../../functions/exports/service';
+import type { HttpEvent } from '../../functions/shared/http';
+import { functionEnvironment, functions, tables, type SettingName, type TableName } from '../../lib/description';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../lib/local/aws-local';
+import { LOCAL_EXPORT_RECORDS, LOCAL_EXPORT_SCHEDULE_GROUP } from '../../lib/local/runtime';
+import { api, devToken, emailsTo, eventually, tableName, urls, type StoredEmail } from '../support/local';
+
+/**
+ * The alerts and records export datasets against the local runtime: over HTTP (preview, schedules,
+ * run now through the queue and the worker, the emailed file), and through the real adapters where
+ * a test needs to see the Query itself or a deployment configured differently from the runtime's.
+ */
+const local = { region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS };
+const raw = new DynamoDBClient({ endpoint: urls().dynamodbUrl, ...local });
+const db = DynamoDBDocumentClient.from(raw, { marshallOptions: { removeUndefinedValues: true } });
+const scheduler = new SchedulerClient({ endpoint: urls().schedulerUrl, ...local });
+afterAll(() => [raw, scheduler].forEach((client) => client.destroy()));
+
+/** Every Query this file's own client sends, with what DynamoDB read (ScannedCount) and returned (Count). */
+const queries: Array<{ input: Record<string, unknown>; scanned: number; returned: number }> = [];
+raw.middlewareStack.add(
+  ((next: (args: unknown) => Promise<{ output: { ScannedCount?: number; Count?: number } }>, context: { commandName?: string }) =>
+    async (args: { input: Record<string, unknown> }) => {
+      const result = await next(args);
+      if (context.commandName === 'QueryCommand') queries.push({ input: args.input, scanned: result.output.ScannedCount ?? -1, returned: result.output.Count ?? -1 });
+      return result;
+    }) as never,
+  { step: 'initialize', name: 'recordQueries' },
+);
+
+const datasetTables: DatasetTables = { notifications: tableName('notifications'), alerts: tableName('alerts'), memberships: tableName('memberships') };
+const recordsTable = LOCAL_EXPORT_RECORDS.table;
+const unique = (prefix: string) => `${prefix}-${randomUUID().slice(0, 8)}`;
+
+async function writeAll(table: string, items: Array<Record<string, unknown>>): Promise<void> {
+  for (let start = 0; start < items.length; start += 25) {
+    let pending: Array<Record<string, unknown>> = items.slice(start, start + 25).map((Item) => ({ PutRequest: { Item } }));
+    while (pending.length > 0) {
+      const result = await db.send(new BatchWriteCommand({ RequestItems: { [table]: pending as never } }));
+      pending = (result.UnprocessedItems?.[table] ?? []) as Array<Record<string, unknown>>;
+    }
+  }
+}
+
+/** An ISO instant `minutes` after a fixed base: sort keys whose order is their time order. */
+const at = (minutes: number) => new Date(Date.UTC(2026, 2, 1, 8, 0) + minutes * 60_000).toISOString();
+
+/** An alert item as the alerts store writes it (kind, topicKey for byTopic), straight into the table. */
+function alertItem(tenant: string, topic: string, minutes: number, fields: Record<string, unknown> = {}): Record<string, unknown> {
+  const raisedAt = at(minutes);
+  return {
+    tenant,
+    id: ulid(),
+    kind: 'alert',
+    topic,
+    topicKey: `${tenant}#${topic}`,
+    rule: 'door-open',
+    subject: `door-${minutes}`,
+    severity: 'low',
+    title: `Door ${minutes} open`,
+    status: 'active',
+    version: 1,
+    change: 'raised',
+    raisedAt,
+    raisedBy: 'monitor',
+    updatedAt: raisedAt,
+    updatedBy: 'monitor',
+    ...fields,
+  };
+}
+
+async function addMember(tenant: string, topic: string, userId: string): Promise<void> {
+  const { status } = await api('PUT', `/topics/${topic}/members/${userId}`, await devToken(tenant, 'root', ['admin']));
+  expect([200, 201]).toContain(status);
+}
+
+async function removeMember(tenant: string, topic: string, userId: string): Promise<void> {
+  expect((await api('DELETE', `/topics/${topic}/members/${userId}`, await devToken(tenant, 'root', ['admin']))).status).toBe(204);
+}
+
+async function waitForRun(token: string, runId: string) {
+  return eventually(async () => {
+    const { status, body } = await api('GET', `/exports/runs/${runId}`, token);
+    return status === 200 && ['succeeded', 'failed', 'skipped'].includes(body.status) ? body : undefined;
+  }, 20_000);
+}
+
+/** Runs a schedule now and returns the run and the emailed file's text. */
+async function runAndDownload(token: string, scheduleId: string, recipient: string): Promise<{ run: Record<string, unknown>; file: string }> {
+  const { status, body } = await api('POST', `/exports/schedules/${scheduleId}/run`, token);
+  expect(status).toBe(202);
+  const run = await waitForRun(token, body.runId);
+  expect(run).toMatchObject({ status: 'succeeded' });
+  const email = (await eventually(async () => (await emailsTo(recipient))[0])) as StoredEmail;
+  const link = /Download: (\S+)/.exec(email.body.text ?? '')![1]!;
+  const location = (await fetch(link, { redirect: 'manual' })).headers.get('location')!;
+  return { run, file: await (await fetch(location)).text() };
+}
+
+/** RFC 4180: quoted fields may hold commas, CRLF and doubled quotes. */
+function parseCsv(text: string): string[][] {
+  const records: string[][] = [];
+  let record: string[] = [];
+  let field = '';
+  let quoted = false;
+  const body = text.replace(/^\uFEFF/, '');
+  for (let i = 0; i < body.length; i++) {
+    const char = body[i]!;
+    if (quoted) {
+      if (char === '"' && body[i + 1] === '"') (field += '"'), i++;
+      else if (char === '"') quoted = false;
+      else field += char;
+    } else if (char === '"') quoted = true;
+    else if (char === ',') record.push(field), (field = '');
+    else if (char === '\r' && body[i + 1] === '\n') record.push(field), records.push(record), (record = []), (field = ''), i++;
+    else field += char;
+  }
+  if (field !== '' || record.length > 0) record.push(field), records.push(record);
+  return records;
+}
+
+const schedule = (recipient: string, fields: Record<string, unknown>) => ({
+  name: 'Dataset export',
+  format: 'csv',
+  schedule: { preset: 'daily', at: '06:00' },
+  timezone: 'UTC',
+  recipients: [recipient],
+  ...fields,
+});
+
+const context = { functionName: 'previewExport', awsRequestId: randomUUID(), getRemainingTimeInMillis: () => 10_000 } as unknown as Context;
+
+function httpEvent(tenant: string, userId: string, body: unknown, roles: string[] = []): HttpEvent {
+  return {
+    body: JSON.stringify(body),
+    isBase64Encoded: false,
+    requestContext: { authorizer: { jwt: { claims: { sub: userId, tenant, roles: `[${roles.join(' ')}]` }, scopes: null } } },
+  } as unknown as HttpEvent;
+}
+
+/**
+ * The preview function's module as Lambda cold-starts it, with exactly the environment the
+ * description gives it, but the `exportRecords` setting as a deployment without that context
+ * encodes it: empty.
+ */
+async function previewWithoutRecords() {
+  const tableNames = Object.fromEntries(Object.keys(tables).map((table) => [table, tableName(table as TableName)])) as Record<TableName, string>;
+  const settings = { tenantClaim: 'tenant', rolesClaim: 'roles', exportRecords: '' } as Record<SettingName, string>;
+  const env = functionEnvironment(functions.previewExport, { tableNames, queueUrls: {} as never, bucketNames: {} as never, connectionsEndpoint: '', settings });
+  expect(env.EXPORT_RECORDS).toBe('');
+  // The SDK resolves its endpoint and credentials lazily, so these stay set (they are the runtime's own).
+  Object.assign(process.env, {
+    AWS_REGION: LOCAL_REGION,
+    AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
+    AWS_ENDPOINT_URL_DYNAMODB: urls().dynamodbUrl,
+    POWERTOOLS_TRACE_ENABLED: 'false',
+    POWERTOOLS_METRICS_DISABLED: 'true',
+  });
+  const previous = Object.fromEntries(Object.keys(env).map((key) => [key, process.env[key]]));
+  Object.assign(process.env, env);
+  try {
+    return (await import('../../functions/exports/handlers/preview')).handler;
+  } finally {
+    for (const [key, value] of Object.entries(previous)) {
+      if (value === undefined) delete process.env[key];
+      else process.env[key] = value;
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+describe('the records dataset', () => {
+  it("previews only the caller's tenant's records, sort key first, without the tenant key", async () => {
+    const [mine, theirs] = [unique('t'), unique('t')];
+    await writeAll(recordsTable, [
+      ...[1, 2, 3].map((n) => ({ tenantId: mine, recordedAt: at(n), site: `mine-${n}`, crew: 'north' })),
+      // Same sort keys in another tenant: only the partition key keeps them apart.
+      ...[1, 2].map((n) => ({ tenantId: theirs, recordedAt: at(n), site: `theirs-${n}`, secret: 'x' })),
+    ]);
+    const { status, body } = await api('POST', '/exports/preview', await devToken(mine, 'ana'), { dataset: 'records', limit: 50 });
+    expect(status).toBe(200);
+    expect(body.columns.map((column: { key: string }) => column.key)).toEqual(['recordedAt', 'crew', 'site', 'other']);
+    expect(body.rows).toEqual([1, 2, 3].map((n) => ({ recordedAt: at(n), crew: 'north', site: `mine-${n}` })));
+  });
+
+  it('exports through the worker: every row of the caller, later attributes in other, numbers exact, formulas escaped', async () => {
+    const [mine, theirs] = [unique('t'), unique('t')];
+    const recipient = `${unique('r')}@example.com`;
+    // 1,200 rows: DynamoDB's first page (1,000) decides the columns, `late` appears only after it.
+    await writeAll(recordsTable, [
+      ...Array.from({ length: 1200 }, (_, i) => ({
+        tenantId: mine,
+        recordedAt: at(i),
+        site: i === 5 ? '=HYPERLINK("http://evil.example")' : `site-${i}`,
+        reading: i === 6 ? 12345678901234567890n : i,
+        tags: new Set(['a', 'b']),
+        ...(i >= 1000 && { late: `late-${i}` }),
+      })),
+      ...Array.from({ length: 30 }, (_, i) => ({ tenantId: theirs, recordedAt: at(i), site: `theirs-${i}` })),
+    ]);
+    const token = await devToken(mine, 'ana');
+    const created = await api('POST', '/exports/schedules', token, schedule(recipient, { dataset: 'records' }));
+    expect(created.status).toBe(201);
+    const { run, file } = await runAndDownload(token, created.body.id, recipient);
+    expect(run.rows).toBe(1200);
+
+    const [header, ...rows] = parseCsv(file);
+    expect(header).toEqual(['recordedAt', 'reading', 'site', 'tags', 'other']);
+    expect(rows).toHaveLength(1200);
+    expect(rows.some((row) => row[2]!.startsWith('theirs-'))).toBe(false);
+    expect(rows.map((row) => row[0])).toEqual(Array.from({ length: 1200 }, (_, i) => at(i)));
+    expect(rows[5]![2]).toBe(`'=HYPERLINK("http://evil.example")`);
+    expect(rows[6]![1]).toBe('12345678901234567890');
+    expect(JSON.parse(rows[0]![3]!).sort()).toEqual(['a', 'b']);
+    expect(rows[999]![4]).toBe('');
+    expect(JSON.parse(rows[1000]![4]!)).toEqual({ late: 'late-1000' });
+  });
+
+  it('reads a date range as a key condition: from inclusive, to exclusive, nothing outside read', async () => {
+    const tenant = unique('t');
+    await writeAll(recordsTable, [0, 1, 2, 3, 4, 5].map((n) => ({ tenantId: tenant, recordedAt: at(n), n })));
+    const datasets = dynamoDatasets(db, datasetTables, { client: raw, table: LOCAL_EXPORT_RECORDS });
+    const read = async (filters: { from?: string; to?: string }) => {
+      queries.length = 0;
+      const rows: ExportRow[] = [];
+      for await (const row of (await datasets.open('records', { tenant, userId: 'ana' }, filters)).rows) rows.push(row);
+      return { ns: rows.map((row) => row.n), scanned: queries.reduce((sum, query) => sum + query.scanned, 0), query: queries[0]!.input };
+    };
+
+    const both = await read({ from: at(1), to: at(4) });
+    expect(both.ns).toEqual([1, 2, 3]);
+    // BETWEEN includes its upper end (4), which the reader drops; 0 and 5 are never read.
+    expect(both.scanned).toBe(4);
+    expect(both.query.KeyConditionExpression).toBe('#tenant = :tenant AND #sort BETWEEN :from AND :to');
+    expect(both.query.FilterExpression).toBeUndefined();
+
+    const from = await read({ from: at(4) });
+    expect(from).toMatchObject({ ns: [4, 5], scanned: 2 });
+    const to = await read({ to: at(1) });
+    expect(to).toMatchObject({ ns: [0], scanned: 1 });
+    // An offset is the same instant: 09:02+01:00 is 08:02Z.
+    expect((await read({ from: '2026-03-01T09:02:00+01:00', to: '2026-03-01T09:03:00+01:00' })).ns).toEqual([2]);
+  });
+
+  it('refuses a date range when no sort key is configured, naming the field, and reads without one', async () => {
+    const tenant = unique('t');
+    await writeAll(recordsTable, [{ tenantId: tenant, recordedAt: at(1), site: 'a' }]);
+    const datasets = dynamoDatasets(db, datasetTables, { client: raw, table: { table: recordsTable, tenantKey: 'tenantId' } });
+    const owner = { tenant, userId: 'ana' };
+    await expect(datasets.check('records', owner, { from: at(0) })).rejects.toMatchObject({ status: 400, message: expect.stringMatching(/^filters\.from: /) });
+    await expect(datasets.open('records', owner, { to: at(0) })).rejects.toMatchObject({ status: 400, message: expect.stringMatching(/^filters\.to: /) });
+    const opened = await datasets.open('records', owner, {});
+    // Without a configured sort key it is a column like any other.
+    expect(opened.columns.map((column) => column.key)).toEqual(['recordedAt', 'site', 'other']);
+  });
+
+  it('answers 400 naming filters.status or filters.topic, which records do not take', async () => {
+    const token = await devToken(unique('t'), 'ana');
+    for (const [filters, field] of [
+      [{ status: 'unread' }, 'filters.status'],
+      [{ topic: 'site-1' }, 'filters.topic'],
+    ] as const) {
+      const preview = await api('POST', '/exports/preview', token, { dataset: 'records', filters });
+      expect(preview.status).toBe(400);
+      expect(preview.body.error.message).toMatch(new RegExp(`^${field}: `));
+      const created = await api('POST', '/exports/schedules', token, schedule('ana@example.com', { dataset: 'records', filters }));
+      expect(created.status).toBe(400);
+      expect(created.body.error.message).toMatch(new RegExp(`^${field}: `));
+    }
+  });
+
+  it('answers 400 dataset_not_configured, saying which context to set, when the deployment names no table', async () => {
+    const tenant = unique('t');
+    const handler = await previewWithoutRecords();
+    const refused = (await handler(httpEvent(tenant, 'ana', { dataset: 'records' }), context)) as { statusCode: number; body: string };
+    expect(refused.statusCode).toBe(400);
+    const { error } = JSON.parse(refused.body);
+    expect(error.code).toBe('dataset_not_configured');
+    expect(error.message).toContain('cdk.json context "exportRecords"');
+    // The same function still serves the other datasets.
+    expect(((await handler(httpEvent(tenant, 'ana', { dataset: 'notifications' }), context)) as { statusCode: number }).statusCode).toBe(200);
+
+    // Creating a schedule checks the same, before anything is stored.
+    const store = dynamoExportStore(db, tableName('exports'));
+    const deps = {
+      store,
+      scheduler: eventBridgeScheduleGateway(scheduler, { groupName: LOCAL_EXPORT_SCHEDULE_GROUP, roleArn: 'arn:aws:iam::000000000000:role/unused', queueArn: 'arn:aws:sqs:us-east-1:000000000000:unused', deadLetterQueueArn: 'arn:aws:sqs:us-east-1:000000000000:unused' }),
+      datasets: dynamoDatasets(db, datasetTables),
+    };
+    await expect(createSchedule(deps, { tenant, userId: 'ana' }, schedule('ana@example.com', { dataset: 'records' }) as never)).rejects.toMatchObject({
+      status: 400,
+      code: 'dataset_not_configured',
+    });
+    expect(await store.listSchedules({ tenant, userId: 'ana' })).toEqual([]);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+
+describe('the alerts dataset', () => {
+  /** Tenant `tenant`: five alerts in `site-1` (one per minute 1..5), one in `site-2`; another tenant's `site-1` too. */
+  async function seedAlerts() {
+    const [tenant, other] = [unique('t'), unique('t')];
+    const statuses = ['active', 'acknowledged', 'resolved', 'resolved', 'active'];
+    const site1 = statuses.map((status, i) => alertItem(tenant, 'site-1', i + 1, { status, ...(i === 1 && { assigneeId: 'ana', message: '@SUM(A1)' }) }));
+    await writeAll(tableName('alerts'), [...site1, alertItem(tenant, 'site-2', 3), alertItem(other, 'site-1', 2), alertItem(other, 'site-1', 4)]);
+    await addMember(tenant, 'site-1', 'ana');
+    return { tenant, site1 };
+  }
+
+  it("previews one topic's alerts of the caller's tenant, oldest first, in the alert columns", async () => {
+    const { tenant, site1 } = await seedAlerts();
+    const { status, body } = await api('POST', '/exports/preview', await devToken(tenant, 'ana'), { dataset: 'alerts', filters: { topic: 'site-1' }, limit: 50 });
+    expect(status).toBe(200);
+    expect(body.columns).toEqual(ALERT_COLUMNS);
+    expect(body.rows.map((row: { id: string }) => row.id)).toEqual(site1.map((alert) => alert.id));
+    expect(body.rows[1]).toMatchObject({ topic: 'site-1', status: 'acknowledged', assigneeId: 'ana', version: 1, raisedAt: at(2) });
+    expect(Object.keys(body.rows[0]).sort()).toEqual(ALERT_COLUMNS.map((column) => column.key).filter((key) => !['message', 'assigneeId'].includes(key)).sort());
+  });
+
+  it('filters by status, and reads a date range as a key condition on raisedAt', async () => {
+    const { tenant, site1 } = await seedAlerts();
+    const token = await devToken(tenant, 'ana');
+    const resolved = await api('POST', '/exports/preview', token, { dataset: 'alerts', filters: { topic: 'site-1', status: 'resolved' } });
+    expect(resolved.body.rows.map((row: { id: string }) => row.id)).toEqual([site1[2]!.id, site1[3]!.id]);
+
+    const datasets = dynamoDatasets(db, datasetTables);
+    queries.length = 0;
+    const rows: ExportRow[] = [];
+    const opened = await datasets.open('alerts', { tenant, userId: 'ana' }, { topic: 'site-1', from: at(2), to: at(4), status: 'resolved' });
+    for await (const row of opened.rows) rows.push(row);
+    // Minutes 3 and 4 are resolved; 4 is the exclusive upper end.
+    expect(rows.map((row) => row.id)).toEqual([site1[2]!.id]);
+    const inRange = queries.find((query) => query.input.IndexName === 'byTopic')!;
+    expect(inRange.input.KeyConditionExpression).toBe('topicKey = :topicKey AND raisedAt BETWEEN :from AND :to');
+    // Read by the key condition: minutes 2, 3 and 4 (BETWEEN's upper end), not 1 or 5.
+    expect(inRange.scanned).toBe(3);
+
+    const ranged = await api('POST', '/exports/preview', token, { dataset: 'alerts', filters: { topic: 'site-1', from: at(2), to: at(4) } });
+    expect(ranged.body.rows.map((row: { raisedAt: string }) => row.raisedAt)).toEqual([at(2), at(3)]);
+  });
+
+  it('refuses a non-member with 403; an admin by role or a member of the admins topic may', async () => {
+    const { tenant } = await seedAlerts();
+    const body = { dataset: 'alerts', filters: { topic: 'site-1' } };
+    const refused = await api('POST', '/exports/preview', await devToken(tenant, 'bob'), body);
+    expect(refused.status).toBe(403);
+    expect(refused.body.error.message).toContain('"site-1"');
+    expect((await api('POST', '/exports/preview', await devToken(tenant, 'bob', ['admin']), body)).status).toBe(200);
+    await addMember(tenant, 'admins', 'carl');
+    expect((await api('POST', '/exports/preview', await devToken(tenant, 'carl'), body)).status).toBe(200);
+    // A member of site-1 in another tenant is nobody here.
+    expect((await api('POST', '/exports/preview', await devToken(unique('t'), 'ana'), body)).status).toBe(403);
+  });
+
+  it('refuses a schedule for a topic the owner may not read, even with the admin role, before storing it', async () => {
+    const { tenant } = await seedAlerts();
+    const store = dynamoExportStore(db, tableName('exports'));
+    const deps = {
+      store,
+      scheduler: eventBridgeScheduleGateway(scheduler, { groupName: LOCAL_EXPORT_SCHEDULE_GROUP, roleArn: 'arn:aws:iam::000000000000:role/unused', queueArn: 'arn:aws:sqs:us-east-1:000000000000:unused', deadLetterQueueArn: 'arn:aws:sqs:us-east-1:000000000000:unused' }),
+      datasets: dynamoDatasets(db, datasetTables),
+    };
+    const body = schedule('bob@example.com', { dataset: 'alerts', filters: { topic: 'site-1' } }) as never;
+    // Handed a caller with the admin role, the service still checks as a run will: without roles.
+    const admin = { tenant, userId: 'bob', roles: ['admin'] };
+    const refusal = createSchedule(deps, admin, body);
+    await expect(refusal).rejects.toMatchObject({ status: 403, message: expect.stringContaining('runs without your token') });
+    expect(await store.listSchedules({ tenant, userId: 'bob' })).toEqual([]);
+  });
+
+  it('answers 400 naming filters.topic without a topic, and filters.status for a notification status', async () => {
+    const token = await devToken(unique('t'), 'ana');
+    for (const [filters, message] of [
+      [{}, /^filters\.topic: required for dataset alerts/],
+      [{ topic: 'site-1', status: 'unread' }, /^filters\.status: dataset alerts takes active, acknowledged or resolved/],
+    ] as const) {
+      for (const response of [
+        await api('POST', '/exports/preview', token, { dataset: 'alerts', filters }),
+        await api('POST', '/exports/schedules', token, schedule('ana@example.com', { dataset: 'alerts', filters })),
+      ]) {
+        expect(response.status).toBe(400);
+        expect(response.body.error.message).toMatch(message);
+      }
+    }
+    const notifications = await api('POST', '/exports/preview', token, { dataset: 'notifications', filters: { status: 'resolved' } });
+    expect(notifications.status).toBe(400);
+    expect(notifications.body.error.message).toMatch(/^filters\.status: dataset notifications takes read or unread/);
+  });
+
+  it('runs a schedule of a topic through the worker into a CSV that parses back', async () => {
+    const { tenant, site1 } = await seedAlerts();
+    const recipient = `${unique('r')}@example.com`;
+    const token = await devToken(tenant, 'ana');
+    const created = await api('POST', '/exports/schedules', token, schedule(recipient, { dataset: 'alerts', filters: { topic: 'site-1', status: 'active' } }));
+    expect(created.status).toBe(201);
+    const { run, file } = await runAndDownload(token, created.body.id, recipient);
+    expect(run.rows).toBe(2);
+    const [header, ...rows] = parseCsv(file);
+    expect(header).toEqual(ALERT_COLUMNS.map((column) => column.header));
+    expect(rows.map((row) => row[0])).toEqual([site1[0]!.id, site1[4]!.id]);
+    expect(rows.map((row) => row[6])).toEqual(['active', 'active']);
+    expect(rows[0]![1]).toBe(at(1));
+  });
+
+  it('fails a run at once when the owner has left the topic, with the reason, and tells the owner', async () => {
+    const { tenant } = await seedAlerts();
+    const recipient = `${unique('r')}@example.com`;
+    const token = await devToken(tenant, 'ana');
+    const created = await api('POST', '/exports/schedules', token, schedule(recipient, { dataset: 'alerts', filters: { topic: 'site-1' } }));
+    expect(created.status).toBe(201);
+    await removeMember(tenant, 'site-1', 'ana');
+
+    const { body } = await api('POST', `/exports/schedules/${created.body.id}/run`, token);
+    const run = await waitForRun(token, body.runId);
+    // Not retried (a retry would come back after the queue's visibility timeout, minutes later).
+    expect(run).toMatchObject({ status: 'failed', attempts: 1 });
+    expect(run.error).toMatch(/^Refused: ana is not a member of topic "site-1"/);
+    expect(run.rows).toBeUndefined();
+    const inbox = await eventually(async () => {
+      const { body: page } = await api('GET', '/notifications?after=0', token);
+      return page.items.find((item: { kind: string }) => item.kind === 'export.failed');
+    });
+    expect(inbox).toMatchObject({ title: 'Export failed: Dataset export', data: { runId: body.runId } });
+    expect(inbox.body).toContain('not a member of topic "site-1"');
+    expect(await emailsTo(recipient)).toEqual([]);
+  });
+});
