@@ -43,6 +43,31 @@ describe('demo app in Chromium', () => {
     }
   });
 
+  it('keeps an alerts board live: a raise appears through the topic event, with its notification, and Acknowledge moves it on', async () => {
+    const page = await browser.newPage();
+    try {
+      await page.goto(urls().webUrl);
+      await page.fill('#tenant', 'board-tenant');
+      await page.fill('#user', 'board-user');
+      await page.click('#start');
+      await page.waitForSelector('#client-state[data-state="open"]', { timeout: 15_000 });
+      await page.fill('#topic', 'site-board');
+      await page.click('#join-topic');
+      await page.waitForSelector('#raise-alert:not([disabled])');
+      await page.fill('#alert-title', 'Crane wind limit');
+      await page.selectOption('#alert-severity', 'critical');
+      await page.click('#raise-alert');
+      const row = page.locator('#board li[data-status="active"][data-severity="critical"]');
+      await row.waitFor({ timeout: 15_000 });
+      expect(await row.locator('.title').textContent()).toBe('Crane wind limit');
+      await page.waitForSelector('#inbox li .title:text("CRITICAL: Crane wind limit")', { timeout: 15_000 });
+      await row.locator('button.to-acknowledged').click();
+      await page.waitForSelector('#board li[data-status="acknowledged"][data-version="2"]', { timeout: 15_000 });
+    } finally {
+      await page.close();
+    }
+  });
+
   it('refuses a WebSocket from a page on a foreign origin with 403, without burning the ticket', async () => {
     // Another loopback origin (a port of its own), so Chromium's local-network checks let the
     // handshake through and only the server's origin allowlist can refuse it.

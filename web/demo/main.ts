@@ -1,9 +1,9 @@
 /**
  * The demo: sign in with the local issuer, then either run the client library (an inbox with
- * unread count, connection state and mark-read, shared by every tab of this origin) or drive a raw
- * WebSocket by hand to see the protocol's frames.
+ * unread count, connection state and mark-read, shared by every tab of this origin, and an alerts
+ * board kept live by topic events) or drive a raw WebSocket by hand to see the protocol's frames.
  */
-import { HeraldClient, type ConnectionState, type MarkReadTarget, type Notification } from '../client';
+import { HeraldClient, type ConnectionState, type MarkReadTarget, type Notification, type TopicEvent } from '../client';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const button = (id: string) => $<HTMLButtonElement>(id);
@@ -11,13 +11,17 @@ const log = (line: string) => ($('log').textContent = `${new Date().toLocaleTime
 const signedIn = () => ({ tenant: $<HTMLInputElement>('tenant').value, user: $<HTMLInputElement>('user').value });
 
 async function postJson(url: string, body: unknown, token?: string) {
+  return sendJson('POST', url, body, token);
+}
+
+async function sendJson(method: string, url: string, body: unknown, token?: string, headers: Record<string, string> = {}) {
   const response = await fetch(url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
-    body: JSON.stringify(body),
+    method,
+    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}), ...headers },
+    body: body === undefined ? undefined : JSON.stringify(body),
   });
   if (!response.ok) throw new Error(`${url}: ${response.status} ${await response.text()}`);
-  return response.json();
+  return response.status === 204 ? undefined : response.json();
 }
 
 let httpUrl: string | undefined;
@@ -93,10 +97,11 @@ button('start').addEventListener('click', async () => {
     started.on('read', applyRead);
     started.on('reset', () => (inbox.clear(), renderInbox()));
     started.on('error', (error) => log(`client: ${error.message}`));
+    started.on('event', onTopicEvent);
     await started.start();
     for (const notification of await started.inbox()) inbox.set(notification.seq, notification);
     renderInbox();
-    button('stop').disabled = button('publish').disabled = false;
+    button('stop').disabled = button('publish').disabled = button('join-topic').disabled = false;
   } catch (error) {
     button('start').disabled = false;
     log(String(error));
@@ -109,7 +114,9 @@ button('stop').addEventListener('click', async () => {
   inbox.clear();
   renderInbox();
   $('role').textContent = 'not started';
-  button('stop').disabled = button('publish').disabled = true;
+  board.clear();
+  renderBoard();
+  button('stop').disabled = button('publish').disabled = button('join-topic').disabled = button('raise-alert').disabled = true;
   button('start').disabled = false;
 });
 
@@ -124,6 +131,107 @@ button('publish').addEventListener('click', async () => {
     const token = await tokenSource(tenant, 'demo-publisher', ['publisher'])();
     const outcome = await postJson(`${await apiUrl()}/notifications`, { userId: user, kind: 'demo', title: $<HTMLInputElement>('publish-title').value }, token);
     log(`published: ${JSON.stringify(outcome)}`);
+  } catch (error) {
+    log(String(error));
+  }
+});
+
+// --- The alerts board ------------------------------------------------------------------------
+
+interface AlertView {
+  id: string;
+  topic: string;
+  title: string;
+  severity: string;
+  status: string;
+  version: number;
+  assigneeId?: string;
+}
+
+/** Alerts by id. Live events may repeat or cross a refetch, so the highest version wins. */
+const board = new Map<string, AlertView>();
+let watchedTopic: string | undefined;
+
+function upsertAlert(alert: AlertView) {
+  const known = board.get(alert.id);
+  if (!known || known.version < alert.version) board.set(alert.id, alert);
+}
+
+function renderBoard() {
+  $('board').replaceChildren(
+    ...[...board.values()]
+      .sort((a, b) => (a.id < b.id ? 1 : -1))
+      .map((alert) => {
+        const item = document.createElement('li');
+        Object.assign(item.dataset, { id: alert.id, status: alert.status, severity: alert.severity, version: String(alert.version) });
+        const title = Object.assign(document.createElement('span'), { className: 'title', textContent: alert.title });
+        const meta = Object.assign(document.createElement('span'), {
+          className: 'meta',
+          textContent: `${alert.severity} · ${alert.status} · v${alert.version}${alert.assigneeId ? ` · ${alert.assigneeId}` : ''}`,
+        });
+        item.append(title, meta);
+        const next = alert.status === 'active' ? ['acknowledged', 'resolved'] : alert.status === 'acknowledged' ? ['resolved'] : [];
+        for (const status of next) {
+          const act = Object.assign(document.createElement('button'), { textContent: status === 'acknowledged' ? 'Acknowledge' : 'Resolve', className: `to-${status}` });
+          act.addEventListener('click', () => changeAlert(alert, status));
+          item.append(act);
+        }
+        return item;
+      }),
+  );
+}
+
+function onTopicEvent(event: TopicEvent) {
+  if (event.topic !== watchedTopic) return;
+  if (event.name === 'alert') {
+    upsertAlert(event.data as unknown as AlertView);
+    renderBoard();
+  } else log(`topic ${event.topic}: ${event.name} ${JSON.stringify(event.data)}`);
+}
+
+async function changeAlert(alert: AlertView, status: string) {
+  const { tenant, user } = signedIn();
+  try {
+    // If-Match: the version on the board; a 409 means someone changed it first, and the answer has theirs.
+    const changed = await sendJson('PATCH', `${await apiUrl()}/alerts/${alert.id}`, { status }, await tokenSource(tenant, user)(), { 'if-match': `"${alert.version}"` });
+    upsertAlert(changed as AlertView);
+    renderBoard();
+  } catch (error) {
+    log(String(error));
+  }
+}
+
+button('join-topic').addEventListener('click', async () => {
+  const { tenant, user } = signedIn();
+  const topic = $<HTMLInputElement>('topic').value;
+  try {
+    const admin = await tokenSource(tenant, 'demo-admin', ['admin'])();
+    await sendJson('PUT', `${await apiUrl()}/topics/${encodeURIComponent(topic)}/members/${encodeURIComponent(user)}`, undefined, admin);
+    if (watchedTopic) client?.unsubscribe(watchedTopic);
+    watchedTopic = topic;
+    board.clear();
+    client?.subscribe(topic);
+    // Events are ephemeral: the board starts from the list and stays current through them.
+    const { alerts } = await sendJson('GET', `${await apiUrl()}/alerts?topic=${encodeURIComponent(topic)}`, undefined, await tokenSource(tenant, user)());
+    for (const alert of alerts as AlertView[]) upsertAlert(alert);
+    renderBoard();
+    button('raise-alert').disabled = false;
+  } catch (error) {
+    log(String(error));
+  }
+});
+
+button('raise-alert').addEventListener('click', async () => {
+  const { tenant } = signedIn();
+  try {
+    const publisher = await tokenSource(tenant, 'demo-monitor', ['publisher'])();
+    const title = $<HTMLInputElement>('alert-title').value;
+    const alert = await postJson(
+      `${await apiUrl()}/alerts`,
+      { topic: watchedTopic, rule: 'demo', subject: title, severity: $<HTMLSelectElement>('alert-severity').value, title },
+      publisher,
+    );
+    log(`raised: ${alert.id} v${alert.version} (${alert.status})`);
   } catch (error) {
     log(String(error));
   }
