@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { BatchWriteItemCommand, DynamoDBClient, QueryCommand } from '@aws-sdk/client-dynamodb';
 import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { S3Client } from '@aws-sdk/client-s3';
 import { CreateScheduleGroupCommand, SchedulerClient } from '@aws-sdk/client-scheduler';
@@ -62,6 +62,48 @@ export const LOCAL_EMAIL_SENDER = 'exports@herald.local';
 export const LOCAL_EXPORT_RECORDS = { table: 'herald-local-records', tenantKey: 'tenantId', sortKey: 'recordedAt' } as const;
 /** The Scheduler group of export schedules locally (deployed: `<stack>-exports`). */
 export const LOCAL_EXPORT_SCHEDULE_GROUP = 'herald-exports';
+
+/** The demo's tenant (web/demo, the banner's token example). */
+const SAMPLE_TENANT = 'acme';
+
+/**
+ * A few work orders for the demo tenant, so `records` has something to export on a fresh start.
+ * Only when the tenant has none: a persisted table keeps whatever the developer made of it.
+ */
+async function seedSampleRecords(client: DynamoDBClient): Promise<void> {
+  const { tenantKey, sortKey, table } = LOCAL_EXPORT_RECORDS;
+  const existing = await client.send(
+    new QueryCommand({ TableName: table, KeyConditionExpression: '#tenant = :tenant', ExpressionAttributeNames: { '#tenant': tenantKey }, ExpressionAttributeValues: { ':tenant': { S: SAMPLE_TENANT } }, Limit: 1 }),
+  );
+  if ((existing.Count ?? 0) > 0) return;
+  const today = new Date(new Date().toISOString().slice(0, 10));
+  const samples = [
+    ['Harbour pier 3', 'north', 'done', 6.5],
+    ['Harbour pier 3', 'north', 'done', 4],
+    ['Ring road bridge', 'south', 'open', 2],
+    ['Depot roof', 'north', 'open', 3.25],
+    ['Ring road bridge', 'south', 'blocked', 1.5],
+  ] as const;
+  await client.send(
+    new BatchWriteItemCommand({
+      RequestItems: {
+        [table]: samples.map(([site, crew, status, hours], index) => ({
+          PutRequest: {
+            Item: {
+              [tenantKey]: { S: SAMPLE_TENANT },
+              // One a day, the latest yesterday at 08:00 UTC, so date-range filters have something to cut.
+              [sortKey]: { S: new Date(today.getTime() - (samples.length - index) * 86_400_000 + 8 * 3_600_000).toISOString() },
+              site: { S: site },
+              crew: { S: crew },
+              status: { S: status },
+              hours: { N: String(hours) },
+            },
+          },
+        })),
+      },
+    }),
+  );
+}
 
 export interface LocalRuntime {
   readonly urls: LocalUrls;
@@ -129,6 +171,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       partitionKey: { name: LOCAL_EXPORT_RECORDS.tenantKey, type: 'S' },
       sortKey: { name: LOCAL_EXPORT_RECORDS.sortKey, type: 'S' },
     });
+    await seedSampleRecords(dynamoClient);
     const exportRetentionDays = 7;
     const bucketNames = await createBuckets(s3Client, () => exportRetentionDays);
 

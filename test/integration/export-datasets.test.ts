@@ -197,6 +197,14 @@ describe('the records dataset', () => {
     expect(body.rows).toEqual([1, 2, 3].map((n) => ({ recordedAt: at(n), crew: 'north', site: `mine-${n}` })));
   });
 
+  it("starts with a few sample records for the demo tenant acme, so the demo has something to export", async () => {
+    const { status, body } = await api('POST', '/exports/preview', await devToken('acme', 'ana'), { dataset: 'records', limit: 50 });
+    expect(status).toBe(200);
+    expect(body.columns.map((column: { key: string }) => column.key)).toEqual(['recordedAt', 'crew', 'hours', 'site', 'status', 'other']);
+    expect(body.rows).toHaveLength(5);
+    expect(body.rows[0]).toMatchObject({ site: 'Harbour pier 3', hours: 6.5 });
+  });
+
   it('exports through the worker: every row of the caller, later attributes in other, numbers exact, formulas escaped', async () => {
     const [mine, theirs] = [unique('t'), unique('t')];
     const recipient = `${unique('r')}@example.com`;
