@@ -125,11 +125,27 @@ async function writeWorkbook(output: PassThrough, columns: readonly ExportColumn
     if (++sinceTurn >= XLSX_ROWS_PER_TURN) {
       sinceTurn = 0;
       await nextTurn();
+      await compressorCaughtUp(sheet);
       if (output.writableNeedDrain) await drained(output);
     }
   }
   sheet.commit();
   await workbook.commit();
+}
+
+/**
+ * exceljs's sheet stream hands every 64 KB of sheet XML to the stream the zip reads it from
+ * without waiting for it (its `pipes`: a readable-stream PassThrough in exceljs 4), so with a fast
+ * row source uncompressed XML piles up there, about 180 bytes a row. Waiting for that stream to
+ * drain keeps the export's memory flat. `pipes` and `_writableState` are internals: a version that
+ * changes them only loses the wait, not the file (test/unit/export-xlsx-backpressure.test.ts checks they hold).
+ */
+async function compressorCaughtUp(sheet: object): Promise<void> {
+  const pipes = (sheet as { stream?: { pipes?: unknown } }).stream?.pipes;
+  if (!Array.isArray(pipes)) return;
+  for (const pipe of pipes as Array<Writable & { _writableState?: { needDrain?: boolean } }>) {
+    if (pipe.writableNeedDrain ?? pipe._writableState?.needDrain) await drained(pipe);
+  }
 }
 
 /** A string cell as an inline string (t="inlineStr"), which spreadsheets never read as a formula. */
