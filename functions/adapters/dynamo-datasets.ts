@@ -55,6 +55,23 @@ export function dynamoDatasets(client: DynamoDBDocumentClient, tables: DatasetTa
 }
 
 /**
+ * The checks alone, for the functions that write schedules: they read no rows, so they need only
+ * the memberships table and the records setting, not the datasets' tables.
+ */
+export function dynamoDatasetChecks(client: DynamoDBDocumentClient, membershipsTable: string, records: RecordsTable | undefined): Pick<DatasetSource, 'check'> {
+  const memberships = dynamoMembershipStore(client, membershipsTable);
+  const checkOnly = async (): Promise<never> => {
+    throw new Error('A dataset check source reads no rows');
+  };
+  const { check } = datasetSource({
+    notifications: { open: checkOnly },
+    alerts: { check: (requester, filters) => checkAlertAccess(memberships, requester, filters), open: checkOnly },
+    ...(records && { records: { check: async (_requester, filters) => checkRecordsFilters(records, filters), open: checkOnly } }),
+  });
+  return { check };
+}
+
+/**
  * `EXPORT_RECORDS`: the JSON lib/description.ts encodes from context `exportRecords`, or empty
  * when the deployer named no table. Checked at cold start, so a bad value fails with its name.
  */

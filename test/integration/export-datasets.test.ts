@@ -5,7 +5,7 @@ import { BatchWriteCommand, DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb
 import type { Context } from 'aws-lambda';
 import { ulid } from 'ulid';
 import { afterAll, describe, expect, it } from 'vitest';
-import { dynamoDatasets, type DatasetTables } from '../../functions/adapters/dynamo-datasets';
+import { dynamoDatasetChecks, dynamoDatasets, type DatasetTables } from '../../functions/adapters/dynamo-datasets';
 import { dynamoExportStore } from '../../functions/adapters/dynamo-export-store';
 import { eventBridgeScheduleGateway } from '../../functions/adapters/eventbridge-scheduler';
 import { ALERT_COLUMNS } from '../../functions/exports/datasets';
@@ -307,7 +307,8 @@ describe('the records dataset', () => {
     const deps = {
       store,
       scheduler: eventBridgeScheduleGateway(scheduler, { groupName: LOCAL_EXPORT_SCHEDULE_GROUP, roleArn: 'arn:aws:iam::000000000000:role/unused', queueArn: 'arn:aws:sqs:us-east-1:000000000000:unused', deadLetterQueueArn: 'arn:aws:sqs:us-east-1:000000000000:unused' }),
-      datasets: dynamoDatasets(db, datasetTables),
+      // What the schedule-writing functions would be wired with: the checks alone, no exportRecords.
+      datasets: dynamoDatasetChecks(db, tableName('memberships'), undefined),
     };
     await expect(createSchedule(deps, { tenant, userId: 'ana' }, schedule('ana@example.com', { dataset: 'records' }) as never)).rejects.toMatchObject({
       status: 400,
@@ -381,7 +382,8 @@ describe('the alerts dataset', () => {
     const deps = {
       store,
       scheduler: eventBridgeScheduleGateway(scheduler, { groupName: LOCAL_EXPORT_SCHEDULE_GROUP, roleArn: 'arn:aws:iam::000000000000:role/unused', queueArn: 'arn:aws:sqs:us-east-1:000000000000:unused', deadLetterQueueArn: 'arn:aws:sqs:us-east-1:000000000000:unused' }),
-      datasets: dynamoDatasets(db, datasetTables),
+      // What the schedule-writing functions would be wired with: the checks alone, no exportRecords.
+      datasets: dynamoDatasetChecks(db, tableName('memberships'), undefined),
     };
     const body = schedule('bob@example.com', { dataset: 'alerts', filters: { topic: 'site-1' } }) as never;
     // Handed a caller with the admin role, the service still checks as a run will: without roles.
@@ -389,6 +391,10 @@ describe('the alerts dataset', () => {
     const refusal = createSchedule(deps, admin, body);
     await expect(refusal).rejects.toMatchObject({ status: 403, message: expect.stringContaining('runs without your token') });
     expect(await store.listSchedules({ tenant, userId: 'bob' })).toEqual([]);
+    // The same checks let a member through, and hold a records range to the configured sort key.
+    await expect(deps.datasets.check('alerts', { tenant, userId: 'ana' }, { topic: 'site-1' })).resolves.toBeUndefined();
+    const withRecords = dynamoDatasetChecks(db, tableName('memberships'), { table: recordsTable, tenantKey: 'tenantId' });
+    await expect(withRecords.check('records', { tenant, userId: 'bob' }, { from: at(0) })).rejects.toMatchObject({ status: 400, message: expect.stringMatching(/^filters\.from: /) });
   });
 
   it('answers 400 naming filters.topic without a topic, and filters.status for a notification status', async () => {
