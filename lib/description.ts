@@ -355,9 +355,10 @@ const claimSettings = ['tenantClaim', 'rolesClaim'] as const;
 
 /** Schedule writes touch the Scheduler schedule that fires them. */
 const scheduleAccess = {
-  tables: { exports: 'readWrite' },
+  // Memberships and exportRecords for the dataset check before a schedule is accepted.
+  tables: { exports: 'readWrite', memberships: 'read' },
   manageSchedules: true,
-  settings: [...claimSettings, 'exportScheduleGroup', 'exportSchedulerRoleArn', 'exportQueueArn', 'exportDeadLetterQueueArn'],
+  settings: [...claimSettings, 'exportScheduleGroup', 'exportSchedulerRoleArn', 'exportQueueArn', 'exportDeadLetterQueueArn', 'exportRecords'],
 } as const satisfies Partial<FunctionSpec>;
 
 const alertReadAccess = {

@@ -25,7 +25,7 @@ import { connectionsApiGateway } from './connections-api';
 import { dynamoConnectionStore } from './dynamo-connection-store';
 import { dynamoNotificationStore } from './dynamo-notification-store';
 import { dynamoPreferenceStore } from './dynamo-preference-store';
-import { dynamoDatasets, exportRecordsSetting } from './dynamo-datasets';
+import { dynamoDatasetChecks, dynamoDatasets, exportRecordsSetting } from './dynamo-datasets';
 import { dynamoExportStore, tenantAdmins } from './dynamo-export-store';
 import { eventBridgeScheduleGateway } from './eventbridge-scheduler';
 import { loadLinkKey } from './link-key';
@@ -135,6 +135,12 @@ export function datasetsFromEnv(): DatasetSource {
     // The plain client, not the document client: records keep every attribute type (exportValue).
     records && { client: tracer.captureAWSv3Client(new DynamoDBClient({})), table: records },
   );
+}
+
+/** What a schedule write checks before it is accepted: records configured, topic membership. */
+export function datasetChecksFromEnv(): Pick<DatasetSource, 'check'> {
+  const env = requireEnv([tables.memberships.envVar]);
+  return dynamoDatasetChecks(documentClient(), env[tables.memberships.envVar], exportRecordsSetting(settingEnvVars.exportRecords, process.env[settingEnvVars.exportRecords]));
 }
 
 export function exportFilesFromEnv(): ExportFiles {

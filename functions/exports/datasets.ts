@@ -33,15 +33,6 @@ export interface DatasetSource {
   open(dataset: Dataset, requester: Requester, filters: ExportFilters): Promise<OpenDataset>;
 }
 
-/**
- * The check of a function that is not given what `check` reads (the memberships table and the
- * exportRecords setting): the create and update schedule functions, until lib/description.ts
- * grants them. Their writes then apply only the filters' rules (validateFilters); configuration
- * and membership are still checked at the preview and at every run, so nothing is exported that
- * should not be, but a bad schedule is refused at its first run instead of at its creation.
- */
-export const checkedAtRunOnly: Pick<DatasetSource, 'check'> = { check: async () => undefined };
-
 /** One dataset behind the source: its own check (if any) and its reading. */
 export interface DatasetReader {
   check?(requester: Requester, filters: ExportFilters): Promise<void>;

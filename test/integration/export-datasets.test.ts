@@ -307,7 +307,7 @@ describe('the records dataset', () => {
     const deps = {
       store,
       scheduler: eventBridgeScheduleGateway(scheduler, { groupName: LOCAL_EXPORT_SCHEDULE_GROUP, roleArn: 'arn:aws:iam::000000000000:role/unused', queueArn: 'arn:aws:sqs:us-east-1:000000000000:unused', deadLetterQueueArn: 'arn:aws:sqs:us-east-1:000000000000:unused' }),
-      // What the schedule-writing functions would be wired with: the checks alone, no exportRecords.
+      // What the schedule-writing functions are wired with: the checks alone (here without exportRecords).
       datasets: dynamoDatasetChecks(db, tableName('memberships'), undefined),
     };
     await expect(createSchedule(deps, { tenant, userId: 'ana' }, schedule('ana@example.com', { dataset: 'records' }) as never)).rejects.toMatchObject({
@@ -382,7 +382,7 @@ describe('the alerts dataset', () => {
     const deps = {
       store,
       scheduler: eventBridgeScheduleGateway(scheduler, { groupName: LOCAL_EXPORT_SCHEDULE_GROUP, roleArn: 'arn:aws:iam::000000000000:role/unused', queueArn: 'arn:aws:sqs:us-east-1:000000000000:unused', deadLetterQueueArn: 'arn:aws:sqs:us-east-1:000000000000:unused' }),
-      // What the schedule-writing functions would be wired with: the checks alone, no exportRecords.
+      // What the schedule-writing functions are wired with: the checks alone (here without exportRecords).
       datasets: dynamoDatasetChecks(db, tableName('memberships'), undefined),
     };
     const body = schedule('bob@example.com', { dataset: 'alerts', filters: { topic: 'site-1' } }) as never;
@@ -395,6 +395,9 @@ describe('the alerts dataset', () => {
     await expect(deps.datasets.check('alerts', { tenant, userId: 'ana' }, { topic: 'site-1' })).resolves.toBeUndefined();
     const withRecords = dynamoDatasetChecks(db, tableName('memberships'), { table: recordsTable, tenantKey: 'tenantId' });
     await expect(withRecords.check('records', { tenant, userId: 'bob' }, { from: at(0) })).rejects.toMatchObject({ status: 400, message: expect.stringMatching(/^filters\.from: /) });
+    // The deployed wiring (POST /exports/schedules through the local runtime) checks the same way.
+    expect((await api('POST', '/exports/schedules', await devToken(tenant, 'bob', ['admin']), body)).status).toBe(403);
+    expect((await api('POST', '/exports/schedules', await devToken(tenant, 'ana'), body)).status).toBe(201);
   });
 
   it('answers 400 naming filters.topic without a topic, and filters.status for a notification status', async () => {

@@ -1,10 +1,9 @@
-import { claimNamesFromEnv, exportStoreFromEnv, scheduleGatewayFromEnv } from '../../adapters/wiring';
+import { claimNamesFromEnv, datasetChecksFromEnv, exportStoreFromEnv, scheduleGatewayFromEnv } from '../../adapters/wiring';
 import { callerFromClaims, type ClaimNames } from '../../shared/caller';
 import { httpRoute, json, parseJsonBody, type HttpEvent } from '../../shared/http';
 import { instrument } from '../../shared/instrumentation';
 import { updateScheduleBody } from '../model';
 import { updateSchedule, type ScheduleWriteDeps } from '../service';
-import { checkedAtRunOnly } from '../datasets';
 
 export interface UpdateScheduleDeps extends ScheduleWriteDeps {
   readonly claims: ClaimNames;
@@ -21,5 +20,4 @@ export function makeHandler(deps: UpdateScheduleDeps) {
   );
 }
 
-// checkedAtRunOnly: this function does not read memberships or get exportRecords (lib/description.ts).
-export const handler = makeHandler({ store: exportStoreFromEnv(), scheduler: scheduleGatewayFromEnv(), datasets: checkedAtRunOnly, claims: claimNamesFromEnv() });
+export const handler = makeHandler({ store: exportStoreFromEnv(), scheduler: scheduleGatewayFromEnv(), datasets: datasetChecksFromEnv(), claims: claimNamesFromEnv() });
