@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { BatchWriteCommand } from '@aws-sdk/lib-dynamodb';
 import ExcelJS from 'exceljs';
 import { afterAll, describe, expect, it } from 'vitest';
-import { api, devToken, documentClient, eventually, tableName, urls } from '../support/local';
+import { api, devToken, documentClient, emailsTo, eventually, tableName, urls, type StoredEmail } from '../support/local';
 
 /**
  * Scheduled exports against the local runtime: the schedule API, run now through the exports
@@ -43,20 +43,6 @@ async function seedInbox(tenant: string, user: string, count: number, row: (seq:
       }
     }),
   );
-}
-
-interface StoredEmail {
-  from: string;
-  destination: { to: string[] };
-  subject: string;
-  body: { text?: string; html?: string };
-  at: number;
-}
-
-async function emailsTo(address: string): Promise<StoredEmail[]> {
-  const response = await fetch(`${urls().mailUrl}/store`);
-  const { emails } = (await response.json()) as { emails: StoredEmail[] };
-  return emails.filter((email) => email.destination.to.includes(address));
 }
 
 function linkIn(email: StoredEmail): string {
