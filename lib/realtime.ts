@@ -85,7 +85,7 @@ export class Realtime extends Construct {
   public readonly deadLetterQueues: Record<QueueName, Queue>;
   /** Where stream event sources put what they gave up on (see failureQueues in the description). */
   public readonly failureQueues: Record<FailureQueueName, Queue>;
-  /** One alarm per DLQ and failure queue: it fires on the first message, as each is a failure. */
+  /** One alarm per failure queue (at its first message) and per DLQ (at a message left there 10 minutes). */
   public readonly failureAlarms: Alarm[] = [];
   public readonly functions: Record<FunctionName, HeraldFunction>;
   public readonly buckets: Record<BucketName, Bucket>;
