@@ -85,8 +85,6 @@ export class Realtime extends Construct {
   public readonly deadLetterQueues: Record<QueueName, Queue>;
   /** Where stream event sources put what they gave up on (see failureQueues in the description). */
   public readonly failureQueues: Record<FailureQueueName, Queue>;
-  /** One alarm per failure queue (at its first message) and per DLQ (at a message left there 10 minutes). */
-  public readonly failureAlarms: Alarm[] = [];
   public readonly functions: Record<FunctionName, HeraldFunction>;
   public readonly buckets: Record<BucketName, Bucket>;
   /** The EventBridge Scheduler group holding one schedule per export schedule. */
@@ -162,7 +160,6 @@ export class Realtime extends Construct {
         treatMissingData: TreatMissingData.NOT_BREACHING,
       });
       if (alarmTopic) alarm.addAlarmAction(new SnsAction(alarmTopic));
-      this.failureAlarms.push(alarm);
     };
     const minute = { period: Duration.minutes(1), statistic: 'Maximum' };
     for (const [name, queue] of Object.entries(this.failureQueues)) {

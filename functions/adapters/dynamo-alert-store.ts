@@ -9,7 +9,7 @@ import { BadRequestError } from '../shared/errors';
  * The open item's key: a hash, because rule and subject are free text (up to 384 characters,
  * `#` included) and a sort key is at most 1 KB; the pair itself is kept in the item for people.
  */
-export function openItemId(rule: string, subject: string): string {
+function openItemId(rule: string, subject: string): string {
   return `open#${createHash('sha256').update(JSON.stringify([rule, subject])).digest('base64url')}`;
 }
 

@@ -78,10 +78,12 @@ export function membershipStoreFromEnv() {
   return dynamoMembershipStore(documentClient(), env[tables.memberships.envVar]);
 }
 
-export function topicDeps(): TopicDeps {
+/** `sockets`: the connection store and gateway to share with another dependency set (one client pool). */
+export function topicDeps(sockets: ActionDeps = connectionDeps()): TopicDeps {
   const env = requireEnv([tables.subscriptions.envVar]);
   return {
-    ...connectionDeps(),
+    connections: sockets.connections,
+    gateway: sockets.gateway,
     memberships: membershipStoreFromEnv(),
     subscriptions: dynamoSubscriptionStore(documentClient(), env[tables.subscriptions.envVar]),
   };
@@ -208,7 +210,7 @@ export function alertDeps(): AlertDeps {
 export function fanoutDeps(): FanoutDeps {
   const env = requireEnv([settingEnvVars.emailSender, tables.dedupe.envVar]);
   const delivery = deliverDeps();
-  const topics = topicDeps();
+  const topics = topicDeps(delivery);
   return {
     deliver: (requests) => deliver(delivery, requests),
     members: (tenant, topic) => topics.memberships.members(tenant, topic),

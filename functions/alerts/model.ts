@@ -61,7 +61,7 @@ export const updateAlertSchema = z.strictObject({
 });
 export type UpdateAlertInput = z.infer<typeof updateAlertSchema>;
 
-export const ALERT_ID = /^[0-9A-HJKMNP-TV-Z]{26}$/;
+const ALERT_ID = /^[0-9A-HJKMNP-TV-Z]{26}$/;
 export const alertIdSchema = z.string().check(z.regex(ALERT_ID, 'must be an alert id (a ULID)'));
 
 export const MAX_LIST_LIMIT = 100;
@@ -83,7 +83,6 @@ export function alertView(alert: Alert) {
   const { tenant: _tenant, previousAssigneeId: _previous, ...view } = alert;
   return view;
 }
-export type AlertView = ReturnType<typeof alertView>;
 
 /**
  * An alert item as the stream delivers it. Anything else with `kind: alert` (a hand-written item,

@@ -1,7 +1,6 @@
 import { claimNamesFromEnv, exportStoreFromEnv, scheduleGatewayFromEnv } from '../../adapters/wiring';
-import { callerFromClaims, type ClaimNames } from '../../shared/caller';
-import { httpRoute, type HttpEvent } from '../../shared/http';
-import { instrument } from '../../shared/instrumentation';
+import type { ClaimNames } from '../../shared/caller';
+import { callerRoute } from '../../shared/http';
 import { deleteSchedule, type ScheduleGateway, type ScheduleServiceDeps } from '../service';
 
 export interface DeleteScheduleDeps extends ScheduleServiceDeps {
@@ -11,13 +10,10 @@ export interface DeleteScheduleDeps extends ScheduleServiceDeps {
 
 /** `DELETE /exports/schedules/{id}`: `204`; its run history stays readable until it expires. */
 export function makeHandler(deps: DeleteScheduleDeps) {
-  return instrument(
-    httpRoute(async (event: HttpEvent) => {
-      const caller = callerFromClaims(event.requestContext.authorizer?.jwt?.claims, deps.claims);
-      await deleteSchedule(deps, caller, event.pathParameters?.id ?? '');
-      return { statusCode: 204, headers: { 'cache-control': 'no-store' } };
-    }),
-  );
+  return callerRoute(deps.claims, async (caller, event) => {
+    await deleteSchedule(deps, caller, event.pathParameters?.id ?? '');
+    return { statusCode: 204, headers: { 'cache-control': 'no-store' } };
+  });
 }
 
 export const handler = makeHandler({ store: exportStoreFromEnv(), scheduler: scheduleGatewayFromEnv(), claims: claimNamesFromEnv() });

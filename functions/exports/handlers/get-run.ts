@@ -1,7 +1,6 @@
 import { claimNamesFromEnv, exportStoreFromEnv } from '../../adapters/wiring';
-import { callerFromClaims, type ClaimNames } from '../../shared/caller';
-import { httpRoute, json, type HttpEvent } from '../../shared/http';
-import { instrument } from '../../shared/instrumentation';
+import type { ClaimNames } from '../../shared/caller';
+import { callerRoute, json } from '../../shared/http';
 import { getRun, runView, type ScheduleServiceDeps } from '../service';
 
 export interface GetRunDeps extends ScheduleServiceDeps {
@@ -10,12 +9,9 @@ export interface GetRunDeps extends ScheduleServiceDeps {
 
 /** `GET /exports/runs/{id}`: status, rows, bytes, times and error; 404 for anyone else's run. */
 export function makeHandler(deps: GetRunDeps) {
-  return instrument(
-    httpRoute(async (event: HttpEvent) => {
-      const caller = callerFromClaims(event.requestContext.authorizer?.jwt?.claims, deps.claims);
-      return json(200, runView(await getRun(deps, caller, event.pathParameters?.id ?? '')));
-    }),
-  );
+  return callerRoute(deps.claims, async (caller, event) => {
+    return json(200, runView(await getRun(deps, caller, event.pathParameters?.id ?? '')));
+  });
 }
 
 export const handler = makeHandler({ store: exportStoreFromEnv(), claims: claimNamesFromEnv() });

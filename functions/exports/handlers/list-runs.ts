@@ -1,7 +1,6 @@
 import { claimNamesFromEnv, exportStoreFromEnv } from '../../adapters/wiring';
-import { callerFromClaims, type ClaimNames } from '../../shared/caller';
-import { httpRoute, json, parseQuery, type HttpEvent } from '../../shared/http';
-import { instrument } from '../../shared/instrumentation';
+import type { ClaimNames } from '../../shared/caller';
+import { callerRoute, json, parseQuery } from '../../shared/http';
 import * as z from '../../shared/validation';
 import { getSchedule, runView, type ScheduleServiceDeps } from '../service';
 
@@ -13,15 +12,12 @@ const query = z.strictObject({ limit: z.optional(z.string().check(z.regex(/^([1-
 
 /** `GET /exports/schedules/{id}/runs?limit=`: the schedule's runs, newest first. */
 export function makeHandler(deps: ListRunsDeps) {
-  return instrument(
-    httpRoute(async (event: HttpEvent) => {
-      const caller = callerFromClaims(event.requestContext.authorizer?.jwt?.claims, deps.claims);
-      const { limit } = parseQuery(event, query);
-      const schedule = await getSchedule(deps, caller, event.pathParameters?.id ?? '');
-      const runs = await deps.store.listRuns(caller, schedule.id, limit === undefined ? 20 : Number(limit));
-      return json(200, { items: runs.map(runView) });
-    }),
-  );
+  return callerRoute(deps.claims, async (caller, event) => {
+    const { limit } = parseQuery(event, query);
+    const schedule = await getSchedule(deps, caller, event.pathParameters?.id ?? '');
+    const runs = await deps.store.listRuns(caller, schedule.id, limit === undefined ? 20 : Number(limit));
+    return json(200, { items: runs.map(runView) });
+  });
 }
 
 export const handler = makeHandler({ store: exportStoreFromEnv(), claims: claimNamesFromEnv() });

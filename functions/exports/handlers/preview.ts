@@ -1,8 +1,7 @@
 import { claimNamesFromEnv, datasetsFromEnv } from '../../adapters/wiring';
-import { callerFromClaims, type ClaimNames } from '../../shared/caller';
+import type { ClaimNames } from '../../shared/caller';
 import { BadRequestError } from '../../shared/errors';
-import { httpRoute, json, parseJsonBody, type HttpEvent } from '../../shared/http';
-import { instrument } from '../../shared/instrumentation';
+import { callerRoute, json, parseJsonBody } from '../../shared/http';
 import type { DatasetSource } from '../datasets';
 import { previewBody, validateFilters } from '../model';
 
@@ -13,25 +12,22 @@ export interface PreviewDeps {
 
 /** `POST /exports/preview {dataset, filters?, limit?}`: the columns and first rows an export would hold. */
 export function makeHandler(deps: PreviewDeps) {
-  return instrument(
-    httpRoute(async (event: HttpEvent) => {
-      const caller = callerFromClaims(event.requestContext.authorizer?.jwt?.claims, deps.claims);
-      const body = parseJsonBody(event, previewBody);
-      const filters = body.filters ?? {};
-      const problem = validateFilters(body.dataset, filters);
-      if (problem) throw new BadRequestError(problem, 'invalid_body');
-      const limit = body.limit ?? 10;
-      // The caller with their roles: a preview is a live call, unlike a scheduled run.
-      const { columns, rows: source } = await deps.datasets.open(body.dataset, caller, filters);
-      const rows: unknown[] = [];
-      for await (const row of source) {
-        // Records rows have no prototype; a plain object serializes the same and reads better in tests.
-        rows.push({ ...row });
-        if (rows.length >= limit) break;
-      }
-      return json(200, { columns, rows });
-    }),
-  );
+  return callerRoute(deps.claims, async (caller, event) => {
+    const body = parseJsonBody(event, previewBody);
+    const filters = body.filters ?? {};
+    const problem = validateFilters(body.dataset, filters);
+    if (problem) throw new BadRequestError(problem, 'invalid_body');
+    const limit = body.limit ?? 10;
+    // The caller with their roles: a preview is a live call, unlike a scheduled run.
+    const { columns, rows: source } = await deps.datasets.open(body.dataset, caller, filters);
+    const rows: unknown[] = [];
+    for await (const row of source) {
+      // Records rows have no prototype; a plain object serializes the same and reads better in tests.
+      rows.push({ ...row });
+      if (rows.length >= limit) break;
+    }
+    return json(200, { columns, rows });
+  });
 }
 
 export const handler = makeHandler({ datasets: datasetsFromEnv(), claims: claimNamesFromEnv() });
