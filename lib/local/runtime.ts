@@ -9,7 +9,7 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import { CONNECTION_TTL_SECONDS, TICKET_TTL_SECONDS } from '../config';
 import { encodeSettings, functionEnvironment, webSocketStageName, type QueueName } from '../description';
 import { LOCAL_ACCOUNT, LOCAL_CREDENTIALS, LOCAL_REGION } from './aws-local';
-import { reservePort, startDynamoDbLocal, startFauxqsEmulator, startSesEmulator, type RunningEmulator } from './emulators';
+import { assertJavaAvailable, reservePort, startDynamoDbLocal, startFauxqsEmulator, startSesEmulator, type RunningEmulator } from './emulators';
 import { startHttpApi, type HttpRoute } from './http-api';
 import { createLocalIssuer } from './issuer';
 import { loadFunctions, type LocalFunction } from './lambda-host';
@@ -125,6 +125,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
   };
 
   try {
+    // A missing prerequisite first: it is the lasting problem, a busy port may be a passing one.
+    assertJavaAvailable();
     const [httpPort, wsPort, webPort, schedulerPort] = [
       await reservePort(port(0), 'HTTP API'),
       await reservePort(port(1), 'WebSocket API'),

@@ -42,10 +42,10 @@ describe('npm start', () => {
     expect(stderr).toContain('--port-base');
   });
 
-  it('says how to install Java when it is missing, in one line', async () => {
-    // Node and npm's bin only: no java on this PATH.
+  it('says how to install Java when it is missing, in one line, before any port is checked', async () => {
+    // Node and npm's bin only: no java on this PATH. The busy port base shows the order: Java first.
     const path = [dirname(process.execPath), join(REPO_ROOT, 'node_modules/.bin')].join(':');
-    const { code, stderr } = await runLocal(['--port-base', '47100'], { ...process.env, PATH: path });
+    const { code, stderr } = await runLocal(['--port-base', String(busyPort)], { ...process.env, PATH: path });
     expect(code).toBe(1);
     expect(stderr.split('\n')).toHaveLength(1);
     expect(stderr).toContain('openjdk-17-jre-headless');
