@@ -11,21 +11,23 @@
  *
  * Served: Create/Update/Get/Delete/ListSchedules, Create/Get/List/DeleteScheduleGroup (a `default`
  * group always exists); cron(), rate() and at() in ScheduleExpressionTimezone; State; StartDate and
- * EndDate; ActionAfterCompletion DELETE; SQS targets with Input, the context attributes
- * (<aws.scheduler.scheduled-time> and friends), SqsParameters.MessageGroupId, RetryPolicy and
- * DeadLetterConfig (the dead-letter event carries AWS's ERROR_CODE, ERROR_MESSAGE,
- * EXHAUSTED_RETRY_CONDITION, RETRY_ATTEMPTS, SCHEDULE_ARN and TARGET_ARN attributes).
+ * EndDate; FlexibleTimeWindow OFF and FLEXIBLE (1-1440 minutes; it fires at the scheduled time,
+ * which is inside any window); ActionAfterCompletion DELETE; SQS targets with Input, the context
+ * attributes (<aws.scheduler.scheduled-time> and friends), SqsParameters.MessageGroupId,
+ * RetryPolicy with exponential backoff and jitter, and DeadLetterConfig (the dead-letter event
+ * carries AWS's ERROR_CODE, ERROR_MESSAGE, EXHAUSTED_RETRY_CONDITION, RETRY_ATTEMPTS, SCHEDULE_ARN
+ * and TARGET_ARN attributes).
  *
- * Limits: only SQS targets (others are refused at create); FlexibleTimeWindow must be OFF; a
- * firing happens within a second of its time (AWS: within the minute); retries follow each other
- * at once rather than with AWS's backoff, so MaximumEventAgeInSeconds only ends retries that are
- * themselves that slow; no tags, no KMS, no IAM (RoleArn is stored, not assumed); state lives in
- * memory, and occurrences while the emulator was down are not caught up.
+ * Limits: only SQS targets (others are refused at create); a firing happens within a second of
+ * its time (AWS: within the minute, or anywhere in a flexible window); AWS publishes no backoff
+ * constants, so the delays are this emulator's own (RETRY_BACKOFF); no tags, no KMS, no IAM
+ * (RoleArn is stored, not assumed); state lives in memory, and occurrences while the emulator was
+ * down are not caught up.
  *
  * Time: the real clock checks every second. A manual clock (tests) fires nothing until moved by
- * `advanceTo(date)` or `POST /_local/clock {"now": "<ISO>"}`, and then fires every occurrence up
- * to that time, in time order, deterministically. On a real clock, the first `POST /_local/clock
- * {now}` switches to a manual one starting there, and `{"real": true}` switches back.
+ * `advanceTo(date)` or `POST /_local/clock {"now": "<ISO>"}`, and then fires every occurrence and
+ * retry due up to that time, in time order. On a real clock, the first `POST /_local/clock {now}`
+ * switches to a manual one starting there, and `{"real": true}` switches back.
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -41,6 +43,8 @@ export interface LocalSchedulerOptions {
   readonly sqs: SQSClient;
   /** 'real' fires what is due every second; a Date starts a manual clock there. @default 'real' */
   readonly clock?: 'real' | Date;
+  /** The jitter's source, 0 to 1. @default Math.random */
+  readonly random?: () => number;
   readonly log?: (message: string) => void;
 }
 
@@ -54,13 +58,19 @@ export interface SchedulerInvocation {
   readonly outcome: 'delivered' | 'dead-lettered' | 'dropped';
   /** Sends tried against the target, the first included. */
   readonly attempts: number;
+  /** When each send was tried (ISO-8601, ms), on the scheduler's clock. */
+  readonly attemptedAt: readonly string[];
   readonly error?: string;
 }
 
 export interface LocalScheduler {
   readonly url: string;
   now(): Date;
-  /** Manual clock only: fires every occurrence up to `date`, in order, and resolves with them. */
+  /**
+   * Manual clock only: fires every occurrence and retry due up to `date`, in time order, and
+   * resolves with the invocations that concluded (delivered, dead-lettered or dropped) on the way.
+   * One still retrying at `date` concludes in a later advance.
+   */
   advanceTo(date: Date): Promise<SchedulerInvocation[]>;
   stop(): Promise<void>;
 }
@@ -71,6 +81,17 @@ const NAME = /^[0-9a-zA-Z\-_.]{1,64}$/;
 const SQS_ARN = /^arn:aws(-[a-z]+)?:sqs:([a-z0-9-]+):(\d{12}):([a-zA-Z0-9\-_]+(\.fifo)?)$/;
 /** AWS's RetryPolicy defaults. */
 const DEFAULT_RETRY = { MaximumRetryAttempts: 185, MaximumEventAgeInSeconds: 86_400 };
+/**
+ * Scheduler retries "with exponential backoff" and jitter without publishing its constants. Here
+ * retry n waits between half and all of min(capMs, baseMs * 2^(n-1)): 0.5-1 s, 1-2 s, 2-4 s, ...
+ * up to 2.5-5 min, so the default 185 retries span most of the default 24-hour event age.
+ */
+export const RETRY_BACKOFF = { baseMs: 1_000, capMs: 5 * 60_000 };
+
+export function retryDelayMs(retry: number, random: () => number = Math.random): number {
+  const ceiling = Math.min(RETRY_BACKOFF.capMs, RETRY_BACKOFF.baseMs * 2 ** (retry - 1));
+  return Math.round(ceiling / 2 + (random() * ceiling) / 2);
+}
 
 interface Target {
   Arn: string;
@@ -79,6 +100,20 @@ interface Target {
   RetryPolicy?: { MaximumRetryAttempts?: number; MaximumEventAgeInSeconds?: number };
   DeadLetterConfig?: { Arn?: string };
   SqsParameters?: { MessageGroupId?: string };
+}
+
+type FlexibleTimeWindow = { Mode: 'OFF' } | { Mode: 'FLEXIBLE'; MaximumWindowInMinutes: number };
+
+/** One firing of a schedule, from its first send until it is delivered or given up. */
+interface Delivery {
+  readonly schedule: Schedule;
+  readonly scheduledTime: string;
+  readonly executionId: string;
+  /** Clock times of the sends tried so far. */
+  readonly attemptedAt: number[];
+  /** When the next retry is due, while one is pending. */
+  dueAt: number;
+  error?: { code: string; message: string };
 }
 
 interface Schedule {
@@ -93,7 +128,7 @@ interface Schedule {
   readonly description?: string;
   readonly state: 'ENABLED' | 'DISABLED';
   readonly target: Target;
-  readonly flexibleTimeWindow: { Mode: 'OFF' };
+  readonly flexibleTimeWindow: FlexibleTimeWindow;
   readonly actionAfterCompletion: 'NONE' | 'DELETE';
   readonly kmsKeyArn?: string;
   readonly creationDate: Date;
@@ -148,13 +183,17 @@ class SchedulerState {
   private readonly schedules = new Map<string, Schedule>();
   private readonly groups = new Map<string, Group>();
   private readonly log: (message: string) => void;
+  private readonly random: () => number;
   private manualNow: number | undefined;
+  /** Deliveries waiting for their next retry. */
+  private readonly retries: Delivery[] = [];
   /** Firing runs one batch at a time, so ticks, advances and the clock endpoint never overlap. */
   private firing: Promise<unknown> = Promise.resolve();
   stopped = false;
 
   constructor(private readonly options: LocalSchedulerOptions) {
     this.log = options.log ?? (() => undefined);
+    this.random = options.random ?? Math.random;
     this.manualNow = options.clock instanceof Date ? options.clock.getTime() : undefined;
     this.groups.set(DEFAULT_GROUP, { name: DEFAULT_GROUP, arn: groupArn(DEFAULT_GROUP), creationDate: new Date(this.now()) });
   }
@@ -199,20 +238,31 @@ class SchedulerState {
     return next.getTime();
   }
 
-  /** Fires every occurrence up to `until`, earliest first (ties by group and name). */
+  /** Fires every occurrence and retry due up to `until`, earliest first (retries, then schedules by group and name, on ties). */
   private async fireDue(until: number): Promise<SchedulerInvocation[]> {
-    const fired: SchedulerInvocation[] = [];
+    const concluded: SchedulerInvocation[] = [];
     for (;;) {
-      let earliest: { schedule: Schedule; at: number } | undefined;
+      if (this.stopped) return concluded;
+      let occurrence: { schedule: Schedule; at: number } | undefined;
       for (const schedule of [...this.schedules.values()].sort((a, b) => a.arn.localeCompare(b.arn))) {
         const at = this.nextOccurrence(schedule);
-        if (at !== undefined && at <= until && (!earliest || at < earliest.at)) earliest = { schedule, at };
+        if (at !== undefined && at <= until && (!occurrence || at < occurrence.at)) occurrence = { schedule, at };
       }
-      if (!earliest || this.stopped) return fired;
-      const { schedule, at } = earliest;
+      const retry = this.retries.reduce<Delivery | undefined>((earliest, delivery) => (delivery.dueAt <= until && (!earliest || delivery.dueAt < earliest.dueAt) ? delivery : earliest), undefined);
+      if (retry && (!occurrence || retry.dueAt <= occurrence.at)) {
+        this.retries.splice(this.retries.indexOf(retry), 1);
+        if (this.manualNow !== undefined) this.manualNow = retry.dueAt;
+        const outcome = await this.attempt(retry);
+        if (outcome) concluded.push(outcome);
+        continue;
+      }
+      if (!occurrence) return concluded;
+      const { schedule, at } = occurrence;
       if (this.manualNow !== undefined) this.manualNow = at;
       schedule.cursor = at;
-      fired.push(await this.invoke(schedule, at));
+      const scheduledTime = new Date(Math.floor(at / 1000) * 1000).toISOString().replace('.000Z', 'Z');
+      const outcome = await this.attempt({ schedule, scheduledTime, executionId: randomUUID(), attemptedAt: [], dueAt: at });
+      if (outcome) concluded.push(outcome);
       if (schedule.actionAfterCompletion === 'DELETE' && this.nextOccurrence(schedule) === undefined && this.schedules.get(key(schedule.groupName, schedule.name)) === schedule) {
         this.schedules.delete(key(schedule.groupName, schedule.name));
         this.log(`scheduler: ${schedule.groupName}/${schedule.name} completed and was deleted (ActionAfterCompletion DELETE)`);
@@ -220,40 +270,56 @@ class SchedulerState {
     }
   }
 
-  private async invoke(schedule: Schedule, at: number): Promise<SchedulerInvocation> {
-    const scheduledTime = new Date(Math.floor(at / 1000) * 1000).toISOString().replace('.000Z', 'Z');
-    const executionId = randomUUID();
+  /**
+   * One send to the target. A failure is retried after a backoff (queued, so other schedules fire
+   * meanwhile) until the retry policy runs out; then the event goes to the dead-letter queue.
+   * Resolves with the invocation once it has concluded, undefined while a retry is pending.
+   */
+  private async attempt(delivery: Delivery): Promise<SchedulerInvocation | undefined> {
+    const { schedule, scheduledTime, executionId } = delivery;
+    const now = this.now().getTime();
+    delivery.attemptedAt.push(now);
+    const attempts = delivery.attemptedAt.length;
+    const base = {
+      scheduleArn: schedule.arn,
+      groupName: schedule.groupName,
+      name: schedule.name,
+      scheduledTime,
+      attempts,
+      attemptedAt: delivery.attemptedAt.map((at) => new Date(at).toISOString()),
+    };
+    const body = substitute(schedule.target.Input ?? '{}', { schedule, scheduledTime, executionId, attempt: attempts });
+    try {
+      await this.send(schedule.target.Arn, body, schedule.target.SqsParameters?.MessageGroupId);
+      this.log(`scheduler: ${schedule.groupName}/${schedule.name} fired for ${scheduledTime}`);
+      return { ...base, outcome: 'delivered' };
+    } catch (caught) {
+      delivery.error = { code: (caught as Error).name || 'Error', message: (caught as Error).message };
+    }
+    const error = delivery.error;
     const maxRetries = schedule.target.RetryPolicy?.MaximumRetryAttempts ?? DEFAULT_RETRY.MaximumRetryAttempts;
     const maxAgeMs = (schedule.target.RetryPolicy?.MaximumEventAgeInSeconds ?? DEFAULT_RETRY.MaximumEventAgeInSeconds) * 1000;
-    const startedAt = Date.now();
-    const base = { scheduleArn: schedule.arn, groupName: schedule.groupName, name: schedule.name, scheduledTime };
-    let attempts = 0;
-    let error: { code: string; message: string } | undefined;
-    let exhausted: 'MaximumRetryAttempts' | 'MaximumEventAgeInSeconds' = 'MaximumRetryAttempts';
-    for (;;) {
-      attempts++;
-      const body = substitute(schedule.target.Input ?? '{}', { schedule, scheduledTime, executionId, attempt: attempts });
-      try {
-        await this.send(schedule.target.Arn, body, schedule.target.SqsParameters?.MessageGroupId);
-        this.log(`scheduler: ${schedule.groupName}/${schedule.name} fired for ${scheduledTime}`);
-        return { ...base, outcome: 'delivered', attempts };
-      } catch (caught) {
-        error = { code: (caught as Error).name || 'Error', message: (caught as Error).message };
-      }
-      if (attempts > maxRetries) break;
-      if (Date.now() - startedAt > maxAgeMs) {
+    let exhausted: 'MaximumRetryAttempts' | 'MaximumEventAgeInSeconds' | undefined;
+    if (attempts > maxRetries) {
+      exhausted = 'MaximumRetryAttempts';
+    } else {
+      const dueAt = now + retryDelayMs(attempts, this.random);
+      if (dueAt - delivery.attemptedAt[0]! > maxAgeMs) {
         exhausted = 'MaximumEventAgeInSeconds';
-        break;
+      } else {
+        delivery.dueAt = dueAt;
+        this.retries.push(delivery);
+        this.log(`scheduler: ${schedule.groupName}/${schedule.name} at ${scheduledTime}: ${error.code}; retry ${attempts} at ${new Date(dueAt).toISOString()}`);
+        return undefined;
       }
     }
     const description = `${schedule.groupName}/${schedule.name} at ${scheduledTime}: ${error.code}: ${error.message} (${attempts} attempts)`;
     const dlq = schedule.target.DeadLetterConfig?.Arn;
     if (!dlq) {
       this.log(`scheduler: dropped ${description}; no dead-letter queue`);
-      return { ...base, outcome: 'dropped', attempts, error: error.message };
+      return { ...base, outcome: 'dropped', error: error.message };
     }
     try {
-      const body = substitute(schedule.target.Input ?? '{}', { schedule, scheduledTime, executionId, attempt: attempts });
       await this.send(dlq, body, undefined, {
         ERROR_CODE: text(error.code),
         ERROR_MESSAGE: text(error.message),
@@ -263,10 +329,18 @@ class SchedulerState {
         TARGET_ARN: text(schedule.target.Arn),
       });
       this.log(`scheduler: dead-lettered ${description}`);
-      return { ...base, outcome: 'dead-lettered', attempts, error: error.message };
+      return { ...base, outcome: 'dead-lettered', error: error.message };
     } catch (dlqError) {
       this.log(`scheduler: dropped ${description}; the dead-letter queue failed too: ${(dlqError as Error).message}`);
-      return { ...base, outcome: 'dropped', attempts, error: error.message };
+      return { ...base, outcome: 'dropped', error: error.message };
+    }
+  }
+
+  /** Keeps pending retries as far ahead as they were when the clock jumps from one time base to another. */
+  private shiftRetries(from: number, to: number): void {
+    for (const delivery of this.retries) {
+      delivery.dueAt += to - from;
+      for (let index = 0; index < delivery.attemptedAt.length; index++) delivery.attemptedAt[index]! += to - from;
     }
   }
 
@@ -308,6 +382,7 @@ class SchedulerState {
       if (body.real === true) {
         // Back to the real clock: occurrences between then and now are not caught up (as after downtime).
         await this.serialized(async () => {
+          if (this.manualNow !== undefined) this.shiftRetries(this.manualNow, Date.now());
           this.manualNow = undefined;
           for (const schedule of this.schedules.values()) schedule.cursor = Math.max(schedule.cursor, Date.now());
         });
@@ -319,6 +394,7 @@ class SchedulerState {
       if (this.manualNow === undefined) {
         // Cursors stay: schedules made earlier fire only once the clock passes where they were.
         await this.serialized(async () => {
+          this.shiftRetries(Date.now(), now.getTime());
           this.manualNow = now.getTime();
         });
         return { now: this.now().toISOString(), fired: [] };
@@ -382,9 +458,7 @@ class SchedulerState {
     }
     const timeZone = optionalString(body, 'ScheduleExpressionTimezone') ?? 'UTC';
     if (!isTimeZone(timeZone)) throw invalid(`Invalid timezone ${timeZone}: use an IANA time zone name such as Europe/Berlin`);
-    const window = body.FlexibleTimeWindow as { Mode?: unknown } | undefined;
-    if (!window || typeof window !== 'object') throw invalid('FlexibleTimeWindow is required');
-    if (window.Mode !== 'OFF') throw invalid(`FlexibleTimeWindow.Mode ${String(window.Mode)} is not supported: the local runtime only supports OFF`);
+    const flexibleTimeWindow = validateFlexibleTimeWindow(body.FlexibleTimeWindow);
     const state = optionalString(body, 'State') ?? 'ENABLED';
     if (state !== 'ENABLED' && state !== 'DISABLED') throw invalid(`State must be ENABLED or DISABLED, got ${state}`);
     const actionAfterCompletion = optionalString(body, 'ActionAfterCompletion') ?? 'NONE';
@@ -411,7 +485,7 @@ class SchedulerState {
       ...(description !== undefined && { description }),
       state,
       target,
-      flexibleTimeWindow: { Mode: 'OFF' },
+      flexibleTimeWindow,
       actionAfterCompletion,
       ...(kmsKeyArn !== undefined && { kmsKeyArn }),
       creationDate: existing?.creationDate ?? now,
@@ -488,6 +562,18 @@ class SchedulerState {
     const { page, nextToken } = paginate(matching, (group) => group.name, query);
     return { ScheduleGroups: page.map(describeGroup), ...(nextToken && { NextToken: nextToken }) };
   }
+}
+
+/** A flexible window is accepted and kept; firing at the scheduled time is inside any window. */
+function validateFlexibleTimeWindow(value: unknown): FlexibleTimeWindow {
+  if (!value || typeof value !== 'object') throw invalid('FlexibleTimeWindow is required');
+  const { Mode: mode, MaximumWindowInMinutes: minutes } = value as { Mode?: unknown; MaximumWindowInMinutes?: unknown };
+  if (mode === 'OFF') return { Mode: 'OFF' };
+  if (mode !== 'FLEXIBLE') throw invalid(`FlexibleTimeWindow.Mode must be OFF or FLEXIBLE, got ${String(mode)}`);
+  if (!(Number.isInteger(minutes) && (minutes as number) >= 1 && (minutes as number) <= 1440)) {
+    throw invalid('FlexibleTimeWindow.MaximumWindowInMinutes must be 1-1440 when Mode is FLEXIBLE');
+  }
+  return { Mode: 'FLEXIBLE', MaximumWindowInMinutes: minutes as number };
 }
 
 function validateTarget(value: unknown): Target {

@@ -18,7 +18,7 @@ import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, S
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../lib/local/aws-local';
 import { startFauxqsEmulator, type RunningEmulator } from '../../lib/local/emulators';
-import { startLocalScheduler, type LocalScheduler } from '../../lib/local/scheduler';
+import { RETRY_BACKOFF, startLocalScheduler, type LocalScheduler } from '../../lib/local/scheduler';
 
 const local = { region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS };
 const ROLE = 'arn:aws:iam::000000000000:role/herald-scheduler';
@@ -138,6 +138,22 @@ describe('local EventBridge Scheduler API', () => {
     await expect(client.send(new GetScheduleCommand({ Name: 'daily-report', GroupName: 'exports' }))).rejects.toBeInstanceOf(ResourceNotFoundException);
   });
 
+  it('accepts a flexible time window of 1 to 1440 minutes, keeps it, and fires at the scheduled time, which is inside the window', async () => {
+    const { scheduler, client } = await newScheduler(new Date('2026-01-01T00:00:00Z'));
+    const queue = await newQueue();
+    for (const minutes of [1, 1440]) {
+      const name = `flexible-${minutes}`;
+      await client.send(new CreateScheduleCommand(scheduleInput(name, queue.arn, { ScheduleExpressionTimezone: 'UTC', FlexibleTimeWindow: { Mode: 'FLEXIBLE', MaximumWindowInMinutes: minutes } })));
+      expect((await client.send(new GetScheduleCommand({ Name: name }))).FlexibleTimeWindow).toEqual({ Mode: 'FLEXIBLE', MaximumWindowInMinutes: minutes });
+    }
+    const fired = await scheduler.advanceTo(new Date('2026-01-01T12:00:00Z'));
+    expect(fired.map((invocation) => [invocation.name, invocation.scheduledTime, invocation.attemptedAt])).toEqual([
+      ['flexible-1', '2026-01-01T09:00:00Z', ['2026-01-01T09:00:00.000Z']],
+      ['flexible-1440', '2026-01-01T09:00:00Z', ['2026-01-01T09:00:00.000Z']],
+    ]);
+    expect(await receiveAll(queue.url)).toHaveLength(2);
+  });
+
   it('answers missing and duplicate resources with the SDK’s exception classes', async () => {
     const { client } = await newScheduler();
     const queue = await newQueue();
@@ -155,7 +171,7 @@ describe('local EventBridge Scheduler API', () => {
     await expect(client.send(new CreateScheduleGroupCommand({ Name: 'default' }))).rejects.toBeInstanceOf(ConflictException);
   });
 
-  it('refuses a bad time zone, a bad expression and a flexible window with ValidationException', async () => {
+  it('refuses a bad time zone, a bad expression and a flexible window out of range with ValidationException', async () => {
     const { client } = await newScheduler();
     const queue = await newQueue();
     const refusal = (overrides: Partial<CreateScheduleCommandInput>) => client.send(new CreateScheduleCommand(scheduleInput(uniqueName('bad'), queue.arn, overrides))).then(
@@ -167,9 +183,12 @@ describe('local EventBridge Scheduler API', () => {
       'ValidationException: Invalid Schedule Expression cron(0 9 * * * *): cron: day-of-month or day-of-week must be "?" (exactly one of them)',
     );
     expect(await refusal({ ScheduleExpression: 'rate(1 minutes)' })).toBe('ValidationException: Invalid Schedule Expression rate(1 minutes): rate: use the singular for 1: "1 minute"');
-    expect(await refusal({ FlexibleTimeWindow: { Mode: 'FLEXIBLE', MaximumWindowInMinutes: 5 } })).toBe(
-      'ValidationException: FlexibleTimeWindow.Mode FLEXIBLE is not supported: the local runtime only supports OFF',
-    );
+    for (const minutes of [undefined, 0, 1441, 2.5]) {
+      expect(await refusal({ FlexibleTimeWindow: { Mode: 'FLEXIBLE', MaximumWindowInMinutes: minutes } })).toBe(
+        'ValidationException: FlexibleTimeWindow.MaximumWindowInMinutes must be 1-1440 when Mode is FLEXIBLE',
+      );
+    }
+    expect(await refusal({ FlexibleTimeWindow: { Mode: 'SOMETIMES' as 'OFF' } })).toBe('ValidationException: FlexibleTimeWindow.Mode must be OFF or FLEXIBLE, got SOMETIMES');
     expect(await refusal({ Target: { Arn: 'arn:aws:lambda:us-east-1:000000000000:function:f', RoleArn: ROLE } })).toMatch(/^ValidationException: Target.Arn .* only delivers to SQS queues/);
     expect(await refusal({})).toBe('accepted');
   });
@@ -247,6 +266,67 @@ describe('local EventBridge Scheduler firing', () => {
       TARGET_ARN: missing,
       ERROR_CODE: expect.stringMatching(/QueueDoesNotExist|NonExistentQueue/),
     });
+  });
+
+  it('backs off exponentially with jitter between retries, bounded, while other schedules keep firing', async () => {
+    const { scheduler, client } = await newScheduler(new Date('2026-01-01T00:00:00Z'));
+    const dlq = await newQueue('backoff-dlq');
+    const healthy = await newQueue();
+    const missing = 'arn:aws:sqs:us-east-1:000000000000:no-such-queue';
+    await client.send(
+      new CreateScheduleCommand(
+        scheduleInput('flaky', missing, {
+          ScheduleExpression: 'at(2026-01-01T09:00:00)',
+          ScheduleExpressionTimezone: 'UTC',
+          Target: { Arn: missing, RoleArn: ROLE, Input: '{}', RetryPolicy: { MaximumRetryAttempts: 12 }, DeadLetterConfig: { Arn: dlq.arn } },
+        }),
+      ),
+    );
+    await client.send(new CreateScheduleCommand(scheduleInput('steady', healthy.arn, { ScheduleExpression: 'cron(* * * * ? *)', ScheduleExpressionTimezone: 'UTC', StartDate: new Date('2026-01-01T09:00:30Z') })));
+
+    // Ten seconds in, the first retries are done and the rest are still waiting.
+    const early = await scheduler.advanceTo(new Date('2026-01-01T09:00:10Z'));
+    expect(early).toEqual([]);
+    const fired = await scheduler.advanceTo(new Date('2026-01-01T12:00:00Z'));
+    const flaky = fired.find((invocation) => invocation.name === 'flaky')!;
+    expect(flaky).toMatchObject({ outcome: 'dead-lettered', attempts: 13 });
+    const times = flaky.attemptedAt.map((at) => Date.parse(at));
+    const gaps = times.slice(1).map((at, index) => at - times[index]!);
+    gaps.forEach((gap, index) => {
+      const ceiling = Math.min(RETRY_BACKOFF.capMs, RETRY_BACKOFF.baseMs * 2 ** index);
+      expect(gap).toBeGreaterThanOrEqual(ceiling / 2);
+      expect(gap).toBeLessThanOrEqual(ceiling);
+    });
+    // Bounded: the later retries wait at most the cap, and the whole run is minutes, not hours.
+    expect(Math.max(...gaps)).toBeLessThanOrEqual(RETRY_BACKOFF.capMs);
+    expect(times.at(-1)! - times[0]!).toBeGreaterThan(4 * 60_000);
+    // The minutely schedule fired on time throughout, between the flaky one's retries.
+    const steady = fired.filter((invocation) => invocation.name === 'steady');
+    expect(steady[0]).toMatchObject({ scheduledTime: '2026-01-01T09:01:00Z', attemptedAt: ['2026-01-01T09:01:00.000Z'], outcome: 'delivered' });
+    expect(steady.length).toBeGreaterThanOrEqual(179);
+  });
+
+  it('stops retrying when the next retry would pass MaximumEventAgeInSeconds', async () => {
+    const { scheduler, client } = await newScheduler(new Date('2026-01-01T00:00:00Z'));
+    const dlq = await newQueue('age-dlq');
+    const missing = 'arn:aws:sqs:us-east-1:000000000000:no-such-queue';
+    await client.send(
+      new CreateScheduleCommand(
+        scheduleInput('aging', missing, {
+          ScheduleExpression: 'at(2026-01-01T09:00:00)',
+          ScheduleExpressionTimezone: 'UTC',
+          Target: { Arn: missing, RoleArn: ROLE, Input: '{}', RetryPolicy: { MaximumRetryAttempts: 185, MaximumEventAgeInSeconds: 60 }, DeadLetterConfig: { Arn: dlq.arn } },
+        }),
+      ),
+    );
+    const [aging] = await scheduler.advanceTo(new Date('2026-01-01T10:00:00Z'));
+    expect(aging).toMatchObject({ outcome: 'dead-lettered' });
+    // 0.5-1, 1-2, 2-4, 4-8, 8-16, 16-32 s: five to seven attempts fit in a minute.
+    expect(aging!.attempts).toBeGreaterThanOrEqual(6);
+    expect(aging!.attempts).toBeLessThanOrEqual(8);
+    expect(Date.parse(aging!.attemptedAt.at(-1)!) - Date.parse('2026-01-01T09:00:00Z')).toBeLessThanOrEqual(60_000);
+    const [dead] = await receiveAll(dlq.url);
+    expect(dead!.MessageAttributes?.EXHAUSTED_RETRY_CONDITION?.StringValue).toBe('MaximumEventAgeInSeconds');
   });
 
   it('fires an at() schedule once and deletes it when ActionAfterCompletion is DELETE', async () => {
