@@ -2,12 +2,14 @@
  * The local stand-in for a Lambda event-source mapping on an SQS queue, after Lambda's documented
  * behaviour: long polls, batches up to batchSize, deletes what succeeded and leaves the rest to
  * come back after the visibility timeout, where the queue's redrive policy moves repeat failures
- * to its DLQ (fauxqs does that part, as SQS does).
+ * to its DLQ (fauxqs does that part, as SQS does). Consuming a DLQ, it adds the
+ * DeadLetterQueueSourceArn attribute SQS gives redriven messages, which fauxqs leaves out.
  */
 import { setTimeout as delay } from 'node:timers/promises';
 import {
   DeleteMessageBatchCommand,
   GetQueueAttributesCommand,
+  paginateListQueues,
   ReceiveMessageCommand,
   type Message,
   type SQSClient,
@@ -59,9 +61,15 @@ export interface SqsPoller {
 
 export async function startSqsPoller(options: SqsPollerOptions): Promise<SqsPoller> {
   const poller = new QueuePoller(options, await queueArn(options.sqs, options.queueUrl));
+  await poller.findDeadLetterSource();
   poller.start();
   return poller;
 }
+
+/** How long a look for the queues that redrive into this one is trusted before it is taken again. */
+const DEAD_LETTER_SOURCE_TTL_MS = 30_000;
+/** Origins remembered per message id; the oldest are forgotten past this. */
+const MAX_REMEMBERED_ORIGINS = 10_000;
 
 class QueuePoller implements SqsPoller {
   private readonly counters = { deliveredBatches: 0, failedBatches: 0, deletedMessages: 0, filteredMessages: 0 };
@@ -75,6 +83,11 @@ class QueuePoller implements SqsPoller {
   private readonly batchingWindowMs: number;
   private task: Promise<void> = Promise.resolve();
   private lastError: string | undefined;
+  /** The one queue whose redrive policy targets this one, if exactly one does. */
+  private deadLetterSource: { arn: string; maxReceiveCount: number } | undefined;
+  private deadLetterSourceFoundAt = Number.NEGATIVE_INFINITY;
+  /** Per message id, on first sight: the source queue's ARN when it was redriven here, null when it was sent here. */
+  private readonly origins = new Map<string, string | null>();
 
   constructor(
     private readonly options: SqsPollerOptions,
@@ -131,6 +144,44 @@ class QueuePoller implements SqsPoller {
     this.lastError = message;
   }
 
+  /**
+   * SQS answers this with ListDeadLetterSourceQueues, which fauxqs lacks; every queue's redrive
+   * policy is read instead. With several sources a message's own cannot be told, so none is named.
+   */
+  async findDeadLetterSource(): Promise<void> {
+    try {
+      const sources: Array<{ arn: string; maxReceiveCount: number }> = [];
+      for await (const page of paginateListQueues({ client: this.options.sqs }, { MaxResults: 1000 })) {
+        for (const url of page.QueueUrls ?? []) {
+          const { Attributes = {} } = await this.options.sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['QueueArn', 'RedrivePolicy'] }));
+          if (!Attributes.RedrivePolicy || !Attributes.QueueArn) continue;
+          const policy = JSON.parse(Attributes.RedrivePolicy) as { deadLetterTargetArn?: string; maxReceiveCount?: string | number };
+          if (policy.deadLetterTargetArn === this.queueArn) sources.push({ arn: Attributes.QueueArn, maxReceiveCount: Number(policy.maxReceiveCount) });
+        }
+      }
+      this.deadLetterSource = sources.length === 1 ? sources[0] : undefined;
+      this.deadLetterSourceFoundAt = Date.now();
+    } catch (error) {
+      this.report('looking for the queues that redrive into this one failed', error);
+    }
+  }
+
+  /**
+   * Whether a message was redriven here, decided on its first receive: fauxqs, as SQS, keeps the
+   * receive count a message had in its source queue, which is past that queue's maxReceiveCount,
+   * while a message sent to the DLQ directly (EventBridge Scheduler's dead letters) starts at 1.
+   */
+  private originOf(message: Message): string | undefined {
+    const id = message.MessageId!;
+    if (!this.origins.has(id)) {
+      const receives = Number(message.Attributes?.ApproximateReceiveCount ?? 1);
+      const source = this.deadLetterSource;
+      this.origins.set(id, source && receives > source.maxReceiveCount ? source.arn : null);
+      if (this.origins.size > MAX_REMEMBERED_ORIGINS) this.origins.delete(this.origins.keys().next().value!);
+    }
+    return this.origins.get(id) ?? undefined;
+  }
+
   private async run(): Promise<void> {
     while (!this.abort.signal.aborted) {
       try {
@@ -177,6 +228,7 @@ class QueuePoller implements SqsPoller {
   }
 
   private async process(messages: readonly Message[]): Promise<void> {
+    if (Date.now() - this.deadLetterSourceFoundAt > DEAD_LETTER_SOURCE_TTL_MS) await this.findDeadLetterSource();
     const records = messages.map((message) => this.toRecord(message));
     const matching = records.filter((record) => this.matches(sqsFilterSubject(record)));
     const filtered = records.filter((record) => !matching.includes(record));
@@ -213,6 +265,7 @@ class QueuePoller implements SqsPoller {
         }),
       );
       this.counters.deletedMessages += Successful.length;
+      for (const entry of Successful) this.origins.delete(records[Number(entry.Id)]!.messageId);
       if (Failed.length > 0) this.logger.warn(`[${this.functionName}] ${Failed.length} deletes failed; those messages will be delivered again: ${Failed.map((entry) => entry.Message).join('; ')}`);
     } catch (error) {
       this.report('DeleteMessageBatch failed; the batch will be delivered again', error);
@@ -220,11 +273,12 @@ class QueuePoller implements SqsPoller {
   }
 
   private toRecord(message: Message): SQSRecord {
+    const deadLetterQueueSourceArn = this.originOf(message);
     return {
       messageId: message.MessageId!,
       receiptHandle: message.ReceiptHandle!,
       body: message.Body ?? '',
-      attributes: (message.Attributes ?? {}) as unknown as SQSRecordAttributes,
+      attributes: { ...(message.Attributes ?? {}), ...(deadLetterQueueSourceArn && { DeadLetterQueueSourceArn: deadLetterQueueSourceArn }) } as unknown as SQSRecordAttributes,
       messageAttributes: Object.fromEntries(
         Object.entries(message.MessageAttributes ?? {}).map(([name, attribute]) => [
           name,

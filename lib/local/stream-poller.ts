@@ -78,6 +78,7 @@ export interface ShardStatus {
 }
 
 export interface StreamPoller {
+  /** The stream's ARN as Lambda names it in records and on-failure records: in the poller's region. */
   readonly streamArn: string;
   readonly stats: StreamPollerStats;
   readonly shards: readonly ShardStatus[];
@@ -151,6 +152,8 @@ const MAX_GET_RECORDS = 1000;
 
 class ShardedStreamPoller implements StreamPoller {
   streamArn = '';
+  /** The ARN DynamoDB Local answers to; its region is `ddblocal`, which no AWS record carries. */
+  private emulatorStreamArn = '';
   private readonly counters = { deliveredBatches: 0, failedBatches: 0, filteredRecords: 0, failuresSent: 0, discardedRecords: 0 };
   private readonly shardStates = new Map<string, ShardState>();
   private readonly tasks = new Set<Promise<void>>();
@@ -197,7 +200,8 @@ class ShardedStreamPoller implements StreamPoller {
   async start(): Promise<void> {
     const { Table } = await this.options.dynamodb.send(new DescribeTableCommand({ TableName: this.options.tableName }));
     if (!Table?.LatestStreamArn) throw new Error(`Table ${this.options.tableName} has no stream to read: enable one in its StreamSpecification`);
-    this.streamArn = Table.LatestStreamArn;
+    this.emulatorStreamArn = Table.LatestStreamArn;
+    this.streamArn = withRegion(Table.LatestStreamArn, this.region);
     await this.discover(true);
     this.track(this.supervise());
   }
@@ -280,7 +284,7 @@ class ShardedStreamPoller implements StreamPoller {
     const listed: Shard[] = [];
     let exclusiveStartShardId: string | undefined;
     do {
-      const { StreamDescription } = await this.options.streams.send(new DescribeStreamCommand({ StreamArn: this.streamArn, ExclusiveStartShardId: exclusiveStartShardId }));
+      const { StreamDescription } = await this.options.streams.send(new DescribeStreamCommand({ StreamArn: this.emulatorStreamArn, ExclusiveStartShardId: exclusiveStartShardId }));
       listed.push(...(StreamDescription?.Shards ?? []));
       exclusiveStartShardId = StreamDescription?.LastEvaluatedShardId;
     } while (exclusiveStartShardId);
@@ -310,7 +314,7 @@ class ShardedStreamPoller implements StreamPoller {
   private async iteratorFor(shard: ShardState): Promise<string | undefined> {
     const { ShardIterator } = await this.options.streams.send(
       new GetShardIteratorCommand({
-        StreamArn: this.streamArn,
+        StreamArn: this.emulatorStreamArn,
         ShardId: shard.id,
         ...(shard.lastSequence ? { ShardIteratorType: 'AFTER_SEQUENCE_NUMBER', SequenceNumber: shard.lastSequence } : { ShardIteratorType: shard.from }),
       }),
@@ -515,6 +519,14 @@ class ShardedStreamPoller implements StreamPoller {
       }
     }
   }
+}
+
+/** arn:aws:dynamodb:<region>:<account>:table/<name>/stream/<label>, with the region replaced. */
+function withRegion(arn: string, region: string): string {
+  const parts = arn.split(':');
+  if (parts.length < 6 || parts[0] !== 'arn') return arn;
+  parts[3] = region;
+  return parts.join(':');
 }
 
 function replaceFront(shard: ShardState, batches: readonly Batch[]): void {

@@ -92,6 +92,8 @@ describe('DynamoDB stream event source', () => {
       dynamodb: { Keys: { pk: { S: 'a0' } }, NewImage: { pk: { S: 'a0' }, blob: { B: 'AQID' } }, StreamViewType: 'NEW_AND_OLD_IMAGES' },
     });
     expect(first.eventID).toMatch(/\S/);
+    // DynamoDB Local's own ARNs name the region `ddblocal`; Lambda's records carry the function's region.
+    expect(first.eventSourceARN).toMatch(new RegExp(`^arn:aws:dynamodb:${LOCAL_REGION}:${LOCAL_ACCOUNT}:table/${table}/stream/\\S+$`));
     expect(first.dynamodb!.OldImage).toBeUndefined();
     expect(first.dynamodb!.SizeBytes).toBeGreaterThan(0);
     expect(Math.abs(first.dynamodb!.ApproximateCreationDateTime! - Date.now() / 1000)).toBeLessThan(120);
@@ -408,6 +410,28 @@ describe('SQS event source', () => {
     const { Messages = [] } = await sqs.send(new ReceiveMessageCommand({ QueueUrl: queue.dlqUrl, MaxNumberOfMessages: 10 }));
     expect(Messages.map((message) => message.Body)).toEqual(['doomed']);
     expect(poller.stats).toMatchObject({ failedBatches: 2, deletedMessages: 0 });
+  });
+
+  it('consuming a DLQ, names the source queue of a redriven message in DeadLetterQueueSourceArn, and not of one sent there directly', async () => {
+    const queue = await newQueue(1);
+    const dlqArn = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: queue.dlqUrl, AttributeNames: ['QueueArn'] }))).Attributes!.QueueArn!;
+    await send(queue.url, ['redriven']);
+    const failing = await poll({
+      queueUrl: queue.url,
+      handler: async () => {
+        throw new Error('always failing');
+      },
+    });
+    await failing.drain();
+    // As EventBridge Scheduler's dead letters arrive: sent to the DLQ itself.
+    await send(queue.dlqUrl, ['sent directly']);
+    const seen = recorder();
+    const lastHandler = await poll({ queueUrl: queue.dlqUrl, handler: seen.handler });
+    await lastHandler.drain();
+
+    const byBody = new Map(seen.batches.flat().map((record) => [record.body, record]));
+    expect(byBody.get('redriven')).toMatchObject({ eventSourceARN: dlqArn, attributes: { DeadLetterQueueSourceArn: queue.arn } });
+    expect(byBody.get('sent directly')!.attributes).not.toHaveProperty('DeadLetterQueueSourceArn');
   });
 
   it('deletes messages that match no filter pattern without invoking for them', async () => {
