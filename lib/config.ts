@@ -19,9 +19,10 @@ export interface HeraldConfig {
   /** Days a notification is kept (DynamoDB TTL); resume past it answers `gap: true`. @default 30 */
   readonly notificationRetentionDays: number;
   /**
-   * The verified SES identity Herald's emails (export links, critical alerts) come from. Required
-   * to synthesize the stack (see requireEmailSender): there is no sensible default, SES refuses
-   * unverified senders, and a critical alert must never lose its email silently.
+   * The address Herald's emails (export links, critical alerts) come from; the stack creates its
+   * SES identity (see createEmailIdentity, emailIdentityDomain), which must be verified before SES
+   * sends anything. Required to synthesize the stack (see requireEmailSender): there is no
+   * sensible default, and a critical alert must never lose its email silently.
    */
   readonly emailSender?: string;
   /**
@@ -38,9 +39,36 @@ export interface HeraldConfig {
   readonly throttleRateLimit: number;
   /** Burst of WebSocket and HTTP API requests. @default 1000 */
   readonly throttleBurstLimit: number;
+  /**
+   * The CloudFormation stack name, which also prefixes the API and Scheduler group names. A second
+   * stage in the same account, or a rename, is a new stack beside the old one. @default 'Herald'
+   */
+  readonly stackName: string;
+  /**
+   * Create API Gateway's account-level CloudWatch role (an IAM role and AWS::ApiGateway::Account)
+   * for this account and region. Without it, the account must already have one, or the WebSocket
+   * stage, which has access logging, fails to create (docs/deploy.md). @default false
+   */
+  readonly createApiGatewayAccountRole: boolean;
+  /**
+   * Create the sender's SES identity in this stack: the `emailSender` address, or the domain
+   * `emailIdentityDomain`. False when the identity is managed elsewhere (another stage of Herald
+   * in the same account and region, say). @default true
+   */
+  readonly createEmailIdentity: boolean;
+  /**
+   * Verify this domain (Easy DKIM, three CNAME records) instead of the single sender address.
+   * `emailSender` must be an address at it or at one of its subdomains. @default unset: the address
+   */
+  readonly emailIdentityDomain?: string;
+  /**
+   * Delete the export files with the stack (S3 auto-delete custom resource) instead of retaining
+   * the bucket. For throwaway stages only. @default false
+   */
+  readonly exportsBucketAutoDelete: boolean;
 }
 
-/** Lifetime of a WebSocket ticket. DESIGN.md fixes it at 30 s. */
+/** Lifetime of a WebSocket ticket: 30 s (docs/protocol.md). */
 export const TICKET_TTL_SECONDS = 30;
 /** API Gateway closes every WebSocket after 2 h; the row outlives it by 10 min before TTL removes it. */
 export const CONNECTION_TTL_SECONDS = 2 * 60 * 60 + 10 * 60;
@@ -98,6 +126,28 @@ export function readConfig(context: Context): HeraldConfig {
   if (exportRetentionDays > 365) {
     throw new ConfigError(`Context "exportRetentionDays" must be at most 365, got ${exportRetentionDays}.`);
   }
+  const stackName = optionalString(context, 'stackName') ?? 'Herald';
+  if (!STACK_NAME.test(stackName)) {
+    throw new ConfigError(
+      `Context "stackName" must start with a letter and hold only letters, digits and hyphens, at most 56 (it prefixes "<stackName>-exports", a Scheduler group name of at most 64), got "${stackName}".`,
+    );
+  }
+  const createEmailIdentity = booleanSetting(context, 'createEmailIdentity', true);
+  const emailIdentityDomain = optionalString(context, 'emailIdentityDomain')?.toLowerCase();
+  if (emailIdentityDomain !== undefined) {
+    if (!DOMAIN.test(emailIdentityDomain)) {
+      throw new ConfigError(`Context "emailIdentityDomain" must be a domain name such as example.com, got "${emailIdentityDomain}".`);
+    }
+    if (!createEmailIdentity) {
+      throw new ConfigError('Context "emailIdentityDomain" chooses the SES identity the stack creates, and "createEmailIdentity" is false: set one or the other.');
+    }
+    const senderDomain = emailSender?.split('@')[1]?.toLowerCase();
+    if (senderDomain !== undefined && senderDomain !== emailIdentityDomain && !senderDomain.endsWith(`.${emailIdentityDomain}`)) {
+      throw new ConfigError(
+        `Context "emailIdentityDomain" is "${emailIdentityDomain}", but "emailSender" ${emailSender} is not an address at it or at one of its subdomains, so SES would not let Herald send from it.`,
+      );
+    }
+  }
   return {
     jwtIssuer,
     jwtAudience,
@@ -112,8 +162,17 @@ export function readConfig(context: Context): HeraldConfig {
     exportRetentionDays,
     throttleRateLimit: positiveInteger(context, 'throttleRateLimit', 500),
     throttleBurstLimit: positiveInteger(context, 'throttleBurstLimit', 1000),
+    stackName,
+    createApiGatewayAccountRole: booleanSetting(context, 'createApiGatewayAccountRole', false),
+    createEmailIdentity,
+    emailIdentityDomain,
+    exportsBucketAutoDelete: booleanSetting(context, 'exportsBucketAutoDelete', false),
   };
 }
+
+/** CloudFormation's stack name rule, capped so `<stackName>-exports` fits a Scheduler group name. */
+const STACK_NAME = /^[A-Za-z][A-Za-z0-9-]{0,55}$/;
+const DOMAIN = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)+$/;
 
 /** One plain address: no display name, no whitespace or line breaks that could reach a mail header. */
 export const EMAIL = /^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$/;
@@ -122,7 +181,7 @@ export const EMAIL = /^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9
 export function requireEmailSender(config: HeraldConfig): string {
   if (config.emailSender === undefined) {
     throw new ConfigError(
-      'Context "emailSender" is not set: export download links and critical alerts are emailed from it. Set it in cdk.json or with -c emailSender=herald@your-domain.example (an address or domain verified in SES).',
+      'Context "emailSender" is not set: export download links and critical alerts are emailed from it. Set it in cdk.json or with -c emailSender=herald@your-domain.example; the stack creates its SES identity, which you then verify (docs/deploy.md).',
     );
   }
   return config.emailSender;
@@ -180,6 +239,15 @@ function stringList(context: Context, key: string): string[] {
   if (typeof value === 'string') return value.split(',').map((item) => item.trim()).filter(Boolean);
   if (Array.isArray(value) && value.every((item) => typeof item === 'string')) return value;
   throw new ConfigError(`Context "${key}" must be a list of strings.`);
+}
+
+/** Accepts a JSON boolean (cdk.json) or the text `true`/`false` (`-c key=true`). */
+function booleanSetting(context: Context, key: string, fallback: boolean): boolean {
+  const value = context(key);
+  if (value === undefined || value === null || value === '') return fallback;
+  if (value === true || value === 'true') return true;
+  if (value === false || value === 'false') return false;
+  throw new ConfigError(`Context "${key}" must be true or false, got ${JSON.stringify(value)}.`);
 }
 
 function positiveInteger(context: Context, key: string, fallback: number): number {

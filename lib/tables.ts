@@ -8,13 +8,14 @@ import {
   TableEncryption,
   type Attribute,
 } from 'aws-cdk-lib/aws-dynamodb';
-import type { Grant, IGrantable } from 'aws-cdk-lib/aws-iam';
 import type { Construct } from 'constructs';
-import type { KeySpec, TableAccess, TableSpec } from './description';
+import type { KeySpec, TableSpec } from './description';
 
 /**
- * A table exactly as lib/description.ts describes it. On-demand, point-in-time recovery and
- * RETAIN are not options: every Herald table holds user data that a redeploy must never lose.
+ * A table exactly as lib/description.ts describes it. On-demand, point-in-time recovery, RETAIN
+ * and deletion protection are not options: every Herald table holds user data that a redeploy,
+ * a stack deletion or a stray DeleteTable must never lose. Removing one is a deliberate act
+ * (docs/deploy.md, "Removing what the stack retains").
  */
 export function createTable(scope: Construct, id: string, spec: TableSpec): Table {
   const table = new Table(scope, id, {
@@ -26,6 +27,7 @@ export function createTable(scope: Construct, id: string, spec: TableSpec): Tabl
     stream: spec.stream && StreamViewType[spec.stream],
     encryption: TableEncryption.AWS_MANAGED,
     removalPolicy: RemovalPolicy.RETAIN,
+    deletionProtection: true,
   });
   for (const index of spec.indexes ?? []) {
     table.addGlobalSecondaryIndex({
@@ -45,18 +47,6 @@ export function createTable(scope: Construct, id: string, spec: TableSpec): Tabl
     });
   }
   return table;
-}
-
-/** Grants the access a FunctionSpec asks for; each grant covers the table's indexes too. */
-export function grantTableAccess(table: Table, grantee: IGrantable, access: TableAccess): Grant {
-  switch (access) {
-    case 'read':
-      return table.grantReadData(grantee);
-    case 'write':
-      return table.grantWriteData(grantee);
-    case 'readWrite':
-      return table.grantReadWriteData(grantee);
-  }
 }
 
 function attribute(key: KeySpec): Attribute {

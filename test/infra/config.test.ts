@@ -67,6 +67,24 @@ describe('deployment context', () => {
     expect(configErrorOf(() => buildHeraldApp({ alarmTopicArn: 'ops-pager' })).message).toContain('"alarmTopicArn"');
   });
 
+  it('rejects a stack name CloudFormation or the Scheduler group name would refuse, naming stackName', () => {
+    for (const value of ['herald_prod', '-Herald', 'H'.repeat(57)]) {
+      expect(configErrorOf(() => buildHeraldApp({ emailSender: 'a@example.com', stackName: value })).message).toContain('"stackName"');
+    }
+  });
+
+  it('rejects opt-ins that are not true or false, naming each', () => {
+    for (const key of ['createApiGatewayAccountRole', 'exportsBucketAutoDelete', 'createEmailIdentity']) {
+      expect(configErrorOf(() => buildHeraldApp({ emailSender: 'a@example.com', [key]: 'on' })).message).toContain(`"${key}"`);
+    }
+  });
+
+  it('rejects a sender identity domain the sender is not at', () => {
+    const { message } = configErrorOf(() => buildHeraldApp({ emailSender: 'herald@example.org', emailIdentityDomain: 'example.com' }));
+    expect(message).toContain('"emailIdentityDomain"');
+    expect(message).toContain('herald@example.org');
+  });
+
   it('validates the props of the Realtime construct the same way', () => {
     const stack = new Stack(new App(), 'Probe');
     expect(configErrorOf(() => new Realtime(stack, 'Realtime', { throttleRateLimit: -1 })).message).toContain(

@@ -22,9 +22,46 @@ describe('readConfig (cdk.json context)', () => {
     [{ allowedOrigins: ['not a url'] }, 'allowedOrigins'],
     [{ logRetentionDays: 10 }, 'logRetentionDays'],
     [{ throttleRateLimit: -1 }, 'throttleRateLimit'],
+    [{ stackName: '1Herald' }, 'stackName'],
+    [{ stackName: 'Herald_Staging' }, 'stackName'],
+    [{ stackName: `H${'x'.repeat(56)}` }, 'stackName'],
+    [{ stackName: 42 }, 'stackName'],
+    [{ createApiGatewayAccountRole: 'yes' }, 'createApiGatewayAccountRole'],
+    [{ createApiGatewayAccountRole: 1 }, 'createApiGatewayAccountRole'],
+    [{ exportsBucketAutoDelete: 'TRUE ' }, 'exportsBucketAutoDelete'],
+    [{ createEmailIdentity: 'no' }, 'createEmailIdentity'],
+    [{ emailIdentityDomain: 'https://example.com' }, 'emailIdentityDomain'],
+    [{ emailIdentityDomain: 'localhost' }, 'emailIdentityDomain'],
+    [{ emailSender: 'herald@example.org', emailIdentityDomain: 'example.com' }, 'emailIdentityDomain'],
+    [{ emailSender: 'herald@notexample.com', emailIdentityDomain: 'example.com' }, 'emailIdentityDomain'],
+    [{ emailSender: 'herald@example.com', emailIdentityDomain: 'example.com', createEmailIdentity: false }, 'createEmailIdentity'],
   ])('refuses %j naming %s', (values, key) => {
     expect(() => readConfig(context(values))).toThrow(ConfigError);
     expect(() => readConfig(context(values))).toThrow(key);
+  });
+
+  it('defaults the deploy settings to the stack Herald, no account-wide resources, retained files and an address identity', () => {
+    expect(readConfig(context({}))).toMatchObject({
+      stackName: 'Herald',
+      createApiGatewayAccountRole: false,
+      exportsBucketAutoDelete: false,
+      createEmailIdentity: true,
+      emailIdentityDomain: undefined,
+    });
+  });
+
+  it('reads booleans from cdk.json (true) and from -c (the text "true" or "false")', () => {
+    expect(readConfig(context({ createApiGatewayAccountRole: true, exportsBucketAutoDelete: 'true', createEmailIdentity: 'false' }))).toMatchObject({
+      createApiGatewayAccountRole: true,
+      exportsBucketAutoDelete: true,
+      createEmailIdentity: false,
+    });
+  });
+
+  it("takes a sender domain identity for the sender's own domain or a parent of it, in any case", () => {
+    expect(readConfig(context({ emailSender: 'herald@example.com', emailIdentityDomain: 'example.com' })).emailIdentityDomain).toBe('example.com');
+    expect(readConfig(context({ emailSender: 'herald@alerts.Example.com', emailIdentityDomain: 'EXAMPLE.com' })).emailIdentityDomain).toBe('example.com');
+    expect(readConfig(context({ stackName: 'Herald-staging-2' })).stackName).toBe('Herald-staging-2');
   });
 });
 
