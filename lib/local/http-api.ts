@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { JWTPayload } from 'jose';
 import * as z from '../../functions/shared/validation';
@@ -138,15 +138,18 @@ export async function startHttpApi(options: HttpApiOptions): Promise<HttpApi> {
   }
 
   function buildEvent(request: IncomingMessage, url: URL, route: HttpRoute, pathParameters: Record<string, string>, body: Buffer, claims: JWTPayload | undefined) {
+    const now = Date.now();
+    const sourceIp = sourceIpOf(request);
     const headers: Record<string, string> = {};
     for (const [name, value] of Object.entries(request.headers)) {
       if (name === 'cookie' || value === undefined) continue;
       headers[name] = Array.isArray(value) ? value.join(',') : value;
     }
+    Object.assign(headers, forwardingHeaders(headers, { sourceIp, port: request.socket.localPort ?? port, now }));
+    const domainName = headers.host ?? `127.0.0.1:${port}`;
     const queryStringParameters: Record<string, string> = {};
     for (const [key, value] of url.searchParams) queryStringParameters[key] = queryStringParameters[key] === undefined ? value : `${queryStringParameters[key]},${value}`;
     const textual = /^(application\/(json|x-www-form-urlencoded)|text\/)/.test(headers['content-type'] ?? 'application/json');
-    const now = Date.now();
     return {
       version: '2.0',
       routeKey: `${route.method} ${route.path}`,
@@ -160,13 +163,13 @@ export async function startHttpApi(options: HttpApiOptions): Promise<HttpApi> {
         accountId: LOCAL_ACCOUNT,
         apiId: options.apiId,
         authorizer: claims ? { jwt: { claims: flattenClaims(claims), scopes: null } } : undefined,
-        domainName: headers.host ?? 'localhost',
-        domainPrefix: 'localhost',
-        http: { method: route.method, path: url.pathname, protocol: 'HTTP/1.1', sourceIp: request.socket.remoteAddress ?? '127.0.0.1', userAgent: headers['user-agent'] ?? '' },
+        domainName,
+        domainPrefix: domainPrefixOf(domainName),
+        http: { method: route.method, path: url.pathname, protocol: `HTTP/${request.httpVersion}`, sourceIp, userAgent: headers['user-agent'] ?? '' },
         requestId: randomUUID(),
         routeKey: `${route.method} ${route.path}`,
         stage: '$default',
-        time: new Date(now).toUTCString(),
+        time: requestTimeOf(now),
         timeEpoch: now,
       },
       body: body.length === 0 ? undefined : textual ? body.toString('utf8') : body.toString('base64'),
@@ -179,6 +182,55 @@ export async function startHttpApi(options: HttpApiOptions): Promise<HttpApi> {
     url: `http://127.0.0.1:${port}`,
     routeKeys: options.routes.map((route) => `${route.method} ${route.path} -> ${route.function.name}`),
     stop: () => closeServer(server),
+  };
+}
+
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+
+/** API Gateway's `requestTime` (and HTTP API `time`): `09/Apr/2015:12:34:56 +0000`, always UTC. */
+export function requestTimeOf(epochMs: number): string {
+  const date = new Date(epochMs);
+  const two = (value: number) => String(value).padStart(2, '0');
+  return `${two(date.getUTCDate())}/${MONTHS[date.getUTCMonth()]}/${date.getUTCFullYear()}:${two(date.getUTCHours())}:${two(date.getUTCMinutes())}:${two(date.getUTCSeconds())} +0000`;
+}
+
+/** An X-Ray trace header as API Gateway adds one: `Root=1-<epoch seconds, hex>-<96 random bits, hex>`. */
+export function newTraceId(epochMs: number): string {
+  return `Root=1-${Math.floor(epochMs / 1000).toString(16).padStart(8, '0')}-${randomBytes(12).toString('hex')}`;
+}
+
+/**
+ * The first label of the domain name, as API Gateway defines `domainPrefix` (for the default
+ * endpoint `<apiId>.execute-api.<region>.amazonaws.com` that is the API id). Locally the domain is
+ * the host the client connected to, so `localhost:4100` gives `localhost` and `127.0.0.1:4100` gives `127`.
+ */
+export function domainPrefixOf(domainName: string): string {
+  return domainName.replace(/:\d+$/, '').split('.')[0] ?? domainName;
+}
+
+/** Node reports IPv4 clients of a dual-stack socket as `::ffff:a.b.c.d`; API Gateway gives the IPv4 address. */
+export function sourceIpOf(request: IncomingMessage): string {
+  const address = request.socket.remoteAddress ?? '127.0.0.1';
+  return address.startsWith('::ffff:') && address.includes('.') ? address.slice('::ffff:'.length) : address;
+}
+
+/**
+ * The headers API Gateway adds in front of the integration: X-Forwarded-For (the client's own
+ * value, if any, with the source address appended), -Port and -Proto (as the client connected:
+ * locally plain HTTP on the emulator's port) and X-Amzn-Trace-Id (the client's, or a new one).
+ * Names are returned in lower case; a client's spelling of them is replaced by the caller.
+ */
+export function forwardingHeaders(
+  clientHeaders: Readonly<Record<string, string>>,
+  connection: { sourceIp: string; port: number; now: number },
+): Record<'x-forwarded-for' | 'x-forwarded-port' | 'x-forwarded-proto' | 'x-amzn-trace-id', string> {
+  const sent = (name: string) => Object.entries(clientHeaders).find(([key]) => key.toLowerCase() === name)?.[1];
+  const forwardedFor = sent('x-forwarded-for');
+  return {
+    'x-forwarded-for': forwardedFor ? `${forwardedFor}, ${connection.sourceIp}` : connection.sourceIp,
+    'x-forwarded-port': String(connection.port),
+    'x-forwarded-proto': 'http',
+    'x-amzn-trace-id': sent('x-amzn-trace-id') ?? newTraceId(connection.now),
   };
 }
 

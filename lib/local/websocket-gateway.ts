@@ -4,6 +4,7 @@ import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
 import { routeSelectionExpression } from '../description';
 import { LOCAL_ACCOUNT, LOCAL_REGION } from './aws-local';
+import { forwardingHeaders, requestTimeOf, sourceIpOf } from './http-api';
 import { closeServer, listenOnLoopback, readBody } from './http-server';
 import type { LocalFunction } from './lambda-host';
 
@@ -30,6 +31,9 @@ export interface WebSocketGatewayOptions {
   readonly log?: (message: string) => void;
 }
 
+/** What every event of a connection repeats from its $connect. */
+type ConnectionIdentity = Pick<LiveConnection, 'connectedAt' | 'sourceIp' | 'userAgent' | 'domainName'>;
+
 interface LiveConnection {
   readonly id: string;
   readonly socket: WebSocket;
@@ -37,6 +41,8 @@ interface LiveConnection {
   lastActiveAt: number;
   readonly sourceIp: string;
   readonly userAgent: string;
+  /** The Host the client connected to: the event's domainName, and Host on $disconnect. */
+  readonly domainName: string;
   readonly authorizer: Record<string, unknown>;
   idleTimer?: NodeJS.Timeout;
   maxTimer?: NodeJS.Timeout;
@@ -56,9 +62,11 @@ export interface WebSocketGateway {
 /**
  * A faithful stand-in for an API Gateway WebSocket API with Lambda proxy integrations:
  * REQUEST authorizer and $connect on upgrade, route selection on `action`, route responses,
- * the 32 KB frame / 128 KB message limits, idle and maximum-duration closes, and the
- * @connections API (POST, GET, DELETE; 410 for a connection that is gone) that the real
- * ApiGatewayManagementApiClient talks to.
+ * the 32 KB frame / 128 KB message limits, text frames only (a binary frame closes with 1003),
+ * idle and maximum-duration closes, and the @connections API (POST, GET, DELETE; 410 for a
+ * connection that is gone) that the real ApiGatewayManagementApiClient talks to. Events carry
+ * API Gateway's requestTime format, forwarding and trace headers, and, as domainName, the host the
+ * client connected to (AWS: <apiId>.execute-api.<region>.amazonaws.com).
  */
 export async function startWebSocketGateway(options: WebSocketGatewayOptions): Promise<WebSocketGateway> {
   const log = options.log ?? (() => undefined);
@@ -78,7 +86,7 @@ export async function startWebSocketGateway(options: WebSocketGatewayOptions): P
       sendJson(response, 500, { message: 'Internal server error' });
     });
   });
-  let domainName = '127.0.0.1';
+  let listenAddress = '127.0.0.1';
 
   server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
     // Node drops its own error handler on upgrade; without one, a client that resets during the
@@ -91,42 +99,43 @@ export async function startWebSocketGateway(options: WebSocketGatewayOptions): P
   });
 
   const port = await listenOnLoopback(server, options.port);
-  domainName = `127.0.0.1:${port}`;
+  listenAddress = `127.0.0.1:${port}`;
 
-  function baseContext(connectionId: string, eventType: 'CONNECT' | 'MESSAGE' | 'DISCONNECT', routeKey: string, connection: Pick<LiveConnection, 'connectedAt' | 'sourceIp' | 'userAgent'>) {
-    const now = Date.now();
+  function baseContext(connectionId: string, eventType: 'CONNECT' | 'MESSAGE' | 'DISCONNECT', routeKey: string, connection: ConnectionIdentity, now = Date.now()) {
     return {
       routeKey,
       eventType,
       extendedRequestId: randomUUID(),
-      requestTime: new Date(now).toUTCString(),
+      requestTime: requestTimeOf(now),
       messageDirection: 'IN',
       stage: options.stage,
       connectedAt: connection.connectedAt,
       requestTimeEpoch: now,
       identity: { sourceIp: connection.sourceIp, userAgent: connection.userAgent },
       requestId: randomUUID(),
-      domainName,
+      domainName: connection.domainName,
       connectionId,
       apiId: options.apiId,
     };
   }
 
   async function handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
-    const url = new URL(request.url ?? '/', `http://${domainName}`);
+    const url = new URL(request.url ?? '/', `http://${listenAddress}`);
     if (url.pathname !== `/${options.stage}`) return refuseUpgrade(socket, 403, 'Forbidden');
     const connectionId = randomBytes(10).toString('base64');
-    const identity = {
-      connectedAt: Date.now(),
-      sourceIp: request.socket.remoteAddress ?? '127.0.0.1',
+    const connectedAt = Date.now();
+    const identity: ConnectionIdentity = {
+      connectedAt,
+      sourceIp: sourceIpOf(request),
       userAgent: String(request.headers['user-agent'] ?? ''),
+      domainName: request.headers.host ?? listenAddress,
     };
-    const headers = flattenHeaders(request);
+    const headers = connectHeaders(request, { sourceIp: identity.sourceIp, port: request.socket.localPort ?? port, now: connectedAt });
     const multiValueHeaders = Object.fromEntries(Object.entries(headers).map(([key, value]) => [key, [value]]));
     const queryStringParameters = Object.fromEntries(url.searchParams);
     const multiValueQueryStringParameters: Record<string, string[]> = {};
     for (const [key, value] of url.searchParams) (multiValueQueryStringParameters[key] ??= []).push(value);
-    const requestContext = baseContext(connectionId, 'CONNECT', '$connect', identity);
+    const requestContext = baseContext(connectionId, 'CONNECT', '$connect', identity, connectedAt);
 
     let authorizerContext: Record<string, unknown> = {};
     if (options.authorizer) {
@@ -144,6 +153,7 @@ export async function startWebSocketGateway(options: WebSocketGatewayOptions): P
           multiValueQueryStringParameters,
           stageVariables: {},
           requestContext,
+          isBase64Encoded: false,
         }));
       } catch (error) {
         if (error instanceof Error && error.message === 'Unauthorized') return refuseUpgrade(socket, 401, 'Unauthorized');
@@ -222,7 +232,13 @@ export async function startWebSocketGateway(options: WebSocketGatewayOptions): P
       closeByServer(connection, 1009, 'Message too big');
       return;
     }
-    const text = isBinary ? body.toString('base64') : body.toString('utf8');
+    // API Gateway takes text frames only: a binary frame closes the connection with 1003, before
+    // any function runs, so a message event is never base64-encoded.
+    if (isBinary) {
+      closeByServer(connection, 1003, 'Binary frames are not supported');
+      return;
+    }
+    const text = body.toString('utf8');
     const routeKey = selectRoute(text);
     const route = options.routes.get(routeKey);
     if (!route) {
@@ -232,7 +248,7 @@ export async function startWebSocketGateway(options: WebSocketGatewayOptions): P
     const event = {
       requestContext: { ...baseContext(connection.id, 'MESSAGE', routeKey, connection), messageId: randomBytes(8).toString('base64'), authorizer: connection.authorizer },
       body: text,
-      isBase64Encoded: isBinary,
+      isBase64Encoded: false,
     };
     track(route.function.invoke(event))
       .then((result) => {
@@ -266,16 +282,15 @@ export async function startWebSocketGateway(options: WebSocketGatewayOptions): P
     invokeDisconnect(connection.id, connection, connection.authorizer, connection.closedByServer ?? { code, reason });
   }
 
-  function invokeDisconnect(
-    connectionId: string,
-    identity: Pick<LiveConnection, 'connectedAt' | 'sourceIp' | 'userAgent'>,
-    authorizer: Record<string, unknown>,
-    closed: { code: number; reason: string },
-  ): void {
+  function invokeDisconnect(connectionId: string, identity: ConnectionIdentity, authorizer: Record<string, unknown>, closed: { code: number; reason: string }): void {
     const route = options.routes.get('$disconnect');
     if (!route) return;
+    // API Gateway's $disconnect carries a fixed, reduced header set: the Host and three empty values.
+    const headers = { Host: identity.domainName, 'x-api-key': '', 'X-Forwarded-For': '', 'x-restapi': '' };
     track(
       route.function.invoke({
+        headers,
+        multiValueHeaders: Object.fromEntries(Object.entries(headers).map(([key, value]) => [key, [value]])),
         requestContext: {
           ...baseContext(connectionId, 'DISCONNECT', '$disconnect', identity),
           disconnectStatusCode: closed.code,
@@ -288,7 +303,7 @@ export async function startWebSocketGateway(options: WebSocketGatewayOptions): P
   }
 
   async function handleManagementRequest(request: IncomingMessage, response: ServerResponse): Promise<void> {
-    const url = new URL(request.url ?? '/', `http://${domainName}`);
+    const url = new URL(request.url ?? '/', `http://${listenAddress}`);
     // Local only: tests shorten the idle and maximum-duration timeouts (applied when a connection's
     // timers are next armed: at connect, and the idle timer at each message).
     if (url.pathname === '/_local/limits' && request.method === 'PUT') {
@@ -311,10 +326,11 @@ export async function startWebSocketGateway(options: WebSocketGatewayOptions): P
         return;
       }
       case 'GET':
+        // The service's JSON names (the SDK maps them to ConnectedAt, Identity, LastActiveAt), with date-time timestamps.
         return sendJson(response, 200, {
-          ConnectedAt: new Date(connection.connectedAt).toISOString(),
-          Identity: { SourceIp: connection.sourceIp, UserAgent: connection.userAgent },
-          LastActiveAt: new Date(connection.lastActiveAt).toISOString(),
+          connectedAt: new Date(connection.connectedAt).toISOString(),
+          identity: { sourceIp: connection.sourceIp, userAgent: connection.userAgent },
+          lastActiveAt: new Date(connection.lastActiveAt).toISOString(),
         });
       case 'DELETE':
         closeByServer(connection, 1000, 'Closed by the server');
@@ -326,8 +342,8 @@ export async function startWebSocketGateway(options: WebSocketGatewayOptions): P
   }
 
   return {
-    url: `ws://${domainName}/${options.stage}`,
-    connectionsEndpoint: `http://${domainName}/${options.stage}`,
+    url: `ws://${listenAddress}/${options.stage}`,
+    connectionsEndpoint: `http://${listenAddress}/${options.stage}`,
     routeKeys: [
       ...[...options.routes].map(([key, route]) => `${key} -> ${route.function.name}`),
       ...(options.authorizer ? [`$connect authorizer -> ${options.authorizer.function.name}`] : []),
@@ -357,15 +373,27 @@ function identityValue(source: string, headers: Record<string, string>, query: R
   return undefined;
 }
 
-/** API Gateway hands WebSocket $connect headers over with their original names, one value each. */
-function flattenHeaders(request: IncomingMessage): Record<string, string> {
+/**
+ * API Gateway hands WebSocket $connect headers over with their original names, one value each,
+ * plus the forwarding and trace headers it adds, spelled as it spells them (a client's own
+ * spelling of those is replaced).
+ */
+function connectHeaders(request: IncomingMessage, connection: { sourceIp: string; port: number; now: number }): Record<string, string> {
   const headers: Record<string, string> = {};
   for (let index = 0; index < request.rawHeaders.length; index += 2) {
     const name = request.rawHeaders[index] ?? '';
     const value = request.rawHeaders[index + 1] ?? '';
     headers[name] = headers[name] === undefined ? value : `${headers[name]},${value}`;
   }
-  return headers;
+  const added = forwardingHeaders(headers, connection);
+  for (const name of Object.keys(headers)) if (name.toLowerCase() in added) delete headers[name];
+  return {
+    ...headers,
+    'X-Amzn-Trace-Id': added['x-amzn-trace-id'],
+    'X-Forwarded-For': added['x-forwarded-for'],
+    'X-Forwarded-Port': added['x-forwarded-port'],
+    'X-Forwarded-Proto': added['x-forwarded-proto'],
+  };
 }
 
 function refuseUpgrade(socket: Duplex, status: number, message: string): void {

@@ -1,5 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
+import { ApiGatewayManagementApiClient, GetConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { SignJWT, generateKeyPair } from 'jose';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
@@ -198,6 +198,13 @@ describe('frames', () => {
     await bystander.waitFor((frame) => frame.type === 'pong');
   });
 
+  it('closes a socket that sends a binary frame with 1003, as API Gateway does, before any function runs', async () => {
+    const socket = await connect('acme', uniqueUser());
+    socket.ws.send(Buffer.from(JSON.stringify({ action: 'ping', id: 'binary' })), { binary: true });
+    expect((await socket.waitForClose()).code).toBe(1003);
+    expect(socket.frames).toEqual([]);
+  });
+
   it('closes a socket that sends a message over 128 KB with 1009', async () => {
     const socket = await connect('acme', uniqueUser());
     socket.send('x'.repeat(129 * 1024));
@@ -234,6 +241,32 @@ describe('$disconnect and pruning', () => {
     expect(await pushFrames(deps, { connectionId: stale.connectionId, owner }, [{ type: 'pong' }])).toBe('gone');
     expect(await getItem('connections', { connectionId: stale.connectionId })).toBeUndefined();
     expect((await connections.connectionIdsOf([owner])).get(`acme#${user}`)).toEqual([live!.connectionId]);
+  });
+});
+
+describe('@connections GET', () => {
+  it('answers in the service’s JSON, so the real SDK reads every field of GetConnection', async () => {
+    const client = new ApiGatewayManagementApiClient({ endpoint: urls().wsUrl.replace(/^ws/, 'http'), region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
+    try {
+      const user = uniqueUser();
+      const before = Date.now();
+      const socket = await connect('acme', user, { 'user-agent': 'herald-field-app/1.0' });
+      const [row] = await eventually(async () => {
+        const rows = await connectionsOf('acme', user);
+        return rows.length === 1 ? rows : undefined;
+      });
+      socket.send({ action: 'ping', id: 'activity' });
+      await socket.waitFor((frame) => frame.id === 'activity');
+
+      const connection = await client.send(new GetConnectionCommand({ ConnectionId: row!.connectionId }));
+      expect(connection.ConnectedAt).toBeInstanceOf(Date);
+      expect(connection.ConnectedAt!.getTime()).toBeGreaterThanOrEqual(before - 1_000);
+      expect(connection.LastActiveAt!.getTime()).toBeGreaterThan(connection.ConnectedAt!.getTime());
+      expect(connection.LastActiveAt!.getTime()).toBeLessThanOrEqual(Date.now());
+      expect(connection.Identity).toEqual({ SourceIp: '127.0.0.1', UserAgent: 'herald-field-app/1.0' });
+    } finally {
+      client.destroy();
+    }
   });
 });
 
