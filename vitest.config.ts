@@ -1,7 +1,21 @@
+import { BaseSequencer, type TestSpecification } from 'vitest/node';
 import { defineConfig } from 'vitest/config';
+
+/**
+ * The least-privilege check reads which calls every other integration file made, so it runs last;
+ * otherwise the default order (slowest and failed first) stands.
+ */
+class LeastPrivilegeLast extends BaseSequencer {
+  override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
+    const sorted = await super.sort(files);
+    const isLast = (file: TestSpecification) => file.moduleId.endsWith('/least-privilege.test.ts');
+    return [...sorted.filter((file) => !isLast(file)), ...sorted.filter(isLast)];
+  }
+}
 
 export default defineConfig({
   test: {
+    sequence: { sequencer: LeastPrivilegeLast },
     projects: [
       { test: { name: 'unit', include: ['test/unit/**/*.test.ts'] } },
       {

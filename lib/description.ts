@@ -107,9 +107,28 @@ export type Trigger =
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
-export type TableAccess = 'read' | 'write' | 'readWrite';
+/** DynamoDB operations on a table's items; each is granted as the IAM action of the same name. */
+export type TableOperation = 'GetItem' | 'BatchGetItem' | 'Query' | 'ConditionCheckItem' | 'PutItem' | 'UpdateItem' | 'DeleteItem' | 'BatchWriteItem';
+/**
+ * A level (`read`: GetItem, BatchGetItem, Query; `write`: PutItem, UpdateItem, DeleteItem), or the
+ * exact operations where a level would grant more than the handler calls. Nothing Herald runs
+ * scans or batch-writes a multi-tenant table, so no level grants Scan or BatchWriteItem.
+ */
+export type TableAccess = 'read' | 'write' | 'readWrite' | readonly TableOperation[];
 /** `write` is PutObject and multipart (AbortMultipartUpload included); `read` is GetObject, which presigning needs. */
 export type BucketAccess = 'read' | 'write' | 'readWrite';
+type AccessLevel = 'read' | 'write' | 'readWrite';
+
+const levelOperations = {
+  read: ['GetItem', 'BatchGetItem', 'Query'],
+  write: ['PutItem', 'UpdateItem', 'DeleteItem'],
+  readWrite: ['GetItem', 'BatchGetItem', 'Query', 'PutItem', 'UpdateItem', 'DeleteItem'],
+} as const satisfies Record<AccessLevel, readonly TableOperation[]>;
+
+/** The DynamoDB operations `access` grants on a table. */
+export function tableOperations(access: TableAccess): readonly TableOperation[] {
+  return typeof access === 'string' ? levelOperations[access] : access;
+}
 
 export interface FunctionSpec {
   /** Path of the entry file from the repository root; it exports `handler`. */
@@ -333,50 +352,97 @@ export const buckets = {
   exports: { envVar: 'EXPORTS_BUCKET', expirySetting: 'exportRetentionDays' },
 } as const satisfies Record<string, BucketSpec>;
 
+/** The part of a FunctionSpec that says what the function may reach. */
+export type Access = Pick<FunctionSpec, 'tables' | 'queues' | 'buckets' | 'manageSchedules' | 'sendEmail' | 'readsExportRecords' | 'manageConnections' | 'settings'>;
+
+/** The stronger of two levels: read and write together are readWrite. */
+function strongerLevel(a: AccessLevel, b: AccessLevel): AccessLevel {
+  return a === b ? a : 'readWrite';
+}
+
+/** Two table accesses together: the stronger level, or the union of operations when either names operations. */
+export function mergeTableAccess(a: TableAccess, b: TableAccess): TableAccess {
+  if (typeof a === 'string' && typeof b === 'string') return strongerLevel(a, b);
+  return [...new Set([...tableOperations(a), ...tableOperations(b)])];
+}
+
+/**
+ * What a function needs when it does the work of several parts (deliver(), a dataset, its own
+ * table): each resource at the strongest access any part asks for. An object spread would keep
+ * only the last part's access to a shared table, and a read would silently replace a readWrite.
+ */
+export function mergeAccess(...parts: readonly Access[]): Access {
+  const tables: Partial<Record<TableName, TableAccess>> = {};
+  const queues: Partial<Record<QueueName, 'send' | 'consume'>> = {};
+  const buckets: Partial<Record<BucketName, BucketAccess>> = {};
+  for (const part of parts) {
+    for (const [name, access] of Object.entries(part.tables ?? {}) as Array<[TableName, TableAccess]>) {
+      const existing = tables[name];
+      tables[name] = existing === undefined ? access : mergeTableAccess(existing, access);
+    }
+    for (const [name, use] of Object.entries(part.queues ?? {}) as Array<[QueueName, 'send' | 'consume']>) {
+      if (queues[name] !== undefined && queues[name] !== use) throw new Error(`Queue ${name} is both sent to and consumed by one function; describe it as two functions.`);
+      queues[name] = use;
+    }
+    for (const [name, access] of Object.entries(part.buckets ?? {}) as Array<[BucketName, BucketAccess]>) {
+      const existing = buckets[name];
+      buckets[name] = existing === undefined ? access : strongerLevel(existing, access);
+    }
+  }
+  const flag = (key: 'manageSchedules' | 'sendEmail' | 'readsExportRecords' | 'manageConnections') => (parts.some((part) => part[key]) ? { [key]: true } : {});
+  const settings = [...new Set(parts.flatMap((part) => part.settings ?? []))];
+  return {
+    ...(Object.keys(tables).length > 0 ? { tables } : {}),
+    ...(Object.keys(queues).length > 0 ? { queues } : {}),
+    ...(Object.keys(buckets).length > 0 ? { buckets } : {}),
+    ...flag('manageSchedules'),
+    ...flag('sendEmail'),
+    ...flag('readsExportRecords'),
+    ...flag('manageConnections'),
+    ...(settings.length > 0 ? { settings } : {}),
+  };
+}
+
 /** What every function that frames, pushes to or prunes a socket needs (see functions/realtime/action.ts). */
-const socketAccess = {
+const socketAccess: Access = {
   tables: { connections: 'readWrite', userConnections: 'readWrite' },
   manageConnections: true,
-} as const satisfies Partial<FunctionSpec>;
+};
 
 /** What deliver() needs: the inbox and its dedupe records, preferences, and the sockets to push to. */
-const deliverAccess = {
-  tables: { ...socketAccess.tables, notifications: 'readWrite', dedupe: 'readWrite', preferences: 'read' },
-  manageConnections: true,
+const deliverAccess = mergeAccess(socketAccess, {
+  tables: { notifications: 'readWrite', dedupe: 'readWrite', preferences: 'read' },
   settings: ['notificationRetentionDays'],
-} as const satisfies Partial<FunctionSpec>;
+});
 
-const topicAccess = {
-  tables: { ...socketAccess.tables, memberships: 'read', subscriptions: 'readWrite' },
-  manageConnections: true,
-} as const satisfies Partial<FunctionSpec>;
+const topicAccess = mergeAccess(socketAccess, { tables: { memberships: 'read', subscriptions: 'readWrite' } });
 
 const claimSettings = ['tenantClaim', 'rolesClaim'] as const;
 
 /** Schedule writes touch the Scheduler schedule that fires them. */
-const scheduleAccess = {
+const scheduleAccess: Access = {
   // Memberships and exportRecords for the dataset check before a schedule is accepted.
   tables: { exports: 'readWrite', memberships: 'read' },
   manageSchedules: true,
   settings: [...claimSettings, 'exportScheduleGroup', 'exportSchedulerRoleArn', 'exportQueueArn', 'exportDeadLetterQueueArn', 'exportRecords'],
-} as const satisfies Partial<FunctionSpec>;
+};
 
-const alertReadAccess = {
+const alertReadAccess: Access = {
   tables: { alerts: 'read', memberships: 'read' },
   settings: claimSettings,
-} as const satisfies Partial<FunctionSpec>;
+};
 
 /** What reading an export's rows needs: each dataset's table, and the deployer's records table. */
-const datasetAccess = {
+const datasetAccess: Access = {
   tables: { notifications: 'read', alerts: 'read', memberships: 'read' },
   readsExportRecords: true,
   settings: ['exportRecords'],
-} as const satisfies Partial<FunctionSpec>;
+};
 
-const exportReadAccess = {
+const exportReadAccess: Access = {
   tables: { exports: 'read' },
   settings: claimSettings,
-} as const satisfies Partial<FunctionSpec>;
+};
 
 export const functions = {
   wsAuthorizer: {
@@ -416,22 +482,19 @@ export const functions = {
     entry: 'functions/notifications/handlers/resume.ts',
     description: 'Replays the notifications after a seq on the socket, then answers replayed',
     trigger: { kind: 'websocket', route: 'resume', returnResponse: true },
-    tables: { ...socketAccess.tables, notifications: 'read' },
-    manageConnections: true,
+    ...mergeAccess(socketAccess, { tables: { notifications: 'read' } }),
   },
   wsAck: {
     entry: 'functions/notifications/handlers/ack.ts',
     description: 'Records the delivered watermark a client acknowledges',
     trigger: { kind: 'websocket', route: 'ack', returnResponse: true },
-    tables: { ...socketAccess.tables, notifications: 'readWrite' },
-    manageConnections: true,
+    ...mergeAccess(socketAccess, { tables: { notifications: 'readWrite' } }),
   },
   wsSubscribe: {
     entry: 'functions/topics/handlers/subscribe.ts',
     description: 'Subscribes a member socket to a topic and announces it',
     trigger: { kind: 'websocket', route: 'subscribe', returnResponse: true },
-    ...topicAccess,
-    settings: ['connectionTtlSeconds'],
+    ...mergeAccess(topicAccess, { settings: ['connectionTtlSeconds'] }),
   },
   wsUnsubscribe: {
     entry: 'functions/topics/handlers/unsubscribe.ts',
@@ -464,8 +527,7 @@ export const functions = {
     entry: 'functions/notifications/handlers/publish-notification.ts',
     description: 'Delivers a notification from a publisher to one user',
     trigger: { kind: 'http', method: 'POST', path: '/notifications', auth: 'jwt' },
-    ...deliverAccess,
-    settings: [...deliverAccess.settings, ...claimSettings],
+    ...mergeAccess(deliverAccess, { settings: claimSettings }),
   },
   getPreferences: {
     entry: 'functions/notifications/handlers/get-preferences.ts',
@@ -536,10 +598,7 @@ export const functions = {
       // Alert items only (not the open-alert items), and not their TTL or manual deletions.
       filterPatterns: [{ eventName: ['INSERT', 'MODIFY'], dynamodb: { NewImage: { kind: { S: ['alert'] } } } }],
     },
-    tables: { ...topicAccess.tables, ...deliverAccess.tables },
-    manageConnections: true,
-    sendEmail: true,
-    settings: [...deliverAccess.settings, 'emailSender'],
+    ...mergeAccess(topicAccess, deliverAccess, { sendEmail: true, settings: ['emailSender'] }),
     timeoutSeconds: ALERT_FANOUT_TIMEOUT_SECONDS,
     memoryMb: 512,
   },
@@ -585,8 +644,7 @@ export const functions = {
     entry: 'functions/exports/handlers/preview.ts',
     description: 'Returns the first rows an export of a dataset would contain',
     trigger: { kind: 'http', method: 'POST', path: '/exports/preview', auth: 'jwt' },
-    ...datasetAccess,
-    settings: [...claimSettings, ...datasetAccess.settings],
+    ...mergeAccess(datasetAccess, { settings: claimSettings }),
   },
   listExportRuns: {
     entry: 'functions/exports/handlers/list-runs.ts',
@@ -613,12 +671,12 @@ export const functions = {
     entry: 'functions/exports/handlers/worker.ts',
     description: 'Runs one export: run record, lease, streamed upload to S3, email and notification',
     trigger: { kind: 'queue', queue: 'exports', batchSize: 1 },
-    tables: { ...deliverAccess.tables, ...datasetAccess.tables, exports: 'readWrite' },
-    readsExportRecords: true,
-    buckets: { exports: 'write' },
-    manageConnections: true,
-    sendEmail: true,
-    settings: [...deliverAccess.settings, ...datasetAccess.settings, 'emailSender', 'exportRetentionDays', 'exportLinkKey', 'httpApiUrl'],
+    ...mergeAccess(deliverAccess, datasetAccess, {
+      tables: { exports: 'readWrite' },
+      buckets: { exports: 'write' },
+      sendEmail: true,
+      settings: ['emailSender', 'exportRetentionDays', 'exportLinkKey', 'httpApiUrl'],
+    }),
     timeoutSeconds: EXPORT_WORKER_TIMEOUT_SECONDS,
     // Bounded by the upload's part size x queue size (4 x 8 MB), stream buffers and the SDK.
     memoryMb: 512,
@@ -627,9 +685,7 @@ export const functions = {
     entry: 'functions/exports/handlers/failed.ts',
     description: 'Marks an export run failed after its last retry and tells the owner and the tenant admins',
     trigger: { kind: 'queue', queue: 'exports', batchSize: 1, from: 'deadLetter' },
-    tables: { ...deliverAccess.tables, exports: 'readWrite', memberships: 'read' },
-    manageConnections: true,
-    settings: deliverAccess.settings,
+    ...mergeAccess(deliverAccess, { tables: { exports: 'readWrite', memberships: 'read' } }),
   },
 } as const satisfies Record<string, FunctionSpec>;
 

@@ -21,9 +21,12 @@ import {
   type SettingName,
   type TableAccess,
   type TableName,
+  tableOperations,
+  tables as tableSpecs,
+  type TableSpec,
 } from './description';
 import { acknowledge, acknowledgeWildcardResources } from './nag';
-import { grantTableAccess } from './tables';
+
 
 const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
 
@@ -139,7 +142,7 @@ export class HeraldFunction extends Construct {
     for (const [table, access] of Object.entries(spec.tables ?? {}) as Array<[TableName, TableAccess]>) {
       acknowledgeWildcardResources(
         policy,
-        grantTableAccess(props.tables[table], this.role, access),
+        grantTableAccess(props.tables[table], tableSpecs[table], this.role, access),
         `Access to the ${table} table includes its own secondary indexes (<table ARN>/index/*), which lib/description.ts fixes.`,
       );
     }
@@ -205,6 +208,21 @@ export class HeraldFunction extends Construct {
       );
     }
   }
+}
+
+/**
+ * Exactly the item operations the access names, on the table and, for Query, its indexes: CDK's
+ * grantReadData and grantWriteData would add Scan, BatchWriteItem, DescribeTable and the stream
+ * actions, which no Herald function calls (docs/local-iam.md).
+ */
+function grantTableAccess(table: Table, spec: TableSpec, grantee: Role, access: TableAccess): Grant {
+  const operations = tableOperations(access);
+  const hasIndexes = (spec.indexes?.length ?? 0) + (spec.localIndexes?.length ?? 0) > 0;
+  return Grant.addToPrincipal({
+    grantee,
+    actions: operations.map((operation) => `dynamodb:${operation}`),
+    resourceArns: [table.tableArn, ...(hasIndexes && operations.includes('Query') ? [`${table.tableArn}/index/*`] : [])],
+  });
 }
 
 /** Object-level access only: no listing, no bucket configuration, no deletes. */

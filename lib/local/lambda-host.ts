@@ -4,6 +4,7 @@ import { pathToFileURL } from 'node:url';
 import type { Context } from 'aws-lambda';
 import { functionDefaults, functionSpecs, type FunctionName, type FunctionSpec } from '../description';
 import { LOCAL_ACCOUNT, LOCAL_REGION } from './aws-local';
+import type { IamEnforcement } from './iam/enforcement';
 
 export interface LocalFunction {
   readonly name: FunctionName;
@@ -18,19 +19,33 @@ export type LocalFunctions = ReadonlyMap<FunctionName, LocalFunction>;
 type Handler = (event: unknown, context: Context) => Promise<unknown>;
 
 
+/** The name Lambda knows a local function by, as in logs, ARNs and on-failure records. */
+export function localFunctionName(name: FunctionName): string {
+  return `herald-${name}`;
+}
+
 /**
  * Loads every function of the description in this process, the way Lambda cold-starts one: each
  * entry module is imported with exactly its own environment (tables, settings), so a function that
  * reads a variable its description does not grant fails here as it would in AWS. The variables are
  * removed again once the module has read them at import.
+ *
+ * With `iam`, each import and invocation runs as the function's role from the synthesized
+ * template, so every AWS call it makes is authorized as AWS would (lib/local/iam/).
  */
-export async function loadFunctions(repoRoot: string, environmentOf: (spec: FunctionSpec) => Record<string, string>): Promise<LocalFunctions> {
+export async function loadFunctions(
+  repoRoot: string,
+  environmentOf: (spec: FunctionSpec) => Record<string, string>,
+  iam?: IamEnforcement,
+): Promise<LocalFunctions> {
   const loaded = new Map<FunctionName, LocalFunction>();
   for (const [name, spec] of functionSpecs()) {
     const env = environmentOf(spec);
-    const handler = await importWithEnv(resolve(repoRoot, spec.entry), env);
-    const physicalName = `herald-${name}`;
-    loaded.set(name, { name, physicalName, spec, invoke: (event) => invoke(physicalName, spec, handler, event) });
+    const asRole = <T>(work: (onTimeout: (ms: number) => void) => T): T =>
+      iam ? iam.runAs(name, iam.functionRole(name), (caller) => work((ms) => (caller.timedOutAfterMs = ms))) : work(() => undefined);
+    const handler = await asRole(() => importWithEnv(resolve(repoRoot, spec.entry), env));
+    const physicalName = localFunctionName(name);
+    loaded.set(name, { name, physicalName, spec, invoke: (event) => asRole((onTimeout) => invoke(physicalName, spec, handler, event, onTimeout)) });
   }
   return loaded;
 }
@@ -50,7 +65,11 @@ async function importWithEnv(file: string, env: Record<string, string>): Promise
   }
 }
 
-async function invoke(functionName: string, spec: FunctionSpec, handler: Handler, event: unknown): Promise<unknown> {
+/**
+ * `onTimeout` hears of an invocation that ran out of time. Lambda stops such an environment; here
+ * the handler's promise cannot be stopped, so the IAM layer refuses every AWS call it still makes.
+ */
+async function invoke(functionName: string, spec: FunctionSpec, handler: Handler, event: unknown, onTimeout: (ms: number) => void): Promise<unknown> {
   const timeoutMs = (spec.timeoutSeconds ?? functionDefaults.timeoutSeconds) * 1000;
   const deadline = Date.now() + timeoutMs;
   const context: Context = {
@@ -69,7 +88,10 @@ async function invoke(functionName: string, spec: FunctionSpec, handler: Handler
   };
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`Task timed out after ${timeoutMs / 1000} seconds`)), timeoutMs);
+    timer = setTimeout(() => {
+      onTimeout(timeoutMs);
+      reject(new Error(`Task timed out after ${timeoutMs / 1000} seconds`));
+    }, timeoutMs);
   });
   try {
     // Lambda hands each invocation its own serialised copy of the event and serialises the result:

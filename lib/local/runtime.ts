@@ -1,19 +1,22 @@
 import { randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { BatchWriteItemCommand, DynamoDBClient, QueryCommand } from '@aws-sdk/client-dynamodb';
+import { BatchWriteItemCommand, DescribeTableCommand, DynamoDBClient, QueryCommand } from '@aws-sdk/client-dynamodb';
 import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { S3Client } from '@aws-sdk/client-s3';
 import { CreateScheduleGroupCommand, SchedulerClient } from '@aws-sdk/client-scheduler';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { CONNECTION_TTL_SECONDS, TICKET_TTL_SECONDS } from '../config';
-import { encodeSettings, functionEnvironment, webSocketStageName, type QueueName } from '../description';
+import { encodeSettings, functionEnvironment, tables as tableSpecs, webSocketStageName, type QueueName, type TableName, type TableSpec } from '../description';
 import { LOCAL_ACCOUNT, LOCAL_CREDENTIALS, LOCAL_REGION } from './aws-local';
 import { assertJavaAvailable, reservePort, startDynamoDbLocal, startFauxqsEmulator, startSesEmulator, type RunningEmulator } from './emulators';
 import { startHttpApi, type HttpRoute } from './http-api';
 import { createLocalIssuer } from './issuer';
-import { loadFunctions, type LocalFunction } from './lambda-host';
-import { createBuckets, createFailureQueues, createQueues, createTable, createTables } from './resources';
+import { IamEnforcement } from './iam/enforcement';
+import { synthesizeLocalStack, type SynthesizedStack } from './iam/synthesized-stack';
+import { templateIam, type LocalResources, type RoleIam } from './iam/template-iam';
+import { loadFunctions, localFunctionName, type LocalFunction } from './lambda-host';
+import { createBuckets, createFailureQueues, createQueues, createTable, createTables, queueArn } from './resources';
 import { startLocalScheduler } from './scheduler';
 import { startSqsPoller } from './sqs-poller';
 import { startStreamPoller } from './stream-poller';
@@ -49,6 +52,13 @@ export interface LocalRuntimeOptions {
    * `POST /_local/clock {now}` on schedulerUrl). @default 'real'
    */
   readonly schedulerClock?: 'real' | Date;
+  /**
+   * Authorize every AWS call a function makes against its role in the synthesized template
+   * (lib/local/iam/). Off only for debugging: `HERALD_IAM=off`. @default true unless HERALD_IAM=off
+   */
+  readonly enforceIam?: boolean;
+  /** Keep writing every call functions make, with their roles, to this file (the least-privilege test reads it). */
+  readonly iamUsageFile?: string;
   readonly log?: (message: string) => void;
 }
 
@@ -60,8 +70,10 @@ export const LOCAL_EMAIL_SENDER = 'exports@herald.local';
  * names one when deployed: locally a table made for it, keyed like a typical field-ops table.
  */
 export const LOCAL_EXPORT_RECORDS = { table: 'herald-local-records', tenantKey: 'tenantId', sortKey: 'recordedAt' } as const;
-/** The Scheduler group of export schedules locally (deployed: `<stack>-exports`). */
-export const LOCAL_EXPORT_SCHEDULE_GROUP = 'herald-exports';
+/** The stack name the local runtime synthesizes, so local physical names read like a deployment's. */
+const LOCAL_STACK_NAME = 'herald';
+/** The Scheduler group of export schedules, `<stack>-exports` as the stack names it. */
+export const LOCAL_EXPORT_SCHEDULE_GROUP = `${LOCAL_STACK_NAME}-exports`;
 
 /** The demo's tenant (web/demo, the banner's token example). */
 const SAMPLE_TENANT = 'acme';
@@ -109,11 +121,16 @@ export interface LocalRuntime {
   readonly urls: LocalUrls;
   /** Every route and event source served, in the shape of the CDK template, for the parity test. */
   readonly served: { readonly webSocketRoutes: readonly string[]; readonly httpRoutes: readonly string[]; readonly eventSources: readonly string[] };
+  /** The IAM enforcement layer, absent when turned off; it records every call for the least-privilege check. */
+  readonly iam?: IamEnforcement;
   stop(): Promise<void>;
 }
 
 export const DEFAULT_PORT_BASE = 4100;
 const LOCAL_AUDIENCE = 'herald-local';
+/** The API ids the local gateway and HTTP API report in their events and @connections ARNs. */
+const LOCAL_WEBSOCKET_API_ID = 'local-ws';
+const LOCAL_HTTP_API_ID = 'local-http';
 
 export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Promise<LocalRuntime> {
   const log = options.log ?? (() => undefined);
@@ -133,11 +150,16 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       await reservePort(port(2), 'web demo'),
       await reservePort(port(6), 'EventBridge Scheduler'),
     ];
-    const emulators = await Promise.allSettled([
+    const emulatorsStarting = Promise.allSettled([
       startDynamoDbLocal({ port: port(4), dataDir: options.stateDir && join(options.stateDir, 'dynamodb') }),
       startFauxqsEmulator({ port: port(5), dataDir: options.stateDir && join(options.stateDir, 'fauxqs') }),
       startSesEmulator({ port: port(3) }),
     ]);
+    // Synthesis takes a couple of seconds of CPU; DynamoDB Local boots in its own process meanwhile.
+    const enforceIam = options.enforceIam ?? process.env.HERALD_IAM !== 'off';
+    const synthesized = enforceIam ? synthesizeLocalStack(localStackContext()) : undefined;
+    if (!enforceIam) log('IAM enforcement is OFF (HERALD_IAM=off): calls no deployed role would allow will pass here. Debugging only.');
+    const emulators = await emulatorsStarting;
     for (const started of emulators) if (started.status === 'fulfilled') stopping.push(() => started.value.stop());
     const failed = emulators.find((started) => started.status === 'rejected');
     if (failed) throw failed.reason;
@@ -176,8 +198,25 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     await seedSampleRecords(dynamoClient);
     const exportRetentionDays = 7;
     const bucketNames = await createBuckets(s3Client, () => exportRetentionDays);
+    const iam =
+      synthesized &&
+      (await startIamEnforcement(synthesized, {
+        dynamodb: dynamoClient,
+        sqs: sqsClient,
+        tableNames,
+        queues,
+        failureQueueUrls,
+        bucketNames,
+        connectionsHost: `127.0.0.1:${wsPort}`,
+        usageFile: options.iamUsageFile,
+        log,
+      }));
+    if (iam) stopping.push(async () => iam.enforcement.flushUsage());
+    const schedulerRole = iam?.schedulerRole;
 
-    const scheduler = await startLocalScheduler({ port: schedulerPort, sqs: sqsClient, clock: options.schedulerClock, log });
+    // Scheduler sends each firing as the role the schedule names; here, the stack's one scheduler role.
+    const schedulerSqs = schedulerRole && iam ? iam.enforcement.clientActingAs(sqsClient, 'scheduler', schedulerRole.role) : sqsClient;
+    const scheduler = await startLocalScheduler({ port: schedulerPort, sqs: schedulerSqs, clock: options.schedulerClock, log });
     stopping.push(() => scheduler.stop());
     process.env.AWS_ENDPOINT_URL_SCHEDULER = scheduler.url;
     const schedulerClient = new SchedulerClient({ endpoint: scheduler.url, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
@@ -201,8 +240,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       exportRetentionDays,
       exportRecords: LOCAL_EXPORT_RECORDS,
       exportScheduleGroup: LOCAL_EXPORT_SCHEDULE_GROUP,
-      // Stored by the emulator, never assumed: it has no IAM.
-      exportSchedulerRoleArn: `arn:aws:iam::${LOCAL_ACCOUNT}:role/herald-local-scheduler`,
+      // The stack's scheduler role as the template names it, so iam:PassRole is checked against it.
+      exportSchedulerRoleArn: schedulerRole?.role.roleArn ?? `arn:aws:iam::${LOCAL_ACCOUNT}:role/herald-local-scheduler`,
       exportQueueArn: queues.exports.arn,
       exportDeadLetterQueueArn: queues.exports.dlqArn,
       // Deployed, a Secrets Manager secret the stack generates; locally a key made for this run,
@@ -211,9 +250,14 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       httpApiUrl: httpUrl,
     });
     const queueUrls = Object.fromEntries(Object.entries(queues as Record<string, { url: string }>).map(([name, queue]) => [name, queue.url])) as Record<QueueName, string>;
-    const functions = await loadFunctions(REPO_ROOT, (spec) =>
-      functionEnvironment(spec, { tableNames, queueUrls, bucketNames, connectionsEndpoint: `http://127.0.0.1:${wsPort}/${webSocketStageName}`, settings }),
+    const functions = await loadFunctions(
+      REPO_ROOT,
+      (spec) => functionEnvironment(spec, { tableNames, queueUrls, bucketNames, connectionsEndpoint: `http://127.0.0.1:${wsPort}/${webSocketStageName}`, settings }),
+      iam?.enforcement,
     );
+    // Lambda's event-source mappings read streams and queues, and send on-failure records, as the function's role.
+    const asEventSource = <C extends object>(client: C, fn: LocalFunction, operations: readonly string[]): C =>
+      iam ? iam.enforcement.clientActingAs(client, fn.name, iam.enforcement.functionRole(fn.name), operations) : client;
 
     // Each function joins its trigger: a route, the $connect authorizer, or an event-source poller
     // (Lambda's event-source mappings: the same handler fed by a stream or a queue).
@@ -237,7 +281,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
         case 'stream': {
           const poller = await startStreamPoller({
             dynamodb: dynamoClient,
-            streams: streamsClient,
+            streams: asEventSource(streamsClient, fn, STREAM_MAPPING_OPERATIONS),
             tableName: tableNames[trigger.table],
             handler: fn.invoke,
             functionName: fn.physicalName,
@@ -247,7 +291,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
             bisectBatchOnError: trigger.bisectBatchOnError,
             filterPatterns: trigger.filterPatterns,
             startingPosition: trigger.startingPosition,
-            onFailure: { sqs: sqsClient, queueUrl: failureQueueUrls[trigger.onFailure] },
+            onFailure: { sqs: asEventSource(sqsClient, fn, ['SendMessageCommand']), queueUrl: failureQueueUrls[trigger.onFailure] },
             logger: pollerLogger,
           });
           stopping.push(() => poller.stop());
@@ -257,7 +301,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
         case 'queue': {
           const deadLetter = trigger.from === 'deadLetter';
           const poller = await startSqsPoller({
-            sqs: sqsClient,
+            sqs: asEventSource(sqsClient, fn, QUEUE_MAPPING_OPERATIONS),
             queueUrl: deadLetter ? queues[trigger.queue].dlqUrl : queueUrls[trigger.queue],
             handler: fn.invoke,
             functionName: fn.physicalName,
@@ -274,7 +318,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     const gateway = await startWebSocketGateway({
       port: wsPort,
       stage: webSocketStageName,
-      apiId: 'local-ws',
+      apiId: LOCAL_WEBSOCKET_API_ID,
       routes: webSocketRoutes,
       authorizer,
       idleTimeoutMs: options.idleTimeoutMs,
@@ -282,7 +326,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       log,
     });
     stopping.push(() => gateway.stop());
-    const httpApi = await startHttpApi({ port: httpPort, apiId: 'local-http', routes: httpRoutes, issuer, allowedOrigins, log });
+    const httpApi = await startHttpApi({ port: httpPort, apiId: LOCAL_HTTP_API_ID, routes: httpRoutes, issuer, allowedOrigins, log });
     stopping.push(() => httpApi.stop());
     const web = await startWebServer({ port: webPort, root: join(REPO_ROOT, 'web'), config: { httpUrl, wsUrl } });
     stopping.push(() => web.stop());
@@ -290,10 +334,79 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     return {
       urls: { httpUrl, wsUrl, webUrl: web.url, mailUrl: ses.url, dynamodbUrl: dynamodb.url, s3Url: fauxqs.url, sqsUrl: fauxqs.url, schedulerUrl: scheduler.url },
       served: { webSocketRoutes: gateway.routeKeys, httpRoutes: httpApi.routeKeys, eventSources },
+      iam: iam?.enforcement,
       stop: stopAll,
     };
   } catch (error) {
     await stopAll();
     throw error;
   }
+}
+
+/** What Lambda's stream event-source mapping calls as the function's role (the poller's other lookups are the emulator's own). */
+const STREAM_MAPPING_OPERATIONS = ['DescribeStreamCommand', 'GetShardIteratorCommand', 'GetRecordsCommand', 'ListStreamsCommand'];
+/** What Lambda's SQS event-source mapping calls as the function's role. */
+const QUEUE_MAPPING_OPERATIONS = ['ReceiveMessageCommand', 'DeleteMessageBatchCommand', 'DeleteMessageCommand', 'ChangeMessageVisibilityCommand', 'ChangeMessageVisibilityBatchCommand'];
+
+/** The settings the local stack is synthesized with: the local runtime's own, so the roles match what runs here. */
+function localStackContext(): Record<string, unknown> {
+  return { stackName: LOCAL_STACK_NAME, emailSender: LOCAL_EMAIL_SENDER, exportRecords: LOCAL_EXPORT_RECORDS };
+}
+
+/**
+ * Resolves the synthesized template's roles against the resources just created, and starts
+ * authorizing every call functions make (lib/local/iam/).
+ */
+async function startIamEnforcement(
+  synthesized: SynthesizedStack,
+  local: {
+    dynamodb: DynamoDBClient;
+    sqs: SQSClient;
+    tableNames: Record<TableName, string>;
+    queues: Awaited<ReturnType<typeof createQueues>>;
+    failureQueueUrls: Awaited<ReturnType<typeof createFailureQueues>>;
+    bucketNames: Record<string, string>;
+    connectionsHost: string;
+    usageFile: string | undefined;
+    log: (message: string) => void;
+  },
+): Promise<{ enforcement: IamEnforcement; schedulerRole: { role: RoleIam } | undefined }> {
+  const { stack, template } = synthesized;
+  const { realtime } = stack;
+  if (realtime.exportScheduleGroup.name !== LOCAL_EXPORT_SCHEDULE_GROUP) {
+    throw new Error(`The synthesized schedule group is ${realtime.exportScheduleGroup.name}, not ${LOCAL_EXPORT_SCHEDULE_GROUP}: lib/local/runtime.ts and the stack disagree on names`);
+  }
+  const tables: Record<string, { name: string; streamArn?: string }> = {};
+  for (const [table, name] of Object.entries(local.tableNames) as Array<[TableName, string]>) {
+    const spec: TableSpec = tableSpecs[table];
+    const streamArn = spec.stream
+      ? (await local.dynamodb.send(new DescribeTableCommand({ TableName: name }))).Table?.LatestStreamArn?.replace(/^arn:aws:dynamodb:[^:]+:/, `arn:aws:dynamodb:${LOCAL_REGION}:`)
+      : undefined;
+    tables[table] = { name, streamArn };
+  }
+  const failureQueues: Record<string, { url: string; arn: string }> = {};
+  for (const [name, url] of Object.entries(local.failureQueueUrls)) failureQueues[name] = { url, arn: await queueArn(local.sqs, url) };
+  const resources: LocalResources = {
+    region: LOCAL_REGION,
+    account: LOCAL_ACCOUNT,
+    tables,
+    queues: Object.fromEntries(Object.entries(local.queues).map(([name, queue]) => [name, { url: queue.url, arn: queue.arn }])),
+    deadLetterQueues: Object.fromEntries(Object.entries(local.queues).map(([name, queue]) => [name, { url: queue.dlqUrl, arn: queue.dlqArn }])),
+    failureQueues,
+    buckets: local.bucketNames,
+    webSocketApiId: LOCAL_WEBSOCKET_API_ID,
+    httpApiId: LOCAL_HTTP_API_ID,
+    functionName: localFunctionName,
+  };
+  const iam = templateIam(stack, realtime, template, resources);
+  const enforcement = new IamEnforcement({
+    iam,
+    region: LOCAL_REGION,
+    account: LOCAL_ACCOUNT,
+    apiIdsByHost: { [local.connectionsHost]: LOCAL_WEBSOCKET_API_ID },
+    usageFile: local.usageFile,
+    log: local.log,
+  });
+  const schedulerRole = iam.roleOf(realtime.exportSchedulerRole);
+  return { enforcement, schedulerRole: schedulerRole && { role: schedulerRole } };
 }

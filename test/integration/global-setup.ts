@@ -1,3 +1,6 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { startLocalRuntime, type LocalRuntime, type LocalUrls } from '../../lib/local/runtime';
 
@@ -5,13 +8,21 @@ declare module 'vitest' {
   export interface ProvidedContext {
     localUrls: LocalUrls;
     localServed: LocalRuntime['served'];
+    /** Where the runtime keeps writing each function's role and calls (lib/local/iam/); absent with HERALD_IAM=off. */
+    iamUsageFile: string | undefined;
   }
 }
 
 /** Starts the whole local runtime in memory on free ports, once for all integration files. */
 export default async function setup(project: TestProject) {
-  const runtime = await startLocalRuntime({ portBase: 0, log: (message) => process.env.HERALD_DEBUG && console.error(`[herald] ${message}`) });
+  const iamUsageFile = join(mkdtempSync(join(tmpdir(), 'herald-iam-')), 'usage.json');
+  const runtime = await startLocalRuntime({
+    portBase: 0,
+    iamUsageFile,
+    log: (message) => (process.env.HERALD_DEBUG || message.startsWith('[iam]')) && console.error(`[herald] ${message}`),
+  });
   project.provide('localUrls', runtime.urls);
   project.provide('localServed', runtime.served);
+  project.provide('iamUsageFile', runtime.iam ? iamUsageFile : undefined);
   return () => runtime.stop();
 }
