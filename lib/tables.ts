@@ -8,9 +8,8 @@ import {
   TableEncryption,
   type Attribute,
 } from 'aws-cdk-lib/aws-dynamodb';
-import type { Grant, IGrantable } from 'aws-cdk-lib/aws-iam';
 import type { Construct } from 'constructs';
-import type { KeySpec, TableAccess, TableSpec } from './description';
+import type { KeySpec, TableSpec } from './description';
 
 /**
  * A table exactly as lib/description.ts describes it. On-demand, point-in-time recovery, RETAIN
@@ -48,18 +47,6 @@ export function createTable(scope: Construct, id: string, spec: TableSpec): Tabl
     });
   }
   return table;
-}
-
-/** Grants the access a FunctionSpec asks for; each grant covers the table's indexes too. */
-export function grantTableAccess(table: Table, grantee: IGrantable, access: TableAccess): Grant {
-  switch (access) {
-    case 'read':
-      return table.grantReadData(grantee);
-    case 'write':
-      return table.grantWriteData(grantee);
-    case 'readWrite':
-      return table.grantReadWriteData(grantee);
-  }
 }
 
 function attribute(key: KeySpec): Attribute {
