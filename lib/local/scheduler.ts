@@ -31,7 +31,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { GetQueueUrlCommand, SendMessageCommand, type SQSClient, type MessageAttributeValue } from '@aws-sdk/client-sqs';
+import { SendMessageCommand, type SQSClient, type MessageAttributeValue } from '@aws-sdk/client-sqs';
 import { isTimeZone, nextRunAt, parseScheduleExpression, ScheduleExpressionError, type ParsedExpression } from '../../functions/exports/schedule';
 import { LOCAL_ACCOUNT, LOCAL_REGION } from './aws-local';
 import { closeServer, listenOnLoopback, readBody } from './http-server';
@@ -39,7 +39,10 @@ import { closeServer, listenOnLoopback, readBody } from './http-server';
 export interface LocalSchedulerOptions {
   /** 0 lets the OS choose. */
   readonly port: number;
-  /** Sends to the targets' queues; against fauxqs, made with `useQueueUrlAsEndpoint: false`. */
+  /**
+   * Sends to the targets' queues, as the schedule's role would. Against fauxqs it must be made with
+   * `useQueueUrlAsEndpoint: false`: queues are addressed by their AWS URL, which fauxqs resolves.
+   */
   readonly sqs: SQSClient;
   /** 'real' fires what is due every second; a Date starts a manual clock there. @default 'real' */
   readonly clock?: 'real' | Date;
@@ -345,8 +348,10 @@ class SchedulerState {
   }
 
   private async send(queueArn: string, body: string, messageGroupId?: string, attributes?: Record<string, MessageAttributeValue>): Promise<void> {
-    const [, , , account, queueName] = SQS_ARN.exec(queueArn) ?? [];
-    const { QueueUrl } = await this.options.sqs.send(new GetQueueUrlCommand({ QueueName: queueName!, QueueOwnerAWSAccountId: account }));
+    // Scheduler addresses the target by its ARN and only sends (the role needs nothing but
+    // sqs:SendMessage), so the URL is derived rather than looked up with GetQueueUrl.
+    const [, , region, account, queueName] = SQS_ARN.exec(queueArn) ?? [];
+    const QueueUrl = `https://sqs.${region}.amazonaws.com/${account}/${queueName}`;
     await this.options.sqs.send(
       new SendMessageCommand({ QueueUrl, MessageBody: body, ...(messageGroupId && { MessageGroupId: messageGroupId }), ...(attributes && { MessageAttributes: attributes }) }),
     );
