@@ -2,6 +2,7 @@ import type { DeliveryOutcome, DeliveryRequest } from '../notifications/model';
 import { countMetric, logger } from '../shared/instrumentation';
 import type { Mailer } from '../shared/email';
 import { forEachLimited } from '../realtime/push';
+import { EmailRejected } from '../exports/email';
 import { alertEmail } from './email';
 import { alertView, priorityOf, type Alert } from './model';
 
@@ -30,6 +31,8 @@ export interface FanoutResult {
   readonly recipients: number;
   readonly delivered: number;
   readonly emailed: number;
+  /** Recipients SES refused (MessageRejected): recorded and counted, never retried. */
+  readonly emailRejected: number;
 }
 
 /** SES's default send rate is 14/s; a few at a time keeps a large topic from tripping it at once. */
@@ -70,6 +73,7 @@ export async function fanOutAlertChange(deps: FanoutDeps, alert: Alert): Promise
   );
 
   let emailed = 0;
+  let emailRejected = 0;
   const failures: unknown[] = [];
   const toEmail = outcomes.flatMap((outcome, index) => (outcome.emailTo === undefined ? [] : [{ userId: recipients[index] as string, to: outcome.emailTo }]));
   const withoutAddress = outcomes.filter((outcome) => outcome.email && outcome.emailTo === undefined).length;
@@ -85,19 +89,28 @@ export async function fanOutAlertChange(deps: FanoutDeps, alert: Alert): Promise
       await deps.mailer.send(alertEmail(alert, to));
       emailed++;
     } catch (error) {
+      if (error instanceof EmailRejected) {
+        // Final for this recipient (in the SES sandbox, an address not verified): the claim is
+        // kept, so a replay does not ask again, and the record goes on for everyone else.
+        emailRejected++;
+        logger.warn('Alert email refused by SES', { alertId: alert.id, version: alert.version, userId, reason: error.reason });
+        return;
+      }
       await deps.emails.release(key);
       failures.push(error);
     }
   });
+  if (emailRejected > 0) countMetric('AlertEmailsRejected', emailRejected);
   if (failures.length > 0) {
     countMetric('AlertEmailsFailed', failures.length);
     // The record fails and is retried: delivered notifications and sent emails are not repeated.
-    throw new AggregateError(failures, `${failures.length} of ${toEmail.length} alert emails failed`);
+    // The log shows the message, not the aggregated errors: the first one says what went wrong.
+    throw new AggregateError(failures, `${failures.length} of ${toEmail.length} alert emails failed; the first: ${(failures[0] as Error | undefined)?.message ?? String(failures[0])}`);
   }
   if (emailed > 0) countMetric('AlertEmailsSent', emailed);
 
   await deps.publishEvent(alert.tenant, alert.topic, 'alert', alertView(alert));
-  return { recipients: recipients.length, delivered: outcomes.filter((outcome) => outcome.status === 'delivered').length, emailed };
+  return { recipients: recipients.length, delivered: outcomes.filter((outcome) => outcome.status === 'delivered').length, emailed, emailRejected };
 }
 
 function notificationTitle(alert: Alert): string {

@@ -9,7 +9,9 @@
  * 3. Rows stream from DynamoDB pages through the formatter into an S3 multipart upload; the
  *    upload id is recorded, so an attempt that crashed mid-upload is aborted by the next one.
  * 4. The email goes out at most once (a conditional `emailedAt`), the owner's "export ready"
- *    notification once (deliver()'s dedupe key), and only then is the run `succeeded`.
+ *    notification once (deliver()'s dedupe key), and only then is the run `succeeded`. Recipients
+ *    SES refuses (`EmailRejected`) do not fail the run: the others still get the email, and the
+ *    succeeded run records the refused ones in `error` (docs/exports.md, "Email refusals").
  *
  * Opening the dataset checks again that the owner may read it (an alerts topic they have left, a
  * records table the deployment no longer names): a refusal fails the run at once with its reason
@@ -17,11 +19,11 @@
  */
 import { pipeline, Transform, type Readable } from 'node:stream';
 import { HeraldError } from '../shared/errors';
-import { logger } from '../shared/instrumentation';
+import { countMetric, logger } from '../shared/instrumentation';
 import type { DeliveryRequest } from '../notifications/model';
 import { counted, type DatasetSource } from './datasets';
 import type { Mailer } from '../shared/email';
-import { readyEmail } from './email';
+import { EmailRejected, readyEmail } from './email';
 import { contentTypeOf, fileExtensionOf, formatRows, type ExportColumn, type ExportFormat, type ExportRow } from './formats';
 import { downloadUrl, signLink } from './links';
 import type { ExportRun, ExportSchedule, RunMessage } from './model';
@@ -103,19 +105,19 @@ export async function runExport(deps: WorkerDeps, message: RunMessage, messageId
       if (run.uploadId) await deps.files.abortUpload(key, run.uploadId); // left by a crashed attempt
       run = { ...run, ...(await uploadFile(deps, schedule, run, key, started)) };
     }
-    await emailOnce(deps, schedule, run, owner);
+    const unsent = await emailOnce(deps, schedule, run, owner);
     await deps.notify([
       {
         recipient: owner,
         kind: 'export.ready',
         title: `Export ready: ${schedule.name}`.slice(0, 200),
-        body: `${run.rows ?? 0} rows, ${schedule.format.toUpperCase()}`,
-        data: { runId, scheduleId: schedule.id, rows: run.rows ?? 0 },
+        body: `${run.rows ?? 0} rows, ${schedule.format.toUpperCase()}${unsent.length === 0 ? '' : `. Not emailed to: ${unsent.map(({ to }) => to).join(', ')}`}`.slice(0, 2_000),
+        data: { runId, scheduleId: schedule.id, rows: run.rows ?? 0, ...(unsent.length > 0 && { notEmailed: unsent.length }) },
         priority: 'normal',
         dedupeKey: `export-ready.${runId}`,
       },
     ]);
-    await deps.store.finishRun(owner, schedule.id, scheduledAt, 'succeeded', clock());
+    await deps.store.finishRun(owner, schedule.id, scheduledAt, 'succeeded', clock(), unsent.length === 0 ? undefined : unsentText(unsent, schedule.recipients.length));
     return 'succeeded';
   } catch (error) {
     // A refusal whose notice could not be given is retried like any failed attempt.
@@ -212,28 +214,88 @@ async function refuse(deps: WorkerDeps, schedule: ExportSchedule, runId: string,
   await deps.store.finishRun(owner, schedule.id, scheduledAt, 'failed', deps.now?.() ?? new Date(), error);
 }
 
-async function emailOnce(deps: WorkerDeps, schedule: ExportSchedule, run: ExportRun, owner: Owner): Promise<void> {
-  if (!(await deps.store.markEmailed(owner, schedule.id, run.scheduledAt, deps.now?.() ?? new Date()))) return;
+/** A recipient who did not get the email: SES refused them (`rejected`), or a send failed after others had gone out. */
+export interface Unsent {
+  readonly to: string;
+  readonly rejected: boolean;
+  readonly reason: string;
+}
+
+/**
+ * Sends the email once, and answers whom it did not reach. SES refuses a whole message for one
+ * recipient it will not take (in its sandbox, any address not verified), so after a refusal of
+ * several recipients it goes to each alone, and only the refused ones miss it.
+ */
+async function emailOnce(deps: WorkerDeps, schedule: ExportSchedule, run: ExportRun, owner: Owner): Promise<Unsent[]> {
+  if (!(await deps.store.markEmailed(owner, schedule.id, run.scheduledAt, deps.now?.() ?? new Date()))) return [];
   const expiresAt = run.fileExpiresAt!;
   const token = signLink(deps.linkKey, { runId: run.runId, tenant: run.tenant, owner: run.owner, exp: Math.floor(Date.parse(expiresAt) / 1000) });
+  const email = readyEmail({
+    scheduleName: schedule.name,
+    rows: run.rows ?? 0,
+    bytes: run.bytes ?? 0,
+    format: schedule.format,
+    scheduledAt: run.scheduledAt,
+    link: downloadUrl(deps.httpApiUrl, run.runId, token),
+    expiresAt,
+    recipients: schedule.recipients,
+  });
+  const unmark = () => deps.store.unmarkEmailed(owner, schedule.id, run.scheduledAt);
+  let refusal: EmailRejected;
   try {
-    await deps.mailer.send(
-      readyEmail({
-        scheduleName: schedule.name,
-        rows: run.rows ?? 0,
-        bytes: run.bytes ?? 0,
-        format: schedule.format,
-        scheduledAt: run.scheduledAt,
-        link: downloadUrl(deps.httpApiUrl, run.runId, token),
-        expiresAt,
-        recipients: schedule.recipients,
-      }),
-    );
+    await deps.mailer.send(email);
+    return [];
   } catch (error) {
     // Not sent: let the retry send it. (Sent but unanswered is the one case that can send twice.)
-    await deps.store.unmarkEmailed(owner, schedule.id, run.scheduledAt);
-    throw error;
+    if (!(error instanceof EmailRejected)) {
+      await unmark();
+      throw error;
+    }
+    refusal = error;
   }
+  const unsent: Unsent[] = [];
+  if (email.to.length === 1) {
+    unsent.push({ to: email.to[0]!, rejected: true, reason: refusal.reason });
+  } else {
+    let sent = 0;
+    for (const to of email.to) {
+      try {
+        await deps.mailer.send({ ...email, to: [to] });
+        sent++;
+      } catch (error) {
+        if (error instanceof EmailRejected) {
+          unsent.push({ to, rejected: true, reason: error.reason });
+        } else if (sent === 0) {
+          await unmark(); // nothing went out yet: the retry starts over
+          throw error;
+        } else {
+          // Some recipients have it, and a retry would send them a second copy: record the rest.
+          unsent.push({ to, rejected: false, reason: errorText(error) });
+        }
+      }
+    }
+  }
+  if (unsent.length === 0) return unsent; // refused together, taken one by one
+  const rejected = unsent.filter((entry) => entry.rejected).length;
+  if (rejected > 0) countMetric('ExportEmailsRejected', rejected);
+  if (unsent.length > rejected) countMetric('ExportEmailsFailed', unsent.length - rejected);
+  logger.warn('Export email not sent to every recipient', { runId: run.runId, recipients: email.to.length, rejected, failed: unsent.length - rejected, reason: refusal.reason });
+  return unsent;
+}
+
+/**
+ * What a succeeded run records in `error` about the recipients it did not reach, at most 500
+ * characters: `EmailRejected: SES refused the email to 1 of 3 recipients: b@example.com (<SES's
+ * reason>)`, with `; not sent to …` for sends that failed otherwise (`EmailFailed:` when only those).
+ */
+export function unsentText(unsent: readonly Unsent[], recipients: number): string {
+  const rejected = unsent.filter((entry) => entry.rejected);
+  const failed = unsent.filter((entry) => !entry.rejected);
+  const parts = [
+    ...(rejected.length > 0 ? [`SES refused the email to ${rejected.length} of ${recipients} recipients: ${rejected.map(({ to }) => to).join(', ')} (${rejected[0]!.reason})`] : []),
+    ...(failed.length > 0 ? [`not sent to ${failed.map(({ to }) => to).join(', ')} (${failed[0]!.reason})`] : []),
+  ];
+  return `${rejected.length > 0 ? 'EmailRejected' : 'EmailFailed'}: ${parts.join('; ')}`.slice(0, 500);
 }
 
 export function errorText(error: unknown): string {

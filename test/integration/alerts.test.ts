@@ -1,11 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { SESClient } from '@aws-sdk/client-ses';
+import { MessageRejected, SESClient, type SendEmailCommandInput } from '@aws-sdk/client-ses';
 import { DeleteMessageCommand, GetQueueUrlCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { marshall } from '@aws-sdk/util-dynamodb';
+import type { Context, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
 import { ulid } from 'ulid';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { fanOutAlertChange, type FanoutDeps } from '../../functions/alerts/fanout';
 import type { Alert } from '../../functions/alerts/model';
 import { connectionsApiGateway } from '../../functions/adapters/connections-api';
@@ -16,7 +18,9 @@ import { dynamoPreferenceStore } from '../../functions/adapters/dynamo-preferenc
 import { dynamoMembershipStore, dynamoSubscriptionStore } from '../../functions/adapters/dynamo-topic-stores';
 import { sesMailer } from '../../functions/adapters/ses-mailer';
 import { deliver } from '../../functions/notifications/deliver';
+import { logger, metrics } from '../../functions/shared/instrumentation';
 import { publishTopicEvent } from '../../functions/topics/topics';
+import { functionEnvironment, functions, tables, type SettingName, type TableName } from '../../lib/description';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../lib/local/aws-local';
 import { api, devToken, emailsTo, eventually, tableName, TestSocket, ticketFor, urls } from '../support/local';
 
@@ -64,7 +68,7 @@ async function inbox(tenant: string, user: string): Promise<any[]> {
 const alertNotifications = (items: any[], alertId: string) => items.filter((item) => item.data?.alertId === alertId);
 
 /** The fan-out's domain function with its real adapters, for replaying a stream record by hand. */
-function fanoutDeps(): FanoutDeps {
+function fanoutDeps(sesClient: SESClient = ses): FanoutDeps {
   const connections = dynamoConnectionStore(db, { connections: tableName('connections'), userConnections: tableName('userConnections') });
   const gateway = connectionsApiGateway(connectionsApi);
   const delivery = {
@@ -79,9 +83,81 @@ function fanoutDeps(): FanoutDeps {
     deliver: (requests) => deliver(delivery, requests),
     members: (tenant, topic) => topics.memberships.members(tenant, topic),
     publishEvent: (tenant, topic, name, data) => publishTopicEvent(topics, tenant, topic, name, data),
-    mailer: sesMailer(ses, 'exports@herald.local'),
+    mailer: sesMailer(sesClient, 'exports@herald.local'),
     emails: dynamoEmailLedger(db, tableName('dedupe')),
   };
+}
+
+/**
+ * The real SES client with the SES sandbox's answer for `unverified` addresses: SendEmail refuses
+ * any message to one of them with MessageRejected, naming them. `attempts` lists each send's
+ * recipients, refused or not.
+ */
+function sandboxedSes(unverified: string[]): { client: SESClient; attempts: string[][] } {
+  const client = new SESClient({ endpoint: urls().mailUrl, ...local });
+  const attempts: string[][] = [];
+  client.middlewareStack.add(
+    (next) => async (args) => {
+      const to = (args.input as SendEmailCommandInput).Destination?.ToAddresses ?? [];
+      attempts.push(to);
+      const refused = to.filter((address) => unverified.includes(address));
+      if (refused.length > 0) {
+        throw new MessageRejected({
+          message: `Email address is not verified. The following identities failed the check in region ${LOCAL_REGION.toUpperCase()}: ${refused.join(', ')}`,
+          $metadata: { httpStatusCode: 400 },
+        });
+      }
+      return next(args);
+    },
+    { step: 'initialize', name: 'sesSandbox' },
+  );
+  return { client, attempts };
+}
+
+/**
+ * The fan-out function's module as Lambda cold-starts it (its own `handler` is built from the
+ * environment the description gives it), for its makeHandler with the deps a test chooses.
+ */
+async function fanoutHandlerModule() {
+  const tableNames = Object.fromEntries(Object.keys(tables).map((table) => [table, tableName(table as TableName)])) as Record<TableName, string>;
+  const settings = { notificationRetentionDays: '30', emailSender: 'exports@herald.local' } as Record<SettingName, string>;
+  const env = functionEnvironment(functions.alertFanout, { tableNames, queueUrls: {} as never, bucketNames: {} as never, connectionsEndpoint: urls().wsUrl.replace(/^ws/, 'http'), settings });
+  const previous = Object.fromEntries(Object.keys(env).map((key) => [key, process.env[key]]));
+  Object.assign(process.env, env);
+  try {
+    return await import('../../functions/alerts/handlers/fanout');
+  } finally {
+    for (const [key, value] of Object.entries(previous)) {
+      if (value === undefined) delete process.env[key];
+      else process.env[key] = value;
+    }
+  }
+}
+
+const lambdaContext = { functionName: 'alertFanout', awsRequestId: randomUUID(), getRemainingTimeInMillis: () => 60_000 } as unknown as Context;
+
+/** An INSERT of a critical alert as the Alerts stream carries it, never written to the table (so the running fan-out does not see it). */
+function raisedRecord(tenant: string, topic: string, sequenceNumber: string, fields: Partial<Alert> = {}): { alert: Alert; record: DynamoDBRecord } {
+  const now = new Date().toISOString();
+  const alert: Alert = {
+    tenant,
+    id: ulid(),
+    topic,
+    rule: unique('gas'),
+    subject: 'bay-3',
+    severity: 'critical',
+    title: 'Gas above limit',
+    status: 'active',
+    version: 1,
+    change: 'raised',
+    raisedAt: now,
+    raisedBy: 'monitor',
+    updatedAt: now,
+    updatedBy: 'monitor',
+    ...fields,
+  } as Alert;
+  const image = marshall({ ...alert, kind: 'alert', topicKey: `${tenant}#${topic}` }, { removeUndefinedValues: true });
+  return { alert, record: { eventName: 'INSERT', dynamodb: { SequenceNumber: sequenceNumber, NewImage: image as never } } };
 }
 
 describe('alerts: raise, fan-out and lifecycle', () => {
@@ -260,6 +336,80 @@ describe('alerts: duplicates, poison records and email', () => {
     // Acknowledging is another kind, which 'quiet' did not turn off.
     await api('PATCH', `/alerts/${high.id}`, publisher, { status: 'acknowledged' }, { 'if-match': '1' });
     await eventually(async () => (alertNotifications(await inbox(tenant, 'quiet'), high.id).length === 1 ? true : undefined), 10_000);
+  });
+
+  it('records a recipient SES refuses and goes on: no record fails, everyone else is emailed, each refusal is counted', async () => {
+    const { tenant, topic } = await topicWith(['ana', 'bob', 'cy']);
+    const addresses: Record<string, string> = {};
+    for (const user of ['ana', 'bob', 'cy']) {
+      addresses[user] = `${unique(user)}@example.com`;
+      expect((await api('PUT', '/me/preferences', await devToken(tenant, user), { email: addresses[user] })).status).toBe(200);
+    }
+    const sandbox = sandboxedSes([addresses.cy!]);
+    const added = vi.spyOn(metrics, 'addMetric');
+    try {
+      const { makeHandler } = await fanoutHandlerModule();
+      const handler = makeHandler(fanoutDeps(sandbox.client));
+      const first = raisedRecord(tenant, topic, '100');
+      const second = raisedRecord(tenant, topic, '101');
+      const event: DynamoDBStreamEvent = { Records: [first.record, second.record] };
+
+      expect(await handler(event, lambdaContext)).toEqual({ batchItemFailures: [] });
+      for (const user of ['ana', 'bob']) {
+        const emails = await emailsTo(addresses[user]!);
+        expect(emails.map((email) => email.body.text?.match(/Alert (\w+), version 1\./)?.[1]).sort()).toEqual([first.alert.id, second.alert.id].sort());
+      }
+      expect(await emailsTo(addresses.cy!)).toHaveLength(0);
+      // cy still has both in the inbox: only the email was refused.
+      for (const alert of [first.alert, second.alert]) expect(alertNotifications(await inbox(tenant, 'cy'), alert.id)).toHaveLength(1);
+      const counted = (name: string) => added.mock.calls.filter(([metric]) => metric === name).reduce((sum, [, , value]) => sum + Number(value), 0);
+      expect(counted('AlertEmailsRejected')).toBe(2);
+      expect(counted('AlertEmailsFailed')).toBe(0);
+      expect(counted('AlertFanoutFailures')).toBe(0);
+
+      // Lambda delivers the batch again: the refusal is final, so SES is not asked again, and no one gets a second email.
+      const attemptsBefore = sandbox.attempts.length;
+      expect(await handler(event, lambdaContext)).toEqual({ batchItemFailures: [] });
+      expect(sandbox.attempts.length).toBe(attemptsBefore);
+      expect(await emailsTo(addresses.ana!)).toHaveLength(2);
+    } finally {
+      added.mockRestore();
+      sandbox.client.destroy();
+    }
+  });
+
+  it('fails the record, to be retried, when SES refuses the sender itself: that is the deployment, not a recipient', async () => {
+    const { tenant, topic } = await topicWith(['ana']);
+    const address = `${unique('ana')}@example.com`;
+    expect((await api('PUT', '/me/preferences', await devToken(tenant, 'ana'), { email: address })).status).toBe(200);
+    const sandbox = sandboxedSes(['never-matches@example.com']);
+    sandbox.client.middlewareStack.add(
+      () => async () => {
+        throw new MessageRejected({
+          message: `Email address is not verified. The following identities failed the check in region US-EAST-1: exports@herald.local, ${address}`,
+          $metadata: { httpStatusCode: 400 },
+        });
+      },
+      { step: 'initialize', name: 'unverifiedSender', priority: 'low' },
+    );
+    try {
+      const { makeHandler } = await fanoutHandlerModule();
+      const { record } = raisedRecord(tenant, topic, '200');
+      const errors = vi.spyOn(logger, 'error');
+      try {
+        expect(await makeHandler(fanoutDeps(sandbox.client))({ Records: [record] }, lambdaContext)).toEqual({ batchItemFailures: [{ itemIdentifier: '200' }] });
+        const logged = errors.mock.calls.map(([, extra]) => ((extra as { error?: Error } | undefined)?.error)?.message ?? '');
+        expect(logged.some((text) => text.includes('SES has not verified the sender exports@herald.local'))).toBe(true);
+      } finally {
+        errors.mockRestore();
+      }
+      // The claim was given back, so the retry (once the sender is verified) sends it.
+      const retried = await makeHandler(fanoutDeps())({ Records: [record] }, lambdaContext);
+      expect(retried).toEqual({ batchItemFailures: [] });
+      expect(await emailsTo(address)).toHaveLength(1);
+    } finally {
+      sandbox.client.destroy();
+    }
   });
 
   it('sends a poison record to the failure queue after its retries, and delivers the records after it', async () => {

@@ -1,15 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import { CreateMultipartUploadCommand, S3Client, UploadPartCommand } from '@aws-sdk/client-s3';
-import { SESClient } from '@aws-sdk/client-ses';
+import { MessageRejected, SESClient, type SendEmailCommandInput } from '@aws-sdk/client-ses';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { dynamoDatasets } from '../../functions/adapters/dynamo-datasets';
 import { dynamoExportStore } from '../../functions/adapters/dynamo-export-store';
 import { s3ExportFiles } from '../../functions/adapters/s3-export-files';
 import { sesMailer } from '../../functions/adapters/ses-mailer';
 import type { RunMessage } from '../../functions/exports/model';
 import { objectKeyOf, runExport, type ExportFiles, type WorkerDeps } from '../../functions/exports/worker';
+import { metrics } from '../../functions/shared/instrumentation';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../lib/local/aws-local';
 import { localBucketName } from '../../lib/local/resources';
 import { api, devToken, emailsTo, tableName, urls } from '../support/local';
@@ -46,7 +47,7 @@ function deps(overrides: Partial<WorkerDeps> = {}): WorkerDeps & { notified: unk
   };
 }
 
-async function newSchedule(recipient: string): Promise<{ tenant: string; scheduleId: string }> {
+async function newSchedule(recipient: string | string[]): Promise<{ tenant: string; scheduleId: string }> {
   const tenant = `t-${randomUUID().slice(0, 8)}`;
   const token = await devToken(tenant, 'ana');
   const { status, body } = await api('POST', '/exports/schedules', token, {
@@ -55,13 +56,40 @@ async function newSchedule(recipient: string): Promise<{ tenant: string; schedul
     format: 'csv',
     schedule: { preset: 'daily', at: '06:00' },
     timezone: 'UTC',
-    recipients: [recipient],
+    recipients: Array.isArray(recipient) ? recipient : [recipient],
   });
   expect(status).toBe(201);
   return { tenant, scheduleId: body.id };
 }
 
 const message = (tenant: string, scheduleId: string, scheduledTime: string): RunMessage => ({ scheduleId, tenant, owner: 'ana', scheduledTime, trigger: 'schedule' });
+
+/**
+ * The real SES client with the SES sandbox's answer for `unverified` addresses: SendEmail refuses
+ * any message to one of them with MessageRejected, naming them. `attempts` lists each send's recipients.
+ */
+function sandboxedSes(unverified: string[]): { client: SESClient; attempts: string[][] } {
+  const client = new SESClient({ endpoint: urls().mailUrl, ...local });
+  const attempts: string[][] = [];
+  client.middlewareStack.add(
+    (next) => async (args) => {
+      const to = (args.input as SendEmailCommandInput).Destination?.ToAddresses ?? [];
+      attempts.push(to);
+      const refused = to.filter((address) => unverified.includes(address));
+      if (refused.length > 0) {
+        throw new MessageRejected({
+          message: `Email address is not verified. The following identities failed the check in region ${LOCAL_REGION.toUpperCase()}: ${refused.join(', ')}`,
+          $metadata: { httpStatusCode: 400 },
+        });
+      }
+      return next(args);
+    },
+    { step: 'initialize', name: 'sesSandbox' },
+  );
+  return { client, attempts };
+}
+
+const address = () => `${randomUUID().slice(0, 8)}@example.com`;
 
 describe('the export worker', () => {
   it('turns a duplicate message for the same firing into a no-op: one run, one email', async () => {
@@ -128,5 +156,82 @@ describe('the export worker', () => {
     await expect(
       s3.send(new UploadPartCommand({ Bucket: bucket, Key: crashedUpload!.key, UploadId: crashedUpload!.uploadId, PartNumber: 2, Body: Buffer.alloc(10) })),
     ).rejects.toMatchObject({ name: 'NoSuchUpload' });
+  });
+
+  it('still succeeds when SES refuses a recipient: the others get the link, the refused one is recorded and counted', async () => {
+    const [ok1, refused, ok2] = [address(), address(), address()];
+    const { tenant, scheduleId } = await newSchedule([ok1, refused, ok2]);
+    const sandbox = sandboxedSes([refused]);
+    const added = vi.spyOn(metrics, 'addMetric');
+    try {
+      const worker = deps({ mailer: sesMailer(sandbox.client, 'exports@herald.local') });
+      expect(await runExport(worker, message(tenant, scheduleId, '2026-03-10T06:00:00Z'), 'm-sandbox')).toBe('succeeded');
+
+      // All three together were refused, so each went alone; only the refused one missed it.
+      expect(sandbox.attempts).toEqual([[ok1, refused, ok2], [ok1], [refused], [ok2]]);
+      for (const recipient of [ok1, ok2]) {
+        const emails = await emailsTo(recipient);
+        expect(emails).toHaveLength(1);
+        expect(emails[0]!.destination.to).toEqual([recipient]);
+        expect(emails[0]!.body.text).toContain('/download?token=');
+      }
+      expect(await emailsTo(refused)).toHaveLength(0);
+
+      const run = await store.getRun({ tenant, userId: 'ana' }, scheduleId, '2026-03-10T06:00:00Z');
+      expect(run).toMatchObject({ status: 'succeeded', attempts: 1 });
+      expect(run!.emailedAt).toBeDefined();
+      expect(run!.error).toMatch(new RegExp(`^EmailRejected: SES refused the email to 1 of 3 recipients: ${refused} \\(Email address is not verified`));
+      expect(worker.notified).toEqual([expect.objectContaining({ kind: 'export.ready', body: expect.stringContaining(`Not emailed to: ${refused}`), data: expect.objectContaining({ notEmailed: 1 }) })]);
+      const counted = (name: string) => added.mock.calls.filter(([metric]) => metric === name).reduce((sum, [, , value]) => sum + Number(value), 0);
+      expect(counted('ExportEmailsRejected')).toBe(1);
+      expect(counted('ExportEmailsFailed')).toBe(0);
+
+      // A redelivery of the message finds the run done: no second email, the record stays.
+      expect(await runExport(worker, message(tenant, scheduleId, '2026-03-10T06:00:00Z'), 'm-sandbox-again')).toBe('duplicate');
+      expect(await emailsTo(ok1)).toHaveLength(1);
+    } finally {
+      added.mockRestore();
+      sandbox.client.destroy();
+    }
+  });
+
+  it('succeeds and records the refusal when SES refuses the only recipient, without asking SES twice', async () => {
+    const refused = address();
+    const { tenant, scheduleId } = await newSchedule(refused);
+    const sandbox = sandboxedSes([refused]);
+    try {
+      const worker = deps({ mailer: sesMailer(sandbox.client, 'exports@herald.local') });
+      expect(await runExport(worker, message(tenant, scheduleId, '2026-03-11T06:00:00Z'), 'm-only')).toBe('succeeded');
+      expect(sandbox.attempts).toEqual([[refused]]);
+      const run = await store.getRun({ tenant, userId: 'ana' }, scheduleId, '2026-03-11T06:00:00Z');
+      expect(run).toMatchObject({ status: 'succeeded', error: expect.stringMatching(/^EmailRejected: SES refused the email to 1 of 1 recipients/) });
+    } finally {
+      sandbox.client.destroy();
+    }
+  });
+
+  it('fails the attempt, to be retried, when SES refuses the sender itself, and sends on the retry', async () => {
+    const recipient = address();
+    const { tenant, scheduleId } = await newSchedule(recipient);
+    const firing = message(tenant, scheduleId, '2026-03-12T06:00:00Z');
+    const unverifiedSender = new SESClient({ endpoint: urls().mailUrl, ...local });
+    unverifiedSender.middlewareStack.add(
+      () => async () => {
+        throw new MessageRejected({
+          message: 'Email address is not verified. The following identities failed the check in region US-EAST-1: exports@herald.local',
+          $metadata: { httpStatusCode: 400 },
+        });
+      },
+      { step: 'initialize', name: 'unverifiedSender' },
+    );
+    try {
+      await expect(runExport(deps({ mailer: sesMailer(unverifiedSender, 'exports@herald.local') }), firing, 'm-sender')).rejects.toThrow('SES has not verified the sender exports@herald.local');
+      expect(await store.getRun({ tenant, userId: 'ana' }, scheduleId, '2026-03-12T06:00:00Z')).toMatchObject({ status: 'queued', error: expect.stringContaining('SES has not verified the sender') });
+      expect(await runExport(deps(), firing, 'm-sender')).toBe('succeeded');
+      expect(await emailsTo(recipient)).toHaveLength(1);
+      expect((await store.getRun({ tenant, userId: 'ana' }, scheduleId, '2026-03-12T06:00:00Z'))!.error).toBeUndefined();
+    } finally {
+      unverifiedSender.destroy();
+    }
   });
 });
