@@ -33,7 +33,7 @@ try {
     const outputs = readStackOutputs(args.where.outputsFile, args.where.stack);
     target = deployedTarget(outputs, readDeployedTokens(process.env, new Date(), args.timeoutSeconds));
   } else if (args.where.kind === 'running') {
-    target = localTarget(readLocalJson(args.where.localJson), 'the running npm start (.herald/local.json)');
+    target = localTarget(readLocalJson(args.where.localJson), 'the running npm start (.herald/local.json)', 'is npm start still running? .herald/local.json stays behind when it stops');
   }
 } catch (error) {
   if (error instanceof UsageError) usageError(error.message);

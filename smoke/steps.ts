@@ -24,6 +24,8 @@ export interface SmokeTarget {
   readonly httpUrl: string;
   /** The stage URL every ticket's `url` must start with. */
   readonly webSocketUrl: string;
+  /** Added to a failure to reach the HTTP API, e.g. "is npm start still running?". */
+  readonly unreachable?: string;
   /** Where sent mail can be read; undefined deployed, with `noMailbox` saying why. */
   readonly mailbox?: Mailbox;
   readonly noMailbox?: string;
@@ -77,7 +79,12 @@ export async function runSmoke(target: SmokeTarget, options: SmokeOptions): Prom
   let ready = false;
   await walk.step(0, 'The system answers, and who takes part', async (step) => {
     await step.check('GET /notifications without a token is refused (401)', async () => {
-      await api.expect(401, 'GET', '/notifications', undefined);
+      try {
+        await api.expect(401, 'GET', '/notifications', undefined);
+      } catch (error) {
+        if (error instanceof Mismatch && error.seen.startsWith('no answer') && target.unreachable) throw new Mismatch(error.expected, `${error.seen} (${target.unreachable})`);
+        throw error;
+      }
     });
     context.users = await step.check('tokens', async (note) => {
       const users = await target.users(api, options.runId);

@@ -20,9 +20,10 @@ export interface LocalEndpoints {
 }
 
 /** A local runtime: a tenant and users made up for the run, tokens from the local issuer. */
-export function localTarget(urls: LocalEndpoints, label: string): SmokeTarget {
+export function localTarget(urls: LocalEndpoints, label: string, unreachable?: string): SmokeTarget {
   return {
     label,
+    ...(unreachable !== undefined && { unreachable }),
     httpUrl: urls.httpUrl,
     webSocketUrl: urls.wsUrl,
     mailbox: sesLocalMailbox(urls.mailUrl),
@@ -51,6 +52,7 @@ export function deployedTarget(outputs: StackOutputs, tokens: DeployedTokens): S
   const simulator = tokens.email.endsWith('@simulator.amazonses.com');
   return {
     label: `deployed stack ${outputs.stack}`,
+    unreachable: 'is the stack deployed, and is this its outputs file?',
     httpUrl: outputs.httpUrl,
     webSocketUrl: outputs.webSocketUrl,
     noMailbox: simulator
