@@ -107,12 +107,16 @@ export type Trigger =
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
-/** DynamoDB operations on a table's items; each is granted as the IAM action of the same name. */
-export type TableOperation = 'GetItem' | 'BatchGetItem' | 'Query' | 'ConditionCheckItem' | 'PutItem' | 'UpdateItem' | 'DeleteItem' | 'BatchWriteItem';
 /**
- * A level (`read`: GetItem, BatchGetItem, Query; `write`: PutItem, UpdateItem, DeleteItem), or the
- * exact operations where a level would grant more than the handler calls. Nothing Herald runs
- * scans or batch-writes a multi-tenant table, so no level grants Scan or BatchWriteItem.
+ * DynamoDB operations on a table's items, each granted as the IAM action of the same name on the
+ * table; `QueryIndex` is dynamodb:Query on the table's secondary indexes.
+ */
+export type TableOperation = 'GetItem' | 'BatchGetItem' | 'Query' | 'QueryIndex' | 'ConditionCheckItem' | 'PutItem' | 'UpdateItem' | 'DeleteItem' | 'BatchWriteItem';
+/**
+ * A level (`read`: GetItem, BatchGetItem, Query and QueryIndex; `write`: PutItem, UpdateItem,
+ * DeleteItem), or the exact operations where a level would grant more than the handler calls.
+ * Nothing Herald runs scans or batch-writes a multi-tenant table, so no level grants Scan or
+ * BatchWriteItem.
  */
 export type TableAccess = 'read' | 'write' | 'readWrite' | readonly TableOperation[];
 /** `write` is PutObject and multipart (AbortMultipartUpload included); `read` is GetObject, which presigning needs. */
@@ -120,9 +124,9 @@ export type BucketAccess = 'read' | 'write' | 'readWrite';
 type AccessLevel = 'read' | 'write' | 'readWrite';
 
 const levelOperations = {
-  read: ['GetItem', 'BatchGetItem', 'Query'],
+  read: ['GetItem', 'BatchGetItem', 'Query', 'QueryIndex'],
   write: ['PutItem', 'UpdateItem', 'DeleteItem'],
-  readWrite: ['GetItem', 'BatchGetItem', 'Query', 'PutItem', 'UpdateItem', 'DeleteItem'],
+  readWrite: ['GetItem', 'BatchGetItem', 'Query', 'QueryIndex', 'PutItem', 'UpdateItem', 'DeleteItem'],
 } as const satisfies Record<AccessLevel, readonly TableOperation[]>;
 
 /** The DynamoDB operations `access` grants on a table. */
@@ -403,124 +407,142 @@ export function mergeAccess(...parts: readonly Access[]): Access {
   };
 }
 
-/** What every function that frames, pushes to or prunes a socket needs (see functions/realtime/action.ts). */
-const socketAccess: Access = {
-  tables: { connections: 'readWrite', userConnections: 'readWrite' },
-  manageConnections: true,
-};
+/*
+ * Access, part by part. Each names the operations its code performs (functions/adapters/), so a
+ * role holds what its handler calls and nothing more; test/integration/least-privilege.test.ts
+ * checks every grant against the calls the integration suite made (docs/local-iam.md).
+ */
 
-/** What deliver() needs: the inbox and its dedupe records, preferences, and the sockets to push to. */
-const deliverAccess = mergeAccess(socketAccess, {
-  tables: { notifications: 'readWrite', dedupe: 'readWrite', preferences: 'read' },
+/** Counting a client frame against the socket's rate (functions/realtime/action.ts); past it, an error frame and a close. */
+const frameAccess: Access = { tables: { connections: ['UpdateItem'] }, manageConnections: true };
+
+/** Posting to known sockets; a 410 prunes the socket from its row and its user's set. */
+const pushAccess: Access = { tables: { connections: ['DeleteItem'], userConnections: ['UpdateItem'] }, manageConnections: true };
+
+/** Telling a topic's live subscribers (presence, alert events). */
+// A subscriber whose socket is gone (410) is removed from the topic.
+const topicEventAccess = mergeAccess(pushAccess, { tables: { subscriptions: ['Query', 'DeleteItem'] } });
+
+/**
+ * deliver(): preferences, dedupe records and counters read in batches, one transaction of counter
+ * updates and puts, then each recipient's sockets.
+ */
+const deliverAccess = mergeAccess(pushAccess, {
+  tables: {
+    notifications: ['BatchGetItem', 'UpdateItem', 'PutItem'],
+    dedupe: ['BatchGetItem', 'PutItem'],
+    preferences: ['BatchGetItem'],
+    userConnections: ['BatchGetItem'],
+  },
   settings: ['notificationRetentionDays'],
 });
-
-const topicAccess = mergeAccess(socketAccess, { tables: { memberships: 'read', subscriptions: 'readWrite' } });
 
 const claimSettings = ['tenantClaim', 'rolesClaim'] as const;
 
 /** Schedule writes touch the Scheduler schedule that fires them. */
-const scheduleAccess: Access = {
-  // Memberships and exportRecords for the dataset check before a schedule is accepted.
-  tables: { exports: 'readWrite', memberships: 'read' },
-  manageSchedules: true,
-  settings: [...claimSettings, 'exportScheduleGroup', 'exportSchedulerRoleArn', 'exportQueueArn', 'exportDeadLetterQueueArn', 'exportRecords'],
-};
+const scheduleWriteSettings = [...claimSettings, 'exportScheduleGroup', 'exportSchedulerRoleArn', 'exportQueueArn', 'exportDeadLetterQueueArn'] as const;
 
+/** Whether the caller may see an alert's topic. */
 const alertReadAccess: Access = {
-  tables: { alerts: 'read', memberships: 'read' },
+  tables: { memberships: ['GetItem'] },
   settings: claimSettings,
 };
 
-/** What reading an export's rows needs: each dataset's table, and the deployer's records table. */
-const datasetAccess: Access = {
-  tables: { notifications: 'read', alerts: 'read', memberships: 'read' },
+/**
+ * What checking a dataset before a schedule is accepted needs: the caller's topic membership and
+ * whether a records table is configured.
+ */
+const datasetCheckAccess: Access = { tables: { memberships: ['GetItem'] }, settings: ['exportRecords'] };
+
+/** What reading an export's rows needs: each dataset's table (alerts by topic), and the deployer's records table. */
+const datasetAccess = mergeAccess(datasetCheckAccess, {
+  tables: { notifications: ['Query'], alerts: ['QueryIndex'] },
   readsExportRecords: true,
-  settings: ['exportRecords'],
-};
+});
 
-const exportReadAccess: Access = {
-  tables: { exports: 'read' },
-  settings: claimSettings,
-};
+/** A run's records, kept beside its schedule: created once, then updated as it goes. */
+const runRecordAccess: Access = { tables: { exports: ['GetItem', 'PutItem', 'UpdateItem'] } };
 
 export const functions = {
   wsAuthorizer: {
     entry: 'functions/realtime/handlers/authorize-connect.ts',
     description: 'Redeems a single-use ticket and checks Origin before a WebSocket connects',
     trigger: { kind: 'websocket-authorizer', identitySource: ['route.request.querystring.ticket'] },
-    // Redeeming is one conditional DeleteItem returning the old item: write access is all it needs.
-    tables: { tickets: 'write' },
+    // Redeeming is one conditional DeleteItem returning the old item: it consumes, never writes.
+    tables: { tickets: ['DeleteItem'] },
     settings: ['allowedOrigins'],
   },
   wsConnect: {
     entry: 'functions/realtime/handlers/connect.ts',
     description: 'Records an authorized WebSocket connection',
     trigger: { kind: 'websocket', route: '$connect' },
-    tables: { connections: 'write', userConnections: 'write' },
+    tables: { connections: ['PutItem'], userConnections: ['UpdateItem'] },
     settings: ['connectionTtlSeconds'],
   },
   wsDisconnect: {
     entry: 'functions/realtime/handlers/disconnect.ts',
     description: 'Removes a closed WebSocket connection and leaves its topics',
     trigger: { kind: 'websocket', route: '$disconnect' },
-    ...topicAccess,
+    ...mergeAccess(topicEventAccess, { tables: { connections: ['DeleteItem'], userConnections: ['UpdateItem'], subscriptions: ['DeleteItem'] } }),
   },
   wsPing: {
     entry: 'functions/realtime/handlers/ping.ts',
     description: 'Answers ping with pong, keeping the socket inside the idle timeout',
     trigger: { kind: 'websocket', route: 'ping', returnResponse: true },
-    ...socketAccess,
+    ...frameAccess,
   },
   wsDefault: {
     entry: 'functions/realtime/handlers/default.ts',
     description: 'Answers unknown or malformed frames with an error frame',
     trigger: { kind: 'websocket', route: '$default', returnResponse: true },
-    ...socketAccess,
+    ...frameAccess,
   },
   wsResume: {
     entry: 'functions/notifications/handlers/resume.ts',
     description: 'Replays the notifications after a seq on the socket, then answers replayed',
     trigger: { kind: 'websocket', route: 'resume', returnResponse: true },
-    ...mergeAccess(socketAccess, { tables: { notifications: 'read' } }),
+    ...mergeAccess(frameAccess, pushAccess, { tables: { notifications: ['GetItem', 'Query', 'QueryIndex'] } }),
   },
   wsAck: {
     entry: 'functions/notifications/handlers/ack.ts',
     description: 'Records the delivered watermark a client acknowledges',
     trigger: { kind: 'websocket', route: 'ack', returnResponse: true },
-    ...mergeAccess(socketAccess, { tables: { notifications: 'readWrite' } }),
+    ...mergeAccess(frameAccess, { tables: { notifications: ['UpdateItem'] } }),
   },
   wsSubscribe: {
     entry: 'functions/topics/handlers/subscribe.ts',
     description: 'Subscribes a member socket to a topic and announces it',
     trigger: { kind: 'websocket', route: 'subscribe', returnResponse: true },
-    ...mergeAccess(topicAccess, { settings: ['connectionTtlSeconds'] }),
+    ...mergeAccess(frameAccess, topicEventAccess, {
+      tables: { memberships: ['GetItem'], subscriptions: ['PutItem'] },
+      settings: ['connectionTtlSeconds'],
+    }),
   },
   wsUnsubscribe: {
     entry: 'functions/topics/handlers/unsubscribe.ts',
     description: 'Unsubscribes a socket from a topic and announces it',
     trigger: { kind: 'websocket', route: 'unsubscribe', returnResponse: true },
-    ...topicAccess,
+    ...mergeAccess(frameAccess, topicEventAccess, { tables: { subscriptions: ['DeleteItem'] } }),
   },
   issueTicket: {
     entry: 'functions/realtime/handlers/issue-ticket.ts',
     description: 'Issues a single-use 30-second WebSocket ticket to an authenticated user',
     trigger: { kind: 'http', method: 'POST', path: '/realtime/ticket', auth: 'jwt' },
-    tables: { tickets: 'write' },
+    tables: { tickets: ['PutItem'] },
     settings: ['ticketTtlSeconds', ...claimSettings, 'webSocketUrl'],
   },
   listNotifications: {
     entry: 'functions/notifications/handlers/list-notifications.ts',
     description: 'Pages the caller inbox after a seq, with the unread count (polling fallback)',
     trigger: { kind: 'http', method: 'GET', path: '/notifications', auth: 'jwt' },
-    tables: { notifications: 'read' },
+    tables: { notifications: ['GetItem', 'Query', 'QueryIndex'] },
     settings: claimSettings,
   },
   readNotifications: {
     entry: 'functions/notifications/handlers/read-notifications.ts',
     description: 'Marks the caller notifications read, up to a seq or by id',
     trigger: { kind: 'http', method: 'POST', path: '/notifications/read', auth: 'jwt' },
-    tables: { notifications: 'readWrite' },
+    tables: { notifications: ['QueryIndex', 'UpdateItem'] },
     settings: claimSettings,
   },
   publishNotification: {
@@ -533,55 +555,56 @@ export const functions = {
     entry: 'functions/notifications/handlers/get-preferences.ts',
     description: 'Returns the caller notification preferences',
     trigger: { kind: 'http', method: 'GET', path: '/me/preferences', auth: 'jwt' },
-    tables: { preferences: 'read' },
+    tables: { preferences: ['BatchGetItem'] },
     settings: claimSettings,
   },
   putPreferences: {
     entry: 'functions/notifications/handlers/put-preferences.ts',
     description: 'Replaces the caller notification preferences',
     trigger: { kind: 'http', method: 'PUT', path: '/me/preferences', auth: 'jwt' },
-    tables: { preferences: 'write' },
+    tables: { preferences: ['PutItem'] },
     settings: claimSettings,
   },
   putTopicMember: {
     entry: 'functions/topics/handlers/put-member.ts',
     description: 'Adds a user to a topic (admin)',
     trigger: { kind: 'http', method: 'PUT', path: '/topics/{topic}/members/{userId}', auth: 'jwt' },
-    tables: { memberships: 'write' },
+    tables: { memberships: ['PutItem'] },
     settings: claimSettings,
   },
   deleteTopicMember: {
     entry: 'functions/topics/handlers/delete-member.ts',
     description: 'Removes a user from a topic (admin)',
     trigger: { kind: 'http', method: 'DELETE', path: '/topics/{topic}/members/{userId}', auth: 'jwt' },
-    tables: { memberships: 'readWrite' },
+    tables: { memberships: ['DeleteItem'] },
     settings: claimSettings,
   },
   raiseAlert: {
     entry: 'functions/alerts/handlers/raise.ts',
     description: 'Raises an alert (publisher); while one is open for the same rule and subject, returns it instead',
     trigger: { kind: 'http', method: 'POST', path: '/alerts', auth: 'jwt' },
-    tables: { alerts: 'readWrite' },
+    // One transaction of conditional puts; when the rule and subject are taken, the open alert is read.
+    tables: { alerts: ['PutItem', 'GetItem'] },
     settings: claimSettings,
   },
   listAlerts: {
     entry: 'functions/alerts/handlers/list.ts',
     description: 'Lists the alerts of a topic the caller belongs to, newest first',
     trigger: { kind: 'http', method: 'GET', path: '/alerts', auth: 'jwt' },
-    ...alertReadAccess,
+    ...mergeAccess(alertReadAccess, { tables: { alerts: ['QueryIndex'] } }),
   },
   getAlert: {
     entry: 'functions/alerts/handlers/get.ts',
     description: 'Returns one alert of a topic the caller belongs to, with its version as ETag',
     trigger: { kind: 'http', method: 'GET', path: '/alerts/{id}', auth: 'jwt' },
-    ...alertReadAccess,
+    ...mergeAccess(alertReadAccess, { tables: { alerts: ['GetItem'] } }),
   },
   updateAlert: {
     entry: 'functions/alerts/handlers/update.ts',
     description: 'Acknowledges, resolves or reassigns an alert, guarded by If-Match on its version',
     trigger: { kind: 'http', method: 'PATCH', path: '/alerts/{id}', auth: 'jwt' },
-    tables: { alerts: 'readWrite', memberships: 'read' },
-    settings: claimSettings,
+    // The alert is replaced in a transaction with its open item: put on reopen, deleted on resolve.
+    ...mergeAccess(alertReadAccess, { tables: { alerts: ['GetItem', 'PutItem', 'DeleteItem'] } }),
   },
   alertFanout: {
     entry: 'functions/alerts/handlers/fanout.ts',
@@ -598,7 +621,12 @@ export const functions = {
       // Alert items only (not the open-alert items), and not their TTL or manual deletions.
       filterPatterns: [{ eventName: ['INSERT', 'MODIFY'], dynamodb: { NewImage: { kind: { S: ['alert'] } } } }],
     },
-    ...mergeAccess(topicAccess, deliverAccess, { sendEmail: true, settings: ['emailSender'] }),
+    ...mergeAccess(deliverAccess, topicEventAccess, {
+      // Members of the topic; email claims are put, and given back when a send fails.
+      tables: { memberships: ['Query'], dedupe: ['PutItem', 'DeleteItem'] },
+      sendEmail: true,
+      settings: ['emailSender'],
+    }),
     timeoutSeconds: ALERT_FANOUT_TIMEOUT_SECONDS,
     memoryMb: 512,
   },
@@ -606,37 +634,42 @@ export const functions = {
     entry: 'functions/exports/handlers/create-schedule.ts',
     description: 'Creates an export schedule and its EventBridge Scheduler schedule',
     trigger: { kind: 'http', method: 'POST', path: '/exports/schedules', auth: 'jwt' },
-    ...scheduleAccess,
+    // The schedule item is written first and deleted again when Scheduler refuses the schedule.
+    ...mergeAccess(datasetCheckAccess, { tables: { exports: ['UpdateItem', 'DeleteItem'] }, manageSchedules: true, settings: scheduleWriteSettings }),
   },
   listExportSchedules: {
     entry: 'functions/exports/handlers/list-schedules.ts',
     description: 'Lists the caller export schedules with their last run and next run',
     trigger: { kind: 'http', method: 'GET', path: '/exports/schedules', auth: 'jwt' },
-    ...exportReadAccess,
+    tables: { exports: ['Query'] },
+    settings: claimSettings,
   },
   getExportSchedule: {
     entry: 'functions/exports/handlers/get-schedule.ts',
     description: 'Returns one of the caller export schedules',
     trigger: { kind: 'http', method: 'GET', path: '/exports/schedules/{id}', auth: 'jwt' },
-    ...exportReadAccess,
+    tables: { exports: ['GetItem'] },
+    settings: claimSettings,
   },
   updateExportSchedule: {
     entry: 'functions/exports/handlers/update-schedule.ts',
     description: 'Changes an export schedule and its EventBridge Scheduler schedule',
     trigger: { kind: 'http', method: 'PATCH', path: '/exports/schedules/{id}', auth: 'jwt' },
-    ...scheduleAccess,
+    ...mergeAccess(datasetCheckAccess, { tables: { exports: ['GetItem', 'UpdateItem'] }, manageSchedules: true, settings: scheduleWriteSettings }),
   },
   deleteExportSchedule: {
     entry: 'functions/exports/handlers/delete-schedule.ts',
     description: 'Deletes an export schedule and its EventBridge Scheduler schedule',
     trigger: { kind: 'http', method: 'DELETE', path: '/exports/schedules/{id}', auth: 'jwt' },
-    ...scheduleAccess,
+    tables: { exports: ['GetItem', 'DeleteItem'] },
+    manageSchedules: true,
+    settings: scheduleWriteSettings,
   },
   runExportNow: {
     entry: 'functions/exports/handlers/run-now.ts',
     description: 'Queues a run of an export schedule now',
     trigger: { kind: 'http', method: 'POST', path: '/exports/schedules/{id}/run', auth: 'jwt' },
-    tables: { exports: 'readWrite' },
+    tables: { exports: ['GetItem', 'PutItem'] },
     queues: { exports: 'send' },
     settings: claimSettings,
   },
@@ -650,20 +683,22 @@ export const functions = {
     entry: 'functions/exports/handlers/list-runs.ts',
     description: 'Lists the runs of one of the caller export schedules, newest first',
     trigger: { kind: 'http', method: 'GET', path: '/exports/schedules/{id}/runs', auth: 'jwt' },
-    ...exportReadAccess,
+    tables: { exports: ['GetItem', 'Query'] },
+    settings: claimSettings,
   },
   getExportRun: {
     entry: 'functions/exports/handlers/get-run.ts',
     description: 'Returns the state of one of the caller export runs',
     trigger: { kind: 'http', method: 'GET', path: '/exports/runs/{id}', auth: 'jwt' },
-    ...exportReadAccess,
+    tables: { exports: ['GetItem'] },
+    settings: claimSettings,
   },
   downloadExport: {
     entry: 'functions/exports/handlers/download.ts',
     description: 'Redirects a signed download link to a fresh five-minute pre-signed S3 URL',
     // The emailed link is opened by a mail client or browser without a JWT; the HMAC token is the credential.
     trigger: { kind: 'http', method: 'GET', path: '/exports/runs/{id}/download', auth: 'none' },
-    tables: { exports: 'read' },
+    tables: { exports: ['GetItem'] },
     buckets: { exports: 'read' },
     settings: ['exportLinkKey'],
   },
@@ -671,8 +706,7 @@ export const functions = {
     entry: 'functions/exports/handlers/worker.ts',
     description: 'Runs one export: run record, lease, streamed upload to S3, email and notification',
     trigger: { kind: 'queue', queue: 'exports', batchSize: 1 },
-    ...mergeAccess(deliverAccess, datasetAccess, {
-      tables: { exports: 'readWrite' },
+    ...mergeAccess(deliverAccess, datasetAccess, runRecordAccess, {
       buckets: { exports: 'write' },
       sendEmail: true,
       settings: ['emailSender', 'exportRetentionDays', 'exportLinkKey', 'httpApiUrl'],
@@ -685,7 +719,8 @@ export const functions = {
     entry: 'functions/exports/handlers/failed.ts',
     description: 'Marks an export run failed after its last retry and tells the owner and the tenant admins',
     trigger: { kind: 'queue', queue: 'exports', batchSize: 1, from: 'deadLetter' },
-    ...mergeAccess(deliverAccess, { tables: { exports: 'readWrite', memberships: 'read' } }),
+    // The run record, the tenant's admins (members of its admin topic) and deliver().
+    ...mergeAccess(deliverAccess, runRecordAccess, { tables: { memberships: ['Query'] } }),
   },
 } as const satisfies Record<string, FunctionSpec>;
 

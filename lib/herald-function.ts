@@ -140,16 +140,20 @@ export class HeraldFunction extends Construct {
     );
 
     for (const [table, access] of Object.entries(spec.tables ?? {}) as Array<[TableName, TableAccess]>) {
-      acknowledgeWildcardResources(
-        policy,
-        grantTableAccess(props.tables[table], tableSpecs[table], this.role, access),
-        `Access to the ${table} table includes its own secondary indexes (<table ARN>/index/*), which lib/description.ts fixes.`,
-      );
+      const indexGrant = grantTableAccess(props.tables[table], tableSpecs[table], this.role, access);
+      if (indexGrant) {
+        acknowledgeWildcardResources(
+          policy,
+          indexGrant,
+          `Query on the ${table} table's own secondary indexes (<table ARN>/index/*), which lib/description.ts fixes.`,
+        );
+      }
     }
     for (const [name, use] of Object.entries(spec.queues ?? {}) as Array<[QueueName, 'send' | 'consume']>) {
       const queue: Queue = props.queues[name];
-      if (use === 'send') queue.grantSendMessages(this.role);
-      else queue.grantConsumeMessages(this.role);
+      if (use === 'send') queue.grant(this.role, 'sqs:SendMessage');
+      // What Lambda's event-source mapping calls; grantConsumeMessages would add GetQueueUrl and ChangeMessageVisibility.
+      else queue.grant(this.role, 'sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes');
     }
     for (const [name, access] of Object.entries(spec.buckets ?? {}) as Array<[BucketName, BucketAccess]>) {
       acknowledgeWildcardResources(
@@ -165,7 +169,7 @@ export class HeraldFunction extends Construct {
         policy,
         Grant.addToPrincipal({
           grantee: this.role,
-          actions: ['scheduler:CreateSchedule', 'scheduler:UpdateSchedule', 'scheduler:DeleteSchedule', 'scheduler:GetSchedule'],
+          actions: ['scheduler:CreateSchedule', 'scheduler:UpdateSchedule', 'scheduler:DeleteSchedule'],
           resourceArns: [stack.formatArn({ service: 'scheduler', resource: 'schedule', resourceName: `${exports.scheduleGroupName}/*` })],
         }),
         "Schedules are created at run time, one per export schedule; the grant covers Herald's own schedule group only.",
@@ -183,14 +187,17 @@ export class HeraldFunction extends Construct {
         policy,
         Grant.addToPrincipal({
           grantee: this.role,
-          actions: ['ses:SendEmail', 'ses:SendRawEmail'],
+          actions: ['ses:SendEmail'],
           resourceArns: [stack.formatArn({ service: 'ses', resource: 'identity', resourceName: '*' })],
           conditions: { StringEquals: { 'ses:FromAddress': exports.sender } },
         }),
         'SES authorizes a send against every identity it involves, recipients included (in the sandbox they are identities too), and recipients are chosen by users at run time; the From address is pinned by the ses:FromAddress condition.',
       );
     }
-    if (spec.settings?.includes('exportLinkKey')) exports.linkKey.grantRead(this.role);
+    // GetSecretValue alone: grantRead would add DescribeSecret, which nothing calls.
+    if (spec.settings?.includes('exportLinkKey')) {
+      this.role.addToPrincipalPolicy(new PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: [exports.linkKey.secretArn] }));
+    }
     if (spec.readsExportRecords && exports.recordsTableName !== undefined) {
       // Query on the table alone: the dataset reads one tenant's partition, never scans or indexes.
       this.role.addToPrincipalPolicy(
@@ -211,18 +218,22 @@ export class HeraldFunction extends Construct {
 }
 
 /**
- * Exactly the item operations the access names, on the table and, for Query, its indexes: CDK's
- * grantReadData and grantWriteData would add Scan, BatchWriteItem, DescribeTable and the stream
- * actions, which no Herald function calls (docs/local-iam.md).
+ * Exactly the item operations the access names: on the table, and Query on its indexes for
+ * QueryIndex. CDK's grantReadData and grantWriteData would add Scan, BatchWriteItem, DescribeTable
+ * and the stream actions, which no Herald function calls (docs/local-iam.md). Returns the index
+ * grant, whose wildcard cdk-nag reports.
  */
-function grantTableAccess(table: Table, spec: TableSpec, grantee: Role, access: TableAccess): Grant {
+function grantTableAccess(table: Table, spec: TableSpec, grantee: Role, access: TableAccess): Grant | undefined {
   const operations = tableOperations(access);
-  const hasIndexes = (spec.indexes?.length ?? 0) + (spec.localIndexes?.length ?? 0) > 0;
-  return Grant.addToPrincipal({
-    grantee,
-    actions: operations.map((operation) => `dynamodb:${operation}`),
-    resourceArns: [table.tableArn, ...(hasIndexes && operations.includes('Query') ? [`${table.tableArn}/index/*`] : [])],
-  });
+  const onTable = operations.filter((operation) => operation !== 'QueryIndex');
+  if (onTable.length > 0) Grant.addToPrincipal({ grantee, actions: onTable.map((operation) => `dynamodb:${operation}`), resourceArns: [table.tableArn] });
+  if (!operations.includes('QueryIndex')) return undefined;
+  if ((spec.indexes?.length ?? 0) + (spec.localIndexes?.length ?? 0) === 0) {
+    // A level reads whatever the table has; a list naming QueryIndex expects an index.
+    if (typeof access === 'string') return undefined;
+    throw new Error(`QueryIndex on the ${table.node.id} table, which has no secondary index`);
+  }
+  return Grant.addToPrincipal({ grantee, actions: ['dynamodb:Query'], resourceArns: [`${table.tableArn}/index/*`] });
 }
 
 /** Object-level access only: no listing, no bucket configuration, no deletes. */

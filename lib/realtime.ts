@@ -227,13 +227,18 @@ export class Realtime extends Construct {
     );
     this.exportScheduleGroup = new CfnScheduleGroup(this, 'ExportScheduleGroup', { name: `${stackName}-exports` });
     this.exportSchedulerRole = new Role(this, 'ExportSchedulerRole', {
+      // Only Scheduler, for this account's schedules in Herald's own group (the confused-deputy guard).
       assumedBy: new ServicePrincipal('scheduler.amazonaws.com', {
-        conditions: { StringEquals: { 'aws:SourceAccount': Stack.of(this).account } },
+        conditions: {
+          StringEquals: { 'aws:SourceAccount': Stack.of(this).account },
+          ArnLike: { 'aws:SourceArn': Stack.of(this).formatArn({ service: 'scheduler', resource: 'schedule', resourceName: `${this.exportScheduleGroup.name}/*` }) },
+        },
       }),
       description: 'EventBridge Scheduler sends export firings to the exports queue, or its DLQ when it cannot',
     });
-    this.queues.exports.grantSendMessages(this.exportSchedulerRole);
-    this.deadLetterQueues.exports.grantSendMessages(this.exportSchedulerRole);
+    // SendMessage alone: grantSendMessages would add GetQueueAttributes and GetQueueUrl, which Scheduler never calls.
+    this.queues.exports.grant(this.exportSchedulerRole, 'sqs:SendMessage');
+    this.deadLetterQueues.exports.grant(this.exportSchedulerRole, 'sqs:SendMessage');
 
     this.apiGatewayAccount = this.createApiGatewayAccount();
     this.webSocketApi = new WebSocketApi(this, 'WebSocketApi', {

@@ -1,6 +1,7 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { DeleteCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { recipientKey } from '../notifications/model';
+import { MissingConfigError } from '../shared/config';
 import type { ConnectionRecord, ConnectionStore } from '../realtime/connections';
 import { batchGet } from './dynamo-batch';
 
@@ -10,14 +11,19 @@ import { batchGet } from './dynamo-batch';
  * and after it on disconnect, so a crash in between leaves at worst a stale id, which the next
  * push's 410 removes, never a connected socket that pushes cannot find.
  */
-export function dynamoConnectionStore(client: DynamoDBDocumentClient, tables: { connections: string; userConnections: string }): ConnectionStore {
+export function dynamoConnectionStore(client: DynamoDBDocumentClient, tables: { connections: string; userConnections: string | undefined }): ConnectionStore {
   const conditionally = (command: UpdateCommand) => conditionallyWith(client, command);
+  // Functions that only frame a socket (ping, $default) are given no UserConnections access at all.
+  const userConnections = () => {
+    if (tables.userConnections === undefined) throw new MissingConfigError('This function has no UserConnections table: its description grants it no access');
+    return tables.userConnections;
+  };
   return {
     async save(connection) {
       const userKey = recipientKey(connection);
       await client.send(
         new UpdateCommand({
-          TableName: tables.userConnections,
+          TableName: userConnections(),
           Key: { userKey },
           // The set outlives each socket by its TTL; every connect extends it.
           UpdateExpression: 'ADD connectionIds :id SET expiresAt = :expiresAt',
@@ -36,7 +42,7 @@ export function dynamoConnectionStore(client: DynamoDBDocumentClient, tables: { 
       if (user) {
         await client.send(
           new UpdateCommand({
-            TableName: tables.userConnections,
+            TableName: userConnections(),
             Key: { userKey: recipientKey(user) },
             UpdateExpression: 'DELETE connectionIds :id',
             ConditionExpression: 'attribute_exists(userKey)',
@@ -51,7 +57,7 @@ export function dynamoConnectionStore(client: DynamoDBDocumentClient, tables: { 
 
     async connectionIdsOf(recipients) {
       const keys = [...new Set(recipients.map(recipientKey))].map((userKey) => ({ userKey }));
-      const items = await batchGet(client, tables.userConnections, keys, { projection: 'userKey, connectionIds' });
+      const items = await batchGet(client, userConnections(), keys, { projection: 'userKey, connectionIds' });
       return new Map(items.map((item) => [item.userKey as string, [...((item.connectionIds as Set<string> | undefined) ?? [])]]));
     },
 

@@ -15,7 +15,7 @@ import { tracer } from '../shared/instrumentation';
 import type { ClaimNames } from '../shared/caller';
 import { positiveIntegerEnv, requireEnv } from '../shared/config';
 import type { ActionDeps } from '../realtime/action';
-import { publishTopicEvent, type TopicDeps } from '../topics/topics';
+import { publishTopicEvent, type TopicDeps, type TopicEventDeps } from '../topics/topics';
 import type { AlertDeps, AlertStore } from '../alerts/alerts';
 import type { FanoutDeps } from '../alerts/fanout';
 import { dynamoAlertStore } from './dynamo-alert-store';
@@ -39,11 +39,11 @@ import { dynamoMembershipStore, dynamoSubscriptionStore } from './dynamo-topic-s
  * the variable's name.
  */
 export function connectionDeps(): ActionDeps {
-  const env = requireEnv([tables.connections.envVar, tables.userConnections.envVar, connectionsEndpointEnvVar]);
+  const env = requireEnv([tables.connections.envVar, connectionsEndpointEnvVar]);
   return {
     connections: dynamoConnectionStore(documentClient(), {
       connections: env[tables.connections.envVar],
-      userConnections: env[tables.userConnections.envVar],
+      userConnections: process.env[tables.userConnections.envVar],
     }),
     gateway: connectionsApiGateway(connectionsApiClient(env[connectionsEndpointEnvVar])),
   };
@@ -79,14 +79,18 @@ export function membershipStoreFromEnv() {
 }
 
 /** `sockets`: the connection store and gateway to share with another dependency set (one client pool). */
-export function topicDeps(sockets: ActionDeps = connectionDeps()): TopicDeps {
+export function topicEventDeps(sockets: ActionDeps = connectionDeps()): TopicEventDeps {
   const env = requireEnv([tables.subscriptions.envVar]);
   return {
     connections: sockets.connections,
     gateway: sockets.gateway,
-    memberships: membershipStoreFromEnv(),
     subscriptions: dynamoSubscriptionStore(documentClient(), env[tables.subscriptions.envVar]),
   };
+}
+
+/** Topic events and the memberships that decide who may subscribe. */
+export function topicDeps(sockets: ActionDeps = connectionDeps()): TopicDeps {
+  return { ...topicEventDeps(sockets), memberships: membershipStoreFromEnv() };
 }
 
 export function claimNamesFromEnv(): ClaimNames {

@@ -25,11 +25,15 @@ export interface SubscriptionStore {
   list(tenant: string, topic: string): Promise<Subscription[]>;
 }
 
-export interface TopicDeps {
-  readonly memberships: MembershipStore;
+/** Leaving topics and telling their subscribers: no membership is checked, so none is read. */
+export interface TopicEventDeps {
   readonly subscriptions: SubscriptionStore;
   readonly connections: ConnectionStore;
   readonly gateway: ConnectionGateway;
+}
+
+export interface TopicDeps extends TopicEventDeps {
+  readonly memberships: MembershipStore;
 }
 
 const EVENT_CONCURRENCY = 32;
@@ -52,17 +56,17 @@ export async function subscribe(
   return 'subscribed';
 }
 
-export async function unsubscribe(deps: TopicDeps, identity: ConnectionIdentity, connectionId: string, topic: string): Promise<void> {
+export async function unsubscribe(deps: TopicEventDeps, identity: ConnectionIdentity, connectionId: string, topic: string): Promise<void> {
   await leave(deps, identity, connectionId, topic);
   await deps.connections.removeTopic(connectionId, topic);
 }
 
 /** On $disconnect: leave every topic the socket had joined, telling the other subscribers. */
-export async function leaveAll(deps: TopicDeps, connection: ConnectionRecord): Promise<void> {
+export async function leaveAll(deps: TopicEventDeps, connection: ConnectionRecord): Promise<void> {
   for (const topic of connection.topics ?? []) await leave(deps, connection, connection.connectionId, topic);
 }
 
-async function leave(deps: TopicDeps, identity: { tenant: string; userId: string }, connectionId: string, topic: string): Promise<void> {
+async function leave(deps: TopicEventDeps, identity: { tenant: string; userId: string }, connectionId: string, topic: string): Promise<void> {
   if (await deps.subscriptions.remove(identity.tenant, topic, connectionId)) {
     await publishTopicEvent(deps, identity.tenant, topic, 'leave', { userId: identity.userId });
   }
@@ -72,7 +76,7 @@ async function leave(deps: TopicDeps, identity: { tenant: string; userId: string
  * Sends an ephemeral event to a topic's live subscribers: not persisted, so a socket that misses
  * it misses it (clients refetch state on reconnect). One Query finds the subscribers.
  */
-export async function publishTopicEvent(deps: TopicDeps, tenant: string, topic: string, name: string, data: Record<string, unknown>): Promise<void> {
+export async function publishTopicEvent(deps: TopicEventDeps, tenant: string, topic: string, name: string, data: Record<string, unknown>): Promise<void> {
   const subscribers = await deps.subscriptions.list(tenant, topic);
   const frame = { type: 'event' as const, topic, name, data };
   await forEachLimited(subscribers, EVENT_CONCURRENCY, async (subscriber) => {

@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
+import { GetQueueUrlCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { BatchWriteCommand } from '@aws-sdk/lib-dynamodb';
 import ExcelJS from 'exceljs';
 import { afterAll, describe, expect, it } from 'vitest';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../lib/local/aws-local';
 import { api, devToken, documentClient, emailsTo, eventually, tableName, urls, type StoredEmail } from '../support/local';
 
 /**
@@ -209,5 +211,45 @@ describe('run now', () => {
     expect(cell.formula).toBeUndefined();
     expect(cell.text).toBe('=1+2');
     expect(sheet.getRow(3).getCell(7).text).toBe('@SUM(A1)');
+  });
+});
+
+describe('the exports DLQ', () => {
+  it('marks a firing Scheduler could not deliver failed, and tells the owner and the tenant admins through the deployed path', async () => {
+    const tenant = unique('t');
+    const ownerToken = await devToken(tenant, 'ana');
+    const adminToken = await devToken(tenant, 'root', ['admin']);
+    expect((await api('PUT', '/topics/admins/members/boss', adminToken)).status).toBeLessThan(300);
+    const { body: schedule } = await api('POST', '/exports/schedules', ownerToken, validBody(`${unique('r')}@example.com`));
+    const scheduledTime = '2026-11-30T08:00:00Z';
+
+    // What Scheduler's dead-letter config sends when it cannot reach the queue: the firing and the reason.
+    const sqs = new SQSClient({ endpoint: urls().sqsUrl, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, useQueueUrlAsEndpoint: false });
+    try {
+      const { QueueUrl } = await sqs.send(new GetQueueUrlCommand({ QueueName: 'herald-exports-dlq' }));
+      await sqs.send(
+        new SendMessageCommand({
+          QueueUrl,
+          MessageBody: JSON.stringify({ scheduleId: schedule.id, tenant, owner: 'ana', scheduledTime, trigger: 'schedule' }),
+          MessageAttributes: { ERROR_MESSAGE: { DataType: 'String', StringValue: 'queue unreachable' } },
+        }),
+      );
+    } finally {
+      sqs.destroy();
+    }
+
+    const failed = await eventually(async () => {
+      const { body } = await api('GET', `/exports/schedules/${schedule.id}/runs`, ownerToken);
+      return body.items?.find((run: { status: string }) => run.status === 'failed');
+    }, 15_000);
+    expect(failed.error).toContain('queue unreachable');
+    const bossToken = await devToken(tenant, 'boss');
+    for (const token of [ownerToken, bossToken]) {
+      const inbox = await eventually(async () => {
+        const { body } = await api('GET', '/notifications?after=0', token);
+        return body.items?.some((item: { kind: string }) => item.kind === 'export.failed') ? body.items : undefined;
+      });
+      expect(inbox.filter((item: { kind: string }) => item.kind === 'export.failed')).toHaveLength(1);
+    }
   });
 });

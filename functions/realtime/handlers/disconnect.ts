@@ -1,11 +1,11 @@
-import { topicDeps } from '../../adapters/wiring';
+import { topicEventDeps } from '../../adapters/wiring';
 import { countMetric, instrument } from '../../shared/instrumentation';
 import type { WebSocketEvent, WebSocketResult } from '../../shared/websocket';
-import { leaveAll, type TopicDeps } from '../../topics/topics';
+import { leaveAll, type TopicEventDeps } from '../../topics/topics';
 import { identityFromAuthorizerContext } from '../connections';
 
 /** Removes a closed socket and leaves its topics, so the other subscribers see it go. */
-export function makeHandler(deps: TopicDeps) {
+export function makeHandler(deps: TopicEventDeps) {
   return instrument(async (event: WebSocketEvent): Promise<WebSocketResult> => {
     const { connectionId } = event.requestContext;
     const removed = await deps.connections.remove(connectionId, identityFromAuthorizerContext(event.requestContext.authorizer));
@@ -15,4 +15,4 @@ export function makeHandler(deps: TopicDeps) {
   });
 }
 
-export const handler = makeHandler(topicDeps());
+export const handler = makeHandler(topicEventDeps());

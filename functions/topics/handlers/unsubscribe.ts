@@ -1,13 +1,13 @@
-import { topicDeps } from '../../adapters/wiring';
+import { topicEventDeps } from '../../adapters/wiring';
 import { websocketAction, withId } from '../../realtime/action';
 import { unsubscribeFrame } from '../../realtime/frames';
-import { unsubscribe, type TopicDeps } from '../topics';
+import { unsubscribe, type TopicEventDeps } from '../topics';
 
-export function makeHandler(deps: TopicDeps) {
+export function makeHandler(deps: TopicEventDeps) {
   return websocketAction(unsubscribeFrame, deps, async (frame, { identity, connectionId }) => {
     await unsubscribe(deps, identity, connectionId, frame.topic);
     return withId({ type: 'unsubscribed', topic: frame.topic }, frame.id);
   });
 }
 
-export const handler = makeHandler(topicDeps());
+export const handler = makeHandler(topicEventDeps());
