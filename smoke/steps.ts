@@ -24,6 +24,8 @@ export interface SmokeTarget {
   readonly httpUrl: string;
   /** The stage URL every ticket's `url` must start with. */
   readonly webSocketUrl: string;
+  /** Added to what a check expected where tokens of different tenants would explain a miss. */
+  readonly tenantHint?: string;
   /** Added to a failure to reach the HTTP API, e.g. "is npm start still running?". */
   readonly unreachable?: string;
   /** Where sent mail can be read; undefined deployed, with `noMailbox` saying why. */
@@ -123,6 +125,7 @@ async function openSocket(step: Step, context: Context, who: string): Promise<Fr
 
 async function notificationOverSocket(step: Step, context: Context): Promise<void> {
   const { api, users, runId, waits, signal } = context;
+  const hint = context.target.tenantHint ?? '';
   const socket = await openSocket(step, context, 'the member');
 
   const replayed = await step.check('resume after 0: replayed', async (note) => {
@@ -145,10 +148,10 @@ async function notificationOverSocket(step: Step, context: Context): Promise<voi
       dedupeKey: `${runId}:notification`,
     });
     expectThat(body?.status === 'delivered' && Number.isInteger(body.seq), '202 {status: "delivered", id, seq}', () => body);
-    if (!replayed.more) expectThat(body.seq === replayed.upTo + 1, `seq ${replayed.upTo + 1} (the one after replayed's upTo)`, () => `seq ${body.seq}`);
+    if (!replayed.more) expectThat(body.seq === replayed.upTo + 1, `seq ${replayed.upTo + 1} (the one after replayed's upTo)${hint}`, () => `seq ${body.seq}`);
     const frame = await socket.waitFor(
       (f) => f?.type === 'notification' && f.seq === body.seq,
-      `a notification frame with seq ${body.seq} (are the publisher and member tokens of one tenant?)`,
+      `a notification frame with seq ${body.seq}${hint}`,
       waits.frameMs,
       signal,
     );
@@ -212,7 +215,7 @@ async function criticalAlert(step: Step, context: Context): Promise<void> {
   });
 
   await step.check(`alert.* notification on the member's socket`, async (note) => {
-    const frame = await socket.waitFor((f) => f?.type === 'notification' && f.data?.alertId === alert.id, `a notification frame of kind alert.* with data.alertId ${alert.id}`, waits.frameMs, signal);
+    const frame = await socket.waitFor((f) => f?.type === 'notification' && f.data?.alertId === alert.id, `a notification frame of kind alert.* with data.alertId ${alert.id}${target.tenantHint ?? ''}`, waits.frameMs, signal);
     expectThat(frame.kind === 'alert.raised' && frame.priority === 'critical' && frame.groupKey === alert.id, `{kind: alert.raised, priority: critical, groupKey: ${alert.id}}`, () => frame);
     note(`${frame.kind}, priority ${frame.priority}, seq ${frame.seq}`);
   });
@@ -258,7 +261,7 @@ async function exportRun(step: Step, context: Context): Promise<void> {
     const { body } = await api.expect(200, 'GET', `/notifications?after=${first - 1}&limit=100`, users.member);
     const inbox = ((body?.items ?? []) as Array<{ seq: number; createdAt: string; kind: string; title: string }>).filter((item) => item.seq <= last);
     const ours = published.map(({ seq, title }) => inbox.find((item) => item.seq === seq && item.title === title));
-    expectThat(ours.every(Boolean), `the member's inbox to hold seqs ${published.map((p) => p.seq).join(', ')} with their titles`, () => inbox.map(({ seq, title }) => ({ seq, title })));
+    expectThat(ours.every(Boolean), `the member's inbox to hold seqs ${published.map((p) => p.seq).join(', ')} with their titles${target.tenantHint ?? ''}`, () => inbox.map(({ seq, title }) => ({ seq, title })));
     const others = inbox.length - published.length;
     note(`seqs ${published.map((p) => p.seq).join(', ')}${others > 0 ? ` (and ${others} other notification(s) in between)` : ''}`);
     return { published, expected: inbox, from: ours[0]!.createdAt, to: new Date(Date.parse(ours[ours.length - 1]!.createdAt) + 1).toISOString() };

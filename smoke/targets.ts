@@ -53,6 +53,7 @@ export function deployedTarget(outputs: StackOutputs, tokens: DeployedTokens): S
   return {
     label: `deployed stack ${outputs.stack}`,
     unreachable: 'is the stack deployed, and is this its outputs file?',
+    tenantHint: ' (are the three tokens of one tenant?)',
     httpUrl: outputs.httpUrl,
     webSocketUrl: outputs.webSocketUrl,
     noMailbox: simulator
