@@ -107,6 +107,8 @@ export type Trigger =
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
+export type ScheduleOperation = 'CreateSchedule' | 'UpdateSchedule' | 'DeleteSchedule';
+
 /**
  * DynamoDB operations on a table's items, each granted as the IAM action of the same name on the
  * table; `QueryIndex` is dynamodb:Query on the table's secondary indexes.
@@ -140,10 +142,14 @@ export interface FunctionSpec {
   readonly description: string;
   readonly trigger: Trigger;
   readonly tables?: Partial<Record<TableName, TableAccess>>;
-  readonly queues?: Partial<Record<QueueName, 'send' | 'consume'>>;
+  /** Queues the function sends to; a queue trigger's consuming is granted with its trigger. */
+  readonly queues?: Partial<Record<QueueName, 'send'>>;
   readonly buckets?: Partial<Record<BucketName, BucketAccess>>;
-  /** Whether the function creates, updates and deletes EventBridge Scheduler schedules in Herald's group. */
-  readonly manageSchedules?: boolean;
+  /**
+   * The EventBridge Scheduler operations the function performs on schedules in Herald's group;
+   * creating or updating one also passes the scheduler role to Scheduler.
+   */
+  readonly manageSchedules?: readonly ScheduleOperation[];
   /** Whether the function sends email through SES, from the `emailSender` address only. */
   readonly sendEmail?: boolean;
   /** Whether the function reads (Query only) the deployer's table behind the `records` export dataset. */
@@ -377,29 +383,27 @@ export function mergeTableAccess(a: TableAccess, b: TableAccess): TableAccess {
  */
 export function mergeAccess(...parts: readonly Access[]): Access {
   const tables: Partial<Record<TableName, TableAccess>> = {};
-  const queues: Partial<Record<QueueName, 'send' | 'consume'>> = {};
+  const queues: Partial<Record<QueueName, 'send'>> = {};
   const buckets: Partial<Record<BucketName, BucketAccess>> = {};
   for (const part of parts) {
     for (const [name, access] of Object.entries(part.tables ?? {}) as Array<[TableName, TableAccess]>) {
       const existing = tables[name];
       tables[name] = existing === undefined ? access : mergeTableAccess(existing, access);
     }
-    for (const [name, use] of Object.entries(part.queues ?? {}) as Array<[QueueName, 'send' | 'consume']>) {
-      if (queues[name] !== undefined && queues[name] !== use) throw new Error(`Queue ${name} is both sent to and consumed by one function; describe it as two functions.`);
-      queues[name] = use;
-    }
+    for (const name of Object.keys(part.queues ?? {}) as QueueName[]) queues[name] = 'send';
     for (const [name, access] of Object.entries(part.buckets ?? {}) as Array<[BucketName, BucketAccess]>) {
       const existing = buckets[name];
       buckets[name] = existing === undefined ? access : strongerLevel(existing, access);
     }
   }
-  const flag = (key: 'manageSchedules' | 'sendEmail' | 'readsExportRecords' | 'manageConnections') => (parts.some((part) => part[key]) ? { [key]: true } : {});
+  const flag = (key: 'sendEmail' | 'readsExportRecords' | 'manageConnections') => (parts.some((part) => part[key]) ? { [key]: true } : {});
   const settings = [...new Set(parts.flatMap((part) => part.settings ?? []))];
+  const schedules = [...new Set(parts.flatMap((part) => part.manageSchedules ?? []))];
   return {
     ...(Object.keys(tables).length > 0 ? { tables } : {}),
     ...(Object.keys(queues).length > 0 ? { queues } : {}),
     ...(Object.keys(buckets).length > 0 ? { buckets } : {}),
-    ...flag('manageSchedules'),
+    ...(schedules.length > 0 ? { manageSchedules: schedules } : {}),
     ...flag('sendEmail'),
     ...flag('readsExportRecords'),
     ...flag('manageConnections'),
@@ -634,8 +638,13 @@ export const functions = {
     entry: 'functions/exports/handlers/create-schedule.ts',
     description: 'Creates an export schedule and its EventBridge Scheduler schedule',
     trigger: { kind: 'http', method: 'POST', path: '/exports/schedules', auth: 'jwt' },
-    // The schedule item is written first and deleted again when Scheduler refuses the schedule.
-    ...mergeAccess(datasetCheckAccess, { tables: { exports: ['UpdateItem', 'DeleteItem'] }, manageSchedules: true, settings: scheduleWriteSettings }),
+    // The schedule item is written first and deleted again when Scheduler refuses the schedule; a
+    // retried create whose first answer was lost updates the schedule it made.
+    ...mergeAccess(datasetCheckAccess, {
+      tables: { exports: ['UpdateItem', 'DeleteItem'] },
+      manageSchedules: ['CreateSchedule', 'UpdateSchedule'],
+      settings: scheduleWriteSettings,
+    }),
   },
   listExportSchedules: {
     entry: 'functions/exports/handlers/list-schedules.ts',
@@ -655,14 +664,14 @@ export const functions = {
     entry: 'functions/exports/handlers/update-schedule.ts',
     description: 'Changes an export schedule and its EventBridge Scheduler schedule',
     trigger: { kind: 'http', method: 'PATCH', path: '/exports/schedules/{id}', auth: 'jwt' },
-    ...mergeAccess(datasetCheckAccess, { tables: { exports: ['GetItem', 'UpdateItem'] }, manageSchedules: true, settings: scheduleWriteSettings }),
+    ...mergeAccess(datasetCheckAccess, { tables: { exports: ['GetItem', 'UpdateItem'] }, manageSchedules: ['UpdateSchedule'], settings: scheduleWriteSettings }),
   },
   deleteExportSchedule: {
     entry: 'functions/exports/handlers/delete-schedule.ts',
     description: 'Deletes an export schedule and its EventBridge Scheduler schedule',
     trigger: { kind: 'http', method: 'DELETE', path: '/exports/schedules/{id}', auth: 'jwt' },
     tables: { exports: ['GetItem', 'DeleteItem'] },
-    manageSchedules: true,
+    manageSchedules: ['DeleteSchedule'],
     settings: scheduleWriteSettings,
   },
   runExportNow: {

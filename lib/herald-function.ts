@@ -149,12 +149,7 @@ export class HeraldFunction extends Construct {
         );
       }
     }
-    for (const [name, use] of Object.entries(spec.queues ?? {}) as Array<[QueueName, 'send' | 'consume']>) {
-      const queue: Queue = props.queues[name];
-      if (use === 'send') queue.grant(this.role, 'sqs:SendMessage');
-      // What Lambda's event-source mapping calls; grantConsumeMessages would add GetQueueUrl and ChangeMessageVisibility.
-      else queue.grant(this.role, 'sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes');
-    }
+    for (const name of Object.keys(spec.queues ?? {}) as QueueName[]) props.queues[name].grant(this.role, 'sqs:SendMessage');
     for (const [name, access] of Object.entries(spec.buckets ?? {}) as Array<[BucketName, BucketAccess]>) {
       acknowledgeWildcardResources(
         policy,
@@ -164,23 +159,26 @@ export class HeraldFunction extends Construct {
     }
     const { exports } = props;
     const stack = Stack.of(this);
-    if (spec.manageSchedules) {
+    if (spec.manageSchedules && spec.manageSchedules.length > 0) {
       acknowledgeWildcardResources(
         policy,
         Grant.addToPrincipal({
           grantee: this.role,
-          actions: ['scheduler:CreateSchedule', 'scheduler:UpdateSchedule', 'scheduler:DeleteSchedule'],
+          actions: spec.manageSchedules.map((operation) => `scheduler:${operation}`),
           resourceArns: [stack.formatArn({ service: 'scheduler', resource: 'schedule', resourceName: `${exports.scheduleGroupName}/*` })],
         }),
         "Schedules are created at run time, one per export schedule; the grant covers Herald's own schedule group only.",
       );
-      this.role.addToPrincipalPolicy(
-        new PolicyStatement({
-          actions: ['iam:PassRole'],
-          resources: [exports.schedulerRole.roleArn],
-          conditions: { StringEquals: { 'iam:PassedToService': 'scheduler.amazonaws.com' } },
-        }),
-      );
+      // A schedule that sends to SQS names the role Scheduler assumes: creating or updating it passes that role.
+      if (spec.manageSchedules.some((operation) => operation !== 'DeleteSchedule')) {
+        this.role.addToPrincipalPolicy(
+          new PolicyStatement({
+            actions: ['iam:PassRole'],
+            resources: [exports.schedulerRole.roleArn],
+            conditions: { StringEquals: { 'iam:PassedToService': 'scheduler.amazonaws.com' } },
+          }),
+        );
+      }
     }
     if (spec.sendEmail) {
       acknowledgeWildcardResources(

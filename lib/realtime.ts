@@ -27,8 +27,8 @@ import { BlockPublicAccess, Bucket, BucketEncryption, ObjectOwnership } from 'aw
 import { CfnScheduleGroup } from 'aws-cdk-lib/aws-scheduler';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { EmailIdentity, Identity } from 'aws-cdk-lib/aws-ses';
-import { FilterCriteria, StartingPosition } from 'aws-cdk-lib/aws-lambda';
-import { DynamoEventSource, SqsDlq, SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import { FilterCriteria, StartingPosition, type IEventSourceDlq } from 'aws-cdk-lib/aws-lambda';
+import { DynamoEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Alarm, ComparisonOperator, TreatMissingData, type Metric } from 'aws-cdk-lib/aws-cloudwatch';
@@ -538,14 +538,17 @@ export class Realtime extends Construct {
             maxRecordAge: Duration.seconds(trigger.maxRecordAgeSeconds),
             bisectBatchOnError: trigger.bisectBatchOnError,
             reportBatchItemFailures: true,
-            onFailure: new SqsDlq(this.failureQueues[trigger.onFailure]),
+            onFailure: sendOnlyDestination(this.failureQueues[trigger.onFailure]),
             filters: trigger.filterPatterns?.map((pattern) => FilterCriteria.filter(pattern as Record<string, unknown>)),
           }),
         );
         return;
       case 'queue': {
         const queue = trigger.from === 'deadLetter' ? this.deadLetterQueues[trigger.queue] : this.queues[trigger.queue];
-        fn.addEventSource(new SqsEventSource(queue, { batchSize: trigger.batchSize, reportBatchItemFailures: true }));
+        // A mapping rather than SqsEventSource, whose automatic grantConsumeMessages adds GetQueueUrl and
+        // ChangeMessageVisibility: the role gets what Lambda's SQS mapping calls, and no more.
+        queue.grant(fn, 'sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes');
+        fn.addEventSourceMapping(`${id}Source`, { eventSourceArn: queue.queueArn, batchSize: trigger.batchSize, reportBatchItemFailures: true });
         return;
       }
     }
@@ -590,6 +593,19 @@ function validateDescription(specs: Array<[FunctionName, FunctionSpec]>): {
     }
   }
   return connectAuthorizer;
+}
+
+/**
+ * An on-failure destination whose grant is SendMessage alone (SqsDlq grants GetQueueAttributes and
+ * GetQueueUrl too, which Lambda does not call to send a record there).
+ */
+function sendOnlyDestination(queue: Queue): IEventSourceDlq {
+  return {
+    bind: (_, target) => {
+      queue.grant(target, 'sqs:SendMessage');
+      return { destination: queue.queueArn };
+    },
+  };
 }
 
 function pascal(name: string): string {

@@ -129,6 +129,18 @@ describe('the schedule API', () => {
   });
 });
 
+describe('preview', () => {
+  it("shows the first rows of the caller's own inbox, and nobody else's", async () => {
+    const tenant = unique('t');
+    await seedInbox(tenant, 'ana', 3);
+    await seedInbox(tenant, 'bob', 2);
+    const { status, body } = await api('POST', '/exports/preview', await devToken(tenant, 'ana'), { dataset: 'notifications', limit: 2 });
+    expect(status).toBe(200);
+    expect(body.rows.map((row: { seq: number }) => row.seq)).toEqual([1, 2]);
+    expect(body.rows.every((row: { title: string }) => /^Note [12]$/.test(row.title))).toBe(true);
+  });
+});
+
 describe('run now', () => {
   it('streams the inbox to S3, emails a link that downloads it, and records the run', async () => {
     const tenant = unique('t');

@@ -15,7 +15,24 @@ const keptUnused: ReadonlyArray<{ fn: string; action: string; resource?: string;
   { fn: '*', action: 'xray:PutTelemetryRecords', reason: 'Active tracing: Lambda and the Powertools tracer send segments deployed; locally tracing is off.' },
   { fn: '*', action: 'sqs:GetQueueAttributes', reason: "Lambda's SQS event-source mapping reads the queue's attributes as the function's role; the local poller reads them as the emulator." },
   { fn: 'alertFanout', action: 'dynamodb:ListStreams', reason: "Lambda's stream event-source mapping needs it (DynamoEventSource grants it); the local poller is given the stream ARN." },
-  { fn: '*', action: 'secretsmanager:GetSecretValue', reason: 'Deployed, the link key is read from Secrets Manager at cold start; locally it is a key:<base64> value made per run.' },
+  { fn: 'downloadExport', action: 'secretsmanager:GetSecretValue', reason: 'Deployed, the link key is read from Secrets Manager at cold start; locally it is a key:<base64> value made per run.' },
+  { fn: 'exportWorker', action: 'secretsmanager:GetSecretValue', reason: 'Deployed, the link key is read from Secrets Manager at cold start; locally it is a key:<base64> value made per run.' },
+  // Paths the suite reaches only by chance (a socket that closes while a push is on its way):
+  { fn: '*', action: 'dynamodb:DeleteItem', resource: 'table/herald-connections', reason: 'A push answered 410 Gone prunes the socket (functions/realtime/push.ts).' },
+  { fn: '*', action: 'dynamodb:UpdateItem', resource: 'table/herald-userConnections', reason: "A push answered 410 Gone takes the socket out of its user's set (functions/realtime/push.ts)." },
+  { fn: '*', action: 'dynamodb:DeleteItem', resource: 'table/herald-subscriptions', reason: 'A topic event answered 410 Gone removes that subscriber (functions/topics/topics.ts).' },
+  {
+    fn: '*',
+    action: 'execute-api:ManageConnections',
+    reason: 'Posts reach only sockets that are open (an export owner watching progress, an admin told of a failed run), and a socket is closed only past its frame rate.',
+  },
+  // Failure paths the suite drives through makeHandler with injected faults, outside the runtime:
+  { fn: 'alertFanout', action: 'dynamodb:DeleteItem', resource: 'table/herald-dedupe', reason: 'A failed alert email gives its claim back (functions/adapters/dynamo-email-ledger.ts).' },
+  { fn: 'exportWorker', action: 's3:AbortMultipartUpload', reason: 'An attempt that fails mid-upload aborts its multipart upload (functions/adapters/s3-export-files.ts).' },
+  { fn: 'createExportSchedule', action: 'dynamodb:DeleteItem', reason: 'When Scheduler refuses a new schedule, its item is deleted again (functions/exports/service.ts).' },
+  { fn: 'createExportSchedule', action: 'scheduler:UpdateSchedule', reason: 'A retried create whose first answer was lost updates the schedule it made (functions/adapters/eventbridge-scheduler.ts).' },
+  { fn: 'updateExportSchedule', action: 'dynamodb:GetItem', resource: 'table/herald-memberships', reason: "Updating an alerts export checks the owner's topic membership again; the suite updates inbox exports." },
+  { fn: 'scheduler', action: 'sqs:SendMessage', resource: 'herald-exports-dlq', reason: "Scheduler's dead-letter target: it sends there only when it cannot deliver to the exports queue." },
 ];
 const keptFor = (fn: string, action: string, resource: string) =>
   keptUnused.find((kept) => (kept.fn === '*' || kept.fn === fn) && kept.action === action && (kept.resource === undefined || resource.includes(kept.resource)));

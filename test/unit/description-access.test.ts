@@ -11,7 +11,7 @@ describe('mergeAccess', () => {
 
   it('unites operations when a part names exact ones, and keeps tables only one part names', () => {
     const merged = mergeAccess({ tables: { tickets: ['DeleteItem'], dedupe: 'read' } }, { tables: { tickets: 'read' } });
-    expect(new Set(tableOperations(merged.tables!.tickets!))).toEqual(new Set(['DeleteItem', 'GetItem', 'BatchGetItem', 'Query']));
+    expect(new Set(tableOperations(merged.tables!.tickets!))).toEqual(new Set(['DeleteItem', 'GetItem', 'BatchGetItem', 'Query', 'QueryIndex']));
     expect(merged.tables!.dedupe).toBe('read');
     expect(mergeTableAccess(['PutItem'], ['PutItem'])).toEqual(['PutItem']);
   });
@@ -21,11 +21,12 @@ describe('mergeAccess', () => {
     expect(merged.settings).toEqual(['tenantClaim', 'rolesClaim', 'emailSender']);
     expect(merged).toMatchObject({ sendEmail: true, manageConnections: true });
     expect(merged.manageSchedules).toBeUndefined();
+    expect(mergeAccess({ manageSchedules: ['CreateSchedule'] }, { manageSchedules: ['CreateSchedule', 'DeleteSchedule'] }).manageSchedules).toEqual(['CreateSchedule', 'DeleteSchedule']);
   });
 
-  it('takes the stronger bucket access and refuses a queue both sent to and consumed', () => {
+  it('takes the stronger bucket access and keeps the queues any part sends to', () => {
     expect(mergeAccess({ buckets: { exports: 'read' } }, { buckets: { exports: 'write' } }).buckets).toEqual({ exports: 'readWrite' });
-    expect(() => mergeAccess({ queues: { exports: 'send' } }, { queues: { exports: 'consume' } })).toThrow(/both sent to and consumed/);
+    expect(mergeAccess({ queues: { exports: 'send' } }, {}).queues).toEqual({ exports: 'send' });
   });
 
   it('gives the export worker write access to Notifications, which deliver() needs, though its dataset only reads it', () => {
