@@ -8,6 +8,7 @@ import { benchAlerts } from './alerts';
 import { benchColdStart } from './cold-start';
 import { benchConnections } from './connections';
 import { benchExports } from './exports';
+import { benchLocalIam } from './local-iam';
 import { benchNotifications } from './notifications';
 
 const benchmarks: Array<[string, () => Promise<void>]> = [
@@ -16,6 +17,7 @@ const benchmarks: Array<[string, () => Promise<void>]> = [
   ['notifications', benchNotifications],
   ['alerts', benchAlerts],
   ['exports', benchExports],
+  ['local-iam', benchLocalIam],
 ];
 const only = process.argv[2];
 
