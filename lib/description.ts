@@ -113,12 +113,11 @@ export type ScheduleOperation = 'CreateSchedule' | 'UpdateSchedule' | 'DeleteSch
  * DynamoDB operations on a table's items, each granted as the IAM action of the same name on the
  * table; `QueryIndex` is dynamodb:Query on the table's secondary indexes.
  */
-export type TableOperation = 'GetItem' | 'BatchGetItem' | 'Query' | 'QueryIndex' | 'ConditionCheckItem' | 'PutItem' | 'UpdateItem' | 'DeleteItem' | 'BatchWriteItem';
+export type TableOperation = 'GetItem' | 'BatchGetItem' | 'Query' | 'QueryIndex' | 'PutItem' | 'UpdateItem' | 'DeleteItem';
 /**
  * A level (`read`: GetItem, BatchGetItem, Query and QueryIndex; `write`: PutItem, UpdateItem,
  * DeleteItem), or the exact operations where a level would grant more than the handler calls.
- * Nothing Herald runs scans or batch-writes a multi-tenant table, so no level grants Scan or
- * BatchWriteItem.
+ * Nothing Herald runs scans or batch-writes a multi-tenant table, so neither is an operation here.
  */
 export type TableAccess = 'read' | 'write' | 'readWrite' | readonly TableOperation[];
 /** `write` is PutObject and multipart (AbortMultipartUpload included); `read` is GetObject, which presigning needs. */
@@ -460,7 +459,8 @@ const datasetCheckAccess: Access = { tables: { memberships: ['GetItem'] }, setti
 
 /** What reading an export's rows needs: each dataset's table (alerts by topic), and the deployer's records table. */
 const datasetAccess = mergeAccess(datasetCheckAccess, {
-  tables: { notifications: ['Query'], alerts: ['QueryIndex'] },
+  // Notifications by seq range, or unread ones on the sparse `unread` index; alerts by topic on byTopic.
+  tables: { notifications: ['Query', 'QueryIndex'], alerts: ['QueryIndex'] },
   readsExportRecords: true,
 });
 

@@ -130,7 +130,7 @@ export class HeraldFunction extends Construct {
     acknowledge(
       lambda,
       'L1',
-      'DESIGN.md pins nodejs22.x: the local runtime runs the same handlers on Node 22, so both run one Node version.',
+      'Herald pins nodejs22.x (docs/operations.md): the local runtime runs the same handlers on Node 22, so both run one Node version.',
     );
     acknowledge(
       policy,

@@ -231,7 +231,8 @@ export class Realtime extends Construct {
       assumedBy: new ServicePrincipal('scheduler.amazonaws.com', {
         conditions: {
           StringEquals: { 'aws:SourceAccount': Stack.of(this).account },
-          ArnLike: { 'aws:SourceArn': Stack.of(this).formatArn({ service: 'scheduler', resource: 'schedule', resourceName: `${this.exportScheduleGroup.name}/*` }) },
+          // Scheduler sets the schedule group's ARN here, never a schedule's.
+          ArnEquals: { 'aws:SourceArn': Stack.of(this).formatArn({ service: 'scheduler', resource: 'schedule-group', resourceName: this.exportScheduleGroup.name }) },
         },
       }),
       description: 'EventBridge Scheduler sends export firings to the exports queue, or its DLQ when it cannot',

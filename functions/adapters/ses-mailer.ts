@@ -1,6 +1,5 @@
 import { MessageRejected, SendEmailCommand, type SESClient } from '@aws-sdk/client-ses';
-import { EmailRejected } from '../exports/email';
-import type { Mailer } from '../shared/email';
+import { EmailRejected, type Mailer } from '../shared/email';
 
 /**
  * SES v1 SendEmail: SES builds the MIME message itself from structured fields, so no header is

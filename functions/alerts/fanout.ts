@@ -1,8 +1,7 @@
 import type { DeliveryOutcome, DeliveryRequest } from '../notifications/model';
 import { countMetric, logger } from '../shared/instrumentation';
-import type { Mailer } from '../shared/email';
 import { forEachLimited } from '../realtime/push';
-import { EmailRejected } from '../exports/email';
+import { EmailRejected, type Mailer } from '../shared/email';
 import { alertEmail } from './email';
 import { alertView, priorityOf, type Alert } from './model';
 

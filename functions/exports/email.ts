@@ -39,26 +39,6 @@ export function readyEmail(input: ReadyEmailInput): Email {
   return { to: input.recipients, subject: `Herald export ready: ${name}`, text, html };
 }
 
-/**
- * SES refused a message for good (SES v1 `MessageRejected`), as adapters/ses-mailer.ts reports it.
- * In the SES sandbox a recipient that is not verified refuses the whole message, and retrying
- * cannot change the answer, so the alert fan-out and the export worker record the refusal, count
- * it and go on (docs/operations.md, "Email refusals"). A sender SES has not verified is not
- * reported this way: that is a deployment fault, and fails like any other error.
- */
-export class EmailRejected extends Error {
-  override name = 'EmailRejected';
-
-  constructor(
-    /** The recipients of the refused message. */
-    readonly recipients: readonly string[],
-    /** SES's own words. */
-    readonly reason: string,
-    options?: ErrorOptions,
-  ) {
-    super(`SES refused the email to ${recipients.join(', ')}: ${reason}`, options);
-  }
-}
 
 function humanBytes(bytes: number): string {
   if (bytes < 1024) return `${bytes} B`;

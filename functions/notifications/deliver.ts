@@ -37,7 +37,7 @@ interface PendingUser {
 }
 
 /**
- * The only path by which a notification reaches a user (DESIGN.md, Guarantees).
+ * The only path by which a notification reaches a user (docs/architecture.md).
  *
  * 1. Preferences, read in one batch: an in-app channel that is off means nothing is stored.
  * 2. Dedupe keys already used return their first result and write nothing.

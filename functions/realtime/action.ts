@@ -6,7 +6,7 @@ import { errorFrame, parseFrame, type ServerFrame } from './frames';
 import type { ConnectionGateway } from './push';
 
 /**
- * Per-connection frame budget (DESIGN.md: "size and rate are bounded"). API Gateway throttles
+ * Per-connection frame budget (docs/protocol.md: size and rate are bounded). API Gateway throttles
  * per stage only, so one noisy socket could otherwise spend everyone's budget. A client acks and
  * pages at a few frames a second at most.
  */

@@ -8,7 +8,7 @@ import { CreateScheduleGroupCommand, SchedulerClient } from '@aws-sdk/client-sch
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { CONNECTION_TTL_SECONDS, TICKET_TTL_SECONDS } from '../config';
 import { encodeSettings, functionEnvironment, tables as tableSpecs, webSocketStageName, type QueueName, type TableName, type TableSpec } from '../description';
-import { LOCAL_ACCOUNT, LOCAL_CREDENTIALS, LOCAL_REGION } from './aws-local';
+import { arnInRegion, LOCAL_ACCOUNT, LOCAL_CREDENTIALS, LOCAL_REGION } from './aws-local';
 import { assertJavaAvailable, reservePort, startDynamoDbLocal, startFauxqsEmulator, startSesEmulator, type RunningEmulator } from './emulators';
 import { startHttpApi, type HttpRoute } from './http-api';
 import { createLocalIssuer } from './issuer';
@@ -212,10 +212,17 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
         log,
       }));
     if (iam) stopping.push(async () => iam.enforcement.flushUsage());
-    const schedulerRole = iam?.schedulerRole;
 
-    // Scheduler sends each firing as the role the schedule names; here, the stack's one scheduler role.
-    const schedulerSqs = schedulerRole && iam ? iam.enforcement.clientActingAs(sqsClient, 'scheduler', schedulerRole.role) : sqsClient;
+    // Scheduler assumes the role a schedule names and sends the firing as it. Herald's schedules
+    // all name the stack's scheduler role, which is the one checked here.
+    const schedulerSqs = iam
+      ? iam.enforcement.clientActingAs(sqsClient, 'scheduler', iam.schedulerRole, {
+          assumedBy: {
+            service: 'scheduler.amazonaws.com',
+            context: { 'aws:SourceAccount': LOCAL_ACCOUNT, 'aws:SourceArn': `arn:aws:scheduler:${LOCAL_REGION}:${LOCAL_ACCOUNT}:schedule-group/${LOCAL_EXPORT_SCHEDULE_GROUP}` },
+          },
+        })
+      : sqsClient;
     const scheduler = await startLocalScheduler({ port: schedulerPort, sqs: schedulerSqs, clock: options.schedulerClock, log });
     stopping.push(() => scheduler.stop());
     process.env.AWS_ENDPOINT_URL_SCHEDULER = scheduler.url;
@@ -241,7 +248,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       exportRecords: LOCAL_EXPORT_RECORDS,
       exportScheduleGroup: LOCAL_EXPORT_SCHEDULE_GROUP,
       // The stack's scheduler role as the template names it, so iam:PassRole is checked against it.
-      exportSchedulerRoleArn: schedulerRole?.role.roleArn ?? `arn:aws:iam::${LOCAL_ACCOUNT}:role/herald-local-scheduler`,
+      exportSchedulerRoleArn: iam?.schedulerRole.roleArn ?? `arn:aws:iam::${LOCAL_ACCOUNT}:role/herald-local-scheduler`,
       exportQueueArn: queues.exports.arn,
       exportDeadLetterQueueArn: queues.exports.dlqArn,
       // Deployed, a Secrets Manager secret the stack generates; locally a key made for this run,
@@ -257,7 +264,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     );
     // Lambda's event-source mappings read streams and queues, and send on-failure records, as the function's role.
     const asEventSource = <C extends object>(client: C, fn: LocalFunction, operations: readonly string[]): C =>
-      iam ? iam.enforcement.clientActingAs(client, fn.name, iam.enforcement.functionRole(fn.name), operations) : client;
+      iam ? iam.enforcement.clientActingAs(client, fn.name, iam.enforcement.functionRole(fn.name), { operations }) : client;
 
     // Each function joins its trigger: a route, the $connect authorizer, or an event-source poller
     // (Lambda's event-source mappings: the same handler fed by a stream or a queue).
@@ -348,9 +355,22 @@ const STREAM_MAPPING_OPERATIONS = ['DescribeStreamCommand', 'GetShardIteratorCom
 /** What Lambda's SQS event-source mapping calls as the function's role. */
 const QUEUE_MAPPING_OPERATIONS = ['ReceiveMessageCommand', 'DeleteMessageBatchCommand', 'DeleteMessageCommand', 'ChangeMessageVisibilityCommand', 'ChangeMessageVisibilityBatchCommand'];
 
-/** The settings the local stack is synthesized with: the local runtime's own, so the roles match what runs here. */
+/**
+ * The settings the local stack is synthesized with: the local runtime's own, so the roles match
+ * what runs here. cdk.json's deploy-only choices (the account's API Gateway role, the sender's
+ * domain identity, bucket auto-delete) are set back to their defaults: they add no function
+ * permission, and a deployer's values for them must not stop `npm start`.
+ */
 function localStackContext(): Record<string, unknown> {
-  return { stackName: LOCAL_STACK_NAME, emailSender: LOCAL_EMAIL_SENDER, exportRecords: LOCAL_EXPORT_RECORDS };
+  return {
+    stackName: LOCAL_STACK_NAME,
+    emailSender: LOCAL_EMAIL_SENDER,
+    exportRecords: LOCAL_EXPORT_RECORDS,
+    createApiGatewayAccountRole: false,
+    emailIdentityDomain: '',
+    createEmailIdentity: true,
+    exportsBucketAutoDelete: false,
+  };
 }
 
 /**
@@ -370,7 +390,7 @@ async function startIamEnforcement(
     usageFile: string | undefined;
     log: (message: string) => void;
   },
-): Promise<{ enforcement: IamEnforcement; schedulerRole: { role: RoleIam } | undefined }> {
+): Promise<{ enforcement: IamEnforcement; schedulerRole: RoleIam }> {
   const { stack, template } = synthesized;
   const { realtime } = stack;
   if (realtime.exportScheduleGroup.name !== LOCAL_EXPORT_SCHEDULE_GROUP) {
@@ -380,7 +400,7 @@ async function startIamEnforcement(
   for (const [table, name] of Object.entries(local.tableNames) as Array<[TableName, string]>) {
     const spec: TableSpec = tableSpecs[table];
     const streamArn = spec.stream
-      ? (await local.dynamodb.send(new DescribeTableCommand({ TableName: name }))).Table?.LatestStreamArn?.replace(/^arn:aws:dynamodb:[^:]+:/, `arn:aws:dynamodb:${LOCAL_REGION}:`)
+      ? arnInRegion((await local.dynamodb.send(new DescribeTableCommand({ TableName: name }))).Table?.LatestStreamArn ?? '')
       : undefined;
     tables[table] = { name, streamArn };
   }
@@ -407,6 +427,5 @@ async function startIamEnforcement(
     usageFile: local.usageFile,
     log: local.log,
   });
-  const schedulerRole = iam.roleOf(realtime.exportSchedulerRole);
-  return { enforcement, schedulerRole: schedulerRole && { role: schedulerRole } };
+  return { enforcement, schedulerRole: iam.roleOf(realtime.exportSchedulerRole) };
 }

@@ -4,7 +4,7 @@
  * AWS_ENDPOINT_URL_SCHEDULER, here), and the firing of schedules into SQS.
  *
  * Hand-written because no emulator for EventBridge Scheduler exists (LocalStack's is a paid
- * feature), and DESIGN.md has lib/local emulate it. The wire shapes (paths, query names, epoch-second
+ * feature), and the local runtime must run scheduled exports end to end (docs/local.md). The wire shapes (paths, query names, epoch-second
  * timestamps, `x-amzn-ErrorType` errors) are read off the SDK's own schemas
  * (@aws-sdk/client-scheduler dist-es/schemas/schemas_0.js). Expression arithmetic, DST rules
  * included, is functions/exports/schedule.ts, the same code the product uses.
@@ -20,8 +20,9 @@
  *
  * Limits: only SQS targets (others are refused at create); a firing happens within a second of
  * its time (AWS: within the minute, or anywhere in a flexible window); AWS publishes no backoff
- * constants, so the delays are this emulator's own (RETRY_BACKOFF); no tags, no KMS, no IAM
- * (RoleArn is stored, not assumed); state lives in memory, and occurrences while the emulator was
+ * constants, so the delays are this emulator's own (RETRY_BACKOFF); no tags, no KMS; RoleArn is
+ * stored, and firings are sent as the stack's scheduler role whatever it names (the runtime checks
+ * that role's trust and grants, docs/local-iam.md); state lives in memory, and occurrences while the emulator was
  * down are not caught up.
  *
  * Time: the real clock checks every second. A manual clock (tests) fires nothing until moved by

@@ -20,7 +20,7 @@ import {
 } from '@aws-sdk/client-dynamodb-streams';
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { AttributeValue, DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent, StreamRecord } from 'aws-lambda';
-import { LOCAL_ACCOUNT, LOCAL_REGION } from './aws-local';
+import { arnInRegion, LOCAL_ACCOUNT, LOCAL_REGION } from './aws-local';
 import { compileFilter, type FilterPattern } from './event-filter';
 
 export type PollerLogger = Pick<Console, 'warn' | 'error'>;
@@ -201,7 +201,7 @@ class ShardedStreamPoller implements StreamPoller {
     const { Table } = await this.options.dynamodb.send(new DescribeTableCommand({ TableName: this.options.tableName }));
     if (!Table?.LatestStreamArn) throw new Error(`Table ${this.options.tableName} has no stream to read: enable one in its StreamSpecification`);
     this.emulatorStreamArn = Table.LatestStreamArn;
-    this.streamArn = withRegion(Table.LatestStreamArn, this.region);
+    this.streamArn = arnInRegion(Table.LatestStreamArn, this.region);
     await this.discover(true);
     this.track(this.supervise());
   }
@@ -519,14 +519,6 @@ class ShardedStreamPoller implements StreamPoller {
       }
     }
   }
-}
-
-/** arn:aws:dynamodb:<region>:<account>:table/<name>/stream/<label>, with the region replaced. */
-function withRegion(arn: string, region: string): string {
-  const parts = arn.split(':');
-  if (parts.length < 6 || parts[0] !== 'arn') return arn;
-  parts[3] = region;
-  return parts.join(':');
 }
 
 function replaceFront(shard: ShardState, batches: readonly Batch[]): void {

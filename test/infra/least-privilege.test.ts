@@ -54,6 +54,6 @@ describe('least privilege in the template', () => {
     const [, role] = resourcesOf('AWS::IAM::Role').find(([, r]) => JSON.stringify(r.Properties.AssumeRolePolicyDocument).includes('scheduler.amazonaws.com'))!;
     const [statement] = role.Properties.AssumeRolePolicyDocument.Statement;
     expect(statement.Condition.StringEquals).toHaveProperty('aws:SourceAccount');
-    expect(JSON.stringify(statement.Condition.ArnLike['aws:SourceArn'])).toContain(':schedule/Herald-exports/*');
+    expect(JSON.stringify(statement.Condition.ArnEquals['aws:SourceArn'])).toContain(':schedule-group/Herald-exports"');
   });
 });

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { MessageRejected, SESClient, type SendEmailCommandInput } from '@aws-sdk/client-ses';
+import { MessageRejected, SESClient } from '@aws-sdk/client-ses';
 import { DeleteMessageCommand, GetQueueUrlCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
@@ -22,7 +22,7 @@ import { logger, metrics } from '../../functions/shared/instrumentation';
 import { publishTopicEvent } from '../../functions/topics/topics';
 import { functionEnvironment, functions, tables, type SettingName, type TableName } from '../../lib/description';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../lib/local/aws-local';
-import { api, devToken, emailsTo, eventually, tableName, TestSocket, ticketFor, urls } from '../support/local';
+import { api, devToken, emailsTo, eventually, sandboxedSes, tableName, TestSocket, ticketFor, urls } from '../support/local';
 
 const local = { region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS };
 const raw = new DynamoDBClient({ endpoint: urls().dynamodbUrl, ...local });
@@ -88,31 +88,6 @@ function fanoutDeps(sesClient: SESClient = ses): FanoutDeps {
   };
 }
 
-/**
- * The real SES client with the SES sandbox's answer for `unverified` addresses: SendEmail refuses
- * any message to one of them with MessageRejected, naming them. `attempts` lists each send's
- * recipients, refused or not.
- */
-function sandboxedSes(unverified: string[]): { client: SESClient; attempts: string[][] } {
-  const client = new SESClient({ endpoint: urls().mailUrl, ...local });
-  const attempts: string[][] = [];
-  client.middlewareStack.add(
-    (next) => async (args) => {
-      const to = (args.input as SendEmailCommandInput).Destination?.ToAddresses ?? [];
-      attempts.push(to);
-      const refused = to.filter((address) => unverified.includes(address));
-      if (refused.length > 0) {
-        throw new MessageRejected({
-          message: `Email address is not verified. The following identities failed the check in region ${LOCAL_REGION.toUpperCase()}: ${refused.join(', ')}`,
-          $metadata: { httpStatusCode: 400 },
-        });
-      }
-      return next(args);
-    },
-    { step: 'initialize', name: 'sesSandbox' },
-  );
-  return { client, attempts };
-}
 
 /**
  * The fan-out function's module as Lambda cold-starts it (its own `handler` is built from the

@@ -139,6 +139,16 @@ describe('preview', () => {
     expect(body.rows.map((row: { seq: number }) => row.seq)).toEqual([1, 2]);
     expect(body.rows.every((row: { title: string }) => /^Note [12]$/.test(row.title))).toBe(true);
   });
+
+  it('previews only unread notifications from the unread index', async () => {
+    const tenant = unique('t');
+    await seedInbox(tenant, 'ana', 4);
+    const token = await devToken(tenant, 'ana');
+    expect((await api('POST', '/notifications/read', token, { ids: ['n00000002', 'n00000004'] })).status).toBeLessThan(300);
+    const { status, body } = await api('POST', '/exports/preview', token, { dataset: 'notifications', filters: { status: 'unread' } });
+    expect(status).toBe(200);
+    expect(body.rows.map((row: { seq: number }) => row.seq)).toEqual([1, 3]);
+  });
 });
 
 describe('run now', () => {

@@ -6,7 +6,7 @@ import { HeraldClient, memoryStore, type Notification } from '../../web/client';
 import { api, devToken, urls } from '../support/local';
 
 /**
- * DESIGN.md's exactly-once promise as a property, end to end: the client library in Node against
+ * The exactly-once promise (docs/protocol.md) as a property, end to end: the client library in Node against
  * the real local runtime. fast-check picks random interleavings of publishes (single and in
  * concurrent bursts), network drops (the socket dies without a close handshake, possibly with
  * pushes in flight) and pauses; whatever the interleaving, the client must end up having shown

@@ -1,4 +1,5 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { MessageRejected, SESClient, type SendEmailCommandInput } from '@aws-sdk/client-ses';
 import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { inject } from 'vitest';
 import WebSocket from 'ws';
@@ -159,4 +160,29 @@ export async function emailsTo(address: string): Promise<StoredEmail[]> {
   const response = await fetch(`${urls().mailUrl}/store`);
   const { emails } = (await response.json()) as { emails: StoredEmail[] };
   return emails.filter((email) => email.destination.to.includes(address));
+}
+
+/**
+ * The real SES client with the SES sandbox's answer for `unverified` addresses: SendEmail refuses
+ * any message to one of them with MessageRejected, naming them. `attempts` lists each send's recipients.
+ */
+export function sandboxedSes(unverified: string[]): { client: SESClient; attempts: string[][] } {
+  const client = new SESClient({ endpoint: urls().mailUrl, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
+  const attempts: string[][] = [];
+  client.middlewareStack.add(
+    (next) => async (args) => {
+      const to = (args.input as SendEmailCommandInput).Destination?.ToAddresses ?? [];
+      attempts.push(to);
+      const refused = to.filter((address) => unverified.includes(address));
+      if (refused.length > 0) {
+        throw new MessageRejected({
+          message: `Email address is not verified. The following identities failed the check in region ${LOCAL_REGION.toUpperCase()}: ${refused.join(', ')}`,
+          $metadata: { httpStatusCode: 400 },
+        });
+      }
+      return next(args);
+    },
+    { step: 'initialize', name: 'sesSandbox' },
+  );
+  return { client, attempts };
 }

@@ -15,7 +15,7 @@ import { writeFileSync } from 'node:fs';
 import { GetItemCommand } from '@aws-sdk/client-dynamodb';
 import type { BuildMiddleware, MiddlewareStack } from '@smithy/types';
 import { authorizationRequests, UnmappedOperationError, type RequestContext } from './sdk-requests';
-import { evaluate, type AuthorizationRequest, type PolicyDocument } from './simulator';
+import { evaluate, mayAssume, type AuthorizationRequest, type PolicyDocument } from './simulator';
 import type { RoleIam, TemplateIam } from './template-iam';
 
 /** Who is calling: a function (or a service acting as a role), and the state of its invocation. */
@@ -90,16 +90,34 @@ export class IamEnforcement {
   /**
    * `client` whose calls run as `role` (all of them, or only `operations`, by command name; the
    * others run as no role): for what a service does as a role, such as Lambda's event-source
-   * mappings polling as the function's role, or Scheduler sending as the schedule's.
+   * mappings polling as the function's role, or Scheduler sending as the schedule's. With
+   * `assumedBy`, the service must first be allowed to assume the role by its trust policy, with
+   * the condition keys it sets; when it is not, every call fails as AWS's AssumeRole would.
    */
-  clientActingAs<C extends object>(client: C, label: string, role: RoleIam, operations?: readonly string[]): C {
+  clientActingAs<C extends object>(
+    client: C,
+    label: string,
+    role: RoleIam,
+    options: { readonly operations?: readonly string[]; readonly assumedBy?: { readonly service: string; readonly context: Readonly<Record<string, string>> } } = {},
+  ): C {
+    const { operations, assumedBy } = options;
+    let assumed: Promise<void> | undefined;
+    const assume = () =>
+      (assumed ??= assumedBy
+        ? mayAssume(assumedBy.service, role, this.options.account, assumedBy.context).then((decision) => {
+            if (decision.allowed) return;
+            const message = `${assumedBy.service} may not assume ${role.roleArn} with ${JSON.stringify(assumedBy.context)} (${decision.result})`;
+            this.options.log(`[iam] AccessDenied: ${message}`);
+            throw new AccessDeniedException(message);
+          })
+        : Promise.resolve());
     return new Proxy(client, {
       get: (target, property, receiver) => {
         if (property !== 'send') return Reflect.get(target, property, receiver);
         const send = (target as { send: (...args: unknown[]) => unknown }).send.bind(target);
         return (command: object, ...rest: unknown[]) =>
           !operations || operations.includes(command.constructor.name)
-            ? this.runAs(label, role, () => send(command, ...rest))
+            ? assume().then(() => this.runAs(label, role, () => send(command, ...rest)))
             : callers.exit(() => send(command, ...rest));
       },
     });

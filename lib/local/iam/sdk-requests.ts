@@ -4,6 +4,7 @@
  * so the simulator (./simulator.ts) can decide as AWS would. An operation this table does not know
  * is refused rather than let through unchecked: add it here (docs/local-iam.md).
  */
+import { arnInRegion } from '../aws-local';
 import type { AuthorizationRequest } from './simulator';
 
 /** Where a call goes and who signs it, as the middleware sees it. */
@@ -62,13 +63,11 @@ const dynamoTransact: Mapper = (call) =>
     }),
   );
 
-/** DynamoDB Local names streams with region `ddblocal`; AWS with the table's region. */
-const normalizeStreamArn = (arn: string, region: string) => arn.replace(/^arn:aws:dynamodb:[^:]+:/, `arn:aws:dynamodb:${region}:`);
 
 const streamOperation = (action: string, streamArnOf: (call: SdkCall, context: RequestContext) => string | undefined): Mapper => (call, context) => {
   const stream = streamArnOf(call, context);
   if (!stream) throw new UnmappedOperationError(`dynamodb:${action} names no stream this runtime issued an iterator for`);
-  return [{ action: `dynamodb:${action}`, resource: normalizeStreamArn(stream, call.target.region) }];
+  return [{ action: `dynamodb:${action}`, resource: arnInRegion(stream, call.target.region) }];
 };
 
 const queueArn = (call: SdkCall, queueUrl: string) => {

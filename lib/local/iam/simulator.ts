@@ -55,3 +55,28 @@ export async function evaluate(
   if (outcome.resultType === 'error') return { allowed: false, result: `not evaluable: ${outcome.errors.message}` };
   return { allowed: outcome.overallResult === 'Allowed', result: outcome.overallResult };
 }
+
+/**
+ * Whether AWS service `service` (e.g. `scheduler.amazonaws.com`) may assume the role, by its trust
+ * policy, with the condition keys the service sets when it does (`aws:SourceAccount`,
+ * `aws:SourceArn`).
+ */
+export async function mayAssume(
+  service: string,
+  role: { readonly roleArn: string; readonly trust: PolicyDocument },
+  accountId: string,
+  context: Readonly<Record<string, string>>,
+): Promise<Decision> {
+  const outcome = await runSimulation(
+    {
+      identityPolicies: [],
+      serviceControlPolicies: [],
+      resourceControlPolicies: [],
+      resourcePolicy: role.trust as never,
+      request: { action: 'sts:AssumeRole', principal: service, resource: { resource: role.roleArn, accountId }, contextVariables: { ...context } },
+    },
+    {},
+  );
+  if (outcome.resultType === 'error') return { allowed: false, result: `not evaluable: ${outcome.errors.message}` };
+  return { allowed: outcome.overallResult === 'Allowed', result: outcome.overallResult };
+}

@@ -39,20 +39,20 @@ export interface LocalResources {
 export interface RoleIam {
   readonly roleArn: string;
   readonly policies: ReadonlyArray<{ readonly name: string; readonly policy: PolicyDocument }>;
-  /** The trust policy, resolved. */
+  /** The trust policy, resolved: who may assume the role, on what conditions. */
   readonly trust: PolicyDocument;
+  /** Managed policies attached to the role, which the template does not hold. */
+  readonly managedPolicyArns: readonly string[];
 }
 
 export interface TemplateIam {
   readonly functionRoles: ReadonlyMap<FunctionName, RoleIam>;
-  /** Every role of the template by its local ARN (functions' and services' roles alike). */
-  readonly rolesByArn: ReadonlyMap<string, RoleIam>;
   /** Resource policies keyed by the resource ARN they guard (queues, buckets). */
   readonly resourcePolicies: ReadonlyMap<string, PolicyDocument>;
   /** The SES identities the stack creates (addresses or domains). */
   readonly sesIdentities: readonly string[];
   /** The role behind an IAM Role construct of the stack. */
-  roleOf(role: IConstruct): RoleIam | undefined;
+  roleOf(role: IConstruct): RoleIam;
 }
 
 export class TemplateResolutionError extends Error {
@@ -176,23 +176,33 @@ export function resolveIntrinsics(node: unknown, identities: ReadonlyMap<string,
   return resolve(node);
 }
 
-/** Each function's role, every role by ARN, resource policies and SES identities, resolved locally. */
+/**
+ * A role the enforcement can evaluate: present, and with every policy in the template. Managed
+ * policies are not in it, so a role that relies on one cannot be checked here; roles nothing
+ * local plays (CDK's custom resources, API Gateway's account role) may have them.
+ */
+function evaluable(role: RoleIam | undefined, what: string): RoleIam {
+  if (!role) throw new TemplateResolutionError(`${what} has no role in the template`);
+  if (role.managedPolicyArns.length > 0) {
+    throw new TemplateResolutionError(`${what} attaches managed policies (${role.managedPolicyArns.join(', ')}), which the local IAM enforcement cannot read`);
+  }
+  return role;
+}
+
+/** Each function's role, resource policies and SES identities, resolved locally. */
 export function templateIam(stack: Stack, realtime: Realtime, template: Template, local: LocalResources): TemplateIam {
   const identities = localIdentities(stack, realtime, template, local);
   const resolve = <T>(node: unknown) => resolveIntrinsics(node, identities, local) as T;
   const resources = Object.entries(template.Resources);
 
-  const rolesById = new Map<string, { roleArn: string; trust: PolicyDocument; policies: Array<{ name: string; policy: PolicyDocument }> }>();
+  const rolesById = new Map<string, RoleIam & { policies: Array<{ name: string; policy: PolicyDocument }> }>();
   for (const [id, resource] of resources) {
     if (resource.Type !== 'AWS::IAM::Role') continue;
     const properties = resource.Properties ?? {};
-    if ((properties.ManagedPolicyArns ?? []).length > 0) {
-      // Managed policies are not in the template; a role that relies on one cannot be checked here.
-      throw new TemplateResolutionError(`Role ${id} attaches managed policies, which the local IAM enforcement cannot read`);
-    }
     rolesById.set(id, {
       roleArn: identities.get(id)!.attributes!.Arn!,
       trust: resolve<PolicyDocument>(properties.AssumeRolePolicyDocument),
+      managedPolicyArns: (properties.ManagedPolicyArns ?? []).map((arn: unknown) => JSON.stringify(arn)),
       policies: (properties.Policies ?? []).map((inline: { PolicyName: string; PolicyDocument: unknown }) => ({
         name: inline.PolicyName,
         policy: resolve<PolicyDocument>(inline.PolicyDocument),
@@ -224,16 +234,13 @@ export function templateIam(stack: Stack, realtime: Realtime, template: Template
   for (const name of Object.keys(realtime.functions) as FunctionName[]) {
     const lambda = template.Resources[stack.getLogicalId(realtime.functions[name].function.node.defaultChild as CfnElement)];
     const roleId = (lambda?.Properties?.Role as { 'Fn::GetAtt'?: [string, string] } | undefined)?.['Fn::GetAtt']?.[0];
-    const role = roleId === undefined ? undefined : rolesById.get(roleId);
-    if (!role) throw new TemplateResolutionError(`Function ${name} has no role in the template`);
-    functionRoles.set(name, role);
+    functionRoles.set(name, evaluable(roleId === undefined ? undefined : rolesById.get(roleId), `Function ${name}`));
   }
   const sesIdentities = resources.filter(([, resource]) => resource.Type === 'AWS::SES::EmailIdentity').map(([, resource]) => String(resource.Properties?.EmailIdentity));
   return {
     functionRoles,
-    rolesByArn: new Map([...rolesById.values()].map((role) => [role.roleArn, role])),
     resourcePolicies,
     sesIdentities,
-    roleOf: (role) => rolesById.get(stack.getLogicalId(role.node.defaultChild as CfnElement)),
+    roleOf: (role) => evaluable(rolesById.get(stack.getLogicalId(role.node.defaultChild as CfnElement)), `Role ${role.node.path}`),
   };
 }
