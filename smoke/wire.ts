@@ -4,6 +4,7 @@
  * here knows Herald's internals; it is a client of the public contract.
  */
 import WebSocket from 'ws';
+import { parse as parseCsvText } from 'csv-parse/sync';
 
 /** A check that did not hold: what the contract says, and what came back. */
 export class Mismatch extends Error {
@@ -259,37 +260,7 @@ export function sesLocalMailbox(mailUrl: string): Mailbox {
   };
 }
 
-/** RFC 4180 CSV (quoted fields, doubled quotes, CRLF or LF), with a leading BOM dropped. */
+/** CSV read back by csv-parse, an independent reader (RFC 4180; a leading BOM dropped). */
 export function parseCsv(text: string): string[][] {
-  const rows: string[][] = [];
-  let row: string[] = [];
-  let field = '';
-  let quoted = false;
-  const input = text.replace(/^\uFEFF/, '');
-  for (let index = 0; index < input.length; index++) {
-    const char = input[index]!;
-    if (quoted) {
-      if (char === '"' && input[index + 1] === '"') {
-        field += '"';
-        index++;
-      } else if (char === '"') quoted = false;
-      else field += char;
-    } else if (char === '"') quoted = true;
-    else if (char === ',') {
-      row.push(field);
-      field = '';
-    } else if (char === '\n' || char === '\r') {
-      if (char === '\r' && input[index + 1] === '\n') index++;
-      row.push(field);
-      rows.push(row);
-      row = [];
-      field = '';
-    } else field += char;
-  }
-  if (quoted) throw new Error('CSV ends inside a quoted field');
-  if (field !== '' || row.length > 0) {
-    row.push(field);
-    rows.push(row);
-  }
-  return rows;
+  return parseCsvText(text, { bom: true, relax_column_count: true });
 }

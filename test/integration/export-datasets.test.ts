@@ -16,6 +16,7 @@ import { functionEnvironment, functions, tables, type SettingName, type TableNam
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../lib/local/aws-local';
 import { LOCAL_EXPORT_RECORDS, LOCAL_EXPORT_SCHEDULE_GROUP } from '../../lib/local/runtime';
 import { api, devToken, emailsTo, eventually, tableName, urls, type StoredEmail } from '../support/local';
+import { parse as parseCsvText } from 'csv-parse/sync';
 
 /**
  * The alerts and records export datasets against the local runtime: over HTTP (preview, schedules,
@@ -109,26 +110,9 @@ async function runAndDownload(token: string, scheduleId: string, recipient: stri
   return { run, file: await (await fetch(location)).text() };
 }
 
-/** RFC 4180: quoted fields may hold commas, CRLF and doubled quotes. */
+/** CSV read back by csv-parse, an independent reader (RFC 4180; a leading BOM dropped). */
 function parseCsv(text: string): string[][] {
-  const records: string[][] = [];
-  let record: string[] = [];
-  let field = '';
-  let quoted = false;
-  const body = text.replace(/^\uFEFF/, '');
-  for (let i = 0; i < body.length; i++) {
-    const char = body[i]!;
-    if (quoted) {
-      if (char === '"' && body[i + 1] === '"') (field += '"'), i++;
-      else if (char === '"') quoted = false;
-      else field += char;
-    } else if (char === '"') quoted = true;
-    else if (char === ',') record.push(field), (field = '');
-    else if (char === '\r' && body[i + 1] === '\n') record.push(field), records.push(record), (record = []), (field = ''), i++;
-    else field += char;
-  }
-  if (field !== '' || record.length > 0) record.push(field), records.push(record);
-  return records;
+  return parseCsvText(text, { bom: true, relax_column_count: true });
 }
 
 const schedule = (recipient: string, fields: Record<string, unknown>) => ({

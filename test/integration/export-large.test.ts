@@ -13,6 +13,7 @@ import { runExport, type WorkerDeps } from '../../functions/exports/worker';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../lib/local/aws-local';
 import { localBucketName } from '../../lib/local/resources';
 import { api, devToken, tableName, urls } from '../support/local';
+import { parse as parseCsvText } from 'csv-parse/sync';
 
 /**
  * A 100k-row export through the worker and its real adapters, each file read back with a parser
@@ -94,27 +95,9 @@ async function exportAs(format: 'csv' | 'xlsx'): Promise<Buffer> {
   return file;
 }
 
-/** RFC 4180: quoted fields may hold separators, CRLF/LF and doubled quotes. csv-parse is not installed. */
+/** CSV read back by csv-parse, an independent reader (RFC 4180; a leading BOM dropped). */
 function parseCsv(text: string): string[][] {
-  const records: string[][] = [];
-  let record: string[] = [];
-  let field = '';
-  let quoted = false;
-  for (let index = 0; index < text.length; index++) {
-    const char = text[index]!;
-    if (quoted) {
-      if (char !== '"') field += char;
-      else if (text[index + 1] === '"') (field += '"'), index++;
-      else quoted = false;
-    } else if (char === '"') quoted = true;
-    else if (char === ',') record.push(field), (field = '');
-    else if (char === '\r' && text[index + 1] === '\n') {
-      record.push(field), records.push(record), (record = []), (field = ''), index++;
-    } else field += char;
-  }
-  if (quoted) throw new Error('CSV ends inside a quoted field');
-  if (field !== '' || record.length > 0) record.push(field), records.push(record);
-  return records;
+  return parseCsvText(text, { bom: true, relax_column_count: true });
 }
 
 const HEADER = ['Seq', 'Id', 'Created at', 'Kind', 'Priority', 'Title', 'Body', 'Read', 'Data'];

@@ -140,7 +140,7 @@ describe('preview', () => {
     expect(body.rows.every((row: { title: string }) => /^Note [12]$/.test(row.title))).toBe(true);
   });
 
-  it('previews only unread notifications from the unread index', async () => {
+  it('previews and exports only unread notifications, from the unread index', async () => {
     const tenant = unique('t');
     await seedInbox(tenant, 'ana', 4);
     const token = await devToken(tenant, 'ana');
@@ -148,6 +148,10 @@ describe('preview', () => {
     const { status, body } = await api('POST', '/exports/preview', token, { dataset: 'notifications', filters: { status: 'unread' } });
     expect(status).toBe(200);
     expect(body.rows.map((row: { seq: number }) => row.seq)).toEqual([1, 3]);
+
+    const { body: schedule } = await api('POST', '/exports/schedules', token, { ...validBody(`${unique('r')}@example.com`), filters: { status: 'unread' } });
+    const { body: queued } = await api('POST', `/exports/schedules/${schedule.id}/run`, token);
+    expect(await waitForRun(token, queued.runId)).toMatchObject({ status: 'succeeded', rows: 2 });
   });
 });
 

@@ -4,6 +4,7 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 import ExcelJS from 'exceljs';
 import { describe, expect, it } from 'vitest';
 import { contentTypeOf, fileExtensionOf, formatRows, type ExportColumn, type ExportFormat, type ExportRow } from '../../functions/exports/formats';
+import { parse as parseCsvText } from 'csv-parse/sync';
 
 const columns: ExportColumn[] = [
   { key: 'id', header: 'ID' },
@@ -29,34 +30,9 @@ async function bytesOf(stream: Readable): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-/** RFC 4180: quoted fields may hold commas, CRLF and doubled quotes. csv-parse is not installed. */
+/** CSV read back by csv-parse, an independent reader (RFC 4180; a leading BOM dropped). */
 function parseCsv(text: string): string[][] {
-  const records: string[][] = [];
-  let record: string[] = [];
-  let field = '';
-  let quoted = false;
-  for (let i = 0; i < text.length; i++) {
-    const char = text[i]!;
-    if (quoted) {
-      if (char === '"' && text[i + 1] === '"') {
-        field += '"';
-        i++;
-      } else if (char === '"') quoted = false;
-      else field += char;
-    } else if (char === '"') quoted = true;
-    else if (char === ',') {
-      record.push(field);
-      field = '';
-    } else if (char === '\r' && text[i + 1] === '\n') {
-      record.push(field);
-      records.push(record);
-      record = [];
-      field = '';
-      i++;
-    } else field += char;
-  }
-  if (field !== '' || record.length > 0) records.push([...record, field]);
-  return records;
+  return parseCsvText(text, { bom: true, relax_column_count: true });
 }
 
 async function csvOf(rows: AsyncIterable<ExportRow>, cols = columns): Promise<string[][]> {
