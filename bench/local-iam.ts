@@ -66,7 +66,7 @@ export async function benchLocalIam(): Promise<void> {
     buildHeraldApp({ stackName: 'herald', emailSender: 'bench@herald.local', 'aws:cdk:bundling-stacks': [] }, { nagChecks: false });
     built.push(performance.now() - started);
     started = performance.now();
-    synthesizeLocalStack({ stackName: 'herald', emailSender: 'bench@herald.local' });
+    await synthesizeLocalStack({ stackName: 'herald', emailSender: 'bench@herald.local' });
     synthesized.push(performance.now() - started);
   }
   console.log(row('synthesize the stack for its roles (median)', percentile(synthesized, 50), percentile(built, 50)));

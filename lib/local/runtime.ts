@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BatchWriteItemCommand, DescribeTableCommand, DynamoDBClient, QueryCommand } from '@aws-sdk/client-dynamodb';
@@ -13,7 +14,7 @@ import { assertJavaAvailable, reservePort, startDynamoDbLocal, startFauxqsEmulat
 import { startHttpApi, type HttpRoute } from './http-api';
 import { createLocalIssuer } from './issuer';
 import { IamEnforcement } from './iam/enforcement';
-import { synthesizeLocalStack, type SynthesizedStack } from './iam/synthesized-stack';
+import { synthesizeLocalStackCached, type SynthesizedStack } from './iam/synthesized-stack';
 import { templateIam, type LocalResources, type RoleIam } from './iam/template-iam';
 import { loadFunctions, localFunctionName, type LocalFunction } from './lambda-host';
 import { createBuckets, createFailureQueues, createQueues, createTable, createTables, queueArn } from './resources';
@@ -157,7 +158,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     ]);
     // Synthesis takes a couple of seconds of CPU; DynamoDB Local boots in its own process meanwhile.
     const enforceIam = options.enforceIam ?? process.env.HERALD_IAM !== 'off';
-    const synthesized = enforceIam ? synthesizeLocalStack(localStackContext()) : undefined;
+    const synthesized = enforceIam ? await synthesizeLocalStackCached(REPO_ROOT, join(tmpdir(), 'herald-local-stack'), localStackContext()) : undefined;
     if (!enforceIam) log('IAM enforcement is OFF (HERALD_IAM=off): calls no deployed role would allow will pass here. Debugging only.');
     const emulators = await emulatorsStarting;
     for (const started of emulators) if (started.status === 'fulfilled') stopping.push(() => started.value.stop());
@@ -391,10 +392,8 @@ async function startIamEnforcement(
     log: (message: string) => void;
   },
 ): Promise<{ enforcement: IamEnforcement; schedulerRole: RoleIam }> {
-  const { stack, template } = synthesized;
-  const { realtime } = stack;
-  if (realtime.exportScheduleGroup.name !== LOCAL_EXPORT_SCHEDULE_GROUP) {
-    throw new Error(`The synthesized schedule group is ${realtime.exportScheduleGroup.name}, not ${LOCAL_EXPORT_SCHEDULE_GROUP}: lib/local/runtime.ts and the stack disagree on names`);
+  if (synthesized.exportScheduleGroup !== LOCAL_EXPORT_SCHEDULE_GROUP) {
+    throw new Error(`The synthesized schedule group is ${synthesized.exportScheduleGroup}, not ${LOCAL_EXPORT_SCHEDULE_GROUP}: lib/local/runtime.ts and the stack disagree on names`);
   }
   const tables: Record<string, { name: string; streamArn?: string }> = {};
   for (const [table, name] of Object.entries(local.tableNames) as Array<[TableName, string]>) {
@@ -418,7 +417,7 @@ async function startIamEnforcement(
     httpApiId: LOCAL_HTTP_API_ID,
     functionName: localFunctionName,
   };
-  const iam = templateIam(stack, realtime, template, resources);
+  const iam = templateIam(synthesized, resources);
   const enforcement = new IamEnforcement({
     iam,
     region: LOCAL_REGION,
@@ -427,5 +426,5 @@ async function startIamEnforcement(
     usageFile: local.usageFile,
     log: local.log,
   });
-  return { enforcement, schedulerRole: iam.roleOf(realtime.exportSchedulerRole) };
+  return { enforcement, schedulerRole: iam.exportSchedulerRole };
 }

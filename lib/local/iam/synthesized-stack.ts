@@ -1,22 +1,90 @@
-import { buildHeraldApp, type HeraldStack } from '../../herald-stack';
+import { createHash } from 'node:crypto';
+import { mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { CfnElement, Stack } from 'aws-cdk-lib';
+import type { IConstruct } from 'constructs';
 
 /** The CloudFormation template as `cdk synth` writes it. */
 export interface Template {
   readonly Resources: Record<string, { Type: string; Properties?: Record<string, any> }>;
 }
 
+/**
+ * The stack `cdk deploy` would deploy, as the local IAM enforcement reads it: the template, and
+ * the logical ids of the constructs the description names (tables by table name, and so on), so
+ * the template's references can be mapped to the local resources without the constructs.
+ */
 export interface SynthesizedStack {
-  readonly stack: HeraldStack;
   readonly template: Template;
+  readonly logicalIds: {
+    readonly tables: Record<string, string>;
+    readonly queues: Record<string, string>;
+    readonly deadLetterQueues: Record<string, string>;
+    readonly failureQueues: Record<string, string>;
+    readonly buckets: Record<string, string>;
+    readonly functions: Record<string, string>;
+    readonly webSocketApi: string;
+    readonly httpApi: string;
+    readonly exportSchedulerRole: string;
+  };
+  /** The Scheduler group the stack names for export schedules. */
+  readonly exportScheduleGroup: string;
 }
 
 /**
- * The stack `cdk deploy` would deploy, synthesized in this process with the local settings. Asset
- * bundling is skipped (`aws:cdk:bundling-stacks: []`): it changes no role or policy, and esbuild
- * over every function would add seconds to each start.
+ * Synthesizes the stack in this process with the local settings. Asset bundling is skipped
+ * (`aws:cdk:bundling-stacks: []`) and cdk-nag is not attached: neither changes a role or policy,
+ * and both would add seconds to every start.
  */
-export function synthesizeLocalStack(context: Record<string, unknown>): SynthesizedStack {
+export async function synthesizeLocalStack(context: Record<string, unknown>): Promise<SynthesizedStack> {
+  // Imported here, so a start that finds the stack in its cache never loads the CDK.
+  const { buildHeraldApp } = await import('../../herald-stack');
   const { app, stack } = buildHeraldApp({ ...context, 'aws:cdk:bundling-stacks': [] }, { nagChecks: false });
-  const assembly = app.synth();
-  return { stack, template: assembly.getStackByName(stack.stackName).template as Template };
+  const template = app.synth().getStackByName(stack.stackName).template as Template;
+  const { realtime } = stack;
+  const idOf = (construct: IConstruct) => (stack as Stack).getLogicalId(construct.node.defaultChild as CfnElement);
+  const idsOf = (record: Readonly<Record<string, IConstruct>>) => Object.fromEntries(Object.entries(record).map(([name, construct]) => [name, idOf(construct)]));
+  return {
+    template,
+    logicalIds: {
+      tables: idsOf(realtime.tables),
+      queues: idsOf(realtime.queues),
+      deadLetterQueues: idsOf(realtime.deadLetterQueues),
+      failureQueues: idsOf(realtime.failureQueues),
+      buckets: idsOf(realtime.buckets),
+      functions: Object.fromEntries(Object.entries(realtime.functions).map(([name, fn]) => [name, idOf(fn.function)])),
+      webSocketApi: idOf(realtime.webSocketApi),
+      httpApi: idOf(realtime.httpApi),
+      exportSchedulerRole: idOf(realtime.exportSchedulerRole),
+    },
+    exportScheduleGroup: realtime.exportScheduleGroup.name as string,
+  };
+}
+
+/**
+ * `synthesizeLocalStack`, kept in `cacheDir` under a hash of everything the template depends on:
+ * the CDK code and description (lib/, but not the local runtime), cdk.json, the locked package
+ * versions and `context`. A start whose inputs are unchanged reads the file instead of loading the
+ * CDK and synthesizing (docs/local-iam.md, "What it costs").
+ */
+export async function synthesizeLocalStackCached(repoRoot: string, cacheDir: string, context: Record<string, unknown>): Promise<SynthesizedStack> {
+  const hash = createHash('sha256').update(JSON.stringify(context));
+  const libFiles = readdirSync(join(repoRoot, 'lib'), { recursive: true, encoding: 'utf8' })
+    .filter((file) => file.endsWith('.ts') && !file.startsWith('local'))
+    .sort();
+  for (const file of [...libFiles.map((file) => join('lib', file)), 'cdk.json', 'package-lock.json']) {
+    hash.update(file).update(readFileSync(join(repoRoot, file)));
+  }
+  const cacheFile = join(cacheDir, `stack-${hash.digest('hex').slice(0, 32)}.json`);
+  try {
+    return JSON.parse(readFileSync(cacheFile, 'utf8')) as SynthesizedStack;
+  } catch {
+    const synthesized = await synthesizeLocalStack(context);
+    mkdirSync(cacheDir, { recursive: true });
+    // Written aside and renamed, so a start running beside this one never reads half a file.
+    const partial = `${cacheFile}.${process.pid}.partial`;
+    writeFileSync(partial, JSON.stringify(synthesized));
+    renameSync(partial, cacheFile);
+    return synthesized;
+  }
 }

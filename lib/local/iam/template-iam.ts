@@ -4,16 +4,13 @@
  * template is the authority: what a role may do locally is exactly what `cdk deploy` would grant.
  *
  * References (Ref, Fn::GetAtt, Fn::Join, Fn::Sub, pseudo parameters) resolve through a mapping
- * derived from the stack's constructs (the description's tables, queues and buckets, found by
- * their logical ids) and from each resource's type, never from a list of logical ids.
+ * derived from the stack's constructs (the description's tables, queues and buckets, by the
+ * logical ids synthesis recorded for them) and from each resource's type, never from a list of
+ * logical ids.
  */
-import { Stack, type CfnElement } from 'aws-cdk-lib';
-import type { IConstruct } from 'constructs';
 import type { FunctionName } from '../../description';
-import type { Realtime } from '../../realtime';
 import type { PolicyDocument } from './simulator';
-
-import type { Template } from './synthesized-stack';
+import type { SynthesizedStack } from './synthesized-stack';
 
 /** What a logical id stands for locally: its `Ref` value and its `Fn::GetAtt` attributes. */
 export interface LocalIdentity {
@@ -51,51 +48,46 @@ export interface TemplateIam {
   readonly resourcePolicies: ReadonlyMap<string, PolicyDocument>;
   /** The SES identities the stack creates (addresses or domains). */
   readonly sesIdentities: readonly string[];
-  /** The role behind an IAM Role construct of the stack. */
-  roleOf(role: IConstruct): RoleIam;
+  /** The role EventBridge Scheduler assumes to send export firings. */
+  readonly exportSchedulerRole: RoleIam;
 }
 
 export class TemplateResolutionError extends Error {
   override name = 'TemplateResolutionError';
 }
 
-/** The logical ids of the realtime construct's records, keyed like the description. */
-function logicalIds<T extends IConstruct>(stack: Stack, record: Readonly<Record<string, T>>): Array<[string, string]> {
-  return Object.entries(record).map(([name, construct]) => [name, stack.getLogicalId(construct.node.defaultChild as CfnElement)]);
-}
-
 /** Local identities of every resource the template holds, derived from the constructs and resource types. */
-export function localIdentities(stack: Stack, realtime: Realtime, template: Template, local: LocalResources): Map<string, LocalIdentity> {
+export function localIdentities({ template, logicalIds }: SynthesizedStack, local: LocalResources): Map<string, LocalIdentity> {
   const { region, account } = local;
   const identities = new Map<string, LocalIdentity>();
-  for (const [name, id] of logicalIds(stack, realtime.tables)) {
+  for (const [name, id] of Object.entries(logicalIds.tables)) {
     const table = local.tables[name]!;
     const arn = `arn:aws:dynamodb:${region}:${account}:table/${table.name}`;
     identities.set(id, { ref: table.name, attributes: { Arn: arn, ...(table.streamArn ? { StreamArn: table.streamArn } : {}) } });
   }
   for (const [records, queues] of [
-    [realtime.queues, local.queues],
-    [realtime.deadLetterQueues, local.deadLetterQueues],
-    [realtime.failureQueues, local.failureQueues],
+    [logicalIds.queues, local.queues],
+    [logicalIds.deadLetterQueues, local.deadLetterQueues],
+    [logicalIds.failureQueues, local.failureQueues],
   ] as const) {
-    for (const [name, id] of logicalIds(stack, records)) {
+    for (const [name, id] of Object.entries(records)) {
       const queue = queues[name]!;
       identities.set(id, { ref: queue.url, attributes: { Arn: queue.arn, QueueName: queue.arn.split(':').at(-1)! } });
     }
   }
-  for (const [name, id] of logicalIds(stack, realtime.buckets)) {
+  for (const [name, id] of Object.entries(logicalIds.buckets)) {
     const bucket = local.buckets[name]!;
     identities.set(id, { ref: bucket, attributes: { Arn: `arn:aws:s3:::${bucket}` } });
   }
-  for (const [name, heraldFunction] of Object.entries(realtime.functions)) {
+  for (const [name, id] of Object.entries(logicalIds.functions)) {
     const physical = local.functionName(name as FunctionName);
-    identities.set(stack.getLogicalId(heraldFunction.function.node.defaultChild as CfnElement), {
+    identities.set(id, {
       ref: physical,
       attributes: { Arn: `arn:aws:lambda:${region}:${account}:function:${physical}` },
     });
   }
-  identities.set(stack.getLogicalId(realtime.webSocketApi.node.defaultChild as CfnElement), { ref: local.webSocketApiId });
-  identities.set(stack.getLogicalId(realtime.httpApi.node.defaultChild as CfnElement), { ref: local.httpApiId });
+  identities.set(logicalIds.webSocketApi, { ref: local.webSocketApiId });
+  identities.set(logicalIds.httpApi, { ref: local.httpApiId });
 
   // Everything else by type: names that are the same locally, or ARNs nothing local will ever match.
   for (const [id, resource] of Object.entries(template.Resources)) {
@@ -190,8 +182,9 @@ function evaluable(role: RoleIam | undefined, what: string): RoleIam {
 }
 
 /** Each function's role, resource policies and SES identities, resolved locally. */
-export function templateIam(stack: Stack, realtime: Realtime, template: Template, local: LocalResources): TemplateIam {
-  const identities = localIdentities(stack, realtime, template, local);
+export function templateIam(synthesized: SynthesizedStack, local: LocalResources): TemplateIam {
+  const { template, logicalIds } = synthesized;
+  const identities = localIdentities(synthesized, local);
   const resolve = <T>(node: unknown) => resolveIntrinsics(node, identities, local) as T;
   const resources = Object.entries(template.Resources);
 
@@ -231,8 +224,8 @@ export function templateIam(stack: Stack, realtime: Realtime, template: Template
   }
 
   const functionRoles = new Map<FunctionName, RoleIam>();
-  for (const name of Object.keys(realtime.functions) as FunctionName[]) {
-    const lambda = template.Resources[stack.getLogicalId(realtime.functions[name].function.node.defaultChild as CfnElement)];
+  for (const [name, id] of Object.entries(logicalIds.functions) as Array<[FunctionName, string]>) {
+    const lambda = template.Resources[id];
     const roleId = (lambda?.Properties?.Role as { 'Fn::GetAtt'?: [string, string] } | undefined)?.['Fn::GetAtt']?.[0];
     functionRoles.set(name, evaluable(roleId === undefined ? undefined : rolesById.get(roleId), `Function ${name}`));
   }
@@ -241,6 +234,6 @@ export function templateIam(stack: Stack, realtime: Realtime, template: Template
     functionRoles,
     resourcePolicies,
     sesIdentities,
-    roleOf: (role) => evaluable(rolesById.get(stack.getLogicalId(role.node.defaultChild as CfnElement)), `Role ${role.node.path}`),
+    exportSchedulerRole: evaluable(rolesById.get(logicalIds.exportSchedulerRole), 'The export scheduler role'),
   };
 }
