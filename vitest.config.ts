@@ -29,6 +29,7 @@ export default defineConfig({
           name: 'integration',
           include: ['test/integration/**/*.test.ts', 'test/browser/**/*.test.ts'],
           globalSetup: ['test/integration/global-setup.ts'],
+          setupFiles: ['test/support/protocol-guard.ts'],
           fileParallelism: false,
           testTimeout: 30_000,
           hookTimeout: 120_000,

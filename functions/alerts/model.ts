@@ -1,5 +1,5 @@
 import type { Priority } from '../notifications/model';
-import { topicSchema } from '../realtime/frames';
+import { topicSchema } from '../protocol/frames';
 import * as z from '../shared/validation';
 
 export const severities = ['low', 'medium', 'high', 'critical'] as const;

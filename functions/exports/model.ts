@@ -4,7 +4,7 @@
  */
 import { ulid } from 'ulid';
 import { statuses as ALERT_STATUSES } from '../alerts/model';
-import { topicSchema } from '../realtime/frames';
+import { topicSchema } from '../protocol/frames';
 import { emailAddressSchema } from '../shared/email';
 import * as z from '../shared/validation';
 import { EXPORT_FORMATS, type ExportFormat } from './formats';

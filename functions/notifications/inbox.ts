@@ -1,6 +1,7 @@
 import { NotFoundError } from '../shared/errors';
 import type { InboxItem, Recipient } from './model';
 import type { NotificationStore } from './store';
+import type { MarkReadBody } from '../protocol/http';
 
 export const MAX_PAGE_SIZE = 100;
 export const DEFAULT_PAGE_SIZE = 50;
@@ -34,10 +35,8 @@ export async function readPage(store: NotificationStore, recipient: Recipient, a
   return { items, nextAfter, more: nextAfter < lastSeq, gap };
 }
 
-export const MAX_READ_IDS = 100;
-
 /** Marks notifications read by watermark or by id; unknown or foreign ids answer 404, changing nothing. */
-export async function markRead(store: NotificationStore, recipient: Recipient, request: { upTo: number } | { ids: string[] }): Promise<void> {
+export async function markRead(store: NotificationStore, recipient: Recipient, request: MarkReadBody): Promise<void> {
   if ('upTo' in request) return store.markReadUpTo(recipient, request.upTo);
   const ids = [...new Set(request.ids)];
   const seqs = await store.seqsOfIds(recipient, ids);

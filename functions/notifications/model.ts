@@ -10,8 +10,9 @@ export function recipientKey(recipient: Recipient): string {
   return `${recipient.tenant}#${recipient.userId}`;
 }
 
-export const priorities = ['normal', 'high', 'critical'] as const;
-export type Priority = (typeof priorities)[number];
+import { priorities, type Priority } from '../protocol/priorities';
+
+export { priorities, type Priority };
 
 /** Bounds that keep a stored notification, and the frame that carries it, far below 32 KB. */
 export const notificationLimits = { title: 200, body: 2_000, dataBytes: 8 * 1024, kind: 64, groupKey: 128, dedupeKey: 256 } as const;

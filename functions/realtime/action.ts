@@ -2,7 +2,8 @@ import { countMetric, instrument, logger } from '../shared/instrumentation';
 import type * as z from '../shared/validation';
 import { frameResult, type WebSocketEvent, type WebSocketResult } from '../shared/websocket';
 import { identityFromAuthorizerContext, type ConnectionIdentity, type ConnectionStore } from './connections';
-import { errorFrame, parseFrame, type ServerFrame } from './frames';
+import type { ServerFrame } from '../protocol/frames';
+import { errorFrame, parseFrame } from './frames';
 import type { ConnectionGateway } from './push';
 
 /**

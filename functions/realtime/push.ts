@@ -1,7 +1,7 @@
 import type { Recipient } from '../notifications/model';
 import { logger } from '../shared/instrumentation';
 import type { ConnectionStore } from './connections';
-import type { ServerFrame } from './frames';
+import type { ServerFrame } from '../protocol/frames';
 
 /**
  * The @connections API. `gone` means the socket no longer exists (410); `throttled` means API

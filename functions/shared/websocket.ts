@@ -1,5 +1,5 @@
 import type { APIGatewayProxyWebsocketEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import type { ServerFrame } from '../realtime/frames';
+import type { ServerFrame } from '../protocol/frames';
 
 /** A WebSocket route event; @types/aws-lambda leaves out the authorizer context API Gateway adds. */
 export type WebSocketEvent = APIGatewayProxyWebsocketEventV2 & {

@@ -2,15 +2,14 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
+// API Gateway's documented WebSocket limits, from the one protocol definition.
+import { MAX_FRAME_BYTES, MAX_MESSAGE_BYTES } from '../../functions/protocol/frames';
 import { routeSelectionExpression } from '../description';
 import { LOCAL_ACCOUNT, LOCAL_REGION } from './aws-local';
 import { forwardingHeaders, requestTimeOf, sourceIpOf } from './http-api';
 import { closeServer, listenOnLoopback, readBody } from './http-server';
 import type { LocalFunction } from './lambda-host';
 
-/** API Gateway's documented WebSocket limits. */
-export const FRAME_LIMIT_BYTES = 32 * 1024;
-export const MESSAGE_LIMIT_BYTES = 128 * 1024;
 
 export interface WebSocketRoute {
   readonly function: LocalFunction;
@@ -79,7 +78,7 @@ export async function startWebSocketGateway(options: WebSocketGatewayOptions): P
     void invocation.finally(() => inFlight.delete(invocation)).catch(() => undefined);
     return invocation;
   };
-  const sockets = new WebSocketServer({ noServer: true, maxPayload: MESSAGE_LIMIT_BYTES });
+  const sockets = new WebSocketServer({ noServer: true, maxPayload: MAX_MESSAGE_BYTES });
   const server: Server = createServer((request, response) => {
     handleManagementRequest(request, response).catch((error: unknown) => {
       log(`@connections error: ${String(error)}`);
@@ -228,7 +227,7 @@ export async function startWebSocketGateway(options: WebSocketGatewayOptions): P
     // API Gateway closes with 1009, before any Lambda runs, on a frame over 32 KB. `ws` hands over
     // whole messages, so a message that arrived as several smaller frames (which API Gateway would
     // deliver, up to 128 KB) is treated the same here; see docs/local.md.
-    if (body.length > FRAME_LIMIT_BYTES) {
+    if (body.length > MAX_FRAME_BYTES) {
       closeByServer(connection, 1009, 'Message too big');
       return;
     }
@@ -319,7 +318,7 @@ export async function startWebSocketGateway(options: WebSocketGatewayOptions): P
     }
     switch (request.method) {
       case 'POST': {
-        const body = await readBody(request, MESSAGE_LIMIT_BYTES);
+        const body = await readBody(request, MAX_MESSAGE_BYTES);
         if (body === undefined) return sendJson(response, 413, { message: 'Message too long' }, 'PayloadTooLargeException');
         await new Promise<void>((done, fail) => connection.socket.send(body, { binary: false }, (error) => (error ? fail(error) : done())));
         response.writeHead(200).end();

@@ -2,6 +2,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { MessageRejected, SESClient, type SendEmailCommandInput } from '@aws-sdk/client-ses';
 import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { inject } from 'vitest';
+import { serverFrameSchema } from '../../functions/protocol/frames';
 import WebSocket from 'ws';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../lib/local/aws-local';
 import { localTableName } from '../../lib/local/resources';
@@ -56,6 +57,8 @@ export async function ticketFor(tenant: string, user: string, roles: string[] = 
 
 /** A client socket that records every frame it receives, so tests can await one by predicate. */
 export class TestSocket {
+  /** Frames this file received that the protocol definition (functions/protocol/frames.ts) refuses. */
+  static readonly protocolViolations: string[] = [];
   readonly frames: any[] = [];
   private waiters: Array<() => void> = [];
   closed?: { code: number; reason: string };
@@ -68,6 +71,11 @@ export class TestSocket {
         frame = JSON.parse(text);
       } catch {
         // Keep the raw text so a test can see what a non-JSON frame was.
+      }
+      // Herald's frames carry `type`; API Gateway's own answers (a 500's message) do not.
+      if (typeof frame === 'object' && frame !== null && 'type' in frame) {
+        const checked = serverFrameSchema.safeParse(frame);
+        if (!checked.success) TestSocket.protocolViolations.push(`${text.slice(0, 200)}: ${checked.error.message.slice(0, 200)}`);
       }
       this.frames.push(frame);
       this.wake();

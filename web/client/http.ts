@@ -1,4 +1,4 @@
-import type { MarkReadTarget, NotificationPage } from './types';
+import type { MarkReadTarget, NotificationPage, Ticket } from './types';
 
 /** A non-2xx answer from Herald's HTTP API, with the `{error:{code,message}}` it carried. */
 export class HeraldHttpError extends Error {
@@ -10,12 +10,6 @@ export class HeraldHttpError extends Error {
     super(message);
     this.name = 'HeraldHttpError';
   }
-}
-
-export interface Ticket {
-  readonly ticket: string;
-  readonly expiresAt: string;
-  readonly url: string;
 }
 
 /** Herald's HTTP routes the client uses; the token is fetched per request so a refreshed one is picked up. */

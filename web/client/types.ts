@@ -1,61 +1,20 @@
-/** The shapes Herald's HTTP API and WebSocket send (docs/protocol.md), as the client sees them. */
+/**
+ * The shapes Herald's HTTP API and WebSocket send, as the client sees them. They are the server's
+ * own definitions (functions/protocol/, docs/protocol.md), imported as types only, so the client
+ * bundle carries none of the server's code and cannot drift from it.
+ */
+import type { ClientFrame, ServerFrame } from '../../functions/protocol/frames';
+import type { NotificationPage, Ticket } from '../../functions/protocol/http';
+import type { Priority } from '../../functions/protocol/priorities';
 
-export type Priority = 'normal' | 'high' | 'critical';
+export type { ClientFrame, NotificationPage, Priority, ServerFrame, Ticket };
 
-export interface Notification {
-  readonly seq: number;
-  readonly id: string;
-  readonly kind: string;
-  readonly title: string;
-  readonly body?: string;
-  readonly data?: Record<string, unknown>;
-  readonly priority: Priority;
-  readonly createdAt: string;
-  readonly groupKey?: string;
-  /** Read state when fetched over HTTP; WebSocket frames may omit it (the client then stores `false`). */
-  readonly read: boolean;
-}
+/** A notification as the client keeps it: read state always known (a WebSocket frame without it is stored unread). */
+export type Notification = NotificationPage['items'][number];
 
-/** `GET /notifications?after=&limit=`; also what a WebSocket resume amounts to. */
-export interface NotificationPage {
-  readonly items: Notification[];
-  readonly nextAfter: number;
-  readonly more: boolean;
-  /** Notifications right after `after` expired before this client saw them. */
-  readonly gap: boolean;
-  readonly unread: number;
-}
+export type TopicEvent = Omit<Extract<ServerFrame, { type: 'event' }>, 'type'>;
 
-export interface TopicEvent {
-  readonly topic: string;
-  readonly name: string;
-  readonly data: unknown;
-}
-
-export interface Progress {
-  readonly jobId: string;
-  readonly done: number;
-  /** Absent while the total is not known yet. */
-  readonly total?: number;
-  readonly version: number;
-}
-
-export type ServerFrame =
-  | ({ type: 'notification' } & Omit<Notification, 'read'> & { read?: boolean })
-  | { type: 'replayed'; upTo: number; more: boolean; gap?: boolean; unread?: number; id?: string }
-  | { type: 'pong'; id?: string }
-  | { type: 'subscribed'; topic: string; id?: string }
-  | { type: 'unsubscribed'; topic: string; id?: string }
-  | ({ type: 'event' } & TopicEvent)
-  | ({ type: 'progress' } & Progress)
-  | { type: 'error'; code: string; message: string; id?: string };
-
-export type ClientFrame =
-  | { action: 'resume'; after: number; id?: string }
-  | { action: 'ack'; upTo: number }
-  | { action: 'ping'; id?: string }
-  | { action: 'subscribe'; topic: string; id?: string }
-  | { action: 'unsubscribe'; topic: string; id?: string };
+export type Progress = Omit<Extract<ServerFrame, { type: 'progress' }>, 'type'>;
 
 /**
  * Where the client stands:

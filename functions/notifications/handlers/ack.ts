@@ -1,6 +1,7 @@
 import { connectionDeps, notificationStoreFromEnv } from '../../adapters/wiring';
 import { websocketAction, type ActionDeps } from '../../realtime/action';
-import { ackFrame, errorFrame } from '../../realtime/frames';
+import { clientFrames } from '../../protocol/frames';
+import { errorFrame } from '../../realtime/frames';
 import type { NotificationStore } from '../store';
 
 export interface AckDeps extends ActionDeps {
@@ -9,7 +10,7 @@ export interface AckDeps extends ActionDeps {
 
 /** `ack {upTo}`: raises the user's delivered watermark. Silent on success, like TCP's ack. */
 export function makeHandler(deps: AckDeps) {
-  return websocketAction(ackFrame, deps, async (frame, { identity }) => {
+  return websocketAction(clientFrames.ack, deps, async (frame, { identity }) => {
     const outcome = await deps.notifications.recordAck(identity, frame.upTo);
     if (outcome === 'beyond') return errorFrame('invalid_frame', `upTo: ${frame.upTo} is beyond the last notification`, frame.id);
     return undefined;

@@ -4,6 +4,7 @@ import { callerRoute, json, parseQuery } from '../../shared/http';
 import * as z from '../../shared/validation';
 import { DEFAULT_PAGE_SIZE, epochSeconds, MAX_PAGE_SIZE, readPage } from '../inbox';
 import type { NotificationStore } from '../store';
+import type { NotificationPage } from '../../protocol/http';
 
 export interface ListNotificationsDeps {
   readonly notifications: NotificationStore;
@@ -29,7 +30,7 @@ export function makeHandler(deps: ListNotificationsDeps) {
       readPage(deps.notifications, caller, after, limit, now),
       deps.notifications.countUnread(caller, epochSeconds(now)),
     ]);
-    return json(200, { ...page, unread });
+    return json(200, { ...page, unread } satisfies NotificationPage);
   });
 }
 

@@ -1,7 +1,7 @@
 import { connectionDeps, notificationStoreFromEnv } from '../../adapters/wiring';
 import { countMetric } from '../../shared/instrumentation';
 import { websocketAction, withId, type ActionDeps } from '../../realtime/action';
-import { resumeFrame } from '../../realtime/frames';
+import { clientFrames } from '../../protocol/frames';
 import { pushFrames } from '../../realtime/push';
 import { epochSeconds, MAX_PAGE_SIZE, readPage, RESUME_MAX_NOTIFICATIONS } from '../inbox';
 import type { NotificationStore } from '../store';
@@ -16,7 +16,7 @@ export interface ResumeDeps extends ActionDeps {
  * as live pushes, so the client's dedupe covers a push that races the replay.
  */
 export function makeHandler(deps: ResumeDeps) {
-  return websocketAction(resumeFrame, deps, async (frame, { identity, connectionId, now }) => {
+  return websocketAction(clientFrames.resume, deps, async (frame, { identity, connectionId, now }) => {
     let after = frame.after;
     let gap = false;
     let more = true;

@@ -5,6 +5,7 @@ import { positiveIntegerEnv, requireEnv } from '../../shared/config';
 import { callerRoute, json } from '../../shared/http';
 import { countMetric } from '../../shared/instrumentation';
 import { issueTicket, type TicketStore } from '../tickets';
+import type { Ticket } from '../../protocol/http';
 
 export interface IssueTicketDeps {
   readonly tickets: TicketStore;
@@ -20,7 +21,7 @@ export function makeHandler(deps: IssueTicketDeps) {
     countMetric('TicketsIssued');
     const url = new URL(deps.webSocketUrl);
     url.searchParams.set('ticket', issued.ticket);
-    return json(200, { ticket: issued.ticket, expiresAt: issued.expiresAt.toISOString(), url: url.toString() });
+    return json(200, { ticket: issued.ticket, expiresAt: issued.expiresAt.toISOString(), url: url.toString() } satisfies Ticket);
   });
 }
 

@@ -1,11 +1,11 @@
 import { connectionDeps } from '../../adapters/wiring';
 import { countMetric } from '../../shared/instrumentation';
 import { websocketAction, withId, type ActionDeps } from '../action';
-import { pingFrame } from '../frames';
+import { clientFrames } from '../../protocol/frames';
 
 /** `ping` → `pong`: keeps the socket inside API Gateway's 10-minute idle timeout. */
 export function makeHandler(deps: ActionDeps) {
-  return websocketAction(pingFrame, deps, async (frame) => {
+  return websocketAction(clientFrames.ping, deps, async (frame) => {
     countMetric('Pings');
     return withId({ type: 'pong' }, frame.id);
   });

@@ -1,7 +1,7 @@
 import { BadRequestError } from '../../shared/errors';
 import type { HttpEvent } from '../../shared/http';
 import * as z from '../../shared/validation';
-import { topicSchema } from '../../realtime/frames';
+import { topicSchema } from '../../protocol/frames';
 
 const path = z.object({ topic: topicSchema, userId: topicSchema });
 

@@ -1,7 +1,8 @@
 import { topicDeps } from '../../adapters/wiring';
 import { positiveIntegerEnv, requireEnv } from '../../shared/config';
 import { websocketAction, withId } from '../../realtime/action';
-import { errorFrame, subscribeFrame } from '../../realtime/frames';
+import { clientFrames } from '../../protocol/frames';
+import { errorFrame } from '../../realtime/frames';
 import { subscribe, type TopicDeps } from '../topics';
 
 export interface SubscribeDeps extends TopicDeps {
@@ -11,7 +12,7 @@ export interface SubscribeDeps extends TopicDeps {
 
 /** `subscribe {topic}`: members of the topic, in the caller's tenant, get its live events. */
 export function makeHandler(deps: SubscribeDeps) {
-  return websocketAction(subscribeFrame, deps, async (frame, { identity, connectionId, now }) => {
+  return websocketAction(clientFrames.subscribe, deps, async (frame, { identity, connectionId, now }) => {
     const expiresAt = Math.floor(now.getTime() / 1000) + deps.connectionTtlSeconds;
     const outcome = await subscribe(deps, identity, connectionId, frame.topic, expiresAt);
     if (outcome === 'forbidden') return errorFrame('forbidden', `Not a member of topic "${frame.topic}"`, frame.id);

@@ -1,10 +1,10 @@
 import { topicEventDeps } from '../../adapters/wiring';
 import { websocketAction, withId } from '../../realtime/action';
-import { unsubscribeFrame } from '../../realtime/frames';
+import { clientFrames } from '../../protocol/frames';
 import { unsubscribe, type TopicEventDeps } from '../topics';
 
 export function makeHandler(deps: TopicEventDeps) {
-  return websocketAction(unsubscribeFrame, deps, async (frame, { identity, connectionId }) => {
+  return websocketAction(clientFrames.unsubscribe, deps, async (frame, { identity, connectionId }) => {
     await unsubscribe(deps, identity, connectionId, frame.topic);
     return withId({ type: 'unsubscribed', topic: frame.topic }, frame.id);
   });
