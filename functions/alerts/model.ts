@@ -64,6 +64,9 @@ export type UpdateAlertInput = z.infer<typeof updateAlertSchema>;
 const ALERT_ID = /^[0-9A-HJKMNP-TV-Z]{26}$/;
 export const alertIdSchema = z.string().check(z.regex(ALERT_ID, 'must be an alert id (a ULID)'));
 
+/** `/alerts/{id}`. */
+export const alertPathSchema = z.object({ id: alertIdSchema });
+
 export const MAX_LIST_LIMIT = 100;
 
 export const listAlertsQuerySchema = z.strictObject({

@@ -107,6 +107,18 @@ export const runMessageSchema = z.strictObject({
   trigger: z.enum(['schedule', 'manual']),
 });
 
+/** An SQS body as a run message, or why it is not one: a message no retry can fix. */
+export function parseRunMessage(body: string): { message: RunMessage } | { problem: string } {
+  let value: unknown;
+  try {
+    value = JSON.parse(body);
+  } catch {
+    return { problem: 'not JSON' };
+  }
+  const parsed = runMessageSchema.safeParse(value);
+  return parsed.success ? { message: parsed.data } : { problem: z.describeIssues(parsed.error) };
+}
+
 export function newScheduleId(now: Date): string {
   return ulid(now.getTime());
 }
@@ -218,3 +230,9 @@ export function validateFilters(dataset: Dataset, filters: ExportFilters | undef
   if (dataset !== 'alerts' && filters?.topic !== undefined) return `filters.topic: only dataset alerts takes a topic, not ${dataset}`;
   return undefined;
 }
+
+/**
+ * `/exports/schedules/{id}` and `/exports/runs/{id}`. Any string is taken: an id that is not one
+ * of the caller's answers 404 like a foreign one, so a malformed id tells nothing either.
+ */
+export const exportPathSchema = z.object({ id: z.string() });

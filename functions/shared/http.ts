@@ -26,6 +26,13 @@ export function errorResult(error: unknown): HttpResult {
   return json(500, { error: { code: 'internal', message: 'Internal error' } });
 }
 
+/** The route's path parameters, checked like any other input: a value the schema refuses answers 400 `invalid_path`. */
+export function pathParameters<Schema extends z.ZodMiniType>(event: HttpEvent, schema: Schema): z.infer<Schema> {
+  const result = schema.safeParse(event.pathParameters ?? {});
+  if (!result.success) throw new BadRequestError(z.describeIssues(result.error), 'invalid_path');
+  return result.data;
+}
+
 /** Wraps a route so that domain errors become `{error:{code,message}}` responses and nothing else leaks. */
 export function httpRoute(route: (event: HttpEvent) => Promise<HttpResult>) {
   return async (event: HttpEvent): Promise<HttpResult> => {

@@ -1,5 +1,7 @@
 import type { ConnectionIdentity, ConnectionRecord, ConnectionStore } from '../realtime/connections';
 import { forEachLimited, pushFrames, type ConnectionGateway } from '../realtime/push';
+import { topicSchema } from '../protocol/frames';
+import * as z from '../shared/validation';
 
 /** Who belongs to a topic (a project, a site): they get its alerts and may subscribe to it. */
 export interface MembershipStore {
@@ -84,3 +86,6 @@ export async function publishTopicEvent(deps: TopicEventDeps, tenant: string, to
     if (outcome === 'gone') await deps.subscriptions.remove(tenant, topic, subscriber.connectionId);
   });
 }
+
+/** `/topics/{topic}/members/{userId}`: user ids are restricted like topic names. */
+export const memberPathSchema = z.object({ topic: topicSchema, userId: topicSchema });

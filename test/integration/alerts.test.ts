@@ -88,7 +88,6 @@ function fanoutDeps(sesClient: SESClient = ses): FanoutDeps {
   };
 }
 
-
 /**
  * The fan-out function's module as Lambda cold-starts it (its own `handler` is built from the
  * environment the description gives it), for its makeHandler with the deps a test chooses.

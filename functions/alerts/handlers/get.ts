@@ -1,9 +1,8 @@
 import { alertDeps, claimNamesFromEnv } from '../../adapters/wiring';
 import type { ClaimNames } from '../../shared/caller';
-import { callerRoute, json } from '../../shared/http';
+import { callerRoute, json, pathParameters } from '../../shared/http';
 import { readAlert, type AlertDeps } from '../alerts';
-import { alertView } from '../model';
-import { alertIdOf } from './alert-path';
+import { alertPathSchema, alertView } from '../model';
 
 export interface GetAlertDeps extends AlertDeps {
   readonly claims: ClaimNames;
@@ -12,7 +11,7 @@ export interface GetAlertDeps extends AlertDeps {
 /** `GET /alerts/{id}`: the alert, with its version as ETag for the next PATCH's If-Match. */
 export function makeHandler(deps: GetAlertDeps) {
   return callerRoute(deps.claims, async (caller, event) => {
-    const alert = await readAlert(deps, caller, alertIdOf(event));
+    const alert = await readAlert(deps, caller, pathParameters(event, alertPathSchema).id);
     return json(200, alertView(alert), { etag: `"${alert.version}"` });
   });
 }

@@ -1,10 +1,9 @@
 import { alertDeps, claimNamesFromEnv } from '../../adapters/wiring';
 import type { ClaimNames } from '../../shared/caller';
 import { BadRequestError, HeraldError } from '../../shared/errors';
-import { callerRoute, json, parseJsonBody, type HttpEvent } from '../../shared/http';
+import { callerRoute, json, parseJsonBody, pathParameters, type HttpEvent } from '../../shared/http';
 import { updateAlert, type AlertDeps } from '../alerts';
-import { alertView, updateAlertSchema } from '../model';
-import { alertIdOf } from './alert-path';
+import { alertPathSchema, alertView, updateAlertSchema } from '../model';
 
 export interface UpdateAlertDeps extends AlertDeps {
   readonly claims: ClaimNames;
@@ -13,7 +12,7 @@ export interface UpdateAlertDeps extends AlertDeps {
 /** `PATCH /alerts/{id}` with `If-Match: <version>`: acknowledge, resolve, reopen or reassign. */
 export function makeHandler(deps: UpdateAlertDeps) {
   return callerRoute(deps.claims, async (caller, event) => {
-    const id = alertIdOf(event);
+    const id = pathParameters(event, alertPathSchema).id;
     const version = ifMatchVersion(event);
     const input = parseJsonBody(event, updateAlertSchema);
     const { alert } = await updateAlert(deps, caller, id, version, input);

@@ -1,7 +1,8 @@
 import { claimNamesFromEnv, exportStoreFromEnv, scheduleGatewayFromEnv } from '../../adapters/wiring';
 import type { ClaimNames } from '../../shared/caller';
-import { callerRoute } from '../../shared/http';
+import { callerRoute, pathParameters } from '../../shared/http';
 import { deleteSchedule, type ScheduleGateway, type ScheduleServiceDeps } from '../service';
+import { exportPathSchema } from '../model';
 
 export interface DeleteScheduleDeps extends ScheduleServiceDeps {
   readonly scheduler: ScheduleGateway;
@@ -11,7 +12,7 @@ export interface DeleteScheduleDeps extends ScheduleServiceDeps {
 /** `DELETE /exports/schedules/{id}`: `204`; its run history stays readable until it expires. */
 export function makeHandler(deps: DeleteScheduleDeps) {
   return callerRoute(deps.claims, async (caller, event) => {
-    await deleteSchedule(deps, caller, event.pathParameters?.id ?? '');
+    await deleteSchedule(deps, caller, pathParameters(event, exportPathSchema).id);
     return { statusCode: 204, headers: { 'cache-control': 'no-store' } };
   });
 }

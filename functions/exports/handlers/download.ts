@@ -1,9 +1,9 @@
 import { exportFilesFromEnv, exportStoreFromEnv, linkKeyFromEnv } from '../../adapters/wiring';
 import { HeraldError, NotFoundError } from '../../shared/errors';
-import { httpRoute, type HttpEvent } from '../../shared/http';
+import { httpRoute, type HttpEvent, pathParameters } from '../../shared/http';
 import { countMetric, instrument } from '../../shared/instrumentation';
 import { verifyLink } from '../links';
-import { parseRunId } from '../model';
+import { parseRunId, exportPathSchema } from '../model';
 import type { ExportStore } from '../store';
 import type { ExportFiles } from '../worker';
 
@@ -28,7 +28,7 @@ class LinkRefusedError extends HeraldError {
 export function makeHandler(deps: DownloadDeps) {
   return instrument(
     httpRoute(async (event: HttpEvent) => {
-      const runId = event.pathParameters?.id ?? '';
+      const runId = pathParameters(event, exportPathSchema).id;
       const token = event.queryStringParameters?.token ?? '';
       const now = deps.now?.() ?? new Date();
       const check = verifyLink(deps.linkKey, token, runId, now);

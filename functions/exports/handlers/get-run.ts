@@ -1,7 +1,8 @@
 import { claimNamesFromEnv, exportStoreFromEnv } from '../../adapters/wiring';
 import type { ClaimNames } from '../../shared/caller';
-import { callerRoute, json } from '../../shared/http';
+import { callerRoute, json, pathParameters } from '../../shared/http';
 import { getRun, runView, type ScheduleServiceDeps } from '../service';
+import { exportPathSchema } from '../model';
 
 export interface GetRunDeps extends ScheduleServiceDeps {
   readonly claims: ClaimNames;
@@ -10,7 +11,7 @@ export interface GetRunDeps extends ScheduleServiceDeps {
 /** `GET /exports/runs/{id}`: status, rows, bytes, times and error; 404 for anyone else's run. */
 export function makeHandler(deps: GetRunDeps) {
   return callerRoute(deps.claims, async (caller, event) => {
-    return json(200, runView(await getRun(deps, caller, event.pathParameters?.id ?? '')));
+    return json(200, runView(await getRun(deps, caller, pathParameters(event, exportPathSchema).id)));
   });
 }
 

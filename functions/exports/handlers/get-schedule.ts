@@ -1,7 +1,8 @@
 import { claimNamesFromEnv, exportStoreFromEnv } from '../../adapters/wiring';
 import type { ClaimNames } from '../../shared/caller';
-import { callerRoute, json } from '../../shared/http';
+import { callerRoute, json, pathParameters } from '../../shared/http';
 import { getSchedule, scheduleView, type ScheduleServiceDeps } from '../service';
+import { exportPathSchema } from '../model';
 
 export interface GetScheduleDeps extends ScheduleServiceDeps {
   readonly claims: ClaimNames;
@@ -10,7 +11,7 @@ export interface GetScheduleDeps extends ScheduleServiceDeps {
 /** `GET /exports/schedules/{id}`: the schedule with `lastRun` and `nextRunAt`; 404 for anyone else's. */
 export function makeHandler(deps: GetScheduleDeps) {
   return callerRoute(deps.claims, async (caller, event) => {
-    const schedule = await getSchedule(deps, caller, event.pathParameters?.id ?? '');
+    const schedule = await getSchedule(deps, caller, pathParameters(event, exportPathSchema).id);
     return json(200, scheduleView(schedule, deps.now?.() ?? new Date()));
   });
 }

@@ -1,8 +1,9 @@
 import { claimNamesFromEnv, exportStoreFromEnv } from '../../adapters/wiring';
 import type { ClaimNames } from '../../shared/caller';
-import { callerRoute, json, parseQuery } from '../../shared/http';
+import { callerRoute, json, parseQuery, pathParameters } from '../../shared/http';
 import * as z from '../../shared/validation';
 import { getSchedule, runView, type ScheduleServiceDeps } from '../service';
+import { exportPathSchema } from '../model';
 
 export interface ListRunsDeps extends ScheduleServiceDeps {
   readonly claims: ClaimNames;
@@ -14,7 +15,7 @@ const query = z.strictObject({ limit: z.optional(z.string().check(z.regex(/^([1-
 export function makeHandler(deps: ListRunsDeps) {
   return callerRoute(deps.claims, async (caller, event) => {
     const { limit } = parseQuery(event, query);
-    const schedule = await getSchedule(deps, caller, event.pathParameters?.id ?? '');
+    const schedule = await getSchedule(deps, caller, pathParameters(event, exportPathSchema).id);
     const runs = await deps.store.listRuns(caller, schedule.id, limit === undefined ? 20 : Number(limit));
     return json(200, { items: runs.map(runView) });
   });

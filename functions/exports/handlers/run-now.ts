@@ -1,7 +1,8 @@
 import { claimNamesFromEnv, exportStoreFromEnv, runQueueFromEnv } from '../../adapters/wiring';
 import type { ClaimNames } from '../../shared/caller';
-import { callerRoute, json } from '../../shared/http';
+import { callerRoute, json, pathParameters } from '../../shared/http';
 import { runNow, type RunQueue, type ScheduleServiceDeps } from '../service';
+import { exportPathSchema } from '../model';
 
 export interface RunNowDeps extends ScheduleServiceDeps {
   readonly queue: RunQueue;
@@ -11,7 +12,7 @@ export interface RunNowDeps extends ScheduleServiceDeps {
 /** `POST /exports/schedules/{id}/run`: `202 {runId}`, the same message a firing sends. */
 export function makeHandler(deps: RunNowDeps) {
   return callerRoute(deps.claims, async (caller, event) => {
-    return json(202, await runNow(deps, caller, event.pathParameters?.id ?? ''));
+    return json(202, await runNow(deps, caller, pathParameters(event, exportPathSchema).id));
   });
 }
 

@@ -1,7 +1,7 @@
 import { claimNamesFromEnv, datasetChecksFromEnv, exportStoreFromEnv, scheduleGatewayFromEnv } from '../../adapters/wiring';
 import type { ClaimNames } from '../../shared/caller';
-import { callerRoute, json, parseJsonBody } from '../../shared/http';
-import { updateScheduleBody } from '../model';
+import { callerRoute, json, parseJsonBody, pathParameters } from '../../shared/http';
+import { updateScheduleBody, exportPathSchema } from '../model';
 import { updateSchedule, type ScheduleWriteDeps } from '../service';
 
 export interface UpdateScheduleDeps extends ScheduleWriteDeps {
@@ -12,7 +12,7 @@ export interface UpdateScheduleDeps extends ScheduleWriteDeps {
 export function makeHandler(deps: UpdateScheduleDeps) {
   return callerRoute(deps.claims, async (caller, event) => {
     const body = parseJsonBody(event, updateScheduleBody);
-    return json(200, await updateSchedule(deps, caller, event.pathParameters?.id ?? '', body));
+    return json(200, await updateSchedule(deps, caller, pathParameters(event, exportPathSchema).id, body));
   });
 }
 

@@ -1,8 +1,8 @@
-import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
+import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
 import { exportWorkerDeps } from '../../adapters/wiring';
 import { countMetric, instrument, logger } from '../../shared/instrumentation';
-import * as z from '../../shared/validation';
-import { runMessageSchema } from '../model';
+import { parseRunMessage } from '../model';
 import { runExport, type WorkerDeps } from '../worker';
 
 /**
@@ -11,28 +11,26 @@ import { runExport, type WorkerDeps } from '../worker';
  * moves it to the DLQ, whose handler marks the run failed (failed.ts).
  */
 export function makeHandler(deps: WorkerDeps) {
-  return instrument(async (event: SQSEvent): Promise<SQSBatchResponse> => {
-    const batchItemFailures: SQSBatchResponse['batchItemFailures'] = [];
-    for (const record of event.Records) {
-      let message;
-      try {
-        message = runMessageSchema.parse(JSON.parse(record.body));
-      } catch (error) {
-        // Retrying cannot fix a malformed message: drop it, loudly.
-        logger.error('Malformed export message dropped', { messageId: record.messageId, error: error instanceof z.core.$ZodError ? z.describeIssues(error) : String(error) });
-        continue;
-      }
-      try {
-        const outcome = await runExport(deps, message, record.messageId);
-        countMetric(`ExportRuns_${outcome}`);
-      } catch (error) {
-        logger.error('Export run attempt failed', { messageId: record.messageId, scheduleId: message.scheduleId, error: error as Error });
-        countMetric('ExportAttemptsFailed');
-        batchItemFailures.push({ itemIdentifier: record.messageId });
-      }
+  const processor = new BatchProcessor(EventType.SQS);
+  const runOne = async (record: SQSRecord): Promise<void> => {
+    const parsed = parseRunMessage(record.body);
+    if ('problem' in parsed) {
+      // Retrying cannot fix a malformed message: drop it, loudly.
+      logger.error('Malformed export message dropped', { messageId: record.messageId, error: parsed.problem });
+      return;
     }
-    return { batchItemFailures };
-  });
+    try {
+      countMetric(`ExportRuns_${await runExport(deps, parsed.message, record.messageId)}`);
+    } catch (error) {
+      logger.error('Export run attempt failed', { messageId: record.messageId, scheduleId: parsed.message.scheduleId, error: error as Error });
+      countMetric('ExportAttemptsFailed');
+      throw error;
+    }
+  };
+  // One run at a time, and a batch of failures reported like any other rather than thrown.
+  return instrument((event: SQSEvent, context: Context) =>
+    processPartialResponse(event, runOne, processor, { context, processInParallel: false, throwOnFullBatchFailure: false }),
+  );
 }
 
 export const handler = makeHandler(await exportWorkerDeps());

@@ -1,9 +1,8 @@
 import { claimNamesFromEnv, membershipStoreFromEnv } from '../../adapters/wiring';
 import { requireRole, type ClaimNames } from '../../shared/caller';
 import { NotFoundError } from '../../shared/errors';
-import { callerRoute,  } from '../../shared/http';
-import type { MembershipStore } from '../topics';
-import { memberPath } from './member-path';
+import { callerRoute, pathParameters } from '../../shared/http';
+import { memberPathSchema, type MembershipStore } from '../topics';
 
 export interface DeleteMemberDeps {
   readonly memberships: MembershipStore;
@@ -14,7 +13,7 @@ export interface DeleteMemberDeps {
 export function makeHandler(deps: DeleteMemberDeps) {
   return callerRoute(deps.claims, async (caller, event) => {
     requireRole(caller, 'admin');
-    const { topic, userId } = memberPath(event);
+    const { topic, userId } = pathParameters(event, memberPathSchema);
     if (!(await deps.memberships.remove(caller.tenant, topic, userId))) throw new NotFoundError(`${userId} is not a member of ${topic}`);
     return { statusCode: 204 };
   });

@@ -1,8 +1,7 @@
 import { claimNamesFromEnv, membershipStoreFromEnv } from '../../adapters/wiring';
 import { requireRole, type ClaimNames } from '../../shared/caller';
-import { callerRoute, json } from '../../shared/http';
-import type { MembershipStore } from '../topics';
-import { memberPath } from './member-path';
+import { callerRoute, json, pathParameters } from '../../shared/http';
+import { memberPathSchema, type MembershipStore } from '../topics';
 
 export interface PutMemberDeps {
   readonly memberships: MembershipStore;
@@ -13,7 +12,7 @@ export interface PutMemberDeps {
 export function makeHandler(deps: PutMemberDeps) {
   return callerRoute(deps.claims, async (caller, event) => {
     requireRole(caller, 'admin');
-    const { topic, userId } = memberPath(event);
+    const { topic, userId } = pathParameters(event, memberPathSchema);
     const outcome = await deps.memberships.put(caller.tenant, topic, userId, caller.userId);
     return json(outcome === 'created' ? 201 : 200, { topic, userId });
   });
