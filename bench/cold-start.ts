@@ -1,5 +1,5 @@
 /**
- * A cold start's module cost: each function bundled as lib/herald-function.ts bundles it (ESM,
+ * A cold start's module cost: each function bundled as lib/infra/herald-function.ts bundles it (ESM,
  * minified, AWS SDK included), then imported in a fresh Node process, against importing an empty
  * module the same way (the floor). Bundle size beside it.
  */
@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { build } from 'esbuild';
 import { connectionsEndpointEnvVar, functionSpecs, queues, settingEnvVars, tables } from '../lib/description';
-import { bundling } from '../lib/herald-function';
+import { bundling } from '../lib/infra/herald-function';
 import { REPO_ROOT } from '../lib/local/runtime';
 import { percentile, row } from './stats';
 

@@ -9,7 +9,7 @@ import { DynamoDBClient, GetItemCommand, TransactWriteItemsCommand } from '@aws-
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../lib/local/aws-local';
 import { synthesizeLocalStack } from '../lib/local/iam/synthesized-stack';
 import { startLocalRuntime } from '../lib/local/runtime';
-import { buildHeraldApp } from '../lib/herald-stack';
+import { buildHeraldApp } from '../lib/infra/herald-stack';
 import { percentile, row } from './stats';
 
 const CALLS = 400;

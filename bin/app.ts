@@ -1,5 +1,5 @@
 import { ConfigError } from '../lib/config';
-import { buildHeraldApp } from '../lib/herald-stack';
+import { buildHeraldApp } from '../lib/infra/herald-stack';
 
 try {
   // Under the CDK CLI the app synthesizes itself when the process is about to exit.

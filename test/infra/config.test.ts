@@ -1,8 +1,6 @@
-import { App, Stack } from 'aws-cdk-lib';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../lib/config';
-import { buildHeraldApp } from '../../lib/herald-stack';
-import { Realtime } from '../../lib/realtime';
+import { buildHeraldApp } from '../../lib/infra/herald-stack';
 
 // Each case fails in readConfig, before any function is bundled, so nothing here synthesizes.
 const configErrorOf = (run: () => unknown): ConfigError => {
@@ -83,12 +81,5 @@ describe('deployment context', () => {
     const { message } = configErrorOf(() => buildHeraldApp({ emailSender: 'herald@example.org', emailIdentityDomain: 'example.com' }));
     expect(message).toContain('"emailIdentityDomain"');
     expect(message).toContain('herald@example.org');
-  });
-
-  it('validates the props of the Realtime construct the same way', () => {
-    const stack = new Stack(new App(), 'Probe');
-    expect(configErrorOf(() => new Realtime(stack, 'Realtime', { throttleRateLimit: -1 })).message).toContain(
-      '"throttleRateLimit"',
-    );
   });
 });

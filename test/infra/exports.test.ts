@@ -1,7 +1,7 @@
 import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError } from '../../lib/config';
-import { buildHeraldApp } from '../../lib/herald-stack';
+import { buildHeraldApp } from '../../lib/infra/herald-stack';
 import { EXPORT_WORKER_TIMEOUT_SECONDS, functions, queues } from '../../lib/description';
 import { SKIP_BUNDLING, synthesize } from './synth';
 

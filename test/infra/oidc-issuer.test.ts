@@ -1,8 +1,9 @@
 import { Match, type Template } from 'aws-cdk-lib/assertions';
+import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { stringListEnv } from '../../functions/shared/config';
 import { functions, settingEnvVars, type SettingName } from '../../lib/description';
-import { HeraldFunction } from '../../lib/herald-function';
+import { HeraldFunction } from '../../lib/infra/herald-function';
 import { SKIP_BUNDLING, synthesize, type ValidationReport } from './synth';
 
 const ISSUER = 'https://login.example.com/realms/field';
@@ -17,21 +18,14 @@ beforeAll(() => {
     { ...SKIP_BUNDLING, jwtIssuer: ISSUER, jwtAudience: AUDIENCE, allowedOrigins: ORIGINS.join(',') },
     // No described function manages connections yet; this one exercises that path.
     (stack) => {
-      const { realtime } = stack;
       new HeraldFunction(stack, 'PusherProbe', {
         spec: { ...functions.wsPing, description: 'probe that pushes to connections', manageConnections: true },
-        tables: realtime.tables,
-        queues: realtime.queues,
-        buckets: realtime.buckets,
-        exports: {
-          scheduleGroupName: realtime.exportScheduleGroup.name as string,
-          schedulerRole: realtime.exportSchedulerRole,
-          linkKey: realtime.exportLinkKey,
-          sender: 'exports@herald.example',
-        },
-        webSocketStage: realtime.webSocketStage,
+        data: stack.data,
+        exports: stack.exports,
+        email: stack.email,
+        realtimeApi: stack.realtimeApi,
         settings: Object.fromEntries(Object.keys(settingEnvVars).map((name) => [name, 'x'])) as Record<SettingName, string>,
-        logRetentionDays: 7,
+        logRetention: RetentionDays.ONE_WEEK,
       });
     },
   ));

@@ -295,9 +295,9 @@ describe('cdk-nag', () => {
     expect(apig4.map((f) => f.acknowledgedAt).sort()).toEqual(
       functionSpecs()
         .flatMap(([, { trigger }]) => {
-          if (trigger.kind === 'websocket' && trigger.route !== '$connect') return [`Herald/Realtime/WebSocketApi/${trigger.route}-Route/Resource`];
+          if (trigger.kind === 'websocket' && trigger.route !== '$connect') return [`Herald/RealtimeApi/WebSocketApi/${trigger.route}-Route/Resource`];
           if (trigger.kind === 'http' && trigger.auth === 'none') {
-            return [`Herald/Realtime/HttpApi/${trigger.method}${trigger.path.replaceAll('/', '--')}/Resource`];
+            return [`Herald/HttpApiAndIdentity/HttpApi/${trigger.method}${trigger.path.replaceAll('/', '--')}/Resource`];
           }
           return [];
         })
@@ -305,7 +305,7 @@ describe('cdk-nag', () => {
     );
     // Today that is the emailed download link alone, which carries its own signed token.
     expect(apig4.filter((f) => f.acknowledgedAt.includes('HttpApi')).map((f) => f.acknowledgedAt)).toEqual([
-      'Herald/Realtime/HttpApi/GET--exports--runs--{id}--download/Resource',
+      'Herald/HttpApiAndIdentity/HttpApi/GET--exports--runs--{id}--download/Resource',
     ]);
   });
 

@@ -1,7 +1,7 @@
 import { Annotations, Match, type Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { tables } from '../../lib/description';
-import type { HeraldStack } from '../../lib/herald-stack';
+import type { HeraldStack } from '../../lib/infra/herald-stack';
 import { SKIP_BUNDLING, synthesize, TEST_CONTEXT, type ValidationReport } from './synth';
 
 /**
@@ -119,7 +119,7 @@ describe('with every opt-in', () => {
     expect(onRole.map((finding) => finding.acknowledgedId)).toEqual([
       'AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]',
     ]);
-    expect(onRole[0]!.violatingConstructs.map((c) => c.constructPath)).toEqual(['HeraldStaging/Realtime/ApiGatewayCloudWatchRole/Resource']);
+    expect(onRole[0]!.violatingConstructs.map((c) => c.constructPath)).toEqual(['HeraldStaging/ApiGatewayLogging/ApiGatewayCloudWatchRole/Resource']);
     expect(onRole[0]!.reason.length).toBeGreaterThan(40);
   });
 

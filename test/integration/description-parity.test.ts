@@ -16,14 +16,14 @@ beforeAll(() => {
   const { template, stack } = synthesize(SKIP_BUNDLING);
   const resources = template.toJSON().Resources as Record<string, Resource>;
   const logicalId = (resource: unknown) => stack.getLogicalId(resource as CfnResource);
-  const realtime = stack.realtime;
+  const described = stack.described;
 
   const functionByLogicalId = new Map<string, FunctionName>();
-  for (const [name, fn] of Object.entries(realtime.functions)) functionByLogicalId.set(logicalId(fn.function.node.defaultChild), name as FunctionName);
+  for (const [name, fn] of Object.entries(described.functions)) functionByLogicalId.set(logicalId(fn.function.node.defaultChild), name as FunctionName);
   const sourceByLogicalId = new Map<string, string>();
-  for (const [name, table] of Object.entries(realtime.tables)) sourceByLogicalId.set(logicalId(table.node.defaultChild), `stream:${name as TableName}`);
-  for (const [name, queue] of Object.entries(realtime.queues as Record<string, { node: { defaultChild: unknown } }>)) sourceByLogicalId.set(logicalId(queue.node.defaultChild), `queue:${name as QueueName}`);
-  for (const [name, queue] of Object.entries(realtime.deadLetterQueues as Record<string, { node: { defaultChild: unknown } }>)) sourceByLogicalId.set(logicalId(queue.node.defaultChild), `queue:${name as QueueName}:deadLetter`);
+  for (const [name, table] of Object.entries(described.tables)) sourceByLogicalId.set(logicalId(table.node.defaultChild), `stream:${name as TableName}`);
+  for (const [name, queue] of Object.entries(described.queues)) sourceByLogicalId.set(logicalId(queue.node.defaultChild), `queue:${name as QueueName}`);
+  for (const [name, queue] of Object.entries(described.deadLetterQueues)) sourceByLogicalId.set(logicalId(queue.node.defaultChild), `queue:${name as QueueName}:deadLetter`);
 
   /** The function an integration or authorizer URI invokes: `arn:…:functions/${Fn.Arn}/invocations`. */
   const functionIn = (uri: unknown): FunctionName | undefined => {
@@ -72,7 +72,7 @@ describe('the CDK template and the local runtime', () => {
     const { LOCAL_CREDENTIALS, LOCAL_REGION } = await import('../../lib/local/aws-local');
     const { buckets } = await import('../../lib/description');
     const { stack } = synthesize(SKIP_BUNDLING);
-    expect(Object.keys(stack.realtime.buckets).sort()).toEqual(Object.keys(buckets).sort());
+    expect(Object.keys(stack.described.buckets).sort()).toEqual(Object.keys(buckets).sort());
     const s3 = new S3Client({ endpoint: inject('localUrls').s3Url, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, forcePathStyle: true });
     try {
       for (const name of Object.keys(buckets) as Array<keyof typeof buckets>) {

@@ -38,26 +38,26 @@ export interface SynthesizedStack {
  */
 export async function synthesizeLocalStack(context: Record<string, unknown>): Promise<SynthesizedStack> {
   // Imported here, so a start that finds the stack in its cache never loads the CDK.
-  const { buildHeraldApp } = await import('../../herald-stack');
+  const { buildHeraldApp } = await import('../../infra/herald-stack');
   const { app, stack } = buildHeraldApp({ ...context, 'aws:cdk:bundling-stacks': [] }, { nagChecks: false });
   const template = app.synth().getStackByName(stack.stackName).template as Template;
-  const { realtime } = stack;
+  const { described, realtimeApi, httpApi, exports } = stack;
   const idOf = (construct: IConstruct) => (stack as Stack).getLogicalId(construct.node.defaultChild as CfnElement);
   const idsOf = (record: Readonly<Record<string, IConstruct>>) => Object.fromEntries(Object.entries(record).map(([name, construct]) => [name, idOf(construct)]));
   return {
     template,
     logicalIds: {
-      tables: idsOf(realtime.tables),
-      queues: idsOf(realtime.queues),
-      deadLetterQueues: idsOf(realtime.deadLetterQueues),
-      failureQueues: idsOf(realtime.failureQueues),
-      buckets: idsOf(realtime.buckets),
-      functions: Object.fromEntries(Object.entries(realtime.functions).map(([name, fn]) => [name, idOf(fn.function)])),
-      webSocketApi: idOf(realtime.webSocketApi),
-      httpApi: idOf(realtime.httpApi),
-      exportSchedulerRole: idOf(realtime.exportSchedulerRole),
+      tables: idsOf(described.tables),
+      queues: idsOf(described.queues),
+      deadLetterQueues: idsOf(described.deadLetterQueues),
+      failureQueues: idsOf(described.failureQueues),
+      buckets: idsOf(described.buckets),
+      functions: Object.fromEntries(Object.entries(described.functions).map(([name, fn]) => [name, idOf(fn.function)])),
+      webSocketApi: idOf(realtimeApi.webSocketApi),
+      httpApi: idOf(httpApi.httpApi),
+      exportSchedulerRole: idOf(exports.schedulerRole),
     },
-    exportScheduleGroup: realtime.exportScheduleGroup.name as string,
+    exportScheduleGroup: exports.scheduleGroupName,
   };
 }
 

@@ -9,7 +9,7 @@ import {
   type Attribute,
 } from 'aws-cdk-lib/aws-dynamodb';
 import type { Construct } from 'constructs';
-import type { KeySpec, TableSpec } from './description';
+import type { KeySpec, TableSpec } from '../description';
 
 /**
  * A table exactly as lib/description.ts describes it. On-demand, point-in-time recovery, RETAIN

@@ -1,0 +1,134 @@
+import { Duration, type CfnResource } from 'aws-cdk-lib';
+import type { Alarm } from 'aws-cdk-lib/aws-cloudwatch';
+import type { Table } from 'aws-cdk-lib/aws-dynamodb';
+import { FilterCriteria, StartingPosition, type Function as LambdaFunction, type IEventSourceDlq } from 'aws-cdk-lib/aws-lambda';
+import { DynamoEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import type { ITopic } from 'aws-cdk-lib/aws-sns';
+import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import { functions } from '../description';
+import { alarmAtLeast, EACH_MINUTE } from './alarms';
+import { acknowledge } from './nag';
+import { InvalidPropsError, requireInteger, withDefaults } from './support';
+
+export interface AlertFanoutProps {
+  /** The table alerts are written to; its stream (new and old images) feeds the fan-out. */
+  readonly alertsTable: Table;
+  /**
+   * SNS topic the failure alarm notifies.
+   * @default none: the alarm only changes state
+   */
+  readonly alarmTopic?: ITopic;
+  /**
+   * How long the failure queue keeps the description of a record the fan-out gave up on.
+   * @default 14 days, SQS's longest
+   */
+  readonly failureRetention?: Duration;
+}
+
+/** How the Alerts stream is read; the defaults are the alertFanout trigger of lib/description.ts. */
+export interface FanoutOptions {
+  /** @default 10 */
+  readonly batchSize?: number;
+  /** Retries of a failing batch before its records go to the failure queue. @default 5 */
+  readonly retryAttempts?: number;
+  /** Records older than this go to the failure queue unprocessed. @default 1 hour */
+  readonly maxRecordAge?: Duration;
+  /** Split a failing batch until the failing record is alone (docs/architecture.md, "A poison record"). @default true */
+  readonly bisectBatchOnError?: boolean;
+  /** Where a new mapping starts reading. @default LATEST */
+  readonly startingPosition?: StartingPosition;
+  /** Lambda filter patterns; records matching none are skipped. @default alert items, INSERT or MODIFY */
+  readonly filterPatterns?: readonly object[];
+}
+
+const DEFAULTS = { failureRetention: Duration.days(14) } satisfies Partial<AlertFanoutProps>;
+const described = functions.alertFanout.trigger;
+const FANOUT_DEFAULTS = {
+  batchSize: described.batchSize,
+  retryAttempts: described.retryAttempts,
+  maxRecordAge: Duration.seconds(described.maxRecordAgeSeconds),
+  bisectBatchOnError: described.bisectBatchOnError,
+  startingPosition: StartingPosition[described.startingPosition],
+  filterPatterns: described.filterPatterns,
+} satisfies Required<FanoutOptions>;
+
+/**
+ * Alert fan-out, apart from the function that does it: the Alerts table's stream mapped to that
+ * function with partial batch failures, bisection and bounded retries, the queue where the
+ * mapping records what it gave up on, and an alarm on that queue's first message.
+ */
+export class AlertFanout extends Construct {
+  /** Descriptions of stream records the fan-out gave up on (Lambda's on-failure records). Nothing consumes it. */
+  public readonly failureQueue: Queue;
+  /** Fires on the failure queue's first message. */
+  public readonly failureAlarm: Alarm;
+  public readonly alertsTable: Table;
+  private handler?: LambdaFunction;
+
+  constructor(scope: Construct, id: string, props: AlertFanoutProps) {
+    super(scope, id);
+    const merged = withDefaults(DEFAULTS, props);
+    if (merged.alertsTable.tableStreamArn === undefined) {
+      throw new InvalidPropsError(this, 'alertsTable', `is ${merged.alertsTable.node.path}, which has no stream; the fan-out reads the stream.`);
+    }
+    requireInteger(this, 'failureRetention (seconds)', merged.failureRetention.toSeconds(), 60, 14 * 24 * 3600);
+    this.alertsTable = merged.alertsTable;
+
+    // The construct ids below are the ones these resources have always had in the Herald stack.
+    this.failureQueue = new Queue(this, 'AlertFanoutFailureQueue', {
+      encryption: QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: merged.failureRetention,
+    });
+    acknowledge(
+      this.failureQueue.node.defaultChild as CfnResource,
+      'SQS3',
+      'This queue is where the alertFanout stream event source records what it gave up on; nothing consumes it, so a DLQ of its own would never receive anything.',
+    );
+    this.failureAlarm = alarmAtLeast(
+      this,
+      'AlertFanoutFailureAlarm',
+      'The alertFanout stream event source gave up on records',
+      this.failureQueue.metricApproximateNumberOfMessagesVisible(EACH_MINUTE),
+      1,
+      merged.alarmTopic,
+    );
+    this.node.addValidation({ validate: () => (this.handler ? [] : ['AlertFanout has no handler: call fanOutWith(handler) so the Alerts stream is read.']) });
+  }
+
+  /** Maps the Alerts stream to `handler`, with partial batch responses and the failure queue as on-failure destination. */
+  public fanOutWith(handler: LambdaFunction, options: FanoutOptions = {}): void {
+    if (this.handler) throw new InvalidPropsError(this, 'handler', `is ${this.handler.node.path} already; the Alerts stream has one fan-out.`);
+    const merged = withDefaults(FANOUT_DEFAULTS, options);
+    requireInteger(this, 'batchSize', merged.batchSize, 1, 10_000);
+    requireInteger(this, 'retryAttempts', merged.retryAttempts, 0, 10_000);
+    requireInteger(this, 'maxRecordAge (seconds)', merged.maxRecordAge.toSeconds(), 60, 604_800);
+    this.handler = handler;
+    handler.addEventSource(
+      new DynamoEventSource(this.alertsTable, {
+        startingPosition: merged.startingPosition,
+        batchSize: merged.batchSize,
+        retryAttempts: merged.retryAttempts,
+        maxRecordAge: merged.maxRecordAge,
+        bisectBatchOnError: merged.bisectBatchOnError,
+        reportBatchItemFailures: true,
+        onFailure: sendOnlyDestination(this.failureQueue),
+        filters: merged.filterPatterns.map((pattern) => FilterCriteria.filter(pattern as Record<string, unknown>)),
+      }),
+    );
+  }
+}
+
+/**
+ * An on-failure destination whose grant is SendMessage alone (SqsDlq grants GetQueueAttributes and
+ * GetQueueUrl too, which Lambda does not call to send a record there).
+ */
+function sendOnlyDestination(queue: Queue): IEventSourceDlq {
+  return {
+    bind: (_, target) => {
+      queue.grant(target, 'sqs:SendMessage');
+      return { destination: queue.queueArn };
+    },
+  };
+}

@@ -1,0 +1,178 @@
+import { readFileSync } from 'node:fs';
+import { Annotations, App, CfnOutput, Stack, Validations, type CfnElement, type StackProps } from 'aws-cdk-lib';
+import type { Table } from 'aws-cdk-lib/aws-dynamodb';
+import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { Bucket } from 'aws-cdk-lib/aws-s3';
+import type { Queue } from 'aws-cdk-lib/aws-sqs';
+import { Topic } from 'aws-cdk-lib/aws-sns';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import type { Construct } from 'constructs';
+import { readConfig, requireEmailSender, type HeraldConfig } from '../config';
+import type { BucketName, FailureQueueName, FunctionName, QueueName, TableName } from '../description';
+import { AlertFanout } from './alert-fanout';
+import { ApiGatewayLogging } from './api-gateway-logging';
+import { EmailSender } from './email-sender';
+import { FormerLogicalIds } from './former-logical-ids';
+import { HeraldData } from './herald-data';
+import type { HeraldFunction } from './herald-function';
+import { HeraldFunctions } from './herald-functions';
+import { HttpApiAndIdentity } from './http-api-and-identity';
+import { RealtimeApi } from './realtime-api';
+import { ScheduledExports } from './scheduled-exports';
+
+export interface DescribedResources {
+  readonly tables: Readonly<Record<TableName, Table>>;
+  readonly queues: Readonly<Record<QueueName, Queue>>;
+  /** The dead-letter queue of each queue in `queues`. */
+  readonly deadLetterQueues: Readonly<Record<QueueName, Queue>>;
+  /** Where stream event sources put what they gave up on. */
+  readonly failureQueues: Readonly<Record<FailureQueueName, Queue>>;
+  readonly buckets: Readonly<Record<BucketName, Bucket>>;
+  readonly functions: Readonly<Record<FunctionName, HeraldFunction>>;
+}
+
+export interface HeraldStackProps extends StackProps {
+  /** Validated deployment settings (lib/config.ts). */
+  readonly config: HeraldConfig;
+}
+
+/**
+ * Herald's one stack: one construct per capability, composed from the deployment settings, and
+ * the outputs a deployer needs. Every resource keeps the logical id it had before the stack was
+ * split into these constructs (lib/infra/former-logical-ids.ts).
+ */
+export class HeraldStack extends Stack {
+  /** The tables. */
+  public readonly data: HeraldData;
+  /** The From address of every email, and its SES identity. */
+  public readonly email: EmailSender;
+  /** The exports queue and DLQ, bucket, Scheduler group and role, and link key. */
+  public readonly exports: ScheduledExports;
+  /** The Alerts stream's failure queue and alarm. */
+  public readonly alertFanout: AlertFanout;
+  /** The WebSocket API and its stage `live`. */
+  public readonly realtimeApi: RealtimeApi;
+  /** The HTTP API, its JWT authorizer and, without jwtIssuer, the Cognito pool. */
+  public readonly httpApi: HttpApiAndIdentity;
+  /** Every function of lib/description.ts, attached to its trigger. */
+  public readonly functions: HeraldFunctions;
+  /** API Gateway's account-level CloudWatch role; present only with createApiGatewayAccountRole. */
+  public readonly apiGatewayLogging?: ApiGatewayLogging;
+  private readonly formerIds: FormerLogicalIds;
+
+  constructor(scope: Construct, id: string, props: HeraldStackProps) {
+    super(scope, id, props);
+    const { config } = props;
+    // Every capability below keeps the logical ids its resources had under the construct `Realtime`.
+    const kept = (capabilityId: string) => this.formerIds.keep(capabilityId);
+    this.formerIds = new FormerLogicalIds(this, 'Realtime');
+    const alarmTopic = config.alarmTopicArn === undefined ? undefined : Topic.fromTopicArn(this, 'AlarmTopic', config.alarmTopicArn);
+    const throttle = { rateLimit: config.throttleRateLimit, burstLimit: config.throttleBurstLimit };
+    // readConfig accepts only CloudWatch's retention values, which are RetentionDays' values.
+    const logRetention = config.logRetentionDays as RetentionDays;
+
+    this.data = new HeraldData(this, kept('Data'));
+    this.email = new EmailSender(this, kept('Email'), {
+      sender: requireEmailSender(config),
+      identityDomain: config.emailIdentityDomain,
+      createIdentity: config.createEmailIdentity,
+    });
+    this.exports = new ScheduledExports(this, kept('Exports'), {
+      fileRetentionDays: config.exportRetentionDays,
+      autoDeleteFiles: config.exportsBucketAutoDelete,
+      alarmTopic,
+      records: config.exportRecords,
+    });
+    this.alertFanout = new AlertFanout(this, kept('AlertFanout'), { alertsTable: this.data.tables.alerts, alarmTopic });
+    this.realtimeApi = new RealtimeApi(this, kept('RealtimeApi'), { throttle, accessLogRetention: logRetention });
+    this.httpApi = new HttpApiAndIdentity(this, kept('HttpApiAndIdentity'), {
+      jwt: config.jwtIssuer !== undefined && config.jwtAudience !== undefined ? { issuer: config.jwtIssuer, audience: config.jwtAudience } : undefined,
+      allowedOrigins: config.allowedOrigins,
+      throttle,
+      accessLogRetention: logRetention,
+    });
+    if (config.createApiGatewayAccountRole) {
+      this.apiGatewayLogging = new ApiGatewayLogging(this, kept('ApiGatewayLogging'));
+      this.apiGatewayLogging.precede(this.realtimeApi.stage, this.httpApi.stage);
+    } else {
+      Annotations.of(this).addInfo(
+        "createApiGatewayAccountRole=false: this account and region must already have API Gateway's CloudWatch role (aws apigateway get-account shows cloudwatchRoleArn), or the WebSocket stage fails to create. See docs/deploy.md.",
+      );
+    }
+    this.functions = new HeraldFunctions(this, kept('Functions'), {
+      data: this.data,
+      exports: this.exports,
+      email: this.email,
+      realtimeApi: this.realtimeApi,
+      httpApi: this.httpApi,
+      alertFanout: this.alertFanout,
+      allowedOrigins: config.allowedOrigins,
+      tenantClaim: config.tenantClaim,
+      rolesClaim: config.rolesClaim,
+      notificationRetentionDays: config.notificationRetentionDays,
+      logRetention,
+    });
+
+    new CfnOutput(this, 'WebSocketUrl', { value: this.realtimeApi.stage.url });
+    new CfnOutput(this, 'HttpApiUrl', { value: this.httpApi.stage.url });
+    const { userPool, userPoolClient } = this.httpApi;
+    if (userPool && userPoolClient) {
+      new CfnOutput(this, 'UserPoolId', { value: userPool.userPoolId });
+      new CfnOutput(this, 'UserPoolClientId', { value: userPoolClient.userPoolClientId });
+    }
+    // Easy DKIM: SES verifies the domain once these three CNAME records resolve.
+    this.email.dkimRecords.forEach((record, index) => {
+      new CfnOutput(this, `DkimRecord${index + 1}`, { value: record, description: 'Publish in DNS: SES verifies the sender domain by it' });
+    });
+  }
+
+  /**
+   * The resources lib/description.ts names, keyed by its names (the local runtime creates each as
+   * `herald-<name>`): what lib/local/iam/synthesized-stack.ts and the parity test look up.
+   */
+  public get described(): DescribedResources {
+    return {
+      tables: this.data.tables,
+      queues: { exports: this.exports.queue },
+      deadLetterQueues: { exports: this.exports.deadLetterQueue },
+      failureQueues: { alertFanout: this.alertFanout.failureQueue },
+      buckets: { exports: this.exports.bucket },
+      functions: this.functions.functions,
+    };
+  }
+
+  protected override allocateLogicalId(element: CfnElement): string {
+    return this.formerIds?.allocate(element) ?? super.allocateLogicalId(element);
+  }
+}
+
+export interface HeraldApp {
+  readonly app: App;
+  readonly stack: HeraldStack;
+  readonly config: HeraldConfig;
+}
+
+/**
+ * The app as `cdk synth` builds it, with cdk-nag attached so synth fails on any unacknowledged
+ * finding. bin/app.ts and the infra tests share it, so tests check what ops deploy.
+ *
+ * @param context extra context on top of cdk.json's (the CLI's `-c` values win over both)
+ * @param options.nagChecks attach cdk-nag (default true; only the local runtime's role reading turns it off)
+ * @throws ConfigError when a context value is invalid
+ */
+export function buildHeraldApp(context: Record<string, unknown> = {}, options: { readonly nagChecks?: boolean } = {}): HeraldApp {
+  // The CLI passes cdk.json's context itself; reading it here gives tests the same feature flags.
+  const cdkJson = JSON.parse(readFileSync(new URL('../../cdk.json', import.meta.url), 'utf8')) as {
+    context?: Record<string, unknown>;
+  };
+  const app = new App({ context: { ...cdkJson.context, ...context } });
+  const config = readConfig((key) => app.node.tryGetContext(key));
+  // The construct id is the stack name, so `cdk deploy`, `cdk diff` and `cdk destroy` name it.
+  const stack = new HeraldStack(app, config.stackName, {
+    description: 'Herald: realtime notifications, alert fan-out and scheduled exports',
+    config,
+  });
+  // The local runtime reads only the roles, and the checks are most of synthesis time.
+  if (options.nagChecks ?? true) Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+  return { app, stack, config };
+}
