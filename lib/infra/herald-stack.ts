@@ -64,8 +64,8 @@ export class HeraldStack extends Stack {
     super(scope, id, props);
     const { config } = props;
     // Every capability below keeps the logical ids its resources had under the construct `Realtime`.
-    const kept = (capabilityId: string) => this.formerIds.keep(capabilityId);
     this.formerIds = new FormerLogicalIds(this, 'Realtime');
+    const kept = (capabilityId: string) => this.formerIds.keep(capabilityId);
     const alarmTopic = config.alarmTopicArn === undefined ? undefined : Topic.fromTopicArn(this, 'AlarmTopic', config.alarmTopicArn);
     const throttle = { rateLimit: config.throttleRateLimit, burstLimit: config.throttleBurstLimit };
     // readConfig accepts only CloudWatch's retention values, which are RetentionDays' values.
@@ -141,7 +141,9 @@ export class HeraldStack extends Stack {
     };
   }
 
+  /** The former id under a kept capability (see FormerLogicalIds), CDK's own everywhere else. */
   protected override allocateLogicalId(element: CfnElement): string {
+    // An element allocated before the constructor sets formerIds (none today) gets CDK's own id.
     return this.formerIds?.allocate(element) ?? super.allocateLogicalId(element);
   }
 }
