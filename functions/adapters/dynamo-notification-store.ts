@@ -3,7 +3,7 @@ import { ConditionalCheckFailedException, TransactionCanceledException } from '@
 import { GetCommand, QueryCommand, TransactWriteCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { recipientKey, type InboxItem, type Notification, type Recipient } from '../notifications/model';
 import type { CommitResult, NotificationStore, SeqCommit } from '../notifications/store';
-import { forEachLimited } from '../realtime/push';
+import pMap from 'p-map';
 import { batchGet } from './dynamo-batch';
 
 /** TransactWriteItems' limit on actions per transaction. */
@@ -90,7 +90,7 @@ export function dynamoNotificationStore(client: DynamoDBDocumentClient, tables: 
 
   async function markSeqs(recipient: Recipient, seqs: readonly number[]): Promise<void> {
     const readAt = new Date().toISOString();
-    await forEachLimited(seqs, WRITE_CONCURRENCY, async (seq) => {
+    await pMap(seqs, async (seq) => {
       try {
         await client.send(
           new UpdateCommand({
@@ -105,7 +105,7 @@ export function dynamoNotificationStore(client: DynamoDBDocumentClient, tables: 
         // Already read (a concurrent call, or a repeated request): the outcome is the same.
         if (!(error instanceof ConditionalCheckFailedException)) throw error;
       }
-    });
+    }, { concurrency: WRITE_CONCURRENCY });
   }
 
   return {
@@ -197,7 +197,7 @@ export function dynamoNotificationStore(client: DynamoDBDocumentClient, tables: 
 
     async seqsOfIds(recipient, ids) {
       const seqs = new Map<string, number>();
-      await forEachLimited(ids, WRITE_CONCURRENCY, async (id) => {
+      await pMap(ids, async (id) => {
         const { Items } = await client.send(
           new QueryCommand({
             TableName: tables.notifications,
@@ -209,7 +209,7 @@ export function dynamoNotificationStore(client: DynamoDBDocumentClient, tables: 
         );
         const item = Items?.[0];
         if (item) seqs.set(id, Number(item.seq));
-      });
+      }, { concurrency: WRITE_CONCURRENCY });
       return seqs;
     },
 

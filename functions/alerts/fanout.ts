@@ -1,6 +1,6 @@
 import type { DeliveryOutcome, DeliveryRequest } from '../notifications/model';
 import { countMetric, logger } from '../shared/instrumentation';
-import { forEachLimited } from '../realtime/push';
+import pMap from 'p-map';
 import { EmailRejected, type Mailer } from '../shared/email';
 import { alertEmail } from './email';
 import { alertView, priorityOf, type Alert } from './model';
@@ -81,7 +81,7 @@ export async function fanOutAlertChange(deps: FanoutDeps, alert: Alert): Promise
     logger.warn('Critical alert recipients without an email address', { alertId: alert.id, count: withoutAddress });
     countMetric('AlertEmailsWithoutAddress', withoutAddress);
   }
-  await forEachLimited(toEmail, EMAIL_CONCURRENCY, async ({ userId, to }) => {
+  await pMap(toEmail, async ({ userId, to }) => {
     const key = `alert-email#${alert.tenant}#${alert.id}#${alert.version}#${userId}`;
     if (!(await deps.emails.claim(key))) return;
     try {
@@ -98,7 +98,7 @@ export async function fanOutAlertChange(deps: FanoutDeps, alert: Alert): Promise
       await deps.emails.release(key);
       failures.push(error);
     }
-  });
+  }, { concurrency: EMAIL_CONCURRENCY });
   if (emailRejected > 0) countMetric('AlertEmailsRejected', emailRejected);
   if (failures.length > 0) {
     countMetric('AlertEmailsFailed', failures.length);

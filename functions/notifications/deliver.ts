@@ -2,7 +2,8 @@ import { ulid } from 'ulid';
 import { HeraldError } from '../shared/errors';
 import { countMetric, logger } from '../shared/instrumentation';
 import type { ConnectionStore } from '../realtime/connections';
-import { forEachLimited, pushFrames, type ConnectionGateway } from '../realtime/push';
+import pMap from 'p-map';
+import { pushFrames, type ConnectionGateway } from '../realtime/push';
 import { recipientKey, type DeliveryOutcome, type DeliveryRequest, type DeliveryStatus, type Notification, type Recipient } from './model';
 import { channelsFor, type PreferenceStore, type Preferences } from './preferences';
 import type { NotificationStore, SeqCommit } from './store';
@@ -177,14 +178,14 @@ async function pushAll(deps: DeliverDeps, delivered: ReadonlyArray<{ recipient: 
     (connectionIds.get(recipientKey(recipient)) ?? []).map((connectionId) => ({ connectionId, recipient, notifications })),
   );
   let failed = 0;
-  await forEachLimited(sockets, PUSH_CONCURRENCY, async ({ connectionId, recipient, notifications }) => {
+  await pMap(sockets, async ({ connectionId, recipient, notifications }) => {
     const frames = notifications.map((notification) => ({ type: 'notification' as const, ...notification }));
     const outcome = await pushFrames(deps, { connectionId, owner: recipient }, frames).catch((error: unknown) => {
       logger.warn('Push failed', { connectionId, error: error as Error });
       return 'failed' as const;
     });
     if (outcome === 'failed') failed++;
-  });
+  }, { concurrency: PUSH_CONCURRENCY });
   if (failed > 0) countMetric('PushesFailed');
 }
 

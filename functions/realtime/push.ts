@@ -57,13 +57,4 @@ export async function pushFrames(deps: PushDeps, target: PushTarget, frames: rea
   return 'sent';
 }
 
-/** Runs `work` over `items` with at most `limit` in flight. */
-export async function forEachLimited<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const lanes = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) await work(items[next++] as T);
-  });
-  await Promise.all(lanes);
-}
-
 const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));

@@ -1,5 +1,6 @@
 import type { ConnectionIdentity, ConnectionRecord, ConnectionStore } from '../realtime/connections';
-import { forEachLimited, pushFrames, type ConnectionGateway } from '../realtime/push';
+import pMap from 'p-map';
+import { pushFrames, type ConnectionGateway } from '../realtime/push';
 import { topicSchema } from '../protocol/frames';
 import * as z from '../shared/validation';
 
@@ -81,10 +82,10 @@ async function leave(deps: TopicEventDeps, identity: { tenant: string; userId: s
 export async function publishTopicEvent(deps: TopicEventDeps, tenant: string, topic: string, name: string, data: Record<string, unknown>): Promise<void> {
   const subscribers = await deps.subscriptions.list(tenant, topic);
   const frame = { type: 'event' as const, topic, name, data };
-  await forEachLimited(subscribers, EVENT_CONCURRENCY, async (subscriber) => {
+  await pMap(subscribers, async (subscriber) => {
     const outcome = await pushFrames(deps, { connectionId: subscriber.connectionId, owner: { tenant, userId: subscriber.userId } }, [frame]);
     if (outcome === 'gone') await deps.subscriptions.remove(tenant, topic, subscriber.connectionId);
-  });
+  }, { concurrency: EVENT_CONCURRENCY });
 }
 
 /** `/topics/{topic}/members/{userId}`: user ids are restricted like topic names. */
