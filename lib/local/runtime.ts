@@ -118,10 +118,32 @@ async function seedSampleRecords(client: DynamoDBClient): Promise<void> {
   );
 }
 
+/**
+ * One event-source poller as the runtime started it: what it reads, which function it feeds, and
+ * the settings it was given, for the parity test against the template's event-source mappings.
+ */
+export interface ServedEventSource {
+  /** `stream:<table>`, `queue:<queue>` or `queue:<queue>:deadLetter`. */
+  readonly source: string;
+  readonly function: string;
+  /** The ARN the poller reads: the table's stream, or the queue. */
+  readonly reads: string;
+  readonly batchSize: number;
+  readonly reportBatchItemFailures: boolean;
+  readonly filterPatterns?: readonly object[];
+  /** Stream pollers only, as Lambda has them for streams only. */
+  readonly retryAttempts?: number;
+  readonly maxRecordAgeSeconds?: number;
+  readonly bisectBatchOnError?: boolean;
+  readonly startingPosition?: 'LATEST' | 'TRIM_HORIZON';
+  /** The queue URL the poller sends on-failure records to. */
+  readonly onFailureQueueUrl?: string;
+}
+
 export interface LocalRuntime {
   readonly urls: LocalUrls;
-  /** Every route and event source served, in the shape of the CDK template, for the parity test. */
-  readonly served: { readonly webSocketRoutes: readonly string[]; readonly httpRoutes: readonly string[]; readonly eventSources: readonly string[] };
+  /** Every route and event source served, routes in the shape of the CDK template, for the parity test. */
+  readonly served: { readonly webSocketRoutes: readonly string[]; readonly httpRoutes: readonly string[]; readonly eventSources: readonly ServedEventSource[] };
   /** The IAM enforcement layer, absent when turned off; it records every call for the least-privilege check. */
   readonly iam?: IamEnforcement;
   stop(): Promise<void>;
@@ -271,7 +293,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     // (Lambda's event-source mappings: the same handler fed by a stream or a queue).
     const webSocketRoutes = new Map<string, WebSocketRoute>();
     const httpRoutes: HttpRoute[] = [];
-    const eventSources: string[] = [];
+    const eventSources: ServedEventSource[] = [];
     let authorizer: { function: LocalFunction; identitySource: readonly string[] } | undefined;
     const pollerLogger = { warn: (...parts: unknown[]) => log(parts.map(String).join(' ')), error: (...parts: unknown[]) => log(parts.map(String).join(' ')) };
     for (const fn of functions.values()) {
@@ -287,37 +309,43 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
           httpRoutes.push({ method: trigger.method, path: trigger.path, auth: trigger.auth, function: fn });
           break;
         case 'stream': {
-          const poller = await startStreamPoller({
-            dynamodb: dynamoClient,
-            streams: asEventSource(streamsClient, fn, STREAM_MAPPING_OPERATIONS),
-            tableName: tableNames[trigger.table],
-            handler: fn.invoke,
-            functionName: fn.physicalName,
+          const settings = {
             batchSize: trigger.batchSize,
             retryAttempts: trigger.retryAttempts,
             maxRecordAgeSeconds: trigger.maxRecordAgeSeconds,
             bisectBatchOnError: trigger.bisectBatchOnError,
             filterPatterns: trigger.filterPatterns,
             startingPosition: trigger.startingPosition,
-            onFailure: { sqs: asEventSource(sqsClient, fn, ['SendMessageCommand']), queueUrl: failureQueueUrls[trigger.onFailure] },
+            reportBatchItemFailures: true,
+          };
+          const onFailureQueueUrl = failureQueueUrls[trigger.onFailure];
+          const poller = await startStreamPoller({
+            dynamodb: dynamoClient,
+            streams: asEventSource(streamsClient, fn, STREAM_MAPPING_OPERATIONS),
+            tableName: tableNames[trigger.table],
+            handler: fn.invoke,
+            functionName: fn.physicalName,
+            ...settings,
+            onFailure: { sqs: asEventSource(sqsClient, fn, ['SendMessageCommand']), queueUrl: onFailureQueueUrl },
             logger: pollerLogger,
           });
           stopping.push(() => poller.stop());
-          eventSources.push(`stream:${trigger.table} -> ${fn.name}`);
+          eventSources.push({ source: `stream:${trigger.table}`, function: fn.name, reads: poller.streamArn, ...settings, onFailureQueueUrl });
           break;
         }
         case 'queue': {
           const deadLetter = trigger.from === 'deadLetter';
+          const settings = { batchSize: trigger.batchSize, reportBatchItemFailures: true };
           const poller = await startSqsPoller({
             sqs: asEventSource(sqsClient, fn, QUEUE_MAPPING_OPERATIONS),
             queueUrl: deadLetter ? queues[trigger.queue].dlqUrl : queueUrls[trigger.queue],
             handler: fn.invoke,
             functionName: fn.physicalName,
-            batchSize: trigger.batchSize,
+            ...settings,
             logger: pollerLogger,
           });
           stopping.push(() => poller.stop());
-          eventSources.push(`queue:${trigger.queue}${deadLetter ? ':deadLetter' : ''} -> ${fn.name}`);
+          eventSources.push({ source: `queue:${trigger.queue}${deadLetter ? ':deadLetter' : ''}`, function: fn.name, reads: poller.queueArn, ...settings });
           break;
         }
       }
