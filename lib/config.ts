@@ -2,6 +2,10 @@
  * Deployment settings, read from cdk.json context (or `-c key=value`) and validated before any
  * construct is built, so a bad value fails synth with its name instead of a broken deploy.
  */
+import type { RecordsTable } from '../functions/exports/datasets';
+import { EMAIL } from '../functions/shared/email';
+
+export { EMAIL };
 
 export interface HeraldConfig {
   /** OIDC issuer of user JWTs. @default a Cognito user pool created by the stack */
@@ -174,8 +178,6 @@ export function readConfig(context: Context): HeraldConfig {
 const STACK_NAME = /^[A-Za-z][A-Za-z0-9-]{0,55}$/;
 const DOMAIN = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)+$/;
 
-/** One plain address: no display name, no whitespace or line breaks that could reach a mail header. */
-export const EMAIL = /^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$/;
 
 /** The sender address, or a ConfigError that says how to set it: the stack cannot be built without one. */
 export function requireEmailSender(config: HeraldConfig): string {
@@ -187,11 +189,8 @@ export function requireEmailSender(config: HeraldConfig): string {
   return config.emailSender;
 }
 
-export interface ExportRecordsConfig {
-  readonly table: string;
-  readonly tenantKey: string;
-  readonly sortKey?: string;
-}
+/** The deployer's table behind the `records` export dataset, as the functions read it. */
+export type ExportRecordsConfig = RecordsTable;
 
 const TABLE_NAME = /^[A-Za-z0-9_.-]{3,255}$/;
 const ATTRIBUTE_NAME = /^[A-Za-z0-9_.-]{1,255}$/;

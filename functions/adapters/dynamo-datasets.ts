@@ -1,6 +1,5 @@
 import { QueryCommand as RawQueryCommand, type AttributeValue, type DynamoDBClient, type QueryCommandInput as RawQueryInput } from '@aws-sdk/client-dynamodb';
 import { QueryCommand, type DynamoDBDocumentClient, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
-import type { ExportRecordsConfig } from '../../lib/config';
 import { MissingConfigError } from '../shared/config';
 import {
   ALERT_COLUMNS,
@@ -72,10 +71,10 @@ export function dynamoDatasetChecks(client: DynamoDBDocumentClient, membershipsT
 }
 
 /**
- * `EXPORT_RECORDS`: the JSON lib/description.ts encodes from context `exportRecords`, or empty
+ * `EXPORT_RECORDS`: the JSON lib/description/ encodes from context `exportRecords`, or empty
  * when the deployer named no table. Checked at cold start, so a bad value fails with its name.
  */
-export function exportRecordsSetting(name: string, value: string | undefined): ExportRecordsConfig | undefined {
+export function exportRecordsSetting(name: string, value: string | undefined): RecordsTable | undefined {
   if (value === undefined) throw new MissingConfigError(`Missing environment variable: ${name}`);
   if (value === '') return undefined;
   let parsed: unknown;

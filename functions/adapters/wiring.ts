@@ -3,11 +3,12 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { SchedulerClient } from '@aws-sdk/client-scheduler';
 import { SESClient } from '@aws-sdk/client-ses';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { buckets, connectionsEndpointEnvVar, EXPORT_WORKER_TIMEOUT_SECONDS, queues, settingEnvVars, tables } from '../../lib/description';
+import { environment } from '../shared/environment';
 import type { DatasetSource } from '../exports/datasets';
 import type { FailedDeps } from '../exports/failed';
 import type { RunQueue, ScheduleGateway } from '../exports/service';
 import type { ExportStore } from '../exports/store';
+import { EXPORT_WORKER_TIMEOUT_SECONDS } from '../exports/model';
 import type { ExportFiles, ProgressSink, WorkerDeps } from '../exports/worker';
 import { deliver, type DeliverDeps } from '../notifications/deliver';
 import { pushFrames } from '../realtime/push';
@@ -39,52 +40,52 @@ import { dynamoMembershipStore, dynamoSubscriptionStore } from './dynamo-topic-s
  * the variable's name.
  */
 export function connectionDeps(): ActionDeps {
-  const env = requireEnv([tables.connections.envVar, connectionsEndpointEnvVar]);
+  const env = requireEnv([environment.tables.connections, environment.connectionsEndpoint]);
   return {
     connections: dynamoConnectionStore(documentClient(), {
-      connections: env[tables.connections.envVar],
-      userConnections: process.env[tables.userConnections.envVar],
+      connections: env[environment.tables.connections],
+      userConnections: process.env[environment.tables.userConnections],
     }),
-    gateway: connectionsApiGateway(connectionsApiClient(env[connectionsEndpointEnvVar])),
+    gateway: connectionsApiGateway(connectionsApiClient(env[environment.connectionsEndpoint])),
   };
 }
 
 /** The inbox alone: reading, marking read and acking never touch dedupe records. */
 export function notificationStoreFromEnv() {
-  const env = requireEnv([tables.notifications.envVar]);
-  return dynamoNotificationStore(documentClient(), { notifications: env[tables.notifications.envVar] });
+  const env = requireEnv([environment.tables.notifications]);
+  return dynamoNotificationStore(documentClient(), { notifications: env[environment.tables.notifications] });
 }
 
 export function preferenceStoreFromEnv() {
-  const env = requireEnv([tables.preferences.envVar]);
-  return dynamoPreferenceStore(documentClient(), env[tables.preferences.envVar]);
+  const env = requireEnv([environment.tables.preferences]);
+  return dynamoPreferenceStore(documentClient(), env[environment.tables.preferences]);
 }
 
 export function deliverDeps(): DeliverDeps {
-  const env = requireEnv([settingEnvVars.notificationRetentionDays]);
+  const env = requireEnv([environment.settings.notificationRetentionDays]);
   return {
     ...connectionDeps(),
     notifications: dynamoNotificationStore(documentClient(), {
-      notifications: requireEnv([tables.notifications.envVar])[tables.notifications.envVar],
-      dedupe: requireEnv([tables.dedupe.envVar])[tables.dedupe.envVar],
+      notifications: requireEnv([environment.tables.notifications])[environment.tables.notifications],
+      dedupe: requireEnv([environment.tables.dedupe])[environment.tables.dedupe],
     }),
     preferences: preferenceStoreFromEnv(),
-    retentionDays: positiveIntegerEnv(settingEnvVars.notificationRetentionDays, env[settingEnvVars.notificationRetentionDays]),
+    retentionDays: positiveIntegerEnv(environment.settings.notificationRetentionDays, env[environment.settings.notificationRetentionDays]),
   };
 }
 
 export function membershipStoreFromEnv() {
-  const env = requireEnv([tables.memberships.envVar]);
-  return dynamoMembershipStore(documentClient(), env[tables.memberships.envVar]);
+  const env = requireEnv([environment.tables.memberships]);
+  return dynamoMembershipStore(documentClient(), env[environment.tables.memberships]);
 }
 
 /** `sockets`: the connection store and gateway to share with another dependency set (one client pool). */
 export function topicEventDeps(sockets: ActionDeps = connectionDeps()): TopicEventDeps {
-  const env = requireEnv([tables.subscriptions.envVar]);
+  const env = requireEnv([environment.tables.subscriptions]);
   return {
     connections: sockets.connections,
     gateway: sockets.gateway,
-    subscriptions: dynamoSubscriptionStore(documentClient(), env[tables.subscriptions.envVar]),
+    subscriptions: dynamoSubscriptionStore(documentClient(), env[environment.tables.subscriptions]),
   };
 }
 
@@ -94,50 +95,50 @@ export function topicDeps(sockets: ActionDeps = connectionDeps()): TopicDeps {
 }
 
 export function claimNamesFromEnv(): ClaimNames {
-  const env = requireEnv([settingEnvVars.tenantClaim, settingEnvVars.rolesClaim]);
-  return { tenantClaim: env[settingEnvVars.tenantClaim], rolesClaim: env[settingEnvVars.rolesClaim] };
+  const env = requireEnv([environment.settings.tenantClaim, environment.settings.rolesClaim]);
+  return { tenantClaim: env[environment.settings.tenantClaim], rolesClaim: env[environment.settings.rolesClaim] };
 }
 
 // ---------------------------------------------------------------------------------------------
 // Scheduled exports
 
 export function exportStoreFromEnv(): ExportStore {
-  const env = requireEnv([tables.exports.envVar]);
-  return dynamoExportStore(documentClient(), env[tables.exports.envVar]);
+  const env = requireEnv([environment.tables.exports]);
+  return dynamoExportStore(documentClient(), env[environment.tables.exports]);
 }
 
 export function scheduleGatewayFromEnv(): ScheduleGateway {
   const env = requireEnv([
-    settingEnvVars.exportScheduleGroup,
-    settingEnvVars.exportSchedulerRoleArn,
-    settingEnvVars.exportQueueArn,
-    settingEnvVars.exportDeadLetterQueueArn,
+    environment.settings.exportScheduleGroup,
+    environment.settings.exportSchedulerRoleArn,
+    environment.settings.exportQueueArn,
+    environment.settings.exportDeadLetterQueueArn,
   ]);
   return eventBridgeScheduleGateway(tracer.captureAWSv3Client(new SchedulerClient({})), {
-    groupName: env[settingEnvVars.exportScheduleGroup],
-    roleArn: env[settingEnvVars.exportSchedulerRoleArn],
-    queueArn: env[settingEnvVars.exportQueueArn],
-    deadLetterQueueArn: env[settingEnvVars.exportDeadLetterQueueArn],
+    groupName: env[environment.settings.exportScheduleGroup],
+    roleArn: env[environment.settings.exportSchedulerRoleArn],
+    queueArn: env[environment.settings.exportQueueArn],
+    deadLetterQueueArn: env[environment.settings.exportDeadLetterQueueArn],
   });
 }
 
 export function runQueueFromEnv(): RunQueue {
-  const env = requireEnv([queues.exports.envVar]);
+  const env = requireEnv([environment.queues.exports]);
   // useQueueUrlAsEndpoint: false, as everywhere (docs/architecture.md: fauxqs queue URL hosts).
   const sqs = tracer.captureAWSv3Client(new SQSClient({ useQueueUrlAsEndpoint: false }));
   return {
     async send(message) {
-      await sqs.send(new SendMessageCommand({ QueueUrl: env[queues.exports.envVar], MessageBody: JSON.stringify(message) }));
+      await sqs.send(new SendMessageCommand({ QueueUrl: env[environment.queues.exports], MessageBody: JSON.stringify(message) }));
     },
   };
 }
 
 export function datasetsFromEnv(): DatasetSource {
-  const env = requireEnv([tables.notifications.envVar, tables.alerts.envVar, tables.memberships.envVar]);
-  const records = exportRecordsSetting(settingEnvVars.exportRecords, process.env[settingEnvVars.exportRecords]);
+  const env = requireEnv([environment.tables.notifications, environment.tables.alerts, environment.tables.memberships]);
+  const records = exportRecordsSetting(environment.settings.exportRecords, process.env[environment.settings.exportRecords]);
   return dynamoDatasets(
     documentClient(),
-    { notifications: env[tables.notifications.envVar], alerts: env[tables.alerts.envVar], memberships: env[tables.memberships.envVar] },
+    { notifications: env[environment.tables.notifications], alerts: env[environment.tables.alerts], memberships: env[environment.tables.memberships] },
     // The plain client, not the document client: records keep every attribute type (exportValue).
     records && { client: tracer.captureAWSv3Client(new DynamoDBClient({})), table: records },
   );
@@ -145,18 +146,18 @@ export function datasetsFromEnv(): DatasetSource {
 
 /** What a schedule write checks before it is accepted: records configured, topic membership. */
 export function datasetChecksFromEnv(): Pick<DatasetSource, 'check'> {
-  const env = requireEnv([tables.memberships.envVar]);
-  return dynamoDatasetChecks(documentClient(), env[tables.memberships.envVar], exportRecordsSetting(settingEnvVars.exportRecords, process.env[settingEnvVars.exportRecords]));
+  const env = requireEnv([environment.tables.memberships]);
+  return dynamoDatasetChecks(documentClient(), env[environment.tables.memberships], exportRecordsSetting(environment.settings.exportRecords, process.env[environment.settings.exportRecords]));
 }
 
 export function exportFilesFromEnv(): ExportFiles {
-  const env = requireEnv([buckets.exports.envVar]);
-  return s3ExportFiles(tracer.captureAWSv3Client(new S3Client({})), env[buckets.exports.envVar]);
+  const env = requireEnv([environment.buckets.exports]);
+  return s3ExportFiles(tracer.captureAWSv3Client(new S3Client({})), env[environment.buckets.exports]);
 }
 
 export async function linkKeyFromEnv(): Promise<Buffer> {
-  const env = requireEnv([settingEnvVars.exportLinkKey]);
-  return loadLinkKey(env[settingEnvVars.exportLinkKey], settingEnvVars.exportLinkKey);
+  const env = requireEnv([environment.settings.exportLinkKey]);
+  return loadLinkKey(env[environment.settings.exportLinkKey], environment.settings.exportLinkKey);
 }
 
 /** `progress` frames to every socket of the owner, through the same push path as notifications. */
@@ -171,29 +172,29 @@ export function progressSink(deps: ActionDeps): ProgressSink {
 
 /** Everything the export worker needs; checked at cold start, so a missing setting fails loudly. */
 export async function exportWorkerDeps(): Promise<WorkerDeps> {
-  const env = requireEnv([settingEnvVars.emailSender, settingEnvVars.exportRetentionDays, settingEnvVars.httpApiUrl]);
+  const env = requireEnv([environment.settings.emailSender, environment.settings.exportRetentionDays, environment.settings.httpApiUrl]);
   const delivery = deliverDeps();
   return {
     store: exportStoreFromEnv(),
     datasets: datasetsFromEnv(),
     files: exportFilesFromEnv(),
-    mailer: sesMailer(tracer.captureAWSv3Client(new SESClient({})), env[settingEnvVars.emailSender]),
+    mailer: sesMailer(tracer.captureAWSv3Client(new SESClient({})), env[environment.settings.emailSender]),
     notify: (requests) => deliver(delivery, requests),
     progress: progressSink(delivery),
     linkKey: await linkKeyFromEnv(),
-    httpApiUrl: env[settingEnvVars.httpApiUrl],
-    retentionDays: positiveIntegerEnv(settingEnvVars.exportRetentionDays, env[settingEnvVars.exportRetentionDays]),
+    httpApiUrl: env[environment.settings.httpApiUrl],
+    retentionDays: positiveIntegerEnv(environment.settings.exportRetentionDays, env[environment.settings.exportRetentionDays]),
     leaseSeconds: EXPORT_WORKER_TIMEOUT_SECONDS,
   };
 }
 
 export function exportFailedDeps(): FailedDeps {
   const delivery = deliverDeps();
-  const env = requireEnv([tables.memberships.envVar]);
+  const env = requireEnv([environment.tables.memberships]);
   return {
     store: exportStoreFromEnv(),
     notify: (requests) => deliver(delivery, requests),
-    admins: tenantAdmins(documentClient(), env[tables.memberships.envVar]),
+    admins: tenantAdmins(documentClient(), env[environment.tables.memberships]),
   };
 }
 
@@ -201,8 +202,8 @@ export function exportFailedDeps(): FailedDeps {
 // Alerts
 
 export function alertStoreFromEnv(): AlertStore {
-  const env = requireEnv([tables.alerts.envVar]);
-  return dynamoAlertStore(documentClient(), env[tables.alerts.envVar]);
+  const env = requireEnv([environment.tables.alerts]);
+  return dynamoAlertStore(documentClient(), env[environment.tables.alerts]);
 }
 
 /** The alert routes that read: the store and the memberships that decide who may. */
@@ -212,14 +213,14 @@ export function alertDeps(): AlertDeps {
 
 /** The fan-out: deliver(), the topic's members and live subscribers, SES and its email claims. */
 export function fanoutDeps(): FanoutDeps {
-  const env = requireEnv([settingEnvVars.emailSender, tables.dedupe.envVar]);
+  const env = requireEnv([environment.settings.emailSender, environment.tables.dedupe]);
   const delivery = deliverDeps();
   const topics = topicDeps(delivery);
   return {
     deliver: (requests) => deliver(delivery, requests),
     members: (tenant, topic) => topics.memberships.members(tenant, topic),
     publishEvent: (tenant, topic, name, data) => publishTopicEvent(topics, tenant, topic, name, data),
-    mailer: sesMailer(tracer.captureAWSv3Client(new SESClient({})), env[settingEnvVars.emailSender]),
-    emails: dynamoEmailLedger(documentClient(), env[tables.dedupe.envVar]),
+    mailer: sesMailer(tracer.captureAWSv3Client(new SESClient({})), env[environment.settings.emailSender]),
+    emails: dynamoEmailLedger(documentClient(), env[environment.tables.dedupe]),
   };
 }

@@ -10,6 +10,9 @@ import * as z from '../shared/validation';
 import { EXPORT_FORMATS, type ExportFormat } from './formats';
 import { scheduleInput, timeZoneName, type ScheduleInput } from './schedule';
 
+/** The worker's timeout, and a run's lease: a 1M-row export streams in a few minutes; Lambda allows 15. */
+export const EXPORT_WORKER_TIMEOUT_SECONDS = 300;
+
 export const DATASETS = ['notifications', 'alerts', 'records'] as const;
 export type Dataset = (typeof DATASETS)[number];
 

@@ -29,6 +29,7 @@ import { downloadUrl, signLink } from './links';
 import type { ExportRun, ExportSchedule, RunMessage } from './model';
 import { recordRun, type ExportStore, type Owner } from './store';
 
+
 export interface ExportFiles {
   /** Streams `body` to `key`; `onUploadId` hears the multipart upload's id as soon as it exists. */
   upload(key: string, body: Readable, contentType: string, onUploadId: (uploadId: string) => unknown): Promise<void>;

@@ -22,7 +22,7 @@ export function positiveIntegerEnv(name: string, value: string): number {
   return number;
 }
 
-/** A JSON array of strings, as lib/description.ts encodes list settings. */
+/** A JSON array of strings, as lib/description/ encodes list settings. */
 export function stringListEnv(name: string, value: string): string[] {
   let parsed: unknown;
   try {

@@ -4,8 +4,10 @@
  * so no header is ever assembled from text; the subject is the one header that carries user
  * text, and it goes through oneLine first.
  */
-import { EMAIL } from '../../lib/config';
 import * as z from './validation';
+
+/** One plain address: no display name, no whitespace or line breaks that could reach a mail header. */
+export const EMAIL = /^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$/;
 
 export interface Email {
   readonly to: readonly string[];

@@ -26,7 +26,7 @@ export interface AlertFanoutProps {
   readonly failureRetention?: Duration;
 }
 
-/** How the Alerts stream is read; the defaults are the alertFanout trigger of lib/description.ts. */
+/** How the Alerts stream is read; the defaults are the alertFanout trigger of lib/description/. */
 export interface FanoutOptions {
   /** @default 10 */
   readonly batchSize?: number;

@@ -9,7 +9,7 @@ export interface HeraldDataProps {
   /**
    * The tables, by the names the functions know them by. Every table is on-demand, recoverable to
    * a point in time, retained and deletion-protected whatever its spec says (lib/infra/tables.ts).
-   * @default the tables of lib/description.ts, exactly as described there
+   * @default the tables of lib/description/, exactly as described there
    */
   readonly tables?: Readonly<Record<TableName, TableSpec>>;
 }

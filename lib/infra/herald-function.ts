@@ -53,7 +53,7 @@ export interface FunctionResources {
 }
 
 export interface HeraldFunctionProps extends FunctionResources {
-  /** The function as lib/description.ts describes it. */
+  /** The function as lib/description/ describes it. */
   readonly spec: FunctionSpec;
   /** Values of the settings; the function receives those its spec names. */
   readonly settings: Record<SettingName, string>;
@@ -67,7 +67,7 @@ export interface HeraldFunctionProps extends FunctionResources {
 const DEFAULTS = { logRetention: RetentionDays.ONE_MONTH } satisfies Partial<HeraldFunctionProps>;
 
 /**
- * One Lambda of lib/description.ts: bundled locally by esbuild as ESM for nodejs22.x on ARM64,
+ * One Lambda of lib/description/: bundled locally by esbuild as ESM for nodejs22.x on ARM64,
  * traced, logging to its own log group, with a role that holds only what its spec asks for.
  */
 export class HeraldFunction extends Construct {
@@ -137,7 +137,7 @@ export class HeraldFunction extends Construct {
         acknowledgeWildcardResources(
           policy,
           indexGrant,
-          `Query on the ${table} table's own secondary indexes (<table ARN>/index/*), which lib/description.ts fixes.`,
+          `Query on the ${table} table's own secondary indexes (<table ARN>/index/*), which lib/description/ fixes.`,
         );
       }
     }

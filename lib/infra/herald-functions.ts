@@ -46,14 +46,14 @@ const DEFAULTS = { notificationRetentionDays: 30, logRetention: RetentionDays.ON
 const CLAIM = /^\S{1,256}$/;
 
 /**
- * Every function of lib/description.ts (a HeraldFunction each: code, role, log group), each
+ * Every function of lib/description/ (a HeraldFunction each: code, role, log group), each
  * attached to its trigger through the capability that owns it: WebSocket routes and the $connect
  * authorizer to the realtime API, HTTP routes to the HTTP API, the Alerts stream to the alert
  * fan-out, the exports queue and its DLQ to scheduled exports.
  */
 export class HeraldFunctions extends Construct {
   public readonly functions: Record<FunctionName, HeraldFunction>;
-  /** The settings every function may read (encoded as lib/description.ts encodes them locally too). */
+  /** The settings every function may read (encoded as lib/description/ encodes them locally too). */
   public readonly settings: Record<SettingName, string>;
 
   constructor(scope: Construct, id: string, props: HeraldFunctionsProps) {
@@ -123,7 +123,7 @@ export class HeraldFunctions extends Construct {
             integrationId,
             withoutJwt:
               trigger.auth === 'none'
-                ? { reason: `lib/description.ts declares ${trigger.method} ${trigger.path} with auth 'none': its callers hold no JWT (an emailed link, say), so the handler authenticates the request itself.` }
+                ? { reason: `lib/description/ declares ${trigger.method} ${trigger.path} with auth 'none': its callers hold no JWT (an emailed link, say), so the handler authenticates the request itself.` }
                 : undefined,
           });
           break;
@@ -159,10 +159,10 @@ function onlyConnectAuthorizer(scope: Construct, specs: Array<[FunctionName, Fun
   const authorizers = specs.flatMap(([name, { trigger }]) => (trigger.kind === 'websocket-authorizer' ? [{ name, identitySource: trigger.identitySource }] : []));
   const [connectAuthorizer] = authorizers;
   if (authorizers.length !== 1 || connectAuthorizer === undefined) {
-    throw new InvalidPropsError(scope, 'functions', 'of lib/description.ts must have exactly one function with a websocket-authorizer trigger.');
+    throw new InvalidPropsError(scope, 'functions', 'of lib/description/ must have exactly one function with a websocket-authorizer trigger.');
   }
   if (!specs.some(([, spec]) => spec.trigger.kind === 'websocket' && spec.trigger.route === '$connect')) {
-    throw new InvalidPropsError(scope, 'functions', 'of lib/description.ts must have a function on the websocket route $connect.');
+    throw new InvalidPropsError(scope, 'functions', 'of lib/description/ must have a function on the websocket route $connect.');
   }
   return connectAuthorizer;
 }

@@ -54,7 +54,7 @@ export class HeraldStack extends Stack {
   public readonly realtimeApi: RealtimeApi;
   /** The HTTP API, its JWT authorizer and, without jwtIssuer, the Cognito pool. */
   public readonly httpApi: HttpApiAndIdentity;
-  /** Every function of lib/description.ts, attached to its trigger. */
+  /** Every function of lib/description/, attached to its trigger. */
   public readonly functions: HeraldFunctions;
   /** API Gateway's account-level CloudWatch role; present only with createApiGatewayAccountRole. */
   public readonly apiGatewayLogging?: ApiGatewayLogging;
@@ -127,7 +127,7 @@ export class HeraldStack extends Stack {
   }
 
   /**
-   * The resources lib/description.ts names, keyed by its names (the local runtime creates each as
+   * The resources lib/description/ names, keyed by its names (the local runtime creates each as
    * `herald-<name>`): what lib/local/iam/synthesized-stack.ts and the parity test look up.
    */
   public get described(): DescribedResources {

@@ -44,7 +44,7 @@ export interface ScheduledExportsProps {
   /**
    * Visibility timeout of the exports queue; `processRunsWith` checks it is at least 6x the
    * worker's timeout, as Lambda wants for a queue source.
-   * @default 30 minutes (6x the export worker's 300 s, lib/description.ts)
+   * @default 30 minutes (6x the export worker's 300 s, lib/description/)
    */
   readonly queueVisibilityTimeout?: Duration;
   /**

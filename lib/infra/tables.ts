@@ -12,7 +12,7 @@ import type { Construct } from 'constructs';
 import type { KeySpec, TableSpec } from '../description';
 
 /**
- * A table exactly as lib/description.ts describes it. On-demand, point-in-time recovery, RETAIN
+ * A table exactly as lib/description/ describes it. On-demand, point-in-time recovery, RETAIN
  * and deletion protection are not options: every Herald table holds user data that a redeploy,
  * a stack deletion or a stray DeleteTable must never lose. Removing one is a deliberate act
  * (docs/deploy.md, "Removing what the stack retains").

@@ -149,7 +149,7 @@ async function assertTableMatches(client: DynamoDBClient, name: string, spec: Ta
   if (Boolean(spec.stream) !== Boolean(table?.StreamSpecification?.StreamEnabled)) problems.push('stream setting differs');
   if (problems.length > 0) {
     throw new LocalSetupError(
-      `Table ${name} in .herald/ no longer matches lib/description.ts (${problems.join('; ')}): delete .herald/ or start with --in-memory.`,
+      `Table ${name} in .herald/ no longer matches lib/description/ (${problems.join('; ')}): delete .herald/ or start with --in-memory.`,
     );
   }
 }

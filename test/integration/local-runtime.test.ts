@@ -23,7 +23,7 @@ describe('tables from the description', () => {
     );
     const error = await createTable(dynamodb, name, tables.connections).catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(LocalSetupError);
-    expect((error as Error).message).toMatch(/no longer matches lib\/description\.ts .*keys id:HASH instead of connectionId:HASH.*delete \.herald\//);
+    expect((error as Error).message).toMatch(/no longer matches lib\/description\/ .*keys id:HASH instead of connectionId:HASH.*delete \.herald\//);
 
     await createTable(dynamodb, `${name}-same`, tables.connections);
     await expect(createTable(dynamodb, `${name}-same`, tables.connections)).resolves.toBeUndefined();

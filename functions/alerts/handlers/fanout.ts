@@ -9,7 +9,7 @@ import { storedAlertSchema, type Alert } from '../model';
 
 /**
  * The Alerts stream's consumer (ReportBatchItemFailures, bisect on error, bounded retries and
- * record age, failure queue: lib/description.ts). Records go one at a time in stream order, so
+ * record age, failure queue: lib/description/). Records go one at a time in stream order, so
  * one alert's versions arrive in order; the first failure ends the batch, and Lambda retries
  * from that record (a stream's checkpoint cannot skip it) or bisects (see below).
  */

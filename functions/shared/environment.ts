@@ -1,0 +1,47 @@
+/**
+ * The names of the environment variables a function reads its configuration from: the contract
+ * between a function and whatever deploys it. lib/description gives each function the variables
+ * its entry names; the function reads them once, at cold start (config.ts).
+ */
+export const environment = {
+  /** Physical table names. */
+  tables: {
+    connections: 'CONNECTIONS_TABLE',
+    userConnections: 'USER_CONNECTIONS_TABLE',
+    tickets: 'TICKETS_TABLE',
+    notifications: 'NOTIFICATIONS_TABLE',
+    dedupe: 'DEDUPE_TABLE',
+    preferences: 'PREFERENCES_TABLE',
+    memberships: 'MEMBERSHIPS_TABLE',
+    subscriptions: 'SUBSCRIPTIONS_TABLE',
+    exports: 'EXPORTS_TABLE',
+    alerts: 'ALERTS_TABLE',
+  },
+  /** Queue URLs. */
+  queues: { exports: 'EXPORTS_QUEUE_URL' },
+  /** Bucket names. */
+  buckets: { exports: 'EXPORTS_BUCKET' },
+  /** Settings, each encoded as lib/description's encodeSettings encodes it. */
+  settings: {
+    allowedOrigins: 'ALLOWED_ORIGINS',
+    ticketTtlSeconds: 'TICKET_TTL_SECONDS',
+    connectionTtlSeconds: 'CONNECTION_TTL_SECONDS',
+    tenantClaim: 'TENANT_CLAIM',
+    rolesClaim: 'ROLES_CLAIM',
+    webSocketUrl: 'WEBSOCKET_URL',
+    notificationRetentionDays: 'NOTIFICATION_RETENTION_DAYS',
+    emailSender: 'EMAIL_SENDER',
+    exportRetentionDays: 'EXPORT_RETENTION_DAYS',
+    /** JSON `{table, tenantKey, sortKey?}` of the records dataset's table, or empty when none is configured. */
+    exportRecords: 'EXPORT_RECORDS',
+    exportScheduleGroup: 'EXPORT_SCHEDULE_GROUP',
+    exportSchedulerRoleArn: 'EXPORT_SCHEDULER_ROLE_ARN',
+    exportQueueArn: 'EXPORT_QUEUE_ARN',
+    exportDeadLetterQueueArn: 'EXPORT_DEAD_LETTER_QUEUE_ARN',
+    /** `secret:<ARN>` (deployed: read from Secrets Manager at cold start) or `key:<base64>` (local). */
+    exportLinkKey: 'EXPORT_LINK_KEY',
+    httpApiUrl: 'HTTP_API_URL',
+  },
+  /** The @connections endpoint, for functions that post to or close sockets. */
+  connectionsEndpoint: 'CONNECTIONS_ENDPOINT',
+} as const;

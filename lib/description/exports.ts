@@ -1,0 +1,125 @@
+/**
+ * Scheduled exports: schedules, runs now, previews, downloads, the worker and the DLQ's last handler (docs/exports.md).
+ */
+import { EXPORT_WORKER_TIMEOUT_SECONDS } from './resources';
+import { claimSettings, deliverAccess, mergeAccess, type Access, type FunctionSpec } from './access';
+
+/** Schedule writes touch the Scheduler schedule that fires them. */
+const scheduleWriteSettings = [...claimSettings, 'exportScheduleGroup', 'exportSchedulerRoleArn', 'exportQueueArn', 'exportDeadLetterQueueArn'] as const;
+
+
+/**
+ * What checking a dataset before a schedule is accepted needs: the caller's topic membership and
+ * whether a records table is configured.
+ */
+const datasetCheckAccess: Access = { tables: { memberships: ['GetItem'] }, settings: ['exportRecords'] };
+
+/** What reading an export's rows needs: each dataset's table (alerts by topic), and the deployer's records table. */
+const datasetAccess = mergeAccess(datasetCheckAccess, {
+  // Notifications by seq range, or unread ones on the sparse `unread` index; alerts by topic on byTopic.
+  tables: { notifications: ['Query', 'QueryIndex'], alerts: ['QueryIndex'] },
+  readsExportRecords: true,
+});
+
+/** A run's records, kept beside its schedule: created once, then updated as it goes. */
+const runRecordAccess: Access = { tables: { exports: ['GetItem', 'PutItem', 'UpdateItem'] } };
+
+export const exportsFunctions = {
+  createExportSchedule: {
+    entry: 'functions/exports/handlers/create-schedule.ts',
+    description: 'Creates an export schedule and its EventBridge Scheduler schedule',
+    trigger: { kind: 'http', method: 'POST', path: '/exports/schedules', auth: 'jwt' },
+    // The schedule item is written first and deleted again when Scheduler refuses the schedule; a
+    // retried create whose first answer was lost updates the schedule it made.
+    ...mergeAccess(datasetCheckAccess, {
+      tables: { exports: ['UpdateItem', 'DeleteItem'] },
+      manageSchedules: ['CreateSchedule', 'UpdateSchedule'],
+      settings: scheduleWriteSettings,
+    }),
+  },
+  listExportSchedules: {
+    entry: 'functions/exports/handlers/list-schedules.ts',
+    description: 'Lists the caller export schedules with their last run and next run',
+    trigger: { kind: 'http', method: 'GET', path: '/exports/schedules', auth: 'jwt' },
+    tables: { exports: ['Query'] },
+    settings: claimSettings,
+  },
+  getExportSchedule: {
+    entry: 'functions/exports/handlers/get-schedule.ts',
+    description: 'Returns one of the caller export schedules',
+    trigger: { kind: 'http', method: 'GET', path: '/exports/schedules/{id}', auth: 'jwt' },
+    tables: { exports: ['GetItem'] },
+    settings: claimSettings,
+  },
+  updateExportSchedule: {
+    entry: 'functions/exports/handlers/update-schedule.ts',
+    description: 'Changes an export schedule and its EventBridge Scheduler schedule',
+    trigger: { kind: 'http', method: 'PATCH', path: '/exports/schedules/{id}', auth: 'jwt' },
+    ...mergeAccess(datasetCheckAccess, { tables: { exports: ['GetItem', 'UpdateItem'] }, manageSchedules: ['UpdateSchedule'], settings: scheduleWriteSettings }),
+  },
+  deleteExportSchedule: {
+    entry: 'functions/exports/handlers/delete-schedule.ts',
+    description: 'Deletes an export schedule and its EventBridge Scheduler schedule',
+    trigger: { kind: 'http', method: 'DELETE', path: '/exports/schedules/{id}', auth: 'jwt' },
+    tables: { exports: ['GetItem', 'DeleteItem'] },
+    manageSchedules: ['DeleteSchedule'],
+    settings: scheduleWriteSettings,
+  },
+  runExportNow: {
+    entry: 'functions/exports/handlers/run-now.ts',
+    description: 'Queues a run of an export schedule now',
+    trigger: { kind: 'http', method: 'POST', path: '/exports/schedules/{id}/run', auth: 'jwt' },
+    tables: { exports: ['GetItem', 'PutItem'] },
+    queues: { exports: 'send' },
+    settings: claimSettings,
+  },
+  previewExport: {
+    entry: 'functions/exports/handlers/preview.ts',
+    description: 'Returns the first rows an export of a dataset would contain',
+    trigger: { kind: 'http', method: 'POST', path: '/exports/preview', auth: 'jwt' },
+    ...mergeAccess(datasetAccess, { settings: claimSettings }),
+  },
+  listExportRuns: {
+    entry: 'functions/exports/handlers/list-runs.ts',
+    description: 'Lists the runs of one of the caller export schedules, newest first',
+    trigger: { kind: 'http', method: 'GET', path: '/exports/schedules/{id}/runs', auth: 'jwt' },
+    tables: { exports: ['GetItem', 'Query'] },
+    settings: claimSettings,
+  },
+  getExportRun: {
+    entry: 'functions/exports/handlers/get-run.ts',
+    description: 'Returns the state of one of the caller export runs',
+    trigger: { kind: 'http', method: 'GET', path: '/exports/runs/{id}', auth: 'jwt' },
+    tables: { exports: ['GetItem'] },
+    settings: claimSettings,
+  },
+  downloadExport: {
+    entry: 'functions/exports/handlers/download.ts',
+    description: 'Redirects a signed download link to a fresh five-minute pre-signed S3 URL',
+    // The emailed link is opened by a mail client or browser without a JWT; the HMAC token is the credential.
+    trigger: { kind: 'http', method: 'GET', path: '/exports/runs/{id}/download', auth: 'none' },
+    tables: { exports: ['GetItem'] },
+    buckets: { exports: 'read' },
+    settings: ['exportLinkKey'],
+  },
+  exportWorker: {
+    entry: 'functions/exports/handlers/worker.ts',
+    description: 'Runs one export: run record, lease, streamed upload to S3, email and notification',
+    trigger: { kind: 'queue', queue: 'exports', batchSize: 1 },
+    ...mergeAccess(deliverAccess, datasetAccess, runRecordAccess, {
+      buckets: { exports: 'write' },
+      sendEmail: true,
+      settings: ['emailSender', 'exportRetentionDays', 'exportLinkKey', 'httpApiUrl'],
+    }),
+    timeoutSeconds: EXPORT_WORKER_TIMEOUT_SECONDS,
+    // Bounded by the upload's part size x queue size (4 x 8 MB), stream buffers and the SDK.
+    memoryMb: 512,
+  },
+  exportFailed: {
+    entry: 'functions/exports/handlers/failed.ts',
+    description: 'Marks an export run failed after its last retry and tells the owner and the tenant admins',
+    trigger: { kind: 'queue', queue: 'exports', batchSize: 1, from: 'deadLetter' },
+    // The run record, the tenant's admins (members of its admin topic) and deliver().
+    ...mergeAccess(deliverAccess, runRecordAccess, { tables: { memberships: ['Query'] } }),
+  },
+} as const satisfies Record<string, FunctionSpec>;

@@ -1,0 +1,47 @@
+/**
+ * Realtime connections: the $connect authorizer and routes, pings, unknown frames, tickets (docs/protocol.md).
+ */
+import { frameAccess, mergeAccess, claimSettings, topicEventAccess, type FunctionSpec } from './access';
+
+export const realtimeFunctions = {
+  wsAuthorizer: {
+    entry: 'functions/realtime/handlers/authorize-connect.ts',
+    description: 'Redeems a single-use ticket and checks Origin before a WebSocket connects',
+    trigger: { kind: 'websocket-authorizer', identitySource: ['route.request.querystring.ticket'] },
+    // Redeeming is one conditional DeleteItem returning the old item: it consumes, never writes.
+    tables: { tickets: ['DeleteItem'] },
+    settings: ['allowedOrigins'],
+  },
+  wsConnect: {
+    entry: 'functions/realtime/handlers/connect.ts',
+    description: 'Records an authorized WebSocket connection',
+    trigger: { kind: 'websocket', route: '$connect' },
+    tables: { connections: ['PutItem'], userConnections: ['UpdateItem'] },
+    settings: ['connectionTtlSeconds'],
+  },
+  wsDisconnect: {
+    entry: 'functions/realtime/handlers/disconnect.ts',
+    description: 'Removes a closed WebSocket connection and leaves its topics',
+    trigger: { kind: 'websocket', route: '$disconnect' },
+    ...mergeAccess(topicEventAccess, { tables: { connections: ['DeleteItem'], userConnections: ['UpdateItem'], subscriptions: ['DeleteItem'] } }),
+  },
+  wsPing: {
+    entry: 'functions/realtime/handlers/ping.ts',
+    description: 'Answers ping with pong, keeping the socket inside the idle timeout',
+    trigger: { kind: 'websocket', route: 'ping', returnResponse: true },
+    ...frameAccess,
+  },
+  wsDefault: {
+    entry: 'functions/realtime/handlers/default.ts',
+    description: 'Answers unknown or malformed frames with an error frame',
+    trigger: { kind: 'websocket', route: '$default', returnResponse: true },
+    ...frameAccess,
+  },
+  issueTicket: {
+    entry: 'functions/realtime/handlers/issue-ticket.ts',
+    description: 'Issues a single-use 30-second WebSocket ticket to an authenticated user',
+    trigger: { kind: 'http', method: 'POST', path: '/realtime/ticket', auth: 'jwt' },
+    tables: { tickets: ['PutItem'] },
+    settings: ['ticketTtlSeconds', ...claimSettings, 'webSocketUrl'],
+  },
+} as const satisfies Record<string, FunctionSpec>;
