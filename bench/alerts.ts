@@ -60,19 +60,31 @@ export async function benchAlerts(): Promise<void> {
 
 /** Imported once the runtime has set the environment the modules read at import (instrumentation). */
 async function loadServer() {
-  const [fanout, deliverModule, notificationStore, connectionStore, preferenceStore, topicStores, connectionsApi, emailLedger, sesMailer, topics] = await Promise.all([
-    import('../functions/alerts/fanout'),
-    import('../functions/notifications/deliver'),
-    import('../functions/adapters/dynamo-notification-store'),
-    import('../functions/adapters/dynamo-connection-store'),
-    import('../functions/adapters/dynamo-preference-store'),
-    import('../functions/adapters/dynamo-topic-stores'),
-    import('../functions/adapters/connections-api'),
-    import('../functions/adapters/dynamo-email-ledger'),
-    import('../functions/adapters/ses-mailer'),
-    import('../functions/topics/topics'),
-  ]);
-  return { ...fanout, ...deliverModule, ...notificationStore, ...connectionStore, ...preferenceStore, ...topicStores, ...connectionsApi, ...emailLedger, ...sesMailer, ...topics };
+  const [fanout, deliverModule, notificationStore, connectionStore, preferenceStore, topicStores, connectionsApi, emailLedger, sesMailer, topics] =
+    await Promise.all([
+      import('../functions/alerts/fanout'),
+      import('../functions/notifications/deliver'),
+      import('../functions/adapters/dynamo-notification-store'),
+      import('../functions/adapters/dynamo-connection-store'),
+      import('../functions/adapters/dynamo-preference-store'),
+      import('../functions/adapters/dynamo-topic-stores'),
+      import('../functions/adapters/connections-api'),
+      import('../functions/adapters/dynamo-email-ledger'),
+      import('../functions/adapters/ses-mailer'),
+      import('../functions/topics/topics'),
+    ]);
+  return {
+    ...fanout,
+    ...deliverModule,
+    ...notificationStore,
+    ...connectionStore,
+    ...preferenceStore,
+    ...topicStores,
+    ...connectionsApi,
+    ...emailLedger,
+    ...sesMailer,
+    ...topics,
+  };
 }
 type Server = Awaited<ReturnType<typeof loadServer>>;
 
@@ -95,7 +107,9 @@ function countedClients(urls: LocalUrls) {
     db: DynamoDBDocumentClient.from(raw, { marshallOptions: { removeUndefinedValues: true } }),
     gateway,
     ses,
-    destroy: () => [raw, gateway, ses].forEach((client) => client.destroy()),
+    destroy: () => {
+      for (const client of [raw, gateway, ses]) client.destroy();
+    },
   };
 }
 type Counted = ReturnType<typeof countedClients>;
@@ -104,7 +118,10 @@ const uniqueTenant = () => `bench-${randomUUID().slice(0, 8)}`;
 const total = (requests: Map<string, number>) => [...requests.values()].reduce((sum, count) => sum + count, 0);
 
 function deliverDeps(server: Server, counted: Counted) {
-  const connections = server.dynamoConnectionStore(counted.db, { connections: localTableName('connections'), userConnections: localTableName('userConnections') });
+  const connections = server.dynamoConnectionStore(counted.db, {
+    connections: localTableName('connections'),
+    userConnections: localTableName('userConnections'),
+  });
   return {
     notifications: server.dynamoNotificationStore(counted.db, { notifications: localTableName('notifications'), dedupe: localTableName('dedupe') }),
     preferences: server.dynamoPreferenceStore(counted.db, localTableName('preferences')),
@@ -166,7 +183,9 @@ async function writeToLastReceipt(urls: LocalUrls, size: number, stopping: Array
   const sockets: FrameSocket[] = [];
   for (let start = 0; start < members.length; start += CONNECT_CONCURRENCY) {
     const batch = members.slice(start, start + CONNECT_CONCURRENCY);
-    sockets.push(...(await Promise.all(batch.map(async (userId) => FrameSocket.open(await ticketUrl(urls.httpUrl, await devToken(urls.httpUrl, tenant, userId)))))));
+    sockets.push(
+      ...(await Promise.all(batch.map(async (userId) => FrameSocket.open(await ticketUrl(urls.httpUrl, await devToken(urls.httpUrl, tenant, userId)))))),
+    );
   }
   const closeAll = () => Promise.all(sockets.map((socket) => socket.close()));
   stopping.push(closeAll);

@@ -94,13 +94,19 @@ export async function benchExports(): Promise<void> {
     for (const size of SEEDED_SIZES) {
       const seedStart = performance.now();
       users.set(size, await seed(db, size));
-      console.log(`seeded ${size} notifications into DynamoDB Local in ${((performance.now() - seedStart) / 1000).toFixed(1)} s (BatchWrite, ${SEED_CONCURRENCY} in flight)`);
+      console.log(
+        `seeded ${size} notifications into DynamoDB Local in ${((performance.now() - seedStart) / 1000).toFixed(1)} s (BatchWrite, ${SEED_CONCURRENCY} in flight)`,
+      );
     }
     client.destroy();
-    console.log(`1M rows: from a generator of rows identical to the seeded ones (seeding 1M into DynamoDB Local is too slow); its floor iterates the generator.`);
+    console.log(
+      `1M rows: from a generator of rows identical to the seeded ones (seeding 1M into DynamoDB Local is too slow); its floor iterates the generator.`,
+    );
     console.log('naive: one PutObject against S3; fauxqs refuses a single PUT of tens of MB, so its in-memory body goes through lib-storage Upload.');
     console.log('each case in its own process; peak RSS = the process maxRSS, idle = its RSS before the case; ratio = time / floor time\n');
-    console.log(`case limits: ${[...SEEDED_SIZES, GENERATED_SIZE].map((rows) => `${rows} rows ${caseTimeoutMs(rows) / 1000} s`).join(', ')}; lines starting with "·" are progress\n`);
+    console.log(
+      `case limits: ${[...SEEDED_SIZES, GENERATED_SIZE].map((rows) => `${rows} rows ${caseTimeoutMs(rows) / 1000} s`).join(', ')}; lines starting with "·" are progress\n`,
+    );
     // Progress lines come between the table's lines; the table is printed again, whole, at the end.
     const table = [
       `${'rows'.padStart(9)} ${'format'.padEnd(7)} ${'herald rows/s'.padStart(13)} ${'ratio'.padStart(6)} ${'peak RSS'.padStart(9)} ${'naive rows/s'.padStart(13)} ${'naive peak RSS'.padStart(15)} ${'file'.padStart(9)}`,
@@ -114,10 +120,15 @@ export async function benchExports(): Promise<void> {
     for (const rows of [...SEEDED_SIZES, GENERATED_SIZE]) {
       const user = users.get(rows);
       // The faster of two: the first read after seeding runs against a cold DynamoDB Local.
-      const floors = [await runChild({ mode: 'floor', rows, format: 'none', user, urls: runtime.urls }), await runChild({ mode: 'floor', rows, format: 'none', user, urls: runtime.urls })];
+      const floors = [
+        await runChild({ mode: 'floor', rows, format: 'none', user, urls: runtime.urls }),
+        await runChild({ mode: 'floor', rows, format: 'none', user, urls: runtime.urls }),
+      ];
       const floor = floors.filter((result): result is CaseResult => !('failed' in result)).sort((a, b) => a.ms - b.ms)[0];
       if (!floor) throw new Error(`floor read of ${rows} rows failed: ${floors.map((result) => ('failed' in result ? result.failed : '')).join('; ')}`);
-      row(`${String(rows).padStart(9)} ${'floor'.padEnd(7)} ${rate(floor).padStart(13)} ${'1.0x'.padStart(6)} ${mb(floor.peakRssMb).padStart(9)}   (bare ${user ? 'paginated read' : 'generator'}, idle RSS ${mb(floor.startRssMb)})`);
+      row(
+        `${String(rows).padStart(9)} ${'floor'.padEnd(7)} ${rate(floor).padStart(13)} ${'1.0x'.padStart(6)} ${mb(floor.peakRssMb).padStart(9)}   (bare ${user ? 'paginated read' : 'generator'}, idle RSS ${mb(floor.startRssMb)})`,
+      );
       for (const format of EXPORT_FORMATS) {
         const herald = await runChild({ mode: 'herald', rows, format, user, urls: runtime.urls });
         const naive = await runChild({ mode: 'naive', rows, format, user, urls: runtime.urls });
@@ -216,7 +227,15 @@ function runChild(spec: Case): Promise<Outcome> {
       if (code === 0 && last.startsWith('{')) return resolve(JSON.parse(last) as CaseResult);
       if (signal === 'SIGKILL') return resolve({ failed: `> ${timeoutMs / 1000} s` });
       if (/heap out of memory/i.test(stderr)) return resolve({ failed: `OOM @${NAIVE_HEAP_MB / 1024}G heap` });
-      resolve({ failed: `exit ${code ?? signal}: ${stderr.split('\n').find((line) => /Error/.test(line))?.trim().slice(0, 200) ?? ''}` });
+      resolve({
+        failed: `exit ${code ?? signal}: ${
+          stderr
+            .split('\n')
+            .find((line) => /Error/.test(line))
+            ?.trim()
+            .slice(0, 200) ?? ''
+        }`,
+      });
     });
   }).then((outcome) => {
     console.log(`  · ${label}: ${'failed' in outcome ? `failed (${outcome.failed})` : 'done'} in ${secondsSince(start)}`);
@@ -238,7 +257,9 @@ async function runCase(spec: Case): Promise<CaseResult> {
   const bucket = localBucketName('exports');
   const key = `bench/${spec.mode}-${spec.rows}.${spec.format}`;
   const source = (): AsyncIterable<ExportRow> =>
-    spec.user ? dynamoDatasets(db, { notifications: localTableName('notifications') }).rows('notifications', { tenant: TENANT, userId: spec.user }, {}) : generated(spec.rows);
+    spec.user
+      ? dynamoDatasets(db, { notifications: localTableName('notifications') }).rows('notifications', { tenant: TENANT, userId: spec.user }, {})
+      : generated(spec.rows);
   const startRssMb = process.memoryUsage().rss / 1024 / 1024;
   const start = performance.now();
   let rows = 0;
@@ -289,7 +310,10 @@ async function naiveFile(format: ExportFormat, rows: readonly ExportRow[]): Prom
       const workbook = new ExcelJS.Workbook();
       const sheet = workbook.addWorksheet('Export');
       sheet.addRow(columns.map((column) => column.header));
-      for (const row of rows) sheet.addRow(columns.map((column) => (typeof row[column.key] === 'number' || typeof row[column.key] === 'boolean' ? row[column.key] : cellText(row[column.key]))));
+      for (const row of rows)
+        sheet.addRow(
+          columns.map((column) => (typeof row[column.key] === 'number' || typeof row[column.key] === 'boolean' ? row[column.key] : cellText(row[column.key]))),
+        );
       return Buffer.from(await workbook.xlsx.writeBuffer());
     }
   }

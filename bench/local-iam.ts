@@ -27,7 +27,9 @@ export async function benchLocalIam(): Promise<void> {
     const transact = () =>
       client.send(
         new TransactWriteItemsCommand({
-          TransactItems: [1, 2, 3, 4].map((n) => ({ Put: { TableName: 'herald-notifications', Item: { userKey: { S: 'bench#iam' }, seq: { N: String(n) } } } })),
+          TransactItems: [1, 2, 3, 4].map((n) => ({
+            Put: { TableName: 'herald-notifications', Item: { userKey: { S: 'bench#iam' }, seq: { N: String(n) } } },
+          })),
         }),
       );
     await get();

@@ -97,7 +97,11 @@ function countedDeliverDeps(server: Server, urls: LocalUrls): CountedDeps {
     { step: 'initialize', name: 'countRequests' },
   );
   const client = DynamoDBDocumentClient.from(raw, { marshallOptions: { removeUndefinedValues: true } });
-  const gatewayClient = new ApiGatewayManagementApiClient({ endpoint: urls.wsUrl.replace(/^ws/, 'http'), region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
+  const gatewayClient = new ApiGatewayManagementApiClient({
+    endpoint: urls.wsUrl.replace(/^ws/, 'http'),
+    region: LOCAL_REGION,
+    credentials: LOCAL_CREDENTIALS,
+  });
   return {
     requests,
     requestMs,
@@ -275,7 +279,15 @@ async function postCost(httpUrl: string, deps: DeliverDeps): Promise<number> {
   const socket = await FrameSocket.open(await ticketUrl(httpUrl, await devToken(httpUrl, recipient.tenant, recipient.userId)));
   const [connectionId] = (await deps.connections.connectionIdsOf([recipient])).values().next().value ?? [];
   if (!connectionId) throw new Error('the open socket has no connection record');
-  const frame = JSON.stringify({ type: 'notification', kind: 'note', title: 'posted', priority: 'normal', seq: 1, id: randomUUID(), createdAt: new Date().toISOString() });
+  const frame = JSON.stringify({
+    type: 'notification',
+    kind: 'note',
+    title: 'posted',
+    priority: 'normal',
+    seq: 1,
+    id: randomUUID(),
+    createdAt: new Date().toISOString(),
+  });
   const samples: number[] = [];
   for (let index = 0; index < PUBLISHES; index += 1) {
     const started = performance.now();
@@ -299,7 +311,8 @@ async function deliverBacklog(server: Server, deps: DeliverDeps, recipient: Reci
 
 function assertInOrder(seqs: readonly number[], after: number, count: number, what: string): void {
   const expected = Array.from({ length: count }, (_, index) => after + index + 1);
-  if (seqs.join(',') !== expected.join(',')) throw new Error(`${what}: got seqs ${seqs.slice(0, 10).join(',')}… (${seqs.length}), expected ${after + 1}..${after + count}`);
+  if (seqs.join(',') !== expected.join(','))
+    throw new Error(`${what}: got seqs ${seqs.slice(0, 10).join(',')}… (${seqs.length}), expected ${after + 1}..${after + count}`);
 }
 
 /** Online (one live notification, seq 1), offline while `missed` are delivered, then reconnect with raw frames. */

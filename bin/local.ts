@@ -75,7 +75,7 @@ function banner(urls: LocalUrls, elapsedMs: number, state: string): string {
     `Herald is running locally (${(elapsedMs / 1000).toFixed(1)} s, state: ${state}).`,
     ...rows.map(([name, url]) => `  ${name.padEnd(12)} ${url}`),
     '',
-    '  Get a token:  curl -s -XPOST ' + urls.httpUrl + "/dev/token -d '{\"tenant\":\"acme\",\"user\":\"ana\"}'",
+    '  Get a token:  curl -s -XPOST ' + urls.httpUrl + '/dev/token -d \'{"tenant":"acme","user":"ana"}\'',
     '  URLs are also in .herald/local.json. Ctrl-C stops everything.',
     '',
   ].join('\n');

@@ -33,7 +33,11 @@ try {
     const outputs = readStackOutputs(args.where.outputsFile, args.where.stack);
     target = deployedTarget(outputs, readDeployedTokens(process.env, new Date(), args.timeoutSeconds));
   } else if (args.where.kind === 'running') {
-    target = localTarget(readLocalJson(args.where.localJson), 'the running npm start (.herald/local.json)', 'is npm start still running? .herald/local.json stays behind when it stops');
+    target = localTarget(
+      readLocalJson(args.where.localJson),
+      'the running npm start (.herald/local.json)',
+      'is npm start still running? .herald/local.json stays behind when it stops',
+    );
   }
 } catch (error) {
   if (error instanceof UsageError) usageError(error.message);
@@ -44,10 +48,13 @@ try {
 // and whatever still runs 30 s later is cut off, so the run always ends by itself.
 const limit = new AbortController();
 const limitTimer = setTimeout(() => limit.abort(new OutOfTime(args.timeoutSeconds)), args.timeoutSeconds * 1000);
-setTimeout(() => {
-  console.error(`npm run smoke: still running 30 s past the overall limit of ${args.timeoutSeconds} s; exiting.`);
-  process.exit(1);
-}, (args.timeoutSeconds + 30) * 1000).unref();
+setTimeout(
+  () => {
+    console.error(`npm run smoke: still running 30 s past the overall limit of ${args.timeoutSeconds} s; exiting.`);
+    process.exit(1);
+  },
+  (args.timeoutSeconds + 30) * 1000,
+).unref();
 
 let stopRuntime: (() => Promise<void>) | undefined;
 if (!target) {
@@ -78,7 +85,9 @@ try {
   if (stopRuntime) {
     const stopping = performance.now();
     const stopped = await Promise.race([stopRuntime().then(() => true), new Promise<false>((resolve) => setTimeout(() => resolve(false), 20_000).unref())]);
-    console.log(stopped ? `· stopped the local runtime in ${duration(performance.now() - stopping)}` : '· the local runtime did not stop within 20 s; exiting anyway');
+    console.log(
+      stopped ? `· stopped the local runtime in ${duration(performance.now() - stopping)}` : '· the local runtime did not stop within 20 s; exiting anyway',
+    );
   }
 }
 process.exit(ok ? 0 : 1);

@@ -116,7 +116,9 @@ export function readConfig(context: Context): HeraldConfig {
     throw new ConfigError(`Context "notificationRetentionDays" must be at most 365, got ${notificationRetentionDays}.`);
   }
   if (context('exportSender') !== undefined) {
-    throw new ConfigError('Context "exportSender" was renamed "emailSender": critical alerts are emailed from it too. Rename it in cdk.json or on the command line.');
+    throw new ConfigError(
+      'Context "exportSender" was renamed "emailSender": critical alerts are emailed from it too. Rename it in cdk.json or on the command line.',
+    );
   }
   const emailSender = optionalString(context, 'emailSender');
   if (emailSender !== undefined && !EMAIL.test(emailSender)) {
@@ -143,7 +145,9 @@ export function readConfig(context: Context): HeraldConfig {
       throw new ConfigError(`Context "emailIdentityDomain" must be a domain name such as example.com, got "${emailIdentityDomain}".`);
     }
     if (!createEmailIdentity) {
-      throw new ConfigError('Context "emailIdentityDomain" chooses the SES identity the stack creates, and "createEmailIdentity" is false: set one or the other.');
+      throw new ConfigError(
+        'Context "emailIdentityDomain" chooses the SES identity the stack creates, and "createEmailIdentity" is false: set one or the other.',
+      );
     }
     const senderDomain = emailSender?.split('@')[1]?.toLowerCase();
     if (senderDomain !== undefined && senderDomain !== emailIdentityDomain && !senderDomain.endsWith(`.${emailIdentityDomain}`)) {
@@ -177,7 +181,6 @@ export function readConfig(context: Context): HeraldConfig {
 /** CloudFormation's stack name rule, capped so `<stackName>-exports` fits a Scheduler group name. */
 const STACK_NAME = /^[A-Za-z][A-Za-z0-9-]{0,55}$/;
 const DOMAIN = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)+$/;
-
 
 /** The sender address, or a ConfigError that says how to set it: the stack cannot be built without one. */
 export function requireEmailSender(config: HeraldConfig): string {
@@ -216,7 +219,10 @@ function readExportRecords(context: Context): ExportRecordsConfig | undefined {
   if (typeof table !== 'string' || !TABLE_NAME.test(table)) {
     throw new ConfigError(`Context "exportRecords.table" must be a DynamoDB table name (3-255 letters, digits, _ . -), got ${JSON.stringify(table)}.`);
   }
-  for (const [field, name, required] of [['tenantKey', tenantKey, true], ['sortKey', sortKey, false]] as const) {
+  for (const [field, name, required] of [
+    ['tenantKey', tenantKey, true],
+    ['sortKey', sortKey, false],
+  ] as const) {
     if ((name !== undefined || required) && (typeof name !== 'string' || !ATTRIBUTE_NAME.test(name))) {
       throw new ConfigError(`Context "exportRecords.${field}" must be an attribute name (letters, digits, _ . -), got ${JSON.stringify(name)}.`);
     }
@@ -235,7 +241,11 @@ function optionalString(context: Context, key: string): string | undefined {
 function stringList(context: Context, key: string): string[] {
   const value = context(key);
   if (value === undefined || value === null || value === '') return [];
-  if (typeof value === 'string') return value.split(',').map((item) => item.trim()).filter(Boolean);
+  if (typeof value === 'string')
+    return value
+      .split(',')
+      .map((item) => item.trim())
+      .filter(Boolean);
   if (Array.isArray(value) && value.every((item) => typeof item === 'string')) return value;
   throw new ConfigError(`Context "${key}" must be a list of strings.`);
 }

@@ -166,7 +166,9 @@ export function readStackOutputs(path: string, stack?: string, read: ReadText = 
     // One stack: it is the one meant, and the message below names what it lacks.
     chosen = Object.entries(stacks)[0];
   } else if (herald.length === 0) {
-    const found = Object.entries(stacks).map(([name, outputs]) => `${name} (${isRecord(outputs) ? Object.keys(outputs).join(', ') || 'no outputs' : typeof outputs})`);
+    const found = Object.entries(stacks).map(
+      ([name, outputs]) => `${name} (${isRecord(outputs) ? Object.keys(outputs).join(', ') || 'no outputs' : typeof outputs})`,
+    );
     throw new UsageError(`outputs file ${path} has no stack with an HttpApiUrl output${found.length ? `; found ${found.join('; ')}` : ''}. ${hint}`);
   } else {
     throw new UsageError(`outputs file ${path} holds several Herald stacks (${herald.map(([name]) => name).join(', ')}): choose one with --stack <name>`);
@@ -220,7 +222,10 @@ export interface DeployedTokens {
 
 /** The claims of a JWT, unverified: the stack verifies; this only reads `sub` and `exp` to fail early. */
 export function jwtClaims(token: string, name: string): Record<string, unknown> {
-  const parts = token.trim().replace(/^Bearer\s+/i, '').split('.');
+  const parts = token
+    .trim()
+    .replace(/^Bearer\s+/i, '')
+    .split('.');
   let claims: unknown;
   try {
     claims = parts.length === 3 ? JSON.parse(Buffer.from(parts[1]!, 'base64url').toString('utf8')) : undefined;
@@ -243,7 +248,9 @@ export function readDeployedTokens(env: NodeJS.ProcessEnv, now: Date, timeoutSec
       const claims = jwtClaims(token, variable);
       if (typeof claims.exp === 'number' && claims.exp * 1000 < now.getTime() + timeoutSeconds * 1000) {
         const when = new Date(claims.exp * 1000).toISOString();
-        throw new UsageError(`${variable} ${claims.exp * 1000 <= now.getTime() ? 'expired' : 'expires before the run could end'} (exp ${when}): get a fresh token`);
+        throw new UsageError(
+          `${variable} ${claims.exp * 1000 <= now.getTime() ? 'expired' : 'expires before the run could end'} (exp ${when}): get a fresh token`,
+        );
       }
       if (typeof claims.sub !== 'string' || claims.sub === '') throw new UsageError(`${variable} has no "sub" claim, which Herald takes as the user id`);
       return [role, { token, sub: claims.sub }];

@@ -100,7 +100,8 @@ export class Step {
 
 function explain(error: unknown, limitSeconds: number): { expected: string; seen: string } {
   if (error instanceof Mismatch) return { expected: error.expected, seen: error.seen };
-  if (error instanceof OutOfTime || (error as Error)?.name === 'AbortError') return { expected: `to finish within the overall limit of ${limitSeconds} s`, seen: 'the limit ran out during this check' };
+  if (error instanceof OutOfTime || (error as Error)?.name === 'AbortError')
+    return { expected: `to finish within the overall limit of ${limitSeconds} s`, seen: 'the limit ran out during this check' };
   return { expected: 'no error', seen: error instanceof Error ? `${error.name}: ${error.message}` : brief(error) };
 }
 
@@ -160,7 +161,9 @@ export class Walk {
     const ms = performance.now() - this.started;
     const ok = failed === 0 && !this.signal.aborted && passed > 0;
     this.print('');
-    this.print(`${ok ? 'PASS' : 'FAIL'}: ${passed} passed, ${failed} failed, ${skipped} skipped in ${duration(ms)}${this.signal.aborted ? ` (the overall limit of ${this.limitSeconds} s ran out)` : ''}`);
+    this.print(
+      `${ok ? 'PASS' : 'FAIL'}: ${passed} passed, ${failed} failed, ${skipped} skipped in ${duration(ms)}${this.signal.aborted ? ` (the overall limit of ${this.limitSeconds} s ran out)` : ''}`,
+    );
     return { ok, results: this.results, passed, failed, skipped, ms, lines: this.lines };
   }
 }

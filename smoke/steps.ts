@@ -84,7 +84,8 @@ export async function runSmoke(target: SmokeTarget, options: SmokeOptions): Prom
       try {
         await api.expect(401, 'GET', '/notifications', undefined);
       } catch (error) {
-        if (error instanceof Mismatch && error.seen.startsWith('no answer') && target.unreachable) throw new Mismatch(error.expected, `${error.seen} (${target.unreachable})`);
+        if (error instanceof Mismatch && error.seen.startsWith('no answer') && target.unreachable)
+          throw new Mismatch(error.expected, `${error.seen} (${target.unreachable})`);
         throw error;
       }
     });
@@ -110,7 +111,11 @@ async function openSocket(step: Step, context: Context, who: string): Promise<Fr
     const { body } = await api.expect(200, 'POST', '/realtime/ticket', users.member);
     expectThat(typeof body?.ticket === 'string' && typeof body.url === 'string' && typeof body.expiresAt === 'string', '{ticket, expiresAt, url}', () => body);
     const shown = body.url.replace(body.ticket, '…');
-    expectThat(body.url === `${target.webSocketUrl}?ticket=${encodeURIComponent(body.ticket)}` || body.url === `${target.webSocketUrl}?ticket=${body.ticket}`, `url ${target.webSocketUrl}?ticket=…`, () => shown);
+    expectThat(
+      body.url === `${target.webSocketUrl}?ticket=${encodeURIComponent(body.ticket)}` || body.url === `${target.webSocketUrl}?ticket=${body.ticket}`,
+      `url ${target.webSocketUrl}?ticket=…`,
+      () => shown,
+    );
     note(`${body.ticket.length}-character ticket until ${body.expiresAt.slice(11, 19)}Z`);
     return body as { url: string };
   });
@@ -130,8 +135,17 @@ async function notificationOverSocket(step: Step, context: Context): Promise<voi
 
   const replayed = await step.check('resume after 0: replayed', async (note) => {
     socket.send({ action: 'resume', after: 0, id: 'smoke-resume' });
-    const frame = await socket.waitFor((f) => f?.type === 'replayed' && f.id === 'smoke-resume', 'a replayed frame with id smoke-resume', waits.frameMs, signal);
-    expectThat(Number.isInteger(frame.upTo) && typeof frame.more === 'boolean' && Number.isInteger(frame.unread), 'replayed {upTo, more, gap, unread}', () => frame);
+    const frame = await socket.waitFor(
+      (f) => f?.type === 'replayed' && f.id === 'smoke-resume',
+      'a replayed frame with id smoke-resume',
+      waits.frameMs,
+      signal,
+    );
+    expectThat(
+      Number.isInteger(frame.upTo) && typeof frame.more === 'boolean' && Number.isInteger(frame.unread),
+      'replayed {upTo, more, gap, unread}',
+      () => frame,
+    );
     const replayedCount = socket.frames.filter((f) => f?.type === 'notification').length;
     note(`upTo ${frame.upTo}, more ${frame.more}, ${replayedCount} replayed`);
     return frame as { upTo: number; more: boolean };
@@ -155,7 +169,11 @@ async function notificationOverSocket(step: Step, context: Context): Promise<voi
       waits.frameMs,
       signal,
     );
-    expectThat(frame.id === body.id && frame.kind === 'smoke.check' && frame.title === title, `frame {id: ${body.id}, kind: smoke.check, title: "${title}"}`, () => frame);
+    expectThat(
+      frame.id === body.id && frame.kind === 'smoke.check' && frame.title === title,
+      `frame {id: ${body.id}, kind: smoke.check, title: "${title}"}`,
+      () => frame,
+    );
     note(`seq ${body.seq}, id ${body.id}`);
     return body as { seq: number };
   });
@@ -165,7 +183,12 @@ async function notificationOverSocket(step: Step, context: Context): Promise<voi
     // An ack is silent; one beyond the last seq is refused, which shows the route ran and
     // that the server's last seq is ours.
     socket.send({ action: 'ack', upTo: published.seq + 1, id: 'smoke-ack-beyond' });
-    const refused = await socket.waitFor((f) => f?.type === 'error' && f.id === 'smoke-ack-beyond', `an invalid_frame error for ack upTo ${published.seq + 1}`, waits.frameMs, signal);
+    const refused = await socket.waitFor(
+      (f) => f?.type === 'error' && f.id === 'smoke-ack-beyond',
+      `an invalid_frame error for ack upTo ${published.seq + 1}`,
+      waits.frameMs,
+      signal,
+    );
     expectThat(refused.code === 'invalid_frame', 'error code invalid_frame', () => refused);
     await sleep(300, signal);
     const error = socket.frames.find((f) => f?.type === 'error' && f.id === 'smoke-ack');
@@ -203,7 +226,11 @@ async function criticalAlert(step: Step, context: Context): Promise<void> {
       title: `Smoke critical alert ${runId}`,
       message: 'Raised by npm run smoke; resolved when the run ends.',
     });
-    expectThat(typeof body?.id === 'string' && body.status === 'active' && body.version === 1, '201 with the alert {id, status: active, version: 1}', () => body);
+    expectThat(
+      typeof body?.id === 'string' && body.status === 'active' && body.version === 1,
+      '201 with the alert {id, status: active, version: 1}',
+      () => body,
+    );
     expectThat(headers.get('etag') === '"1"', 'ETag "1"', () => headers.get('etag'));
     note(`alert ${body.id}`);
     return body as { id: string; title: string };
@@ -215,14 +242,26 @@ async function criticalAlert(step: Step, context: Context): Promise<void> {
   });
 
   await step.check(`alert.* notification on the member's socket`, async (note) => {
-    const frame = await socket.waitFor((f) => f?.type === 'notification' && f.data?.alertId === alert.id, `a notification frame of kind alert.* with data.alertId ${alert.id}${target.tenantHint ?? ''}`, waits.frameMs, signal);
-    expectThat(frame.kind === 'alert.raised' && frame.priority === 'critical' && frame.groupKey === alert.id, `{kind: alert.raised, priority: critical, groupKey: ${alert.id}}`, () => frame);
+    const frame = await socket.waitFor(
+      (f) => f?.type === 'notification' && f.data?.alertId === alert.id,
+      `a notification frame of kind alert.* with data.alertId ${alert.id}${target.tenantHint ?? ''}`,
+      waits.frameMs,
+      signal,
+    );
+    expectThat(
+      frame.kind === 'alert.raised' && frame.priority === 'critical' && frame.groupKey === alert.id,
+      `{kind: alert.raised, priority: critical, groupKey: ${alert.id}}`,
+      () => frame,
+    );
     note(`${frame.kind}, priority ${frame.priority}, seq ${frame.seq}`);
   });
 
   const mailbox = target.mailbox;
   if (!mailbox) {
-    step.skip(`the alert email to ${users.email}`, `${target.noMailbox ?? 'no mailbox to read'}; the API does not show whether it went (the metrics AlertEmailsSent and AlertEmailsRejected do)`);
+    step.skip(
+      `the alert email to ${users.email}`,
+      `${target.noMailbox ?? 'no mailbox to read'}; the API does not show whether it went (the metrics AlertEmailsSent and AlertEmailsRejected do)`,
+    );
     return;
   }
   await step.check(`the alert email to ${users.email}`, async (note) => {
@@ -230,7 +269,10 @@ async function criticalAlert(step: Step, context: Context): Promise<void> {
       async () => {
         const emails = await mailbox.emailsTo(users.email, signal);
         const found = emails.find((e) => e.subject.startsWith('[CRITICAL] Alert raised:') && (e.body.text ?? '').includes(`Alert ${alert.id}, version 1.`));
-        return { value: found, seen: emails.length ? `${emails.length} email(s): ${emails.map((e) => JSON.stringify(e.subject)).join(', ')}` : 'no email to that address' };
+        return {
+          value: found,
+          seen: emails.length ? `${emails.length} email(s): ${emails.map((e) => JSON.stringify(e.subject)).join(', ')}` : 'no email to that address',
+        };
       },
       `an email "[CRITICAL] Alert raised: …" naming alert ${alert.id}`,
       waits.mailMs,
@@ -250,7 +292,12 @@ async function exportRun(step: Step, context: Context): Promise<void> {
     const published: Array<{ seq: number; title: string }> = [];
     for (let row = 1; row <= EXPORT_ROWS; row++) {
       const title = `Smoke export row ${row} ${runId}`;
-      const { body } = await api.expect(202, 'POST', '/notifications', users.publisher, { userId: users.memberId, kind: 'smoke.export', title, dedupeKey: `${runId}:export-row-${row}` });
+      const { body } = await api.expect(202, 'POST', '/notifications', users.publisher, {
+        userId: users.memberId,
+        kind: 'smoke.export',
+        title,
+        dedupeKey: `${runId}:export-row-${row}`,
+      });
       expectThat(body?.status === 'delivered', '202 {status: "delivered"}', () => body);
       published.push({ seq: body.seq, title });
     }
@@ -261,7 +308,11 @@ async function exportRun(step: Step, context: Context): Promise<void> {
     const { body } = await api.expect(200, 'GET', `/notifications?after=${first - 1}&limit=100`, users.member);
     const inbox = ((body?.items ?? []) as Array<{ seq: number; createdAt: string; kind: string; title: string }>).filter((item) => item.seq <= last);
     const ours = published.map(({ seq, title }) => inbox.find((item) => item.seq === seq && item.title === title));
-    expectThat(ours.every(Boolean), `the member's inbox to hold seqs ${published.map((p) => p.seq).join(', ')} with their titles${target.tenantHint ?? ''}`, () => inbox.map(({ seq, title }) => ({ seq, title })));
+    expectThat(
+      ours.every(Boolean),
+      `the member's inbox to hold seqs ${published.map((p) => p.seq).join(', ')} with their titles${target.tenantHint ?? ''}`,
+      () => inbox.map(({ seq, title }) => ({ seq, title })),
+    );
     const others = inbox.length - published.length;
     note(`seqs ${published.map((p) => p.seq).join(', ')}${others > 0 ? ` (and ${others} other notification(s) in between)` : ''}`);
     return { published, expected: inbox, from: ours[0]!.createdAt, to: new Date(Date.parse(ours[ours.length - 1]!.createdAt) + 1).toISOString() };
@@ -298,7 +349,8 @@ async function exportRun(step: Step, context: Context): Promise<void> {
         const { status, body } = await api.call('GET', `/exports/runs/${runIdOfExport}`, users.member);
         // A failed attempt puts the run back to queued with its error; the retry waits for the
         // queue's visibility timeout (minutes), so the first error is the answer.
-        const done = status === 200 && (['succeeded', 'failed', 'skipped'].includes(body?.status) || (body?.status === 'queued' && typeof body.error === 'string'));
+        const done =
+          status === 200 && (['succeeded', 'failed', 'skipped'].includes(body?.status) || (body?.status === 'queued' && typeof body.error === 'string'));
         return { value: done ? body : undefined, seen: `${status} ${brief(body)}` };
       },
       'the run to finish (succeeded, failed or skipped)',
@@ -306,9 +358,18 @@ async function exportRun(step: Step, context: Context): Promise<void> {
       signal,
       500,
     );
-    expectThat(finished.status === 'succeeded', 'status succeeded', () => `${finished.status}, attempt ${finished.attempts}: ${finished.error ?? brief(finished)}${/AccessDenied|not authorized to perform/.test(finished.error ?? '') ? ' (a missing IAM permission of the export worker)' : ''}`);
+    expectThat(
+      finished.status === 'succeeded',
+      'status succeeded',
+      () =>
+        `${finished.status}, attempt ${finished.attempts}: ${finished.error ?? brief(finished)}${/AccessDenied|not authorized to perform/.test(finished.error ?? '') ? ' (a missing IAM permission of the export worker)' : ''}`,
+    );
     expectThat(finished.rows === rows.expected.length, `rows ${rows.expected.length}`, () => `rows ${finished.rows}`);
-    expectThat(typeof finished.emailedAt === 'string' && typeof finished.fileExpiresAt === 'string', 'emailedAt and fileExpiresAt set (the email was sent; the file is in S3)', () => finished);
+    expectThat(
+      typeof finished.emailedAt === 'string' && typeof finished.fileExpiresAt === 'string',
+      'emailedAt and fileExpiresAt set (the email was sent; the file is in S3)',
+      () => finished,
+    );
     // A succeeded run with an error is one whose email some recipients did not get (SES refused them).
     expectThat(finished.error === undefined, `no error (the email reached ${users.email})`, () => finished.error);
     note(`succeeded: ${finished.rows} rows, ${finished.bytes} B, emailed at ${finished.emailedAt.slice(11, 19)}Z`);
@@ -319,13 +380,16 @@ async function exportRun(step: Step, context: Context): Promise<void> {
     await api.expect(403, 'GET', `/exports/runs/${runIdOfExport}/download`, undefined);
   });
 
-  await step.check('export.ready notification in the member\'s inbox', async (note) => {
+  await step.check("export.ready notification in the member's inbox", async (note) => {
     const last = rows.published[rows.published.length - 1]!.seq;
     const ready = await eventually(
       async () => {
         const { status, body } = await api.call('GET', `/notifications?after=${last}&limit=100`, users.member);
         const items = (body?.items ?? []) as Array<{ kind: string; seq: number; data?: { runId?: string } }>;
-        return { value: items.find((item) => item.kind === 'export.ready' && item.data?.runId === runIdOfExport), seen: `${status} ${brief(items.map(({ seq, kind }) => ({ seq, kind })))}` };
+        return {
+          value: items.find((item) => item.kind === 'export.ready' && item.data?.runId === runIdOfExport),
+          seen: `${status} ${brief(items.map(({ seq, kind }) => ({ seq, kind })))}`,
+        };
       },
       `a notification of kind export.ready with data.runId ${runIdOfExport}`,
       waits.frameMs,
@@ -337,8 +401,11 @@ async function exportRun(step: Step, context: Context): Promise<void> {
 
   const mailbox = target.mailbox;
   if (!mailbox) {
-    step.skip(`the export email to ${users.email}`, `${target.noMailbox ?? 'no mailbox to read'}; the run's emailedAt without an error (above) shows SES accepted it`);
-    const why = 'the download link is only in the email (its token is signed with the stack\'s key), and the export.ready notification carries none';
+    step.skip(
+      `the export email to ${users.email}`,
+      `${target.noMailbox ?? 'no mailbox to read'}; the run's emailedAt without an error (above) shows SES accepted it`,
+    );
+    const why = "the download link is only in the email (its token is signed with the stack's key), and the export.ready notification carries none";
     step.skip('follow the download link (302 to a pre-signed URL)', why);
     step.skip('download the file and check its rows', why);
     return;
@@ -349,7 +416,10 @@ async function exportRun(step: Step, context: Context): Promise<void> {
       async () => {
         const emails = await mailbox.emailsTo(users.email, signal);
         const found = emails.find((e) => e.subject === `Herald export ready: ${name}`);
-        return { value: found, seen: emails.length ? `${emails.length} email(s): ${emails.map((e) => JSON.stringify(e.subject)).join(', ')}` : 'no email to that address' };
+        return {
+          value: found,
+          seen: emails.length ? `${emails.length} email(s): ${emails.map((e) => JSON.stringify(e.subject)).join(', ')}` : 'no email to that address',
+        };
       },
       `an email "Herald export ready: ${name}"`,
       waits.mailMs,
@@ -390,7 +460,11 @@ async function exportRun(step: Step, context: Context): Promise<void> {
     }
     const [header = [], ...data] = table;
     const column = (title: string) => header.indexOf(title);
-    expectThat(['Seq', 'Kind', 'Title'].every((title) => column(title) >= 0), 'a header row with Seq, Kind and Title', () => header.join(','));
+    expectThat(
+      ['Seq', 'Kind', 'Title'].every((title) => column(title) >= 0),
+      'a header row with Seq, Kind and Title',
+      () => header.join(','),
+    );
     const bytes = file.byteLength;
     expectThat(bytes === run.bytes, `${run.bytes} bytes (the run's bytes)`, () => `${bytes} bytes`);
     expectThat(data.length === run.rows, `${run.rows} data rows (the run's rows)`, () => `${data.length} rows`);

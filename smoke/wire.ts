@@ -93,7 +93,8 @@ export class HttpApi {
   /** Calls and insists on one status; anything else is a Mismatch showing the answer. */
   async expect(status: number, method: string, path: string, token: string | undefined, body?: unknown, headers?: Record<string, string>): Promise<HttpAnswer> {
     const answer = await this.call(method, path, token, body, headers);
-    if (answer.status !== status) throw new Mismatch(`${method} ${path.replace(/\?.*$/, '')} to answer ${status}`, `${answer.status} ${brief(answer.body)}${hintFor(answer)}`);
+    if (answer.status !== status)
+      throw new Mismatch(`${method} ${path.replace(/\?.*$/, '')} to answer ${status}`, `${answer.status} ${brief(answer.body)}${hintFor(answer)}`);
     return answer;
   }
 }
@@ -101,7 +102,8 @@ export class HttpApi {
 /** A 500 that reads like IAM saying no is worth naming: it is a finding, not noise. */
 function hintFor(answer: { status: number; body: unknown }): string {
   const text = brief(answer.body, 2_000);
-  if (answer.status >= 500 && /AccessDenied|not authorized to perform/i.test(text)) return ' (looks like a missing IAM permission of the function behind this route)';
+  if (answer.status >= 500 && /AccessDenied|not authorized to perform/i.test(text))
+    return ' (looks like a missing IAM permission of the function behind this route)';
   if (answer.status === 401) return ' (the token was refused: expired, or not of the issuer and audience the stack trusts)';
   return '';
 }
@@ -172,7 +174,9 @@ export class FrameSocket {
       if (signal.aborted) throw signal.reason;
       const remaining = deadline - Date.now();
       if (remaining <= 0 || this.closed) {
-        const why = this.closed ? `the socket closed (${this.closed.code} ${this.closed.reason})` : `nothing matching within ${(timeoutMs / 1000).toFixed(0)} s`;
+        const why = this.closed
+          ? `the socket closed (${this.closed.code} ${this.closed.reason})`
+          : `nothing matching within ${(timeoutMs / 1000).toFixed(0)} s`;
         throw new Mismatch(what, `${why}; ${this.frames.length} frame(s): ${brief(this.frames.slice(-5), 400)}`);
       }
       await new Promise<void>((wake) => {

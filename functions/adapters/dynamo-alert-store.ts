@@ -10,7 +10,9 @@ import { BadRequestError } from '../shared/errors';
  * `#` included) and a sort key is at most 1 KB; the pair itself is kept in the item for people.
  */
 function openItemId(rule: string, subject: string): string {
-  return `open#${createHash('sha256').update(JSON.stringify([rule, subject])).digest('base64url')}`;
+  return `open#${createHash('sha256')
+    .update(JSON.stringify([rule, subject]))
+    .digest('base64url')}`;
 }
 
 /** The Alerts table: alert items (`kind: alert`, carrying `topicKey` for the byTopic index) and open items. */

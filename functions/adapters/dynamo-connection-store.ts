@@ -34,23 +34,23 @@ export function dynamoConnectionStore(client: DynamoDBDocumentClient, tables: { 
     },
 
     async remove(connectionId, owner) {
-      const { Attributes: old } = await client.send(
-        new DeleteCommand({ TableName: tables.connections, Key: { connectionId }, ReturnValues: 'ALL_OLD' }),
-      );
+      const { Attributes: old } = await client.send(new DeleteCommand({ TableName: tables.connections, Key: { connectionId }, ReturnValues: 'ALL_OLD' }));
       const record = old ? toRecord(old) : undefined;
       const user = record ?? owner;
       if (user) {
-        await client.send(
-          new UpdateCommand({
-            TableName: userConnections(),
-            Key: { userKey: recipientKey(user) },
-            UpdateExpression: 'DELETE connectionIds :id',
-            ConditionExpression: 'attribute_exists(userKey)',
-            ExpressionAttributeValues: { ':id': new Set([connectionId]) },
-          }),
-        ).catch((error: unknown) => {
-          if (!(error instanceof ConditionalCheckFailedException)) throw error;
-        });
+        await client
+          .send(
+            new UpdateCommand({
+              TableName: userConnections(),
+              Key: { userKey: recipientKey(user) },
+              UpdateExpression: 'DELETE connectionIds :id',
+              ConditionExpression: 'attribute_exists(userKey)',
+              ExpressionAttributeValues: { ':id': new Set([connectionId]) },
+            }),
+          )
+          .catch((error: unknown) => {
+            if (!(error instanceof ConditionalCheckFailedException)) throw error;
+          });
       }
       return record;
     },

@@ -319,7 +319,10 @@ async function* pages(client: DynamoDBDocumentClient, input: QueryCommandInput):
 }
 
 /** `toRow` returning undefined drops the item. */
-async function* mapped(items: AsyncIterable<Record<string, unknown>>, toRow: (item: Record<string, unknown>) => ExportRow | undefined): AsyncGenerator<ExportRow> {
+async function* mapped(
+  items: AsyncIterable<Record<string, unknown>>,
+  toRow: (item: Record<string, unknown>) => ExportRow | undefined,
+): AsyncGenerator<ExportRow> {
   for await (const item of items) {
     const row = toRow(item);
     if (row !== undefined) yield row;

@@ -26,17 +26,19 @@ export function dynamoExportStore(client: DynamoDBDocumentClient, tableName: str
 
   const setLastRun = async (owner: Owner, scheduleId: string, summary: RunSummary) => {
     // Only a newer firing replaces lastRun, and never on a deleted schedule.
-    await client.send(
-      new UpdateCommand({
-        TableName: tableName,
-        Key: { pk: pk(owner), sk: scheduleSk(scheduleId) },
-        UpdateExpression: 'SET lastRun = :summary',
-        ConditionExpression: 'attribute_exists(sk) AND (attribute_not_exists(lastRun) OR lastRun.scheduledAt <= :at)',
-        ExpressionAttributeValues: { ':summary': summary, ':at': summary.scheduledAt },
-      }),
-    ).catch((caught: unknown) => {
-      if (!isConditionFailure(caught)) throw caught;
-    });
+    await client
+      .send(
+        new UpdateCommand({
+          TableName: tableName,
+          Key: { pk: pk(owner), sk: scheduleSk(scheduleId) },
+          UpdateExpression: 'SET lastRun = :summary',
+          ConditionExpression: 'attribute_exists(sk) AND (attribute_not_exists(lastRun) OR lastRun.scheduledAt <= :at)',
+          ExpressionAttributeValues: { ':summary': summary, ':at': summary.scheduledAt },
+        }),
+      )
+      .catch((caught: unknown) => {
+        if (!isConditionFailure(caught)) throw caught;
+      });
   };
 
   return {
@@ -86,7 +88,9 @@ export function dynamoExportStore(client: DynamoDBDocumentClient, tableName: str
     },
 
     async deleteSchedule(owner, id) {
-      const { Attributes } = await client.send(new DeleteCommand({ TableName: tableName, Key: { pk: pk(owner), sk: scheduleSk(id) }, ReturnValues: 'ALL_OLD' }));
+      const { Attributes } = await client.send(
+        new DeleteCommand({ TableName: tableName, Key: { pk: pk(owner), sk: scheduleSk(id) }, ReturnValues: 'ALL_OLD' }),
+      );
       return Attributes !== undefined;
     },
 
@@ -248,18 +252,20 @@ export function dynamoExportStore(client: DynamoDBDocumentClient, tableName: str
     },
 
     async failAttempt(owner, scheduleId, scheduledAt, error) {
-      await client.send(
-        new UpdateCommand({
-          TableName: tableName,
-          Key: runKey(owner, scheduleId, scheduledAt),
-          UpdateExpression: 'SET #status = :queued, #error = :error',
-          ConditionExpression: '#status = :running',
-          ExpressionAttributeNames: { '#status': 'status', '#error': 'error' },
-          ExpressionAttributeValues: { ':queued': 'queued', ':running': 'running', ':error': error },
-        }),
-      ).catch((caught: unknown) => {
-        if (!isConditionFailure(caught)) throw caught;
-      });
+      await client
+        .send(
+          new UpdateCommand({
+            TableName: tableName,
+            Key: runKey(owner, scheduleId, scheduledAt),
+            UpdateExpression: 'SET #status = :queued, #error = :error',
+            ConditionExpression: '#status = :running',
+            ExpressionAttributeNames: { '#status': 'status', '#error': 'error' },
+            ExpressionAttributeValues: { ':queued': 'queued', ':running': 'running', ':error': error },
+          }),
+        )
+        .catch((caught: unknown) => {
+          if (!isConditionFailure(caught)) throw caught;
+        });
     },
   };
 }

@@ -13,7 +13,12 @@ const WRITE_CONCURRENCY = 16;
 /** The item at seq 0 holds `lastSeq` and the `ackedUpTo` watermark. */
 const COUNTER_SEQ = 0;
 
-const RETRYABLE_ERRORS = new Set(['TransactionConflictException', 'TransactionInProgressException', 'ThrottlingException', 'ProvisionedThroughputExceededException']);
+const RETRYABLE_ERRORS = new Set([
+  'TransactionConflictException',
+  'TransactionInProgressException',
+  'ThrottlingException',
+  'ProvisionedThroughputExceededException',
+]);
 
 /**
  * The Notifications table (pk userKey = tenant#user, sk seq) and the Dedupe table. Items carry
@@ -79,7 +84,10 @@ export function dynamoNotificationStore(client: DynamoDBDocumentClient, tables: 
     }
   }
 
-  async function queryAll(input: ConstructorParameters<typeof QueryCommand>[0], visit: (page: { Items?: Array<Record<string, any>>; Count?: number }) => boolean | void): Promise<void> {
+  async function queryAll(
+    input: ConstructorParameters<typeof QueryCommand>[0],
+    visit: (page: { Items?: Array<Record<string, any>>; Count?: number }) => boolean | void,
+  ): Promise<void> {
     let exclusiveStartKey: Record<string, unknown> | undefined;
     do {
       const page = await client.send(new QueryCommand({ ...input, ExclusiveStartKey: exclusiveStartKey }));
@@ -90,22 +98,26 @@ export function dynamoNotificationStore(client: DynamoDBDocumentClient, tables: 
 
   async function markSeqs(recipient: Recipient, seqs: readonly number[]): Promise<void> {
     const readAt = new Date().toISOString();
-    await pMap(seqs, async (seq) => {
-      try {
-        await client.send(
-          new UpdateCommand({
-            TableName: tables.notifications,
-            Key: { userKey: recipientKey(recipient), seq },
-            UpdateExpression: 'SET readAt = :readAt REMOVE unreadSeq',
-            ConditionExpression: 'attribute_exists(unreadSeq)',
-            ExpressionAttributeValues: { ':readAt': readAt },
-          }),
-        );
-      } catch (error) {
-        // Already read (a concurrent call, or a repeated request): the outcome is the same.
-        if (!(error instanceof ConditionalCheckFailedException)) throw error;
-      }
-    }, { concurrency: WRITE_CONCURRENCY });
+    await pMap(
+      seqs,
+      async (seq) => {
+        try {
+          await client.send(
+            new UpdateCommand({
+              TableName: tables.notifications,
+              Key: { userKey: recipientKey(recipient), seq },
+              UpdateExpression: 'SET readAt = :readAt REMOVE unreadSeq',
+              ConditionExpression: 'attribute_exists(unreadSeq)',
+              ExpressionAttributeValues: { ':readAt': readAt },
+            }),
+          );
+        } catch (error) {
+          // Already read (a concurrent call, or a repeated request): the outcome is the same.
+          if (!(error instanceof ConditionalCheckFailedException)) throw error;
+        }
+      },
+      { concurrency: WRITE_CONCURRENCY },
+    );
   }
 
   return {
@@ -115,7 +127,12 @@ export function dynamoNotificationStore(client: DynamoDBDocumentClient, tables: 
     },
 
     async findDuplicates(dedupeKeys) {
-      const items = await batchGet(client, dedupeTable(), [...new Set(dedupeKeys)].map((dedupeKey) => ({ dedupeKey })), { consistent: true });
+      const items = await batchGet(
+        client,
+        dedupeTable(),
+        [...new Set(dedupeKeys)].map((dedupeKey) => ({ dedupeKey })),
+        { consistent: true },
+      );
       return new Map(items.map((item) => [item.dedupeKey as string, { id: item.id as string, seq: Number(item.seq) }]));
     },
 
@@ -197,19 +214,23 @@ export function dynamoNotificationStore(client: DynamoDBDocumentClient, tables: 
 
     async seqsOfIds(recipient, ids) {
       const seqs = new Map<string, number>();
-      await pMap(ids, async (id) => {
-        const { Items } = await client.send(
-          new QueryCommand({
-            TableName: tables.notifications,
-            IndexName: 'byId',
-            KeyConditionExpression: 'userKey = :userKey AND id = :id',
-            ExpressionAttributeValues: { ':userKey': recipientKey(recipient), ':id': id },
-            ConsistentRead: true,
-          }),
-        );
-        const item = Items?.[0];
-        if (item) seqs.set(id, Number(item.seq));
-      }, { concurrency: WRITE_CONCURRENCY });
+      await pMap(
+        ids,
+        async (id) => {
+          const { Items } = await client.send(
+            new QueryCommand({
+              TableName: tables.notifications,
+              IndexName: 'byId',
+              KeyConditionExpression: 'userKey = :userKey AND id = :id',
+              ExpressionAttributeValues: { ':userKey': recipientKey(recipient), ':id': id },
+              ConsistentRead: true,
+            }),
+          );
+          const item = Items?.[0];
+          if (item) seqs.set(id, Number(item.seq));
+        },
+        { concurrency: WRITE_CONCURRENCY },
+      );
       return seqs;
     },
 

@@ -45,7 +45,13 @@ export function eventBridgeScheduleGateway(client: SchedulerClient, settings: Sc
       Arn: settings.queueArn,
       RoleArn: settings.roleArn,
       // JSON.stringify escapes the ids; the placeholder is substituted by Scheduler verbatim.
-      Input: JSON.stringify({ scheduleId: schedule.id, tenant: schedule.tenant, owner: schedule.owner, scheduledTime: '<aws.scheduler.scheduled-time>', trigger: 'schedule' }),
+      Input: JSON.stringify({
+        scheduleId: schedule.id,
+        tenant: schedule.tenant,
+        owner: schedule.owner,
+        scheduledTime: '<aws.scheduler.scheduled-time>',
+        trigger: 'schedule',
+      }),
       RetryPolicy: RETRY_POLICY,
       DeadLetterConfig: { Arn: settings.deadLetterQueueArn },
     },

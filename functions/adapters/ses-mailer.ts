@@ -44,5 +44,8 @@ export function sesMailer(client: SESClient, sender: string): Mailer {
 export function unverifiedIdentities(message: string): string[] {
   const match = /failed the check in region [^:]*:\s*(.*)$/is.exec(message);
   if (!match) return [];
-  return match[1]!.split(',').map((identity) => identity.trim().replace(/\.$/, '').toLowerCase()).filter(Boolean);
+  return match[1]!
+    .split(',')
+    .map((identity) => identity.trim().replace(/\.$/, '').toLowerCase())
+    .filter(Boolean);
 }

@@ -8,7 +8,7 @@ import type { DatasetSource } from '../exports/datasets';
 import type { FailedDeps } from '../exports/failed';
 import type { RunQueue, ScheduleGateway } from '../exports/service';
 import type { ExportStore } from '../exports/store';
-import { EXPORT_WORKER_TIMEOUT_SECONDS } from '../exports/model';
+import { EXPORT_WORKER_TIMEOUT_SECONDS } from '../exports/limits';
 import type { ExportFiles, ProgressSink, WorkerDeps } from '../exports/worker';
 import { deliver, type DeliverDeps } from '../notifications/deliver';
 import { pushFrames } from '../realtime/push';
@@ -147,7 +147,11 @@ export function datasetsFromEnv(): DatasetSource {
 /** What a schedule write checks before it is accepted: records configured, topic membership. */
 export function datasetChecksFromEnv(): Pick<DatasetSource, 'check'> {
   const env = requireEnv([environment.tables.memberships]);
-  return dynamoDatasetChecks(documentClient(), env[environment.tables.memberships], exportRecordsSetting(environment.settings.exportRecords, process.env[environment.settings.exportRecords]));
+  return dynamoDatasetChecks(
+    documentClient(),
+    env[environment.tables.memberships],
+    exportRecordsSetting(environment.settings.exportRecords, process.env[environment.settings.exportRecords]),
+  );
 }
 
 export function exportFilesFromEnv(): ExportFiles {

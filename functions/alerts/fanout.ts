@@ -81,30 +81,37 @@ export async function fanOutAlertChange(deps: FanoutDeps, alert: Alert): Promise
     logger.warn('Critical alert recipients without an email address', { alertId: alert.id, count: withoutAddress });
     countMetric('AlertEmailsWithoutAddress', withoutAddress);
   }
-  await pMap(toEmail, async ({ userId, to }) => {
-    const key = `alert-email#${alert.tenant}#${alert.id}#${alert.version}#${userId}`;
-    if (!(await deps.emails.claim(key))) return;
-    try {
-      await deps.mailer.send(alertEmail(alert, to));
-      emailed++;
-    } catch (error) {
-      if (error instanceof EmailRejected) {
-        // Final for this recipient (in the SES sandbox, an address not verified): the claim is
-        // kept, so a replay does not ask again, and the record goes on for everyone else.
-        emailRejected++;
-        logger.warn('Alert email refused by SES', { alertId: alert.id, version: alert.version, userId, reason: error.reason });
-        return;
+  await pMap(
+    toEmail,
+    async ({ userId, to }) => {
+      const key = `alert-email#${alert.tenant}#${alert.id}#${alert.version}#${userId}`;
+      if (!(await deps.emails.claim(key))) return;
+      try {
+        await deps.mailer.send(alertEmail(alert, to));
+        emailed++;
+      } catch (error) {
+        if (error instanceof EmailRejected) {
+          // Final for this recipient (in the SES sandbox, an address not verified): the claim is
+          // kept, so a replay does not ask again, and the record goes on for everyone else.
+          emailRejected++;
+          logger.warn('Alert email refused by SES', { alertId: alert.id, version: alert.version, userId, reason: error.reason });
+          return;
+        }
+        await deps.emails.release(key);
+        failures.push(error);
       }
-      await deps.emails.release(key);
-      failures.push(error);
-    }
-  }, { concurrency: EMAIL_CONCURRENCY });
+    },
+    { concurrency: EMAIL_CONCURRENCY },
+  );
   if (emailRejected > 0) countMetric('AlertEmailsRejected', emailRejected);
   if (failures.length > 0) {
     countMetric('AlertEmailsFailed', failures.length);
     // The record fails and is retried: delivered notifications and sent emails are not repeated.
     // The log shows the message, not the aggregated errors: the first one says what went wrong.
-    throw new AggregateError(failures, `${failures.length} of ${toEmail.length} alert emails failed; the first: ${(failures[0] as Error | undefined)?.message ?? String(failures[0])}`);
+    throw new AggregateError(
+      failures,
+      `${failures.length} of ${toEmail.length} alert emails failed; the first: ${(failures[0] as Error | undefined)?.message ?? String(failures[0])}`,
+    );
   }
   if (emailed > 0) countMetric('AlertEmailsSent', emailed);
 

@@ -44,7 +44,11 @@ export interface DatasetReader {
  * without `exportRecords` context, which the caller hears as a 400 that says what to set; a
  * missing `alerts` reader is a function wired without the alerts table, a bug (500).
  */
-export function datasetSource(readers: { readonly notifications: DatasetReader; readonly alerts?: DatasetReader; readonly records?: DatasetReader }): DatasetSource {
+export function datasetSource(readers: {
+  readonly notifications: DatasetReader;
+  readonly alerts?: DatasetReader;
+  readonly records?: DatasetReader;
+}): DatasetSource {
   const readerOf = (dataset: Dataset): DatasetReader => {
     const reader = readers[dataset];
     if (reader) return reader;

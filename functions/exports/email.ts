@@ -39,7 +39,6 @@ export function readyEmail(input: ReadyEmailInput): Email {
   return { to: input.recipients, subject: `Herald export ready: ${name}`, text, html };
 }
 
-
 function humanBytes(bytes: number): string {
   if (bytes < 1024) return `${bytes} B`;
   if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KB`;

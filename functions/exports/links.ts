@@ -34,7 +34,8 @@ export function verifyLink(key: Buffer, token: string, runId: string, now: Date)
   } catch {
     return { ok: false, reason: 'malformed' };
   }
-  if (typeof raw.r !== 'string' || typeof raw.t !== 'string' || typeof raw.o !== 'string' || typeof raw.e !== 'number') return { ok: false, reason: 'malformed' };
+  if (typeof raw.r !== 'string' || typeof raw.t !== 'string' || typeof raw.o !== 'string' || typeof raw.e !== 'number')
+    return { ok: false, reason: 'malformed' };
   if (raw.r !== runId) return { ok: false, reason: 'wrong_run' };
   if (raw.e * 1000 <= now.getTime()) return { ok: false, reason: 'expired' };
   return { ok: true, claims: { runId: raw.r, tenant: raw.t, owner: raw.o, exp: raw.e } };

@@ -10,9 +10,6 @@ import * as z from '../shared/validation';
 import { EXPORT_FORMATS, type ExportFormat } from './formats';
 import { scheduleInput, timeZoneName, type ScheduleInput } from './schedule';
 
-/** The worker's timeout, and a run's lease: a 1M-row export streams in a few minutes; Lambda allows 15. */
-export const EXPORT_WORKER_TIMEOUT_SECONDS = 300;
-
 export const DATASETS = ['notifications', 'alerts', 'records'] as const;
 export type Dataset = (typeof DATASETS)[number];
 
@@ -132,7 +129,10 @@ export function isScheduleId(id: string): boolean {
 
 /** `20260308T130000Z`: the scheduled time in a form that is safe in a URL and sorts as it should. */
 function compactTime(iso: string): string {
-  return new Date(iso).toISOString().replace(/\.\d{3}Z$/, 'Z').replace(/[-:]/g, '');
+  return new Date(iso)
+    .toISOString()
+    .replace(/\.\d{3}Z$/, 'Z')
+    .replace(/[-:]/g, '');
 }
 
 function expandTime(compact: string): string | undefined {

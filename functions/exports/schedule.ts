@@ -94,7 +94,7 @@ function parseCron(body: string): ParsedExpression {
   if (fields.length !== 6) {
     throw new ScheduleExpressionError('cron', `expected 6 fields (minutes hours day-of-month month day-of-week year), got ${fields.length}`);
   }
-  fields.forEach((field, index) => validateCronField(field, CRON_FIELDS[index]!));
+  for (const [index, field] of fields.entries()) validateCronField(field, CRON_FIELDS[index]!);
   const [, , dayOfMonth, , dayOfWeek] = fields as [string, string, string, string, string, string];
   if ((dayOfMonth === '?') === (dayOfWeek === '?')) {
     throw new ScheduleExpressionError('cron', 'day-of-month or day-of-week must be "?" (exactly one of them)');
@@ -124,7 +124,8 @@ function validateCronField(field: string, spec: CronFieldSpec): void {
     const named = spec.names?.indexOf(upper) ?? -1;
     const number = named >= 0 ? named + spec.min : /^\d+$/.test(text) ? Number(text) : NaN;
     if (Number.isNaN(number)) fail(`"${text}" is not a number${spec.names ? ` or one of ${spec.names[0]}-${spec.names.at(-1)}` : ''}`);
-    if (number < spec.min || number > spec.max) fail(`${text} is out of range ${spec.min}-${spec.max}${spec.names ? ` (or ${spec.names[0]}-${spec.names.at(-1)})` : ''}`);
+    if (number < spec.min || number > spec.max)
+      fail(`${text} is out of range ${spec.min}-${spec.max}${spec.names ? ` (or ${spec.names[0]}-${spec.names.at(-1)})` : ''}`);
     return number;
   };
   const items = field.split(',');
@@ -170,7 +171,14 @@ function validateSpecialItem(item: string, spec: CronFieldSpec, value: (text: st
 
 /** EventBridge's six fields as croner's seven (seconds first), with `?` as croner's `*`. */
 function toCronerPattern(fields: readonly string[]): string {
-  const [minutes, hours, dayOfMonth, month, dayOfWeek, year] = fields.map((field) => (field === '?' ? '*' : field)) as [string, string, string, string, string, string];
+  const [minutes, hours, dayOfMonth, month, dayOfWeek, year] = fields.map((field) => (field === '?' ? '*' : field)) as [
+    string,
+    string,
+    string,
+    string,
+    string,
+    string,
+  ];
   // A lone L in day-of-week is the week's last day, Saturday (7 in EventBridge's numbering).
   const weekday = dayOfWeek.toUpperCase() === 'L' ? '7' : dayOfWeek;
   return ['0', minutes, hours, dayOfMonth, month, weekday, year].join(' ');
@@ -242,9 +250,7 @@ export function isTimeZone(name: string): boolean {
 // ---------------------------------------------------------------------------------------------
 // The input schema
 
-export const timeZoneName = z.string().check(
-  z.refine(isTimeZone, { message: 'must be an IANA time zone such as Europe/Berlin or UTC' }),
-);
+export const timeZoneName = z.string().check(z.refine(isTimeZone, { message: 'must be an IANA time zone such as Europe/Berlin or UTC' }));
 
 const HH_MM = /^([01]\d|2[0-3]):([0-5]\d)$/;
 

@@ -50,7 +50,14 @@ export interface ExportStore {
   /** Undoes markEmailed after a send that failed, so a retry may send. */
   unmarkEmailed(owner: Owner, scheduleId: string, scheduledAt: string): Promise<void>;
   /** Final states: succeeded, failed or skipped, with the schedule's lastRun updated too. */
-  finishRun(owner: Owner, scheduleId: string, scheduledAt: string, status: Extract<RunStatus, 'succeeded' | 'failed' | 'skipped'>, now: Date, error?: string): Promise<void>;
+  finishRun(
+    owner: Owner,
+    scheduleId: string,
+    scheduledAt: string,
+    status: Extract<RunStatus, 'succeeded' | 'failed' | 'skipped'>,
+    now: Date,
+    error?: string,
+  ): Promise<void>;
   /** A failed attempt: back to `queued` with its error, for the queue's next retry. */
   failAttempt(owner: Owner, scheduleId: string, scheduledAt: string, error: string): Promise<void>;
   setLastRun(owner: Owner, scheduleId: string, summary: RunSummary): Promise<void>;

@@ -29,7 +29,6 @@ import { downloadUrl, signLink } from './links';
 import type { ExportRun, ExportSchedule, RunMessage } from './model';
 import { recordRun, type ExportStore, type Owner } from './store';
 
-
 export interface ExportFiles {
   /** Streams `body` to `key`; `onUploadId` hears the multipart upload's id as soon as it exists. */
   upload(key: string, body: Readable, contentType: string, onUploadId: (uploadId: string) => unknown): Promise<void>;
@@ -112,17 +111,33 @@ export async function runExport(deps: WorkerDeps, message: RunMessage, messageId
         recipient: owner,
         kind: 'export.ready',
         title: `Export ready: ${schedule.name}`.slice(0, 200),
-        body: `${run.rows ?? 0} rows, ${schedule.format.toUpperCase()}${unsent.length === 0 ? '' : `. Not emailed to: ${unsent.map(({ to }) => to).join(', ')}`}`.slice(0, 2_000),
+        body: `${run.rows ?? 0} rows, ${schedule.format.toUpperCase()}${unsent.length === 0 ? '' : `. Not emailed to: ${unsent.map(({ to }) => to).join(', ')}`}`.slice(
+          0,
+          2_000,
+        ),
         data: { runId, scheduleId: schedule.id, rows: run.rows ?? 0, ...(unsent.length > 0 && { notEmailed: unsent.length }) },
         priority: 'normal',
         dedupeKey: `export-ready.${runId}`,
       },
     ]);
-    await deps.store.finishRun(owner, schedule.id, scheduledAt, 'succeeded', clock(), unsent.length === 0 ? undefined : unsentText(unsent, schedule.recipients.length));
+    await deps.store.finishRun(
+      owner,
+      schedule.id,
+      scheduledAt,
+      'succeeded',
+      clock(),
+      unsent.length === 0 ? undefined : unsentText(unsent, schedule.recipients.length),
+    );
     return 'succeeded';
   } catch (error) {
     // A refusal whose notice could not be given is retried like any failed attempt.
-    const failure = error instanceof RunRefused ? await refuse(deps, schedule, runId, scheduledAt, owner, error.message).then(() => undefined, (cause: unknown) => cause) : error;
+    const failure =
+      error instanceof RunRefused
+        ? await refuse(deps, schedule, runId, scheduledAt, owner, error.message).then(
+            () => undefined,
+            (cause: unknown) => cause,
+          )
+        : error;
     if (failure === undefined) return 'refused';
     await deps.store.failAttempt(owner, schedule.id, scheduledAt, errorText(failure));
     throw failure;
@@ -131,7 +146,13 @@ export async function runExport(deps: WorkerDeps, message: RunMessage, messageId
   }
 }
 
-async function uploadFile(deps: WorkerDeps, schedule: ExportSchedule, run: ExportRun, key: string, started: Date): Promise<Pick<ExportRun, 'rows' | 'bytes' | 'objectKey' | 'fileExpiresAt'>> {
+async function uploadFile(
+  deps: WorkerDeps,
+  schedule: ExportSchedule,
+  run: ExportRun,
+  key: string,
+  started: Date,
+): Promise<Pick<ExportRun, 'rows' | 'bytes' | 'objectKey' | 'fileExpiresAt'>> {
   const owner: Owner = { tenant: run.tenant, userId: run.owner };
   const interval = deps.progressIntervalMs ?? 1_000;
   let rows = 0;
@@ -158,7 +179,9 @@ async function uploadFile(deps: WorkerDeps, schedule: ExportSchedule, run: Expor
     }
   });
   const { bytes } = await streamToFile(deps.files, key, schedule.format, dataset.columns, source, (uploadId) =>
-    deps.store.updateRun(owner, run.scheduleId, run.scheduledAt, { uploadId }).catch((error: unknown) => logger.warn('Could not record upload id', { error: error as Error })),
+    deps.store
+      .updateRun(owner, run.scheduleId, run.scheduledAt, { uploadId })
+      .catch((error: unknown) => logger.warn('Could not record upload id', { error: error as Error })),
   );
   await inFlight;
   report(rows, rows);
@@ -280,7 +303,13 @@ async function emailOnce(deps: WorkerDeps, schedule: ExportSchedule, run: Export
   const rejected = unsent.filter((entry) => entry.rejected).length;
   if (rejected > 0) countMetric('ExportEmailsRejected', rejected);
   if (unsent.length > rejected) countMetric('ExportEmailsFailed', unsent.length - rejected);
-  logger.warn('Export email not sent to every recipient', { runId: run.runId, recipients: email.to.length, rejected, failed: unsent.length - rejected, reason: refusal.reason });
+  logger.warn('Export email not sent to every recipient', {
+    runId: run.runId,
+    recipients: email.to.length,
+    rejected,
+    failed: unsent.length - rejected,
+    reason: refusal.reason,
+  });
   return unsent;
 }
 
@@ -293,7 +322,9 @@ export function unsentText(unsent: readonly Unsent[], recipients: number): strin
   const rejected = unsent.filter((entry) => entry.rejected);
   const failed = unsent.filter((entry) => !entry.rejected);
   const parts = [
-    ...(rejected.length > 0 ? [`SES refused the email to ${rejected.length} of ${recipients} recipients: ${rejected.map(({ to }) => to).join(', ')} (${rejected[0]!.reason})`] : []),
+    ...(rejected.length > 0
+      ? [`SES refused the email to ${rejected.length} of ${recipients} recipients: ${rejected.map(({ to }) => to).join(', ')} (${rejected[0]!.reason})`]
+      : []),
     ...(failed.length > 0 ? [`not sent to ${failed.map(({ to }) => to).join(', ')} (${failed[0]!.reason})`] : []),
   ];
   return `${rejected.length > 0 ? 'EmailRejected' : 'EmailFailed'}: ${parts.join('; ')}`.slice(0, 500);

@@ -67,7 +67,10 @@ export async function deliver(deps: DeliverDeps, requests: readonly DeliveryRequ
     if (request.dedupeKey !== undefined) {
       const scoped = scopedDedupeKey(request.recipient, request.dedupeKey);
       const first = firstByDedupeKey.get(scoped);
-      if (first !== undefined) return duplicatesInCall.push([index, first]);
+      if (first !== undefined) {
+        duplicatesInCall.push([index, first]);
+        return;
+      }
       firstByDedupeKey.set(scoped, index);
     }
     const user = pending.get(key) ?? { recipient: request.recipient, requests: [] };
@@ -117,7 +120,7 @@ export async function deliver(deps: DeliverDeps, requests: readonly DeliveryRequ
       pending.delete(recipientKey(user.recipient));
       delivered.push({ recipient: user.recipient, notifications: commit.notifications.map((entry) => entry.notification) });
       user.requests.forEach((index, offset) => {
-        const { id, seq } = commit.notifications[offset]?.notification as Notification;
+        const { id, seq } = (commit.notifications[offset] as { notification: Notification }).notification;
         outcomes[index] = { status: 'delivered', id, seq };
       });
     });
@@ -178,14 +181,18 @@ async function pushAll(deps: DeliverDeps, delivered: ReadonlyArray<{ recipient: 
     (connectionIds.get(recipientKey(recipient)) ?? []).map((connectionId) => ({ connectionId, recipient, notifications })),
   );
   let failed = 0;
-  await pMap(sockets, async ({ connectionId, recipient, notifications }) => {
-    const frames = notifications.map((notification) => ({ type: 'notification' as const, ...notification }));
-    const outcome = await pushFrames(deps, { connectionId, owner: recipient }, frames).catch((error: unknown) => {
-      logger.warn('Push failed', { connectionId, error: error as Error });
-      return 'failed' as const;
-    });
-    if (outcome === 'failed') failed++;
-  }, { concurrency: PUSH_CONCURRENCY });
+  await pMap(
+    sockets,
+    async ({ connectionId, recipient, notifications }) => {
+      const frames = notifications.map((notification) => ({ type: 'notification' as const, ...notification }));
+      const outcome = await pushFrames(deps, { connectionId, owner: recipient }, frames).catch((error: unknown) => {
+        logger.warn('Push failed', { connectionId, error: error as Error });
+        return 'failed' as const;
+      });
+      if (outcome === 'failed') failed++;
+    },
+    { concurrency: PUSH_CONCURRENCY },
+  );
   if (failed > 0) countMetric('PushesFailed');
 }
 

@@ -30,7 +30,7 @@ export async function readPage(store: NotificationStore, recipient: Recipient, a
   const { items, lastSeq } = await store.page(recipient, after, limit, epochSeconds(now));
   const first = items[0]?.seq;
   const last = items.at(-1)?.seq;
-  const gap = after > lastSeq || (first ?? lastSeq + 1) > after + 1 && lastSeq > after;
+  const gap = after > lastSeq || ((first ?? lastSeq + 1) > after + 1 && lastSeq > after);
   const nextAfter = last ?? (gap ? lastSeq : after);
   return { items, nextAfter, more: nextAfter < lastSeq, gap };
 }

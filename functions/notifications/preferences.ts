@@ -22,13 +22,11 @@ export const MAX_PREFERENCE_KINDS = 100;
 
 export const preferencesSchema = z.strictObject({
   kinds: z._default(
-    z
-      .record(kindSchema, z.strictObject({ inApp: z.optional(z.boolean()), email: z.optional(z.boolean()) }))
-      .check(
-        z.refine((kinds) => Object.keys(kinds).length <= MAX_PREFERENCE_KINDS, {
-          message: `at most ${MAX_PREFERENCE_KINDS} kinds`,
-        }),
-      ),
+    z.record(kindSchema, z.strictObject({ inApp: z.optional(z.boolean()), email: z.optional(z.boolean()) })).check(
+      z.refine((kinds) => Object.keys(kinds).length <= MAX_PREFERENCE_KINDS, {
+        message: `at most ${MAX_PREFERENCE_KINDS} kinds`,
+      }),
+    ),
     {},
   ),
   muted: z._default(z.boolean(), false),

@@ -24,7 +24,8 @@ export function parseFrame<Schema extends z.ZodMiniType>(body: string | undefine
   } catch {
     return { ok: false, error: errorFrame('malformed_frame', 'Frame is not valid JSON') };
   }
-  const id = typeof value === 'object' && value !== null && typeof (value as { id?: unknown }).id === 'string' ? (value as { id: string }).id.slice(0, 64) : undefined;
+  const id =
+    typeof value === 'object' && value !== null && typeof (value as { id?: unknown }).id === 'string' ? (value as { id: string }).id.slice(0, 64) : undefined;
   const result = schema.safeParse(value);
   if (!result.success) return { ok: false, error: errorFrame('invalid_frame', z.describeIssues(result.error), id) };
   return { ok: true, frame: result.data };

@@ -82,10 +82,14 @@ async function leave(deps: TopicEventDeps, identity: { tenant: string; userId: s
 export async function publishTopicEvent(deps: TopicEventDeps, tenant: string, topic: string, name: string, data: Record<string, unknown>): Promise<void> {
   const subscribers = await deps.subscriptions.list(tenant, topic);
   const frame = { type: 'event' as const, topic, name, data };
-  await pMap(subscribers, async (subscriber) => {
-    const outcome = await pushFrames(deps, { connectionId: subscriber.connectionId, owner: { tenant, userId: subscriber.userId } }, [frame]);
-    if (outcome === 'gone') await deps.subscriptions.remove(tenant, topic, subscriber.connectionId);
-  }, { concurrency: EVENT_CONCURRENCY });
+  await pMap(
+    subscribers,
+    async (subscriber) => {
+      const outcome = await pushFrames(deps, { connectionId: subscriber.connectionId, owner: { tenant, userId: subscriber.userId } }, [frame]);
+      if (outcome === 'gone') await deps.subscriptions.remove(tenant, topic, subscriber.connectionId);
+    },
+    { concurrency: EVENT_CONCURRENCY },
+  );
 }
 
 /** `/topics/{topic}/members/{userId}`: user ids are restricted like topic names. */

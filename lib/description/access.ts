@@ -98,7 +98,10 @@ export interface FunctionSpec {
 export const functionDefaults = { timeoutSeconds: 10, memoryMb: 256 } as const;
 
 /** The part of a FunctionSpec that says what the function may reach. */
-export type Access = Pick<FunctionSpec, 'tables' | 'queues' | 'buckets' | 'manageSchedules' | 'sendEmail' | 'readsExportRecords' | 'manageConnections' | 'settings'>;
+export type Access = Pick<
+  FunctionSpec,
+  'tables' | 'queues' | 'buckets' | 'manageSchedules' | 'sendEmail' | 'readsExportRecords' | 'manageConnections' | 'settings'
+>;
 
 /** The stronger of two levels: read and write together are readWrite. */
 function strongerLevel(a: AccessLevel, b: AccessLevel): AccessLevel {

@@ -6,7 +6,6 @@ import { claimSettings, deliverAccess, mergeAccess, topicEventAccess, type Acces
 /** The alert fan-out's timeout: a 1,000-member topic with critical email fits well inside it. */
 export const ALERT_FANOUT_TIMEOUT_SECONDS = 60;
 
-
 /** Whether the caller may see an alert's topic. */
 const alertReadAccess: Access = {
   tables: { memberships: ['GetItem'] },

@@ -7,7 +7,6 @@ import { claimSettings, deliverAccess, mergeAccess, type Access, type FunctionSp
 /** Schedule writes touch the Scheduler schedule that fires them. */
 const scheduleWriteSettings = [...claimSettings, 'exportScheduleGroup', 'exportSchedulerRoleArn', 'exportQueueArn', 'exportDeadLetterQueueArn'] as const;
 
-
 /**
  * What checking a dataset before a schedule is accepted needs: the caller's topic membership and
  * whether a records table is configured.
@@ -55,7 +54,11 @@ export const exportsFunctions = {
     entry: 'functions/exports/handlers/update-schedule.ts',
     description: 'Changes an export schedule and its EventBridge Scheduler schedule',
     trigger: { kind: 'http', method: 'PATCH', path: '/exports/schedules/{id}', auth: 'jwt' },
-    ...mergeAccess(datasetCheckAccess, { tables: { exports: ['GetItem', 'UpdateItem'] }, manageSchedules: ['UpdateSchedule'], settings: scheduleWriteSettings }),
+    ...mergeAccess(datasetCheckAccess, {
+      tables: { exports: ['GetItem', 'UpdateItem'] },
+      manageSchedules: ['UpdateSchedule'],
+      settings: scheduleWriteSettings,
+    }),
   },
   deleteExportSchedule: {
     entry: 'functions/exports/handlers/delete-schedule.ts',

@@ -1,8 +1,8 @@
 /**
  * Herald's tables, queues, failure queues and buckets: keys, indexes, TTL, streams, timeouts.
  */
-import { EXPORT_WORKER_TIMEOUT_SECONDS } from '../../functions/exports/model';
-import { environment } from '../../functions/shared/environment';
+import { EXPORT_WORKER_TIMEOUT_SECONDS } from '#functions/exports/limits';
+import { environment } from '#functions/shared/environment';
 import type { SettingName } from './settings';
 
 export type AttributeType = 'S' | 'N';

@@ -3,8 +3,8 @@
  * strings (the variable names are the functions' own, functions/shared/environment.ts); also the
  * WebSocket stage and the HTTP API's CORS, the same deployed and local.
  */
-import type { RecordsTable } from '../../functions/exports/datasets';
-import { environment } from '../../functions/shared/environment';
+import type { RecordsTable } from '#functions/exports/datasets';
+import { environment } from '#functions/shared/environment';
 
 /** The WebSocket API's stage: clients connect to wss://…/live, functions post to …/live/@connections. */
 export const webSocketStageName = 'live';

@@ -45,10 +45,15 @@ export class EmailSender extends Construct {
     requireMatch(this, 'sender', sender, EMAIL, 'one plain address such as herald@example.com');
     if (identityDomain !== undefined) {
       requireMatch(this, 'identityDomain', identityDomain, DOMAIN, 'a domain name such as example.com');
-      if (!createIdentity) throw new InvalidPropsError(this, 'identityDomain', 'chooses the identity this construct creates, and createIdentity is false: set one or the other.');
+      if (!createIdentity)
+        throw new InvalidPropsError(this, 'identityDomain', 'chooses the identity this construct creates, and createIdentity is false: set one or the other.');
       const senderDomain = sender.split('@')[1]!.toLowerCase();
       if (senderDomain !== identityDomain && !senderDomain.endsWith(`.${identityDomain}`)) {
-        throw new InvalidPropsError(this, 'identityDomain', `is "${identityDomain}", but the sender ${sender} is not an address at it or at one of its subdomains, so SES would not let Herald send from it.`);
+        throw new InvalidPropsError(
+          this,
+          'identityDomain',
+          `is "${identityDomain}", but the sender ${sender} is not an address at it or at one of its subdomains, so SES would not let Herald send from it.`,
+        );
       }
     }
     this.sender = sender;

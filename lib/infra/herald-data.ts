@@ -66,8 +66,10 @@ export class HeraldData extends Construct {
     const prop = `tables.${name}`;
     const global = spec.indexes ?? [];
     const local = spec.localIndexes ?? [];
-    if (global.length > MAX_GLOBAL_INDEXES) throw new InvalidPropsError(this, prop, `has ${global.length} global secondary indexes; DynamoDB allows ${MAX_GLOBAL_INDEXES}.`);
-    if (local.length > MAX_LOCAL_INDEXES) throw new InvalidPropsError(this, prop, `has ${local.length} local secondary indexes; DynamoDB allows ${MAX_LOCAL_INDEXES}.`);
+    if (global.length > MAX_GLOBAL_INDEXES)
+      throw new InvalidPropsError(this, prop, `has ${global.length} global secondary indexes; DynamoDB allows ${MAX_GLOBAL_INDEXES}.`);
+    if (local.length > MAX_LOCAL_INDEXES)
+      throw new InvalidPropsError(this, prop, `has ${local.length} local secondary indexes; DynamoDB allows ${MAX_LOCAL_INDEXES}.`);
     if (local.length > 0 && spec.sortKey === undefined) {
       throw new InvalidPropsError(this, prop, 'has local secondary indexes but no sort key; DynamoDB allows them only on a table with a sort key.');
     }

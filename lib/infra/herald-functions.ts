@@ -113,7 +113,11 @@ export class HeraldFunctions extends Construct {
           break; // attached with $connect, the only route API Gateway lets an authorizer guard
         case 'websocket':
           if (trigger.route === '$connect') {
-            realtimeApi.addConnectRoute(fn, { authorizer: this.functions[connectAuthorizer.name].function, identitySource: connectAuthorizer.identitySource, integrationId });
+            realtimeApi.addConnectRoute(fn, {
+              authorizer: this.functions[connectAuthorizer.name].function,
+              identitySource: connectAuthorizer.identitySource,
+              integrationId,
+            });
           } else {
             realtimeApi.addRoute(trigger.route, fn, { returnResponse: trigger.returnResponse, integrationId });
           }
@@ -123,14 +127,20 @@ export class HeraldFunctions extends Construct {
             integrationId,
             withoutJwt:
               trigger.auth === 'none'
-                ? { reason: `lib/description/ declares ${trigger.method} ${trigger.path} with auth 'none': its callers hold no JWT (an emailed link, say), so the handler authenticates the request itself.` }
+                ? {
+                    reason: `lib/description/ declares ${trigger.method} ${trigger.path} with auth 'none': its callers hold no JWT (an emailed link, say), so the handler authenticates the request itself.`,
+                  }
                 : undefined,
           });
           break;
         case 'stream': {
           const owner = streamOwners[trigger.onFailure];
           if (owner.alertsTable !== data.tables[trigger.table]) {
-            throw new InvalidPropsError(this, 'alertFanout', `reads ${owner.alertsTable.node.path}, but function ${name} is triggered by the stream of table ${trigger.table}.`);
+            throw new InvalidPropsError(
+              this,
+              'alertFanout',
+              `reads ${owner.alertsTable.node.path}, but function ${name} is triggered by the stream of table ${trigger.table}.`,
+            );
           }
           owner.fanOutWith(fn, {
             batchSize: trigger.batchSize,
@@ -156,7 +166,9 @@ export class HeraldFunctions extends Construct {
  * or without a $connect function, fails here at synth rather than after a deploy.
  */
 function onlyConnectAuthorizer(scope: Construct, specs: Array<[FunctionName, FunctionSpec]>): { name: FunctionName; identitySource: readonly string[] } {
-  const authorizers = specs.flatMap(([name, { trigger }]) => (trigger.kind === 'websocket-authorizer' ? [{ name, identitySource: trigger.identitySource }] : []));
+  const authorizers = specs.flatMap(([name, { trigger }]) =>
+    trigger.kind === 'websocket-authorizer' ? [{ name, identitySource: trigger.identitySource }] : [],
+  );
   const [connectAuthorizer] = authorizers;
   if (authorizers.length !== 1 || connectAuthorizer === undefined) {
     throw new InvalidPropsError(scope, 'functions', 'of lib/description/ must have exactly one function with a websocket-authorizer trigger.');

@@ -95,7 +95,8 @@ export class HttpApiAndIdentity extends Construct {
     }
     for (const origin of merged.allowedOrigins) {
       const parsed = URL.canParse(origin) ? new URL(origin).origin : undefined;
-      if (parsed !== origin) throw new InvalidPropsError(this, 'allowedOrigins', `has "${origin}", which is not an origin as browsers send it (such as https://app.example.com).`);
+      if (parsed !== origin)
+        throw new InvalidPropsError(this, 'allowedOrigins', `has "${origin}", which is not an origin as browsers send it (such as https://app.example.com).`);
     }
     this.allowedOrigins = merged.allowedOrigins;
 
@@ -213,9 +214,7 @@ export class HttpApiAndIdentity extends Construct {
       idTokenValidity: Duration.hours(1),
       accessTokenValidity: Duration.hours(1),
       refreshTokenValidity: Duration.days(30),
-      readAttributes: new ClientAttributes()
-        .withStandardAttributes({ email: true, emailVerified: true, fullname: true })
-        .withCustomAttributes('tenant'),
+      readAttributes: new ClientAttributes().withStandardAttributes({ email: true, emailVerified: true, fullname: true }).withCustomAttributes('tenant'),
       writeAttributes: new ClientAttributes().withStandardAttributes({ fullname: true }),
     });
     return { userPool: pool, userPoolClient: client };

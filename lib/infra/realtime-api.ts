@@ -108,7 +108,8 @@ export class RealtimeApi extends Construct {
       },
     });
     this.node.addValidation({
-      validate: () => (this.connectRoute ? [] : ['RealtimeApi has no $connect route: without one API Gateway accepts every connection unauthenticated. Call addConnectRoute.']),
+      validate: () =>
+        this.connectRoute ? [] : ['RealtimeApi has no $connect route: without one API Gateway accepts every connection unauthenticated. Call addConnectRoute.'],
     });
   }
 

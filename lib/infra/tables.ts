@@ -1,13 +1,5 @@
 import { RemovalPolicy } from 'aws-cdk-lib';
-import {
-  AttributeType,
-  BillingMode,
-  ProjectionType,
-  StreamViewType,
-  Table,
-  TableEncryption,
-  type Attribute,
-} from 'aws-cdk-lib/aws-dynamodb';
+import { AttributeType, BillingMode, ProjectionType, StreamViewType, Table, TableEncryption, type Attribute } from 'aws-cdk-lib/aws-dynamodb';
 import type { Construct } from 'constructs';
 import type { KeySpec, TableSpec } from '../description';
 
@@ -41,9 +33,7 @@ export function createTable(scope: Construct, id: string, spec: TableSpec): Tabl
     table.addLocalSecondaryIndex({
       indexName: index.name,
       sortKey: attribute(index.sortKey),
-      ...(index.include
-        ? { projectionType: ProjectionType.INCLUDE, nonKeyAttributes: [...index.include] }
-        : { projectionType: ProjectionType.KEYS_ONLY }),
+      ...(index.include ? { projectionType: ProjectionType.INCLUDE, nonKeyAttributes: [...index.include] } : { projectionType: ProjectionType.KEYS_ONLY }),
     });
   }
   return table;

@@ -3,7 +3,6 @@ export const LOCAL_REGION = 'us-east-1';
 export const LOCAL_ACCOUNT = '000000000000';
 export const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
 
-
 /**
  * `arn` with its region replaced. DynamoDB Local names its streams with region `ddblocal`; AWS
  * names them with the table's region, and that is what events and IAM requests carry.

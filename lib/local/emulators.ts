@@ -38,7 +38,9 @@ export async function reservePort(port: number, what: string): Promise<number> {
 export function assertJavaAvailable(): void {
   const probe = spawnSync('java', ['-version'], { encoding: 'utf8' });
   if (probe.error || probe.status !== 0) {
-    throw new LocalSetupError('Java 17+ is needed for DynamoDB Local but `java` was not found: install it (Debian: apt-get install openjdk-17-jre-headless) and retry.');
+    throw new LocalSetupError(
+      'Java 17+ is needed for DynamoDB Local but `java` was not found: install it (Debian: apt-get install openjdk-17-jre-headless) and retry.',
+    );
   }
 }
 

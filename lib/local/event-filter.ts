@@ -54,8 +54,7 @@ function compileObject(pattern: Record<string, unknown>, path: string): Matcher 
     if (isPlainObject(sub)) return [key, compileObject(sub, where)];
     throw new FilterPatternError(`Filter ${where} must be an array of conditions or a nested object`);
   });
-  const matchObject = (value: unknown): boolean =>
-    fields.every(([key, match]) => match(isPlainObject(value) ? value[key] : undefined));
+  const matchObject = (value: unknown): boolean => fields.every(([key, match]) => match(isPlainObject(value) ? value[key] : undefined));
   // EventBridge flattens arrays of objects: the nested pattern matches if any element does.
   return (value) => (Array.isArray(value) ? value.some(matchObject) : matchObject(value));
 }

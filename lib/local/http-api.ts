@@ -1,7 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { JWTPayload } from 'jose';
-import * as z from '../../functions/shared/validation';
+import * as z from '#functions/shared/validation';
 import { corsPolicy, type HttpMethod } from '../description';
 import { LOCAL_ACCOUNT } from './aws-local';
 import { closeServer, listenOnLoopback, readBody } from './http-server';
@@ -70,11 +70,16 @@ export async function startHttpApi(options: HttpApiOptions): Promise<HttpApi> {
     // With CORS configured, API Gateway answers every preflight itself; only an allowed origin
     // gets the headers that let the browser go on.
     if (method === 'OPTIONS') {
-      response.writeHead(204, allowed ? {
-        'access-control-allow-methods': corsPolicy.allowMethods.join(','),
-        'access-control-allow-headers': corsPolicy.allowHeaders.join(','),
-        'access-control-max-age': String(corsPolicy.maxAgeSeconds),
-      } : {});
+      response.writeHead(
+        204,
+        allowed
+          ? {
+              'access-control-allow-methods': corsPolicy.allowMethods.join(','),
+              'access-control-allow-headers': corsPolicy.allowHeaders.join(','),
+              'access-control-max-age': String(corsPolicy.maxAgeSeconds),
+            }
+          : {},
+      );
       response.end();
       return;
     }
@@ -137,7 +142,14 @@ export async function startHttpApi(options: HttpApiOptions): Promise<HttpApi> {
     return undefined;
   }
 
-  function buildEvent(request: IncomingMessage, url: URL, route: HttpRoute, pathParameters: Record<string, string>, body: Buffer, claims: JWTPayload | undefined) {
+  function buildEvent(
+    request: IncomingMessage,
+    url: URL,
+    route: HttpRoute,
+    pathParameters: Record<string, string>,
+    body: Buffer,
+    claims: JWTPayload | undefined,
+  ) {
     const now = Date.now();
     const sourceIp = sourceIpOf(request);
     const headers: Record<string, string> = {};
@@ -148,7 +160,8 @@ export async function startHttpApi(options: HttpApiOptions): Promise<HttpApi> {
     Object.assign(headers, forwardingHeaders(headers, { sourceIp, port: request.socket.localPort ?? port, now }));
     const domainName = headers.host ?? `127.0.0.1:${port}`;
     const queryStringParameters: Record<string, string> = {};
-    for (const [key, value] of url.searchParams) queryStringParameters[key] = queryStringParameters[key] === undefined ? value : `${queryStringParameters[key]},${value}`;
+    for (const [key, value] of url.searchParams)
+      queryStringParameters[key] = queryStringParameters[key] === undefined ? value : `${queryStringParameters[key]},${value}`;
     const textual = /^(application\/(json|x-www-form-urlencoded)|text\/)/.test(headers['content-type'] ?? 'application/json');
     return {
       version: '2.0',
@@ -196,7 +209,9 @@ export function requestTimeOf(epochMs: number): string {
 
 /** An X-Ray trace header as API Gateway adds one: `Root=1-<epoch seconds, hex>-<96 random bits, hex>`. */
 export function newTraceId(epochMs: number): string {
-  return `Root=1-${Math.floor(epochMs / 1000).toString(16).padStart(8, '0')}-${randomBytes(12).toString('hex')}`;
+  return `Root=1-${Math.floor(epochMs / 1000)
+    .toString(16)
+    .padStart(8, '0')}-${randomBytes(12).toString('hex')}`;
 }
 
 /**

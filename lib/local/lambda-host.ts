@@ -18,7 +18,6 @@ export type LocalFunctions = ReadonlyMap<FunctionName, LocalFunction>;
 
 type Handler = (event: unknown, context: Context) => Promise<unknown>;
 
-
 /** The name Lambda knows a local function by, as in logs, ARNs and on-failure records. */
 export function localFunctionName(name: FunctionName): string {
   return `herald-${name}`;

@@ -109,9 +109,7 @@ export async function createTable(client: DynamoDBClient, name: string, spec: Ta
             { AttributeName: spec.partitionKey.name, KeyType: 'HASH' },
             { AttributeName: index.sortKey.name, KeyType: 'RANGE' },
           ],
-          Projection: index.include
-            ? { ProjectionType: 'INCLUDE', NonKeyAttributes: [...index.include] }
-            : { ProjectionType: 'KEYS_ONLY' },
+          Projection: index.include ? { ProjectionType: 'INCLUDE', NonKeyAttributes: [...index.include] } : { ProjectionType: 'KEYS_ONLY' },
         })),
         StreamSpecification: spec.stream ? { StreamEnabled: true, StreamViewType: spec.stream } : undefined,
       }),

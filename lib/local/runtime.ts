@@ -86,7 +86,13 @@ const SAMPLE_TENANT = 'acme';
 async function seedSampleRecords(client: DynamoDBClient): Promise<void> {
   const { tenantKey, sortKey, table } = LOCAL_EXPORT_RECORDS;
   const existing = await client.send(
-    new QueryCommand({ TableName: table, KeyConditionExpression: '#tenant = :tenant', ExpressionAttributeNames: { '#tenant': tenantKey }, ExpressionAttributeValues: { ':tenant': { S: SAMPLE_TENANT } }, Limit: 1 }),
+    new QueryCommand({
+      TableName: table,
+      KeyConditionExpression: '#tenant = :tenant',
+      ExpressionAttributeNames: { '#tenant': tenantKey },
+      ExpressionAttributeValues: { ':tenant': { S: SAMPLE_TENANT } },
+      Limit: 1,
+    }),
   );
   if ((existing.Count ?? 0) > 0) return;
   const today = new Date(new Date().toISOString().slice(0, 10));
@@ -186,7 +192,11 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     for (const started of emulators) if (started.status === 'fulfilled') stopping.push(() => started.value.stop());
     const failed = emulators.find((started) => started.status === 'rejected');
     if (failed) throw failed.reason;
-    const [dynamodb, fauxqs, ses] = emulators.map((started) => (started as PromiseFulfilledResult<RunningEmulator>).value) as [RunningEmulator, RunningEmulator, RunningEmulator];
+    const [dynamodb, fauxqs, ses] = emulators.map((started) => (started as PromiseFulfilledResult<RunningEmulator>).value) as [
+      RunningEmulator,
+      RunningEmulator,
+      RunningEmulator,
+    ];
 
     // The SDK reads these itself; handler code never names an endpoint.
     Object.assign(process.env, {
@@ -209,7 +219,9 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     const sqsClient = new SQSClient({ endpoint: fauxqs.url, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, useQueueUrlAsEndpoint: false });
     const streamsClient = new DynamoDBStreamsClient({ endpoint: dynamodb.url, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
     const s3Client = new S3Client({ endpoint: fauxqs.url, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, forcePathStyle: true });
-    stopping.push(async () => [dynamoClient, sqsClient, streamsClient, s3Client].forEach((client) => client.destroy()));
+    stopping.push(async () => {
+      for (const client of [dynamoClient, sqsClient, streamsClient, s3Client]) client.destroy();
+    });
     const tableNames = await createTables(dynamoClient);
     const queues = await createQueues(sqsClient);
     const failureQueueUrls = await createFailureQueues(sqsClient);
@@ -242,7 +254,10 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       ? iam.enforcement.clientActingAs(sqsClient, 'scheduler', iam.schedulerRole, {
           assumedBy: {
             service: 'scheduler.amazonaws.com',
-            context: { 'aws:SourceAccount': LOCAL_ACCOUNT, 'aws:SourceArn': `arn:aws:scheduler:${LOCAL_REGION}:${LOCAL_ACCOUNT}:schedule-group/${LOCAL_EXPORT_SCHEDULE_GROUP}` },
+            context: {
+              'aws:SourceAccount': LOCAL_ACCOUNT,
+              'aws:SourceArn': `arn:aws:scheduler:${LOCAL_REGION}:${LOCAL_ACCOUNT}:schedule-group/${LOCAL_EXPORT_SCHEDULE_GROUP}`,
+            },
           },
         })
       : sqsClient;
@@ -279,10 +294,14 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       exportLinkKey: `key:${randomBytes(32).toString('base64')}`,
       httpApiUrl: httpUrl,
     });
-    const queueUrls = Object.fromEntries(Object.entries(queues as Record<string, { url: string }>).map(([name, queue]) => [name, queue.url])) as Record<QueueName, string>;
+    const queueUrls = Object.fromEntries(Object.entries(queues as Record<string, { url: string }>).map(([name, queue]) => [name, queue.url])) as Record<
+      QueueName,
+      string
+    >;
     const functions = await loadFunctions(
       REPO_ROOT,
-      (spec) => functionEnvironment(spec, { tableNames, queueUrls, bucketNames, connectionsEndpoint: `http://127.0.0.1:${wsPort}/${webSocketStageName}`, settings }),
+      (spec) =>
+        functionEnvironment(spec, { tableNames, queueUrls, bucketNames, connectionsEndpoint: `http://127.0.0.1:${wsPort}/${webSocketStageName}`, settings }),
       iam?.enforcement,
     );
     // Lambda's event-source mappings read streams and queues, and send on-failure records, as the function's role.
@@ -368,7 +387,16 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     stopping.push(() => web.stop());
 
     return {
-      urls: { httpUrl, wsUrl, webUrl: web.url, mailUrl: ses.url, dynamodbUrl: dynamodb.url, s3Url: fauxqs.url, sqsUrl: fauxqs.url, schedulerUrl: scheduler.url },
+      urls: {
+        httpUrl,
+        wsUrl,
+        webUrl: web.url,
+        mailUrl: ses.url,
+        dynamodbUrl: dynamodb.url,
+        s3Url: fauxqs.url,
+        sqsUrl: fauxqs.url,
+        schedulerUrl: scheduler.url,
+      },
       served: { webSocketRoutes: gateway.routeKeys, httpRoutes: httpApi.routeKeys, eventSources },
       iam: iam?.enforcement,
       stop: stopAll,
@@ -382,7 +410,13 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
 /** What Lambda's stream event-source mapping calls as the function's role (the poller's other lookups are the emulator's own). */
 const STREAM_MAPPING_OPERATIONS = ['DescribeStreamCommand', 'GetShardIteratorCommand', 'GetRecordsCommand', 'ListStreamsCommand'];
 /** What Lambda's SQS event-source mapping calls as the function's role. */
-const QUEUE_MAPPING_OPERATIONS = ['ReceiveMessageCommand', 'DeleteMessageBatchCommand', 'DeleteMessageCommand', 'ChangeMessageVisibilityCommand', 'ChangeMessageVisibilityBatchCommand'];
+const QUEUE_MAPPING_OPERATIONS = [
+  'ReceiveMessageCommand',
+  'DeleteMessageBatchCommand',
+  'DeleteMessageCommand',
+  'ChangeMessageVisibilityCommand',
+  'ChangeMessageVisibilityBatchCommand',
+];
 
 /**
  * The settings the local stack is synthesized with: the local runtime's own, so the roles match
@@ -421,7 +455,9 @@ async function startIamEnforcement(
   },
 ): Promise<{ enforcement: IamEnforcement; schedulerRole: RoleIam }> {
   if (synthesized.exportScheduleGroup !== LOCAL_EXPORT_SCHEDULE_GROUP) {
-    throw new Error(`The synthesized schedule group is ${synthesized.exportScheduleGroup}, not ${LOCAL_EXPORT_SCHEDULE_GROUP}: lib/local/runtime.ts and the stack disagree on names`);
+    throw new Error(
+      `The synthesized schedule group is ${synthesized.exportScheduleGroup}, not ${LOCAL_EXPORT_SCHEDULE_GROUP}: lib/local/runtime.ts and the stack disagree on names`,
+    );
   }
   const tables: Record<string, { name: string; streamArn?: string }> = {};
   for (const [table, name] of Object.entries(local.tableNames) as Array<[TableName, string]>) {

@@ -33,7 +33,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { SendMessageCommand, type SQSClient, type MessageAttributeValue } from '@aws-sdk/client-sqs';
-import { isTimeZone, nextRunAt, parseScheduleExpression, ScheduleExpressionError, type ParsedExpression } from '../../functions/exports/schedule';
+import { isTimeZone, nextRunAt, parseScheduleExpression, ScheduleExpressionError, type ParsedExpression } from '#functions/exports/schedule';
 import { LOCAL_ACCOUNT, LOCAL_REGION } from './aws-local';
 import { closeServer, listenOnLoopback, readBody } from './http-server';
 
@@ -237,7 +237,12 @@ class SchedulerState {
 
   private nextOccurrence(schedule: Schedule): number | undefined {
     if (schedule.state !== 'ENABLED') return undefined;
-    const next = nextRunAt(schedule.parsed, schedule.timeZone, new Date(schedule.cursor), schedule.parsed.kind === 'rate' ? schedule.anchor : schedule.startDate);
+    const next = nextRunAt(
+      schedule.parsed,
+      schedule.timeZone,
+      new Date(schedule.cursor),
+      schedule.parsed.kind === 'rate' ? schedule.anchor : schedule.startDate,
+    );
     if (!next || (schedule.endDate && next.getTime() >= schedule.endDate.getTime())) return undefined;
     return next.getTime();
   }
@@ -252,7 +257,10 @@ class SchedulerState {
         const at = this.nextOccurrence(schedule);
         if (at !== undefined && at <= until && (!occurrence || at < occurrence.at)) occurrence = { schedule, at };
       }
-      const retry = this.retries.reduce<Delivery | undefined>((earliest, delivery) => (delivery.dueAt <= until && (!earliest || delivery.dueAt < earliest.dueAt) ? delivery : earliest), undefined);
+      const retry = this.retries.reduce<Delivery | undefined>(
+        (earliest, delivery) => (delivery.dueAt <= until && (!earliest || delivery.dueAt < earliest.dueAt) ? delivery : earliest),
+        undefined,
+      );
       if (retry && (!occurrence || retry.dueAt <= occurrence.at)) {
         this.retries.splice(this.retries.indexOf(retry), 1);
         if (this.manualNow !== undefined) this.manualNow = retry.dueAt;
@@ -267,7 +275,11 @@ class SchedulerState {
       const scheduledTime = new Date(Math.floor(at / 1000) * 1000).toISOString().replace('.000Z', 'Z');
       const outcome = await this.attempt({ schedule, scheduledTime, executionId: randomUUID(), attemptedAt: [], dueAt: at });
       if (outcome) concluded.push(outcome);
-      if (schedule.actionAfterCompletion === 'DELETE' && this.nextOccurrence(schedule) === undefined && this.schedules.get(key(schedule.groupName, schedule.name)) === schedule) {
+      if (
+        schedule.actionAfterCompletion === 'DELETE' &&
+        this.nextOccurrence(schedule) === undefined &&
+        this.schedules.get(key(schedule.groupName, schedule.name)) === schedule
+      ) {
         this.schedules.delete(key(schedule.groupName, schedule.name));
         this.log(`scheduler: ${schedule.groupName}/${schedule.name} completed and was deleted (ActionAfterCompletion DELETE)`);
       }
@@ -354,7 +366,12 @@ class SchedulerState {
     const [, , region, account, queueName] = SQS_ARN.exec(queueArn) ?? [];
     const QueueUrl = `https://sqs.${region}.amazonaws.com/${account}/${queueName}`;
     await this.options.sqs.send(
-      new SendMessageCommand({ QueueUrl, MessageBody: body, ...(messageGroupId && { MessageGroupId: messageGroupId }), ...(attributes && { MessageAttributes: attributes }) }),
+      new SendMessageCommand({
+        QueueUrl,
+        MessageBody: body,
+        ...(messageGroupId && { MessageGroupId: messageGroupId }),
+        ...(attributes && { MessageAttributes: attributes }),
+      }),
     );
   }
 
@@ -468,7 +485,8 @@ class SchedulerState {
     const state = optionalString(body, 'State') ?? 'ENABLED';
     if (state !== 'ENABLED' && state !== 'DISABLED') throw invalid(`State must be ENABLED or DISABLED, got ${state}`);
     const actionAfterCompletion = optionalString(body, 'ActionAfterCompletion') ?? 'NONE';
-    if (actionAfterCompletion !== 'NONE' && actionAfterCompletion !== 'DELETE') throw invalid(`ActionAfterCompletion must be NONE or DELETE, got ${actionAfterCompletion}`);
+    if (actionAfterCompletion !== 'NONE' && actionAfterCompletion !== 'DELETE')
+      throw invalid(`ActionAfterCompletion must be NONE or DELETE, got ${actionAfterCompletion}`);
     const startDate = optionalDate(body, 'StartDate');
     const endDate = optionalDate(body, 'EndDate');
     if (startDate && endDate && endDate.getTime() <= startDate.getTime()) throw invalid('EndDate must be after StartDate');
@@ -589,7 +607,8 @@ function validateTarget(value: unknown): Target {
   requiredString(target, 'RoleArn', 'Target.RoleArn');
   if (!SQS_ARN.test(arn)) throw invalid(`Target.Arn ${arn}: the local runtime only delivers to SQS queues (arn:aws:sqs:<region>:<account>:<queue>)`);
   const dlq = (target.DeadLetterConfig as { Arn?: unknown } | undefined)?.Arn;
-  if (dlq !== undefined && (typeof dlq !== 'string' || !SQS_ARN.test(dlq))) throw invalid(`Target.DeadLetterConfig.Arn must be an SQS queue ARN, got ${String(dlq)}`);
+  if (dlq !== undefined && (typeof dlq !== 'string' || !SQS_ARN.test(dlq)))
+    throw invalid(`Target.DeadLetterConfig.Arn must be an SQS queue ARN, got ${String(dlq)}`);
   const retry = target.RetryPolicy as Record<string, unknown> | undefined;
   if (retry) {
     const { MaximumRetryAttempts: attempts, MaximumEventAgeInSeconds: age } = retry;

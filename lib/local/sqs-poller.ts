@@ -96,7 +96,8 @@ class QueuePoller implements SqsPoller {
     this.batchSize = options.batchSize ?? 10;
     this.waitTimeSeconds = options.waitTimeSeconds ?? 20;
     const windowSeconds = options.maxBatchingWindowSeconds ?? 0;
-    if (!Number.isInteger(this.batchSize) || this.batchSize < 1 || this.batchSize > 10) throw new RangeError(`batchSize must be 1 to 10, got ${this.batchSize}`);
+    if (!Number.isInteger(this.batchSize) || this.batchSize < 1 || this.batchSize > 10)
+      throw new RangeError(`batchSize must be 1 to 10, got ${this.batchSize}`);
     if (!Number.isInteger(this.waitTimeSeconds) || this.waitTimeSeconds < 1 || this.waitTimeSeconds > 20) {
       throw new RangeError(`waitTimeSeconds must be 1 to 20, got ${this.waitTimeSeconds}`);
     }
@@ -126,7 +127,9 @@ class QueuePoller implements SqsPoller {
       const left = counts.reduce((sum, name) => sum + Number(Attributes[name] ?? 0), 0);
       if (left === 0) return;
       if (performance.now() - startedAt > timeoutMs) {
-        throw new Error(`SQS poller for ${this.functionName} did not drain within ${timeoutMs} ms: ${left} messages left${this.lastError ? `; last error: ${this.lastError}` : ''}`);
+        throw new Error(
+          `SQS poller for ${this.functionName} did not drain within ${timeoutMs} ms: ${left} messages left${this.lastError ? `; last error: ${this.lastError}` : ''}`,
+        );
       }
       await delay(50);
     }
@@ -153,7 +156,9 @@ class QueuePoller implements SqsPoller {
       const sources: Array<{ arn: string; maxReceiveCount: number }> = [];
       for await (const page of paginateListQueues({ client: this.options.sqs }, { MaxResults: 1000 })) {
         for (const url of page.QueueUrls ?? []) {
-          const { Attributes = {} } = await this.options.sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['QueueArn', 'RedrivePolicy'] }));
+          const { Attributes = {} } = await this.options.sqs.send(
+            new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['QueueArn', 'RedrivePolicy'] }),
+          );
           if (!Attributes.RedrivePolicy || !Attributes.QueueArn) continue;
           const policy = JSON.parse(Attributes.RedrivePolicy) as { deadLetterTargetArn?: string; maxReceiveCount?: string | number };
           if (policy.deadLetterTargetArn === this.queueArn) sources.push({ arn: Attributes.QueueArn, maxReceiveCount: Number(policy.maxReceiveCount) });
@@ -247,10 +252,18 @@ class QueuePoller implements SqsPoller {
       this.logger.warn(`[${this.functionName}] batch of ${matching.length} failed:`, error);
       return;
     }
-    const failed = this.options.reportBatchItemFailures === false ? new Set<string>() : failedItems(response, matching.map((record) => record.messageId));
+    const failed =
+      this.options.reportBatchItemFailures === false
+        ? new Set<string>()
+        : failedItems(
+            response,
+            matching.map((record) => record.messageId),
+          );
     if (failed === 'all' || failed.size > 0) {
       this.counters.failedBatches++;
-      this.logger.warn(`[${this.functionName}] batch of ${matching.length} reported ${failed === 'all' ? 'an invalid batchItemFailures response' : `${failed.size} failed messages`}`);
+      this.logger.warn(
+        `[${this.functionName}] batch of ${matching.length} reported ${failed === 'all' ? 'an invalid batchItemFailures response' : `${failed.size} failed messages`}`,
+      );
     }
     if (failed !== 'all') await this.delete(matching.filter((record) => !failed.has(record.messageId)));
   }
@@ -266,7 +279,10 @@ class QueuePoller implements SqsPoller {
       );
       this.counters.deletedMessages += Successful.length;
       for (const entry of Successful) this.origins.delete(records[Number(entry.Id)]!.messageId);
-      if (Failed.length > 0) this.logger.warn(`[${this.functionName}] ${Failed.length} deletes failed; those messages will be delivered again: ${Failed.map((entry) => entry.Message).join('; ')}`);
+      if (Failed.length > 0)
+        this.logger.warn(
+          `[${this.functionName}] ${Failed.length} deletes failed; those messages will be delivered again: ${Failed.map((entry) => entry.Message).join('; ')}`,
+        );
     } catch (error) {
       this.report('DeleteMessageBatch failed; the batch will be delivered again', error);
     }
@@ -278,7 +294,10 @@ class QueuePoller implements SqsPoller {
       messageId: message.MessageId!,
       receiptHandle: message.ReceiptHandle!,
       body: message.Body ?? '',
-      attributes: { ...(message.Attributes ?? {}), ...(deadLetterQueueSourceArn && { DeadLetterQueueSourceArn: deadLetterQueueSourceArn }) } as unknown as SQSRecordAttributes,
+      attributes: {
+        ...(message.Attributes ?? {}),
+        ...(deadLetterQueueSourceArn && { DeadLetterQueueSourceArn: deadLetterQueueSourceArn }),
+      } as unknown as SQSRecordAttributes,
       messageAttributes: Object.fromEntries(
         Object.entries(message.MessageAttributes ?? {}).map(([name, attribute]) => [
           name,

@@ -11,6 +11,7 @@ import {
   DescribeStreamCommand,
   ExpiredIteratorException,
   GetRecordsCommand,
+  type GetRecordsCommandOutput,
   GetShardIteratorCommand,
   TrimmedDataAccessException,
   type _Record as WireRecord,
@@ -178,11 +179,13 @@ class ShardedStreamPoller implements StreamPoller {
     this.functionName = options.functionName ?? options.tableName;
     this.region = options.region ?? LOCAL_REGION;
     this.logger = options.logger ?? console;
-    if (!Number.isInteger(this.batchSize) || this.batchSize < 1 || this.batchSize > 10_000) throw new RangeError(`batchSize must be 1 to 10000, got ${this.batchSize}`);
+    if (!Number.isInteger(this.batchSize) || this.batchSize < 1 || this.batchSize > 10_000)
+      throw new RangeError(`batchSize must be 1 to 10000, got ${this.batchSize}`);
     if (!Number.isInteger(this.retryAttempts) || this.retryAttempts < -1 || this.retryAttempts > 10_000) {
       throw new RangeError(`retryAttempts must be -1 to 10000, got ${this.retryAttempts}`);
     }
-    if (!(this.maxRecordAgeSeconds === -1 || this.maxRecordAgeSeconds > 0)) throw new RangeError(`maxRecordAgeSeconds must be -1 or positive, got ${this.maxRecordAgeSeconds}`);
+    if (!(this.maxRecordAgeSeconds === -1 || this.maxRecordAgeSeconds > 0))
+      throw new RangeError(`maxRecordAgeSeconds must be -1 or positive, got ${this.maxRecordAgeSeconds}`);
     this.matches = compileFilter(options.filterPatterns);
   }
 
@@ -213,7 +216,9 @@ class ShardedStreamPoller implements StreamPoller {
       if (this.stopping) throw new Error(`Stream poller for ${this.options.tableName} was stopped while draining`);
       if (performance.now() - since > timeoutMs) {
         const busy = [...this.shardStates.values()].filter((shard) => !shard.ended).map((shard) => `${shard.id} (${shard.queue.length} batches queued)`);
-        throw new Error(`Stream poller for ${this.options.tableName} did not drain within ${timeoutMs} ms; busy shards: ${busy.join(', ')}${this.lastError ? `; last error: ${this.lastError}` : ''}`);
+        throw new Error(
+          `Stream poller for ${this.options.tableName} did not drain within ${timeoutMs} ms; busy shards: ${busy.join(', ')}${this.lastError ? `; last error: ${this.lastError}` : ''}`,
+        );
       }
       await delay(20);
     }
@@ -284,7 +289,9 @@ class ShardedStreamPoller implements StreamPoller {
     const listed: Shard[] = [];
     let exclusiveStartShardId: string | undefined;
     do {
-      const { StreamDescription } = await this.options.streams.send(new DescribeStreamCommand({ StreamArn: this.emulatorStreamArn, ExclusiveStartShardId: exclusiveStartShardId }));
+      const { StreamDescription } = await this.options.streams.send(
+        new DescribeStreamCommand({ StreamArn: this.emulatorStreamArn, ExclusiveStartShardId: exclusiveStartShardId }),
+      );
       listed.push(...(StreamDescription?.Shards ?? []));
       exclusiveStartShardId = StreamDescription?.LastEvaluatedShardId;
     } while (exclusiveStartShardId);
@@ -348,7 +355,7 @@ class ShardedStreamPoller implements StreamPoller {
       shard.exhausted = true;
       return false;
     }
-    let page;
+    let page: GetRecordsCommandOutput;
     try {
       page = await this.options.streams.send(new GetRecordsCommand({ ShardIterator: shard.iterator, Limit: Math.min(this.batchSize, MAX_GET_RECORDS) }));
     } catch (error) {
@@ -358,7 +365,9 @@ class ShardedStreamPoller implements StreamPoller {
         return true;
       }
       if (error instanceof TrimmedDataAccessException) {
-        this.logger.warn(`[${this.functionName}] shard ${shard.id}: records after ${shard.lastSequence} were trimmed (older than 24 h); reading from the oldest left`);
+        this.logger.warn(
+          `[${this.functionName}] shard ${shard.id}: records after ${shard.lastSequence} were trimmed (older than 24 h); reading from the oldest left`,
+        );
         shard.iterator = undefined;
         shard.lastSequence = undefined;
         shard.from = 'TRIM_HORIZON';
@@ -467,7 +476,9 @@ class ShardedStreamPoller implements StreamPoller {
     const failed = failedItems(response, sequences);
     if (failed !== 'all' && failed.size === 0) return success;
     this.counters.failedBatches++;
-    this.logger.warn(`[${this.functionName}] batch of ${records.length} reported ${failed === 'all' ? 'an invalid batchItemFailures response' : `${failed.size} failed records`}`);
+    this.logger.warn(
+      `[${this.functionName}] batch of ${records.length} reported ${failed === 'all' ? 'an invalid batchItemFailures response' : `${failed.size} failed records`}`,
+    );
     if (failed === 'all') return { failedFrom: 0, wholeBatch: true };
     // Lambda checkpoints before the lowest failed sequence number and retries from there.
     return { failedFrom: sequences.findIndex((sequence) => failed.has(sequence)), wholeBatch: false };

@@ -3,13 +3,12 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
 // API Gateway's documented WebSocket limits, from the one protocol definition.
-import { MAX_FRAME_BYTES, MAX_MESSAGE_BYTES } from '../../functions/protocol/frames';
+import { MAX_FRAME_BYTES, MAX_MESSAGE_BYTES } from '#functions/protocol/frames';
 import { routeSelectionExpression } from '../description';
 import { LOCAL_ACCOUNT, LOCAL_REGION } from './aws-local';
 import { forwardingHeaders, requestTimeOf, sourceIpOf } from './http-api';
 import { closeServer, listenOnLoopback, readBody } from './http-server';
 import type { LocalFunction } from './lambda-host';
-
 
 export interface WebSocketRoute {
   readonly function: LocalFunction;
@@ -100,7 +99,13 @@ export async function startWebSocketGateway(options: WebSocketGatewayOptions): P
   const port = await listenOnLoopback(server, options.port);
   listenAddress = `127.0.0.1:${port}`;
 
-  function baseContext(connectionId: string, eventType: 'CONNECT' | 'MESSAGE' | 'DISCONNECT', routeKey: string, connection: ConnectionIdentity, now = Date.now()) {
+  function baseContext(
+    connectionId: string,
+    eventType: 'CONNECT' | 'MESSAGE' | 'DISCONNECT',
+    routeKey: string,
+    connection: ConnectionIdentity,
+    now = Date.now(),
+  ) {
     return {
       routeKey,
       eventType,
@@ -143,17 +148,19 @@ export async function startWebSocketGateway(options: WebSocketGatewayOptions): P
       if (missing) return refuseUpgrade(socket, 401, 'Unauthorized');
       let result: unknown;
       try {
-        result = await track(options.authorizer.function.invoke({
-          type: 'REQUEST',
-          methodArn: `arn:aws:execute-api:${LOCAL_REGION}:${LOCAL_ACCOUNT}:${options.apiId}/${options.stage}/$connect`,
-          headers,
-          multiValueHeaders,
-          queryStringParameters,
-          multiValueQueryStringParameters,
-          stageVariables: {},
-          requestContext,
-          isBase64Encoded: false,
-        }));
+        result = await track(
+          options.authorizer.function.invoke({
+            type: 'REQUEST',
+            methodArn: `arn:aws:execute-api:${LOCAL_REGION}:${LOCAL_ACCOUNT}:${options.apiId}/${options.stage}/$connect`,
+            headers,
+            multiValueHeaders,
+            queryStringParameters,
+            multiValueQueryStringParameters,
+            stageVariables: {},
+            requestContext,
+            isBase64Encoded: false,
+          }),
+        );
       } catch (error) {
         if (error instanceof Error && error.message === 'Unauthorized') return refuseUpgrade(socket, 401, 'Unauthorized');
         log(`authorizer failed: ${String(error)}`);
@@ -173,14 +180,16 @@ export async function startWebSocketGateway(options: WebSocketGatewayOptions): P
     if (connectRoute) {
       let result: { statusCode?: number } | undefined;
       try {
-        result = (await track(connectRoute.function.invoke({
-          headers,
-          multiValueHeaders,
-          queryStringParameters,
-          multiValueQueryStringParameters,
-          requestContext: { ...requestContext, authorizer: authorizerContext },
-          isBase64Encoded: false,
-        }))) as { statusCode?: number } | undefined;
+        result = (await track(
+          connectRoute.function.invoke({
+            headers,
+            multiValueHeaders,
+            queryStringParameters,
+            multiValueQueryStringParameters,
+            requestContext: { ...requestContext, authorizer: authorizerContext },
+            isBase64Encoded: false,
+          }),
+        )) as { statusCode?: number } | undefined;
       } catch (error) {
         log(`$connect failed: ${String(error)}`);
         return refuseUpgrade(socket, 500, 'Internal server error');
@@ -195,7 +204,13 @@ export async function startWebSocketGateway(options: WebSocketGatewayOptions): P
       return;
     }
     sockets.handleUpgrade(request, socket, head, (webSocket) => {
-      const connection: LiveConnection = { id: connectionId, socket: webSocket, ...identity, lastActiveAt: identity.connectedAt, authorizer: authorizerContext };
+      const connection: LiveConnection = {
+        id: connectionId,
+        socket: webSocket,
+        ...identity,
+        lastActiveAt: identity.connectedAt,
+        authorizer: authorizerContext,
+      };
       connections.set(connectionId, connection);
       armTimers(connection);
       webSocket.on('message', (data, isBinary) => onMessage(connection, data, isBinary));
@@ -212,7 +227,10 @@ export async function startWebSocketGateway(options: WebSocketGatewayOptions): P
   function armTimers(connection: LiveConnection): void {
     clearTimeout(connection.idleTimer);
     connection.idleTimer = setTimeout(() => closeByServer(connection, 1001, 'Going away'), limits.idleTimeoutMs);
-    connection.maxTimer ??= setTimeout(() => closeByServer(connection, 1001, 'Going away'), Math.max(0, connection.connectedAt + limits.maxDurationMs - Date.now()));
+    connection.maxTimer ??= setTimeout(
+      () => closeByServer(connection, 1001, 'Going away'),
+      Math.max(0, connection.connectedAt + limits.maxDurationMs - Date.now()),
+    );
   }
 
   function closeByServer(connection: LiveConnection, code: number, reason: string): void {
@@ -245,7 +263,11 @@ export async function startWebSocketGateway(options: WebSocketGatewayOptions): P
       return;
     }
     const event = {
-      requestContext: { ...baseContext(connection.id, 'MESSAGE', routeKey, connection), messageId: randomBytes(8).toString('base64'), authorizer: connection.authorizer },
+      requestContext: {
+        ...baseContext(connection.id, 'MESSAGE', routeKey, connection),
+        messageId: randomBytes(8).toString('base64'),
+        authorizer: connection.authorizer,
+      },
       body: text,
       isBase64Encoded: false,
     };
@@ -281,7 +303,12 @@ export async function startWebSocketGateway(options: WebSocketGatewayOptions): P
     invokeDisconnect(connection.id, connection, connection.authorizer, connection.closedByServer ?? { code, reason });
   }
 
-  function invokeDisconnect(connectionId: string, identity: ConnectionIdentity, authorizer: Record<string, unknown>, closed: { code: number; reason: string }): void {
+  function invokeDisconnect(
+    connectionId: string,
+    identity: ConnectionIdentity,
+    authorizer: Record<string, unknown>,
+    closed: { code: number; reason: string },
+  ): void {
     const route = options.routes.get('$disconnect');
     if (!route) return;
     // API Gateway's $disconnect carries a fixed, reduced header set: the Host and three empty values.

@@ -34,7 +34,9 @@ function watchSockets(page: Page, sockets: Array<{ page: Page; closed: boolean }
     socket.on('close', () => (entry.closed = true));
   });
   // A closed page reports nothing more; Chromium closes its sockets with it.
-  page.on('close', () => sockets.filter((entry) => entry.page === page).forEach((entry) => (entry.closed = true)));
+  page.on('close', () => {
+    for (const entry of sockets) if (entry.page === page) entry.closed = true;
+  });
 }
 
 async function startTab(page: Page, user: string): Promise<void> {

@@ -1,6 +1,6 @@
 import type { Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { functions } from '../../lib/description';
+import { functions } from '#lib/description';
 import { SKIP_BUNDLING, synthesize } from './synth';
 
 type Resource = { Type: string; Properties: Record<string, any> };

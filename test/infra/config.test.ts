@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from '../../lib/config';
-import { buildHeraldApp } from '../../lib/infra/herald-stack';
+import { ConfigError } from '#lib/config';
+import { buildHeraldApp } from '#lib/infra/herald-stack';
 
 // Each case fails in readConfig, before any function is bundled, so nothing here synthesizes.
 const configErrorOf = (run: () => unknown): ConfigError => {
@@ -49,7 +49,11 @@ describe('deployment context', () => {
   });
 
   it('reads exportRecords as an object or JSON text, and names each bad field', () => {
-    const { config } = buildHeraldApp({ emailSender: 'a@example.com', exportRecords: '{"table":"WorkOrders","tenantKey":"tenantId"}', 'aws:cdk:bundling-stacks': [] });
+    const { config } = buildHeraldApp({
+      emailSender: 'a@example.com',
+      exportRecords: '{"table":"WorkOrders","tenantKey":"tenantId"}',
+      'aws:cdk:bundling-stacks': [],
+    });
     expect(config.exportRecords).toEqual({ table: 'WorkOrders', tenantKey: 'tenantId' });
     const cases: Array<[unknown, string]> = [
       ['{not json', '"exportRecords"'],

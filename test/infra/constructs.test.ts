@@ -7,7 +7,7 @@ import { Code, Function as LambdaFunction, Runtime } from 'aws-cdk-lib/aws-lambd
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { tables, type TableSpec } from '../../lib/description';
+import { tables, type TableSpec } from '#lib/description';
 import {
   acknowledge,
   acknowledgeWildcardResources,
@@ -18,14 +18,19 @@ import {
   InvalidPropsError,
   RealtimeApi,
   ScheduledExports,
-} from '../../lib/infra';
+} from '#lib/infra/index';
 import type { ValidationReport } from './synth';
 
 type Resource = { Type: string; Properties: Record<string, any> };
 
 /** A deployer's function: plain Lambda, code inline, nothing of Herald's. */
 const ownFunction = (stack: Stack, id: string, timeout: Duration) =>
-  new LambdaFunction(stack, id, { runtime: Runtime.NODEJS_22_X, handler: 'index.handler', code: Code.fromInline('exports.handler = async () => {};'), timeout });
+  new LambdaFunction(stack, id, {
+    runtime: Runtime.NODEJS_22_X,
+    handler: 'index.handler',
+    code: Code.fromInline('exports.handler = async () => {};'),
+    timeout,
+  });
 
 /**
  * A deployer's own CDK app, as docs/constructs.md shows it: Herald's tables and scheduled exports
@@ -49,7 +54,11 @@ describe("a deployer's own app with HeraldData and ScheduledExports", () => {
     data.grantTableAccess('exports', worker, ['GetItem', 'PutItem', 'UpdateItem']);
     // The deployer acknowledges the findings on their own function, as Herald does on its own.
     const policy = worker.role!.node.findChild('DefaultPolicy').node.defaultChild as CfnResource;
-    acknowledgeWildcardResources(policy, exports.grantFileAccess(worker, 'write'), 'Export files are named at run time; object actions only, on the exports bucket only.');
+    acknowledgeWildcardResources(
+      policy,
+      exports.grantFileAccess(worker, 'write'),
+      'Export files are named at run time; object actions only, on the exports bucket only.',
+    );
     acknowledge(worker.node.defaultChild as CfnResource, 'L1', 'The worker pins nodejs22.x, the Node version its tests run on, until they move together.');
     acknowledge(
       worker.role!.node.defaultChild as CfnResource,
@@ -80,7 +89,9 @@ describe("a deployer's own app with HeraldData and ScheduledExports", () => {
   it('gives the logical ids CDK gives any construct; only HeraldStack keeps its former ones', () => {
     const ids = Object.keys(template.toJSON().Resources as object);
     expect(ids.filter((id) => id.startsWith('Realtime'))).toEqual([]);
-    expect(ids).toEqual(expect.arrayContaining([expect.stringMatching(/^DataConnectionsTable[0-9A-F]{8}$/), expect.stringMatching(/^ExportsExportsQueue[0-9A-F]{8}$/)]));
+    expect(ids).toEqual(
+      expect.arrayContaining([expect.stringMatching(/^DataConnectionsTable[0-9A-F]{8}$/), expect.stringMatching(/^ExportsExportsQueue[0-9A-F]{8}$/)]),
+    );
   });
 
   it("feeds the deployer's worker from the queue, granting only what it asked for", () => {
@@ -95,7 +106,16 @@ describe("a deployer's own app with HeraldData and ScheduledExports", () => {
       .flatMap(([, policy]) => (policy.Properties.PolicyDocument.Statement as Array<{ Action: string | string[] }>).flatMap((s) => [s.Action].flat()))
       .sort();
     expect(actions).toEqual(
-      ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 's3:AbortMultipartUpload', 's3:PutObject', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:ReceiveMessage'].sort(),
+      [
+        'dynamodb:GetItem',
+        'dynamodb:PutItem',
+        'dynamodb:UpdateItem',
+        's3:AbortMultipartUpload',
+        's3:PutObject',
+        'sqs:DeleteMessage',
+        'sqs:GetQueueAttributes',
+        'sqs:ReceiveMessage',
+      ].sort(),
     );
   });
 
@@ -140,7 +160,11 @@ describe('construct props', () => {
     invalid(() => new RealtimeApi(stack(), 'Realtime', { throttle: { rateLimit: -1, burstLimit: 10 } }), '"throttle.rateLimit"');
     invalid(() => new HttpApiAndIdentity(stack(), 'Http', { allowedOrigins: ['https://app.example.com/'] }), '"allowedOrigins"');
     invalid(() => new HttpApiAndIdentity(stack(), 'Http', { jwt: { issuer: 'http://login.example.com', audience: 'web' } }), '"jwt.issuer"');
-    const localWithoutSortKey: TableSpec = { envVar: 'X', partitionKey: { name: 'pk', type: 'S' }, localIndexes: [{ name: 'byDate', sortKey: { name: 'd', type: 'S' } }] };
+    const localWithoutSortKey: TableSpec = {
+      envVar: 'X',
+      partitionKey: { name: 'pk', type: 'S' },
+      localIndexes: [{ name: 'byDate', sortKey: { name: 'd', type: 'S' } }],
+    };
     invalid(() => new HeraldData(stack(), 'Data', { tables: { ...tables, connections: localWithoutSortKey } }), '"tables.connections"', 'sort key');
   });
 

@@ -1,8 +1,8 @@
 import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ConfigError } from '../../lib/config';
-import { buildHeraldApp } from '../../lib/infra/herald-stack';
-import { EXPORT_WORKER_TIMEOUT_SECONDS, functions, queues } from '../../lib/description';
+import { ConfigError } from '#lib/config';
+import { buildHeraldApp } from '#lib/infra/herald-stack';
+import { EXPORT_WORKER_TIMEOUT_SECONDS, functions, queues } from '#lib/description';
 import { SKIP_BUNDLING, synthesize } from './synth';
 
 type Resource = { Type: string; Properties: Record<string, any> };
@@ -16,7 +16,8 @@ beforeAll(() => {
 const resourcesOf = (type: string) => Object.entries(template.findResources(type) as Record<string, Resource>);
 const functionNamed = (description: string) => resourcesOf('AWS::Lambda::Function').find(([, fn]) => fn.Properties.Description === description)!;
 const policyOf = (roleLogicalId: string) =>
-  resourcesOf('AWS::IAM::Policy').find(([, policy]) => JSON.stringify(policy.Properties.Roles).includes(roleLogicalId))![1].Properties.PolicyDocument.Statement as Array<Record<string, any>>;
+  resourcesOf('AWS::IAM::Policy').find(([, policy]) => JSON.stringify(policy.Properties.Roles).includes(roleLogicalId))![1].Properties.PolicyDocument
+    .Statement as Array<Record<string, any>>;
 
 describe('scheduled exports infrastructure', () => {
   it('fails synth with a clear message when no emailSender is configured', () => {

@@ -1,6 +1,6 @@
 import type { Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { functions } from '../../lib/description';
+import { functions } from '#lib/description';
 import { SKIP_BUNDLING, synthesize } from './synth';
 
 type Resource = { Type: string; Properties: Record<string, any> };
@@ -26,7 +26,16 @@ const tableArn = (statement: Statement) => JSON.stringify(statement.Resource);
 describe('least privilege in the template', () => {
   it('grants no Scan, BatchWriteItem, DescribeTable or stream reads of a table to any function but the stream consumer', () => {
     const all = resourcesOf('AWS::IAM::Policy').flatMap(([, policy]) => actionsOf(policy.Properties.PolicyDocument.Statement));
-    for (const action of ['dynamodb:Scan', 'dynamodb:BatchWriteItem', 'dynamodb:DescribeTable', 'ses:SendRawEmail', 'scheduler:GetSchedule', 'secretsmanager:DescribeSecret', 'sqs:GetQueueUrl', 'sqs:ChangeMessageVisibility']) {
+    for (const action of [
+      'dynamodb:Scan',
+      'dynamodb:BatchWriteItem',
+      'dynamodb:DescribeTable',
+      'ses:SendRawEmail',
+      'scheduler:GetSchedule',
+      'secretsmanager:DescribeSecret',
+      'sqs:GetQueueUrl',
+      'sqs:ChangeMessageVisibility',
+    ]) {
       expect(all, action).not.toContain(action);
     }
     const streamReaders = Object.keys(functions).filter((name) => actionsOf(statementsOf(name as keyof typeof functions)).includes('dynamodb:GetRecords'));
@@ -35,7 +44,9 @@ describe('least privilege in the template', () => {
 
   it('lets the $connect authorizer only consume tickets, and the ticket issuer only put them', () => {
     const ticketActions = (name: keyof typeof functions) =>
-      statementsOf(name).filter((statement) => tableArn(statement).includes('TicketsTable')).flatMap((statement) => [statement.Action].flat());
+      statementsOf(name)
+        .filter((statement) => tableArn(statement).includes('TicketsTable'))
+        .flatMap((statement) => [statement.Action].flat());
     expect(ticketActions('wsAuthorizer')).toEqual(['dynamodb:DeleteItem']);
     expect(ticketActions('issueTicket')).toEqual(['dynamodb:PutItem']);
   });
@@ -46,7 +57,9 @@ describe('least privilege in the template', () => {
   });
 
   it('lets the export worker write the Notifications table, which deliver() needs', () => {
-    const onNotifications = statementsOf('exportWorker').filter((statement) => /NotificationsTable[^"]*\.Arn"|NotificationsTable[^"]*","Arn"/.test(tableArn(statement)));
+    const onNotifications = statementsOf('exportWorker').filter((statement) =>
+      /NotificationsTable[^"]*\.Arn"|NotificationsTable[^"]*","Arn"/.test(tableArn(statement)),
+    );
     expect(actionsOf(onNotifications)).toEqual(expect.arrayContaining(['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query']));
   });
 

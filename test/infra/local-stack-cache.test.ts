@@ -2,7 +2,7 @@ import { mkdtempSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { synthesizeLocalStackCached } from '../../lib/local/iam/synthesized-stack';
+import { synthesizeLocalStackCached } from '#lib/local/iam/synthesized-stack';
 
 const context = { stackName: 'herald', emailSender: 'cache@herald.local' };
 

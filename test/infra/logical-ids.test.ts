@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { buildHeraldApp } from '../../lib/infra/herald-stack';
+import { buildHeraldApp } from '#lib/infra/herald-stack';
 import { SKIP_BUNDLING, TEST_CONTEXT } from './synth';
 
 /**

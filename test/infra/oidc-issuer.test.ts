@@ -1,9 +1,9 @@
 import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { stringListEnv } from '../../functions/shared/config';
-import { functions, settingEnvVars, type SettingName } from '../../lib/description';
-import { HeraldFunction } from '../../lib/infra/herald-function';
+import { stringListEnv } from '#functions/shared/config';
+import { functions, settingEnvVars, type SettingName } from '#lib/description';
+import { HeraldFunction } from '#lib/infra/herald-function';
 import { SKIP_BUNDLING, synthesize, type ValidationReport } from './synth';
 
 const ISSUER = 'https://login.example.com/realms/field';
@@ -54,9 +54,7 @@ describe('with jwtIssuer and jwtAudience', () => {
       ProtocolType: 'HTTP',
       CorsConfiguration: Match.objectLike({ AllowOrigins: ORIGINS }),
     });
-    const [authorizer] = Object.values(
-      template.findResources('AWS::Lambda::Function', { Properties: { Description: functions.wsAuthorizer.description } }),
-    );
+    const [authorizer] = Object.values(template.findResources('AWS::Lambda::Function', { Properties: { Description: functions.wsAuthorizer.description } }));
     // Decoded by the function's own reader, so the stack and the handler agree on the encoding.
     expect(stringListEnv('ALLOWED_ORIGINS', authorizer?.Properties.Environment.Variables.ALLOWED_ORIGINS)).toEqual(ORIGINS);
   });
@@ -65,8 +63,8 @@ describe('with jwtIssuer and jwtAudience', () => {
 describe('a function that manages connections', () => {
   const manageConnections = () =>
     Object.values(template.findResources('AWS::IAM::Policy')).flatMap((policy) =>
-      (policy.Properties.PolicyDocument.Statement as Array<{ Action: string | string[]; Resource: unknown }>).filter(
-        (statement) => [statement.Action].flat().includes('execute-api:ManageConnections'),
+      (policy.Properties.PolicyDocument.Statement as Array<{ Action: string | string[]; Resource: unknown }>).filter((statement) =>
+        [statement.Action].flat().includes('execute-api:ManageConnections'),
       ),
     );
 
@@ -89,7 +87,10 @@ describe('a function that manages connections', () => {
       Environment: {
         Variables: Match.objectLike({
           CONNECTIONS_ENDPOINT: {
-            'Fn::Join': ['', ['https://', { Ref: Match.stringLikeRegexp('WebSocketApi') }, '.execute-api.', { Ref: 'AWS::Region' }, '.', { Ref: 'AWS::URLSuffix' }, '/live']],
+            'Fn::Join': [
+              '',
+              ['https://', { Ref: Match.stringLikeRegexp('WebSocketApi') }, '.execute-api.', { Ref: 'AWS::Region' }, '.', { Ref: 'AWS::URLSuffix' }, '/live'],
+            ],
           },
         }),
       },
@@ -101,7 +102,9 @@ describe('a function that manages connections', () => {
     expect(plugin.violations).toEqual([]);
     const probe = (plugin.suppressedViolations ?? []).filter((f) => f.acknowledgedAt.startsWith('Herald/PusherProbe/'));
     expect(probe.map((f) => f.ruleName)).toContainEqual(
-      expect.stringMatching(/^AwsSolutions-IAM5\[Resource::arn:<AWS::Partition>:execute-api:<AWS::Region>:<AWS::AccountId>:<\w+>\/live\/\*\/@connections\/\*\]$/),
+      expect.stringMatching(
+        /^AwsSolutions-IAM5\[Resource::arn:<AWS::Partition>:execute-api:<AWS::Region>:<AWS::AccountId>:<\w+>\/live\/\*\/@connections\/\*\]$/,
+      ),
     );
   });
 });

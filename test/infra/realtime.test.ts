@@ -1,6 +1,6 @@
 import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { functions, functionSpecs, tables } from '../../lib/description';
+import { functions, functionSpecs, tables } from '#lib/description';
 import { synthesize, type ValidationReport } from './synth';
 
 type Resource = { Type: string; Properties: Record<string, any>; DeletionPolicy?: string };
@@ -23,7 +23,9 @@ describe('functions', () => {
   it('builds one Lambda per described function, on nodejs22.x and ARM64, traced, with its own retained logs', () => {
     const lambdas = resourcesOf('AWS::Lambda::Function');
     expect(lambdas.map(([, fn]) => fn.Properties.Description).sort()).toEqual(
-      functionSpecs().map(([, spec]) => spec.description).sort(),
+      functionSpecs()
+        .map(([, spec]) => spec.description)
+        .sort(),
     );
     const logGroups = template.findResources('AWS::Logs::LogGroup') as Record<string, Resource>;
     for (const [, fn] of lambdas) {

@@ -1,7 +1,7 @@
 import { Annotations, Match, type Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { tables } from '../../lib/description';
-import type { HeraldStack } from '../../lib/infra/herald-stack';
+import { tables } from '#lib/description';
+import type { HeraldStack } from '#lib/infra/herald-stack';
 import { SKIP_BUNDLING, synthesize, TEST_CONTEXT, type ValidationReport } from './synth';
 
 /**
@@ -55,7 +55,9 @@ describe('defaults', () => {
 
   it("creates no API Gateway account setting, and says at synth that the account must have API Gateway's CloudWatch role", () => {
     template.resourceCountIs('AWS::ApiGateway::Account', 0);
-    const apiGatewayRoles = resourcesOf(template, 'AWS::IAM::Role').filter(([, role]) => JSON.stringify(role.Properties.AssumeRolePolicyDocument).includes('apigateway.amazonaws.com'));
+    const apiGatewayRoles = resourcesOf(template, 'AWS::IAM::Role').filter(([, role]) =>
+      JSON.stringify(role.Properties.AssumeRolePolicyDocument).includes('apigateway.amazonaws.com'),
+    );
     expect(apiGatewayRoles).toHaveLength(0);
     for (const [, stage] of resourcesOf(template, 'AWS::ApiGatewayV2::Stage')) expect(stage.DependsOn ?? []).toEqual([]);
     expect(infoOf(stack).some((message) => message.startsWith('createApiGatewayAccountRole=false') && message.includes('docs/deploy.md'))).toBe(true);
@@ -93,7 +95,9 @@ describe('with every opt-in', () => {
   });
 
   it("creates API Gateway's CloudWatch role and account setting, retained, before either stage", () => {
-    const roles = resourcesOf(template, 'AWS::IAM::Role').filter(([, role]) => JSON.stringify(role.Properties.AssumeRolePolicyDocument).includes('apigateway.amazonaws.com'));
+    const roles = resourcesOf(template, 'AWS::IAM::Role').filter(([, role]) =>
+      JSON.stringify(role.Properties.AssumeRolePolicyDocument).includes('apigateway.amazonaws.com'),
+    );
     expect(roles).toHaveLength(1);
     const [roleId, role] = roles[0]!;
     expect(role.Properties.AssumeRolePolicyDocument.Statement).toEqual([
@@ -115,7 +119,9 @@ describe('with every opt-in', () => {
   it('acknowledges exactly one finding on the new role: IAM4 for the managed policy, with a reason', () => {
     const nag = report.pluginReports.find((plugin) => plugin.pluginName === 'AwsSolutions')!;
     expect(nag.conclusion).toBe('success');
-    const onRole = (nag.suppressedViolations ?? []).filter((finding) => finding.violatingConstructs.some((c) => c.constructPath.includes('ApiGatewayCloudWatchRole')));
+    const onRole = (nag.suppressedViolations ?? []).filter((finding) =>
+      finding.violatingConstructs.some((c) => c.constructPath.includes('ApiGatewayCloudWatchRole')),
+    );
     expect(onRole.map((finding) => finding.acknowledgedId)).toEqual([
       'AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]',
     ]);

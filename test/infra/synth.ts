@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Template } from 'aws-cdk-lib/assertions';
-import { buildHeraldApp, type HeraldStack } from '../../lib/infra/herald-stack';
+import { buildHeraldApp, type HeraldStack } from '#lib/infra/herald-stack';
 
 /** The part of CDK's validation-report.json these tests read. */
 export interface ValidationReport {

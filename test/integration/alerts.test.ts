@@ -8,20 +8,20 @@ import { marshall } from '@aws-sdk/util-dynamodb';
 import type { Context, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
 import { ulid } from 'ulid';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
-import { fanOutAlertChange, type FanoutDeps } from '../../functions/alerts/fanout';
-import type { Alert } from '../../functions/alerts/model';
-import { connectionsApiGateway } from '../../functions/adapters/connections-api';
-import { dynamoConnectionStore } from '../../functions/adapters/dynamo-connection-store';
-import { dynamoEmailLedger } from '../../functions/adapters/dynamo-email-ledger';
-import { dynamoNotificationStore } from '../../functions/adapters/dynamo-notification-store';
-import { dynamoPreferenceStore } from '../../functions/adapters/dynamo-preference-store';
-import { dynamoMembershipStore, dynamoSubscriptionStore } from '../../functions/adapters/dynamo-topic-stores';
-import { sesMailer } from '../../functions/adapters/ses-mailer';
-import { deliver } from '../../functions/notifications/deliver';
-import { logger, metrics } from '../../functions/shared/instrumentation';
-import { publishTopicEvent } from '../../functions/topics/topics';
-import { functionEnvironment, functions, tables, type SettingName, type TableName } from '../../lib/description';
-import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../lib/local/aws-local';
+import { fanOutAlertChange, type FanoutDeps } from '#functions/alerts/fanout';
+import type { Alert } from '#functions/alerts/model';
+import { connectionsApiGateway } from '#functions/adapters/connections-api';
+import { dynamoConnectionStore } from '#functions/adapters/dynamo-connection-store';
+import { dynamoEmailLedger } from '#functions/adapters/dynamo-email-ledger';
+import { dynamoNotificationStore } from '#functions/adapters/dynamo-notification-store';
+import { dynamoPreferenceStore } from '#functions/adapters/dynamo-preference-store';
+import { dynamoMembershipStore, dynamoSubscriptionStore } from '#functions/adapters/dynamo-topic-stores';
+import { sesMailer } from '#functions/adapters/ses-mailer';
+import { deliver } from '#functions/notifications/deliver';
+import { logger, metrics } from '#functions/shared/instrumentation';
+import { publishTopicEvent } from '#functions/topics/topics';
+import { functionEnvironment, functions, tables, type SettingName, type TableName } from '#lib/description';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from '#lib/local/aws-local';
 import { api, devToken, emailsTo, eventually, sandboxedSes, tableName, TestSocket, ticketFor, urls } from '../support/local';
 
 const local = { region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS };
@@ -30,7 +30,9 @@ const db = DynamoDBDocumentClient.from(raw, { marshallOptions: { removeUndefined
 const sqs = new SQSClient({ endpoint: urls().sqsUrl, ...local, useQueueUrlAsEndpoint: false });
 const ses = new SESClient({ endpoint: urls().mailUrl, ...local });
 const connectionsApi = new ApiGatewayManagementApiClient({ endpoint: urls().wsUrl.replace(/^ws/, 'http'), ...local });
-afterAll(() => [raw, sqs, ses, connectionsApi].forEach((client) => client.destroy()));
+afterAll(() => {
+  for (const client of [raw, sqs, ses, connectionsApi]) client.destroy();
+});
 
 const opened: TestSocket[] = [];
 afterEach(async () => {
@@ -78,7 +80,12 @@ function fanoutDeps(sesClient: SESClient = ses): FanoutDeps {
     gateway,
     retentionDays: 30,
   };
-  const topics = { memberships: dynamoMembershipStore(db, tableName('memberships')), subscriptions: dynamoSubscriptionStore(db, tableName('subscriptions')), connections, gateway };
+  const topics = {
+    memberships: dynamoMembershipStore(db, tableName('memberships')),
+    subscriptions: dynamoSubscriptionStore(db, tableName('subscriptions')),
+    connections,
+    gateway,
+  };
   return {
     deliver: (requests) => deliver(delivery, requests),
     members: (tenant, topic) => topics.memberships.members(tenant, topic),
@@ -95,11 +102,17 @@ function fanoutDeps(sesClient: SESClient = ses): FanoutDeps {
 async function fanoutHandlerModule() {
   const tableNames = Object.fromEntries(Object.keys(tables).map((table) => [table, tableName(table as TableName)])) as Record<TableName, string>;
   const settings = { notificationRetentionDays: '30', emailSender: 'exports@herald.local' } as Record<SettingName, string>;
-  const env = functionEnvironment(functions.alertFanout, { tableNames, queueUrls: {} as never, bucketNames: {} as never, connectionsEndpoint: urls().wsUrl.replace(/^ws/, 'http'), settings });
+  const env = functionEnvironment(functions.alertFanout, {
+    tableNames,
+    queueUrls: {} as never,
+    bucketNames: {} as never,
+    connectionsEndpoint: urls().wsUrl.replace(/^ws/, 'http'),
+    settings,
+  });
   const previous = Object.fromEntries(Object.keys(env).map((key) => [key, process.env[key]]));
   Object.assign(process.env, env);
   try {
-    return await import('../../functions/alerts/handlers/fanout');
+    return await import('#functions/alerts/handlers/fanout');
   } finally {
     for (const [key, value] of Object.entries(previous)) {
       if (value === undefined) delete process.env[key];
@@ -372,7 +385,7 @@ describe('alerts: duplicates, poison records and email', () => {
       const errors = vi.spyOn(logger, 'error');
       try {
         expect(await makeHandler(fanoutDeps(sandbox.client))({ Records: [record] }, lambdaContext)).toEqual({ batchItemFailures: [{ itemIdentifier: '200' }] });
-        const logged = errors.mock.calls.map(([, extra]) => ((extra as { error?: Error } | undefined)?.error)?.message ?? '');
+        const logged = errors.mock.calls.map(([, extra]) => (extra as { error?: Error } | undefined)?.error?.message ?? '');
         expect(logged.some((text) => text.includes('SES has not verified the sender exports@herald.local'))).toBe(true);
       } finally {
         errors.mockRestore();
@@ -394,7 +407,16 @@ describe('alerts: duplicates, poison records and email', () => {
     await db.send(
       new PutCommand({
         TableName: tableName('alerts'),
-        Item: { tenant, id: poisonId, kind: 'alert', topic, topicKey: `${tenant}#${topic}`, severity: 'apocalyptic', version: 1, raisedAt: new Date().toISOString() },
+        Item: {
+          tenant,
+          id: poisonId,
+          kind: 'alert',
+          topic,
+          topicKey: `${tenant}#${topic}`,
+          severity: 'apocalyptic',
+          version: 1,
+          raisedAt: new Date().toISOString(),
+        },
       }),
     );
     const { body: later } = await api('POST', '/alerts', publisher, raiseBody(topic));
@@ -463,7 +485,9 @@ describe('alerts: who may do what', () => {
     const open = await api('GET', `/alerts?topic=${topic}&status=active`, ana);
     expect(open.body.alerts.map((a: any) => a.subject)).toEqual(['c', 'a']);
 
-    const forged = Buffer.from(JSON.stringify({ tenant: 'other', id: raised[0].id, topicKey: `other#${topic}`, raisedAt: raised[0].raisedAt })).toString('base64url');
+    const forged = Buffer.from(JSON.stringify({ tenant: 'other', id: raised[0].id, topicKey: `other#${topic}`, raisedAt: raised[0].raisedAt })).toString(
+      'base64url',
+    );
     const refused = await api('GET', `/alerts?topic=${topic}&cursor=${forged}`, ana);
     expect(refused.status).toBe(400);
     expect(refused.body.error.message).toContain('cursor');

@@ -1,7 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { HeraldClient, HeraldFrameError, memoryStore, type ConnectionState, type HeraldClientOptions, type Notification, type SocketLike, type TopicEvent } from '../../web/client';
+import {
+  HeraldClient,
+  HeraldFrameError,
+  memoryStore,
+  type ConnectionState,
+  type HeraldClientOptions,
+  type Notification,
+  type SocketLike,
+  type TopicEvent,
+} from '#web/client';
 import { api, devToken, urls } from '../support/local';
 
 /**
@@ -100,7 +109,9 @@ async function startClient(options: Partial<HeraldClientOptions> & { user?: stri
     getToken: async () => token,
     WebSocket,
     storage: memoryStore(),
-    fetch: (input, init) => (httpRequests.push(`${init?.method ?? 'GET'} ${new URL(String(input)).pathname}${new URL(String(input)).search}`), fetch(input, init)),
+    fetch: (input, init) => (
+      httpRequests.push(`${init?.method ?? 'GET'} ${new URL(String(input)).pathname}${new URL(String(input)).search}`), fetch(input, init)
+    ),
     ...options,
   });
   const observed: Observed = { client, user, notifications: [], states: [], unread: [], httpRequests, errors: [], resets: [] };
@@ -267,7 +278,12 @@ describe('client library against the local runtime', () => {
 
 describe('client library within API Gateway limits', () => {
   const setLimits = (limits: { idleTimeoutMs?: number; maxDurationMs?: number }) =>
-    fetch(`${urls().wsUrl.replace(/^ws/, 'http').replace(/\/live$/, '')}/_local/limits`, { method: 'PUT', body: JSON.stringify(limits) });
+    fetch(
+      `${urls()
+        .wsUrl.replace(/^ws/, 'http')
+        .replace(/\/live$/, '')}/_local/limits`,
+      { method: 'PUT', body: JSON.stringify(limits) },
+    );
   afterEach(async () => {
     await setLimits({ idleTimeoutMs: 10 * 60_000, maxDurationMs: 2 * 3600_000 });
   });

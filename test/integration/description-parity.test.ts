@@ -16,10 +16,10 @@ import {
   type TableAccess,
   type TableName,
   type TableSpec,
-} from '../../lib/description';
-import { arnInRegion, LOCAL_CREDENTIALS, LOCAL_REGION } from '../../lib/local/aws-local';
-import { localBucketName, localQueueName, localTableName } from '../../lib/local/resources';
-import { LOCAL_EXPORT_RECORDS, type ServedEventSource } from '../../lib/local/runtime';
+} from '#lib/description';
+import { arnInRegion, LOCAL_CREDENTIALS, LOCAL_REGION } from '#lib/local/aws-local';
+import { localBucketName, localQueueName, localTableName } from '#lib/local/resources';
+import { LOCAL_EXPORT_RECORDS, type ServedEventSource } from '#lib/local/runtime';
 import { SKIP_BUNDLING, synthesize } from '../infra/synth';
 
 /**
@@ -123,7 +123,17 @@ beforeAll(() => {
   };
   const apiProtocol = (apiRef: { Ref: string }) => resources[apiRef.Ref]?.Properties.ProtocolType;
 
-  deployed = { webSocketRoutes: [], httpRoutes: [], eventSources: {}, uncomparedMappingProperties: {}, tables: {}, queues: {}, dynamodbGrants: [], managedPolicies: {}, buckets: Object.keys(described.buckets) };
+  deployed = {
+    webSocketRoutes: [],
+    httpRoutes: [],
+    eventSources: {},
+    uncomparedMappingProperties: {},
+    tables: {},
+    queues: {},
+    dynamodbGrants: [],
+    managedPolicies: {},
+    buckets: Object.keys(described.buckets),
+  };
   for (const [id, resource] of Object.entries(resources)) {
     const properties = resource.Properties;
     switch (resource.Type) {
@@ -207,14 +217,20 @@ describe('the CDK template and the local runtime', () => {
     expect(deployed.uncomparedMappingProperties, 'event-source mappings setting properties this test does not compare yet').toEqual(
       Object.fromEntries(Object.keys(deployed.eventSources).map((mapping) => [mapping, []])),
     );
-    expect(facts(served), 'event-source pollers of the local runtime (received) vs AWS::Lambda::EventSourceMapping in the template (expected)').toEqual(facts(deployed.eventSources));
+    expect(facts(served), 'event-source pollers of the local runtime (received) vs AWS::Lambda::EventSourceMapping in the template (expected)').toEqual(
+      facts(deployed.eventSources),
+    );
   });
 
   it('create the same tables: keys and their types, global and local indexes with their projections, TTL attribute, stream view type', async () => {
     const local: Record<string, TableShape> = {};
     for (const name of Object.keys(tables) as TableName[]) local[name] = await tableInDynamoDbLocal(localTableName(name));
-    expect(Object.keys(deployed.tables).sort(), 'AWS::DynamoDB::Table resources in the template vs tables in the description').toEqual(Object.keys(tables).sort());
-    expect(facts(local), 'tables in DynamoDB Local, herald-<name> (received) vs AWS::DynamoDB::Table in the template (expected)').toEqual(facts(deployed.tables));
+    expect(Object.keys(deployed.tables).sort(), 'AWS::DynamoDB::Table resources in the template vs tables in the description').toEqual(
+      Object.keys(tables).sort(),
+    );
+    expect(facts(local), 'tables in DynamoDB Local, herald-<name> (received) vs AWS::DynamoDB::Table in the template (expected)').toEqual(
+      facts(deployed.tables),
+    );
   });
 
   it('create the same queues: visibility timeout, retention, redrive target and maxReceiveCount', async () => {
@@ -248,9 +264,10 @@ describe('the CDK template and the local runtime', () => {
     expect(deployed.dynamodbGrants.length).toBeGreaterThan(0);
     // A managed policy's statements are not in the template, so the grants below would miss them.
     expect(deployed.managedPolicies, 'function roles with managed policies').toEqual({});
-    expect(deployed.dynamodbGrants.sort(), "DynamoDB actions each function's role allows in the template (received) vs its access in the description (expected)").toEqual(
-      [...new Set(described)].sort(),
-    );
+    expect(
+      deployed.dynamodbGrants.sort(),
+      "DynamoDB actions each function's role allows in the template (received) vs its access in the description (expected)",
+    ).toEqual([...new Set(described)].sort());
   });
 
   it('create the same buckets', async () => {
@@ -394,7 +411,9 @@ async function tableInDynamoDbLocal(tableName: string): Promise<TableShape> {
 }
 
 function queueInFauxqs(attributes: Record<string, string>, labelOfArn: (arn: string) => string): QueueShape {
-  const redrive = attributes.RedrivePolicy ? (JSON.parse(attributes.RedrivePolicy) as { deadLetterTargetArn: string; maxReceiveCount: string | number }) : undefined;
+  const redrive = attributes.RedrivePolicy
+    ? (JSON.parse(attributes.RedrivePolicy) as { deadLetterTargetArn: string; maxReceiveCount: string | number })
+    : undefined;
   return {
     visibilityTimeoutSeconds: Number(attributes.VisibilityTimeout),
     messageRetentionSeconds: Number(attributes.MessageRetentionPeriod),

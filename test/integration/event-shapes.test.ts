@@ -1,23 +1,18 @@
 import { DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { GetQueueAttributesCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
-import {
-  APIGatewayProxyEventV2Schema,
-  APIGatewayProxyWebsocketEventSchema,
-  DynamoDBStreamSchema,
-  SqsSchema,
-} from '@aws-lambda-powertools/parser/schemas';
+import { APIGatewayProxyEventV2Schema, APIGatewayProxyWebsocketEventSchema, DynamoDBStreamSchema, SqsSchema } from '@aws-lambda-powertools/parser/schemas';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { z } from 'zod';
-import type { FunctionName, FunctionSpec } from '../../lib/description';
-import { LOCAL_ACCOUNT, LOCAL_CREDENTIALS, LOCAL_REGION } from '../../lib/local/aws-local';
-import { startHttpApi, type HttpApi } from '../../lib/local/http-api';
-import { createLocalIssuer } from '../../lib/local/issuer';
-import type { LocalFunction } from '../../lib/local/lambda-host';
-import { createQueueWithDlq, createTable } from '../../lib/local/resources';
-import { startSqsPoller, type SqsPoller } from '../../lib/local/sqs-poller';
-import { startStreamPoller, type StreamPoller } from '../../lib/local/stream-poller';
-import { startWebSocketGateway, type WebSocketGateway } from '../../lib/local/websocket-gateway';
+import type { FunctionName, FunctionSpec } from '#lib/description';
+import { LOCAL_ACCOUNT, LOCAL_CREDENTIALS, LOCAL_REGION } from '#lib/local/aws-local';
+import { startHttpApi, type HttpApi } from '#lib/local/http-api';
+import { createLocalIssuer } from '#lib/local/issuer';
+import type { LocalFunction } from '#lib/local/lambda-host';
+import { createQueueWithDlq, createTable } from '#lib/local/resources';
+import { startSqsPoller, type SqsPoller } from '#lib/local/sqs-poller';
+import { startStreamPoller, type StreamPoller } from '#lib/local/stream-poller';
+import { startWebSocketGateway, type WebSocketGateway } from '#lib/local/websocket-gateway';
 import { eventually, TestSocket } from '../support/local';
 
 /**
@@ -113,7 +108,9 @@ describe('WebSocket API events', () => {
     expect(event.requestContext.requestTime).toMatch(REQUEST_TIME);
     expect(typeof event.requestContext.requestTimeEpoch).toBe('number');
     // Same instant, in both of its forms (requestTime has whole seconds).
-    expect(Math.floor(event.requestContext.requestTimeEpoch / 1000) * 1000).toBe(Date.parse(event.requestContext.requestTime.replace(/^(\d+)\/(\w+)\/(\d+):/, '$2 $1 $3 ').replace(' +0000', ' GMT')));
+    expect(Math.floor(event.requestContext.requestTimeEpoch / 1000) * 1000).toBe(
+      Date.parse(event.requestContext.requestTime.replace(/^(\d+)\/(\w+)\/(\d+):/, '$2 $1 $3 ').replace(' +0000', ' GMT')),
+    );
   }
 
   function expectForwardingHeaders(event: any): void {
@@ -159,7 +156,10 @@ describe('WebSocket API events', () => {
       body: z.string(),
       isBase64Encoded: z.literal(false),
     });
-    for (const [name, body] of [['echo', '{"action":"echo"}'], ['default', 'not json']] as const) {
+    for (const [name, body] of [
+      ['echo', '{"action":"echo"}'],
+      ['default', 'not json'],
+    ] as const) {
       const event = eventsOf(name)[0];
       expectShape(schema, event);
       expect(event).toMatchObject({ body, isBase64Encoded: false });
@@ -201,9 +201,15 @@ describe('HTTP API events (payload format 2.0)', () => {
       ],
     });
     token = await issuer.sign({ tenant: 'acme', user: 'ana', roles: ['admin', 'publisher'] });
-    const withJwt = await fetch(`${api.url}/things/t%201?verbose=1`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: '{"a":1}' });
+    const withJwt = await fetch(`${api.url}/things/t%201?verbose=1`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: '{"a":1}',
+    });
     expect(withJwt.status).toBe(200);
-    const open = await fetch(`${api.url.replace('127.0.0.1', 'localhost')}/open`, { headers: { 'x-amzn-trace-id': 'Root=1-00000000-000000000000000000000001' } });
+    const open = await fetch(`${api.url.replace('127.0.0.1', 'localhost')}/open`, {
+      headers: { 'x-amzn-trace-id': 'Root=1-00000000-000000000000000000000001' },
+    });
     expect(open.status).toBe(200);
   });
   afterAll(() => api?.stop());
@@ -295,7 +301,9 @@ describe('event-source mapping events', () => {
       throw new Error('fails, so the message is redriven');
     });
     const dlqHandler = capturing('deadLetter');
-    await sqs.send(new SendMessageCommand({ QueueUrl: queue.url, MessageBody: '{"run":"r-1"}', MessageAttributes: { kind: { DataType: 'String', StringValue: 'export' } } }));
+    await sqs.send(
+      new SendMessageCommand({ QueueUrl: queue.url, MessageBody: '{"run":"r-1"}', MessageAttributes: { kind: { DataType: 'String', StringValue: 'export' } } }),
+    );
     const queuePoller = await startSqsPoller({ sqs, queueUrl: queue.url, handler: queueHandler.invoke, logger: silent, waitTimeSeconds: 1 });
     pollers.push(queuePoller);
     await queuePoller.drain();

@@ -5,10 +5,10 @@ import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it, vi } from 'vitest';
-import { LOCAL_ACCOUNT, LOCAL_CREDENTIALS, LOCAL_REGION } from '../../lib/local/aws-local';
-import { createQueueWithDlq, createTable } from '../../lib/local/resources';
-import { startSqsPoller, type SqsPoller, type SqsPollerOptions } from '../../lib/local/sqs-poller';
-import { startStreamPoller, type StreamPoller, type StreamPollerOptions } from '../../lib/local/stream-poller';
+import { LOCAL_ACCOUNT, LOCAL_CREDENTIALS, LOCAL_REGION } from '#lib/local/aws-local';
+import { createQueueWithDlq, createTable } from '#lib/local/resources';
+import { startSqsPoller, type SqsPoller, type SqsPollerOptions } from '#lib/local/sqs-poller';
+import { startStreamPoller, type StreamPoller, type StreamPollerOptions } from '#lib/local/stream-poller';
 
 const silent = { warn: () => undefined, error: () => undefined };
 const ISO_TIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{3})?Z$/;
@@ -80,7 +80,11 @@ describe('DynamoDB stream event source', () => {
     const poller = await poll({ tableName: table, handler: seen.handler, batchSize: 3, startingPosition: 'TRIM_HORIZON' });
     await poller.drain();
 
-    expect(seen.keys()).toEqual([['a0', 'a1', 'a2'], ['a3', 'a4', 'a5'], ['a6', 'a0']]);
+    expect(seen.keys()).toEqual([
+      ['a0', 'a1', 'a2'],
+      ['a3', 'a4', 'a5'],
+      ['a6', 'a0'],
+    ]);
     const records = seen.batches.flat();
     const first = records[0]!;
     expect(first).toMatchObject({
@@ -171,7 +175,10 @@ describe('DynamoDB stream event source', () => {
     });
     const poller = await poll({ tableName: table, handler: seen.handler, batchSize: 5, retryAttempts: 1, startingPosition: 'TRIM_HORIZON' });
     await poller.drain();
-    expect(seen.keys()).toEqual([['d0', 'd1', 'd2', 'd3', 'd4'], ['d2', 'd3', 'd4']]);
+    expect(seen.keys()).toEqual([
+      ['d0', 'd1', 'd2', 'd3', 'd4'],
+      ['d2', 'd3', 'd4'],
+    ]);
     expect(poller.stats).toMatchObject({ failedBatches: 1, discardedRecords: 0 });
   });
 
@@ -181,7 +188,10 @@ describe('DynamoDB stream event source', () => {
     const seen = recorder((_records, call) => (call === 1 ? { batchItemFailures: [{ itemIdentifier: 'no-such-record' }] } : undefined));
     const poller = await poll({ tableName: table, handler: seen.handler, retryAttempts: 1, startingPosition: 'TRIM_HORIZON' });
     await poller.drain();
-    expect(seen.keys()).toEqual([['e0', 'e1', 'e2'], ['e0', 'e1', 'e2']]);
+    expect(seen.keys()).toEqual([
+      ['e0', 'e1', 'e2'],
+      ['e0', 'e1', 'e2'],
+    ]);
   });
 
   it('bisects a failing batch until the poison record is alone, and delivers every other record', async () => {
@@ -250,7 +260,9 @@ describe('DynamoDB stream event source', () => {
     await poller.drain({ timeoutMs: 10_000 });
     expect(seen.batches.length).toBeGreaterThanOrEqual(2);
     const failures = await receiveJson(onFailure);
-    expect(failures).toMatchObject([{ requestContext: { condition: 'RecordAgeExceeded', approximateInvokeCount: seen.batches.length }, DDBStreamBatchInfo: { batchSize: 1 } }]);
+    expect(failures).toMatchObject([
+      { requestContext: { condition: 'RecordAgeExceeded', approximateInvokeCount: seen.batches.length }, DDBStreamBatchInfo: { batchSize: 1 } },
+    ]);
   });
 
   it('reads a closed shard to its end and marks it ended', async () => {
@@ -383,7 +395,9 @@ describe('SQS event source', () => {
     const queue = await newQueue();
     await send(queue.url, ['ok-1', 'bad', 'ok-2']);
     const seen = recorder((records) => ({
-      batchItemFailures: records.filter((record) => record.body === 'bad' && record.attributes.ApproximateReceiveCount === '1').map((record) => ({ itemIdentifier: record.messageId })),
+      batchItemFailures: records
+        .filter((record) => record.body === 'bad' && record.attributes.ApproximateReceiveCount === '1')
+        .map((record) => ({ itemIdentifier: record.messageId })),
     }));
     const poller = await poll({ queueUrl: queue.url, handler: seen.handler });
     await poller.drain();

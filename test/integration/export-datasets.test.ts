@@ -5,16 +5,16 @@ import { BatchWriteCommand, DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb
 import type { Context } from 'aws-lambda';
 import { ulid } from 'ulid';
 import { afterAll, describe, expect, it } from 'vitest';
-import { dynamoDatasetChecks, dynamoDatasets, type DatasetTables } from '../../functions/adapters/dynamo-datasets';
-import { dynamoExportStore } from '../../functions/adapters/dynamo-export-store';
-import { eventBridgeScheduleGateway } from '../../functions/adapters/eventbridge-scheduler';
-import { ALERT_COLUMNS } from '../../functions/exports/datasets';
-import type { ExportRow } from '../../functions/exports/formats';
-import { createSchedule } from '../../functions/exports/service';
-import type { HttpEvent } from '../../functions/shared/http';
-import { functionEnvironment, functions, tables, type SettingName, type TableName } from '../../lib/description';
-import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../lib/local/aws-local';
-import { LOCAL_EXPORT_RECORDS, LOCAL_EXPORT_SCHEDULE_GROUP } from '../../lib/local/runtime';
+import { dynamoDatasetChecks, dynamoDatasets, type DatasetTables } from '#functions/adapters/dynamo-datasets';
+import { dynamoExportStore } from '#functions/adapters/dynamo-export-store';
+import { eventBridgeScheduleGateway } from '#functions/adapters/eventbridge-scheduler';
+import { ALERT_COLUMNS } from '#functions/exports/datasets';
+import type { ExportRow } from '#functions/exports/formats';
+import { createSchedule } from '#functions/exports/service';
+import type { HttpEvent } from '#functions/shared/http';
+import { functionEnvironment, functions, tables, type SettingName, type TableName } from '#lib/description';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from '#lib/local/aws-local';
+import { LOCAL_EXPORT_RECORDS, LOCAL_EXPORT_SCHEDULE_GROUP } from '#lib/local/runtime';
 import { api, devToken, emailsTo, eventually, tableName, urls, type StoredEmail } from '../support/local';
 import { parse as parseCsvText } from 'csv-parse/sync';
 
@@ -27,7 +27,9 @@ const local = { region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS };
 const raw = new DynamoDBClient({ endpoint: urls().dynamodbUrl, ...local });
 const db = DynamoDBDocumentClient.from(raw, { marshallOptions: { removeUndefinedValues: true } });
 const scheduler = new SchedulerClient({ endpoint: urls().schedulerUrl, ...local });
-afterAll(() => [raw, scheduler].forEach((client) => client.destroy()));
+afterAll(() => {
+  for (const client of [raw, scheduler]) client.destroy();
+});
 
 /** Every Query this file's own client sends, with what DynamoDB read (ScannedCount) and returned (Count). */
 const queries: Array<{ input: Record<string, unknown>; scanned: number; returned: number }> = [];
@@ -35,7 +37,8 @@ raw.middlewareStack.add(
   ((next: (args: unknown) => Promise<{ output: { ScannedCount?: number; Count?: number } }>, context: { commandName?: string }) =>
     async (args: { input: Record<string, unknown> }) => {
       const result = await next(args);
-      if (context.commandName === 'QueryCommand') queries.push({ input: args.input, scanned: result.output.ScannedCount ?? -1, returned: result.output.Count ?? -1 });
+      if (context.commandName === 'QueryCommand')
+        queries.push({ input: args.input, scanned: result.output.ScannedCount ?? -1, returned: result.output.Count ?? -1 });
       return result;
     }) as never,
   { step: 'initialize', name: 'recordQueries' },
@@ -156,7 +159,7 @@ async function previewWithoutRecords() {
   const previous = Object.fromEntries(Object.keys(env).map((key) => [key, process.env[key]]));
   Object.assign(process.env, env);
   try {
-    return (await import('../../functions/exports/handlers/preview')).handler;
+    return (await import('#functions/exports/handlers/preview')).handler;
   } finally {
     for (const [key, value] of Object.entries(previous)) {
       if (value === undefined) delete process.env[key];
@@ -181,7 +184,7 @@ describe('the records dataset', () => {
     expect(body.rows).toEqual([1, 2, 3].map((n) => ({ recordedAt: at(n), crew: 'north', site: `mine-${n}` })));
   });
 
-  it("starts with a few sample records for the demo tenant acme, so the demo has something to export", async () => {
+  it('starts with a few sample records for the demo tenant acme, so the demo has something to export', async () => {
     const { status, body } = await api('POST', '/exports/preview', await devToken('acme', 'ana'), { dataset: 'records', limit: 50 });
     expect(status).toBe(200);
     expect(body.columns.map((column: { key: string }) => column.key)).toEqual(['recordedAt', 'crew', 'hours', 'site', 'status', 'other']);
@@ -224,7 +227,10 @@ describe('the records dataset', () => {
 
   it('reads a date range as a key condition: from inclusive, to exclusive, nothing outside read', async () => {
     const tenant = unique('t');
-    await writeAll(recordsTable, [0, 1, 2, 3, 4, 5].map((n) => ({ tenantId: tenant, recordedAt: at(n), n })));
+    await writeAll(
+      recordsTable,
+      [0, 1, 2, 3, 4, 5].map((n) => ({ tenantId: tenant, recordedAt: at(n), n })),
+    );
     const datasets = dynamoDatasets(db, datasetTables, { client: raw, table: LOCAL_EXPORT_RECORDS });
     const read = async (filters: { from?: string; to?: string }) => {
       queries.length = 0;
@@ -290,7 +296,12 @@ describe('the records dataset', () => {
     const store = dynamoExportStore(db, tableName('exports'));
     const deps = {
       store,
-      scheduler: eventBridgeScheduleGateway(scheduler, { groupName: LOCAL_EXPORT_SCHEDULE_GROUP, roleArn: 'arn:aws:iam::000000000000:role/unused', queueArn: 'arn:aws:sqs:us-east-1:000000000000:unused', deadLetterQueueArn: 'arn:aws:sqs:us-east-1:000000000000:unused' }),
+      scheduler: eventBridgeScheduleGateway(scheduler, {
+        groupName: LOCAL_EXPORT_SCHEDULE_GROUP,
+        roleArn: 'arn:aws:iam::000000000000:role/unused',
+        queueArn: 'arn:aws:sqs:us-east-1:000000000000:unused',
+        deadLetterQueueArn: 'arn:aws:sqs:us-east-1:000000000000:unused',
+      }),
       // What the schedule-writing functions are wired with: the checks alone (here without exportRecords).
       datasets: dynamoDatasetChecks(db, tableName('memberships'), undefined),
     };
@@ -317,12 +328,20 @@ describe('the alerts dataset', () => {
 
   it("previews one topic's alerts of the caller's tenant, oldest first, in the alert columns", async () => {
     const { tenant, site1 } = await seedAlerts();
-    const { status, body } = await api('POST', '/exports/preview', await devToken(tenant, 'ana'), { dataset: 'alerts', filters: { topic: 'site-1' }, limit: 50 });
+    const { status, body } = await api('POST', '/exports/preview', await devToken(tenant, 'ana'), {
+      dataset: 'alerts',
+      filters: { topic: 'site-1' },
+      limit: 50,
+    });
     expect(status).toBe(200);
     expect(body.columns).toEqual(ALERT_COLUMNS);
     expect(body.rows.map((row: { id: string }) => row.id)).toEqual(site1.map((alert) => alert.id));
     expect(body.rows[1]).toMatchObject({ topic: 'site-1', status: 'acknowledged', assigneeId: 'ana', version: 1, raisedAt: at(2) });
-    expect(Object.keys(body.rows[0]).sort()).toEqual(ALERT_COLUMNS.map((column) => column.key).filter((key) => !['message', 'assigneeId'].includes(key)).sort());
+    expect(Object.keys(body.rows[0]).sort()).toEqual(
+      ALERT_COLUMNS.map((column) => column.key)
+        .filter((key) => !['message', 'assigneeId'].includes(key))
+        .sort(),
+    );
   });
 
   it('filters by status, and reads a date range as a key condition on raisedAt', async () => {
@@ -365,7 +384,12 @@ describe('the alerts dataset', () => {
     const store = dynamoExportStore(db, tableName('exports'));
     const deps = {
       store,
-      scheduler: eventBridgeScheduleGateway(scheduler, { groupName: LOCAL_EXPORT_SCHEDULE_GROUP, roleArn: 'arn:aws:iam::000000000000:role/unused', queueArn: 'arn:aws:sqs:us-east-1:000000000000:unused', deadLetterQueueArn: 'arn:aws:sqs:us-east-1:000000000000:unused' }),
+      scheduler: eventBridgeScheduleGateway(scheduler, {
+        groupName: LOCAL_EXPORT_SCHEDULE_GROUP,
+        roleArn: 'arn:aws:iam::000000000000:role/unused',
+        queueArn: 'arn:aws:sqs:us-east-1:000000000000:unused',
+        deadLetterQueueArn: 'arn:aws:sqs:us-east-1:000000000000:unused',
+      }),
       // What the schedule-writing functions are wired with: the checks alone (here without exportRecords).
       datasets: dynamoDatasetChecks(db, tableName('memberships'), undefined),
     };
@@ -378,7 +402,10 @@ describe('the alerts dataset', () => {
     // The same checks let a member through, and hold a records range to the configured sort key.
     await expect(deps.datasets.check('alerts', { tenant, userId: 'ana' }, { topic: 'site-1' })).resolves.toBeUndefined();
     const withRecords = dynamoDatasetChecks(db, tableName('memberships'), { table: recordsTable, tenantKey: 'tenantId' });
-    await expect(withRecords.check('records', { tenant, userId: 'bob' }, { from: at(0) })).rejects.toMatchObject({ status: 400, message: expect.stringMatching(/^filters\.from: /) });
+    await expect(withRecords.check('records', { tenant, userId: 'bob' }, { from: at(0) })).rejects.toMatchObject({
+      status: 400,
+      message: expect.stringMatching(/^filters\.from: /),
+    });
     // The deployed wiring (POST /exports/schedules through the local runtime) checks the same way.
     expect((await api('POST', '/exports/schedules', await devToken(tenant, 'bob', ['admin']), body)).status).toBe(403);
     expect((await api('POST', '/exports/schedules', await devToken(tenant, 'ana'), body)).status).toBe(201);

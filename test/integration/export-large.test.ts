@@ -5,13 +5,13 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { BatchWriteCommand, DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import ExcelJS from 'exceljs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { dynamoDatasets } from '../../functions/adapters/dynamo-datasets';
-import { dynamoExportStore } from '../../functions/adapters/dynamo-export-store';
-import { s3ExportFiles } from '../../functions/adapters/s3-export-files';
-import { sesMailer } from '../../functions/adapters/ses-mailer';
-import { runExport, type WorkerDeps } from '../../functions/exports/worker';
-import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../lib/local/aws-local';
-import { localBucketName } from '../../lib/local/resources';
+import { dynamoDatasets } from '#functions/adapters/dynamo-datasets';
+import { dynamoExportStore } from '#functions/adapters/dynamo-export-store';
+import { s3ExportFiles } from '#functions/adapters/s3-export-files';
+import { sesMailer } from '#functions/adapters/ses-mailer';
+import { runExport, type WorkerDeps } from '#functions/exports/worker';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from '#lib/local/aws-local';
+import { localBucketName } from '#lib/local/resources';
 import { api, devToken, tableName, urls } from '../support/local';
 import { parse as parseCsvText } from 'csv-parse/sync';
 
@@ -25,7 +25,9 @@ const raw = new DynamoDBClient({ endpoint: urls().dynamodbUrl, ...local });
 const db = DynamoDBDocumentClient.from(raw, { marshallOptions: { removeUndefinedValues: true } });
 const s3 = new S3Client({ endpoint: urls().s3Url, forcePathStyle: true, ...local });
 const ses = new SESClient({ endpoint: urls().mailUrl, ...local });
-afterAll(() => [raw, s3, ses].forEach((client) => client.destroy()));
+afterAll(() => {
+  for (const client of [raw, s3, ses]) client.destroy();
+});
 
 const store = dynamoExportStore(db, tableName('exports'));
 const bucket = localBucketName('exports');
@@ -61,7 +63,19 @@ async function seed(): Promise<void> {
         const seq = first + index;
         return {
           PutRequest: {
-            Item: { userKey: `${tenant}#ana`, seq, id: `n-${seq}`, createdAt: createdAtOf(seq), kind: 'bench', priority: 'normal', title: `Title ${seq}`, body: bodyOf(seq), data: { n: seq }, expiresAt, ...(seq % 2 ? { unreadSeq: seq } : {}) },
+            Item: {
+              userKey: `${tenant}#ana`,
+              seq,
+              id: `n-${seq}`,
+              createdAt: createdAtOf(seq),
+              kind: 'bench',
+              priority: 'normal',
+              title: `Title ${seq}`,
+              body: bodyOf(seq),
+              data: { n: seq },
+              expiresAt,
+              ...(seq % 2 ? { unreadSeq: seq } : {}),
+            },
           },
         };
       });
@@ -114,7 +128,17 @@ describe(`a ${ROWS / 1000}k-row export`, () => {
     expect(records[0]).toEqual(HEADER);
     expect(records.every((record) => record.length === HEADER.length)).toBe(true);
     for (const seq of SAMPLE) {
-      expect(records[seq]).toEqual([String(seq), `n-${seq}`, createdAtOf(seq), 'bench', 'normal', `Title ${seq}`, bodyOf(seq), String(seq % 2 === 0), `{"n":${seq}}`]);
+      expect(records[seq]).toEqual([
+        String(seq),
+        `n-${seq}`,
+        createdAtOf(seq),
+        'bench',
+        'normal',
+        `Title ${seq}`,
+        bodyOf(seq),
+        String(seq % 2 === 0),
+        `{"n":${seq}}`,
+      ]);
     }
   });
 

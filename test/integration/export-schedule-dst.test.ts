@@ -29,14 +29,24 @@ describe('a daily export at 09:00 in America/New_York', () => {
       const moved = await clock({ now: '2026-03-10T00:00:00Z' });
       const { fired } = (await moved.json()) as { fired: Array<{ name: string; scheduledTime: string; outcome: string }> };
       const ours = fired.filter((invocation) => invocation.name === `export-${schedule.id}`);
-      expect(ours.map((invocation) => invocation.scheduledTime)).toEqual(['2026-03-06T14:00:00Z', '2026-03-07T14:00:00Z', '2026-03-08T13:00:00Z', '2026-03-09T13:00:00Z']);
+      expect(ours.map((invocation) => invocation.scheduledTime)).toEqual([
+        '2026-03-06T14:00:00Z',
+        '2026-03-07T14:00:00Z',
+        '2026-03-08T13:00:00Z',
+        '2026-03-09T13:00:00Z',
+      ]);
       expect(ours.every((invocation) => invocation.outcome === 'delivered')).toBe(true);
 
       const runs = await eventually(async () => {
         const { body } = await api('GET', `/exports/schedules/${schedule.id}/runs`, token);
         return body.items.length === 4 && body.items.every((run: { status: string }) => run.status === 'succeeded') ? body.items : undefined;
       }, 20_000);
-      expect(runs.map((run: { scheduledAt: string }) => run.scheduledAt)).toEqual(['2026-03-09T13:00:00Z', '2026-03-08T13:00:00Z', '2026-03-07T14:00:00Z', '2026-03-06T14:00:00Z']);
+      expect(runs.map((run: { scheduledAt: string }) => run.scheduledAt)).toEqual([
+        '2026-03-09T13:00:00Z',
+        '2026-03-08T13:00:00Z',
+        '2026-03-07T14:00:00Z',
+        '2026-03-06T14:00:00Z',
+      ]);
       expect(runs.every((run: { trigger: string }) => run.trigger === 'schedule')).toBe(true);
     } finally {
       await api('DELETE', `/exports/schedules/${schedule.id}`, token);

@@ -4,15 +4,15 @@ import { MessageRejected, SESClient } from '@aws-sdk/client-ses';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { afterAll, describe, expect, it, vi } from 'vitest';
-import { dynamoDatasets } from '../../functions/adapters/dynamo-datasets';
-import { dynamoExportStore } from '../../functions/adapters/dynamo-export-store';
-import { s3ExportFiles } from '../../functions/adapters/s3-export-files';
-import { sesMailer } from '../../functions/adapters/ses-mailer';
-import type { RunMessage } from '../../functions/exports/model';
-import { objectKeyOf, runExport, type ExportFiles, type WorkerDeps } from '../../functions/exports/worker';
-import { metrics } from '../../functions/shared/instrumentation';
-import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../lib/local/aws-local';
-import { localBucketName } from '../../lib/local/resources';
+import { dynamoDatasets } from '#functions/adapters/dynamo-datasets';
+import { dynamoExportStore } from '#functions/adapters/dynamo-export-store';
+import { s3ExportFiles } from '#functions/adapters/s3-export-files';
+import { sesMailer } from '#functions/adapters/ses-mailer';
+import type { RunMessage } from '#functions/exports/model';
+import { objectKeyOf, runExport, type ExportFiles, type WorkerDeps } from '#functions/exports/worker';
+import { metrics } from '#functions/shared/instrumentation';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from '#lib/local/aws-local';
+import { localBucketName } from '#lib/local/resources';
 import { api, devToken, emailsTo, sandboxedSes, tableName, urls } from '../support/local';
 
 /**
@@ -24,7 +24,9 @@ const raw = new DynamoDBClient({ endpoint: urls().dynamodbUrl, ...local });
 const db = DynamoDBDocumentClient.from(raw, { marshallOptions: { removeUndefinedValues: true } });
 const s3 = new S3Client({ endpoint: urls().s3Url, forcePathStyle: true, ...local });
 const ses = new SESClient({ endpoint: urls().mailUrl, ...local });
-afterAll(() => [raw, s3, ses].forEach((client) => client.destroy()));
+afterAll(() => {
+  for (const client of [raw, s3, ses]) client.destroy();
+});
 
 const store = dynamoExportStore(db, tableName('exports'));
 const bucket = localBucketName('exports');
@@ -62,8 +64,13 @@ async function newSchedule(recipient: string | string[]): Promise<{ tenant: stri
   return { tenant, scheduleId: body.id };
 }
 
-const message = (tenant: string, scheduleId: string, scheduledTime: string): RunMessage => ({ scheduleId, tenant, owner: 'ana', scheduledTime, trigger: 'schedule' });
-
+const message = (tenant: string, scheduleId: string, scheduledTime: string): RunMessage => ({
+  scheduleId,
+  tenant,
+  owner: 'ana',
+  scheduledTime,
+  trigger: 'schedule',
+});
 
 const address = () => `${randomUUID().slice(0, 8)}@example.com`;
 
@@ -157,7 +164,13 @@ describe('the export worker', () => {
       expect(run).toMatchObject({ status: 'succeeded' });
       expect(run!.emailedAt).toBeDefined();
       expect(run!.error).toMatch(new RegExp(`^EmailRejected: SES refused the email to 1 of 3 recipients: ${refused} \\(Email address is not verified`));
-      expect(worker.notified).toEqual([expect.objectContaining({ kind: 'export.ready', body: expect.stringContaining(`Not emailed to: ${refused}`), data: expect.objectContaining({ notEmailed: 1 }) })]);
+      expect(worker.notified).toEqual([
+        expect.objectContaining({
+          kind: 'export.ready',
+          body: expect.stringContaining(`Not emailed to: ${refused}`),
+          data: expect.objectContaining({ notEmailed: 1 }),
+        }),
+      ]);
       const counted = (name: string) => added.mock.calls.filter(([metric]) => metric === name).reduce((sum, [, , value]) => sum + Number(value), 0);
       expect(counted('ExportEmailsRejected')).toBe(1);
       expect(counted('ExportEmailsFailed')).toBe(0);
@@ -201,8 +214,13 @@ describe('the export worker', () => {
       { step: 'initialize', name: 'unverifiedSender' },
     );
     try {
-      await expect(runExport(deps({ mailer: sesMailer(unverifiedSender, 'exports@herald.local') }), firing, 'm-sender')).rejects.toThrow('SES has not verified the sender exports@herald.local');
-      expect(await store.getRun({ tenant, userId: 'ana' }, scheduleId, '2026-03-12T06:00:00Z')).toMatchObject({ status: 'queued', error: expect.stringContaining('SES has not verified the sender') });
+      await expect(runExport(deps({ mailer: sesMailer(unverifiedSender, 'exports@herald.local') }), firing, 'm-sender')).rejects.toThrow(
+        'SES has not verified the sender exports@herald.local',
+      );
+      expect(await store.getRun({ tenant, userId: 'ana' }, scheduleId, '2026-03-12T06:00:00Z')).toMatchObject({
+        status: 'queued',
+        error: expect.stringContaining('SES has not verified the sender'),
+      });
       expect(await runExport(deps(), firing, 'm-sender')).toBe('succeeded');
       expect(await emailsTo(recipient)).toHaveLength(1);
       expect((await store.getRun({ tenant, userId: 'ana' }, scheduleId, '2026-03-12T06:00:00Z'))!.error).toBeUndefined();

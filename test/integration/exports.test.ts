@@ -3,7 +3,7 @@ import { GetQueueUrlCommand, SendMessageCommand, SQSClient } from '@aws-sdk/clie
 import { BatchWriteCommand } from '@aws-sdk/lib-dynamodb';
 import ExcelJS from 'exceljs';
 import { afterAll, describe, expect, it } from 'vitest';
-import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../lib/local/aws-local';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from '#lib/local/aws-local';
 import { api, devToken, documentClient, emailsTo, eventually, tableName, urls, type StoredEmail } from '../support/local';
 
 /**
@@ -30,7 +30,11 @@ async function seedInbox(tenant: string, user: string, count: number, row: (seq:
     ...row(index + 1),
   }));
   // The counter item, as deliver() keeps it, so later notifications take the seqs after these.
-  await db.send(new BatchWriteCommand({ RequestItems: { [tableName('notifications')]: [{ PutRequest: { Item: { userKey: `${tenant}#${user}`, seq: 0, lastSeq: count } } }] } }));
+  await db.send(
+    new BatchWriteCommand({
+      RequestItems: { [tableName('notifications')]: [{ PutRequest: { Item: { userKey: `${tenant}#${user}`, seq: 0, lastSeq: count } } }] },
+    }),
+  );
   const batches: Array<typeof items> = [];
   for (let start = 0; start < items.length; start += 25) batches.push(items.slice(start, start + 25));
   let next = 0;
@@ -177,7 +181,10 @@ describe('run now', () => {
     const redirect = await fetch(link, { redirect: 'manual' });
     expect(redirect.status).toBe(302);
     const file = await (await fetch(redirect.headers.get('location')!)).text();
-    const lines = file.replace(/^\uFEFF/, '').trimEnd().split('\r\n');
+    const lines = file
+      .replace(/^\uFEFF/, '')
+      .trimEnd()
+      .split('\r\n');
     expect(lines).toHaveLength(121);
     expect(lines[0]).toBe('Seq,Id,Created at,Kind,Priority,Title,Body,Read,Data');
     // escape_formulas: the cell starts with a quote, so no spreadsheet evaluates it.
@@ -215,7 +222,10 @@ describe('run now', () => {
 
     const ok = await fetch(link, { redirect: 'manual' });
     expect(ok.status).toBe(302);
-    const rows = (await (await fetch(ok.headers.get('location')!)).text()).trimEnd().split('\n').map((line) => JSON.parse(line));
+    const rows = (await (await fetch(ok.headers.get('location')!)).text())
+      .trimEnd()
+      .split('\n')
+      .map((line) => JSON.parse(line));
     expect(rows.map((row) => row.seq)).toEqual([1, 2, 3]);
   });
 

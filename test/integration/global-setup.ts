@@ -2,7 +2,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
-import { startLocalRuntime, type LocalRuntime, type LocalUrls } from '../../lib/local/runtime';
+import { startLocalRuntime, type LocalRuntime, type LocalUrls } from '#lib/local/runtime';
 
 declare module 'vitest' {
   export interface ProvidedContext {

@@ -2,15 +2,19 @@ import { spawn } from 'node:child_process';
 import { createServer, type Server } from 'node:net';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REPO_ROOT } from '../../lib/local/runtime';
+import { REPO_ROOT } from '#lib/local/runtime';
 
 /** `npm start`'s failure modes: each must be one line that says what to do, and exit 1. */
 function runLocal(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<{ code: number | null; stderr: string; stdout: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', '--disable-warning=ExperimentalWarning', join(REPO_ROOT, 'bin/local.ts'), '--in-memory', ...args], {
-      cwd: REPO_ROOT,
-      env,
-    });
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', '--disable-warning=ExperimentalWarning', join(REPO_ROOT, 'bin/local.ts'), '--in-memory', ...args],
+      {
+        cwd: REPO_ROOT,
+        env,
+      },
+    );
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk) => (stdout += chunk));

@@ -1,8 +1,8 @@
 import { DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../lib/local/aws-local';
-import { AccessDeniedException } from '../../lib/local/iam/enforcement';
-import { startLocalRuntime, type LocalRuntime } from '../../lib/local/runtime';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from '#lib/local/aws-local';
+import { AccessDeniedException } from '#lib/local/iam/enforcement';
+import { startLocalRuntime, type LocalRuntime } from '#lib/local/runtime';
 
 /**
  * The local IAM enforcement itself, on a runtime of its own (grants are removed here, which the
@@ -18,7 +18,9 @@ describe('local IAM enforcement', () => {
   afterAll(() => runtime?.stop());
 
   const issueTicket = async () => {
-    const { token } = (await (await fetch(`${runtime.urls.httpUrl}/dev/token`, { method: 'POST', body: JSON.stringify({ tenant: 'acme', user: 'ana' }) })).json()) as { token: string };
+    const { token } = (await (
+      await fetch(`${runtime.urls.httpUrl}/dev/token`, { method: 'POST', body: JSON.stringify({ tenant: 'acme', user: 'ana' }) })
+    ).json()) as { token: string };
     return fetch(`${runtime.urls.httpUrl}/realtime/ticket`, { method: 'POST', headers: { authorization: `Bearer ${token}` } });
   };
 
@@ -29,7 +31,9 @@ describe('local IAM enforcement', () => {
     try {
       const refused = await issueTicket();
       expect(refused.status).toBe(500);
-      expect(log.find((line) => line.includes('AccessDenied'))).toMatch(/issueTicket .* dynamodb:PutItem on arn:aws:dynamodb:us-east-1:000000000000:table\/herald-tickets/);
+      expect(log.find((line) => line.includes('AccessDenied'))).toMatch(
+        /issueTicket .* dynamodb:PutItem on arn:aws:dynamodb:us-east-1:000000000000:table\/herald-tickets/,
+      );
     } finally {
       restore();
     }
@@ -43,7 +47,9 @@ describe('local IAM enforcement', () => {
       await expect(read()).resolves.toBeDefined();
       // The ticket issuer may write tickets but never read them.
       await expect(runtime.iam!.runAs('issueTicket', runtime.iam!.functionRole('issueTicket'), read)).rejects.toBeInstanceOf(AccessDeniedException);
-      await expect(runtime.iam!.runAs('getPreferences', runtime.iam!.functionRole('getPreferences'), read)).rejects.toThrow(/not authorized to perform: dynamodb:GetItem/);
+      await expect(runtime.iam!.runAs('getPreferences', runtime.iam!.functionRole('getPreferences'), read)).rejects.toThrow(
+        /not authorized to perform: dynamodb:GetItem/,
+      );
     } finally {
       client.destroy();
     }
@@ -64,7 +70,11 @@ describe('local IAM enforcement', () => {
 
   it('records each distinct call with its decision, for the least-privilege check', () => {
     const calls = [...runtime.iam!.calls.values()];
-    expect(calls).toContainEqual({ label: 'issueTicket', allowed: true, request: { action: 'dynamodb:PutItem', resource: 'arn:aws:dynamodb:us-east-1:000000000000:table/herald-tickets' } });
+    expect(calls).toContainEqual({
+      label: 'issueTicket',
+      allowed: true,
+      request: { action: 'dynamodb:PutItem', resource: 'arn:aws:dynamodb:us-east-1:000000000000:table/herald-tickets' },
+    });
     expect(calls.some((call) => call.label === 'issueTicket' && !call.allowed)).toBe(true);
   });
 });

@@ -1,9 +1,9 @@
 import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { afterAll, describe, expect, it } from 'vitest';
-import { tables } from '../../lib/description';
-import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../lib/local/aws-local';
-import { LocalSetupError } from '../../lib/local/emulators';
-import { createTable } from '../../lib/local/resources';
+import { tables } from '#lib/description';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from '#lib/local/aws-local';
+import { LocalSetupError } from '#lib/local/emulators';
+import { createTable } from '#lib/local/resources';
 import { devToken, urls } from '../support/local';
 
 /** Behaviours of the local emulations themselves, beyond what the realtime tests cover. */

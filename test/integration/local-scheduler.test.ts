@@ -16,9 +16,9 @@ import {
 } from '@aws-sdk/client-scheduler';
 import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient, type Message } from '@aws-sdk/client-sqs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../lib/local/aws-local';
-import { startFauxqsEmulator, type RunningEmulator } from '../../lib/local/emulators';
-import { RETRY_BACKOFF, startLocalScheduler, type LocalScheduler } from '../../lib/local/scheduler';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from '#lib/local/aws-local';
+import { startFauxqsEmulator, type RunningEmulator } from '#lib/local/emulators';
+import { RETRY_BACKOFF, startLocalScheduler, type LocalScheduler } from '#lib/local/scheduler';
 
 const local = { region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS };
 const ROLE = 'arn:aws:iam::000000000000:role/herald-scheduler';
@@ -62,7 +62,9 @@ async function newQueue(prefix = 'exports'): Promise<{ url: string; arn: string 
 async function receiveAll(queueUrl: string): Promise<Message[]> {
   const messages: Message[] = [];
   for (;;) {
-    const { Messages = [] } = await sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0, MessageAttributeNames: ['All'] }));
+    const { Messages = [] } = await sqs.send(
+      new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0, MessageAttributeNames: ['All'] }),
+    );
     if (Messages.length === 0) return messages;
     messages.push(...Messages);
   }
@@ -85,7 +87,11 @@ describe('local EventBridge Scheduler API', () => {
     const queue = await newQueue();
     const { ScheduleGroupArn } = await client.send(new CreateScheduleGroupCommand({ Name: 'exports' }));
     expect(ScheduleGroupArn).toBe('arn:aws:scheduler:us-east-1:000000000000:schedule-group/exports');
-    expect(await client.send(new GetScheduleGroupCommand({ Name: 'exports' }))).toMatchObject({ Name: 'exports', State: 'ACTIVE', CreationDate: expect.any(Date) });
+    expect(await client.send(new GetScheduleGroupCommand({ Name: 'exports' }))).toMatchObject({
+      Name: 'exports',
+      State: 'ACTIVE',
+      CreationDate: expect.any(Date),
+    });
     const groups = await client.send(new ListScheduleGroupsCommand({}));
     expect(groups.ScheduleGroups?.map((group) => group.Name)).toEqual(['default', 'exports']);
 
@@ -118,8 +124,13 @@ describe('local EventBridge Scheduler API', () => {
     });
     expect(read.CreationDate).toEqual(new Date('2026-03-27T12:00:00Z'));
 
-    await client.send(new UpdateScheduleCommand({ ...scheduleInput('daily-report', queue.arn), GroupName: 'exports', ScheduleExpression: 'rate(1 hour)', State: 'DISABLED' }));
-    expect(await client.send(new GetScheduleCommand({ Name: 'daily-report', GroupName: 'exports' }))).toMatchObject({ ScheduleExpression: 'rate(1 hour)', State: 'DISABLED' });
+    await client.send(
+      new UpdateScheduleCommand({ ...scheduleInput('daily-report', queue.arn), GroupName: 'exports', ScheduleExpression: 'rate(1 hour)', State: 'DISABLED' }),
+    );
+    expect(await client.send(new GetScheduleCommand({ Name: 'daily-report', GroupName: 'exports' }))).toMatchObject({
+      ScheduleExpression: 'rate(1 hour)',
+      State: 'DISABLED',
+    });
 
     for (const name of ['weekly-a', 'weekly-b', 'weekly-c', 'monthly-a']) await client.send(new CreateScheduleCommand(scheduleInput(name, queue.arn)));
     const weekly: string[] = [];
@@ -143,7 +154,11 @@ describe('local EventBridge Scheduler API', () => {
     const queue = await newQueue();
     for (const minutes of [1, 1440]) {
       const name = `flexible-${minutes}`;
-      await client.send(new CreateScheduleCommand(scheduleInput(name, queue.arn, { ScheduleExpressionTimezone: 'UTC', FlexibleTimeWindow: { Mode: 'FLEXIBLE', MaximumWindowInMinutes: minutes } })));
+      await client.send(
+        new CreateScheduleCommand(
+          scheduleInput(name, queue.arn, { ScheduleExpressionTimezone: 'UTC', FlexibleTimeWindow: { Mode: 'FLEXIBLE', MaximumWindowInMinutes: minutes } }),
+        ),
+      );
       expect((await client.send(new GetScheduleCommand({ Name: name }))).FlexibleTimeWindow).toEqual({ Mode: 'FLEXIBLE', MaximumWindowInMinutes: minutes });
     }
     const fired = await scheduler.advanceTo(new Date('2026-01-01T12:00:00Z'));
@@ -161,7 +176,10 @@ describe('local EventBridge Scheduler API', () => {
     const duplicate = client.send(new CreateScheduleCommand(scheduleInput('once', queue.arn)));
     await expect(duplicate).rejects.toBeInstanceOf(ConflictException);
     await expect(duplicate).rejects.toMatchObject({ message: 'Schedule once already exists.', $metadata: { httpStatusCode: 409 } });
-    await expect(client.send(new GetScheduleCommand({ Name: 'never' }))).rejects.toMatchObject({ name: 'ResourceNotFoundException', message: 'Schedule never does not exist.' });
+    await expect(client.send(new GetScheduleCommand({ Name: 'never' }))).rejects.toMatchObject({
+      name: 'ResourceNotFoundException',
+      message: 'Schedule never does not exist.',
+    });
     await expect(client.send(new UpdateScheduleCommand(scheduleInput('never', queue.arn)))).rejects.toBeInstanceOf(ResourceNotFoundException);
     await expect(client.send(new DeleteScheduleCommand({ Name: 'never' }))).rejects.toBeInstanceOf(ResourceNotFoundException);
     await expect(client.send(new CreateScheduleCommand({ ...scheduleInput('grouped', queue.arn), GroupName: 'nope' }))).rejects.toMatchObject({
@@ -174,22 +192,31 @@ describe('local EventBridge Scheduler API', () => {
   it('refuses a bad time zone, a bad expression and a flexible window out of range with ValidationException', async () => {
     const { client } = await newScheduler();
     const queue = await newQueue();
-    const refusal = (overrides: Partial<CreateScheduleCommandInput>) => client.send(new CreateScheduleCommand(scheduleInput(uniqueName('bad'), queue.arn, overrides))).then(
-      () => 'accepted',
-      (error: Error) => `${error instanceof ValidationException ? 'ValidationException' : error.name}: ${error.message}`,
+    const refusal = (overrides: Partial<CreateScheduleCommandInput>) =>
+      client.send(new CreateScheduleCommand(scheduleInput(uniqueName('bad'), queue.arn, overrides))).then(
+        () => 'accepted',
+        (error: Error) => `${error instanceof ValidationException ? 'ValidationException' : error.name}: ${error.message}`,
+      );
+    expect(await refusal({ ScheduleExpressionTimezone: 'Mars/Olympus' })).toBe(
+      'ValidationException: Invalid timezone Mars/Olympus: use an IANA time zone name such as Europe/Berlin',
     );
-    expect(await refusal({ ScheduleExpressionTimezone: 'Mars/Olympus' })).toBe('ValidationException: Invalid timezone Mars/Olympus: use an IANA time zone name such as Europe/Berlin');
     expect(await refusal({ ScheduleExpression: 'cron(0 9 * * * *)' })).toBe(
       'ValidationException: Invalid Schedule Expression cron(0 9 * * * *): cron: day-of-month or day-of-week must be "?" (exactly one of them)',
     );
-    expect(await refusal({ ScheduleExpression: 'rate(1 minutes)' })).toBe('ValidationException: Invalid Schedule Expression rate(1 minutes): rate: use the singular for 1: "1 minute"');
+    expect(await refusal({ ScheduleExpression: 'rate(1 minutes)' })).toBe(
+      'ValidationException: Invalid Schedule Expression rate(1 minutes): rate: use the singular for 1: "1 minute"',
+    );
     for (const minutes of [undefined, 0, 1441, 2.5]) {
       expect(await refusal({ FlexibleTimeWindow: { Mode: 'FLEXIBLE', MaximumWindowInMinutes: minutes } })).toBe(
         'ValidationException: FlexibleTimeWindow.MaximumWindowInMinutes must be 1-1440 when Mode is FLEXIBLE',
       );
     }
-    expect(await refusal({ FlexibleTimeWindow: { Mode: 'SOMETIMES' as 'OFF' } })).toBe('ValidationException: FlexibleTimeWindow.Mode must be OFF or FLEXIBLE, got SOMETIMES');
-    expect(await refusal({ Target: { Arn: 'arn:aws:lambda:us-east-1:000000000000:function:f', RoleArn: ROLE } })).toMatch(/^ValidationException: Target.Arn .* only delivers to SQS queues/);
+    expect(await refusal({ FlexibleTimeWindow: { Mode: 'SOMETIMES' as 'OFF' } })).toBe(
+      'ValidationException: FlexibleTimeWindow.Mode must be OFF or FLEXIBLE, got SOMETIMES',
+    );
+    expect(await refusal({ Target: { Arn: 'arn:aws:lambda:us-east-1:000000000000:function:f', RoleArn: ROLE } })).toMatch(
+      /^ValidationException: Target.Arn .* only delivers to SQS queues/,
+    );
     expect(await refusal({})).toBe('accepted');
   });
 });
@@ -205,7 +232,12 @@ describe('local EventBridge Scheduler firing', () => {
           Target: {
             Arn: queue.arn,
             RoleArn: ROLE,
-            Input: JSON.stringify({ at: '<aws.scheduler.scheduled-time>', arn: '<aws.scheduler.schedule-arn>', attempt: '<aws.scheduler.attempt-number>', id: '<aws.scheduler.execution-id>' }),
+            Input: JSON.stringify({
+              at: '<aws.scheduler.scheduled-time>',
+              arn: '<aws.scheduler.schedule-arn>',
+              attempt: '<aws.scheduler.attempt-number>',
+              id: '<aws.scheduler.execution-id>',
+            }),
           },
         }),
       ),
@@ -230,7 +262,9 @@ describe('local EventBridge Scheduler firing', () => {
     const { scheduler, client } = await newScheduler(new Date('2026-01-01T00:00:00Z'));
     const queue = await newQueue();
     await client.send(new CreateScheduleCommand(scheduleInput('paused', queue.arn, { State: 'DISABLED', ScheduleExpression: 'rate(1 hour)' })));
-    await client.send(new CreateScheduleCommand(scheduleInput('running', queue.arn, { ScheduleExpression: 'rate(1 hour)', StartDate: new Date('2026-01-01T00:30:00Z') })));
+    await client.send(
+      new CreateScheduleCommand(scheduleInput('running', queue.arn, { ScheduleExpression: 'rate(1 hour)', StartDate: new Date('2026-01-01T00:30:00Z') })),
+    );
     const fired = await scheduler.advanceTo(new Date('2026-01-01T03:00:00Z'));
     expect(fired.map((invocation) => `${invocation.name} ${invocation.scheduledTime}`)).toEqual([
       'running 2026-01-01T00:30:00Z',
@@ -249,7 +283,13 @@ describe('local EventBridge Scheduler firing', () => {
         scheduleInput('doomed', missing, {
           ScheduleExpression: 'cron(0 9 * * ? *)',
           ScheduleExpressionTimezone: 'UTC',
-          Target: { Arn: missing, RoleArn: ROLE, Input: '{"at":"<aws.scheduler.scheduled-time>"}', RetryPolicy: { MaximumRetryAttempts: 2 }, DeadLetterConfig: { Arn: dlq.arn } },
+          Target: {
+            Arn: missing,
+            RoleArn: ROLE,
+            Input: '{"at":"<aws.scheduler.scheduled-time>"}',
+            RetryPolicy: { MaximumRetryAttempts: 2 },
+            DeadLetterConfig: { Arn: dlq.arn },
+          },
         }),
       ),
     );
@@ -282,7 +322,15 @@ describe('local EventBridge Scheduler firing', () => {
         }),
       ),
     );
-    await client.send(new CreateScheduleCommand(scheduleInput('steady', healthy.arn, { ScheduleExpression: 'cron(* * * * ? *)', ScheduleExpressionTimezone: 'UTC', StartDate: new Date('2026-01-01T09:00:30Z') })));
+    await client.send(
+      new CreateScheduleCommand(
+        scheduleInput('steady', healthy.arn, {
+          ScheduleExpression: 'cron(* * * * ? *)',
+          ScheduleExpressionTimezone: 'UTC',
+          StartDate: new Date('2026-01-01T09:00:30Z'),
+        }),
+      ),
+    );
 
     // Ten seconds in, the first retries are done and the rest are still waiting.
     const early = await scheduler.advanceTo(new Date('2026-01-01T09:00:10Z'));
@@ -315,7 +363,13 @@ describe('local EventBridge Scheduler firing', () => {
         scheduleInput('aging', missing, {
           ScheduleExpression: 'at(2026-01-01T09:00:00)',
           ScheduleExpressionTimezone: 'UTC',
-          Target: { Arn: missing, RoleArn: ROLE, Input: '{}', RetryPolicy: { MaximumRetryAttempts: 185, MaximumEventAgeInSeconds: 60 }, DeadLetterConfig: { Arn: dlq.arn } },
+          Target: {
+            Arn: missing,
+            RoleArn: ROLE,
+            Input: '{}',
+            RetryPolicy: { MaximumRetryAttempts: 185, MaximumEventAgeInSeconds: 60 },
+            DeadLetterConfig: { Arn: dlq.arn },
+          },
         }),
       ),
     );
@@ -333,7 +387,13 @@ describe('local EventBridge Scheduler firing', () => {
     const { scheduler, client } = await newScheduler(new Date('2026-06-01T00:00:00Z'));
     const queue = await newQueue();
     await client.send(
-      new CreateScheduleCommand(scheduleInput('one-off', queue.arn, { ScheduleExpression: 'at(2026-06-01T09:00:00)', ScheduleExpressionTimezone: 'America/New_York', ActionAfterCompletion: 'DELETE' })),
+      new CreateScheduleCommand(
+        scheduleInput('one-off', queue.arn, {
+          ScheduleExpression: 'at(2026-06-01T09:00:00)',
+          ScheduleExpressionTimezone: 'America/New_York',
+          ActionAfterCompletion: 'DELETE',
+        }),
+      ),
     );
     expect(await scheduler.advanceTo(new Date('2026-06-01T12:59:59Z'))).toEqual([]);
     const fired = await scheduler.advanceTo(new Date('2026-06-02T00:00:00Z'));
@@ -346,7 +406,9 @@ describe('local EventBridge Scheduler firing', () => {
   it('moves the manual clock over the wire with POST /_local/clock', async () => {
     const { scheduler, client } = await newScheduler(new Date('2026-01-01T00:00:00Z'));
     const queue = await newQueue();
-    await client.send(new CreateScheduleCommand(scheduleInput('quarterly-hour', queue.arn, { ScheduleExpression: 'cron(0/15 * * * ? *)', ScheduleExpressionTimezone: 'UTC' })));
+    await client.send(
+      new CreateScheduleCommand(scheduleInput('quarterly-hour', queue.arn, { ScheduleExpression: 'cron(0/15 * * * ? *)', ScheduleExpressionTimezone: 'UTC' })),
+    );
     const response = await fetch(`${scheduler.url}/_local/clock`, { method: 'POST', body: JSON.stringify({ now: '2026-01-01T00:45:00Z' }) });
     expect(response.status).toBe(200);
     const answer = (await response.json()) as { now: string; fired: Array<{ scheduledTime: string }> };

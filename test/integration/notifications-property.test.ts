@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { HeraldClient, memoryStore, type Notification } from '../../web/client';
+import { HeraldClient, memoryStore, type Notification } from '#web/client';
 import { api, devToken, urls } from '../support/local';
 
 /**

@@ -3,14 +3,14 @@ import { ApiGatewayManagementApiClient, LimitExceededException } from '@aws-sdk/
 import { DynamoDBClient, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { connectionsApiGateway } from '../../functions/adapters/connections-api';
-import { dynamoConnectionStore } from '../../functions/adapters/dynamo-connection-store';
-import { dynamoNotificationStore } from '../../functions/adapters/dynamo-notification-store';
-import { dynamoPreferenceStore } from '../../functions/adapters/dynamo-preference-store';
-import { deliver, type DeliverDeps } from '../../functions/notifications/deliver';
-import { readPage, RESUME_MAX_NOTIFICATIONS } from '../../functions/notifications/inbox';
-import type { DeliveryRequest } from '../../functions/notifications/model';
-import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../lib/local/aws-local';
+import { connectionsApiGateway } from '#functions/adapters/connections-api';
+import { dynamoConnectionStore } from '#functions/adapters/dynamo-connection-store';
+import { dynamoNotificationStore } from '#functions/adapters/dynamo-notification-store';
+import { dynamoPreferenceStore } from '#functions/adapters/dynamo-preference-store';
+import { deliver, type DeliverDeps } from '#functions/notifications/deliver';
+import { readPage, RESUME_MAX_NOTIFICATIONS } from '#functions/notifications/inbox';
+import type { DeliveryRequest } from '#functions/notifications/model';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from '#lib/local/aws-local';
 import { api, devToken, documentClient, eventually, getItem, tableName, TestSocket, ticketFor, urls } from '../support/local';
 
 const opened: TestSocket[] = [];
@@ -61,7 +61,11 @@ function directDeliverDeps(faults: Faults = {}): DeliverDeps & { requests: Map<s
   const pushes = new Map<string, number>();
   const raw = new DynamoDBClient({ endpoint: urls().dynamodbUrl, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
   injectFaults(raw, faults.dynamodb, requests);
-  const connectionsApi = new ApiGatewayManagementApiClient({ endpoint: urls().wsUrl.replace(/^ws/, 'http'), region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
+  const connectionsApi = new ApiGatewayManagementApiClient({
+    endpoint: urls().wsUrl.replace(/^ws/, 'http'),
+    region: LOCAL_REGION,
+    credentials: LOCAL_CREDENTIALS,
+  });
   injectFaults(connectionsApi, faults.connections, pushes);
   const client = DynamoDBDocumentClient.from(raw, { marshallOptions: { removeUndefinedValues: true } });
   const connections = dynamoConnectionStore(client, { connections: tableName('connections'), userConnections: tableName('userConnections') });
@@ -186,7 +190,8 @@ describe('deliver under faults', () => {
     const user = uniqueUser();
     const socket = await connect('acme', user);
     const deps = directDeliverDeps({
-      connections: (command) => (command === 'PostToConnectionCommand' ? Object.assign(new Error('Internal server error'), { $metadata: { httpStatusCode: 500 } }) : undefined),
+      connections: (command) =>
+        command === 'PostToConnectionCommand' ? Object.assign(new Error('Internal server error'), { $metadata: { httpStatusCode: 500 } }) : undefined,
     });
     expect(await deliver(deps, [request(user, 'unpushed')])).toMatchObject([{ status: 'delivered', seq: 1 }]);
     expect(notificationsOf(socket)).toEqual([]);
@@ -251,7 +256,15 @@ describe('resume', () => {
     const deps = directDeliverDeps();
     const user = uniqueUser();
     for (let batch = 0; batch < 11; batch++) {
-      await deliver(deps, Array.from({ length: 49 }, (_, index) => ({ recipient: { tenant: 'acme', userId: user }, kind: 'bulk', title: `${batch}-${index}`, priority: 'normal' as const })));
+      await deliver(
+        deps,
+        Array.from({ length: 49 }, (_, index) => ({
+          recipient: { tenant: 'acme', userId: user },
+          kind: 'bulk',
+          title: `${batch}-${index}`,
+          priority: 'normal' as const,
+        })),
+      );
     }
     const socket = await connect('acme', user);
     const replays: Array<{ upTo: number; more: boolean }> = [];
@@ -275,7 +288,12 @@ describe('resume', () => {
     // Retention is 30 days; age the first two instead of waiting (TTL deletes late, reads must not).
     for (const seq of [1, 2]) {
       await db.send(
-        new UpdateCommand({ TableName: tableName('notifications'), Key: { userKey: `acme#${user}`, seq }, UpdateExpression: 'SET expiresAt = :past', ExpressionAttributeValues: { ':past': 1 } }),
+        new UpdateCommand({
+          TableName: tableName('notifications'),
+          Key: { userKey: `acme#${user}`, seq },
+          UpdateExpression: 'SET expiresAt = :past',
+          ExpressionAttributeValues: { ':past': 1 },
+        }),
       );
     }
     const socket = await connect('acme', user);

@@ -3,13 +3,13 @@ import { ApiGatewayManagementApiClient, GetConnectionCommand } from '@aws-sdk/cl
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { SignJWT, generateKeyPair } from 'jose';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { connectionsApiGateway } from '../../functions/adapters/connections-api';
-import { dynamoConnectionStore } from '../../functions/adapters/dynamo-connection-store';
-import { pushFrames } from '../../functions/realtime/push';
-import type { ConnectionRecord } from '../../functions/realtime/connections';
-import { hashTicket } from '../../functions/realtime/tickets';
-import { CONNECTION_TTL_SECONDS } from '../../lib/config';
-import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../lib/local/aws-local';
+import { connectionsApiGateway } from '#functions/adapters/connections-api';
+import { dynamoConnectionStore } from '#functions/adapters/dynamo-connection-store';
+import { pushFrames } from '#functions/realtime/push';
+import type { ConnectionRecord } from '#functions/realtime/connections';
+import { hashTicket } from '#functions/realtime/tickets';
+import { CONNECTION_TTL_SECONDS } from '#lib/config';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from '#lib/local/aws-local';
 import { api, devToken, documentClient, eventually, getItem, tableName, TestSocket, ticketFor, urls } from '../support/local';
 
 const db = documentClient();
@@ -272,7 +272,12 @@ describe('@connections GET', () => {
 
 describe('API Gateway timeouts', () => {
   const setLimits = (limits: { idleTimeoutMs?: number; maxDurationMs?: number }) =>
-    fetch(`${urls().wsUrl.replace(/^ws/, 'http').replace(/\/live$/, '')}/_local/limits`, { method: 'PUT', body: JSON.stringify(limits) });
+    fetch(
+      `${urls()
+        .wsUrl.replace(/^ws/, 'http')
+        .replace(/\/live$/, '')}/_local/limits`,
+      { method: 'PUT', body: JSON.stringify(limits) },
+    );
   afterEach(async () => {
     await setLimits({ idleTimeoutMs: 10 * 60_000, maxDurationMs: 2 * 3600_000 });
   });

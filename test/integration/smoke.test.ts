@@ -1,6 +1,6 @@
 import { expect, inject, it } from 'vitest';
-import { runSmoke } from '../../smoke/steps';
-import { localTarget, newRunId } from '../../smoke/targets';
+import { runSmoke } from '#smoke/steps';
+import { localTarget, newRunId } from '#smoke/targets';
 
 /**
  * `npm run smoke`'s walk (smoke/steps.ts) against the suite's shared local runtime: a breakage of
@@ -10,7 +10,7 @@ import { localTarget, newRunId } from '../../smoke/targets';
 it('walks every smoke step against the local runtime', async () => {
   const limitSeconds = 100;
   const lines: string[] = [];
-  const report = await runSmoke(localTarget(inject('localUrls'), 'the suite\'s local runtime'), {
+  const report = await runSmoke(localTarget(inject('localUrls'), "the suite's local runtime"), {
     signal: AbortSignal.timeout(limitSeconds * 1000),
     limitSeconds,
     runId: newRunId(),
@@ -23,7 +23,16 @@ it('walks every smoke step against the local runtime', async () => {
   expect(report.ok, transcript).toBe(true);
   // Every step ran to its end: the last check of each is the file, the email, the ack.
   const names = report.results.map((result) => `${result.id} ${result.name}`);
-  expect(names.some((name) => name.startsWith('1.') && name.includes('ack upTo')), transcript).toBe(true);
-  expect(names.some((name) => name.startsWith('2.') && name.includes('the alert email')), transcript).toBe(true);
-  expect(names.some((name) => name.startsWith('3.') && name.includes('download the file')), transcript).toBe(true);
+  expect(
+    names.some((name) => name.startsWith('1.') && name.includes('ack upTo')),
+    transcript,
+  ).toBe(true);
+  expect(
+    names.some((name) => name.startsWith('2.') && name.includes('the alert email')),
+    transcript,
+  ).toBe(true);
+  expect(
+    names.some((name) => name.startsWith('3.') && name.includes('download the file')),
+    transcript,
+  ).toBe(true);
 }, 120_000);

@@ -2,11 +2,11 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { MessageRejected, SESClient, type SendEmailCommandInput } from '@aws-sdk/client-ses';
 import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { inject } from 'vitest';
-import { serverFrameSchema } from '../../functions/protocol/frames';
+import { serverFrameSchema } from '#functions/protocol/frames';
 import WebSocket from 'ws';
-import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../lib/local/aws-local';
-import { localTableName } from '../../lib/local/resources';
-import type { TableName } from '../../lib/description';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from '#lib/local/aws-local';
+import { localTableName } from '#lib/local/resources';
+import type { TableName } from '#lib/description';
 
 /** Helpers for tests that drive the local runtime over the wire, as a client would. */
 export const urls = () => inject('localUrls');

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { alertEmail } from '../../functions/alerts/email';
-import { alertView, priorityOf, raiseAlertSchema, type Alert } from '../../functions/alerts/model';
-import * as z from '../../functions/shared/validation';
+import { alertEmail } from '#functions/alerts/email';
+import { alertView, priorityOf, raiseAlertSchema, type Alert } from '#functions/alerts/model';
+import * as z from '#functions/shared/validation';
 
 const alert: Alert = {
   tenant: 'acme',
@@ -42,7 +42,12 @@ describe('alert email', () => {
 
 describe('alert model', () => {
   it('maps severity to a notification priority that lets only critical through a mute', () => {
-    expect(['low', 'medium', 'high', 'critical'].map((severity) => priorityOf(severity as Alert['severity']))).toEqual(['normal', 'normal', 'high', 'critical']);
+    expect(['low', 'medium', 'high', 'critical'].map((severity) => priorityOf(severity as Alert['severity']))).toEqual([
+      'normal',
+      'normal',
+      'high',
+      'critical',
+    ]);
   });
 
   it('shows neither the tenant nor the previous assignee', () => {

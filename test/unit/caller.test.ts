@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { callerFromClaims, parseRoles } from '../../functions/shared/caller';
-import { ForbiddenError, UnauthorizedError } from '../../functions/shared/errors';
+import { callerFromClaims, parseRoles } from '#functions/shared/caller';
+import { ForbiddenError, UnauthorizedError } from '#functions/shared/errors';
 
 const names = { tenantClaim: 'tenant', rolesClaim: 'roles' };
 
@@ -16,7 +16,9 @@ describe('parseRoles', () => {
 
 describe('callerFromClaims', () => {
   it('takes tenant and roles from the configured claims', () => {
-    expect(callerFromClaims({ sub: 'ana', 'custom:tenant': 'acme', 'cognito:groups': '[admin]' }, { tenantClaim: 'custom:tenant', rolesClaim: 'cognito:groups' })).toEqual({
+    expect(
+      callerFromClaims({ sub: 'ana', 'custom:tenant': 'acme', 'cognito:groups': '[admin]' }, { tenantClaim: 'custom:tenant', rolesClaim: 'cognito:groups' }),
+    ).toEqual({
       tenant: 'acme',
       userId: 'ana',
       roles: ['admin'],

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { accountFromToken } from '../../web/client';
+import { accountFromToken } from '#web/client';
 
 const jwt = (claims: object) => `e30.${Buffer.from(JSON.stringify(claims)).toString('base64url')}.sig`;
 

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { backoffDelay } from '../../web/client/backoff';
-import { DEFAULT_TIMING } from '../../web/client/transport';
+import { backoffDelay } from '#web/client/backoff';
+import { DEFAULT_TIMING } from '#web/client/transport';
 
 const { backoffBaseMs: base, backoffCapMs: cap } = DEFAULT_TIMING;
 const almostOne = 1 - Number.EPSILON;

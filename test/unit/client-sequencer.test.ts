@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { Sequencer } from '../../web/client/sequencer';
+import { Sequencer } from '#web/client/sequencer';
 
 const item = (seq: number) => ({ seq });
 const seqs = (items: Array<{ seq: number }>) => items.map((released) => released.seq);
@@ -84,7 +84,7 @@ describe('client sequencer', () => {
         };
         let nextRefill = 0;
         for (const push of pushes) {
-          while (nextRefill < refillAt.length && (refillAt[nextRefill] as number) <= push.at) (refill(), (nextRefill += 1));
+          while (nextRefill < refillAt.length && (refillAt[nextRefill] as number) <= push.at) refill(), (nextRefill += 1);
           emitted.push(...seqs(sequencer.accept(item(push.seq))));
         }
         // Whatever stayed missing is refilled at the end, as the client does while a gap remains.

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { HeraldHttp } from '../../web/client/http';
-import { DEFAULT_TIMING, Transport, type SocketLike, type TransportSink } from '../../web/client/transport';
-import type { ConnectionState, Notification, NotificationPage } from '../../web/client/types';
+import { HeraldHttp } from '#web/client/http';
+import { DEFAULT_TIMING, Transport, type SocketLike, type TransportSink } from '#web/client/transport';
+import type { ConnectionState, Notification, NotificationPage } from '#web/client/types';
 
 /**
  * Replay paging and the server's `gap` answers, which the local runtime cannot produce on demand
@@ -36,7 +36,15 @@ class ScriptedSocket implements SocketLike {
   }
 }
 
-const notification = (seq: number): Notification => ({ seq, id: `n${seq}`, kind: 'test', title: `#${seq}`, priority: 'normal', createdAt: '2026-01-01T00:00:00Z', read: false });
+const notification = (seq: number): Notification => ({
+  seq,
+  id: `n${seq}`,
+  kind: 'test',
+  title: `#${seq}`,
+  priority: 'normal',
+  createdAt: '2026-01-01T00:00:00Z',
+  read: false,
+});
 const push = (seq: number) => {
   const { read: _read, ...fields } = notification(seq);
   return { type: 'notification', ...fields };
@@ -59,7 +67,12 @@ function setup(lastSeq: number, pages: (after: number) => NotificationPage = () 
     progress: () => undefined,
     error: () => undefined,
   };
-  const transport = new Transport(new HeraldHttp('http://herald.test', async () => 'token', fetchStub), ScriptedSocket, { ...DEFAULT_TIMING, ackDelayMs: 5 }, sink);
+  const transport = new Transport(
+    new HeraldHttp('http://herald.test', async () => 'token', fetchStub),
+    ScriptedSocket,
+    { ...DEFAULT_TIMING, ackDelayMs: 5 },
+    sink,
+  );
   transport.start(lastSeq);
   return { transport, record };
 }

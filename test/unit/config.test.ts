@@ -1,17 +1,25 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, readConfig } from '../../lib/config';
-import { requireEnv, stringListEnv } from '../../functions/shared/config';
+import { ConfigError, readConfig } from '#lib/config';
+import { requireEnv, stringListEnv } from '#functions/shared/config';
 
 const context = (values: Record<string, unknown>) => (key: string) => values[key];
 
 describe('readConfig (cdk.json context)', () => {
   it('defaults to a Cognito pool with its claim names', () => {
     const config = readConfig(context({}));
-    expect(config).toMatchObject({ jwtIssuer: undefined, tenantClaim: 'custom:tenant', rolesClaim: 'cognito:groups', allowedOrigins: [], logRetentionDays: 30 });
+    expect(config).toMatchObject({
+      jwtIssuer: undefined,
+      tenantClaim: 'custom:tenant',
+      rolesClaim: 'cognito:groups',
+      allowedOrigins: [],
+      logRetentionDays: 30,
+    });
   });
 
   it('uses an OIDC issuer with plain claim names when given', () => {
-    const config = readConfig(context({ jwtIssuer: 'https://id.example.com', jwtAudience: 'herald', allowedOrigins: 'https://app.example.com, https://ops.example.com' }));
+    const config = readConfig(
+      context({ jwtIssuer: 'https://id.example.com', jwtAudience: 'herald', allowedOrigins: 'https://app.example.com, https://ops.example.com' }),
+    );
     expect(config).toMatchObject({ tenantClaim: 'tenant', rolesClaim: 'roles', allowedOrigins: ['https://app.example.com', 'https://ops.example.com'] });
   });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { functions, mergeAccess, mergeTableAccess, tableOperations } from '../../lib/description';
+import { functions, mergeAccess, mergeTableAccess, tableOperations } from '#lib/description';
 
 describe('mergeAccess', () => {
   it('takes the stronger level of a table several parts name: read and readWrite are readWrite, read and write are readWrite', () => {
@@ -17,11 +17,17 @@ describe('mergeAccess', () => {
   });
 
   it('unites settings without repeats and keeps a flag any part sets', () => {
-    const merged = mergeAccess({ settings: ['tenantClaim', 'rolesClaim'], sendEmail: true }, { settings: ['rolesClaim', 'emailSender'], manageConnections: true });
+    const merged = mergeAccess(
+      { settings: ['tenantClaim', 'rolesClaim'], sendEmail: true },
+      { settings: ['rolesClaim', 'emailSender'], manageConnections: true },
+    );
     expect(merged.settings).toEqual(['tenantClaim', 'rolesClaim', 'emailSender']);
     expect(merged).toMatchObject({ sendEmail: true, manageConnections: true });
     expect(merged.manageSchedules).toBeUndefined();
-    expect(mergeAccess({ manageSchedules: ['CreateSchedule'] }, { manageSchedules: ['CreateSchedule', 'DeleteSchedule'] }).manageSchedules).toEqual(['CreateSchedule', 'DeleteSchedule']);
+    expect(mergeAccess({ manageSchedules: ['CreateSchedule'] }, { manageSchedules: ['CreateSchedule', 'DeleteSchedule'] }).manageSchedules).toEqual([
+      'CreateSchedule',
+      'DeleteSchedule',
+    ]);
   });
 
   it('takes the stronger bucket access and keeps the queues any part sends to', () => {

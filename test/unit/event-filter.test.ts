@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { compileFilter, FilterPatternError, sqsFilterSubject, type FilterPattern } from '../../lib/local/event-filter';
+import { compileFilter, FilterPatternError, sqsFilterSubject, type FilterPattern } from '#lib/local/event-filter';
 
 const matches = (pattern: FilterPattern, event: unknown): boolean => compileFilter([pattern])(event);
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { exportRecordsSetting, exportValue, sortKeyRange } from '../../functions/adapters/dynamo-datasets';
-import { checkRecordsFilters, datasetSource, MAX_RECORD_COLUMNS, recordsLayout, type DatasetReader } from '../../functions/exports/datasets';
-import { createScheduleBody, previewBody, validateFilters } from '../../functions/exports/model';
+import { exportRecordsSetting, exportValue, sortKeyRange } from '#functions/adapters/dynamo-datasets';
+import { checkRecordsFilters, datasetSource, MAX_RECORD_COLUMNS, recordsLayout, type DatasetReader } from '#functions/exports/datasets';
+import { createScheduleBody, previewBody, validateFilters } from '#functions/exports/model';
 
 describe('validateFilters', () => {
   it.each([
@@ -47,7 +47,11 @@ describe('datasetSource', () => {
     const source = datasetSource({ notifications });
     const owner = { tenant: 't', userId: 'ana' };
     for (const attempt of [source.check('records', owner, {}), source.open('records', owner, {})]) {
-      await expect(attempt).rejects.toMatchObject({ status: 400, code: 'dataset_not_configured', message: expect.stringContaining('cdk.json context "exportRecords"') });
+      await expect(attempt).rejects.toMatchObject({
+        status: 400,
+        code: 'dataset_not_configured',
+        message: expect.stringContaining('cdk.json context "exportRecords"'),
+      });
     }
     await expect(source.check('notifications', owner, {})).resolves.toBeUndefined();
   });
@@ -102,7 +106,11 @@ describe('recordsLayout', () => {
     const layout = recordsLayout(table, [{ tenantId: 'acme', createdAt: 'c', other: 'mine', _other: 'also' }]);
     expect(layout.otherKey).toBe('__other');
     expect(layout.columns.map((column) => column.key)).toEqual(['createdAt', '_other', 'other', '__other']);
-    expect({ ...layout.toRow({ tenantId: 'acme', createdAt: 'c', other: 'mine', surprise: true }) }).toEqual({ createdAt: 'c', other: 'mine', __other: { surprise: true } });
+    expect({ ...layout.toRow({ tenantId: 'acme', createdAt: 'c', other: 'mine', surprise: true }) }).toEqual({
+      createdAt: 'c',
+      other: 'mine',
+      __other: { surprise: true },
+    });
   });
 
   it('keeps an attribute named __proto__ as data', () => {
@@ -134,7 +142,10 @@ describe('sortKeyRange', () => {
       values: { ':from': '2026-03-01T08:00:00.000Z', ':to': '2026-03-02T00:00:00.000Z' },
       excludeEqualTo: '2026-03-02T00:00:00.000Z',
     });
-    expect(sortKeyRange('#sort', { from: '2026-03-01T00:00:00Z' })).toEqual({ condition: ' AND #sort >= :from', values: { ':from': '2026-03-01T00:00:00.000Z' } });
+    expect(sortKeyRange('#sort', { from: '2026-03-01T00:00:00Z' })).toEqual({
+      condition: ' AND #sort >= :from',
+      values: { ':from': '2026-03-01T00:00:00.000Z' },
+    });
     expect(sortKeyRange('#sort', { to: '2026-03-01T00:00:00Z' })).toEqual({ condition: ' AND #sort < :to', values: { ':to': '2026-03-01T00:00:00.000Z' } });
     expect(sortKeyRange('#sort', {})).toEqual({ condition: '', values: {} });
   });

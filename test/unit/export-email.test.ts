@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { readyEmail, type ReadyEmailInput } from '../../functions/exports/email';
-import { escapeHtml, oneLine } from '../../functions/shared/email';
+import { readyEmail, type ReadyEmailInput } from '#functions/exports/email';
+import { escapeHtml, oneLine } from '#functions/shared/email';
 
 const input: ReadyEmailInput = {
   scheduleName: 'Weekly work orders',

@@ -3,7 +3,7 @@ import { pipeline } from 'node:stream/promises';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import ExcelJS from 'exceljs';
 import { describe, expect, it } from 'vitest';
-import { contentTypeOf, fileExtensionOf, formatRows, type ExportColumn, type ExportFormat, type ExportRow } from '../../functions/exports/formats';
+import { contentTypeOf, fileExtensionOf, formatRows, type ExportColumn, type ExportFormat, type ExportRow } from '#functions/exports/formats';
 import { parse as parseCsvText } from 'csv-parse/sync';
 
 const columns: ExportColumn[] = [
@@ -63,10 +63,7 @@ describe('formatRows: CSV', () => {
   });
 
   it('neutralises formula injection with a leading quote', async () => {
-    const records = await csvOf(
-      fromArray(INJECTIONS.map((title, id) => ({ id, title }))),
-      columns.slice(0, 2),
-    );
+    const records = await csvOf(fromArray(INJECTIONS.map((title, id) => ({ id, title }))), columns.slice(0, 2));
     expect(records.slice(1).map((record) => record[1])).toEqual(INJECTIONS.map((payload) => `'${payload}`));
   });
 
@@ -114,7 +111,12 @@ describe('formatRows: NDJSON and JSON', () => {
   it('writes one object per line, every column present', async () => {
     const text = (await bytesOf(formatRows('ndjson', columns, fromArray(tricky)))).toString('utf8');
     expect(text.endsWith('\n')).toBe(true);
-    expect(text.trimEnd().split('\n').map((line) => JSON.parse(line))).toEqual(expected);
+    expect(
+      text
+        .trimEnd()
+        .split('\n')
+        .map((line) => JSON.parse(line)),
+    ).toEqual(expected);
   });
 
   it('writes one JSON array, also when empty', async () => {
@@ -124,7 +126,13 @@ describe('formatRows: NDJSON and JSON', () => {
 
   it.each(['ndjson', 'json'] as const)('%s counts 20 000 rows', async (format) => {
     const text = (await bytesOf(formatRows(format, columns, generated(20_000)))).toString('utf8');
-    const rows = format === 'json' ? (JSON.parse(text) as ExportRow[]) : text.trimEnd().split('\n').map((line) => JSON.parse(line) as ExportRow);
+    const rows =
+      format === 'json'
+        ? (JSON.parse(text) as ExportRow[])
+        : text
+            .trimEnd()
+            .split('\n')
+            .map((line) => JSON.parse(line) as ExportRow);
     expect(rows).toHaveLength(20_000);
     expect(rows[19_999]).toMatchObject({ id: 19_999, meta: { i: 19_999 } });
   });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { downloadUrl, signLink, verifyLink } from '../../functions/exports/links';
+import { downloadUrl, signLink, verifyLink } from '#functions/exports/links';
 
 const key = Buffer.alloc(32, 1);
 const now = new Date('2026-03-08T06:00:00Z');
@@ -26,7 +26,10 @@ describe('export download links', () => {
 
   it('refuses a payload changed after signing (a later expiry, another tenant)', () => {
     const [, signature] = signLink(key, claims).split('.');
-    for (const forged of [{ ...claims, exp: claims.exp + 86_400 }, { ...claims, tenant: 'other' }]) {
+    for (const forged of [
+      { ...claims, exp: claims.exp + 86_400 },
+      { ...claims, tenant: 'other' },
+    ]) {
       const [payload] = signLink(key, forged).split('.');
       expect(verifyLink(key, `${payload}.${signature}`, claims.runId, now)).toEqual({ ok: false, reason: 'bad_signature' });
     }

@@ -8,8 +8,8 @@ import {
   timeZoneName,
   toScheduleExpression,
   type ScheduleInput,
-} from '../../functions/exports/schedule';
-import * as z from '../../functions/shared/validation';
+} from '#functions/exports/schedule';
+import * as z from '#functions/shared/validation';
 
 const body = z.strictObject({ schedule: scheduleInput, timezone: timeZoneName });
 
@@ -106,7 +106,16 @@ describe('schedule input', () => {
   });
 
   it('accepts EventBridge cron syntax: names, ranges, lists, increments, L, W and #', () => {
-    for (const cron of ['0 9 ? * MON-FRI *', '0,30 8-18/2 ? * 2,4,6 *', '0 9 L * ? *', '0 9 LW * ? *', '0 9 15W * ? *', '0 9 ? * 6L *', '0 9 ? * 2#1 2026-2030', '0/15 * * JAN-MAR ? *']) {
+    for (const cron of [
+      '0 9 ? * MON-FRI *',
+      '0,30 8-18/2 ? * 2,4,6 *',
+      '0 9 L * ? *',
+      '0 9 LW * ? *',
+      '0 9 15W * ? *',
+      '0 9 ? * 6L *',
+      '0 9 ? * 2#1 2026-2030',
+      '0/15 * * JAN-MAR ? *',
+    ]) {
       expect(validate({ cron }), cron).toMatchObject({ ok: true });
     }
   });
@@ -123,7 +132,10 @@ describe('schedule input', () => {
     expect(validate({ cron: '0/5 * * * ? *' })).toEqual({ ok: false, message: 'schedule.cron: fires every 5 minutes; exports run at most every 15 minutes' });
     expect(validate({ cron: '* 9 * * ? *' })).toEqual({ ok: false, message: 'schedule.cron: fires every 1 minute; exports run at most every 15 minutes' });
     // 09:50 then 10:00: the gap across the hour counts.
-    expect(validate({ cron: '0,50 9,10 * * ? *' })).toEqual({ ok: false, message: 'schedule.cron: fires every 10 minutes; exports run at most every 15 minutes' });
+    expect(validate({ cron: '0,50 9,10 * * ? *' })).toEqual({
+      ok: false,
+      message: 'schedule.cron: fires every 10 minutes; exports run at most every 15 minutes',
+    });
     expect(validate({ cron: '0,50 9,11 * * ? *' })).toMatchObject({ ok: true });
     expect(validate({ cron: '0/15 * * * ? *' })).toMatchObject({ ok: true });
   });
@@ -133,8 +145,14 @@ describe('schedule input', () => {
     expect(validate({})).toEqual({ ok: false, message: 'schedule.cron: give exactly one of cron, rate or preset' });
     expect(validate({ preset: 'daily' })).toEqual({ ok: false, message: 'schedule.at: a daily preset needs the time of day, HH:MM' });
     expect(validate({ preset: 'daily', at: '9:00' })).toEqual({ ok: false, message: 'schedule.at: must be HH:MM (24-hour)' });
-    expect(validate({ preset: 'daily', at: '09:00', weekday: 'MON' })).toEqual({ ok: false, message: 'schedule.weekday: only a weekly preset takes a weekday' });
-    expect(validate({ preset: 'monthly', at: '09:00', dayOfMonth: 31 })).toEqual({ ok: false, message: 'schedule.dayOfMonth: must be 1-28, so that every month has it' });
+    expect(validate({ preset: 'daily', at: '09:00', weekday: 'MON' })).toEqual({
+      ok: false,
+      message: 'schedule.weekday: only a weekly preset takes a weekday',
+    });
+    expect(validate({ preset: 'monthly', at: '09:00', dayOfMonth: 31 })).toEqual({
+      ok: false,
+      message: 'schedule.dayOfMonth: must be 1-28, so that every month has it',
+    });
     expect(validate({ preset: 'weekly', at: '09:00', weekday: 'MONDAY' })).toMatchObject({ ok: false, message: expect.stringContaining('schedule.weekday:') });
     expect(validate({ rate: '1 hour', at: '09:00' })).toEqual({ ok: false, message: 'schedule.at: only a preset takes this' });
     expect(validate({ preset: 'hourly', at: '09:00' })).toMatchObject({ ok: false, message: expect.stringContaining('schedule.preset:') });
@@ -143,7 +161,13 @@ describe('schedule input', () => {
 
 describe('time zones', () => {
   it('accepts IANA names and UTC, refuses unknown zones and raw offsets', () => {
-    expect(['Europe/Berlin', 'America/New_York', 'UTC', 'Asia/Kolkata', 'EST5EDT'].filter(isTimeZone)).toEqual(['Europe/Berlin', 'America/New_York', 'UTC', 'Asia/Kolkata', 'EST5EDT']);
+    expect(['Europe/Berlin', 'America/New_York', 'UTC', 'Asia/Kolkata', 'EST5EDT'].filter(isTimeZone)).toEqual([
+      'Europe/Berlin',
+      'America/New_York',
+      'UTC',
+      'Asia/Kolkata',
+      'EST5EDT',
+    ]);
     expect(['Mars/Olympus', '+01:00', '', 'Europe/Berlin '].filter(isTimeZone)).toEqual([]);
     expect(validate({ rate: '1 hour' }, 'Mars/Olympus')).toEqual({ ok: false, message: 'timezone: must be an IANA time zone such as Europe/Berlin or UTC' });
   });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { clientFrames, MAX_FRAME_BYTES } from '../../functions/protocol/frames';
-import { describeUnroutableFrame, parseFrame } from '../../functions/realtime/frames';
+import { clientFrames, MAX_FRAME_BYTES } from '#functions/protocol/frames';
+import { describeUnroutableFrame, parseFrame } from '#functions/realtime/frames';
 
 describe('parseFrame', () => {
   it('accepts a valid ping with or without a correlation id', () => {
@@ -44,8 +44,8 @@ describe('describeUnroutableFrame', () => {
 
 describe('the one protocol definition', () => {
   it('has a WebSocket route in the description for every client action, and no other named route', async () => {
-    const { clientActions } = await import('../../functions/protocol/frames');
-    const { functionSpecs } = await import('../../lib/description');
+    const { clientActions } = await import('#functions/protocol/frames');
+    const { functionSpecs } = await import('#lib/description');
     const routes = functionSpecs().flatMap(([, spec]) => (spec.trigger.kind === 'websocket' ? [spec.trigger.route] : []));
     expect(routes.filter((route) => !route.startsWith('$')).sort()).toEqual([...clientActions].sort());
     expect(routes.filter((route) => route.startsWith('$')).sort()).toEqual(['$connect', '$default', '$disconnect']);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { ForbiddenError } from '../../functions/shared/errors';
-import { httpRoute, MAX_JSON_BODY_BYTES, parseJsonBody, type HttpEvent } from '../../functions/shared/http';
-import * as z from '../../functions/shared/validation';
+import { ForbiddenError } from '#functions/shared/errors';
+import { httpRoute, MAX_JSON_BODY_BYTES, parseJsonBody, type HttpEvent } from '#functions/shared/http';
+import * as z from '#functions/shared/validation';
 
 const schema = z.strictObject({ name: z.string().check(z.minLength(1)), recipients: z.array(z.email()).check(z.maxLength(2)) });
 const event = (body: string | undefined, isBase64Encoded = false) => ({ body, isBase64Encoded }) as unknown as HttpEvent;

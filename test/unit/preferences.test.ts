@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { channelsFor, preferencesSchema } from '../../functions/notifications/preferences';
+import { channelsFor, preferencesSchema } from '#functions/notifications/preferences';
 
 describe('channelsFor', () => {
   it('turns every channel on for a user who never set preferences', () => {

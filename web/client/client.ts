@@ -388,7 +388,12 @@ function defaultStorage(): StoreFactory {
 export function accountFromToken(token: string, tenantClaim: string): Account {
   try {
     const payload = token.split('.')[1] ?? '';
-    const binary = atob(payload.replace(/-/g, '+').replace(/_/g, '/').padEnd(Math.ceil(payload.length / 4) * 4, '='));
+    const binary = atob(
+      payload
+        .replace(/-/g, '+')
+        .replace(/_/g, '/')
+        .padEnd(Math.ceil(payload.length / 4) * 4, '='),
+    );
     const claims = JSON.parse(new TextDecoder().decode(Uint8Array.from(binary, (char) => char.charCodeAt(0)))) as Record<string, unknown>;
     const tenant = claims[tenantClaim];
     if (typeof tenant === 'string' && tenant !== '' && typeof claims.sub === 'string' && claims.sub !== '') return { tenant, user: claims.sub };

@@ -255,7 +255,10 @@ export class Transport {
     const socket = new this.WebSocketImpl(url);
     const link = new Link(socket);
     return new Promise<Link>((resolve, reject) => {
-      const timer = setTimeout(() => (link.dispose(1000, 'Connect timeout'), reject(new Error('WebSocket did not open in time'))), this.timing.connectTimeoutMs);
+      const timer = setTimeout(
+        () => (link.dispose(1000, 'Connect timeout'), reject(new Error('WebSocket did not open in time'))),
+        this.timing.connectTimeoutMs,
+      );
       socket.onerror = () => undefined; // a close event follows, and carries the code
       socket.onclose = (event: { code?: number }) => (clearTimeout(timer), reject(new Error(`WebSocket closed before opening (${event?.code ?? 'no code'})`)));
       socket.onopen = () => {
@@ -366,7 +369,8 @@ export class Transport {
         if (link === this.current) this.sink.event({ topic: frame.topic, name: frame.name, data: frame.data });
         return;
       case 'progress':
-        if (link === this.current) this.sink.progress({ jobId: frame.jobId, done: frame.done, ...(frame.total === undefined ? {} : { total: frame.total }), version: frame.version });
+        if (link === this.current)
+          this.sink.progress({ jobId: frame.jobId, done: frame.done, ...(frame.total === undefined ? {} : { total: frame.total }), version: frame.version });
         return;
       case 'subscribed':
       case 'unsubscribed':

@@ -172,7 +172,10 @@ function renderBoard() {
         item.append(title, meta);
         const next = alert.status === 'active' ? ['acknowledged', 'resolved'] : alert.status === 'acknowledged' ? ['resolved'] : [];
         for (const status of next) {
-          const act = Object.assign(document.createElement('button'), { textContent: status === 'acknowledged' ? 'Acknowledge' : 'Resolve', className: `to-${status}` });
+          const act = Object.assign(document.createElement('button'), {
+            textContent: status === 'acknowledged' ? 'Acknowledge' : 'Resolve',
+            className: `to-${status}`,
+          });
           act.addEventListener('click', () => changeAlert(alert, status));
           item.append(act);
         }
@@ -193,7 +196,9 @@ async function changeAlert(alert: AlertView, status: string) {
   const { tenant, user } = signedIn();
   try {
     // If-Match: the version on the board; a 409 means someone changed it first, and the answer has theirs.
-    const changed = await sendJson('PATCH', `${await apiUrl()}/alerts/${alert.id}`, { status }, await tokenSource(tenant, user)(), { 'if-match': `"${alert.version}"` });
+    const changed = await sendJson('PATCH', `${await apiUrl()}/alerts/${alert.id}`, { status }, await tokenSource(tenant, user)(), {
+      'if-match': `"${alert.version}"`,
+    });
     upsertAlert(changed as AlertView);
     renderBoard();
   } catch (error) {

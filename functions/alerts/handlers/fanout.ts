@@ -1,9 +1,9 @@
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { AttributeValue as SdkAttributeValue } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
-import { fanoutDeps } from '../../adapters/wiring';
-import { countMetric, instrument, logger } from '../../shared/instrumentation';
-import * as z from '../../shared/validation';
+import { fanoutDeps } from '#functions/adapters/wiring';
+import { countMetric, instrument, logger } from '#functions/shared/instrumentation';
+import * as z from '#functions/shared/validation';
 import { fanOutAlertChange, type FanoutDeps } from '../fanout';
 import { storedAlertSchema, type Alert } from '../model';
 
@@ -32,7 +32,8 @@ export function makeHandler(deps: FanoutDeps) {
         // run out they all go to the failure queue together. Failing a batch that starts with this
         // record makes Lambda bisect it instead, until a record that keeps failing is alone: only
         // it is given up on, and the records after it are delivered (those before are idempotent).
-        if (index === 0 && event.Records.length > 1) throw new Error(`Record ${record.dynamodb?.SequenceNumber} failed first in a batch of ${event.Records.length}: bisecting`);
+        if (index === 0 && event.Records.length > 1)
+          throw new Error(`Record ${record.dynamodb?.SequenceNumber} failed first in a batch of ${event.Records.length}: bisecting`);
         return { batchItemFailures: [{ itemIdentifier: record.dynamodb?.SequenceNumber ?? '' }] };
       }
     }

@@ -1,6 +1,6 @@
-import { alertDeps, claimNamesFromEnv } from '../../adapters/wiring';
-import type { ClaimNames } from '../../shared/caller';
-import { callerRoute, json, pathParameters } from '../../shared/http';
+import { alertDeps, claimNamesFromEnv } from '#functions/adapters/wiring';
+import type { ClaimNames } from '#functions/shared/caller';
+import { callerRoute, json, pathParameters } from '#functions/shared/http';
 import { readAlert, type AlertDeps } from '../alerts';
 import { alertPathSchema, alertView } from '../model';
 

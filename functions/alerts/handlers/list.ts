@@ -1,6 +1,6 @@
-import { alertDeps, claimNamesFromEnv } from '../../adapters/wiring';
-import type { ClaimNames } from '../../shared/caller';
-import { callerRoute, json, parseQuery } from '../../shared/http';
+import { alertDeps, claimNamesFromEnv } from '#functions/adapters/wiring';
+import type { ClaimNames } from '#functions/shared/caller';
+import { callerRoute, json, parseQuery } from '#functions/shared/http';
 import { listAlerts, type AlertDeps } from '../alerts';
 import { alertView, listAlertsQuerySchema } from '../model';
 

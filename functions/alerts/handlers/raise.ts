@@ -1,6 +1,6 @@
-import { alertStoreFromEnv, claimNamesFromEnv } from '../../adapters/wiring';
-import { requireRole, type ClaimNames } from '../../shared/caller';
-import { callerRoute, json, parseJsonBody } from '../../shared/http';
+import { alertStoreFromEnv, claimNamesFromEnv } from '#functions/adapters/wiring';
+import { requireRole, type ClaimNames } from '#functions/shared/caller';
+import { callerRoute, json, parseJsonBody } from '#functions/shared/http';
 import { raiseAlert, type AlertDeps } from '../alerts';
 import { alertView, raiseAlertSchema } from '../model';
 

@@ -1,7 +1,7 @@
-import { alertDeps, claimNamesFromEnv } from '../../adapters/wiring';
-import type { ClaimNames } from '../../shared/caller';
-import { BadRequestError, HeraldError } from '../../shared/errors';
-import { callerRoute, json, parseJsonBody, pathParameters, type HttpEvent } from '../../shared/http';
+import { alertDeps, claimNamesFromEnv } from '#functions/adapters/wiring';
+import type { ClaimNames } from '#functions/shared/caller';
+import { BadRequestError, HeraldError } from '#functions/shared/errors';
+import { callerRoute, json, parseJsonBody, pathParameters, type HttpEvent } from '#functions/shared/http';
 import { updateAlert, type AlertDeps } from '../alerts';
 import { alertPathSchema, alertView, updateAlertSchema } from '../model';
 

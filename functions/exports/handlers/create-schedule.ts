@@ -1,6 +1,6 @@
-import { claimNamesFromEnv, datasetChecksFromEnv, exportStoreFromEnv, scheduleGatewayFromEnv } from '../../adapters/wiring';
-import type { ClaimNames } from '../../shared/caller';
-import { callerRoute, json, parseJsonBody } from '../../shared/http';
+import { claimNamesFromEnv, datasetChecksFromEnv, exportStoreFromEnv, scheduleGatewayFromEnv } from '#functions/adapters/wiring';
+import type { ClaimNames } from '#functions/shared/caller';
+import { callerRoute, json, parseJsonBody } from '#functions/shared/http';
 import { createScheduleBody } from '../model';
 import { createSchedule, type ScheduleWriteDeps } from '../service';
 
@@ -16,4 +16,9 @@ export function makeHandler(deps: CreateScheduleDeps) {
   });
 }
 
-export const handler = makeHandler({ store: exportStoreFromEnv(), scheduler: scheduleGatewayFromEnv(), datasets: datasetChecksFromEnv(), claims: claimNamesFromEnv() });
+export const handler = makeHandler({
+  store: exportStoreFromEnv(),
+  scheduler: scheduleGatewayFromEnv(),
+  datasets: datasetChecksFromEnv(),
+  claims: claimNamesFromEnv(),
+});

@@ -1,6 +1,6 @@
-import { claimNamesFromEnv, exportStoreFromEnv, scheduleGatewayFromEnv } from '../../adapters/wiring';
-import type { ClaimNames } from '../../shared/caller';
-import { callerRoute, pathParameters } from '../../shared/http';
+import { claimNamesFromEnv, exportStoreFromEnv, scheduleGatewayFromEnv } from '#functions/adapters/wiring';
+import type { ClaimNames } from '#functions/shared/caller';
+import { callerRoute, pathParameters } from '#functions/shared/http';
 import { deleteSchedule, type ScheduleGateway, type ScheduleServiceDeps } from '../service';
 import { exportPathSchema } from '../model';
 

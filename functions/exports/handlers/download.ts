@@ -1,7 +1,7 @@
-import { exportFilesFromEnv, exportStoreFromEnv, linkKeyFromEnv } from '../../adapters/wiring';
-import { HeraldError, NotFoundError } from '../../shared/errors';
-import { httpRoute, type HttpEvent, pathParameters } from '../../shared/http';
-import { countMetric, instrument } from '../../shared/instrumentation';
+import { exportFilesFromEnv, exportStoreFromEnv, linkKeyFromEnv } from '#functions/adapters/wiring';
+import { HeraldError, NotFoundError } from '#functions/shared/errors';
+import { httpRoute, type HttpEvent, pathParameters } from '#functions/shared/http';
+import { countMetric, instrument } from '#functions/shared/instrumentation';
 import { verifyLink } from '../links';
 import { parseRunId, exportPathSchema } from '../model';
 import type { ExportStore } from '../store';

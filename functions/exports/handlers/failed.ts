@@ -1,7 +1,7 @@
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
-import { exportFailedDeps } from '../../adapters/wiring';
-import { countMetric, instrument, logger } from '../../shared/instrumentation';
+import { exportFailedDeps } from '#functions/adapters/wiring';
+import { countMetric, instrument, logger } from '#functions/shared/instrumentation';
 import { markRunFailed, type FailedDeps } from '../failed';
 import { parseRunMessage } from '../model';
 

@@ -1,6 +1,6 @@
-import { claimNamesFromEnv, exportStoreFromEnv } from '../../adapters/wiring';
-import type { ClaimNames } from '../../shared/caller';
-import { callerRoute, json, pathParameters } from '../../shared/http';
+import { claimNamesFromEnv, exportStoreFromEnv } from '#functions/adapters/wiring';
+import type { ClaimNames } from '#functions/shared/caller';
+import { callerRoute, json, pathParameters } from '#functions/shared/http';
 import { getRun, runView, type ScheduleServiceDeps } from '../service';
 import { exportPathSchema } from '../model';
 

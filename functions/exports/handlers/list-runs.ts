@@ -1,7 +1,7 @@
-import { claimNamesFromEnv, exportStoreFromEnv } from '../../adapters/wiring';
-import type { ClaimNames } from '../../shared/caller';
-import { callerRoute, json, parseQuery, pathParameters } from '../../shared/http';
-import * as z from '../../shared/validation';
+import { claimNamesFromEnv, exportStoreFromEnv } from '#functions/adapters/wiring';
+import type { ClaimNames } from '#functions/shared/caller';
+import { callerRoute, json, parseQuery, pathParameters } from '#functions/shared/http';
+import * as z from '#functions/shared/validation';
 import { getSchedule, runView, type ScheduleServiceDeps } from '../service';
 import { exportPathSchema } from '../model';
 

@@ -1,7 +1,7 @@
-import { claimNamesFromEnv, datasetsFromEnv } from '../../adapters/wiring';
-import type { ClaimNames } from '../../shared/caller';
-import { BadRequestError } from '../../shared/errors';
-import { callerRoute, json, parseJsonBody } from '../../shared/http';
+import { claimNamesFromEnv, datasetsFromEnv } from '#functions/adapters/wiring';
+import type { ClaimNames } from '#functions/shared/caller';
+import { BadRequestError } from '#functions/shared/errors';
+import { callerRoute, json, parseJsonBody } from '#functions/shared/http';
 import type { DatasetSource } from '../datasets';
 import { previewBody, validateFilters } from '../model';
 

@@ -1,7 +1,7 @@
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
-import { exportWorkerDeps } from '../../adapters/wiring';
-import { countMetric, instrument, logger } from '../../shared/instrumentation';
+import { exportWorkerDeps } from '#functions/adapters/wiring';
+import { countMetric, instrument, logger } from '#functions/shared/instrumentation';
 import { parseRunMessage } from '../model';
 import { runExport, type WorkerDeps } from '../worker';
 

@@ -1,7 +1,7 @@
-import { connectionDeps, notificationStoreFromEnv } from '../../adapters/wiring';
-import { websocketAction, type ActionDeps } from '../../realtime/action';
-import { clientFrames } from '../../protocol/frames';
-import { errorFrame } from '../../realtime/frames';
+import { connectionDeps, notificationStoreFromEnv } from '#functions/adapters/wiring';
+import { websocketAction, type ActionDeps } from '#functions/realtime/action';
+import { clientFrames } from '#functions/protocol/frames';
+import { errorFrame } from '#functions/realtime/frames';
 import type { NotificationStore } from '../store';
 
 export interface AckDeps extends ActionDeps {

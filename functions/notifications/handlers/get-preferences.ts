@@ -1,6 +1,6 @@
-import { claimNamesFromEnv, preferenceStoreFromEnv } from '../../adapters/wiring';
-import type { ClaimNames } from '../../shared/caller';
-import { callerRoute, json } from '../../shared/http';
+import { claimNamesFromEnv, preferenceStoreFromEnv } from '#functions/adapters/wiring';
+import type { ClaimNames } from '#functions/shared/caller';
+import { callerRoute, json } from '#functions/shared/http';
 import { defaultPreferences, type PreferenceStore } from '../preferences';
 
 export interface GetPreferencesDeps {

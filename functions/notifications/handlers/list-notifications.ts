@@ -1,10 +1,10 @@
-import { claimNamesFromEnv, notificationStoreFromEnv } from '../../adapters/wiring';
-import type { ClaimNames } from '../../shared/caller';
-import { callerRoute, json, parseQuery } from '../../shared/http';
-import * as z from '../../shared/validation';
+import { claimNamesFromEnv, notificationStoreFromEnv } from '#functions/adapters/wiring';
+import type { ClaimNames } from '#functions/shared/caller';
+import { callerRoute, json, parseQuery } from '#functions/shared/http';
+import * as z from '#functions/shared/validation';
 import { DEFAULT_PAGE_SIZE, epochSeconds, MAX_PAGE_SIZE, readPage } from '../inbox';
 import type { NotificationStore } from '../store';
-import type { NotificationPage } from '../../protocol/http';
+import type { NotificationPage } from '#functions/protocol/http';
 
 export interface ListNotificationsDeps {
   readonly notifications: NotificationStore;

@@ -1,7 +1,7 @@
-import { claimNamesFromEnv, deliverDeps } from '../../adapters/wiring';
-import { requireRole, type ClaimNames } from '../../shared/caller';
-import { callerRoute, json, parseJsonBody } from '../../shared/http';
-import * as z from '../../shared/validation';
+import { claimNamesFromEnv, deliverDeps } from '#functions/adapters/wiring';
+import { requireRole, type ClaimNames } from '#functions/shared/caller';
+import { callerRoute, json, parseJsonBody } from '#functions/shared/http';
+import * as z from '#functions/shared/validation';
 import { deliver, type DeliverDeps } from '../deliver';
 import { dedupeKeySchema, notificationContentSchema } from '../model';
 

@@ -1,6 +1,6 @@
-import { claimNamesFromEnv, preferenceStoreFromEnv } from '../../adapters/wiring';
-import type { ClaimNames } from '../../shared/caller';
-import { callerRoute, json, parseJsonBody } from '../../shared/http';
+import { claimNamesFromEnv, preferenceStoreFromEnv } from '#functions/adapters/wiring';
+import type { ClaimNames } from '#functions/shared/caller';
+import { callerRoute, json, parseJsonBody } from '#functions/shared/http';
 import { preferencesSchema, type PreferenceStore } from '../preferences';
 
 export interface PutPreferencesDeps {

@@ -1,7 +1,7 @@
-import { claimNamesFromEnv, notificationStoreFromEnv } from '../../adapters/wiring';
-import type { ClaimNames } from '../../shared/caller';
-import { callerRoute, json, parseJsonBody } from '../../shared/http';
-import { markReadBodySchema, type MarkReadResult } from '../../protocol/http';
+import { claimNamesFromEnv, notificationStoreFromEnv } from '#functions/adapters/wiring';
+import type { ClaimNames } from '#functions/shared/caller';
+import { callerRoute, json, parseJsonBody } from '#functions/shared/http';
+import { markReadBodySchema, type MarkReadResult } from '#functions/protocol/http';
 import { epochSeconds, markRead } from '../inbox';
 import type { NotificationStore } from '../store';
 
@@ -10,7 +10,6 @@ export interface ReadNotificationsDeps {
   readonly claims: ClaimNames;
   readonly now?: () => Date;
 }
-
 
 /** `POST /notifications/read {upTo} | {ids}`: marks the caller's own notifications read. */
 export function makeHandler(deps: ReadNotificationsDeps) {

@@ -1,8 +1,8 @@
-import { connectionDeps, notificationStoreFromEnv } from '../../adapters/wiring';
-import { countMetric } from '../../shared/instrumentation';
-import { websocketAction, withId, type ActionDeps } from '../../realtime/action';
-import { clientFrames } from '../../protocol/frames';
-import { pushFrames } from '../../realtime/push';
+import { connectionDeps, notificationStoreFromEnv } from '#functions/adapters/wiring';
+import { countMetric } from '#functions/shared/instrumentation';
+import { websocketAction, withId, type ActionDeps } from '#functions/realtime/action';
+import { clientFrames } from '#functions/protocol/frames';
+import { pushFrames } from '#functions/realtime/push';
 import { epochSeconds, MAX_PAGE_SIZE, readPage, RESUME_MAX_NOTIFICATIONS } from '../inbox';
 import type { NotificationStore } from '../store';
 

@@ -1,10 +1,10 @@
 import type { APIGatewayAuthorizerResult, APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
-import { documentClient } from '../../adapters/aws-clients';
-import { dynamoTicketStore } from '../../adapters/dynamo-ticket-store';
-import { requireEnv, stringListEnv } from '../../shared/config';
-import { countMetric, instrument, logger } from '../../shared/instrumentation';
+import { documentClient } from '#functions/adapters/aws-clients';
+import { dynamoTicketStore } from '#functions/adapters/dynamo-ticket-store';
+import { requireEnv, stringListEnv } from '#functions/shared/config';
+import { countMetric, instrument, logger } from '#functions/shared/instrumentation';
 import { identityToAuthorizerContext } from '../connections';
-import { recipientKey } from '../../notifications/model';
+import { recipientKey } from '#functions/notifications/model';
 import { redeemTicket, type TicketStore } from '../tickets';
 
 export interface AuthorizeConnectDeps {

@@ -1,8 +1,8 @@
-import { documentClient } from '../../adapters/aws-clients';
-import { dynamoConnectionStore } from '../../adapters/dynamo-connection-store';
-import { positiveIntegerEnv, requireEnv } from '../../shared/config';
-import { countMetric, instrument, logger } from '../../shared/instrumentation';
-import type { WebSocketEvent, WebSocketResult } from '../../shared/websocket';
+import { documentClient } from '#functions/adapters/aws-clients';
+import { dynamoConnectionStore } from '#functions/adapters/dynamo-connection-store';
+import { positiveIntegerEnv, requireEnv } from '#functions/shared/config';
+import { countMetric, instrument, logger } from '#functions/shared/instrumentation';
+import type { WebSocketEvent, WebSocketResult } from '#functions/shared/websocket';
 import { identityFromAuthorizerContext, newConnectionRecord, type ConnectionStore } from '../connections';
 
 export interface ConnectDeps {

@@ -1,6 +1,6 @@
-import { connectionDeps } from '../../adapters/wiring';
-import { countMetric, instrument } from '../../shared/instrumentation';
-import { frameResult, type WebSocketEvent, type WebSocketResult } from '../../shared/websocket';
+import { connectionDeps } from '#functions/adapters/wiring';
+import { countMetric, instrument } from '#functions/shared/instrumentation';
+import { frameResult, type WebSocketEvent, type WebSocketResult } from '#functions/shared/websocket';
 import { overFrameRate, type ActionDeps } from '../action';
 import { describeUnroutableFrame } from '../frames';
 

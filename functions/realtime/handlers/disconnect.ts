@@ -1,7 +1,7 @@
-import { topicEventDeps } from '../../adapters/wiring';
-import { countMetric, instrument } from '../../shared/instrumentation';
-import type { WebSocketEvent, WebSocketResult } from '../../shared/websocket';
-import { leaveAll, type TopicEventDeps } from '../../topics/topics';
+import { topicEventDeps } from '#functions/adapters/wiring';
+import { countMetric, instrument } from '#functions/shared/instrumentation';
+import type { WebSocketEvent, WebSocketResult } from '#functions/shared/websocket';
+import { leaveAll, type TopicEventDeps } from '#functions/topics/topics';
 import { identityFromAuthorizerContext } from '../connections';
 
 /** Removes a closed socket and leaves its topics, so the other subscribers see it go. */

@@ -1,11 +1,11 @@
-import { documentClient } from '../../adapters/aws-clients';
-import { dynamoTicketStore } from '../../adapters/dynamo-ticket-store';
-import type { ClaimNames } from '../../shared/caller';
-import { positiveIntegerEnv, requireEnv } from '../../shared/config';
-import { callerRoute, json } from '../../shared/http';
-import { countMetric } from '../../shared/instrumentation';
+import { documentClient } from '#functions/adapters/aws-clients';
+import { dynamoTicketStore } from '#functions/adapters/dynamo-ticket-store';
+import type { ClaimNames } from '#functions/shared/caller';
+import { positiveIntegerEnv, requireEnv } from '#functions/shared/config';
+import { callerRoute, json } from '#functions/shared/http';
+import { countMetric } from '#functions/shared/instrumentation';
 import { issueTicket, type TicketStore } from '../tickets';
-import type { Ticket } from '../../protocol/http';
+import type { Ticket } from '#functions/protocol/http';
 
 export interface IssueTicketDeps {
   readonly tickets: TicketStore;

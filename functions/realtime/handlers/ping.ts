@@ -1,7 +1,7 @@
-import { connectionDeps } from '../../adapters/wiring';
-import { countMetric } from '../../shared/instrumentation';
+import { connectionDeps } from '#functions/adapters/wiring';
+import { countMetric } from '#functions/shared/instrumentation';
 import { websocketAction, withId, type ActionDeps } from '../action';
-import { clientFrames } from '../../protocol/frames';
+import { clientFrames } from '#functions/protocol/frames';
 
 /** `ping` → `pong`: keeps the socket inside API Gateway's 10-minute idle timeout. */
 export function makeHandler(deps: ActionDeps) {

@@ -1,7 +1,7 @@
-import { claimNamesFromEnv, membershipStoreFromEnv } from '../../adapters/wiring';
-import { requireRole, type ClaimNames } from '../../shared/caller';
-import { NotFoundError } from '../../shared/errors';
-import { callerRoute, pathParameters } from '../../shared/http';
+import { claimNamesFromEnv, membershipStoreFromEnv } from '#functions/adapters/wiring';
+import { requireRole, type ClaimNames } from '#functions/shared/caller';
+import { NotFoundError } from '#functions/shared/errors';
+import { callerRoute, pathParameters } from '#functions/shared/http';
 import { memberPathSchema, type MembershipStore } from '../topics';
 
 export interface DeleteMemberDeps {

@@ -1,6 +1,6 @@
-import { claimNamesFromEnv, membershipStoreFromEnv } from '../../adapters/wiring';
-import { requireRole, type ClaimNames } from '../../shared/caller';
-import { callerRoute, json, pathParameters } from '../../shared/http';
+import { claimNamesFromEnv, membershipStoreFromEnv } from '#functions/adapters/wiring';
+import { requireRole, type ClaimNames } from '#functions/shared/caller';
+import { callerRoute, json, pathParameters } from '#functions/shared/http';
 import { memberPathSchema, type MembershipStore } from '../topics';
 
 export interface PutMemberDeps {

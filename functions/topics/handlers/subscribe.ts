@@ -1,8 +1,8 @@
-import { topicDeps } from '../../adapters/wiring';
-import { positiveIntegerEnv, requireEnv } from '../../shared/config';
-import { websocketAction, withId } from '../../realtime/action';
-import { clientFrames } from '../../protocol/frames';
-import { errorFrame } from '../../realtime/frames';
+import { topicDeps } from '#functions/adapters/wiring';
+import { positiveIntegerEnv, requireEnv } from '#functions/shared/config';
+import { websocketAction, withId } from '#functions/realtime/action';
+import { clientFrames } from '#functions/protocol/frames';
+import { errorFrame } from '#functions/realtime/frames';
 import { subscribe, type TopicDeps } from '../topics';
 
 export interface SubscribeDeps extends TopicDeps {

@@ -1,6 +1,6 @@
-import { topicEventDeps } from '../../adapters/wiring';
-import { websocketAction, withId } from '../../realtime/action';
-import { clientFrames } from '../../protocol/frames';
+import { topicEventDeps } from '#functions/adapters/wiring';
+import { websocketAction, withId } from '#functions/realtime/action';
+import { clientFrames } from '#functions/protocol/frames';
 import { unsubscribe, type TopicEventDeps } from '../topics';
 
 export function makeHandler(deps: TopicEventDeps) {

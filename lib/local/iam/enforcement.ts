@@ -75,7 +75,9 @@ export class IamEnforcement {
       sesIdentityOf: (address) => {
         const domain = address.split('@')[1] ?? '';
         // SES sends as the address's own identity when it is verified, else as its domain's.
-        return options.iam.sesIdentities.find((identity) => identity === address) ?? options.iam.sesIdentities.find((identity) => identity === domain) ?? address;
+        return (
+          options.iam.sesIdentities.find((identity) => identity === address) ?? options.iam.sesIdentities.find((identity) => identity === domain) ?? address
+        );
       },
     };
   }
@@ -98,7 +100,10 @@ export class IamEnforcement {
     client: C,
     label: string,
     role: RoleIam,
-    options: { readonly operations?: readonly string[]; readonly assumedBy?: { readonly service: string; readonly context: Readonly<Record<string, string>> } } = {},
+    options: {
+      readonly operations?: readonly string[];
+      readonly assumedBy?: { readonly service: string; readonly context: Readonly<Record<string, string>> };
+    } = {},
   ): C {
     const { operations, assumedBy } = options;
     let assumed: Promise<void> | undefined;
@@ -172,7 +177,13 @@ export class IamEnforcement {
     const strip = (value: unknown) => [value].flat().filter((name) => name !== action);
     (role as { policies: RoleIam['policies'] }).policies = original.map(({ name, policy }) => ({
       name,
-      policy: { ...policy, Statement: [policy.Statement].flat().map((statement: any) => ({ ...statement, Action: strip(statement.Action) })).filter((statement) => statement.Action.length > 0) },
+      policy: {
+        ...policy,
+        Statement: [policy.Statement]
+          .flat()
+          .map((statement: any) => ({ ...statement, Action: strip(statement.Action) }))
+          .filter((statement) => statement.Action.length > 0),
+      },
     }));
     return () => {
       (role as { policies: RoleIam['policies'] }).policies = original;
@@ -223,7 +234,8 @@ function installMiddleware(): void {
   installed = true;
   let prototype: any = Object.getPrototypeOf(GetItemCommand.prototype);
   while (prototype && !Object.prototype.hasOwnProperty.call(prototype, 'resolveMiddlewareWithContext')) prototype = Object.getPrototypeOf(prototype);
-  if (!prototype) throw new Error('local IAM: the SDK Command class has no resolveMiddlewareWithContext; the SDK changed and lib/local/iam/enforcement.ts needs updating');
+  if (!prototype)
+    throw new Error('local IAM: the SDK Command class has no resolveMiddlewareWithContext; the SDK changed and lib/local/iam/enforcement.ts needs updating');
   const original = prototype.resolveMiddlewareWithContext as (...args: any[]) => unknown;
   prototype.resolveMiddlewareWithContext = function (this: { middlewareStack: MiddlewareStack<any, any> }, ...args: any[]) {
     const [, , , { clientName, commandName }] = args as [unknown, unknown, unknown, { clientName: string; commandName: string }];

@@ -44,16 +44,24 @@ const dynamoTableArn = (call: SdkCall, table: string, index?: string) =>
   `arn:aws:dynamodb:${call.target.region}:${call.target.account}:table/${table}${index ? `/index/${index}` : ''}`;
 
 /** DynamoDB operations on one table (and, for Query and Scan, possibly one of its indexes). */
-const dynamoSingle = (action: string): Mapper => (call) => [
-  { action: `dynamodb:${action}`, resource: dynamoTableArn(call, call.input.TableName, call.input.IndexName) },
-];
+const dynamoSingle =
+  (action: string): Mapper =>
+  (call) => [{ action: `dynamodb:${action}`, resource: dynamoTableArn(call, call.input.TableName, call.input.IndexName) }];
 
 /** Batch operations are authorized per table they name. */
-const dynamoBatch = (action: string): Mapper => (call) =>
-  Object.keys(call.input.RequestItems ?? {}).map((table) => ({ action: `dynamodb:${action}`, resource: dynamoTableArn(call, table) }));
+const dynamoBatch =
+  (action: string): Mapper =>
+  (call) =>
+    Object.keys(call.input.RequestItems ?? {}).map((table) => ({ action: `dynamodb:${action}`, resource: dynamoTableArn(call, table) }));
 
 /** A transaction is authorized item by item, each as the single-item action it performs. */
-const transactItemActions: Record<string, string> = { Put: 'PutItem', Update: 'UpdateItem', Delete: 'DeleteItem', ConditionCheck: 'ConditionCheckItem', Get: 'GetItem' };
+const transactItemActions: Record<string, string> = {
+  Put: 'PutItem',
+  Update: 'UpdateItem',
+  Delete: 'DeleteItem',
+  ConditionCheck: 'ConditionCheckItem',
+  Get: 'GetItem',
+};
 const dynamoTransact: Mapper = (call) =>
   (call.input.TransactItems as Array<Record<string, { TableName: string }>>).flatMap((item) =>
     Object.entries(item).map(([kind, operation]) => {
@@ -63,61 +71,74 @@ const dynamoTransact: Mapper = (call) =>
     }),
   );
 
-
-const streamOperation = (action: string, streamArnOf: (call: SdkCall, context: RequestContext) => string | undefined): Mapper => (call, context) => {
-  const stream = streamArnOf(call, context);
-  if (!stream) throw new UnmappedOperationError(`dynamodb:${action} names no stream this runtime issued an iterator for`);
-  return [{ action: `dynamodb:${action}`, resource: arnInRegion(stream, call.target.region) }];
-};
+const streamOperation =
+  (action: string, streamArnOf: (call: SdkCall, context: RequestContext) => string | undefined): Mapper =>
+  (call, context) => {
+    const stream = streamArnOf(call, context);
+    if (!stream) throw new UnmappedOperationError(`dynamodb:${action} names no stream this runtime issued an iterator for`);
+    return [{ action: `dynamodb:${action}`, resource: arnInRegion(stream, call.target.region) }];
+  };
 
 const queueArn = (call: SdkCall, queueUrl: string) => {
   const name = new URL(queueUrl).pathname.split('/').filter(Boolean).at(-1);
   return `arn:aws:sqs:${call.target.region}:${call.target.account}:${name}`;
 };
-const sqs = (action: string): Mapper => (call) => [{ action: `sqs:${action}`, resource: queueArn(call, call.input.QueueUrl) }];
+const sqs =
+  (action: string): Mapper =>
+  (call) => [{ action: `sqs:${action}`, resource: queueArn(call, call.input.QueueUrl) }];
 
-const s3Object = (action: string): Mapper => (call) => [{ action: `s3:${action}`, resource: `arn:aws:s3:::${call.input.Bucket}/${call.input.Key}` }];
-const s3Bucket = (action: string): Mapper => (call) => [{ action: `s3:${action}`, resource: `arn:aws:s3:::${call.input.Bucket}` }];
+const s3Object =
+  (action: string): Mapper =>
+  (call) => [{ action: `s3:${action}`, resource: `arn:aws:s3:::${call.input.Bucket}/${call.input.Key}` }];
+const s3Bucket =
+  (action: string): Mapper =>
+  (call) => [{ action: `s3:${action}`, resource: `arn:aws:s3:::${call.input.Bucket}` }];
 
 const scheduleArn = (call: SdkCall) =>
   `arn:aws:scheduler:${call.target.region}:${call.target.account}:schedule/${call.input.GroupName ?? 'default'}/${call.input.Name}`;
 /** Writing a schedule with a target role also passes that role to Scheduler. */
-const scheduleWrite = (action: string): Mapper => (call) => [
-  { action: `scheduler:${action}`, resource: scheduleArn(call) },
-  ...(call.input.Target?.RoleArn
-    ? [{ action: 'iam:PassRole', resource: call.input.Target.RoleArn as string, context: { 'iam:PassedToService': 'scheduler.amazonaws.com' } }]
-    : []),
-];
+const scheduleWrite =
+  (action: string): Mapper =>
+  (call) => [
+    { action: `scheduler:${action}`, resource: scheduleArn(call) },
+    ...(call.input.Target?.RoleArn
+      ? [{ action: 'iam:PassRole', resource: call.input.Target.RoleArn as string, context: { 'iam:PassedToService': 'scheduler.amazonaws.com' } }]
+      : []),
+  ];
 
 /** `Name <a@b.c>` or `a@b.c` to `a@b.c`. */
 const bareAddress = (source: string) => /<([^>]+)>\s*$/.exec(source)?.[1] ?? source.trim();
 
 /** SES v1 SendEmail: authorized against the identity the From address sends as, with its condition keys. */
-const sesSend = (action: string): Mapper => (call, context) => {
-  const from = bareAddress(call.input.Source ?? call.input.FromEmailAddress ?? '');
-  const destination = call.input.Destination ?? {};
-  const recipients = [...(destination.ToAddresses ?? []), ...(destination.CcAddresses ?? []), ...(destination.BccAddresses ?? [])].map(bareAddress);
-  return [
-    {
-      action: `ses:${action}`,
-      resource: `arn:aws:ses:${call.target.region}:${call.target.account}:identity/${context.sesIdentityOf(from)}`,
-      context: { 'ses:FromAddress': from, 'ses:Recipients': recipients, 'ses:ApiVersion': call.clientName === 'SESv2Client' ? '2' : '1' },
-    },
-  ];
-};
+const sesSend =
+  (action: string): Mapper =>
+  (call, context) => {
+    const from = bareAddress(call.input.Source ?? call.input.FromEmailAddress ?? '');
+    const destination = call.input.Destination ?? {};
+    const recipients = [...(destination.ToAddresses ?? []), ...(destination.CcAddresses ?? []), ...(destination.BccAddresses ?? [])].map(bareAddress);
+    return [
+      {
+        action: `ses:${action}`,
+        resource: `arn:aws:ses:${call.target.region}:${call.target.account}:identity/${context.sesIdentityOf(from)}`,
+        context: { 'ses:FromAddress': from, 'ses:Recipients': recipients, 'ses:ApiVersion': call.clientName === 'SESv2Client' ? '2' : '1' },
+      },
+    ];
+  };
 
 /** The @connections API: execute-api:ManageConnections on `<api>/<stage>/<METHOD>/@connections/<id>`. */
-const manageConnection = (method: string): Mapper => (call, context) => {
-  const apiId = context.apiIdOfHost(call.target.host) ?? call.target.host.split('.')[0];
-  const match = /^\/(?<stage>[^/]+)\/@connections\/(?<id>[^/]+)$/.exec(call.target.path);
-  if (!apiId || !match?.groups) throw new UnmappedOperationError(`@connections call to ${call.target.host}${call.target.path} names no API and connection`);
-  return [
-    {
-      action: 'execute-api:ManageConnections',
-      resource: `arn:aws:execute-api:${call.target.region}:${call.target.account}:${apiId}/${match.groups.stage}/${method}/@connections/${decodeURIComponent(match.groups.id!)}`,
-    },
-  ];
-};
+const manageConnection =
+  (method: string): Mapper =>
+  (call, context) => {
+    const apiId = context.apiIdOfHost(call.target.host) ?? call.target.host.split('.')[0];
+    const match = /^\/(?<stage>[^/]+)\/@connections\/(?<id>[^/]+)$/.exec(call.target.path);
+    if (!apiId || !match?.groups) throw new UnmappedOperationError(`@connections call to ${call.target.host}${call.target.path} names no API and connection`);
+    return [
+      {
+        action: 'execute-api:ManageConnections',
+        resource: `arn:aws:execute-api:${call.target.region}:${call.target.account}:${apiId}/${match.groups.stage}/${method}/@connections/${decodeURIComponent(match.groups.id!)}`,
+      },
+    ];
+  };
 
 const mappers: Record<string, Record<string, Mapper>> = {
   DynamoDBClient: {

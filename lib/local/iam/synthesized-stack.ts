@@ -38,12 +38,13 @@ export interface SynthesizedStack {
  */
 export async function synthesizeLocalStack(context: Record<string, unknown>): Promise<SynthesizedStack> {
   // Imported here, so a start that finds the stack in its cache never loads the CDK.
-  const { buildHeraldApp } = await import('../../infra/herald-stack');
+  const { buildHeraldApp } = await import('#lib/infra/herald-stack');
   const { app, stack } = buildHeraldApp({ ...context, 'aws:cdk:bundling-stacks': [] }, { nagChecks: false });
   const template = app.synth().getStackByName(stack.stackName).template as Template;
   const { described, realtimeApi, httpApi, exports } = stack;
   const idOf = (construct: IConstruct) => (stack as Stack).getLogicalId(construct.node.defaultChild as CfnElement);
-  const idsOf = (record: Readonly<Record<string, IConstruct>>) => Object.fromEntries(Object.entries(record).map(([name, construct]) => [name, idOf(construct)]));
+  const idsOf = (record: Readonly<Record<string, IConstruct>>) =>
+    Object.fromEntries(Object.entries(record).map(([name, construct]) => [name, idOf(construct)]));
   return {
     template,
     logicalIds: {

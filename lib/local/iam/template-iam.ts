@@ -8,7 +8,7 @@
  * logical ids synthesis recorded for them) and from each resource's type, never from a list of
  * logical ids.
  */
-import type { FunctionName } from '../../description';
+import type { FunctionName } from '#lib/description';
 import type { PolicyDocument } from './simulator';
 import type { SynthesizedStack } from './synthesized-stack';
 
@@ -229,7 +229,9 @@ export function templateIam(synthesized: SynthesizedStack, local: LocalResources
     const roleId = (lambda?.Properties?.Role as { 'Fn::GetAtt'?: [string, string] } | undefined)?.['Fn::GetAtt']?.[0];
     functionRoles.set(name, evaluable(roleId === undefined ? undefined : rolesById.get(roleId), `Function ${name}`));
   }
-  const sesIdentities = resources.filter(([, resource]) => resource.Type === 'AWS::SES::EmailIdentity').map(([, resource]) => String(resource.Properties?.EmailIdentity));
+  const sesIdentities = resources
+    .filter(([, resource]) => resource.Type === 'AWS::SES::EmailIdentity')
+    .map(([, resource]) => String(resource.Properties?.EmailIdentity));
   return {
     functionRoles,
     resourcePolicies,
