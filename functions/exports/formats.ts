@@ -75,8 +75,10 @@ function csvStream(columns: readonly ExportColumn[], rows: AsyncIterable<ExportR
     for await (const row of rows) yield columns.map((column) => cellText(row[column.key]));
   }
   // escape_formulas prefixes ' to a cell starting with = + - @ tab or CR, so no spreadsheet runs it;
-  // the BOM and CRLF are what Excel needs to read UTF-8 CSV as RFC 4180 intends.
-  const csv = stringify({ escape_formulas: true, bom: true, record_delimiter: 'windows' });
+  // the BOM and CRLF are what Excel needs to read UTF-8 CSV as RFC 4180 intends. With a CRLF record
+  // delimiter csv-stringify leaves a lone LF or CR unquoted (adaltas/node-csv#467), which splits the
+  // row in every spreadsheet: quoted_match quotes any field holding one.
+  const csv = stringify({ escape_formulas: true, bom: true, record_delimiter: 'windows', quoted_match: /[\r\n]/ });
   // pipeline, not pipe: an error or an early destroy on either side tears down both.
   return pipeline(Readable.from(records()), csv, () => undefined);
 }

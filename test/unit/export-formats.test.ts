@@ -30,9 +30,12 @@ async function bytesOf(stream: Readable): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-/** CSV read back by csv-parse, an independent reader (RFC 4180; a leading BOM dropped). */
+/**
+ * CSV read back by csv-parse, an independent reader, as a spreadsheet reads it: any of CRLF, LF or
+ * CR outside quotes ends a record (RFC 4180 wants a field holding a line break quoted).
+ */
 function parseCsv(text: string): string[][] {
-  return parseCsvText(text, { bom: true, relax_column_count: true });
+  return parseCsvText(text, { bom: true, relax_column_count: true, record_delimiter: ['\r\n', '\n', '\r'] });
 }
 
 async function csvOf(rows: AsyncIterable<ExportRow>, cols = columns): Promise<string[][]> {
@@ -60,6 +63,26 @@ describe('formatRows: CSV', () => {
       ['1', 'Zoë said "hi", then left\r\nand came back\n', '', ''],
       ['2', '日本語 ✓ 🚀', '2026-03-29T01:30:00.000Z', '{"tags":["a","b"],"n":1}'],
     ]);
+  });
+
+  it('round-trips hostile values through an independent RFC 4180 reader: line breaks, CR, tabs, quotes, commas, emoji, long text', async () => {
+    const hostile = [
+      'line one\nline two',
+      'carriage\rreturn',
+      'both\r\nkinds',
+      'trailing newline\n',
+      '\nleading newline',
+      'a "quoted" word',
+      'comma, separated',
+      'tab\tinside',
+      '🚀 emoji ✓ Zoë',
+      'x'.repeat(10_000),
+      ...INJECTIONS,
+    ];
+    const records = await csvOf(fromArray(hostile.map((title, id) => ({ id, title }))), columns.slice(0, 2));
+    expect(records).toHaveLength(hostile.length + 1);
+    // Only the formula-escaping prefix may differ.
+    expect(records.slice(1).map((record) => record[1])).toEqual(hostile.map((value) => (/^[=+\-@\t\r]/.test(value) ? `'${value}` : value)));
   });
 
   it('neutralises formula injection with a leading quote', async () => {
