@@ -265,41 +265,28 @@ async function emailOnce(deps: WorkerDeps, schedule: ExportSchedule, run: Export
     recipients: schedule.recipients,
   });
   const unmark = () => deps.store.unmarkEmailed(owner, schedule.id, run.scheduledAt);
-  let refusal: EmailRejected;
-  try {
-    await deps.mailer.send(email);
-    return [];
-  } catch (error) {
-    // Not sent: let the retry send it. (Sent but unanswered is the one case that can send twice.)
-    if (!(error instanceof EmailRejected)) {
-      await unmark();
-      throw error;
-    }
-    refusal = error;
-  }
+  // One email per recipient: nobody sees another recipient's address, and a recipient SES refuses
+  // (the sandbox's unverified addresses) costs only that recipient their copy.
   const unsent: Unsent[] = [];
-  if (email.to.length === 1) {
-    unsent.push({ to: email.to[0]!, rejected: true, reason: refusal.reason });
-  } else {
-    let sent = 0;
-    for (const to of email.to) {
-      try {
-        await deps.mailer.send({ ...email, to: [to] });
-        sent++;
-      } catch (error) {
-        if (error instanceof EmailRejected) {
-          unsent.push({ to, rejected: true, reason: error.reason });
-        } else if (sent === 0) {
-          await unmark(); // nothing went out yet: the retry starts over
-          throw error;
-        } else {
-          // Some recipients have it, and a retry would send them a second copy: record the rest.
-          unsent.push({ to, rejected: false, reason: errorText(error) });
-        }
+  let sent = 0;
+  for (const to of email.to) {
+    try {
+      await deps.mailer.send({ ...email, to: [to] });
+      sent++;
+    } catch (error) {
+      if (error instanceof EmailRejected) {
+        unsent.push({ to, rejected: true, reason: error.reason });
+      } else if (sent === 0) {
+        // Nothing went out yet: the retry starts over. (Sent but unanswered is the one case that can send twice.)
+        await unmark();
+        throw error;
+      } else {
+        // Some recipients have it, and a retry would send them a second copy: record the rest.
+        unsent.push({ to, rejected: false, reason: errorText(error) });
       }
     }
   }
-  if (unsent.length === 0) return unsent; // refused together, taken one by one
+  if (unsent.length === 0) return unsent;
   const rejected = unsent.filter((entry) => entry.rejected).length;
   if (rejected > 0) countMetric('ExportEmailsRejected', rejected);
   if (unsent.length > rejected) countMetric('ExportEmailsFailed', unsent.length - rejected);
@@ -308,7 +295,7 @@ async function emailOnce(deps: WorkerDeps, schedule: ExportSchedule, run: Export
     recipients: email.to.length,
     rejected,
     failed: unsent.length - rejected,
-    reason: refusal.reason,
+    reason: unsent[0]!.reason,
   });
   return unsent;
 }
