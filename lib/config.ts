@@ -5,8 +5,6 @@
 import type { RecordsTable } from '../functions/exports/datasets';
 import { EMAIL } from '../functions/shared/email';
 
-export { EMAIL };
-
 export interface HeraldConfig {
   /** OIDC issuer of user JWTs. @default a Cognito user pool created by the stack */
   readonly jwtIssuer?: string;

@@ -246,9 +246,9 @@ export interface Unsent {
 }
 
 /**
- * Sends the email once, and answers whom it did not reach. SES refuses a whole message for one
- * recipient it will not take (in its sandbox, any address not verified), so after a refusal of
- * several recipients it goes to each alone, and only the refused ones miss it.
+ * Sends the email once per run, one message per recipient, and answers whom it did not reach. A
+ * throttled send is retried by the SES client itself (the SDK's standard retries) before it counts
+ * as failed.
  */
 async function emailOnce(deps: WorkerDeps, schedule: ExportSchedule, run: ExportRun, owner: Owner): Promise<Unsent[]> {
   if (!(await deps.store.markEmailed(owner, schedule.id, run.scheduledAt, deps.now?.() ?? new Date()))) return [];

@@ -2,7 +2,7 @@ import { Annotations, Stack } from 'aws-cdk-lib';
 import { Grant, type IGrantable } from 'aws-cdk-lib/aws-iam';
 import { EmailIdentity, Identity } from 'aws-cdk-lib/aws-ses';
 import { Construct } from 'constructs';
-import { EMAIL } from '../config';
+import { EMAIL } from '#functions/shared/email';
 import { InvalidPropsError, requireMatch, withDefaults } from './support';
 
 export interface EmailSenderProps {

@@ -3,9 +3,9 @@
  * own definitions (functions/protocol/, docs/protocol.md), imported as types only, so the client
  * bundle carries none of the server's code and cannot drift from it.
  */
-import type { ClientFrame, ServerFrame } from '#functions/protocol/frames';
-import type { NotificationPage, Ticket } from '#functions/protocol/http';
-import type { Priority } from '#functions/protocol/priorities';
+import type { ClientFrame, ServerFrame } from '../../functions/protocol/frames';
+import type { NotificationPage, Ticket } from '../../functions/protocol/http';
+import type { Priority } from '../../functions/protocol/priorities';
 
 export type { ClientFrame, NotificationPage, Priority, ServerFrame, Ticket };
 

@@ -6,6 +6,7 @@ import { countMetric, instrument, logger } from '#functions/shared/instrumentati
 import { identityToAuthorizerContext } from '../connections';
 import { recipientKey } from '#functions/notifications/model';
 import { redeemTicket, type TicketStore } from '../tickets';
+import { environment } from '#functions/shared/environment';
 
 export interface AuthorizeConnectDeps {
   readonly tickets: TicketStore;
@@ -50,8 +51,9 @@ function policy(effect: 'Allow' | 'Deny', resource: string, principalId: string,
   };
 }
 
-const env = requireEnv(['TICKETS_TABLE', 'ALLOWED_ORIGINS']);
+const { tables, settings } = environment;
+const env = requireEnv([tables.tickets, settings.allowedOrigins]);
 export const handler = makeHandler({
-  tickets: dynamoTicketStore(documentClient(), env.TICKETS_TABLE),
-  allowedOrigins: stringListEnv('ALLOWED_ORIGINS', env.ALLOWED_ORIGINS),
+  tickets: dynamoTicketStore(documentClient(), env[tables.tickets]),
+  allowedOrigins: stringListEnv(settings.allowedOrigins, env[settings.allowedOrigins]),
 });

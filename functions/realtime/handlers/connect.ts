@@ -4,6 +4,7 @@ import { positiveIntegerEnv, requireEnv } from '#functions/shared/config';
 import { countMetric, instrument, logger } from '#functions/shared/instrumentation';
 import type { WebSocketEvent, WebSocketResult } from '#functions/shared/websocket';
 import { identityFromAuthorizerContext, newConnectionRecord, type ConnectionStore } from '../connections';
+import { environment } from '#functions/shared/environment';
 
 export interface ConnectDeps {
   readonly connections: ConnectionStore;
@@ -26,8 +27,9 @@ export function makeHandler(deps: ConnectDeps) {
   });
 }
 
-const env = requireEnv(['CONNECTIONS_TABLE', 'USER_CONNECTIONS_TABLE', 'CONNECTION_TTL_SECONDS']);
+const { tables, settings } = environment;
+const env = requireEnv([tables.connections, tables.userConnections, settings.connectionTtlSeconds]);
 export const handler = makeHandler({
-  connections: dynamoConnectionStore(documentClient(), { connections: env.CONNECTIONS_TABLE, userConnections: env.USER_CONNECTIONS_TABLE }),
-  connectionTtlSeconds: positiveIntegerEnv('CONNECTION_TTL_SECONDS', env.CONNECTION_TTL_SECONDS),
+  connections: dynamoConnectionStore(documentClient(), { connections: env[tables.connections], userConnections: env[tables.userConnections] }),
+  connectionTtlSeconds: positiveIntegerEnv(settings.connectionTtlSeconds, env[settings.connectionTtlSeconds]),
 });

@@ -6,6 +6,7 @@ import { callerRoute, json } from '#functions/shared/http';
 import { countMetric } from '#functions/shared/instrumentation';
 import { issueTicket, type TicketStore } from '../tickets';
 import type { Ticket } from '#functions/protocol/http';
+import { environment } from '#functions/shared/environment';
 
 export interface IssueTicketDeps {
   readonly tickets: TicketStore;
@@ -25,10 +26,11 @@ export function makeHandler(deps: IssueTicketDeps) {
   });
 }
 
-const env = requireEnv(['TICKETS_TABLE', 'TICKET_TTL_SECONDS', 'TENANT_CLAIM', 'ROLES_CLAIM', 'WEBSOCKET_URL']);
+const { tables, settings } = environment;
+const env = requireEnv([tables.tickets, settings.ticketTtlSeconds, settings.tenantClaim, settings.rolesClaim, settings.webSocketUrl]);
 export const handler = makeHandler({
-  tickets: dynamoTicketStore(documentClient(), env.TICKETS_TABLE),
-  ticketTtlSeconds: positiveIntegerEnv('TICKET_TTL_SECONDS', env.TICKET_TTL_SECONDS),
-  claims: { tenantClaim: env.TENANT_CLAIM, rolesClaim: env.ROLES_CLAIM },
-  webSocketUrl: env.WEBSOCKET_URL,
+  tickets: dynamoTicketStore(documentClient(), env[tables.tickets]),
+  ticketTtlSeconds: positiveIntegerEnv(settings.ticketTtlSeconds, env[settings.ticketTtlSeconds]),
+  claims: { tenantClaim: env[settings.tenantClaim], rolesClaim: env[settings.rolesClaim] },
+  webSocketUrl: env[settings.webSocketUrl],
 });

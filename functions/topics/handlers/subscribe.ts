@@ -4,6 +4,7 @@ import { websocketAction, withId } from '#functions/realtime/action';
 import { clientFrames } from '#functions/protocol/frames';
 import { errorFrame } from '#functions/realtime/frames';
 import { subscribe, type TopicDeps } from '../topics';
+import { environment } from '#functions/shared/environment';
 
 export interface SubscribeDeps extends TopicDeps {
   readonly connectionTtlSeconds: number;
@@ -21,8 +22,8 @@ export function makeHandler(deps: SubscribeDeps) {
   });
 }
 
-const env = requireEnv(['CONNECTION_TTL_SECONDS']);
+const { connectionTtlSeconds } = environment.settings;
 export const handler = makeHandler({
   ...topicDeps(),
-  connectionTtlSeconds: positiveIntegerEnv('CONNECTION_TTL_SECONDS', env.CONNECTION_TTL_SECONDS),
+  connectionTtlSeconds: positiveIntegerEnv(connectionTtlSeconds, requireEnv([connectionTtlSeconds])[connectionTtlSeconds]),
 });

@@ -64,16 +64,25 @@ export async function synthesizeLocalStack(context: Record<string, unknown>): Pr
 
 /**
  * `synthesizeLocalStack`, kept in `cacheDir` under a hash of everything the template depends on:
- * the CDK code and description (lib/, but not the local runtime), cdk.json, the locked package
- * versions and `context`. A start whose inputs are unchanged reads the file instead of loading the
- * CDK and synthesizing (docs/local-iam.md, "What it costs").
+ * the CDK code and description (lib/, but not the local runtime), the functions' modules they read
+ * (functions/shared/, the worker timeout), cdk.json, the locked package versions and `context`. A
+ * start whose inputs are unchanged reads the file instead of loading the CDK and synthesizing
+ * (docs/local-iam.md, "What it costs").
  */
 export async function synthesizeLocalStackCached(repoRoot: string, cacheDir: string, context: Record<string, unknown>): Promise<SynthesizedStack> {
   const hash = createHash('sha256').update(JSON.stringify(context));
-  const libFiles = readdirSync(join(repoRoot, 'lib'), { recursive: true, encoding: 'utf8' })
-    .filter((file) => file.endsWith('.ts') && !file.startsWith('local'))
-    .sort();
-  for (const file of [...libFiles.map((file) => join('lib', file)), 'cdk.json', 'package-lock.json']) {
+  // lib/ outside the local runtime, and the functions' modules the description and config read
+  // (environment names, the worker timeout, the email check).
+  const sources = (folder: string, keep: (file: string) => boolean) =>
+    readdirSync(join(repoRoot, folder), { recursive: true, encoding: 'utf8' })
+      .filter((file) => file.endsWith('.ts') && keep(file))
+      .sort()
+      .map((file) => join(folder, file));
+  const inputs = [
+    ...sources('lib', (file) => !file.startsWith('local')),
+    ...sources('functions', (file) => file.startsWith('shared/') || file === 'exports/limits.ts'),
+  ];
+  for (const file of [...inputs, 'cdk.json', 'package-lock.json']) {
     hash.update(file).update(readFileSync(join(repoRoot, file)));
   }
   const cacheFile = join(cacheDir, `stack-${hash.digest('hex').slice(0, 32)}.json`);
