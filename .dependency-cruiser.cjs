@@ -58,13 +58,6 @@ module.exports = {
       to: { path: '^functions/', pathNot: ['^functions/protocol/', '^functions/shared/validation[.]ts$', '^functions/exports/schedule[.]ts$'] },
     },
     {
-      name: 'client-imports-protocol-types-only',
-      severity: 'error',
-      comment: 'A value import would bundle zod and the schemas into the browser client.',
-      from: { path: '^web/' },
-      to: { path: '^functions/', dependencyTypesNot: ['type-only'] },
-    },
-    {
       name: 'client-imports-only-the-protocol',
       severity: 'error',
       comment: 'The browser client shares the protocol definition with the server, nothing else.',
