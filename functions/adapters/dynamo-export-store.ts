@@ -94,6 +94,45 @@ export function dynamoExportStore(client: DynamoDBDocumentClient, tableName: str
       return Attributes !== undefined;
     },
 
+    async countSchedules(owner) {
+      let count = 0;
+      let start: Record<string, unknown> | undefined;
+      do {
+        const page = await client.send(
+          new QueryCommand({
+            TableName: tableName,
+            KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+            ExpressionAttributeValues: { ':pk': pk(owner), ':prefix': 'schedule#' },
+            Select: 'COUNT',
+            ExclusiveStartKey: start,
+          }),
+        );
+        count += page.Count ?? 0;
+        start = page.LastEvaluatedKey;
+      } while (start);
+      return count;
+    },
+
+    async takeRunNowSlot(owner, now, max) {
+      const minute = Math.floor(now.getTime() / 60_000);
+      try {
+        // One counter item per owner and minute, gone (TTL) an hour later.
+        await client.send(
+          new UpdateCommand({
+            TableName: tableName,
+            Key: { pk: pk(owner), sk: `run-now#${minute}` },
+            UpdateExpression: 'ADD used :one SET expiresAt = :expiresAt',
+            ConditionExpression: 'attribute_not_exists(used) OR used < :max',
+            ExpressionAttributeValues: { ':one': 1, ':max': max, ':expiresAt': (minute + 60) * 60 },
+          }),
+        );
+        return true;
+      } catch (error) {
+        if (!isConditionFailure(error)) throw error;
+        return false;
+      }
+    },
+
     async createRun(run) {
       const owner = { tenant: run.tenant, userId: run.owner };
       const expiresAt = Math.floor(Date.parse(run.scheduledAt) / 1000) + RUN_HISTORY_DAYS * 86_400;

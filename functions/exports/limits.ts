@@ -3,3 +3,14 @@
  * 15. Its own module, free of imports, because the description reads it too.
  */
 export const EXPORT_WORKER_TIMEOUT_SECONDS = 300;
+
+/**
+ * Quotas per user (docs/exports.md, "Limits"): each export emails tenant data through the
+ * deployment's SES identity, so one user must not be able to run it without bound.
+ */
+export const EXPORT_QUOTAS = {
+  /** Export schedules one user may own at once. */
+  schedulesPerUser: 25,
+  /** Runs one user may start by hand (run now) in a minute. */
+  runsNowPerMinute: 5,
+} as const;

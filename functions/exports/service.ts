@@ -3,7 +3,7 @@
  * Scheduler schedule that sends its firings to the exports queue. Every read is under the
  * caller's own `tenant#user` key, so another tenant's (or user's) id answers 404.
  */
-import { BadRequestError, NotFoundError } from '../shared/errors';
+import { BadRequestError, LimitExceededError, NotFoundError } from '../shared/errors';
 import {
   isScheduleId,
   newScheduleId,
@@ -20,6 +20,7 @@ import {
 import type { DatasetSource } from './datasets';
 import { nextRunAt, toScheduleExpression } from './schedule';
 import { recordRun, type ExportStore, type Owner } from './store';
+import { EXPORT_QUOTAS } from './limits';
 
 /** The Scheduler schedule of an export schedule (functions/adapters/eventbridge-scheduler.ts). */
 export interface ScheduleGateway {
@@ -73,6 +74,13 @@ async function assertFilters(deps: ScheduleWriteDeps, owner: Owner, dataset: Dat
 
 export async function createSchedule(deps: ScheduleWriteDeps, owner: Owner, body: CreateScheduleBody): Promise<ScheduleView> {
   await assertFilters(deps, owner, body.dataset, body.filters ?? {});
+  // Two creates at once may both pass at the last free place: one schedule over, never more.
+  if ((await deps.store.countSchedules(owner)) >= EXPORT_QUOTAS.schedulesPerUser) {
+    throw new LimitExceededError(403, `At most ${EXPORT_QUOTAS.schedulesPerUser} export schedules per user; delete one first`, {
+      name: 'schedulesPerUser',
+      max: EXPORT_QUOTAS.schedulesPerUser,
+    });
+  }
   const now = deps.now?.() ?? new Date();
   const schedule: ExportSchedule = {
     id: newScheduleId(now),
@@ -140,6 +148,14 @@ export async function deleteSchedule(deps: ScheduleServiceDeps & { scheduler: Sc
 export async function runNow(deps: ScheduleServiceDeps & { queue: RunQueue }, owner: Owner, id: string): Promise<{ runId: string }> {
   const schedule = await getSchedule(deps, owner, id);
   const now = deps.now?.() ?? new Date();
+  if (!(await deps.store.takeRunNowSlot(owner, now, EXPORT_QUOTAS.runsNowPerMinute))) {
+    const retryAfterSeconds = 60 - now.getUTCSeconds();
+    throw new LimitExceededError(429, `At most ${EXPORT_QUOTAS.runsNowPerMinute} runs started by hand per minute; try again in ${retryAfterSeconds} s`, {
+      name: 'runsNowPerMinute',
+      max: EXPORT_QUOTAS.runsNowPerMinute,
+      retryAfterSeconds,
+    });
+  }
   const message = { scheduleId: schedule.id, tenant: owner.tenant, owner: owner.userId, scheduledTime: now.toISOString(), trigger: 'manual' as const };
   const { runId, scheduledAt } = await recordRun(deps.store, message);
   await deps.queue.send({ ...message, scheduledTime: scheduledAt });

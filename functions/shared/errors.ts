@@ -52,3 +52,13 @@ export class ConflictError extends HeraldError {
     super(409, code, message, details);
   }
 }
+
+/**
+ * A quota or rate limit was reached: 403 for a standing quota (delete something first), 429 for a
+ * rate (wait). The body names the limit: `limit: {name, max, retryAfterSeconds?}`.
+ */
+export class LimitExceededError extends HeraldError {
+  constructor(status: 403 | 429, message: string, limit: { readonly name: string; readonly max: number; readonly retryAfterSeconds?: number }) {
+    super(status, 'limit_exceeded', message, { limit });
+  }
+}

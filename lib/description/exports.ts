@@ -31,7 +31,8 @@ export const exportsFunctions = {
     // The schedule item is written first and deleted again when Scheduler refuses the schedule; a
     // retried create whose first answer was lost updates the schedule it made.
     ...mergeAccess(datasetCheckAccess, {
-      tables: { exports: ['UpdateItem', 'DeleteItem'] },
+      // Query counts the owner's schedules against the quota.
+      tables: { exports: ['Query', 'UpdateItem', 'DeleteItem'] },
       manageSchedules: ['CreateSchedule', 'UpdateSchedule'],
       settings: scheduleWriteSettings,
     }),
@@ -72,7 +73,8 @@ export const exportsFunctions = {
     entry: 'functions/exports/handlers/run-now.ts',
     description: 'Queues a run of an export schedule now',
     trigger: { kind: 'http', method: 'POST', path: '/exports/schedules/{id}/run', auth: 'jwt' },
-    tables: { exports: ['GetItem', 'PutItem'] },
+    // UpdateItem takes a run-now slot of the minute.
+    tables: { exports: ['GetItem', 'PutItem', 'UpdateItem'] },
     queues: { exports: 'send' },
     settings: claimSettings,
   },

@@ -289,3 +289,47 @@ describe('the exports DLQ', () => {
     }
   });
 });
+
+describe('export quotas', () => {
+  it('refuses a schedule past the per-user quota with a 403 naming the limit, and takes one again once a schedule is deleted', async () => {
+    const { EXPORT_QUOTAS } = await import('#functions/exports/limits');
+    const tenant = unique('t');
+    const token = await devToken(tenant, 'ana');
+    const ids: string[] = [];
+    for (let index = 0; index < EXPORT_QUOTAS.schedulesPerUser; index += 1) {
+      const { status, body } = await api('POST', '/exports/schedules', token, validBody('ana@example.com'));
+      expect(status).toBe(201);
+      ids.push(body.id);
+    }
+    const refused = await api('POST', '/exports/schedules', token, validBody('ana@example.com'));
+    expect(refused.status).toBe(403);
+    expect(refused.body).toMatchObject({ error: { code: 'limit_exceeded' }, limit: { name: 'schedulesPerUser', max: EXPORT_QUOTAS.schedulesPerUser } });
+    expect(refused.body.error.message).toContain(`At most ${EXPORT_QUOTAS.schedulesPerUser} export schedules`);
+    // Another user of the same tenant has a quota of their own.
+    expect((await api('POST', '/exports/schedules', await devToken(tenant, 'bob'), validBody('bob@example.com'))).status).toBe(201);
+
+    expect((await api('DELETE', `/exports/schedules/${ids[0]}`, token)).status).toBe(204);
+    expect((await api('POST', '/exports/schedules', token, validBody('ana@example.com'))).status).toBe(201);
+  }, 60_000);
+
+  it('answers 429 naming the limit and when to retry once a user has started the most runs by hand a minute allows', async () => {
+    const { EXPORT_QUOTAS } = await import('#functions/exports/limits');
+    const tenant = unique('t');
+    const token = await devToken(tenant, 'ana');
+    const { body: schedule } = await api('POST', '/exports/schedules', token, validBody(`${unique('r')}@example.com`));
+    const answers: number[] = [];
+    for (let index = 0; index <= EXPORT_QUOTAS.runsNowPerMinute; index += 1) {
+      const { status, body } = await api('POST', `/exports/schedules/${schedule.id}/run`, token);
+      answers.push(status);
+      if (status === 429) {
+        expect(body).toMatchObject({ error: { code: 'limit_exceeded' }, limit: { name: 'runsNowPerMinute', max: EXPORT_QUOTAS.runsNowPerMinute } });
+        expect(body.limit.retryAfterSeconds).toBeGreaterThan(0);
+        expect(body.limit.retryAfterSeconds).toBeLessThanOrEqual(60);
+      }
+    }
+    // The minute can turn during the loop and free the slots again; at most one 429 either way.
+    const refusals = answers.filter((status) => status === 429).length;
+    expect(answers.filter((status) => status === 202).length + refusals).toBe(answers.length);
+    if (new Date().getUTCSeconds() > 5) expect(refusals).toBe(1);
+  }, 60_000);
+});
