@@ -2,6 +2,7 @@ import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { ExportRun, ExportSchedule, RunSummary } from '../exports/model';
 import type { ClaimOutcome, ExportStore, Owner, RunResult } from '../exports/store';
+import { queryAll } from './dynamo-batch';
 
 /** Runs stay in the history this long after they are made; their files expire much sooner. */
 const RUN_HISTORY_DAYS = 90;
@@ -70,21 +71,12 @@ export function dynamoExportStore(client: DynamoDBDocumentClient, tableName: str
     },
 
     async listSchedules(owner) {
-      const items: ExportSchedule[] = [];
-      let start: Record<string, unknown> | undefined;
-      do {
-        const page = await client.send(
-          new QueryCommand({
-            TableName: tableName,
-            KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
-            ExpressionAttributeValues: { ':pk': pk(owner), ':prefix': 'schedule#' },
-            ExclusiveStartKey: start,
-          }),
-        );
-        for (const item of page.Items ?? []) items.push(strip<ExportSchedule>(item)!);
-        start = page.LastEvaluatedKey;
-      } while (start);
-      return items;
+      const items = await queryAll(client, {
+        TableName: tableName,
+        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+        ExpressionAttributeValues: { ':pk': pk(owner), ':prefix': 'schedule#' },
+      });
+      return items.map((item) => strip<ExportSchedule>(item)!);
     },
 
     async deleteSchedule(owner, id) {
@@ -92,25 +84,6 @@ export function dynamoExportStore(client: DynamoDBDocumentClient, tableName: str
         new DeleteCommand({ TableName: tableName, Key: { pk: pk(owner), sk: scheduleSk(id) }, ReturnValues: 'ALL_OLD' }),
       );
       return Attributes !== undefined;
-    },
-
-    async countSchedules(owner) {
-      let count = 0;
-      let start: Record<string, unknown> | undefined;
-      do {
-        const page = await client.send(
-          new QueryCommand({
-            TableName: tableName,
-            KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
-            ExpressionAttributeValues: { ':pk': pk(owner), ':prefix': 'schedule#' },
-            Select: 'COUNT',
-            ExclusiveStartKey: start,
-          }),
-        );
-        count += page.Count ?? 0;
-        start = page.LastEvaluatedKey;
-      } while (start);
-      return count;
     },
 
     async takeRunNowSlot(owner, now, max) {

@@ -75,7 +75,7 @@ async function assertFilters(deps: ScheduleWriteDeps, owner: Owner, dataset: Dat
 export async function createSchedule(deps: ScheduleWriteDeps, owner: Owner, body: CreateScheduleBody): Promise<ScheduleView> {
   await assertFilters(deps, owner, body.dataset, body.filters ?? {});
   // Two creates at once may both pass at the last free place: one schedule over, never more.
-  if ((await deps.store.countSchedules(owner)) >= EXPORT_QUOTAS.schedulesPerUser) {
+  if ((await deps.store.listSchedules(owner)).length >= EXPORT_QUOTAS.schedulesPerUser) {
     throw new LimitExceededError(403, `At most ${EXPORT_QUOTAS.schedulesPerUser} export schedules per user; delete one first`, {
       name: 'schedulesPerUser',
       max: EXPORT_QUOTAS.schedulesPerUser,

@@ -26,8 +26,6 @@ export interface ExportStore {
   listSchedules(owner: Owner): Promise<ExportSchedule[]>;
   /** False when the schedule does not exist. */
   deleteSchedule(owner: Owner, id: string): Promise<boolean>;
-  /** How many schedules the owner has. */
-  countSchedules(owner: Owner): Promise<number>;
   /**
    * Takes one of the owner's `max` run-now slots of the minute `now` falls in; false when they are
    * all taken.

@@ -216,11 +216,6 @@ export class IamEnforcement {
   }
 }
 
-/** The caller of the current async context, if a role is being played. */
-export function currentCaller(): Caller | undefined {
-  return callers.getStore();
-}
-
 let installed = false;
 
 /**

@@ -13,7 +13,7 @@ import type { PolicyDocument } from './simulator';
 import type { SynthesizedStack } from './synthesized-stack';
 
 /** What a logical id stands for locally: its `Ref` value and its `Fn::GetAtt` attributes. */
-export interface LocalIdentity {
+interface LocalIdentity {
   readonly ref: string;
   readonly attributes?: Readonly<Record<string, string>>;
 }
@@ -57,7 +57,7 @@ export class TemplateResolutionError extends Error {
 }
 
 /** Local identities of every resource the template holds, derived from the constructs and resource types. */
-export function localIdentities({ template, logicalIds }: SynthesizedStack, local: LocalResources): Map<string, LocalIdentity> {
+function localIdentities({ template, logicalIds }: SynthesizedStack, local: LocalResources): Map<string, LocalIdentity> {
   const { region, account } = local;
   const identities = new Map<string, LocalIdentity>();
   for (const [name, id] of Object.entries(logicalIds.tables)) {
@@ -117,7 +117,7 @@ export function localIdentities({ template, logicalIds }: SynthesizedStack, loca
 }
 
 /** Resolves CloudFormation intrinsics in `node` against local identities and pseudo parameters. */
-export function resolveIntrinsics(node: unknown, identities: ReadonlyMap<string, LocalIdentity>, local: Pick<LocalResources, 'region' | 'account'>): unknown {
+function resolveIntrinsics(node: unknown, identities: ReadonlyMap<string, LocalIdentity>, local: Pick<LocalResources, 'region' | 'account'>): unknown {
   const pseudo: Record<string, string> = {
     'AWS::Partition': 'aws',
     'AWS::Region': local.region,
