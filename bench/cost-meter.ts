@@ -15,7 +15,7 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { performance } from 'node:perf_hooks';
-import { GetItemCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
+import { GetItemCommand, type AttributeValue, type ConsumedCapacity } from '@aws-sdk/client-dynamodb';
 import type { InitializeMiddleware, MiddlewareStack } from '@smithy/types';
 import { functionDefaults, functionSpecs, type FunctionName } from '../lib/description';
 import { IamEnforcement } from '../lib/local/iam/enforcement';
@@ -72,6 +72,8 @@ export class Meter {
   http = { requests: 0, units: 0 };
   /** Usage counted by hand (the recipient's download of an export, storage). */
   extra: Usage = {};
+  /** DynamoDB units by table and by index (`table/index`), reads and writes, as DynamoDB reports them. */
+  readonly units = new Map<string, { read: number; write: number }>();
   /** Reads DynamoDB Local reported below DynamoDB's minimum (0 for a missing item or an empty Query), raised to it. */
   raisedReads = 0;
 
@@ -90,6 +92,7 @@ export class Meter {
 
   reset(): void {
     this.functions.clear();
+    this.units.clear();
     this.posts = { count: 0, bytes: 0, gone: 0 };
     this.sesEmails = 0;
     this.s3 = { tier1: 0, tier2: 0, uploadedBytes: 0 };
@@ -151,6 +154,20 @@ export class Meter {
     };
     for (const [price, quantity] of Object.entries(this.extra) as Array<[keyof Usage, number]>) usage[price] = (usage[price] ?? 0) + quantity;
     return usage;
+  }
+
+  /** @internal one ConsumedCapacity entry, split by table and index. */
+  noteUnits(entry: ConsumedCapacity, write: boolean): void {
+    const add = (key: string, units: number | undefined) => {
+      if (!units) return;
+      const current = this.units.get(key) ?? { read: 0, write: 0 };
+      current[write ? 'write' : 'read'] += units;
+      this.units.set(key, current);
+    };
+    const table = entry.TableName ?? '?';
+    add(table, entry.Table?.CapacityUnits ?? (entry.LocalSecondaryIndexes || entry.GlobalSecondaryIndexes ? undefined : entry.CapacityUnits));
+    for (const [index, capacity] of Object.entries({ ...entry.LocalSecondaryIndexes, ...entry.GlobalSecondaryIndexes }))
+      add(`${table}/${index}`, capacity.CapacityUnits);
   }
 
   tally(label: string): FunctionTally {
@@ -230,7 +247,10 @@ function meterMiddleware(meter: Meter, clientName: string, commandName: string):
     const scope = scopes.getStore();
     if (!meter.on || !scope) return next(args);
     const tally = meter.tally(scope.label);
-    tally.requests.set(commandName, (tally.requests.get(commandName) ?? 0) + 1);
+    const count = () => tally.requests.set(commandName, (tally.requests.get(commandName) ?? 0) + 1);
+    // Presigning (S3) runs the middleware without sending: counted only when a response came back.
+    if (clientName === 'S3Client') return meterS3(meter, count, commandName, args, next);
+    count();
     if (clientName === 'DynamoDBClient') return meterDynamo(meter, tally, commandName, args, next);
     const input = args.input as Record<string, any>;
     switch (clientName) {
@@ -256,12 +276,6 @@ function meterMiddleware(meter: Meter, clientName: string, commandName: string):
         }
         break;
       }
-      case 'S3Client': {
-        if (S3_TIER1.has(commandName)) meter.s3.tier1 += 1;
-        else if (!S3_FREE.has(commandName)) meter.s3.tier2 += 1;
-        if (commandName === 'UploadPartCommand' || commandName === 'PutObjectCommand') meter.s3.uploadedBytes += byteLength(input.Body);
-        break;
-      }
       case 'SQSClient': {
         if (scope.label === 'scheduler' && commandName === 'SendMessageCommand') meter.schedulerInvocations += 1;
         const result = await next(args);
@@ -276,12 +290,30 @@ function meterMiddleware(meter: Meter, clientName: string, commandName: string):
   };
 }
 
+async function meterS3(meter: Meter, count: () => void, commandName: string, args: any, next: (args: any) => Promise<any>) {
+  const sent = () => {
+    count();
+    if (S3_TIER1.has(commandName)) meter.s3.tier1 += 1;
+    else if (!S3_FREE.has(commandName)) meter.s3.tier2 += 1;
+    if (commandName === 'UploadPartCommand' || commandName === 'PutObjectCommand') meter.s3.uploadedBytes += byteLength(args.input.Body);
+  };
+  try {
+    const result = await next(args);
+    if (typeof (result.response as { statusCode?: unknown } | undefined)?.statusCode === 'number') sent();
+    return result;
+  } catch (error) {
+    sent();
+    throw error;
+  }
+}
+
 async function meterDynamo(meter: Meter, tally: FunctionTally, commandName: string, args: any, next: (args: any) => Promise<any>) {
   const input = { ...(args.input as Record<string, any>) };
   const reads = READS.has(commandName);
   const writes = WRITES.has(commandName);
   if (!reads && !writes) return next(args);
-  input.ReturnConsumedCapacity ??= 'TOTAL';
+  // INDEXES: the total, and how much of it each table and index took.
+  input.ReturnConsumedCapacity ??= 'INDEXES';
   // DynamoDB bills a failed conditional write by the existing item's size but reports nothing:
   // ask for the old item, measure it, and hand the caller the error it would have had.
   const askedOld = CONDITIONAL_SINGLE_WRITES.has(commandName) && input.ConditionExpression && input.ReturnValuesOnConditionCheckFailure === undefined;
@@ -293,6 +325,7 @@ async function meterDynamo(meter: Meter, tally: FunctionTally, commandName: stri
       (sum: number, entry: { CapacityUnits?: number }) => sum + (entry.CapacityUnits ?? 0),
       0,
     );
+    for (const entry of (Array.isArray(consumed) ? consumed : consumed ? [consumed] : []) as ConsumedCapacity[]) meter.noteUnits(entry, writes);
     if (writes) tally.writeUnits += reported;
     else {
       const minimum = minimumReadUnits(commandName, input);

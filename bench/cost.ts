@@ -17,7 +17,7 @@ import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../lib/local/aws-local';
 import { localTableName } from '../lib/local/resources';
 import { REPO_ROOT, startLocalRuntime, type LocalRuntime } from '../lib/local/runtime';
 import { Meter, installMeter, type FunctionTally } from './cost-meter';
-import { addUsage, costLines, dynamoItemBytes, scaleUsage, totalUsd, usageAt, type Usage } from './cost-model';
+import { addUsage, costLines, dynamoItemBytes, lambdaGbSeconds, scaleUsage, totalUsd, usageAt, type Usage } from './cost-model';
 import { PRICES, PRICES_CHECKED, PRICES_REGION, type PriceName } from './cost-prices';
 
 const QUICK = process.env.COST_QUICK === '1';
@@ -29,6 +29,8 @@ const CONCURRENCY = 16;
 /** The export link and file live this long (the local runtime's exportRetentionDays). */
 const EXPORT_RETENTION_DAYS = 7;
 const DAYS_PER_MONTH = 30.4;
+/** A warm Lambda invocation that makes a few DynamoDB calls in-region, for the figure beside the measured one. */
+const ASSUMED_LAMBDA_MS = 50;
 
 /** The month the issue asks for, and what we assume about it. */
 const MONTH = {
@@ -49,11 +51,18 @@ const MONTH = {
   retentionDays: 30,
 } as const;
 
-type Scenario = { usage: Usage; tallies: Map<string, FunctionTally>; posts: Meter['posts']; webSocket: Meter['webSocket']; extraNote?: string };
+interface Scenario {
+  readonly usage: Usage;
+  /** The factor the counts were scaled by (1/runs), for the per-function table. */
+  readonly scale: number;
+  readonly tallies: Map<string, FunctionTally>;
+  readonly units: Map<string, { read: number; write: number }>;
+  readonly posts: Meter['posts'];
+  readonly webSocket: Meter['webSocket'];
+}
 
 const meter = new Meter();
 installMeter(meter);
-
 
 // ---------------------------------------------------------------------------------------------
 // Scenarios
@@ -238,9 +247,14 @@ async function scheduledExport(rows: number): Promise<{ bytes: number; scenario:
 
 /** What the meter counted, scaled (e.g. 1/runs for one run's share). */
 function snapshot(factor: number): Scenario {
-  const usage = scaleUsage(meter.usage(), factor);
-  const scenario = { usage, tallies: new Map(meter.functions), posts: { ...meter.posts }, webSocket: { ...meter.webSocket } };
-  return scenario;
+  return {
+    usage: scaleUsage(meter.usage(), factor),
+    scale: factor,
+    tallies: new Map(meter.functions),
+    units: new Map(meter.units),
+    posts: { ...meter.posts },
+    webSocket: { ...meter.webSocket },
+  };
 }
 
 async function seedNotifications(userKey: string, rows: number): Promise<void> {
@@ -432,13 +446,19 @@ function linesTable(usage: Usage, scale: number, unitLabel: string): string {
   return [`| line | quantity ${unitLabel} | cost | share |`, '|---|---:|---:|---:|', ...rows, `| **total** | | **${fmt(total)}** | |`].join('\n');
 }
 
-/** Per function: invocations, mean measured duration, DynamoDB requests and units, of one scenario (scaled). */
-function functionsTable(scenario: Scenario, scale: number): string {
+/** Lambda's own reads of DynamoDB Streams are free; the event source's calls are left out of the tables. */
+const FREE_COMMANDS = new Set(['GetRecordsCommand', 'GetShardIteratorCommand', 'DescribeStreamCommand', 'ListStreamsCommand']);
+
+/** Per function: invocations, mean measured duration, DynamoDB units and requests, of one scenario (per run). */
+function functionsTable(scenario: Scenario, costScale = 1, costLabel = 'a run'): string {
+  const scale = scenario.scale;
   const rows = [...scenario.tallies.entries()]
     .sort(([a], [b]) => a.localeCompare(b))
-    .map(([label, tally]) => {
-      const requests = [...tally.requests.entries()].map(([command, count]) => `${command.replace(/Command$/, '')} ${qty(count * scale)}`).join(', ');
-      const memory = new Map(functionSpecs()).get(label as never)?.memoryMb ?? (tally.invocations > 0 ? functionDefaults.memoryMb : undefined);
+    .flatMap(([label, tally]) => {
+      const billed = [...tally.requests.entries()].filter(([command]) => !FREE_COMMANDS.has(command));
+      if (tally.invocations === 0 && billed.length === 0) return [];
+      const requests = billed.map(([command, count]) => `${command.replace(/Command$/, '')} ${qty(count * scale)}`).join(', ');
+      const memory = memoryOf(label);
       const duration = tally.invocations > 0 ? `${(tally.durationMs / tally.invocations).toFixed(0)} ms @ ${memory} MB` : '-';
       const failures = [
         tally.failedConditionalWrites ? `${qty(tally.failedConditionalWrites * scale)} failed conditional` : '',
@@ -446,9 +466,41 @@ function functionsTable(scenario: Scenario, scale: number): string {
       ]
         .filter(Boolean)
         .join(', ');
-      return `| ${label} | ${qty(tally.invocations * scale)} | ${duration} | ${qty(tally.readUnits * scale)} | ${qty(tally.writeUnits * scale)} | ${requests}${failures ? `; ${failures}` : ''} |`;
+      const who = tally.invocations > 0 ? label : `${label} (event source / service)`;
+      const own: Usage = {
+        lambdaRequests: tally.invocations * scale * costScale,
+        lambdaGbSeconds: tally.gbSeconds * scale * costScale,
+        dynamoReadRequestUnits: tally.readUnits * scale * costScale,
+        dynamoWriteRequestUnits: tally.writeUnits * scale * costScale,
+      };
+      return [
+        `| ${who} | ${qty(tally.invocations * scale)} | ${duration} | ${qty(tally.readUnits * scale)} | ${qty(tally.writeUnits * scale)} | ${fmt(totalUsd(own, PRICES))} | ${requests}${failures ? `; ${failures}` : ''} |`,
+      ];
     });
-  return ['| function (or service) | invocations | mean duration | RRU | WRU | AWS requests |', '|---|---:|---:|---:|---:|---|', ...rows].join('\n');
+  return [
+    `| function | invocations | mean local duration | RRU | WRU | Lambda + DynamoDB ${costLabel} | AWS requests |`,
+    '|---|---:|---:|---:|---:|---:|---|',
+    ...rows,
+  ].join('\n');
+}
+
+/** DynamoDB units by table and index (as DynamoDB Local reports them; failed conditional writes are not in it). */
+function unitsTable(scenario: Scenario): string {
+  const rows = [...scenario.units.entries()]
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([key, units]) => `| ${key.replace(/^herald-/, '')} | ${qty(units.read * scenario.scale)} | ${qty(units.write * scenario.scale)} |`);
+  return ['| table / index | RRU | WRU |', '|---|---:|---:|', ...rows].join('\n');
+}
+
+function memoryOf(label: string): number {
+  return new Map(functionSpecs()).get(label as never)?.memoryMb ?? functionDefaults.memoryMb;
+}
+
+/** The scenario's usage with every invocation taking `ms` instead of its measured local duration. */
+function atDuration(scenario: Scenario, ms: number): Usage {
+  let gbSeconds = 0;
+  for (const [label, tally] of scenario.tallies) gbSeconds += tally.invocations * scenario.scale * lambdaGbSeconds(ms, memoryOf(label));
+  return { ...scenario.usage, lambdaGbSeconds: gbSeconds };
 }
 
 interface Results {
@@ -496,7 +548,10 @@ function renderDoc(results: Results): string {
 
   const duration = (scenario: Scenario) =>
     [...scenario.tallies.values()].reduce((sum, tally) => sum + tally.durationMs, 0) /
-    Math.max(1, [...scenario.tallies.values()].reduce((sum, tally) => sum + tally.invocations, 0));
+    Math.max(
+      1,
+      [...scenario.tallies.values()].reduce((sum, tally) => sum + tally.invocations, 0),
+    );
 
   return `# Cost
 
@@ -521,6 +576,9 @@ ${exportRuns.map(({ rows, bytes, scenario }) => `| one scheduled CSV export of $
 | one export of 1 GB of CSV (about ${Math.round(rowsPerGb).toLocaleString('en-US')} rows; extrapolated) | ${fmt(totalUsd(exportAt(rowsPerGb), PRICES))} |
 | **a month**: ${MONTH.users.toLocaleString('en-US')} users, ${MONTH.notificationsPerDay.toLocaleString('en-US')} notifications a day, ${MONTH.exports.toLocaleString('en-US')} exports | **${fmt(monthTotal)}** |
 
+Lambda durations here are local ones (see "How it is measured"); with every invocation at
+${ASSUMED_LAMBDA_MS} ms instead, 1M notifications cost ${fmt(perMillion(atDuration(notification, ASSUMED_LAMBDA_MS)))}.
+
 Per 1M delivered notifications the largest line is **${topLine ? SHORT[topLine.price] : '-'}** (${topLine ? fmt(topLine.usd) : '-'} of ${fmt(millionCost)}).
 The target of $3 per 1M is ${millionCost <= 3 ? '**met**' : `**not met** (${(millionCost / 3).toFixed(1)}x over)`}.
 
@@ -531,9 +589,14 @@ and the client's \`{"action":"ack"}\` for it; the mean of ${NOTIFICATIONS} after
 
 ${linesTable(perNotification, 1_000_000, 'per 1M')}
 
-Where it comes from, per notification:
+Where it comes from, per notification (cost column per 1M):
 
-${functionsTable(notification, 1 / 1)}
+${functionsTable(notification, 1_000_000, 'per 1M')}
+
+DynamoDB units per notification by table and index (writes to a table with local secondary
+indexes also pay for each index the item is in):
+
+${unitsTable(notification)}
 
 WebSocket messages per notification: ${qty(notification.webSocket.received)} received by the client, ${qty(notification.webSocket.sent)} sent by it (the ack); @connections posts: ${qty(notification.posts.count)}.
 
@@ -547,7 +610,7 @@ ${linesTable(catchUpPerMissed, 1_000_000, 'per 1M')}
 
 The catch-up of ${MISSED} alone (${fmt(totalUsd(catchUp.catchUp.usage, PRICES))}):
 
-${functionsTable(catchUp.catchUp, 1)}
+${functionsTable(catchUp.catchUp)}
 
 ## Alert fan-out
 
@@ -561,7 +624,9 @@ ${fanOuts
 
 ${linesTable(scenario.usage, 1, 'per alert')}
 
-${functionsTable(scenario, 1)}
+${functionsTable(scenario)}
+
+${unitsTable(scenario)}
 `,
   )
   .join('\n')}
@@ -581,7 +646,7 @@ ${exportRuns
 
 ${linesTable(scenario.usage, 1, 'per export')}
 
-${functionsTable(scenario, 1)}
+${functionsTable(scenario)}
 `,
   )
   .join('\n')}
@@ -611,7 +676,11 @@ ${monthRows.join('\n')}
 
 All lines of the month:
 
-${linesTable(Object.values(month).reduce((sum, usage) => addUsage(sum, usage), {} as Usage), 1, 'a month')}
+${linesTable(
+  Object.values(month).reduce((sum, usage) => addUsage(sum, usage), {} as Usage),
+  1,
+  'a month',
+)}
 
 One connection (ticket, connect, resume, disconnect) costs ${fmt(totalUsd(session.connection.usage, PRICES))}; one ping ${fmt(totalUsd(session.ping.usage, PRICES))}.
 
