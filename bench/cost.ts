@@ -484,7 +484,7 @@ function functionsTable(scenario: Scenario, costScale = 1, costLabel = 'a run'):
   ].join('\n');
 }
 
-/** DynamoDB units by table and index (as DynamoDB Local reports them; failed conditional writes are not in it). */
+/** DynamoDB units by table and index as DynamoDB Local reports them (without failed conditional writes and reads raised to the minimum). */
 function unitsTable(scenario: Scenario): string {
   const rows = [...scenario.units.entries()]
     .sort(([a], [b]) => a.localeCompare(b))
@@ -593,12 +593,13 @@ Where it comes from, per notification (cost column per 1M):
 
 ${functionsTable(notification, 1_000_000, 'per 1M')}
 
-DynamoDB units per notification by table and index (writes to a table with local secondary
-indexes also pay for each index the item is in):
+DynamoDB units per notification by table and index, as reported (without failed conditional
+writes, and reads raised to DynamoDB's minimum). A write to a table with local secondary indexes
+also pays for each index the item is in, twice in a transaction:
 
 ${unitsTable(notification)}
 
-WebSocket messages per notification: ${qty(notification.webSocket.received)} received by the client, ${qty(notification.webSocket.sent)} sent by it (the ack); @connections posts: ${qty(notification.posts.count)}.
+WebSocket frames per notification: ${qty(notification.webSocket.received * notification.scale)} received by the client, ${qty(notification.webSocket.sent * notification.scale)} sent by it (the ack); @connections posts: ${qty(notification.posts.count * notification.scale)}.
 
 ## Catch-up (resume)
 
