@@ -250,7 +250,7 @@ function meterMiddleware(meter: Meter, clientName: string, commandName: string):
     const count = () => tally.requests.set(commandName, (tally.requests.get(commandName) ?? 0) + 1);
     // Presigning (S3) runs the middleware without sending: counted only when a response came back.
     if (clientName === 'S3Client') return meterS3(meter, count, commandName, args, next);
-    count();
+    if (clientName !== 'SQSClient') count();
     if (clientName === 'DynamoDBClient') return meterDynamo(meter, tally, commandName, args, next);
     const input = args.input as Record<string, any>;
     switch (clientName) {
@@ -282,7 +282,10 @@ function meterMiddleware(meter: Meter, clientName: string, commandName: string):
         // An event source's empty long poll is a request too, but how many there are depends on
         // the local poller's cadence, not on the work: only reads that returned messages count.
         const empty = commandName === 'ReceiveMessageCommand' && ((result.output as { Messages?: unknown[] }).Messages?.length ?? 0) === 0;
-        if (!empty) meter.sqsRequests += 1;
+        if (!empty) {
+          count();
+          meter.sqsRequests += 1;
+        }
         return result;
       }
     }

@@ -8,7 +8,15 @@ import { randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
+import {
+  CreateTableCommand,
+  DeleteTableCommand,
+  DynamoDBClient,
+  GetItemCommand,
+  PutItemCommand,
+  QueryCommand,
+  TransactWriteItemsCommand,
+} from '@aws-sdk/client-dynamodb';
 import { BatchWriteCommand, DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import pMap from 'p-map';
 import WebSocket from 'ws';
@@ -24,6 +32,8 @@ const QUICK = process.env.COST_QUICK === '1';
 const NOTIFICATIONS = QUICK ? 5 : 20;
 const MISSED = QUICK ? 20 : 50;
 const FAN_OUT_SIZES = QUICK ? [10] : [10, 100, 1_000];
+/** Members of the critical alert, each with an email address. */
+const CRITICAL_SIZE = 10;
 const EXPORT_SIZES = QUICK ? [500, 2_000] : [10_000, 100_000];
 const CONCURRENCY = 16;
 /** The export link and file live this long (the local runtime's exportRetentionDays). */
@@ -160,8 +170,11 @@ async function resumeCatchUp(): Promise<{ publishOffline: Scenario; catchUp: Sce
   return { publishOffline, catchUp: snapshot(1) };
 }
 
-/** An alert (POST /alerts, severity high) fanned out to `size` members, each connected, each acking its notification. */
-async function alertFanOut(size: number): Promise<Scenario> {
+/**
+ * An alert (POST /alerts) fanned out to `size` members, each connected, each acking its
+ * notification; when critical, each member has an email address in their preferences.
+ */
+async function alertFanOut(size: number, severity: 'high' | 'critical' = 'high'): Promise<Scenario> {
   const tenant = uniqueTenant();
   const topic = 'site-12';
   const admin = await devToken(tenant, 'admin', ['admin']);
@@ -175,10 +188,21 @@ async function alertFanOut(size: number): Promise<Scenario> {
     },
     { concurrency: CONCURRENCY },
   );
-  const sockets = await pMap(members, async (member) => MeteredSocket.open(await ticketUrl(await devToken(tenant, member))), { concurrency: CONCURRENCY });
+  const sockets = await pMap(
+    members,
+    async (member) => {
+      const token = await devToken(tenant, member);
+      if (severity === 'critical') {
+        const response = await http('PUT', '/me/preferences', token, { kinds: {}, muted: false, email: `${member}@example.com` }, false);
+        if (response.status !== 200) throw new Error(`preferences: ${response.status} ${JSON.stringify(response.body)}`);
+      }
+      return MeteredSocket.open(await ticketUrl(token));
+    },
+    { concurrency: CONCURRENCY },
+  );
   await meter.idle();
   meter.start();
-  const raised = await http('POST', '/alerts', publisher, { topic, rule: 'gas-level', subject: 'bay-3', severity: 'high', title: 'Gas above limit' });
+  const raised = await http('POST', '/alerts', publisher, { topic, rule: 'gas-level', subject: 'bay-3', severity, title: 'Gas above limit' });
   if (raised.status !== 201) throw new Error(`raise: ${raised.status} ${JSON.stringify(raised.body)}`);
   await pMap(
     sockets,
@@ -240,6 +264,47 @@ async function scheduledExport(rows: number): Promise<{ bytes: number; scenario:
   await http('DELETE', `/exports/schedules/${created.body.id}`, token, undefined, false);
   await meter.idle();
   return { bytes: file.byteLength, scenario };
+}
+
+/** What DynamoDB Local reports for the cases DynamoDB bills specially, on a scratch table, outside the meter. */
+async function probeDynamoLocal(): Promise<Results['probe']> {
+  const TableName = `cost-probe-${randomUUID().slice(0, 8)}`;
+  await dynamo.send(
+    new CreateTableCommand({
+      TableName,
+      BillingMode: 'PAY_PER_REQUEST',
+      AttributeDefinitions: [{ AttributeName: 'k', AttributeType: 'S' }],
+      KeySchema: [{ AttributeName: 'k', KeyType: 'HASH' }],
+    }),
+  );
+  try {
+    const transaction = await dynamo.send(
+      new TransactWriteItemsCommand({
+        TransactItems: [{ Put: { TableName, Item: { k: { S: 'small' } } } }, { Put: { TableName, Item: { k: { S: 'large' }, v: { S: 'x'.repeat(1_500) } } } }],
+        ReturnConsumedCapacity: 'TOTAL',
+      }),
+    );
+    let failedConditionalReported = false;
+    try {
+      await dynamo.send(
+        new PutItemCommand({ TableName, Item: { k: { S: 'small' } }, ConditionExpression: 'attribute_not_exists(k)', ReturnConsumedCapacity: 'TOTAL' }),
+      );
+      throw new Error('probe: the conditional put did not fail');
+    } catch (error) {
+      if ((error as Error).name !== 'ConditionalCheckFailedException') throw error;
+      failedConditionalReported = (error as { ConsumedCapacity?: unknown }).ConsumedCapacity !== undefined;
+    }
+    const query = await dynamo.send(
+      new QueryCommand({ TableName, KeyConditionExpression: 'k = :k', ExpressionAttributeValues: { ':k': { S: 'none' } }, ReturnConsumedCapacity: 'TOTAL' }),
+    );
+    return {
+      transactionUnits: (transaction.ConsumedCapacity ?? []).reduce((sum, entry) => sum + (entry.CapacityUnits ?? 0), 0),
+      failedConditionalReported,
+      emptyQueryUnits: query.ConsumedCapacity?.CapacityUnits ?? 0,
+    };
+  } finally {
+    await dynamo.send(new DeleteTableCommand({ TableName }));
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -508,13 +573,15 @@ interface Results {
   session: { connection: Scenario; ping: Scenario };
   catchUp: { publishOffline: Scenario; catchUp: Scenario };
   fanOuts: Array<{ size: number; scenario: Scenario }>;
+  critical: Scenario;
+  probe: { transactionUnits: number; failedConditionalReported: boolean; emptyQueryUnits: number };
   exportRuns: Array<{ rows: number; bytes: number; scenario: Scenario }>;
   itemBytes: number;
   seconds: number;
 }
 
 function renderDoc(results: Results): string {
-  const { notification, session, catchUp, fanOuts, exportRuns } = results;
+  const { notification, session, catchUp, fanOuts, critical, exportRuns } = results;
   const perNotification = notification.usage;
   const millionCost = perMillion(perNotification);
   const topLine = costLines(scaleUsage(perNotification, 1_000_000), PRICES)[0];
@@ -567,19 +634,25 @@ discount). When Herald changes (fewer requests per frame, batched replays, fewer
 
 ## Summary
 
-| what | cost |
-|---|---:|
-| 1M notifications delivered to connected users, each acked | **${fmt(millionCost)}** (target: at most $3) |
-| 1M notifications delivered while offline and caught up by resume | ${fmt(perMillion(catchUpPerMissed))} |
-${fanOuts.map(({ size, scenario }) => `| one alert fanned out to ${size.toLocaleString('en-US')} connected members, each acking | ${fmt(totalUsd(scenario.usage, PRICES))} (${fmt(totalUsd(scenario.usage, PRICES) / size)} a member) |`).join('\n')}
-${exportRuns.map(({ rows, bytes, scenario }) => `| one scheduled CSV export of ${rows.toLocaleString('en-US')} rows (${(bytes / 1e6).toFixed(1)} MB), emailed, downloaded once | ${fmt(totalUsd(scenario.usage, PRICES))} |`).join('\n')}
-| one export of 1 GB of CSV (about ${Math.round(rowsPerGb).toLocaleString('en-US')} rows; extrapolated) | ${fmt(totalUsd(exportAt(rowsPerGb), PRICES))} |
-| **a month**: ${MONTH.users.toLocaleString('en-US')} users, ${MONTH.notificationsPerDay.toLocaleString('en-US')} notifications a day, ${MONTH.exports.toLocaleString('en-US')} exports | **${fmt(monthTotal)}** |
+| what | cost (measured local durations) | cost with every invocation at ${ASSUMED_LAMBDA_MS} ms |
+|---|---:|---:|
+| 1M notifications delivered to connected users, each acked | **${fmt(millionCost)}** (target: at most $3) | ${fmt(perMillion(atDuration(notification, ASSUMED_LAMBDA_MS)))} |
+| 1M notifications delivered while offline and caught up by resume | ${fmt(perMillion(catchUpPerMissed))} | ${fmt(perMillion(addUsage(atDuration(catchUp.publishOffline, ASSUMED_LAMBDA_MS), scaleUsage(atDuration(catchUp.catchUp, ASSUMED_LAMBDA_MS), 1 / MISSED))))} |
+${fanOuts.map(({ size, scenario }) => `| one alert fanned out to ${size.toLocaleString('en-US')} connected members, each acking | ${fmt(totalUsd(scenario.usage, PRICES))} (${fmt(totalUsd(scenario.usage, PRICES) / size)} a member) | ${fmt(totalUsd(atDuration(scenario, ASSUMED_LAMBDA_MS), PRICES))} (${fmt(totalUsd(atDuration(scenario, ASSUMED_LAMBDA_MS), PRICES) / size)} a member) |`).join('\n')}
+| one critical alert to ${CRITICAL_SIZE} members, each also emailed | ${fmt(totalUsd(critical.usage, PRICES))} | ${fmt(totalUsd(atDuration(critical, ASSUMED_LAMBDA_MS), PRICES))} |
+${exportRuns.map(({ rows, bytes, scenario }) => `| one scheduled CSV export of ${rows.toLocaleString('en-US')} rows (${(bytes / 1e6).toFixed(1)} MB), emailed, downloaded once | ${fmt(totalUsd(scenario.usage, PRICES))} | |`).join('\n')}
+| one export of 1 GB of CSV (about ${Math.round(rowsPerGb).toLocaleString('en-US')} rows; extrapolated) | ${fmt(totalUsd(exportAt(rowsPerGb), PRICES))} | |
+| **a month**: ${MONTH.users.toLocaleString('en-US')} users, ${MONTH.notificationsPerDay.toLocaleString('en-US')} notifications a day, ${MONTH.exports.toLocaleString('en-US')} exports | **${fmt(monthTotal)}** | |
 
-Lambda durations here are local ones (see "How it is measured"); with every invocation at
-${ASSUMED_LAMBDA_MS} ms instead, 1M notifications cost ${fmt(perMillion(atDuration(notification, ASSUMED_LAMBDA_MS)))}.
+Local durations are not Lambda's (see "How it is measured"): the first column is an upper
+estimate, worst where many invocations run at once on this machine (a 1,000-member fan-out); the
+second assumes every invocation, the fan-out's own included, takes ${ASSUMED_LAMBDA_MS} ms, a lower estimate.
+An export's worker runs for as long as it streams, so its figure has one column.
 
-Per 1M delivered notifications the largest line is **${topLine ? SHORT[topLine.price] : '-'}** (${topLine ? fmt(topLine.usd) : '-'} of ${fmt(millionCost)}).
+Where the money for 1M delivered notifications goes: ${costLines(scaleUsage(perNotification, 1_000_000), PRICES)
+    .slice(0, 4)
+    .map((line) => `${SHORT[line.price]} ${fmt(line.usd)} (${((line.usd / millionCost) * 100).toFixed(0)}%)`)
+    .join(', ')}; the largest line is **${topLine ? SHORT[topLine.price] : '-'}**.
 The target of $3 per 1M is ${millionCost <= 3 ? '**met**' : `**not met** (${(millionCost / 3).toFixed(1)}x over)`}.
 
 ## One notification to a connected user
@@ -631,7 +704,14 @@ ${unitsTable(scenario)}
 `,
   )
   .join('\n')}
-A critical alert adds, per member with an email address, one SES email (${fmt(PRICES.sesEmails.usd / PRICES.sesEmails.per)}) and one conditional PutItem (the email claim).
+### A critical alert, ${CRITICAL_SIZE} members with email addresses
+
+The same, with \`severity: critical\`: each member is also emailed (SES, after a conditional put
+that claims the email). ${fmt(totalUsd(critical.usage, PRICES))} an alert, against ${fmt(totalUsd(fanOuts.find(({ size }) => size === CRITICAL_SIZE)?.scenario.usage ?? {}, PRICES))} for the in-app-only one above.
+
+${linesTable(critical.usage, 1, 'per alert')}
+
+${functionsTable(critical)}
 
 ## Exports
 
@@ -693,10 +773,12 @@ One connection (ticket, connect, resume, disconnect) costs ${fmt(totalUsd(sessio
   DynamoDB Local and the local IAM check, on a shared machine (mean ${duration(notification).toFixed(0)} ms an
   invocation in the notification scenario). Treat the Lambda lines as an upper estimate; cold starts
   are not in them.
-- **DynamoDB**: every request a function makes asks for \`ReturnConsumedCapacity: TOTAL\`, and the
-  units DynamoDB Local reports are summed. DynamoDB Local reports transactional writes at 2x (checked:
-  a TransactWriteItems of a 40-byte and a 1.5 KB item reports 6 units). It reports nothing for a
-  **failed conditional write**, which DynamoDB bills by the existing item's size (at least 1 unit):
+- **DynamoDB**: every request a function makes asks for \`ReturnConsumedCapacity: INDEXES\`, and the
+  units DynamoDB Local reports are summed (and split by table and index in the tables above). What
+  DynamoDB Local reports was checked in this run on a scratch table: a TransactWriteItems of a
+  small and a 1.5 KB item reported ${results.probe.transactionUnits} units (DynamoDB bills 2 x (1 + 2) = 6), a failed
+  conditional PutItem reported ${results.probe.failedConditionalReported ? 'units' : 'none'}, an empty Query ${results.probe.emptyQueryUnits} units.
+  ${results.probe.transactionUnits === 6 ? 'So transactional writes are taken as reported.' : '**Transactions are not reported at 2x: the transactional figures above are too low.**'} A **failed conditional write** is billed by DynamoDB by the existing item's size (at least 1 unit):
   the meter asks for the old item (\`ReturnValuesOnConditionCheckFailure: ALL_OLD\`, removed again
   from the error the function sees) and bills its size. A canceled transaction is billed as if it had
   committed (2 units per action and KB of the item it puts), which is at most what DynamoDB bills.
@@ -731,6 +813,7 @@ const db = DynamoDBDocumentClient.from(dynamo);
 try {
   const log = (line: string) => console.log(`[cost ${((performance.now() - startedAt) / 1000).toFixed(0)} s] ${line}`);
   log('runtime up; measuring');
+  const probe = await probeDynamoLocal();
   const notification = await oneNotification();
   log(`one notification: ${fmt(perMillion(notification.usage))} per 1M`);
   const session = await sessionAndPing();
@@ -742,13 +825,25 @@ try {
     fanOuts.push({ size, scenario: await alertFanOut(size) });
     log(`fan-out to ${size} measured`);
   }
+  const critical = await alertFanOut(CRITICAL_SIZE, 'critical');
+  log(`critical alert to ${CRITICAL_SIZE} measured`);
   const exportRuns: Array<{ rows: number; bytes: number; scenario: Scenario }> = [];
   for (const rows of EXPORT_SIZES) {
     exportRuns.push({ rows, ...(await scheduledExport(rows)) });
     log(`export of ${rows} rows measured`);
   }
   const itemBytes = notification.itemBytes;
-  const markdown = renderDoc({ notification, session, catchUp, fanOuts, exportRuns, itemBytes, seconds: (performance.now() - startedAt) / 1000 });
+  const markdown = renderDoc({
+    notification,
+    session,
+    catchUp,
+    fanOuts,
+    critical,
+    probe,
+    exportRuns,
+    itemBytes,
+    seconds: (performance.now() - startedAt) / 1000,
+  });
   const target = process.argv[2] ?? join(REPO_ROOT, 'docs', 'cost.md');
   writeFileSync(target, markdown);
   log(`wrote ${target}`);
