@@ -100,6 +100,11 @@ async function oneNotification(): Promise<Scenario & { itemBytes: number }> {
   meter.start();
   for (let seq = warmUps + 1; seq <= warmUps + NOTIFICATIONS; seq += 1) await publish(seq);
   meter.stop();
+  // The meter finds invocations through the local IAM layer (bench/cost-meter.ts): if that ever
+  // stops working, fail here rather than print a cost without Lambda in it.
+  const invocations = [...meter.functions.values()].reduce((sum, tally) => sum + tally.invocations, 0);
+  if (invocations < NOTIFICATIONS)
+    throw new Error(`the meter saw ${invocations} invocations for ${NOTIFICATIONS} publishes: bench/cost-meter.ts no longer sees them`);
   const scenario = snapshot(1 / NOTIFICATIONS);
   const stored = await dynamo.send(
     new GetItemCommand({ TableName: localTableName('notifications'), Key: { userKey: { S: `${tenant}#reader` }, seq: { N: String(warmUps + 1) } } }),
@@ -672,7 +677,7 @@ also pays for each index the item is in, twice in a transaction:
 
 ${unitsTable(notification)}
 
-WebSocket frames per notification: ${qty(notification.webSocket.received * notification.scale)} received by the client, ${qty(notification.webSocket.sent * notification.scale)} sent by it (the ack); @connections posts: ${qty(notification.posts.count * notification.scale)}.
+WebSocket frames per notification: ${qty(notification.webSocket.received * notification.scale)} received by the client, ${qty(notification.webSocket.sent * notification.scale)} sent by it (the ack); @connections posts: ${qty(notification.posts.count * notification.scale)} of ${(notification.posts.bytes / Math.max(1, notification.posts.count)).toFixed(0)} bytes on average (one 32 KB message each).
 
 ## Catch-up (resume)
 
