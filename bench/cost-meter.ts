@@ -4,7 +4,7 @@
  * changed.
  *
  * - Every SDK command this process resolves gets one more middleware (the same hook local IAM
- *   uses, lib/local/iam/enforcement.ts): DynamoDB requests ask for ReturnConsumedCapacity TOTAL
+ *   uses, lib/local/iam/enforcement.ts): DynamoDB requests ask for ReturnConsumedCapacity INDEXES
  *   and the reported units are summed; a failed conditional write (which DynamoDB bills but does
  *   not report) asks for the old item and is billed by its size; @connections posts, SES sends,
  *   S3 and SQS requests are counted.
