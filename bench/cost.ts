@@ -1,0 +1,859 @@
+/**
+ * `npm run cost`: runs Herald's scenarios against the local runtime, meters what AWS would bill
+ * (bench/cost-meter.ts), prices it (bench/cost-prices.ts, bench/cost-model.ts) and writes
+ * docs/cost.md. Nothing here knows how Herald does its work: re-run it after a change and the
+ * figures follow. `COST_QUICK=1` runs smaller scenarios (for trying the script, not for the doc).
+ */
+import { randomUUID } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import {
+  CreateTableCommand,
+  DeleteTableCommand,
+  DynamoDBClient,
+  GetItemCommand,
+  PutItemCommand,
+  QueryCommand,
+  TransactWriteItemsCommand,
+} from '@aws-sdk/client-dynamodb';
+import { BatchWriteCommand, DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import pMap from 'p-map';
+import WebSocket from 'ws';
+import { functionDefaults, functionSpecs } from '../lib/description';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../lib/local/aws-local';
+import { localTableName } from '../lib/local/resources';
+import { REPO_ROOT, startLocalRuntime, type LocalRuntime } from '../lib/local/runtime';
+import { Meter, installMeter, type FunctionTally } from './cost-meter';
+import { addUsage, costLines, dynamoItemBytes, lambdaGbSeconds, scaleUsage, totalUsd, usageAt, type Usage } from './cost-model';
+import { PRICES, PRICES_CHECKED, PRICES_REGION, type PriceName } from './cost-prices';
+
+const QUICK = process.env.COST_QUICK === '1';
+const NOTIFICATIONS = QUICK ? 5 : 20;
+const MISSED = QUICK ? 20 : 50;
+const FAN_OUT_SIZES = QUICK ? [10] : [10, 100, 1_000];
+/** Members of the critical alert, each with an email address. */
+const CRITICAL_SIZE = 10;
+const EXPORT_SIZES = QUICK ? [500, 2_000] : [10_000, 100_000];
+const CONCURRENCY = 16;
+/** The export link and file live this long (the local runtime's exportRetentionDays). */
+const EXPORT_RETENTION_DAYS = 7;
+const DAYS_PER_MONTH = 30.4;
+/** A warm Lambda invocation that makes a few DynamoDB calls in-region, for the figure beside the measured one. */
+const ASSUMED_LAMBDA_MS = 50;
+
+/** The month the issue asks for, and what we assume about it. */
+const MONTH = {
+  users: 10_000,
+  notificationsPerDay: 100_000,
+  exports: 1_000,
+  workdays: 22,
+  connectedHoursPerWorkday: 8,
+  /** API Gateway closes a WebSocket after 2 h, so 8 h connected is at least 4 connections a day. */
+  connectionsPerWorkday: 4,
+  /** HeraldClient pings every 5 minutes (web/client/transport.ts) to stay under the 10-minute idle timeout. */
+  pingsPerHour: 12,
+  /** Share of notifications that reach a user offline and come with the next resume instead. */
+  missedShare: 0.25,
+  /** Exports of this many rows each (CSV), downloaded once by one recipient. */
+  rowsPerExport: 10_000,
+  /** Notification items are kept this long (notificationRetentionDays). */
+  retentionDays: 30,
+} as const;
+
+interface Scenario {
+  readonly usage: Usage;
+  /** The factor the counts were scaled by (1/runs), for the per-function table. */
+  readonly scale: number;
+  readonly tallies: Map<string, FunctionTally>;
+  readonly units: Map<string, { read: number; write: number }>;
+  readonly posts: Meter['posts'];
+  readonly webSocket: Meter['webSocket'];
+}
+
+const meter = new Meter();
+installMeter(meter);
+
+// ---------------------------------------------------------------------------------------------
+// Scenarios
+
+/** One notification published to a connected user (POST /notifications), its frame, and the client's ack. */
+async function oneNotification(): Promise<Scenario & { itemBytes: number }> {
+  const tenant = uniqueTenant();
+  const publisher = await devToken(tenant, 'dispatcher', ['publisher']);
+  const socket = await MeteredSocket.open(await ticketUrl(await devToken(tenant, 'reader')));
+  const publish = async (seq: number) => {
+    const response = await http('POST', '/notifications', publisher, {
+      userId: 'reader',
+      kind: 'work-order.assigned',
+      title: `Work order WO-${1000 + seq} assigned to you`,
+      body: 'Inspect pump station 12, valve 3; report before 17:00.',
+      data: { workOrder: `WO-${1000 + seq}`, site: 'S-12' },
+    });
+    if (response.status !== 202) throw new Error(`publish: ${response.status} ${JSON.stringify(response.body)}`);
+    await socket.waitFor((frame) => frame.type === 'notification' && frame.seq === seq);
+    socket.send({ action: 'ack', upTo: seq });
+    await meter.idle();
+  };
+  const warmUps = 2;
+  for (let seq = 1; seq <= warmUps; seq += 1) await publish(seq);
+  meter.start();
+  for (let seq = warmUps + 1; seq <= warmUps + NOTIFICATIONS; seq += 1) await publish(seq);
+  meter.stop();
+  // The meter finds invocations through the local IAM layer (bench/cost-meter.ts): if that ever
+  // stops working, fail here rather than print a cost without Lambda in it.
+  const invocations = [...meter.functions.values()].reduce((sum, tally) => sum + tally.invocations, 0);
+  if (invocations < NOTIFICATIONS)
+    throw new Error(`the meter saw ${invocations} invocations for ${NOTIFICATIONS} publishes: bench/cost-meter.ts no longer sees them`);
+  const scenario = snapshot(1 / NOTIFICATIONS);
+  const stored = await dynamo.send(
+    new GetItemCommand({ TableName: localTableName('notifications'), Key: { userKey: { S: `${tenant}#reader` }, seq: { N: String(warmUps + 1) } } }),
+  );
+  await socket.close();
+  await meter.idle();
+  return { ...scenario, itemBytes: stored.Item ? dynamoItemBytes(stored.Item) : 0 };
+}
+
+/** A connection's life without notifications (ticket, connect, the client's resume, disconnect), and one ping. */
+async function sessionAndPing(): Promise<{ connection: Scenario; ping: Scenario }> {
+  const tenant = uniqueTenant();
+  const token = await devToken(tenant, 'walker');
+  const runs = QUICK ? 3 : 10;
+  meter.start();
+  for (let run = 0; run < runs; run += 1) {
+    const socket = await MeteredSocket.open(await ticketUrl(token, true));
+    socket.send({ action: 'resume', after: 0, id: 'r' });
+    await socket.waitFor((frame) => frame.type === 'replayed');
+    await socket.close();
+    await meter.idle();
+  }
+  meter.stop();
+  const connection = snapshot(1 / runs);
+  const socket = await MeteredSocket.open(await ticketUrl(token));
+  await meter.idle();
+  meter.start();
+  for (let run = 0; run < runs; run += 1) {
+    socket.send({ action: 'ping', id: `p${run}` });
+    await socket.waitFor((frame) => frame.type === 'pong' && socket.countOf('pong') > run);
+    await meter.idle();
+  }
+  meter.stop();
+  const ping = snapshot(1 / runs);
+  await socket.close();
+  await meter.idle();
+  return { connection, ping };
+}
+
+/** `MISSED` notifications published while the user is offline, then a reconnect that resumes them all and acks. */
+async function resumeCatchUp(): Promise<{ publishOffline: Scenario; catchUp: Scenario }> {
+  const tenant = uniqueTenant();
+  const publisher = await devToken(tenant, 'dispatcher', ['publisher']);
+  const token = await devToken(tenant, 'traveller');
+  meter.start();
+  for (let index = 0; index < MISSED; index += 1) {
+    const response = await http('POST', '/notifications', publisher, { userId: 'traveller', kind: 'note', title: `While you were away ${index}` });
+    if (response.status !== 202) throw new Error(`publish: ${response.status}`);
+  }
+  await meter.idle();
+  meter.stop();
+  const publishOffline = snapshot(1 / MISSED);
+  meter.start();
+  const socket = await MeteredSocket.open(await ticketUrl(token, true));
+  let after = 0;
+  for (let page = 1; ; page += 1) {
+    socket.send({ action: 'resume', after, id: `resume-${page}` });
+    const frame = await socket.waitFor((candidate) => candidate.type === 'replayed' && candidate.id === `resume-${page}`);
+    after = frame.upTo as number;
+    if (!frame.more) break;
+  }
+  if (socket.countOf('notification') !== MISSED) throw new Error(`catch-up: ${socket.countOf('notification')} notifications, expected ${MISSED}`);
+  socket.send({ action: 'ack', upTo: after });
+  await meter.idle();
+  await socket.close();
+  await meter.idle();
+  meter.stop();
+  return { publishOffline, catchUp: snapshot(1) };
+}
+
+/**
+ * An alert (POST /alerts) fanned out to `size` members, each connected, each acking its
+ * notification; when critical, each member has an email address in their preferences.
+ */
+async function alertFanOut(size: number, severity: 'high' | 'critical' = 'high'): Promise<Scenario> {
+  const tenant = uniqueTenant();
+  const topic = 'site-12';
+  const admin = await devToken(tenant, 'admin', ['admin']);
+  const publisher = await devToken(tenant, 'sensor', ['publisher']);
+  const members = Array.from({ length: size }, (_, index) => `member-${index}`);
+  await pMap(
+    members,
+    async (member) => {
+      const response = await http('PUT', `/topics/${topic}/members/${member}`, admin);
+      if (response.status !== 201) throw new Error(`membership: ${response.status}`);
+    },
+    { concurrency: CONCURRENCY },
+  );
+  const sockets = await pMap(
+    members,
+    async (member) => {
+      const token = await devToken(tenant, member);
+      if (severity === 'critical') {
+        const response = await http('PUT', '/me/preferences', token, { kinds: {}, muted: false, email: `${member}@example.com` }, false);
+        if (response.status !== 200) throw new Error(`preferences: ${response.status} ${JSON.stringify(response.body)}`);
+      }
+      return MeteredSocket.open(await ticketUrl(token));
+    },
+    { concurrency: CONCURRENCY },
+  );
+  await meter.idle();
+  meter.start();
+  const raised = await http('POST', '/alerts', publisher, { topic, rule: 'gas-level', subject: 'bay-3', severity, title: 'Gas above limit' });
+  if (raised.status !== 201) throw new Error(`raise: ${raised.status} ${JSON.stringify(raised.body)}`);
+  await pMap(
+    sockets,
+    async (socket) => {
+      const frame = await socket.waitFor((candidate) => candidate.type === 'notification', 180_000);
+      socket.send({ action: 'ack', upTo: frame.seq });
+    },
+    { concurrency: size },
+  );
+  await meter.idle(1_000);
+  meter.stop();
+  const scenario = snapshot(1);
+  await pMap(sockets, (socket) => socket.close(), { concurrency: CONCURRENCY });
+  await meter.idle();
+  return scenario;
+}
+
+/** A scheduled CSV export of `rows` notifications: the Scheduler firing, the worker, the email, and one download of the file. */
+async function scheduledExport(rows: number): Promise<{ bytes: number; scenario: Scenario }> {
+  const tenant = uniqueTenant();
+  const owner = 'planner';
+  await seedNotifications(`${tenant}#${owner}`, rows);
+  const token = await devToken(tenant, owner);
+  const recipient = `${randomUUID().slice(0, 8)}@example.com`;
+  const created = await http('POST', '/exports/schedules', token, {
+    name: 'Daily inbox',
+    dataset: 'notifications',
+    format: 'csv',
+    schedule: { preset: 'daily', at: '09:00' },
+    timezone: 'UTC',
+    recipients: [recipient],
+  });
+  if (created.status !== 201) throw new Error(`schedule: ${created.status} ${JSON.stringify(created.body)}`);
+  await meter.idle();
+  meter.start();
+  // The manual clock starts at midnight UTC; each export moves it a day on, past one 09:00.
+  schedulerNow = new Date(schedulerNow.getTime() + 86_400_000);
+  const moved = await fetch(`${schedulerUrl}/_local/clock`, { method: 'POST', body: JSON.stringify({ now: schedulerNow.toISOString() }) });
+  if (moved.status !== 200) throw new Error(`scheduler clock: ${moved.status}`);
+  const email = await until(async () => (await emailsTo(recipient))[0], 600_000);
+  await meter.idle(1_000, 600_000);
+  const link = /Download: (\S+)/.exec(email.body?.text ?? '')?.[1];
+  if (!link) throw new Error(`no download link in ${JSON.stringify(email.body)}`);
+  const download = await fetch(link, { redirect: 'manual' });
+  meter.httpRequest(0, 0);
+  const location = download.headers.get('location');
+  if (download.status !== 302 || !location) throw new Error(`download: ${download.status}`);
+  const file = Buffer.from(await (await fetch(location)).arrayBuffer());
+  await meter.idle();
+  meter.stop();
+  // The recipient's GET of the pre-signed URL, the file leaving AWS, and the file kept until it expires.
+  meter.extra = {
+    s3Tier2Requests: 1,
+    dataTransferOutGb: file.byteLength / 1e9,
+    s3StorageGbMonths: (file.byteLength / 1e9) * (EXPORT_RETENTION_DAYS / DAYS_PER_MONTH),
+  };
+  const scenario = snapshot(1);
+  // So that the next export's clock move does not fire this schedule again.
+  await http('DELETE', `/exports/schedules/${created.body.id}`, token, undefined, false);
+  await meter.idle();
+  return { bytes: file.byteLength, scenario };
+}
+
+/** What DynamoDB Local reports for the cases DynamoDB bills specially, on a scratch table, outside the meter. */
+async function probeDynamoLocal(): Promise<Results['probe']> {
+  const TableName = `cost-probe-${randomUUID().slice(0, 8)}`;
+  await dynamo.send(
+    new CreateTableCommand({
+      TableName,
+      BillingMode: 'PAY_PER_REQUEST',
+      AttributeDefinitions: [{ AttributeName: 'k', AttributeType: 'S' }],
+      KeySchema: [{ AttributeName: 'k', KeyType: 'HASH' }],
+    }),
+  );
+  try {
+    const transaction = await dynamo.send(
+      new TransactWriteItemsCommand({
+        TransactItems: [{ Put: { TableName, Item: { k: { S: 'small' } } } }, { Put: { TableName, Item: { k: { S: 'large' }, v: { S: 'x'.repeat(1_500) } } } }],
+        ReturnConsumedCapacity: 'TOTAL',
+      }),
+    );
+    let failedConditionalReported = false;
+    try {
+      await dynamo.send(
+        new PutItemCommand({ TableName, Item: { k: { S: 'small' } }, ConditionExpression: 'attribute_not_exists(k)', ReturnConsumedCapacity: 'TOTAL' }),
+      );
+      throw new Error('probe: the conditional put did not fail');
+    } catch (error) {
+      if ((error as Error).name !== 'ConditionalCheckFailedException') throw error;
+      failedConditionalReported = (error as { ConsumedCapacity?: unknown }).ConsumedCapacity !== undefined;
+    }
+    const query = await dynamo.send(
+      new QueryCommand({ TableName, KeyConditionExpression: 'k = :k', ExpressionAttributeValues: { ':k': { S: 'none' } }, ReturnConsumedCapacity: 'TOTAL' }),
+    );
+    return {
+      transactionUnits: (transaction.ConsumedCapacity ?? []).reduce((sum, entry) => sum + (entry.CapacityUnits ?? 0), 0),
+      failedConditionalReported,
+      emptyQueryUnits: query.ConsumedCapacity?.CapacityUnits ?? 0,
+    };
+  } finally {
+    await dynamo.send(new DeleteTableCommand({ TableName }));
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+
+/** What the meter counted, scaled (e.g. 1/runs for one run's share). */
+function snapshot(factor: number): Scenario {
+  return {
+    usage: scaleUsage(meter.usage(), factor),
+    scale: factor,
+    tallies: new Map(meter.functions),
+    units: new Map(meter.units),
+    posts: { ...meter.posts },
+    webSocket: { ...meter.webSocket },
+  };
+}
+
+async function seedNotifications(userKey: string, rows: number): Promise<void> {
+  const expiresAt = Math.floor(Date.now() / 1000) + 86_400;
+  const batches: number[][] = [];
+  for (let first = 1; first <= rows; first += 25) batches.push(Array.from({ length: Math.min(25, rows - first + 1) }, (_, index) => first + index));
+  await db.send(new BatchWriteCommand({ RequestItems: { [localTableName('notifications')]: [{ PutRequest: { Item: { userKey, seq: 0, lastSeq: rows } } }] } }));
+  await pMap(
+    batches,
+    async (seqs) => {
+      let pending: any[] = seqs.map((seq) => ({
+        PutRequest: {
+          Item: {
+            userKey,
+            seq,
+            id: `01J${String(seq).padStart(23, '0')}`,
+            createdAt: new Date(Date.UTC(2026, 0, 1) + seq * 1000).toISOString(),
+            kind: 'work-order.assigned',
+            priority: seq % 10 === 0 ? 'high' : 'normal',
+            title: `Work order ${seq} assigned to crew ${seq % 97}`,
+            body: `Inspect pump station ${seq % 512}, valve ${seq % 13}; report before 17:00.`,
+            data: { workOrder: `WO-${seq}`, site: `S-${seq % 512}` },
+            expiresAt,
+            ...(seq % 3 === 0 ? {} : { unreadSeq: seq }),
+          },
+        },
+      }));
+      for (let round = 0; pending.length > 0; round += 1) {
+        if (round >= 10) throw new Error('seeding: BatchWrite left items unprocessed');
+        const result = await db.send(new BatchWriteCommand({ RequestItems: { [localTableName('notifications')]: pending } }));
+        pending = (result.UnprocessedItems?.[localTableName('notifications')] ?? []) as any[];
+      }
+    },
+    { concurrency: 8 },
+  );
+}
+
+async function emailsTo(address: string): Promise<Array<{ body?: { text?: string } }>> {
+  const response = await fetch(`${mailUrl}/store`);
+  const { emails } = (await response.json()) as { emails: Array<{ destination: { to: string[] }; body?: { text?: string } }> };
+  return emails.filter((email) => email.destination.to.includes(address));
+}
+
+async function until<T>(probe: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
+  const deadline = performance.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (performance.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms`);
+    await new Promise((resume) => setTimeout(resume, 200));
+  }
+}
+
+const uniqueTenant = () => `cost-${randomUUID().slice(0, 8)}`;
+
+async function devToken(tenant: string, user: string, roles: string[] = []): Promise<string> {
+  const response = await fetch(`${httpUrl}/dev/token`, { method: 'POST', body: JSON.stringify({ tenant, user, roles }) });
+  if (response.status !== 200) throw new Error(`dev token: ${response.status}`);
+  return ((await response.json()) as { token: string }).token;
+}
+
+/** A ticket's socket URL; `counted` when the ticket is part of what is measured. */
+async function ticketUrl(token: string, counted = false): Promise<string> {
+  const response = await http('POST', '/realtime/ticket', token, undefined, counted);
+  if (response.status !== 200) throw new Error(`ticket: ${response.status}`);
+  return (response.body as { url: string }).url;
+}
+
+/** One HTTP API request, counted by the meter when it runs. */
+async function http(method: string, path: string, token: string, body?: unknown, counted = true): Promise<{ status: number; body: any }> {
+  const payload = body === undefined ? undefined : JSON.stringify(body);
+  const response = await fetch(`${httpUrl}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${token}`, ...(payload && { 'content-type': 'application/json' }) },
+    body: payload,
+  });
+  const text = await response.text();
+  if (counted) meter.httpRequest(Buffer.byteLength(payload ?? '') + Buffer.byteLength(token) + path.length, Buffer.byteLength(text));
+  return { status: response.status, body: text ? JSON.parse(text) : undefined };
+}
+
+/** A client socket whose every frame, each way, the meter counts as API Gateway would bill it. */
+class MeteredSocket {
+  private readonly frames: Array<Record<string, any>> = [];
+  private wake: Array<() => void> = [];
+  private closed = false;
+
+  private constructor(private readonly socket: WebSocket) {
+    socket.on('message', (data: WebSocket.RawData) => {
+      const text = data.toString();
+      meter.frame('received', Buffer.byteLength(text));
+      this.frames.push(JSON.parse(text) as Record<string, any>);
+      this.notify();
+    });
+    socket.on('close', () => {
+      this.closed = true;
+      this.notify();
+    });
+  }
+
+  static open(url: string): Promise<MeteredSocket> {
+    return new Promise((resolve, reject) => {
+      const socket = new WebSocket(url);
+      socket.once('open', () => resolve(new MeteredSocket(socket)));
+      socket.once('error', reject);
+    });
+  }
+
+  send(frame: unknown): void {
+    const text = JSON.stringify(frame);
+    meter.frame('sent', Buffer.byteLength(text));
+    this.socket.send(text);
+  }
+
+  countOf(type: string): number {
+    return this.frames.filter((frame) => frame.type === type).length;
+  }
+
+  async waitFor(predicate: (frame: Record<string, any>) => boolean, timeoutMs = 30_000): Promise<Record<string, any>> {
+    const deadline = performance.now() + timeoutMs;
+    for (;;) {
+      const found = this.frames.find(predicate);
+      if (found) return found;
+      if (this.closed) throw new Error(`socket closed while waiting; last frames ${JSON.stringify(this.frames.slice(-3))}`);
+      const remaining = deadline - performance.now();
+      if (remaining <= 0) throw new Error(`timed out waiting for a frame; last frames ${JSON.stringify(this.frames.slice(-3))}`);
+      await new Promise<void>((resume) => {
+        const timer = setTimeout(resume, remaining);
+        this.wake.push(() => (clearTimeout(timer), resume()));
+      });
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    const closed = new Promise((done) => this.socket.once('close', done));
+    this.socket.close(1000, 'done');
+    await closed;
+  }
+
+  private notify(): void {
+    const wake = this.wake;
+    this.wake = [];
+    for (const resume of wake) resume();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The document
+
+function perMillion(usage: Usage): number {
+  return totalUsd(scaleUsage(usage, 1_000_000), PRICES);
+}
+
+function fmt(usd: number): string {
+  if (usd === 0) return '$0';
+  if (usd >= 100) return `$${usd.toFixed(0)}`;
+  if (usd >= 1) return `$${usd.toFixed(2)}`;
+  if (usd >= 0.01) return `$${usd.toFixed(3)}`;
+  return `$${usd.toPrecision(2)}`;
+}
+
+const qty = (quantity: number) => (quantity >= 100 ? quantity.toFixed(0) : quantity >= 1 ? quantity.toFixed(2) : quantity.toPrecision(2));
+
+const SHORT: Record<PriceName, string> = {
+  webSocketMessages: 'API Gateway WebSocket messages',
+  webSocketConnectionMinutes: 'API Gateway connection minutes',
+  httpApiRequests: 'API Gateway HTTP API requests',
+  dynamoWriteRequestUnits: 'DynamoDB write request units',
+  dynamoReadRequestUnits: 'DynamoDB read request units',
+  dynamoStorageGbMonths: 'DynamoDB storage (GB-months)',
+  lambdaRequests: 'Lambda requests',
+  lambdaGbSeconds: 'Lambda GB-seconds',
+  sesEmails: 'SES emails',
+  s3Tier1Requests: 'S3 PUT/LIST requests',
+  s3Tier2Requests: 'S3 GET requests',
+  s3StorageGbMonths: 'S3 storage (GB-months)',
+  dataTransferOutGb: 'data transfer out (GB)',
+  schedulerInvocations: 'Scheduler invocations',
+  sqsRequests: 'SQS requests',
+};
+
+/** A table of the lines of `usage` scaled by `scale`, with each line's share of the total. */
+function linesTable(usage: Usage, scale: number, unitLabel: string): string {
+  const scaled = scaleUsage(usage, scale);
+  const lines = costLines(scaled, PRICES);
+  const total = lines.reduce((sum, line) => sum + line.usd, 0);
+  const rows = lines.map((line) => `| ${SHORT[line.price]} | ${qty(line.quantity)} | ${fmt(line.usd)} | ${((line.usd / total) * 100).toFixed(0)}% |`);
+  return [`| line | quantity ${unitLabel} | cost | share |`, '|---|---:|---:|---:|', ...rows, `| **total** | | **${fmt(total)}** | |`].join('\n');
+}
+
+/** Lambda's own reads of DynamoDB Streams are free; the event source's calls are left out of the tables. */
+const FREE_COMMANDS = new Set(['GetRecordsCommand', 'GetShardIteratorCommand', 'DescribeStreamCommand', 'ListStreamsCommand']);
+
+/** Per function: invocations, mean measured duration, DynamoDB units and requests, of one scenario (per run). */
+function functionsTable(scenario: Scenario, costScale = 1, costLabel = 'a run'): string {
+  const scale = scenario.scale;
+  const rows = [...scenario.tallies.entries()]
+    .sort(([a], [b]) => a.localeCompare(b))
+    .flatMap(([label, tally]) => {
+      const billed = [...tally.requests.entries()].filter(([command]) => !FREE_COMMANDS.has(command));
+      if (tally.invocations === 0 && billed.length === 0) return [];
+      const requests = billed.map(([command, count]) => `${command.replace(/Command$/, '')} ${qty(count * scale)}`).join(', ');
+      const memory = memoryOf(label);
+      const duration = tally.invocations > 0 ? `${(tally.durationMs / tally.invocations).toFixed(0)} ms @ ${memory} MB` : '-';
+      const failures = [
+        tally.failedConditionalWrites ? `${qty(tally.failedConditionalWrites * scale)} failed conditional` : '',
+        tally.canceledTransactions ? `${qty(tally.canceledTransactions * scale)} canceled tx` : '',
+      ]
+        .filter(Boolean)
+        .join(', ');
+      const who = tally.invocations > 0 ? label : `${label} (event source / service)`;
+      const own: Usage = {
+        lambdaRequests: tally.invocations * scale * costScale,
+        lambdaGbSeconds: tally.gbSeconds * scale * costScale,
+        dynamoReadRequestUnits: tally.readUnits * scale * costScale,
+        dynamoWriteRequestUnits: tally.writeUnits * scale * costScale,
+      };
+      return [
+        `| ${who} | ${qty(tally.invocations * scale)} | ${duration} | ${qty(tally.readUnits * scale)} | ${qty(tally.writeUnits * scale)} | ${fmt(totalUsd(own, PRICES))} | ${requests}${failures ? `; ${failures}` : ''} |`,
+      ];
+    });
+  return [
+    `| function | invocations | mean local duration | RRU | WRU | Lambda + DynamoDB ${costLabel} | AWS requests |`,
+    '|---|---:|---:|---:|---:|---:|---|',
+    ...rows,
+  ].join('\n');
+}
+
+/** DynamoDB units by table and index as DynamoDB Local reports them (without failed conditional writes and reads raised to the minimum). */
+function unitsTable(scenario: Scenario): string {
+  const rows = [...scenario.units.entries()]
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([key, units]) => `| ${key.replace(/^herald-/, '')} | ${qty(units.read * scenario.scale)} | ${qty(units.write * scenario.scale)} |`);
+  return ['| table / index | RRU | WRU |', '|---|---:|---:|', ...rows].join('\n');
+}
+
+function memoryOf(label: string): number {
+  return new Map(functionSpecs()).get(label as never)?.memoryMb ?? functionDefaults.memoryMb;
+}
+
+/** The scenario's usage with every invocation taking `ms` instead of its measured local duration. */
+function atDuration(scenario: Scenario, ms: number): Usage {
+  let gbSeconds = 0;
+  for (const [label, tally] of scenario.tallies) gbSeconds += tally.invocations * scenario.scale * lambdaGbSeconds(ms, memoryOf(label));
+  return { ...scenario.usage, lambdaGbSeconds: gbSeconds };
+}
+
+interface Results {
+  notification: Scenario & { itemBytes: number };
+  session: { connection: Scenario; ping: Scenario };
+  catchUp: { publishOffline: Scenario; catchUp: Scenario };
+  fanOuts: Array<{ size: number; scenario: Scenario }>;
+  critical: Scenario;
+  probe: { transactionUnits: number; failedConditionalReported: boolean; emptyQueryUnits: number };
+  exportRuns: Array<{ rows: number; bytes: number; scenario: Scenario }>;
+  itemBytes: number;
+  seconds: number;
+}
+
+function renderDoc(results: Results): string {
+  const { notification, session, catchUp, fanOuts, critical, exportRuns } = results;
+  const perNotification = notification.usage;
+  const millionCost = perMillion(perNotification);
+  const topLine = costLines(scaleUsage(perNotification, 1_000_000), PRICES)[0];
+  const catchUpPerMissed = addUsage(catchUp.publishOffline.usage, scaleUsage(catchUp.catchUp.usage, 1 / MISSED));
+
+  const [small, large] = exportRuns as [(typeof exportRuns)[0], (typeof exportRuns)[0]];
+  const bytesPerRow = large.bytes / large.rows;
+  const rowsPerGb = 1e9 / bytesPerRow;
+  const exportAt = (rows: number) => usageAt(rows, { size: small.rows, usage: small.scenario.usage }, { size: large.rows, usage: large.scenario.usage });
+
+  // The month.
+  const monthNotifications = MONTH.notificationsPerDay * DAYS_PER_MONTH;
+  const connections = MONTH.users * MONTH.workdays * MONTH.connectionsPerWorkday;
+  const connectedMinutes = MONTH.users * MONTH.workdays * MONTH.connectedHoursPerWorkday * 60;
+  const pings = MONTH.users * MONTH.workdays * MONTH.connectedHoursPerWorkday * MONTH.pingsPerHour;
+  const storedItems = MONTH.notificationsPerDay * MONTH.retentionDays;
+  const month = {
+    'notifications delivered live, with ack': scaleUsage(perNotification, monthNotifications * (1 - MONTH.missedShare)),
+    'notifications missed, then resumed': scaleUsage(catchUpPerMissed, monthNotifications * MONTH.missedShare),
+    'connections (ticket, connect, resume, disconnect)': scaleUsage(session.connection.usage, connections),
+    'connection minutes': { webSocketConnectionMinutes: connectedMinutes } as Usage,
+    'keep-alive pings': scaleUsage(session.ping.usage, pings),
+    'scheduled exports': scaleUsage(exportAt(MONTH.rowsPerExport), MONTH.exports),
+    'notifications kept (storage)': { dynamoStorageGbMonths: (storedItems * results.itemBytes) / 1e9 } as Usage,
+  };
+  const monthTotal = Object.values(month).reduce((sum, usage) => sum + totalUsd(usage, PRICES), 0);
+  const monthRows = Object.entries(month)
+    .map(([part, usage]) => [part, totalUsd(usage, PRICES)] as const)
+    .sort((a, b) => b[1] - a[1])
+    .map(([part, usd]) => `| ${part} | ${fmt(usd)} | ${((usd / monthTotal) * 100).toFixed(0)}% |`);
+
+  const duration = (scenario: Scenario) =>
+    [...scenario.tallies.values()].reduce((sum, tally) => sum + tally.durationMs, 0) /
+    Math.max(
+      1,
+      [...scenario.tallies.values()].reduce((sum, tally) => sum + tally.invocations, 0),
+    );
+
+  return `# Cost
+
+Generated by \`npm run cost\` (bench/cost.ts) on ${new Date().toISOString().slice(0, 10)} in ${results.seconds.toFixed(0)} s${QUICK ? ' (COST_QUICK: small scenarios, not for decisions)' : ''}.
+Do not edit by hand: change the scenarios or the prices and regenerate.
+
+Every figure is **measured**: the scenarios below run against the local runtime (\`npm start\`'s
+runtime, real emulators, real SDK clients, IAM enforced), and a meter (bench/cost-meter.ts) counts
+what AWS bills for as Herald's functions make their calls. The counts are multiplied by the published
+prices in bench/cost-prices.ts (${PRICES_REGION}, checked ${PRICES_CHECKED}; no free tier, no volume
+discount). When Herald changes (fewer requests per frame, batched replays, fewer round trips in
+\`deliver()\`), re-running the script updates every figure here.
+
+## Summary
+
+| what | cost (measured local durations) | cost with every invocation at ${ASSUMED_LAMBDA_MS} ms |
+|---|---:|---:|
+| 1M notifications delivered to connected users, each acked | **${fmt(millionCost)}** (target: at most $3) | ${fmt(perMillion(atDuration(notification, ASSUMED_LAMBDA_MS)))} |
+| 1M notifications delivered while offline and caught up by resume | ${fmt(perMillion(catchUpPerMissed))} | ${fmt(perMillion(addUsage(atDuration(catchUp.publishOffline, ASSUMED_LAMBDA_MS), scaleUsage(atDuration(catchUp.catchUp, ASSUMED_LAMBDA_MS), 1 / MISSED))))} |
+${fanOuts.map(({ size, scenario }) => `| one alert fanned out to ${size.toLocaleString('en-US')} connected members, each acking | ${fmt(totalUsd(scenario.usage, PRICES))} (${fmt(totalUsd(scenario.usage, PRICES) / size)} a member) | ${fmt(totalUsd(atDuration(scenario, ASSUMED_LAMBDA_MS), PRICES))} (${fmt(totalUsd(atDuration(scenario, ASSUMED_LAMBDA_MS), PRICES) / size)} a member) |`).join('\n')}
+| one critical alert to ${CRITICAL_SIZE} members, each also emailed | ${fmt(totalUsd(critical.usage, PRICES))} | ${fmt(totalUsd(atDuration(critical, ASSUMED_LAMBDA_MS), PRICES))} |
+${exportRuns.map(({ rows, bytes, scenario }) => `| one scheduled CSV export of ${rows.toLocaleString('en-US')} rows (${(bytes / 1e6).toFixed(1)} MB), emailed, downloaded once | ${fmt(totalUsd(scenario.usage, PRICES))} | |`).join('\n')}
+| one export of 1 GB of CSV (about ${Math.round(rowsPerGb).toLocaleString('en-US')} rows; extrapolated) | ${fmt(totalUsd(exportAt(rowsPerGb), PRICES))} | |
+| **a month**: ${MONTH.users.toLocaleString('en-US')} users, ${MONTH.notificationsPerDay.toLocaleString('en-US')} notifications a day, ${MONTH.exports.toLocaleString('en-US')} exports | **${fmt(monthTotal)}** | |
+
+Local durations are not Lambda's (see "How it is measured"): the first column is an upper
+estimate, worst where many invocations run at once on this machine (a 1,000-member fan-out); the
+second assumes every invocation, the fan-out's own included, takes ${ASSUMED_LAMBDA_MS} ms, a lower estimate.
+An export's worker runs for as long as it streams, so its figure has one column.
+
+Where the money for 1M delivered notifications goes: ${costLines(scaleUsage(perNotification, 1_000_000), PRICES)
+    .slice(0, 4)
+    .map((line) => `${SHORT[line.price]} ${fmt(line.usd)} (${((line.usd / millionCost) * 100).toFixed(0)}%)`)
+    .join(', ')}; the largest line is **${topLine ? SHORT[topLine.price] : '-'}**.
+The target of $3 per 1M is ${millionCost <= 3 ? '**met**' : `**not met** (${(millionCost / 3).toFixed(1)}x over)`}.
+
+## One notification to a connected user
+
+\`POST /notifications\` (role publisher) to a user with one open socket, the \`notification\` frame,
+and the client's \`{"action":"ack"}\` for it; the mean of ${NOTIFICATIONS} after 2 unmeasured. Per 1M notifications:
+
+${linesTable(perNotification, 1_000_000, 'per 1M')}
+
+Where it comes from, per notification (cost column per 1M):
+
+${functionsTable(notification, 1_000_000, 'per 1M')}
+
+DynamoDB units per notification by table and index, as reported (without failed conditional
+writes, and reads raised to DynamoDB's minimum). A write to a table with local secondary indexes
+also pays for each index the item is in, twice in a transaction:
+
+${unitsTable(notification)}
+
+WebSocket frames per notification: ${qty(notification.webSocket.received * notification.scale)} received by the client, ${qty(notification.webSocket.sent * notification.scale)} sent by it (the ack); @connections posts: ${qty(notification.posts.count * notification.scale)} of ${(notification.posts.bytes / Math.max(1, notification.posts.count)).toFixed(0)} bytes on average (one 32 KB message each).
+
+## Catch-up (resume)
+
+${MISSED} notifications published while the user is offline, then a reconnect: a ticket, \`$connect\`,
+\`resume\` pages until \`more: false\` (each notification its own frame), one ack, disconnect.
+Per missed notification (its publish plus 1/${MISSED} of the catch-up), per 1M:
+
+${linesTable(catchUpPerMissed, 1_000_000, 'per 1M')}
+
+The catch-up of ${MISSED} alone (${fmt(totalUsd(catchUp.catchUp.usage, PRICES))}):
+
+${functionsTable(catchUp.catchUp)}
+
+## Alert fan-out
+
+\`POST /alerts\` (severity high: in-app only, no email) to a topic of N members, every member
+connected with one socket and acking the notification. The stream fan-out, its \`deliver()\`, the
+pushes and the acks are all in.
+
+${fanOuts
+  .map(
+    ({ size, scenario }) => `### ${size.toLocaleString('en-US')} members
+
+${linesTable(scenario.usage, 1, 'per alert')}
+
+${functionsTable(scenario)}
+
+${unitsTable(scenario)}
+`,
+  )
+  .join('\n')}
+### A critical alert, ${CRITICAL_SIZE} members with email addresses
+
+The same, with \`severity: critical\`: each member is also emailed (SES, after a conditional put
+that claims the email). ${fmt(totalUsd(critical.usage, PRICES))} an alert, against ${fmt(totalUsd(fanOuts.find(({ size }) => size === CRITICAL_SIZE)?.scenario.usage ?? {}, PRICES))} for the in-app-only one above.
+
+${linesTable(critical.usage, 1, 'per alert')}
+
+${functionsTable(critical)}
+
+## Exports
+
+A daily CSV schedule of the notifications dataset fired by the Scheduler emulator's clock: the
+Scheduler sends to the exports queue, the worker streams the rows to S3 (multipart) and SES emails
+the link; the recipient follows it once (\`GET /exports/runs/{id}/download\`, a 302 to a pre-signed
+S3 URL, the file leaves AWS). The file is kept ${EXPORT_RETENTION_DAYS} days (S3 storage below).
+Measured: ${exportRuns.map(({ rows, bytes }) => `${rows.toLocaleString('en-US')} rows = ${(bytes / 1e6).toFixed(2)} MB`).join(', ')} (${bytesPerRow.toFixed(0)} bytes a row).
+
+${exportRuns
+  .map(
+    ({ rows, scenario }) => `### ${rows.toLocaleString('en-US')} rows
+
+${linesTable(scenario.usage, 1, 'per export')}
+
+${functionsTable(scenario)}
+`,
+  )
+  .join('\n')}
+### By GB
+
+On the straight line through the two measured sizes (the fixed part of a run plus a part per row),
+at ${Math.round(rowsPerGb).toLocaleString('en-US')} rows (1 GB of CSV):
+
+${linesTable(exportAt(rowsPerGb), 1, 'per GB')}
+
+## A month
+
+${MONTH.users.toLocaleString('en-US')} users, ${MONTH.notificationsPerDay.toLocaleString('en-US')} notifications a day (${DAYS_PER_MONTH} days), ${MONTH.exports.toLocaleString('en-US')} exports a month. Assumptions:
+
+- Each user is connected ${MONTH.connectedHoursPerWorkday} h on ${MONTH.workdays} workdays: ${(connectedMinutes / 1e6).toFixed(1)}M connection minutes.
+  API Gateway closes a socket after 2 h, so that is ${MONTH.connectionsPerWorkday} connections a day each (ticket, \`$connect\`, the client's resume, \`$disconnect\`: measured as one "connection").
+- HeraldClient pings every 5 minutes while connected (${MONTH.pingsPerHour} an hour): ${(pings / 1e6).toFixed(1)}M pings, each measured (frame, pong, the ping function).
+- ${(MONTH.missedShare * 100).toFixed(0)}% of notifications reach their user offline and come with the next resume; the rest are delivered live and acked one by one (the client may ack several at once, so this is the dearer case).
+- Each export is a ${MONTH.rowsPerExport.toLocaleString('en-US')}-row CSV, downloaded once.
+- Notifications are kept ${MONTH.retentionDays} days: ${(storedItems / 1e6).toFixed(1)}M items of ${results.itemBytes} bytes (measured, before index overhead) in DynamoDB.
+- Alerts are among the notifications; Lambda cold starts, CloudWatch logs and metrics, and the free tiers are left out.
+
+| part | cost a month | share |
+|---|---:|---:|
+${monthRows.join('\n')}
+| **total** | **${fmt(monthTotal)}** | |
+
+All lines of the month:
+
+${linesTable(
+  Object.values(month).reduce((sum, usage) => addUsage(sum, usage), {} as Usage),
+  1,
+  'a month',
+)}
+
+One connection (ticket, connect, resume, disconnect) costs ${fmt(totalUsd(session.connection.usage, PRICES))}; one ping ${fmt(totalUsd(session.ping.usage, PRICES))}.
+
+## How it is measured
+
+- **Lambda**: invocations and their durations are taken where the local Lambda host runs each
+  invocation; GB-seconds = the measured duration (rounded up to 1 ms) x the function's memory in the
+  description (lib/description/), priced for arm64. Local durations are not Lambda's: they include
+  DynamoDB Local and the local IAM check, on a shared machine (mean ${duration(notification).toFixed(0)} ms an
+  invocation in the notification scenario). Treat the Lambda lines as an upper estimate; cold starts
+  are not in them.
+- **DynamoDB**: every request a function makes asks for \`ReturnConsumedCapacity: INDEXES\`, and the
+  units DynamoDB Local reports are summed (and split by table and index in the tables above). What
+  DynamoDB Local reports was checked in this run on a scratch table: a TransactWriteItems of a
+  small and a 1.5 KB item reported ${results.probe.transactionUnits} units (DynamoDB bills 2 x (1 + 2) = 6), a failed
+  conditional PutItem reported ${results.probe.failedConditionalReported ? 'units' : 'none'}, an empty Query ${results.probe.emptyQueryUnits} units.
+  ${results.probe.transactionUnits === 6 ? 'So transactional writes are taken as reported.' : '**Transactions are not reported at 2x: the transactional figures above are too low.**'} A **failed conditional write** is billed by DynamoDB by the existing item's size (at least 1 unit):
+  the meter asks for the old item (\`ReturnValuesOnConditionCheckFailure: ALL_OLD\`, removed again
+  from the error the function sees) and bills its size. A canceled transaction is billed as if it had
+  committed (2 units per action and KB of the item it puts), which is at most what DynamoDB bills.
+  DynamoDB Local reports 0 for a read that finds nothing; DynamoDB bills the minimum (0.5 unit
+  eventually consistent, 1 consistent, per item asked for), so the meter raises such reads to it.
+- **API Gateway**: WebSocket messages are counted at the client sockets, both ways (pushes, route
+  responses such as \`pong\` and \`replayed\`, and the client's own frames), each metered per 32 KB;
+  HTTP API requests per 512 KB. \`/dev/token\` and the scenarios' setup (memberships, sockets of
+  fan-out members, seeding) are not counted.
+- **SES, S3, SQS, Scheduler**: SendEmail recipients; S3 requests by class (each multipart part is a
+  PUT) plus the recipient's one GET and the file's bytes out; SQS requests that move a message (the
+  event source's empty long polls depend on the local poller's cadence and are left out);
+  Scheduler's sends to the exports queue.
+- DynamoDB Streams reads by Lambda are free, and are not counted.
+
+Regenerate: \`npm run cost\` (about ${Math.ceil(results.seconds / 60)} min here; \`npm run cost -- /tmp/cost.md\` writes elsewhere).
+Prices: bench/cost-prices.ts, each with its source page. The arithmetic is unit-tested in
+test/unit/cost-model.test.ts.
+`;
+}
+
+// Last, once every declaration above is initialised.
+const startedAt = performance.now();
+const schedulerStart = new Date(Date.UTC(new Date().getUTCFullYear(), new Date().getUTCMonth(), new Date().getUTCDate()));
+let schedulerNow = schedulerStart;
+const runtime = await startLocalRuntime({ portBase: 0, schedulerClock: schedulerStart });
+if (!runtime.iam) throw new Error('npm run cost needs local IAM enforcement on (HERALD_IAM unset): the meter tells invocations apart through it');
+const { httpUrl, mailUrl, dynamodbUrl, schedulerUrl } = runtime.urls;
+const dynamo = new DynamoDBClient({ endpoint: dynamodbUrl, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
+const db = DynamoDBDocumentClient.from(dynamo);
+
+try {
+  const log = (line: string) => console.log(`[cost ${((performance.now() - startedAt) / 1000).toFixed(0)} s] ${line}`);
+  log('runtime up; measuring');
+  const probe = await probeDynamoLocal();
+  const notification = await oneNotification();
+  log(`one notification: ${fmt(perMillion(notification.usage))} per 1M`);
+  const session = await sessionAndPing();
+  log('session and ping measured');
+  const catchUp = await resumeCatchUp();
+  log('catch-up measured');
+  const fanOuts: Array<{ size: number; scenario: Scenario }> = [];
+  for (const size of FAN_OUT_SIZES) {
+    fanOuts.push({ size, scenario: await alertFanOut(size) });
+    log(`fan-out to ${size} measured`);
+  }
+  const critical = await alertFanOut(CRITICAL_SIZE, 'critical');
+  log(`critical alert to ${CRITICAL_SIZE} measured`);
+  const exportRuns: Array<{ rows: number; bytes: number; scenario: Scenario }> = [];
+  for (const rows of EXPORT_SIZES) {
+    exportRuns.push({ rows, ...(await scheduledExport(rows)) });
+    log(`export of ${rows} rows measured`);
+  }
+  const itemBytes = notification.itemBytes;
+  const markdown = renderDoc({
+    notification,
+    session,
+    catchUp,
+    fanOuts,
+    critical,
+    probe,
+    exportRuns,
+    itemBytes,
+    seconds: (performance.now() - startedAt) / 1000,
+  });
+  const target = process.argv[2] ?? join(REPO_ROOT, 'docs', 'cost.md');
+  writeFileSync(target, markdown);
+  log(`wrote ${target}`);
+} finally {
+  dynamo.destroy();
+  await runtime.stop();
+}
+process.exit(0);
