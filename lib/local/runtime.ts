@@ -431,6 +431,9 @@ function localStackContext(): Record<string, unknown> {
   return {
     stackName: LOCAL_STACK_NAME,
     emailSender: LOCAL_EMAIL_SENDER,
+    // Alarms grant no function anything; the stack needs a target to synthesize at all.
+    alarmEmail: 'alarms@herald.local',
+    alarmTopicArn: '',
     exportRecords: LOCAL_EXPORT_RECORDS,
     createApiGatewayAccountRole: false,
     emailIdentityDomain: '',
