@@ -270,15 +270,16 @@ export class Observability extends Construct {
         period: Duration.hours(1),
         statistic: 'Sum',
       });
-    const rate = (metricName: string, label: string) =>
+    // The ids differ per rate, since the dashboard draws both in one graph.
+    const rate = (metricName: string, id: string, label: string) =>
       new MathExpression({
-        expression: `IF(sends >= ${MIN_SENDS_FOR_A_RATE}, 100 * events / sends, 0)`,
-        usingMetrics: { sends: sesCount('Send'), events: sesCount(metricName) },
+        expression: `IF(sends >= ${MIN_SENDS_FOR_A_RATE}, 100 * ${id} / sends, 0)`,
+        usingMetrics: { sends: sesCount('Send'), [id]: sesCount(metricName) },
         label,
         period: Duration.hours(1),
       });
-    const bounceRate = rate('Bounce', 'Bounce rate (%)');
-    const complaintRate = rate('Complaint', 'Complaint rate (%)');
+    const bounceRate = rate('Bounce', 'bounces', 'Bounce rate (%)');
+    const complaintRate = rate('Complaint', 'complaints', 'Complaint rate (%)');
     add(
       alarmAtLeast(
         this,
@@ -366,8 +367,11 @@ export class Observability extends Construct {
     const allFunctions = Object.entries(functions) as Array<[FunctionName, HeraldFunction]>;
     const functionSum = (metricName: 'Errors' | 'Throttles') =>
       new MathExpression({
-        expression: allFunctions.map(([name]) => name).join(' + '),
-        usingMetrics: Object.fromEntries(allFunctions.map(([name, fn]) => [name, fn.function.metric(metricName, COUNT_EACH_MINUTE)])),
+        // Ids per metric name: errors and throttles share a graph.
+        expression: allFunctions.map(([name]) => `${metricName.toLowerCase()}_${name}`).join(' + '),
+        usingMetrics: Object.fromEntries(
+          allFunctions.map(([name, fn]) => [`${metricName.toLowerCase()}_${name}`, fn.function.metric(metricName, COUNT_EACH_MINUTE)]),
+        ),
         label: `${metricName}, all functions`,
         period: Duration.minutes(1),
       });
