@@ -1,15 +1,5 @@
-import { Duration, Stack, type CfnResource } from 'aws-cdk-lib';
-import {
-  AlarmStatusWidget,
-  Dashboard,
-  GraphWidget,
-  MathExpression,
-  Metric,
-  TextWidget,
-  type Alarm,
-  type IMetric,
-  type IWidget,
-} from 'aws-cdk-lib/aws-cloudwatch';
+import { Duration, Stack } from 'aws-cdk-lib';
+import { Alarm, AlarmStatusWidget, Dashboard, GraphWidget, MathExpression, Metric, TextWidget, type IMetric, type IWidget } from 'aws-cdk-lib/aws-cloudwatch';
 import type { Operation } from 'aws-cdk-lib/aws-dynamodb';
 import { Topic, type ITopic } from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
@@ -22,7 +12,6 @@ import { SES_CONFIGURATION_SET_DIMENSION, type EmailSender } from './email-sende
 import type { HeraldData } from './herald-data';
 import type { HeraldFunction } from './herald-function';
 import type { HttpApiAndIdentity } from './http-api-and-identity';
-import { acknowledge } from './nag';
 import type { RealtimeApi } from './realtime-api';
 import type { ScheduledExports } from './scheduled-exports';
 import { InvalidPropsError, pascal, requireMatch } from './support';
@@ -115,11 +104,9 @@ export class Observability extends Construct {
       requireMatch(this, 'alarmEmail', props.alarmEmail!, EMAIL, 'one plain address such as ops@example.com');
       this.createdTopic = new Topic(this, 'AlarmTopic', { displayName: `${Stack.of(this).stackName} alarms`, enforceSSL: true });
       this.createdTopic.addSubscription(new EmailSubscription(props.alarmEmail!));
-      acknowledge(
-        this.createdTopic.node.defaultChild as CfnResource,
-        'SNS2',
-        "The alarm topic carries alarm names, states and metric values, never user data; CloudWatch can publish to an encrypted topic only through a customer managed KMS key whose policy admits it (the AWS managed SNS key does not), a cost and a key to keep for no data worth it. Publishing requires TLS (enforceSSL).",
-      );
+      // Not encrypted with KMS (cdk-nag's SNS2, a warning): the topic carries alarm names, states
+      // and metric values, never user data, and CloudWatch can publish to an encrypted topic only
+      // through a customer managed key whose policy admits it. Publishing requires TLS.
       this.alarmTopic = this.createdTopic;
     }
     this.node.addValidation({ validate: () => (this.dashboard ? [] : ['Observability watches nothing: call watch(resources) once every capability exists.']) });
@@ -383,7 +370,17 @@ export class Observability extends Construct {
           height: 2,
         }),
       ],
-      [new AlarmStatusWidget({ title: 'Alarms', alarms: Object.values(this.alarms), width: 24, height: 6 })],
+      // Every alarm of the stack: the capabilities' own (failure queue, DLQ) too.
+      [
+        new AlarmStatusWidget({
+          title: 'Alarms',
+          alarms: Stack.of(this)
+            .node.findAll()
+            .filter((c): c is Alarm => c instanceof Alarm),
+          width: 24,
+          height: 6,
+        }),
+      ],
       [
         graph('Deliveries', [perMinute('NotificationsDelivered'), perMinute('Resumes')], [perMinute('PushesFailed'), perMinute('DeliveryContention')]),
         graph('Latency (p99, ms)', [
@@ -392,7 +389,11 @@ export class Observability extends Construct {
           functions.publishNotification.function.metricDuration({ period: Duration.minutes(1), statistic: 'p99', label: 'POST /notifications duration' }),
           functions.alertFanout.function.metricDuration({ period: Duration.minutes(1), statistic: 'p99', label: 'alert fan-out duration' }),
         ]),
-        graph('Connections', [perMinute('ConnectionsOpened'), perMinute('ConnectionsClosed'), webSocket('MessageCount', 'Sum')], [perMinute('FramesRateLimited')]),
+        graph(
+          'Connections',
+          [perMinute('ConnectionsOpened'), perMinute('ConnectionsClosed'), webSocket('MessageCount', 'Sum')],
+          [perMinute('FramesRateLimited')],
+        ),
       ],
       [
         graph(
