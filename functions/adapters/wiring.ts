@@ -176,7 +176,12 @@ export function progressSink(deps: ActionDeps): ProgressSink {
 
 /** Everything the export worker needs; checked at cold start, so a missing setting fails loudly. */
 export async function exportWorkerDeps(): Promise<WorkerDeps> {
-  const env = requireEnv([environment.settings.emailSender, environment.settings.emailConfigurationSet, environment.settings.exportRetentionDays, environment.settings.httpApiUrl]);
+  const env = requireEnv([
+    environment.settings.emailSender,
+    environment.settings.emailConfigurationSet,
+    environment.settings.exportRetentionDays,
+    environment.settings.httpApiUrl,
+  ]);
   const delivery = deliverDeps();
   return {
     store: exportStoreFromEnv(),
