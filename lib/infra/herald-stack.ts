@@ -69,6 +69,8 @@ export class HeraldStack extends Stack {
     // Every capability below keeps the logical ids its resources had under the construct `Realtime`.
     this.formerIds = new FormerLogicalIds(this, 'Realtime');
     const kept = (capabilityId: string) => this.formerIds.keep(capabilityId);
+    // The settings without a default, checked in the order docs/deploy.md introduces them.
+    const sender = requireEmailSender(config);
     // Every alarm reaches a person: a topic created for alarmEmail, or the deployer's own.
     const alarmTarget = requireAlarmTarget(config);
     this.observability = new Observability(
@@ -88,7 +90,7 @@ export class HeraldStack extends Stack {
 
     this.data = new HeraldData(this, kept('Data'));
     this.email = new EmailSender(this, kept('Email'), {
-      sender: requireEmailSender(config),
+      sender,
       identityDomain: config.emailIdentityDomain,
       createIdentity: config.createEmailIdentity,
     });
