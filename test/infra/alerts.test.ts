@@ -50,7 +50,7 @@ describe('alert fan-out infrastructure', () => {
 
   it('alarms on every record that arrives in the failure queue, and tells the configured SNS topic', () => {
     const [failureQueueId] = resourcesOf('AWS::SQS::Queue').find(([id]) => id.includes('AlertFanoutFailureQueue'))!;
-    const [, alarm] = resourcesOf('AWS::CloudWatch::Alarm').find(([, a]) => ref(a.Properties.Dimensions).includes(failureQueueId))!;
+    const [, alarm] = resourcesOf('AWS::CloudWatch::Alarm').find(([, a]) => ref(a.Properties.Dimensions ?? []).includes(failureQueueId))!;
     expect(alarm.Properties).toMatchObject({
       // Arrivals: a visible count would stay up while nothing consumes the queue, and never fire again.
       MetricName: 'NumberOfMessagesSent',

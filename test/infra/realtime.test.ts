@@ -10,7 +10,7 @@ let report: ValidationReport;
 
 beforeAll(() => {
   ({ template, report } = synthesize());
-}, 120_000);
+}, 300_000);
 
 const resourcesOf = (type: string) => Object.entries(template.findResources(type) as Record<string, Resource>);
 const logicalIdOf = (type: string, match: (properties: Record<string, any>) => boolean): string => {
