@@ -104,9 +104,9 @@ export class Observability extends Construct {
       requireMatch(this, 'alarmEmail', props.alarmEmail!, EMAIL, 'one plain address such as ops@example.com');
       this.createdTopic = new Topic(this, 'AlarmTopic', { displayName: `${Stack.of(this).stackName} alarms`, enforceSSL: true });
       this.createdTopic.addSubscription(new EmailSubscription(props.alarmEmail!));
-      // Not encrypted with KMS (cdk-nag's SNS2, a warning): the topic carries alarm names, states
-      // and metric values, never user data, and CloudWatch can publish to an encrypted topic only
-      // through a customer managed key whose policy admits it. Publishing requires TLS.
+      // Not encrypted with KMS: the topic carries alarm names, states and metric values, never
+      // user data, and CloudWatch can publish to an encrypted topic only through a customer
+      // managed key whose policy admits it. Publishing requires TLS (cdk-nag's SNS3).
       this.alarmTopic = this.createdTopic;
     }
     this.node.addValidation({ validate: () => (this.dashboard ? [] : ['Observability watches nothing: call watch(resources) once every capability exists.']) });
