@@ -248,7 +248,7 @@ async function fanOutRequests(server: Server, counted: Counted, size: number): P
       deliver: (requests) => server.deliver(delivery, requests),
       members: (t, name) => topicDeps.memberships.members(t, name),
       publishEvent: (t, name, event, data) => server.publishTopicEvent(topicDeps, t, name, event, data),
-      mailer: server.sesMailer(counted.ses, 'exports@herald.local'),
+      mailer: server.sesMailer(counted.ses, 'exports@herald.local', 'herald-email'),
       emails: server.dynamoEmailLedger(counted.db, localTableName('dedupe')),
     },
     alert,

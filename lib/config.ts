@@ -33,8 +33,17 @@ export interface HeraldConfig {
    * export's date range becomes a key condition on. @default none: the dataset answers 400
    */
   readonly exportRecords?: ExportRecordsConfig;
-  /** SNS topic ARN that every Herald alarm (DLQs, the alert fan-out's failures) notifies. @default none */
+  /**
+   * An existing SNS topic every Herald alarm notifies (your pager's, say). Exactly one of this and
+   * alarmEmail is required (see requireAlarmTarget): an alarm nobody hears of is no alarm.
+   */
   readonly alarmTopicArn?: string;
+  /**
+   * The address of the person or list alarms reach: the stack creates an alarm topic with an email
+   * subscription to it (SNS emails it a confirmation link). The other way to give alarms a target
+   * than alarmTopicArn; exactly one of the two.
+   */
+  readonly alarmEmail?: string;
   /** Days an export file is kept (S3 lifecycle); its download link lives as long. @default 7 */
   readonly exportRetentionDays: number;
   /** Steady-state WebSocket and HTTP API request rate per second. @default 500 */
@@ -126,6 +135,15 @@ export function readConfig(context: Context): HeraldConfig {
   if (alarmTopicArn !== undefined && !/^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$/.test(alarmTopicArn)) {
     throw new ConfigError(`Context "alarmTopicArn" must be an SNS topic ARN such as arn:aws:sns:eu-west-1:123456789012:ops, got "${alarmTopicArn}".`);
   }
+  const alarmEmail = optionalString(context, 'alarmEmail');
+  if (alarmEmail !== undefined && !EMAIL.test(alarmEmail)) {
+    throw new ConfigError(`Context "alarmEmail" must be one email address such as ops@example.com, got "${alarmEmail}".`);
+  }
+  if (alarmEmail !== undefined && alarmTopicArn !== undefined) {
+    throw new ConfigError(
+      'Context "alarmEmail" and "alarmTopicArn" are both set: alarms notify either a topic the stack creates for alarmEmail, or your existing topic. Set one.',
+    );
+  }
   const exportRetentionDays = positiveInteger(context, 'exportRetentionDays', 7);
   if (exportRetentionDays > 365) {
     throw new ConfigError(`Context "exportRetentionDays" must be at most 365, got ${exportRetentionDays}.`);
@@ -165,6 +183,7 @@ export function readConfig(context: Context): HeraldConfig {
     emailSender,
     exportRecords: readExportRecords(context),
     alarmTopicArn,
+    alarmEmail,
     exportRetentionDays,
     throttleRateLimit: positiveInteger(context, 'throttleRateLimit', 500),
     throttleBurstLimit: positiveInteger(context, 'throttleBurstLimit', 1000),
@@ -188,6 +207,18 @@ export function requireEmailSender(config: HeraldConfig): string {
     );
   }
   return config.emailSender;
+}
+
+/** Where every alarm goes: a topic the stack creates with an email subscription, or an existing topic. */
+export type AlarmTarget = { readonly email: string } | { readonly topicArn: string };
+
+/** The alarm target, or a ConfigError that says how to set one: every alarm must reach a person. */
+export function requireAlarmTarget(config: HeraldConfig): AlarmTarget {
+  if (config.alarmEmail !== undefined) return { email: config.alarmEmail };
+  if (config.alarmTopicArn !== undefined) return { topicArn: config.alarmTopicArn };
+  throw new ConfigError(
+    'Neither context "alarmEmail" nor "alarmTopicArn" is set: every alarm must reach a person. Set -c alarmEmail=ops@your-domain.example (the stack creates an alarm topic and subscribes that address; confirm the email SNS sends) or -c alarmTopicArn=<your existing SNS topic> (docs/deploy.md).',
+  );
 }
 
 /** The deployer's table behind the `records` export dataset, as the functions read it. */

@@ -4,20 +4,22 @@ import { EmailRejected, type Mailer } from '../shared/email';
 /**
  * SES v1 SendEmail: SES builds the MIME message itself from structured fields, so no header is
  * ever assembled from text here. One send per email; SES allows 50 destinations, as many as a
- * schedule may have recipients.
+ * schedule may have recipients. Every send names `configurationSet`, whose events SES counts in
+ * CloudWatch for the bounce and complaint alarms (docs/runbook.md).
  *
  * SES's `MessageRejected` becomes EmailRejected (a refusal of these recipients, which callers
  * record and go on from), except when SES names the sender among the identities it could not
  * verify: then every email fails the same way, so it fails as an ordinary error, retried and
  * alarmed, with a pointer to the verification step.
  */
-export function sesMailer(client: SESClient, sender: string): Mailer {
+export function sesMailer(client: SESClient, sender: string, configurationSet: string): Mailer {
   return {
     async send(email) {
       try {
         await client.send(
           new SendEmailCommand({
             Source: sender,
+            ConfigurationSetName: configurationSet,
             Destination: { ToAddresses: [...email.to] },
             Message: {
               Subject: { Data: email.subject, Charset: 'UTF-8' },

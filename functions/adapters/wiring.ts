@@ -176,13 +176,18 @@ export function progressSink(deps: ActionDeps): ProgressSink {
 
 /** Everything the export worker needs; checked at cold start, so a missing setting fails loudly. */
 export async function exportWorkerDeps(): Promise<WorkerDeps> {
-  const env = requireEnv([environment.settings.emailSender, environment.settings.exportRetentionDays, environment.settings.httpApiUrl]);
+  const env = requireEnv([
+    environment.settings.emailSender,
+    environment.settings.emailConfigurationSet,
+    environment.settings.exportRetentionDays,
+    environment.settings.httpApiUrl,
+  ]);
   const delivery = deliverDeps();
   return {
     store: exportStoreFromEnv(),
     datasets: datasetsFromEnv(),
     files: exportFilesFromEnv(),
-    mailer: sesMailer(tracer.captureAWSv3Client(new SESClient({})), env[environment.settings.emailSender]),
+    mailer: sesMailer(tracer.captureAWSv3Client(new SESClient({})), env[environment.settings.emailSender], env[environment.settings.emailConfigurationSet]),
     notify: (requests) => deliver(delivery, requests),
     progress: progressSink(delivery),
     linkKey: await linkKeyFromEnv(),
@@ -217,14 +222,14 @@ export function alertDeps(): AlertDeps {
 
 /** The fan-out: deliver(), the topic's members and live subscribers, SES and its email claims. */
 export function fanoutDeps(): FanoutDeps {
-  const env = requireEnv([environment.settings.emailSender, environment.tables.dedupe]);
+  const env = requireEnv([environment.settings.emailSender, environment.settings.emailConfigurationSet, environment.tables.dedupe]);
   const delivery = deliverDeps();
   const topics = topicDeps(delivery);
   return {
     deliver: (requests) => deliver(delivery, requests),
     members: (tenant, topic) => topics.memberships.members(tenant, topic),
     publishEvent: (tenant, topic, name, data) => publishTopicEvent(topics, tenant, topic, name, data),
-    mailer: sesMailer(tracer.captureAWSv3Client(new SESClient({})), env[environment.settings.emailSender]),
+    mailer: sesMailer(tracer.captureAWSv3Client(new SESClient({})), env[environment.settings.emailSender], env[environment.settings.emailConfigurationSet]),
     emails: dynamoEmailLedger(documentClient(), env[environment.tables.dedupe]),
   };
 }

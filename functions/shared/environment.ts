@@ -31,6 +31,8 @@ export const environment = {
     webSocketUrl: 'WEBSOCKET_URL',
     notificationRetentionDays: 'NOTIFICATION_RETENTION_DAYS',
     emailSender: 'EMAIL_SENDER',
+    /** The SES configuration set every send names (its events feed the bounce and complaint alarms). */
+    emailConfigurationSet: 'EMAIL_CONFIGURATION_SET',
     exportRetentionDays: 'EXPORT_RETENTION_DAYS',
     /** JSON `{table, tenantKey, sortKey?}` of the records dataset's table, or empty when none is configured. */
     exportRecords: 'EXPORT_RECORDS',

@@ -59,7 +59,7 @@ export const alertsFunctions = {
       // Members of the topic; email claims are put, and given back when a send fails.
       tables: { memberships: ['Query'], dedupe: ['PutItem', 'DeleteItem'] },
       sendEmail: true,
-      settings: ['emailSender'],
+      settings: ['emailSender', 'emailConfigurationSet'],
     }),
     timeoutSeconds: ALERT_FANOUT_TIMEOUT_SECONDS,
     memoryMb: 512,

@@ -114,7 +114,7 @@ export const exportsFunctions = {
     ...mergeAccess(deliverAccess, datasetAccess, runRecordAccess, {
       buckets: { exports: 'write' },
       sendEmail: true,
-      settings: ['emailSender', 'exportRetentionDays', 'exportLinkKey', 'httpApiUrl'],
+      settings: ['emailSender', 'emailConfigurationSet', 'exportRetentionDays', 'exportLinkKey', 'httpApiUrl'],
     }),
     timeoutSeconds: EXPORT_WORKER_TIMEOUT_SECONDS,
     // Bounded by the upload's part size x queue size (4 x 8 MB), stream buffers and the SDK.

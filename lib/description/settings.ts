@@ -33,6 +33,7 @@ export interface SettingValues {
   readonly webSocketUrl: string;
   readonly notificationRetentionDays: number;
   readonly emailSender: string;
+  readonly emailConfigurationSet: string;
   readonly exportRetentionDays: number;
   readonly exportRecords: RecordsTable | undefined;
   readonly exportScheduleGroup: string;
@@ -55,6 +56,7 @@ export function encodeSettings(values: SettingValues): Record<SettingName, strin
     webSocketUrl: values.webSocketUrl,
     notificationRetentionDays: String(values.notificationRetentionDays),
     emailSender: values.emailSender,
+    emailConfigurationSet: values.emailConfigurationSet,
     exportRetentionDays: String(values.exportRetentionDays),
     exportRecords: values.exportRecords === undefined ? '' : JSON.stringify(values.exportRecords),
     exportScheduleGroup: values.exportScheduleGroup,

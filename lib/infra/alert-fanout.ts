@@ -7,7 +7,7 @@ import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { functions } from '../description';
-import { alarmAtLeast, EACH_MINUTE } from './alarms';
+import { alarmAtLeast, COUNT_EACH_MINUTE, RUNBOOK } from './alarms';
 import { acknowledge } from './nag';
 import { InvalidPropsError, requireInteger, withDefaults } from './support';
 
@@ -56,12 +56,12 @@ const FANOUT_DEFAULTS = {
 /**
  * Alert fan-out, apart from the function that does it: the Alerts table's stream mapped to that
  * function with partial batch failures, bisection and bounded retries, the queue where the
- * mapping records what it gave up on, and an alarm on that queue's first message.
+ * mapping records what it gave up on, and an alarm on every message that arrives there.
  */
 export class AlertFanout extends Construct {
   /** Descriptions of stream records the fan-out gave up on (Lambda's on-failure records). Nothing consumes it. */
   public readonly failureQueue: Queue;
-  /** Fires on the failure queue's first message. */
+  /** Fires in each minute a record description arrives in the failure queue. */
   public readonly failureAlarm: Alarm;
   public readonly alertsTable: Table;
   private handler?: LambdaFunction;
@@ -86,11 +86,14 @@ export class AlertFanout extends Construct {
       'SQS3',
       'This queue is where the alertFanout stream event source records what it gave up on; nothing consumes it, so a DLQ of its own would never receive anything.',
     );
+    // Arrivals, not messages visible: nothing consumes this queue, so a visible count would stay
+    // up for 14 days and the alarm would never fire again for the next record given up on.
     this.failureAlarm = alarmAtLeast(
       this,
       'AlertFanoutFailureAlarm',
-      'The alertFanout stream event source gave up on records',
-      this.failureQueue.metricApproximateNumberOfMessagesVisible(EACH_MINUTE),
+      'The alertFanout stream event source gave up on records and described them in its failure queue',
+      RUNBOOK.failureQueue,
+      this.failureQueue.metricNumberOfMessagesSent(COUNT_EACH_MINUTE),
       1,
       merged.alarmTopic,
     );

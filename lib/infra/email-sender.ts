@@ -1,6 +1,14 @@
 import { Annotations, Stack } from 'aws-cdk-lib';
 import { Grant, type IGrantable } from 'aws-cdk-lib/aws-iam';
-import { EmailIdentity, Identity } from 'aws-cdk-lib/aws-ses';
+import {
+  CloudWatchDimensionSource,
+  ConfigurationSet,
+  EmailIdentity,
+  EmailSendingEvent,
+  EventDestination,
+  Identity,
+  SuppressionReasons,
+} from 'aws-cdk-lib/aws-ses';
 import { Construct } from 'constructs';
 import { EMAIL } from '#functions/shared/email';
 import { InvalidPropsError, requireMatch, withDefaults } from './support';
@@ -20,9 +28,18 @@ export interface EmailSenderProps {
    * @default true
    */
   readonly createIdentity?: boolean;
+  /**
+   * Name of the SES configuration set every send names; it publishes sends, deliveries, bounces,
+   * complaints and rejects to CloudWatch (namespace AWS/SES, dimension `ses:configuration-set`).
+   * @default `<stack name>-email`
+   */
+  readonly configurationSetName?: string;
 }
 
 const DEFAULTS = { createIdentity: true } satisfies Partial<EmailSenderProps>;
+const CONFIGURATION_SET_NAME = /^[A-Za-z0-9_-]{1,64}$/;
+/** The CloudWatch dimension SES's event destination publishes each configuration set's counts under. */
+export const SES_CONFIGURATION_SET_DIMENSION = 'ses:configuration-set';
 const DOMAIN = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)+$/;
 
 /**
@@ -37,10 +54,15 @@ export class EmailSender extends Construct {
   public readonly emailIdentity?: EmailIdentity;
   /** The domain verified instead of the address, when one is. */
   public readonly identityDomain?: string;
+  /** The configuration set every send names, so SES counts its bounces and complaints in CloudWatch. */
+  public readonly configurationSet: ConfigurationSet;
+  /** Its name, known at synth (the functions' `emailConfigurationSet` setting). */
+  public readonly configurationSetName: string;
 
   constructor(scope: Construct, id: string, props: EmailSenderProps) {
     super(scope, id);
-    const { sender, createIdentity } = withDefaults(DEFAULTS, props);
+    const { sender, createIdentity, configurationSetName } = withDefaults({ ...DEFAULTS, configurationSetName: `${Stack.of(this).stackName}-email` }, props);
+    requireMatch(this, 'configurationSetName', configurationSetName, CONFIGURATION_SET_NAME, '1-64 letters, digits, _ and -');
     const identityDomain = props.identityDomain?.toLowerCase();
     requireMatch(this, 'sender', sender, EMAIL, 'one plain address such as herald@example.com');
     if (identityDomain !== undefined) {
@@ -58,6 +80,20 @@ export class EmailSender extends Construct {
     }
     this.sender = sender;
     this.identityDomain = identityDomain;
+    this.configurationSetName = configurationSetName;
+    // Bounce and complaint rates come from these counts (lib/infra/observability.ts); SES's own
+    // account-level suppression list still applies to bounces and complaints.
+    this.configurationSet = new ConfigurationSet(this, 'ConfigurationSet', {
+      configurationSetName,
+      suppressionReasons: SuppressionReasons.BOUNCES_AND_COMPLAINTS,
+    });
+    this.configurationSet.addEventDestination('CloudWatch', {
+      destination: EventDestination.cloudWatchDimensions([
+        // SES tags every message with its configuration set's name, so this one dimension splits nothing.
+        { name: SES_CONFIGURATION_SET_DIMENSION, source: CloudWatchDimensionSource.MESSAGE_TAG, defaultValue: configurationSetName },
+      ]),
+      events: [EmailSendingEvent.SEND, EmailSendingEvent.DELIVERY, EmailSendingEvent.BOUNCE, EmailSendingEvent.COMPLAINT, EmailSendingEvent.REJECT],
+    });
     if (!createIdentity) {
       Annotations.of(this).addInfo(
         `createEmailIdentity=false: the stack creates no SES identity; ${sender} (or its domain) must already be verified in SES in this account and region.`,
@@ -86,16 +122,22 @@ export class EmailSender extends Construct {
   }
 
   /**
-   * Lets `grantee` send email from `sender` and from no other address. The resource is every
-   * identity: SES authorizes a send against each identity it involves, recipients included (in the
-   * sandbox they are identities too), and recipients are chosen by users at run time. Returns the
-   * grant, whose wildcard cdk-nag reports, so the caller can acknowledge it on its own policy.
+   * Lets `grantee` send email from `sender` and from no other address, through the configuration
+   * set. The resources are every identity (SES authorizes a send against each identity it
+   * involves, recipients included: in the sandbox they are identities too, and recipients are
+   * chosen by users at run time) and the configuration set, which SES authorizes ses:SendEmail
+   * against too when a send names one (docs/operations.md, "Email events"). Returns the grant,
+   * whose wildcard cdk-nag reports, so the caller can acknowledge it on its own policy.
    */
   public grantSendEmail(grantee: IGrantable): Grant {
+    const stack = Stack.of(this);
     return Grant.addToPrincipal({
       grantee,
       actions: ['ses:SendEmail'],
-      resourceArns: [Stack.of(this).formatArn({ service: 'ses', resource: 'identity', resourceName: '*' })],
+      resourceArns: [
+        stack.formatArn({ service: 'ses', resource: 'identity', resourceName: '*' }),
+        stack.formatArn({ service: 'ses', resource: 'configuration-set', resourceName: this.configurationSetName }),
+      ],
       conditions: { StringEquals: { 'ses:FromAddress': this.sender } },
     });
   }

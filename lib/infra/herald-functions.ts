@@ -84,6 +84,7 @@ export class HeraldFunctions extends Construct {
       webSocketUrl: realtimeApi.stage.url,
       notificationRetentionDays: merged.notificationRetentionDays,
       emailSender: email.sender,
+      emailConfigurationSet: email.configurationSetName,
       exportRetentionDays: exports.fileRetentionDays,
       exportRecords: exports.records,
       exportScheduleGroup: exports.scheduleGroupName,

@@ -7,7 +7,7 @@ import type { Queue } from 'aws-cdk-lib/aws-sqs';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { Construct } from 'constructs';
-import { readConfig, requireEmailSender, type HeraldConfig } from '../config';
+import { readConfig, requireAlarmTarget, requireEmailSender, type HeraldConfig } from '../config';
 import type { BucketName, FailureQueueName, FunctionName, QueueName, TableName } from '../description';
 import { AlertFanout } from './alert-fanout';
 import { ApiGatewayLogging } from './api-gateway-logging';
@@ -17,6 +17,7 @@ import { HeraldData } from './herald-data';
 import type { HeraldFunction } from './herald-function';
 import { HeraldFunctions } from './herald-functions';
 import { HttpApiAndIdentity } from './http-api-and-identity';
+import { Observability } from './observability';
 import { RealtimeApi } from './realtime-api';
 import { ScheduledExports } from './scheduled-exports';
 
@@ -56,6 +57,8 @@ export class HeraldStack extends Stack {
   public readonly httpApi: HttpApiAndIdentity;
   /** Every function of lib/description/, attached to its trigger. */
   public readonly functions: HeraldFunctions;
+  /** The alarm topic, every alarm and the dashboard. */
+  public readonly observability: Observability;
   /** API Gateway's account-level CloudWatch role; present only with createApiGatewayAccountRole. */
   public readonly apiGatewayLogging?: ApiGatewayLogging;
   private readonly formerIds: FormerLogicalIds;
@@ -66,14 +69,28 @@ export class HeraldStack extends Stack {
     // Every capability below keeps the logical ids its resources had under the construct `Realtime`.
     this.formerIds = new FormerLogicalIds(this, 'Realtime');
     const kept = (capabilityId: string) => this.formerIds.keep(capabilityId);
-    const alarmTopic = config.alarmTopicArn === undefined ? undefined : Topic.fromTopicArn(this, 'AlarmTopic', config.alarmTopicArn);
+    // The settings without a default, checked in the order docs/deploy.md introduces them.
+    const sender = requireEmailSender(config);
+    // Every alarm reaches a person: a topic created for alarmEmail, or the deployer's own.
+    const alarmTarget = requireAlarmTarget(config);
+    this.observability = new Observability(
+      this,
+      'Observability',
+      'email' in alarmTarget ? { alarmEmail: alarmTarget.email } : { alarmTopic: Topic.fromTopicArn(this, 'AlarmTopic', alarmTarget.topicArn) },
+    );
+    const { alarmTopic } = this.observability;
+    Annotations.of(this).addInfo(
+      'email' in alarmTarget
+        ? `alarmEmail=${alarmTarget.email}: the stack creates an alarm topic subscribed to that address; SNS emails it a confirmation link, and no alarm reaches it until the link is clicked (docs/deploy.md).`
+        : `alarmTopicArn=${alarmTarget.topicArn}: every alarm notifies this existing topic; its access policy must let CloudWatch publish to it (docs/deploy.md).`,
+    );
     const throttle = { rateLimit: config.throttleRateLimit, burstLimit: config.throttleBurstLimit };
     // readConfig accepts only CloudWatch's retention values, which are RetentionDays' values.
     const logRetention = config.logRetentionDays as RetentionDays;
 
     this.data = new HeraldData(this, kept('Data'));
     this.email = new EmailSender(this, kept('Email'), {
-      sender: requireEmailSender(config),
+      sender,
       identityDomain: config.emailIdentityDomain,
       createIdentity: config.createEmailIdentity,
     });
@@ -113,8 +130,19 @@ export class HeraldStack extends Stack {
       logRetention,
     });
 
+    this.observability.watch({
+      data: this.data,
+      functions: this.functions.functions,
+      alertFanout: this.alertFanout,
+      exports: this.exports,
+      realtimeApi: this.realtimeApi,
+      httpApi: this.httpApi,
+      email: this.email,
+    });
+
     new CfnOutput(this, 'WebSocketUrl', { value: this.realtimeApi.stage.url });
     new CfnOutput(this, 'HttpApiUrl', { value: this.httpApi.stage.url });
+    new CfnOutput(this, 'AlarmTopicArn', { value: alarmTopic.topicArn, description: 'Every Herald alarm notifies this topic' });
     const { userPool, userPoolClient } = this.httpApi;
     if (userPool && userPoolClient) {
       new CfnOutput(this, 'UserPoolId', { value: userPool.userPoolId });

@@ -183,8 +183,11 @@ export class HttpApiAndIdentity extends Construct {
         requireSymbols: true,
         tempPasswordValidity: Duration.days(3),
       },
-      // TOTP only: SMS would need an SNS role and per-message cost for no gain in a browser app.
-      mfa: Mfa.OPTIONAL,
+      // Required for every user, admins included: Cognito has no per-group MFA, and an admin is any
+      // user an administrator adds to the group, so only a pool-wide rule reaches every admin
+      // (docs/operations.md, "Sign-in and MFA"). TOTP only: SMS would need an SNS role and
+      // per-message cost, and is the weaker factor.
+      mfa: Mfa.REQUIRED,
       mfaSecondFactor: { sms: false, otp: true },
       featurePlan: FeaturePlan.ESSENTIALS,
       // Users and their tenants live only here: a stack deletion retains the pool (CDK's default
@@ -196,11 +199,6 @@ export class HttpApiAndIdentity extends Construct {
       customAttributes: { tenant: new StringAttribute({ minLen: 1, maxLen: 64, mutable: false }) },
     });
     const cfnPool = pool.node.defaultChild as CfnResource;
-    acknowledge(
-      cfnPool,
-      'COG2',
-      'MFA is optional: every user can enrol TOTP, and a deployment that must enforce MFA brings its own OIDC provider through jwtIssuer/jwtAudience.',
-    );
     acknowledge(
       cfnPool,
       'COG8',

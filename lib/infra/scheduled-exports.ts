@@ -10,7 +10,7 @@ import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import type { ExportRecordsConfig } from '../config';
 import { DEAD_LETTER_VISIBILITY_SECONDS, queues, type BucketAccess, type ScheduleOperation } from '../description';
-import { alarmAtLeast, EACH_MINUTE } from './alarms';
+import { alarmAtLeast, COUNT_EACH_MINUTE, EACH_MINUTE, RUNBOOK } from './alarms';
 import { acknowledge } from './nag';
 import { InvalidPropsError, requireInteger, requireMatch, withDefaults } from './support';
 
@@ -64,6 +64,11 @@ const DEFAULTS = {
 const SCHEDULE_GROUP_NAME = /^[0-9A-Za-z._-]{1,64}$/;
 const TABLE_NAME = /^[A-Za-z0-9_.-]{3,255}$/;
 const ATTRIBUTE_NAME = /^[A-Za-z0-9_.-]{1,255}$/;
+/**
+ * An hour: a run that fails waits the visibility timeout (30 min) before its next attempt, so one
+ * retry is normal, and a request older than two attempts' worth means runs keep failing or wait.
+ */
+const QUEUE_AGE_ALARM_SECONDS = 3600;
 /** SQS's longest visibility timeout. */
 const MAX_VISIBILITY_SECONDS = 12 * 60 * 60;
 
@@ -80,6 +85,10 @@ export class ScheduledExports extends Construct {
   public readonly deadLetterQueue: Queue;
   /** Fires when a dead letter has waited 10 minutes: its last handler is failing or absent. */
   public readonly deadLetterAlarm: Alarm;
+  /** Fires in each minute something is sent to the DLQ (a firing Scheduler could not deliver). */
+  public readonly deadLetterArrivalsAlarm: Alarm;
+  /** Fires when the oldest run request has waited an hour for 5 minutes running. */
+  public readonly queueAgeAlarm: Alarm;
   /** Export files, `<tenant>/<user>/<runId>.<ext>`, reached only through pre-signed URLs. */
   public readonly bucket: Bucket;
   /** The EventBridge Scheduler group holding one schedule per export schedule. */
@@ -131,10 +140,33 @@ export class ScheduledExports extends Construct {
     this.deadLetterAlarm = alarmAtLeast(
       this,
       'ExportsDeadLetterAlarm',
-      'A message of the exports DLQ has waited 10 minutes: its last handler is failing or absent',
+      'A message of the exports DLQ has waited 10 minutes: its last handler (exportFailed) is failing or absent',
+      RUNBOOK.exportsDeadLetters,
       this.deadLetterQueue.metricApproximateAgeOfOldestMessage(EACH_MINUTE),
       600,
       merged.alarmTopic,
+    );
+    // SQS counts in NumberOfMessagesSent only what is sent to the DLQ (here: firings EventBridge
+    // Scheduler could not deliver), not what its redrive moves there; runs that ran out of
+    // receives are counted by exportFailed as ExportRunsFailed, which has an alarm of its own.
+    this.deadLetterArrivalsAlarm = alarmAtLeast(
+      this,
+      'ExportsDeadLetterArrivalsAlarm',
+      'EventBridge Scheduler could not deliver an export firing to the exports queue and sent it to the DLQ',
+      RUNBOOK.exportsDeadLetters,
+      this.deadLetterQueue.metricNumberOfMessagesSent(COUNT_EACH_MINUTE),
+      1,
+      merged.alarmTopic,
+    );
+    this.queueAgeAlarm = alarmAtLeast(
+      this,
+      'ExportsQueueAgeAlarm',
+      'A run request has waited an hour in the exports queue: runs are failing and retrying, or the worker is not keeping up',
+      RUNBOOK.exportsQueueAge,
+      this.queue.metricApproximateAgeOfOldestMessage(EACH_MINUTE),
+      QUEUE_AGE_ALARM_SECONDS,
+      merged.alarmTopic,
+      { evaluationPeriods: 5 },
     );
 
     this.bucket = new Bucket(this, 'ExportsBucket', {

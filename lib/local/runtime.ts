@@ -75,6 +75,8 @@ export const LOCAL_EXPORT_RECORDS = { table: 'herald-local-records', tenantKey: 
 const LOCAL_STACK_NAME = 'herald';
 /** The Scheduler group of export schedules, `<stack>-exports` as the stack names it. */
 export const LOCAL_EXPORT_SCHEDULE_GROUP = `${LOCAL_STACK_NAME}-exports`;
+/** The SES configuration set the local stack names (EmailSender's default), so the grant on it is checked. */
+export const LOCAL_EMAIL_CONFIGURATION_SET = `${LOCAL_STACK_NAME}-email`;
 
 /** The demo's tenant (web/demo, the banner's token example). */
 const SAMPLE_TENANT = 'acme';
@@ -282,6 +284,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       webSocketUrl: wsUrl,
       notificationRetentionDays: 30,
       emailSender: LOCAL_EMAIL_SENDER,
+      emailConfigurationSet: LOCAL_EMAIL_CONFIGURATION_SET,
       exportRetentionDays,
       exportRecords: LOCAL_EXPORT_RECORDS,
       exportScheduleGroup: LOCAL_EXPORT_SCHEDULE_GROUP,
@@ -428,6 +431,9 @@ function localStackContext(): Record<string, unknown> {
   return {
     stackName: LOCAL_STACK_NAME,
     emailSender: LOCAL_EMAIL_SENDER,
+    // Alarms grant no function anything; the stack needs a target to synthesize at all.
+    alarmEmail: 'alarms@herald.local',
+    alarmTopicArn: '',
     exportRecords: LOCAL_EXPORT_RECORDS,
     createApiGatewayAccountRole: false,
     emailIdentityDomain: '',

@@ -12,6 +12,7 @@ beforeAll(() => {
   ({ template } = synthesize({
     ...SKIP_BUNDLING,
     alarmTopicArn: ALARM_TOPIC,
+    alarmEmail: '',
     exportRecords: { table: 'WorkOrders', tenantKey: 'tenantId', sortKey: 'createdAt' },
   }));
 }, 120_000);
@@ -47,11 +48,13 @@ describe('alert fan-out infrastructure', () => {
     expect(ref(mapping.Properties.DestinationConfig.OnFailure.Destination)).toContain(failureQueueId);
   });
 
-  it('alarms on the first record in the failure queue, and tells the configured SNS topic', () => {
+  it('alarms on every record that arrives in the failure queue, and tells the configured SNS topic', () => {
     const [failureQueueId] = resourcesOf('AWS::SQS::Queue').find(([id]) => id.includes('AlertFanoutFailureQueue'))!;
-    const [, alarm] = resourcesOf('AWS::CloudWatch::Alarm').find(([, a]) => ref(a.Properties.Dimensions).includes(failureQueueId))!;
+    const [, alarm] = resourcesOf('AWS::CloudWatch::Alarm').find(([, a]) => ref(a.Properties.Dimensions ?? []).includes(failureQueueId))!;
     expect(alarm.Properties).toMatchObject({
-      MetricName: 'ApproximateNumberOfMessagesVisible',
+      // Arrivals: a visible count would stay up while nothing consumes the queue, and never fire again.
+      MetricName: 'NumberOfMessagesSent',
+      Statistic: 'Sum',
       Threshold: 1,
       ComparisonOperator: 'GreaterThanOrEqualToThreshold',
       AlarmActions: [ALARM_TOPIC],

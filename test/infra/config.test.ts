@@ -51,6 +51,7 @@ describe('deployment context', () => {
   it('reads exportRecords as an object or JSON text, and names each bad field', () => {
     const { config } = buildHeraldApp({
       emailSender: 'a@example.com',
+      alarmEmail: 'ops@example.com',
       exportRecords: '{"table":"WorkOrders","tenantKey":"tenantId"}',
       'aws:cdk:bundling-stacks': [],
     });

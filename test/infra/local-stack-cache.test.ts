@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { synthesizeLocalStackCached } from '#lib/local/iam/synthesized-stack';
 
-const context = { stackName: 'herald', emailSender: 'cache@herald.local' };
+const context = { stackName: 'herald', emailSender: 'cache@herald.local', alarmEmail: 'alarms@herald.local' };
 
 /** A stand-in repository root: the files the cache key reads, and nothing else. */
 function fakeRoot(): string {

@@ -39,7 +39,7 @@ describe('with jwtIssuer and jwtAudience', () => {
       AuthorizerType: 'JWT',
       JwtConfiguration: { Issuer: ISSUER, Audience: [AUDIENCE] },
     });
-    expect(Object.keys(template.findOutputs('*')).sort()).toEqual(['HttpApiUrl', 'WebSocketUrl']);
+    expect(Object.keys(template.findOutputs('*')).sort()).toEqual(['AlarmTopicArn', 'HttpApiUrl', 'WebSocketUrl']);
   });
 
   it("defaults the claims to the provider's plain names", () => {

@@ -19,8 +19,8 @@ export interface ValidationReport {
   }>;
 }
 
-/** What a deployer must set in cdk.json before synth succeeds (lib/config.ts requireEmailSender). */
-export const TEST_CONTEXT = { emailSender: 'exports@herald.example' };
+/** What a deployer must set in cdk.json before synth succeeds (lib/config.ts requireEmailSender, requireAlarmTarget). */
+export const TEST_CONTEXT = { emailSender: 'exports@herald.example', alarmEmail: 'ops@herald.example' };
 
 /** Skips esbuild for tests that assert only wiring, not bundles. */
 export const SKIP_BUNDLING = { 'aws:cdk:bundling-stacks': [] };

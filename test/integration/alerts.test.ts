@@ -90,7 +90,7 @@ function fanoutDeps(sesClient: SESClient = ses): FanoutDeps {
     deliver: (requests) => deliver(delivery, requests),
     members: (tenant, topic) => topics.memberships.members(tenant, topic),
     publishEvent: (tenant, topic, name, data) => publishTopicEvent(topics, tenant, topic, name, data),
-    mailer: sesMailer(sesClient, 'exports@herald.local'),
+    mailer: sesMailer(sesClient, 'exports@herald.local', 'herald-email'),
     emails: dynamoEmailLedger(db, tableName('dedupe')),
   };
 }

@@ -38,7 +38,7 @@ const deps: WorkerDeps = {
   store,
   datasets: dynamoDatasets(db, { notifications: tableName('notifications') }),
   files: s3ExportFiles(s3, bucket),
-  mailer: sesMailer(ses, 'exports@herald.local'),
+  mailer: sesMailer(ses, 'exports@herald.local', 'herald-email'),
   notify: async () => undefined,
   progress: { send: async () => undefined },
   linkKey: Buffer.alloc(32, 7),

@@ -37,7 +37,7 @@ function deps(overrides: Partial<WorkerDeps> = {}): WorkerDeps & { notified: unk
     store,
     datasets: dynamoDatasets(db, { notifications: tableName('notifications') }),
     files: s3ExportFiles(s3, bucket),
-    mailer: sesMailer(ses, 'exports@herald.local'),
+    mailer: sesMailer(ses, 'exports@herald.local', 'herald-email'),
     notify: async (requests) => void notified.push(...requests),
     progress: { send: async () => undefined },
     linkKey: Buffer.alloc(32, 7),
@@ -147,7 +147,7 @@ describe('the export worker', () => {
     const sandbox = sandboxedSes([refused]);
     const added = vi.spyOn(metrics, 'addMetric');
     try {
-      const worker = deps({ mailer: sesMailer(sandbox.client, 'exports@herald.local') });
+      const worker = deps({ mailer: sesMailer(sandbox.client, 'exports@herald.local', 'herald-email') });
       expect(await runExport(worker, message(tenant, scheduleId, '2026-03-10T06:00:00Z'), 'm-sandbox')).toBe('succeeded');
 
       // One email per recipient, none sharing a To: line; only the refused one missed it.
@@ -189,7 +189,7 @@ describe('the export worker', () => {
     const { tenant, scheduleId } = await newSchedule(refused);
     const sandbox = sandboxedSes([refused]);
     try {
-      const worker = deps({ mailer: sesMailer(sandbox.client, 'exports@herald.local') });
+      const worker = deps({ mailer: sesMailer(sandbox.client, 'exports@herald.local', 'herald-email') });
       expect(await runExport(worker, message(tenant, scheduleId, '2026-03-11T06:00:00Z'), 'm-only')).toBe('succeeded');
       expect(sandbox.attempts).toEqual([[refused]]);
       const run = await store.getRun({ tenant, userId: 'ana' }, scheduleId, '2026-03-11T06:00:00Z');
@@ -214,7 +214,7 @@ describe('the export worker', () => {
       { step: 'initialize', name: 'unverifiedSender' },
     );
     try {
-      await expect(runExport(deps({ mailer: sesMailer(unverifiedSender, 'exports@herald.local') }), firing, 'm-sender')).rejects.toThrow(
+      await expect(runExport(deps({ mailer: sesMailer(unverifiedSender, 'exports@herald.local', 'herald-email') }), firing, 'm-sender')).rejects.toThrow(
         'SES has not verified the sender exports@herald.local',
       );
       expect(await store.getRun({ tenant, userId: 'ana' }, scheduleId, '2026-03-12T06:00:00Z')).toMatchObject({

@@ -1,8 +1,9 @@
 import { DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
+import { SendEmailCommand, SESClient } from '@aws-sdk/client-ses';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '#lib/local/aws-local';
 import { AccessDeniedException } from '#lib/local/iam/enforcement';
-import { startLocalRuntime, type LocalRuntime } from '#lib/local/runtime';
+import { LOCAL_EMAIL_CONFIGURATION_SET, LOCAL_EMAIL_SENDER, startLocalRuntime, type LocalRuntime } from '#lib/local/runtime';
 
 /**
  * The local IAM enforcement itself, on a runtime of its own (grants are removed here, which the
@@ -52,6 +53,28 @@ describe('local IAM enforcement', () => {
       );
     } finally {
       client.destroy();
+    }
+  });
+
+  it("authorizes a send through a configuration set against it too: the stack's own passes, another is refused", async () => {
+    const ses = new SESClient({ endpoint: runtime.urls.mailUrl, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
+    const send = (configurationSet: string) => () =>
+      ses.send(
+        new SendEmailCommand({
+          Source: LOCAL_EMAIL_SENDER,
+          Destination: { ToAddresses: ['ops@herald.local'] },
+          Message: { Subject: { Data: 'configuration set' }, Body: { Text: { Data: 'x' } } },
+          ConfigurationSetName: configurationSet,
+        }),
+      );
+    try {
+      const role = runtime.iam!.functionRole('alertFanout');
+      await expect(runtime.iam!.runAs('alertFanout', role, send(LOCAL_EMAIL_CONFIGURATION_SET))).resolves.toBeDefined();
+      await expect(runtime.iam!.runAs('alertFanout', role, send('someone-elses-set'))).rejects.toThrow(
+        /not authorized to perform: ses:SendEmail on resource: arn:aws:ses:[^:]+:\d+:configuration-set\/someone-elses-set/,
+      );
+    } finally {
+      ses.destroy();
     }
   });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, readConfig } from '#lib/config';
+import { ConfigError, readConfig, requireAlarmTarget } from '#lib/config';
 import { requireEnv, stringListEnv } from '#functions/shared/config';
 
 const context = (values: Record<string, unknown>) => (key: string) => values[key];
@@ -38,6 +38,9 @@ describe('readConfig (cdk.json context)', () => {
     [{ createApiGatewayAccountRole: 1 }, 'createApiGatewayAccountRole'],
     [{ exportsBucketAutoDelete: 'TRUE ' }, 'exportsBucketAutoDelete'],
     [{ createEmailIdentity: 'no' }, 'createEmailIdentity'],
+    [{ alarmEmail: 'ops' }, 'alarmEmail'],
+    [{ alarmEmail: 'ops@example.com\r\nBcc: x@y.example' }, 'alarmEmail'],
+    [{ alarmEmail: 'ops@example.com', alarmTopicArn: 'arn:aws:sns:eu-west-1:123456789012:ops' }, 'alarmTopicArn'],
     [{ emailIdentityDomain: 'https://example.com' }, 'emailIdentityDomain'],
     [{ emailIdentityDomain: 'localhost' }, 'emailIdentityDomain'],
     [{ emailSender: 'herald@example.org', emailIdentityDomain: 'example.com' }, 'emailIdentityDomain'],
@@ -70,6 +73,16 @@ describe('readConfig (cdk.json context)', () => {
     expect(readConfig(context({ emailSender: 'herald@example.com', emailIdentityDomain: 'example.com' })).emailIdentityDomain).toBe('example.com');
     expect(readConfig(context({ emailSender: 'herald@alerts.Example.com', emailIdentityDomain: 'EXAMPLE.com' })).emailIdentityDomain).toBe('example.com');
     expect(readConfig(context({ stackName: 'Herald-staging-2' })).stackName).toBe('Herald-staging-2');
+  });
+});
+
+describe('requireAlarmTarget', () => {
+  it('is the address to subscribe, or the existing topic, and fails naming both settings when neither is set', () => {
+    expect(requireAlarmTarget(readConfig(context({ alarmEmail: 'ops@example.com' })))).toEqual({ email: 'ops@example.com' });
+    const topicArn = 'arn:aws:sns:eu-west-1:123456789012:ops';
+    expect(requireAlarmTarget(readConfig(context({ alarmTopicArn: topicArn })))).toEqual({ topicArn });
+    expect(() => requireAlarmTarget(readConfig(context({})))).toThrow(ConfigError);
+    expect(() => requireAlarmTarget(readConfig(context({})))).toThrow(/"alarmEmail" nor "alarmTopicArn".*docs\/deploy\.md/);
   });
 });
 

@@ -117,6 +117,19 @@ describe('what AWS authorizes for an SDK call', () => {
     ]);
   });
 
+  it('authorizes a send through a configuration set against the configuration set too, with the same condition keys', () => {
+    const conditions = { 'ses:FromAddress': 'herald@example.com', 'ses:Recipients': ['a@x.io'], 'ses:ApiVersion': '1' };
+    expect(
+      authorizationRequests(
+        call('SESClient', 'SendEmailCommand', { Source: 'herald@example.com', Destination: { ToAddresses: ['a@x.io'] }, ConfigurationSetName: 'Herald-email' }),
+        context,
+      ),
+    ).toEqual([
+      { action: 'ses:SendEmail', resource: 'arn:aws:ses:us-east-1:000000000000:identity/example.com', context: conditions },
+      { action: 'ses:SendEmail', resource: 'arn:aws:ses:us-east-1:000000000000:configuration-set/Herald-email', context: conditions },
+    ]);
+  });
+
   it('authorizes @connections calls on the API, stage, method and connection', () => {
     expect(
       authorizationRequests(

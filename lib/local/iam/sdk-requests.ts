@@ -109,19 +109,24 @@ const scheduleWrite =
 /** `Name <a@b.c>` or `a@b.c` to `a@b.c`. */
 const bareAddress = (source: string) => /<([^>]+)>\s*$/.exec(source)?.[1] ?? source.trim();
 
-/** SES v1 SendEmail: authorized against the identity the From address sends as, with its condition keys. */
+/**
+ * SES SendEmail: authorized against the identity the From address sends as, with its condition
+ * keys, and, when the send names a configuration set, against that configuration set too (the
+ * Service Authorization Reference lists `configuration-set` among SendEmail's resource types; AWS
+ * refuses a send through a configuration set the caller may not use).
+ */
 const sesSend =
   (action: string): Mapper =>
   (call, context) => {
     const from = bareAddress(call.input.Source ?? call.input.FromEmailAddress ?? '');
     const destination = call.input.Destination ?? {};
     const recipients = [...(destination.ToAddresses ?? []), ...(destination.CcAddresses ?? []), ...(destination.BccAddresses ?? [])].map(bareAddress);
+    const conditions = { 'ses:FromAddress': from, 'ses:Recipients': recipients, 'ses:ApiVersion': call.clientName === 'SESv2Client' ? '2' : '1' };
+    const arn = (resource: string) => `arn:aws:ses:${call.target.region}:${call.target.account}:${resource}`;
+    const configurationSet: string | undefined = call.input.ConfigurationSetName;
     return [
-      {
-        action: `ses:${action}`,
-        resource: `arn:aws:ses:${call.target.region}:${call.target.account}:identity/${context.sesIdentityOf(from)}`,
-        context: { 'ses:FromAddress': from, 'ses:Recipients': recipients, 'ses:ApiVersion': call.clientName === 'SESv2Client' ? '2' : '1' },
-      },
+      { action: `ses:${action}`, resource: arn(`identity/${context.sesIdentityOf(from)}`), context: conditions },
+      ...(configurationSet ? [{ action: `ses:${action}`, resource: arn(`configuration-set/${configurationSet}`), context: conditions }] : []),
     ];
   };
 
