@@ -93,12 +93,12 @@ describe('client transport', () => {
     const { transport, record } = setup(5);
     running = transport;
     const socket = await openSocket();
-    expect(socket.sent).toEqual([{ action: 'resume', after: 5 }]);
+    expect(socket.sent).toEqual([{ action: 'resume', after: 5, batch: true }]);
 
     socket.receive(push(6));
     socket.receive(push(7));
     socket.receive({ type: 'replayed', upTo: 7, more: true, gap: false, unread: 4 });
-    expect(socket.sent.at(-1)).toEqual({ action: 'resume', after: 7 });
+    expect(socket.sent.at(-1)).toEqual({ action: 'resume', after: 7, batch: true });
     socket.receive(push(8));
     socket.receive(push(7));
     socket.receive({ type: 'replayed', upTo: 8, more: false, gap: false, unread: 3 });

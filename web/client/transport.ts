@@ -297,7 +297,8 @@ export class Transport {
   private resume(link: Link, after: number): void {
     link.resuming = true;
     link.resumeAfter = after;
-    link.send({ action: 'resume', after });
+    // Batched: a catch-up arrives packed in 32 KB `notifications` frames, not one frame per notification.
+    link.send({ action: 'resume', after, batch: true });
   }
 
   /** Make-before-break: a second socket resumes; once it has caught up, it takes over and the old one closes. */
@@ -355,12 +356,10 @@ export class Transport {
     switch (frame.type) {
       case 'notification': {
         const { type: _type, ...fields } = frame;
-        // Pushes carry no read flag (a new notification is unread); replays may omit it too.
-        const notification: Notification = { ...fields, read: fields.read === true };
-        this.release(this.sequencer.accept(notification));
-        if (this.sequencer.hasGap && !this.resuming()) void this.refill();
-        return;
+        return this.accept([fields]);
       }
+      case 'notifications':
+        return this.accept(frame.items);
       case 'replayed':
         return this.replayed(link, frame);
       case 'pong':
@@ -382,6 +381,14 @@ export class Transport {
         return this.sink.error(new HeraldFrameError(frame.code, frame.message, topic));
       }
     }
+  }
+
+  private accept(items: ReadonlyArray<Omit<Notification, 'read'> & { read?: boolean }>): void {
+    const released: Notification[] = [];
+    // Pushes carry no read flag (a new notification is unread); replays may omit it too.
+    for (const item of items) released.push(...this.sequencer.accept({ ...item, read: item.read === true }));
+    this.release(released);
+    if (this.sequencer.hasGap && !this.resuming()) void this.refill();
   }
 
   private replayed(link: Link, frame: Extract<ServerFrame, { type: 'replayed' }>): void {
