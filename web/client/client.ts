@@ -86,7 +86,13 @@ export class HeraldClient {
   private lockRequest: AbortController | undefined;
   private releaseLock: (() => void) | undefined;
   private queue: Promise<void> = Promise.resolve();
-  private readonly onOnline = () => this.transport?.reconnectNow();
+  // The browser's word on the network and the page's visibility, so a dead socket is noticed in
+  // seconds rather than at the next 5-minute ping (web/client/README.md, "Stays connected").
+  private readonly onOnline = () => this.transport?.networkBack();
+  private readonly onOffline = () => this.transport?.networkLost();
+  private readonly onVisibilityChange = () => {
+    if (document.visibilityState === 'visible') this.transport?.checkLiveness();
+  };
   private readonly onPageHide = () => this.post({ t: 'bye', tab: this.tabId });
 
   constructor(private readonly options: HeraldClientOptions) {
@@ -149,7 +155,11 @@ export class HeraldClient {
     this.seen = saved.lastSeq;
     if (saved.unread !== undefined) this.setUnread(saved.unread);
     if (!this.running) return;
-    if (typeof addEventListener === 'function') addEventListener('online', this.onOnline);
+    if (typeof addEventListener === 'function') {
+      addEventListener('online', this.onOnline);
+      addEventListener('offline', this.onOffline);
+    }
+    if (typeof document !== 'undefined') document.addEventListener('visibilitychange', this.onVisibilityChange);
     if (this.options.shareAcrossTabs ?? canShareAcrossTabs()) this.joinTabs(indexedDbName(account));
     else void this.lead();
   }
@@ -162,8 +172,10 @@ export class HeraldClient {
     this.transport = undefined;
     if (typeof removeEventListener === 'function') {
       removeEventListener('online', this.onOnline);
+      removeEventListener('offline', this.onOffline);
       removeEventListener('pagehide', this.onPageHide);
     }
+    if (typeof document !== 'undefined') document.removeEventListener('visibilitychange', this.onVisibilityChange);
     this.post({ t: 'bye', tab: this.tabId });
     this.channel?.close();
     this.channel = undefined;
@@ -238,6 +250,7 @@ export class HeraldClient {
     this.transport.setTopics(this.allTopics());
     this.post({ t: 'leader' });
     this.transport.start(this.seen);
+    if (globalThis.navigator?.onLine === false) this.transport.networkLost();
   }
 
   private sink(store: NotificationStore): TransportSink {

@@ -23,12 +23,15 @@ export function makeHandler(deps: ResumeDeps) {
     const target = { connectionId, owner: identity };
     const packer = frame.batch ? new BatchPacker() : undefined;
     const limit = packer ? RESUME_MAX_BATCHED : RESUME_MAX_NOTIFICATIONS;
+    // Batched, the whole replay is read at once (the store pages through DynamoDB's 1 MB responses):
+    // two requests instead of two per hundred notifications.
+    const pageSize = packer ? RESUME_MAX_BATCHED : MAX_PAGE_SIZE;
     let after = frame.after;
     let gap = false;
     let more = true;
     let sent = 0;
     while (more && sent < limit) {
-      const page = await readPage(deps.notifications, identity, after, Math.min(MAX_PAGE_SIZE, limit - sent), now);
+      const page = await readPage(deps.notifications, identity, after, Math.min(pageSize, limit - sent), now);
       gap ||= page.gap;
       const frames = packer ? page.items.flatMap((item) => packer.add(item) ?? []) : page.items.map((item) => ({ type: 'notification' as const, ...item }));
       if ((await pushFrames(deps, target, frames)) !== 'sent') return undefined;
