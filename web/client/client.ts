@@ -87,7 +87,7 @@ export class HeraldClient {
   private releaseLock: (() => void) | undefined;
   private queue: Promise<void> = Promise.resolve();
   // The browser's word on the network and the page's visibility, so a dead socket is noticed in
-  // seconds rather than at the next 5-minute ping (web/client/README.md, "Stays connected").
+  // seconds rather than at the next 5-minute ping (web/client/README.md, "Notices offline promptly").
   private readonly onOnline = () => this.transport?.networkBack();
   private readonly onOffline = () => this.transport?.networkLost();
   private readonly onVisibilityChange = () => {
