@@ -28,25 +28,31 @@ export function makeHandler(deps: ResumeDeps) {
     const pageSize = packer ? RESUME_MAX_BATCHED : MAX_PAGE_SIZE;
     let after = frame.after;
     let gap = false;
-    let more = true;
     let sent = 0;
-    while (more && sent < limit) {
+    for (;;) {
       const page = await readPage(deps.notifications, identity, after, Math.min(pageSize, limit - sent), now);
       gap ||= page.gap;
-      const frames = packer ? page.items.flatMap((item) => packer.add(item) ?? []) : page.items.map((item) => ({ type: 'notification' as const, ...item }));
-      if ((await pushFrames(deps, target, frames)) !== 'sent') return undefined;
       sent += page.items.length;
       after = page.nextAfter;
-      more = page.more;
-      if (page.items.length === 0) break;
+      const { more } = page;
+      const frames = packer ? page.items.flatMap((item) => packer.add(item) ?? []) : page.items.map((item) => ({ type: 'notification' as const, ...item }));
+      const final = !more || sent >= limit || page.items.length === 0;
+      if (!final) {
+        if ((await pushFrames(deps, target, frames)) !== 'sent') return undefined;
+        continue;
+      }
+      const last = packer?.flush();
+      // Counted up to the replay's end, so pushes racing the replay cannot be counted twice or
+      // missed: the client adds the unread ones it receives after upTo. The count does not
+      // depend on the last posts, so it runs beside them.
+      const [outcome, unread] = await Promise.all([
+        pushFrames(deps, target, last ? [...frames, last] : frames),
+        deps.notifications.countUnread(identity, epochSeconds(now), after),
+      ]);
+      if (outcome !== 'sent') return undefined;
+      countMetric('Resumes');
+      return withId({ type: 'replayed', upTo: after, more, gap, unread }, frame.id);
     }
-    const last = packer?.flush();
-    if (last && (await pushFrames(deps, target, [last])) !== 'sent') return undefined;
-    countMetric('Resumes');
-    // Counted up to the replay's end, so pushes racing the replay cannot be counted twice or
-    // missed: the client adds the unread ones it receives after upTo.
-    const unread = await deps.notifications.countUnread(identity, epochSeconds(now), after);
-    return withId({ type: 'replayed', upTo: after, more, gap, unread }, frame.id);
   });
 }
 
