@@ -2,7 +2,9 @@
  * Durable notifications through Herald's local runtime, each figure beside a baseline from the
  * same run: publish-to-socket latency against a bare `ws` round trip; DynamoDB requests per
  * recipient of a fan-out against a single recipient; a hot user's contended commits against one
- * publisher; and catching up on a backlog after a reconnect against a reconnect with nothing missed.
+ * publisher; and catching up on a backlog after a reconnect (one frame per notification, batched
+ * frames, and HeraldClient, which batches) against its floor, a reconnect with nothing missed,
+ * with the posts that carried the backlog, batched beside one each.
  * Bounded: fixed counts, every wait with a timeout.
  */
 import { randomUUID } from 'node:crypto';
