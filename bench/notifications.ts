@@ -283,6 +283,7 @@ async function catchUp(httpUrl: string, server: Server, deps: CountedDeps): Prom
   const perBatched = report('batched', batched);
   console.log(row(`  per missed notification (vs one post p50)`, perBatched, post));
   report('HeraldClient (batched)', client);
+  console.log(row(`catch-up ${MISSED} missed, batched vs one frame each`, percentile(batched.missed, 50), percentile(single.missed, 50)));
   console.log(row(`posts for ${MISSED} missed, batched vs one each`, percentile(posts.batched, 50), percentile(posts.single, 50), 'posts'));
   console.log(
     `  per missed notification = (catch-up - floor) / ${MISSED}; "one post" = one @connections post of a notification frame ` +
