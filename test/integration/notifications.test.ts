@@ -252,7 +252,7 @@ describe('resume', () => {
     ]);
   });
 
-  it('pages a long backlog and says more until the client has caught up', async () => {
+  it('pages a long backlog and says more until the client has caught up', { timeout: 60_000 }, async () => {
     const deps = directDeliverDeps();
     const user = uniqueUser();
     for (let batch = 0; batch < 11; batch++) {
