@@ -146,4 +146,23 @@ describe('client offline detection in Chromium', () => {
     await publish(user, 'on the new socket');
     await page.waitForSelector('#inbox li >> text=on the new socket', { timeout: 10_000 });
   });
+
+  it('a follower tab becoming visible has the leader check its socket', async () => {
+    const user = `follower-${randomUUID().slice(0, 8)}`;
+    context = await browser.newContext();
+    const leader = await context.newPage();
+    const follower = await context.newPage();
+    const { sockets, silence } = await routeSockets(leader);
+    await startTab(leader, user);
+    await expect.poll(() => leader.textContent('#role')).toBe('leader');
+    await startTab(follower, user);
+    expect(await follower.textContent('#role')).toBe('follower');
+
+    silence(0);
+    await follower.evaluate(() => document.dispatchEvent(new Event('visibilitychange')));
+    await expect.poll(() => pings(sockets[0]?.sent ?? [])).toBe(1);
+    await expect.poll(() => sockets.length, { timeout: 8_000 }).toBe(2);
+    await publish(user, 'after the check');
+    await follower.waitForSelector('#inbox li >> text=after the check', { timeout: 10_000 });
+  });
 });

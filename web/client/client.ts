@@ -59,7 +59,9 @@ type TabMessage =
   | { t: 'reset'; lastSeq: number }
   | { t: 'event'; event: TopicEvent }
   | { t: 'progress'; progress: Progress }
-  | { t: 'read'; target: MarkReadTarget; unread: number };
+  | { t: 'read'; target: MarkReadTarget; unread: number }
+  /** A follower became visible: the leader, perhaps a throttled background tab, checks its socket. */
+  | { t: 'check' };
 
 /**
  * Herald's browser client: exactly-once, in-order notifications over the WebSocket, with HTTP
@@ -91,7 +93,9 @@ export class HeraldClient {
   private readonly onOnline = () => this.transport?.networkBack();
   private readonly onOffline = () => this.transport?.networkLost();
   private readonly onVisibilityChange = () => {
-    if (document.visibilityState === 'visible') this.transport?.checkLiveness();
+    if (document.visibilityState !== 'visible') return;
+    if (this.transport) this.transport.checkLiveness();
+    else this.post({ t: 'check' });
   };
   private readonly onPageHide = () => this.post({ t: 'bye', tab: this.tabId });
 
@@ -344,6 +348,9 @@ export class HeraldClient {
         return this.emitter.emit('progress', message.progress);
       case 'read':
         return this.applyRead(message.target, message.unread);
+      case 'check':
+        if (leading) this.transport?.checkLiveness();
+        return;
     }
   }
 
