@@ -107,8 +107,14 @@ export class FrameSocket {
     }
   }
 
+  /** Every notification received, whether in its own frame or in a batched replay's `notifications` frame. */
   notifications(): Frame[] {
-    return this.frames.map((entry) => entry.frame).filter((frame) => frame.type === 'notification');
+    return this.frames.flatMap(({ frame }) => (frame.type === 'notification' ? [frame] : frame.type === 'notifications' ? (frame.items as Frame[]) : []));
+  }
+
+  /** Frames that carried notifications: what API Gateway bills as posts. */
+  notificationPosts(): number {
+    return this.frames.filter(({ frame }) => frame.type === 'notification' || frame.type === 'notifications').length;
   }
 
   async close(): Promise<void> {

@@ -13,6 +13,12 @@ export const DEFAULT_PAGE_SIZE = 50;
  */
 export const RESUME_MAX_NOTIFICATIONS = 200;
 
+/**
+ * Notifications replayed per batched resume: about ten 32 KB frames of typical notifications, so
+ * a thousand missed cost one resume, ten page reads and a handful of posts.
+ */
+export const RESUME_MAX_BATCHED = 1_000;
+
 export interface ReplayPage {
   readonly items: InboxItem[];
   /** Where the next page starts: the last seq returned, or where the client should jump to. */

@@ -22,7 +22,8 @@ export const topicSchema = z.string().check(z.regex(/^[A-Za-z0-9._:@+-]{1,128}$/
 /** Client to server, one schema per action; API Gateway routes on `action` (a route per key here). */
 export const clientFrames = {
   ping: z.strictObject({ action: z.literal('ping'), id: correlationId }),
-  resume: z.strictObject({ action: z.literal('resume'), after: seq, id: correlationId }),
+  /** `batch: true` opts in to `notifications` frames carrying many replayed notifications each (docs/protocol.md). */
+  resume: z.strictObject({ action: z.literal('resume'), after: seq, batch: z.optional(z.boolean()), id: correlationId }),
   ack: z.strictObject({ action: z.literal('ack'), upTo: seq, id: correlationId }),
   subscribe: z.strictObject({ action: z.literal('subscribe'), topic: topicSchema, id: correlationId }),
   unsubscribe: z.strictObject({ action: z.literal('unsubscribe'), topic: topicSchema, id: correlationId }),
@@ -53,6 +54,8 @@ export const wireNotificationSchema = z.strictObject({
 export const serverFrameSchema = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('pong'), id: correlationId }),
   z.extend(wireNotificationSchema, { type: z.literal('notification') }),
+  /** Replayed notifications, in seq order, packed up to MAX_FRAME_BYTES; only to a `resume` that asked with `batch: true`. */
+  z.strictObject({ type: z.literal('notifications'), items: z.array(wireNotificationSchema).check(z.minLength(1)) }),
   z.strictObject({ type: z.literal('replayed'), upTo: seq, more: z.boolean(), gap: z.boolean(), unread: seq, id: correlationId }),
   z.strictObject({ type: z.literal('subscribed'), topic: z.string(), id: correlationId }),
   z.strictObject({ type: z.literal('unsubscribed'), topic: z.string(), id: correlationId }),

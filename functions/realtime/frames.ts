@@ -1,4 +1,4 @@
-import { clientActions, MAX_FRAME_BYTES, type ErrorCode, type ServerFrame } from '../protocol/frames';
+import { clientActions, MAX_FRAME_BYTES, type ErrorCode, type ServerFrame, type wireNotificationSchema } from '../protocol/frames';
 import * as z from '../shared/validation';
 
 /**
@@ -40,4 +40,42 @@ export function describeUnroutableFrame(body: string | undefined | null): Server
       : parsed.error;
   }
   return errorFrame('unknown_action', `Unknown action "${parsed.frame.action.slice(0, 64)}"; expected one of: ${clientActions.join(', ')}`, parsed.frame.id);
+}
+
+type WireNotification = z.infer<typeof wireNotificationSchema>;
+type NotificationsFrame = Extract<ServerFrame, { type: 'notifications' }>;
+
+/** `{"type":"notifications","items":[` and `]}`: what a batch frame adds around its items. */
+const BATCH_ENVELOPE_BYTES = Buffer.byteLength(JSON.stringify({ type: 'notifications', items: [] }));
+
+/**
+ * Packs notifications, in the order added, into `notifications` frames of at most `maxBytes`
+ * serialized. API Gateway bills a WebSocket message per 32 KB started, so a frame filled to 32 KB
+ * costs what a single notification's frame does. A notification too large for a frame of its own
+ * (cannot happen within deliver()'s limits) still goes, alone.
+ */
+export class BatchPacker {
+  private items: WireNotification[] = [];
+  private bytes = BATCH_ENVELOPE_BYTES;
+
+  constructor(private readonly maxBytes = MAX_FRAME_BYTES) {}
+
+  /** Adds one notification; returns the frame it closed, when it did not fit beside the ones before. */
+  add(item: WireNotification): NotificationsFrame | undefined {
+    const itemBytes = Buffer.byteLength(JSON.stringify(item));
+    // A comma separates items after the first.
+    const full = this.items.length > 0 && this.bytes + 1 + itemBytes > this.maxBytes ? this.flush() : undefined;
+    this.bytes += (this.items.length > 0 ? 1 : 0) + itemBytes;
+    this.items.push(item);
+    return full;
+  }
+
+  /** The frame of what was added since the last one, if anything was. */
+  flush(): NotificationsFrame | undefined {
+    if (this.items.length === 0) return undefined;
+    const frame: NotificationsFrame = { type: 'notifications', items: this.items };
+    this.items = [];
+    this.bytes = BATCH_ENVELOPE_BYTES;
+    return frame;
+  }
 }

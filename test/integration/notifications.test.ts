@@ -252,7 +252,7 @@ describe('resume', () => {
     ]);
   });
 
-  it('pages a long backlog and says more until the client has caught up', async () => {
+  it('pages a long backlog and says more until the client has caught up', { timeout: 60_000 }, async () => {
     const deps = directDeliverDeps();
     const user = uniqueUser();
     for (let batch = 0; batch < 11; batch++) {
@@ -270,7 +270,8 @@ describe('resume', () => {
     const replays: Array<{ upTo: number; more: boolean }> = [];
     for (let after = 0, more = true; more; ) {
       socket.send({ action: 'resume', after, id: `page-${after}` });
-      const replayed = await socket.waitFor((frame) => frame.id === `page-${after}`);
+      // 200 posts one after another: seconds on a loaded machine.
+      const replayed = await socket.waitFor((frame) => frame.id === `page-${after}`, 20_000);
       replays.push({ upTo: replayed.upTo, more: replayed.more });
       ({ upTo: after, more } = replayed);
     }

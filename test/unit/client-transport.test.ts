@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { HeraldHttp } from '#web/client/http';
-import { DEFAULT_TIMING, Transport, type SocketLike, type TransportSink } from '#web/client/transport';
+import { DEFAULT_TIMING, Transport, type SocketLike, type Timing, type TransportSink } from '#web/client/transport';
 import type { ConnectionState, Notification, NotificationPage } from '#web/client/types';
 
 /**
@@ -50,27 +50,41 @@ const push = (seq: number) => {
   return { type: 'notification', ...fields };
 };
 
-function setup(lastSeq: number, pages: (after: number) => NotificationPage = () => ({ items: [], nextAfter: 0, more: false, gap: false, unread: 0 })) {
+function setup(
+  lastSeq: number,
+  pages: (after: number) => NotificationPage = () => ({ items: [], nextAfter: 0, more: false, gap: false, unread: 0 }),
+  timing: Partial<Timing> = {},
+) {
   const fetchStub = async (input: RequestInfo | URL) => {
     const url = new URL(String(input));
     if (url.pathname === '/realtime/ticket') return Response.json({ ticket: 't', expiresAt: '', url: 'ws://scripted/live?ticket=t' });
     if (url.pathname === '/notifications') return Response.json(pages(Number(url.searchParams.get('after'))));
     return new Response('{}', { status: 404 });
   };
-  const record = { delivered: [] as number[], resets: [] as number[], unread: [] as number[], states: [] as ConnectionState[] };
+  const record = {
+    delivered: [] as number[],
+    resets: [] as number[],
+    unread: [] as number[],
+    states: [] as ConnectionState[],
+    errors: [] as string[],
+    read: [] as boolean[],
+  };
   const sink: TransportSink = {
-    deliver: (items) => record.delivered.push(...items.map((item) => item.seq)),
+    deliver: (items) => {
+      record.delivered.push(...items.map((item) => item.seq));
+      record.read.push(...items.map((item) => item.read));
+    },
     unread: (count) => record.unread.push(count),
     reset: (seq) => record.resets.push(seq),
     state: (state) => record.states.push(state),
     event: () => undefined,
     progress: () => undefined,
-    error: () => undefined,
+    error: (error) => record.errors.push(error.message),
   };
   const transport = new Transport(
     new HeraldHttp('http://herald.test', async () => 'token', fetchStub),
     ScriptedSocket,
-    { ...DEFAULT_TIMING, ackDelayMs: 5 },
+    { ...DEFAULT_TIMING, ackDelayMs: 5, ...timing },
     sink,
   );
   transport.start(lastSeq);
@@ -93,12 +107,12 @@ describe('client transport', () => {
     const { transport, record } = setup(5);
     running = transport;
     const socket = await openSocket();
-    expect(socket.sent).toEqual([{ action: 'resume', after: 5 }]);
+    expect(socket.sent).toEqual([{ action: 'resume', after: 5, batch: true }]);
 
     socket.receive(push(6));
     socket.receive(push(7));
     socket.receive({ type: 'replayed', upTo: 7, more: true, gap: false, unread: 4 });
-    expect(socket.sent.at(-1)).toEqual({ action: 'resume', after: 7 });
+    expect(socket.sent.at(-1)).toEqual({ action: 'resume', after: 7, batch: true });
     socket.receive(push(8));
     socket.receive(push(7));
     socket.receive({ type: 'replayed', upTo: 8, more: false, gap: false, unread: 3 });
@@ -199,5 +213,93 @@ describe('client transport unread count', () => {
     await new Promise((wait) => setTimeout(wait, 50));
     expect(record.unread).toEqual([1]);
     expect(requests).toEqual([]);
+  });
+});
+
+describe('client transport batched replay', () => {
+  it('delivers a notifications frame through the sequencer: in order, duplicates dropped, held pushes released, read kept', async () => {
+    const { transport, record } = setup(5);
+    running = transport;
+    const socket = await openSocket();
+    socket.receive(push(8)); // a live push ahead of the replay: held
+    socket.receive({ type: 'notifications', items: [notification(6), { ...notification(7), read: true }, notification(8)] });
+    socket.receive({ type: 'notifications', items: [notification(8), notification(9)] });
+    socket.receive({ type: 'replayed', upTo: 9, more: false, gap: false, unread: 3 });
+
+    expect(record.delivered).toEqual([6, 7, 8, 9]);
+    expect(record.read).toEqual([false, true, false, false]);
+    expect(transport.lastSeq).toBe(9);
+  });
+});
+
+describe('client transport offline detection', () => {
+  // A long backoff: a reconnect that comes within a test's wait came at once, not after a backoff.
+  const timing = { livenessTimeoutMs: 50, backoffBaseMs: 60_000 };
+
+  async function live(lastSeq = 0) {
+    const { transport, record } = setup(lastSeq, undefined, timing);
+    running = transport;
+    const socket = await openSocket();
+    socket.receive({ type: 'replayed', upTo: lastSeq, more: false, gap: false, unread: 0 });
+    expect(record.states).toEqual(['connecting', 'open']);
+    return { transport, record, socket };
+  }
+
+  it('shows offline as soon as the browser says so, keeping the socket; back online, a pong restores open without reconnecting', async () => {
+    const { transport, record, socket } = await live();
+    transport.networkLost();
+    expect(transport.state).toBe('offline');
+    expect(socket.readyState).toBe(1);
+
+    transport.networkBack();
+    expect(socket.sent.at(-1)).toEqual({ action: 'ping' });
+    expect(transport.state).toBe('offline'); // not proven yet
+    socket.receive({ type: 'pong' });
+    expect(record.states).toEqual(['connecting', 'open', 'offline', 'open']);
+    await new Promise((wait) => setTimeout(wait, 100)); // past the liveness deadline
+    expect(ScriptedSocket.opened).toHaveLength(1);
+    expect(socket.readyState).toBe(1);
+  });
+
+  it('back online with no pong within the deadline, drops the silent socket, reconnects at once and resumes from lastSeq', async () => {
+    const { transport, record, socket } = await live(5);
+    socket.receive(push(6));
+    transport.networkLost();
+    transport.networkBack();
+
+    await vi.waitFor(() => expect(ScriptedSocket.opened).toHaveLength(2));
+    expect(socket.readyState).toBe(3);
+    const fresh = await openSocket();
+    expect(fresh.sent[0]).toEqual({ action: 'resume', after: 6, batch: true });
+    fresh.receive({ type: 'replayed', upTo: 6, more: false, gap: false, unread: 0 });
+    expect(record.states).toEqual(['connecting', 'open', 'offline', 'connecting', 'open']);
+    expect(record.errors).toContain('No pong within 50 ms; reconnecting');
+  });
+
+  it('checks a socket when the page becomes visible: a pong changes nothing, silence replaces it', async () => {
+    const { transport, record, socket } = await live();
+    transport.checkLiveness();
+    transport.checkLiveness(); // one probe at a time
+    expect(socket.sent.filter((frame) => frame.action === 'ping')).toHaveLength(1);
+    socket.receive({ type: 'pong' });
+    await new Promise((wait) => setTimeout(wait, 100));
+    expect(ScriptedSocket.opened).toHaveLength(1);
+    expect(record.states).toEqual(['connecting', 'open']);
+
+    transport.checkLiveness();
+    await vi.waitFor(() => expect(ScriptedSocket.opened).toHaveLength(2));
+    expect(socket.readyState).toBe(3);
+  });
+
+  it('stays offline while the browser says so, even when the socket drops and a reconnect is under way', async () => {
+    const { transport, record, socket } = await live();
+    transport.networkLost();
+    socket.close(1006);
+    expect(transport.state).toBe('offline');
+    expect(record.states).toEqual(['connecting', 'open', 'offline']);
+    transport.networkBack(); // no socket: connect now rather than after the backoff
+    await vi.waitFor(() => expect(ScriptedSocket.opened).toHaveLength(2));
+    await vi.waitFor(() => expect(transport.state).toBe('open'));
+    expect(record.states).toEqual(['connecting', 'open', 'offline', 'connecting', 'open']);
   });
 });

@@ -59,7 +59,9 @@ type TabMessage =
   | { t: 'reset'; lastSeq: number }
   | { t: 'event'; event: TopicEvent }
   | { t: 'progress'; progress: Progress }
-  | { t: 'read'; target: MarkReadTarget; unread: number };
+  | { t: 'read'; target: MarkReadTarget; unread: number }
+  /** A follower became visible: the leader, perhaps a throttled background tab, checks its socket. */
+  | { t: 'check' };
 
 /**
  * Herald's browser client: exactly-once, in-order notifications over the WebSocket, with HTTP
@@ -86,7 +88,15 @@ export class HeraldClient {
   private lockRequest: AbortController | undefined;
   private releaseLock: (() => void) | undefined;
   private queue: Promise<void> = Promise.resolve();
-  private readonly onOnline = () => this.transport?.reconnectNow();
+  // The browser's word on the network and the page's visibility, so a dead socket is noticed in
+  // seconds rather than at the next 5-minute ping (web/client/README.md, "Notices offline promptly").
+  private readonly onOnline = () => this.transport?.networkBack();
+  private readonly onOffline = () => this.transport?.networkLost();
+  private readonly onVisibilityChange = () => {
+    if (document.visibilityState !== 'visible') return;
+    if (this.transport) this.transport.checkLiveness();
+    else this.post({ t: 'check' });
+  };
   private readonly onPageHide = () => this.post({ t: 'bye', tab: this.tabId });
 
   constructor(private readonly options: HeraldClientOptions) {
@@ -149,7 +159,11 @@ export class HeraldClient {
     this.seen = saved.lastSeq;
     if (saved.unread !== undefined) this.setUnread(saved.unread);
     if (!this.running) return;
-    if (typeof addEventListener === 'function') addEventListener('online', this.onOnline);
+    if (typeof addEventListener === 'function') {
+      addEventListener('online', this.onOnline);
+      addEventListener('offline', this.onOffline);
+    }
+    if (typeof document !== 'undefined') document.addEventListener('visibilitychange', this.onVisibilityChange);
     if (this.options.shareAcrossTabs ?? canShareAcrossTabs()) this.joinTabs(indexedDbName(account));
     else void this.lead();
   }
@@ -162,8 +176,10 @@ export class HeraldClient {
     this.transport = undefined;
     if (typeof removeEventListener === 'function') {
       removeEventListener('online', this.onOnline);
+      removeEventListener('offline', this.onOffline);
       removeEventListener('pagehide', this.onPageHide);
     }
+    if (typeof document !== 'undefined') document.removeEventListener('visibilitychange', this.onVisibilityChange);
     this.post({ t: 'bye', tab: this.tabId });
     this.channel?.close();
     this.channel = undefined;
@@ -238,6 +254,7 @@ export class HeraldClient {
     this.transport.setTopics(this.allTopics());
     this.post({ t: 'leader' });
     this.transport.start(this.seen);
+    if (globalThis.navigator?.onLine === false) this.transport.networkLost();
   }
 
   private sink(store: NotificationStore): TransportSink {
@@ -331,6 +348,9 @@ export class HeraldClient {
         return this.emitter.emit('progress', message.progress);
       case 'read':
         return this.applyRead(message.target, message.unread);
+      case 'check':
+        if (leading) this.transport?.checkLiveness();
+        return;
     }
   }
 

@@ -23,6 +23,12 @@ export interface Timing {
   /** A ping without a pong within this time means the socket is dead. @default 10_000 */
   readonly pongTimeoutMs: number;
   /**
+   * When the browser comes back online or the page becomes visible again, a ping must be answered
+   * within this time, or the socket counts as silently dead and is replaced (and resumed) at once.
+   * @default 3_000
+   */
+  readonly livenessTimeoutMs: number;
+  /**
    * A socket this old is replaced, make-before-break, ahead of API Gateway's 2-hour cut-off.
    * @default 6_900_000 (1 h 55 min)
    */
@@ -44,6 +50,7 @@ export interface Timing {
 export const DEFAULT_TIMING: Timing = {
   pingIntervalMs: 5 * 60_000,
   pongTimeoutMs: 10_000,
+  livenessTimeoutMs: 3_000,
   maxConnectionAgeMs: 115 * 60_000,
   backoffBaseMs: 500,
   backoffCapMs: 30_000,
@@ -99,6 +106,8 @@ class Link {
   private pingTimer: ReturnType<typeof setInterval> | undefined;
   private pongTimer: ReturnType<typeof setTimeout> | undefined;
   private ageTimer: ReturnType<typeof setTimeout> | undefined;
+  private probeTimer: ReturnType<typeof setTimeout> | undefined;
+  private probeAnswered: (() => void) | undefined;
 
   constructor(readonly socket: SocketLike) {}
 
@@ -114,9 +123,24 @@ class Link {
     this.ageTimer = setTimeout(onOld, timing.maxConnectionAgeMs);
   }
 
+  /** A ping with its own short deadline; a probe already in flight is not repeated. */
+  probe(deadlineMs: number, onAlive: () => void, onDead: () => void): void {
+    if (this.probeTimer !== undefined) return;
+    this.probeAnswered = onAlive;
+    this.probeTimer = setTimeout(() => {
+      this.probeTimer = this.probeAnswered = undefined;
+      onDead();
+    }, deadlineMs);
+    this.send({ action: 'ping' });
+  }
+
   ponged(): void {
     clearTimeout(this.pongTimer);
     this.pongTimer = undefined;
+    clearTimeout(this.probeTimer);
+    const answered = this.probeAnswered;
+    this.probeTimer = this.probeAnswered = undefined;
+    answered?.();
   }
 
   /** Stops timers and handlers, then closes; nothing this link does reaches the transport afterwards. */
@@ -124,6 +148,8 @@ class Link {
     clearInterval(this.pingTimer);
     clearTimeout(this.pongTimer);
     clearTimeout(this.ageTimer);
+    clearTimeout(this.probeTimer);
+    this.probeTimer = this.probeAnswered = undefined;
     this.socket.onopen = this.socket.onmessage = this.socket.onclose = this.socket.onerror = null;
     try {
       this.socket.close(code, reason);
@@ -145,6 +171,10 @@ export class Transport {
   private replacing: Link | undefined;
   private running = false;
   private currentState: ConnectionState = 'closed';
+  /** The state the connection itself is in; shown unless the browser reports the network gone. */
+  private linkState: ConnectionState = 'closed';
+  /** The browser said `offline`, and no socket or pong has proved the network back since. */
+  private networkDown = false;
   private failures = 0;
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
   private polling = false;
@@ -185,6 +215,7 @@ export class Transport {
     this.sequencer = new Sequencer(lastSeq);
     this.acked = lastSeq;
     this.failures = 0;
+    this.networkDown = false;
     this.setState('connecting');
     void this.connect();
   }
@@ -206,12 +237,58 @@ export class Transport {
     this.setState('closed');
   }
 
-  /** Connects now instead of waiting out the backoff (e.g. the browser says it is back online). */
+  /** Connects now instead of waiting out the backoff. */
   reconnectNow(): void {
     if (!this.running || this.current || this.retryTimer === undefined) return;
     clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
     void this.connect();
+  }
+
+  /**
+   * The browser reports the network gone (`offline`): the state says so at once. The socket is
+   * kept, since a short cut may not break it; the network's return checks it (networkBack).
+   */
+  networkLost(): void {
+    if (!this.running) return;
+    this.networkDown = true;
+    this.showState();
+  }
+
+  /** The browser reports the network back (`online`): check the socket, or connect now if there is none. */
+  networkBack(): void {
+    if (!this.running) return;
+    this.checkLiveness();
+  }
+
+  /**
+   * Proves the socket alive with a ping under a short deadline (`livenessTimeoutMs`), for when it
+   * may have died unnoticed: back online, or the page visible again after timers were throttled.
+   * Unanswered, the socket is dropped and a new one connects and resumes at once. Without a
+   * socket, the reconnect waiting out its backoff happens now.
+   */
+  checkLiveness(): void {
+    if (!this.running) return;
+    const link = this.current;
+    if (!link) {
+      this.networkDown = false;
+      this.showState();
+      return this.reconnectNow();
+    }
+    link.probe(
+      this.timing.livenessTimeoutMs,
+      () => {
+        this.networkDown = false;
+        this.showState();
+      },
+      () => {
+        this.networkDown = false;
+        this.sink.error(new Error(`No pong within ${this.timing.livenessTimeoutMs} ms; reconnecting`));
+        link.dispose(4000, 'No pong');
+        this.closed(link);
+        this.reconnectNow();
+      },
+    );
   }
 
   /** The topics this socket should be subscribed to; subscribes and unsubscribes the difference. */
@@ -223,6 +300,13 @@ export class Transport {
   }
 
   private setState(state: ConnectionState): void {
+    this.linkState = state;
+    this.showState();
+  }
+
+  /** What the app sees: `offline` while the browser says the network is gone, else the link's own state. */
+  private showState(): void {
+    const state = this.networkDown && this.linkState !== 'closed' ? 'offline' : this.linkState;
     if (state === this.currentState) return;
     this.currentState = state;
     this.sink.state(state);
@@ -272,6 +356,8 @@ export class Transport {
 
   private adopt(link: Link): void {
     this.current = link;
+    // A socket that opened proves the network is there, whatever the browser last said.
+    this.networkDown = false;
     this.stopPolling();
     this.setState('open');
     for (const topic of this.topics) this.subscribeOn(link, topic);
@@ -297,7 +383,8 @@ export class Transport {
   private resume(link: Link, after: number): void {
     link.resuming = true;
     link.resumeAfter = after;
-    link.send({ action: 'resume', after });
+    // Batched: a catch-up arrives packed in 32 KB `notifications` frames, not one frame per notification.
+    link.send({ action: 'resume', after, batch: true });
   }
 
   /** Make-before-break: a second socket resumes; once it has caught up, it takes over and the old one closes. */
@@ -355,12 +442,10 @@ export class Transport {
     switch (frame.type) {
       case 'notification': {
         const { type: _type, ...fields } = frame;
-        // Pushes carry no read flag (a new notification is unread); replays may omit it too.
-        const notification: Notification = { ...fields, read: fields.read === true };
-        this.release(this.sequencer.accept(notification));
-        if (this.sequencer.hasGap && !this.resuming()) void this.refill();
-        return;
+        return this.accept([fields]);
       }
+      case 'notifications':
+        return this.accept(frame.items);
       case 'replayed':
         return this.replayed(link, frame);
       case 'pong':
@@ -382,6 +467,14 @@ export class Transport {
         return this.sink.error(new HeraldFrameError(frame.code, frame.message, topic));
       }
     }
+  }
+
+  private accept(items: ReadonlyArray<Omit<Notification, 'read'> & { read?: boolean }>): void {
+    const released: Notification[] = [];
+    // Pushes carry no read flag (a new notification is unread); replays may omit it too.
+    for (const item of items) released.push(...this.sequencer.accept({ ...item, read: item.read === true }));
+    this.release(released);
+    if (this.sequencer.hasGap && !this.resuming()) void this.refill();
   }
 
   private replayed(link: Link, frame: Extract<ServerFrame, { type: 'replayed' }>): void {

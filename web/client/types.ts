@@ -23,7 +23,8 @@ export type Progress = Omit<Extract<ServerFrame, { type: 'progress' }>, 'type'>;
  * - `open`: the WebSocket is up; notifications arrive live.
  * - `polling`: the WebSocket cannot connect; notifications arrive by `GET /notifications` every
  *   `pollIntervalMs` while the socket keeps being retried in the background.
- * - `offline`: neither the WebSocket nor a poll got through; both keep being retried.
+ * - `offline`: the browser reports no network, or neither the WebSocket nor a poll got through;
+ *   both keep being retried.
  */
 export type ConnectionState = 'closed' | 'connecting' | 'open' | 'polling' | 'offline';
 
