@@ -57,11 +57,7 @@ export function dynamoConnectionStore(client: DynamoDBDocumentClient, tables: { 
       return record;
     },
 
-    async connectionIdsOf(recipients) {
-      const keys = [...new Set(recipients.map(recipientKey))].map((userKey) => ({ userKey }));
-      const items = await batchGet(client, userConnections(), keys, { projection: 'userKey, connectionIds' });
-      return new Map(items.map((item) => [item.userKey as string, [...((item.connectionIds as Set<string> | undefined) ?? [])]]));
-    },
+    connectionIdsOf: (recipients) => dynamoUserConnections(client, userConnections()).connectionIdsOf(recipients),
 
     async addTopic(connectionId, topic) {
       try {
@@ -130,6 +126,17 @@ export function dynamoConnectionStore(client: DynamoDBDocumentClient, tables: { 
       };
       const [first, second] = startsWindow ? [start, add] : [add, start];
       return (await first()) || (await second()) || (await add()) || undefined;
+    },
+  };
+}
+
+/** Users' connection sets alone, for a function that reads them and touches no connection row (the ticket route). */
+export function dynamoUserConnections(client: DynamoDBDocumentClient, tableName: string): Pick<ConnectionStore, 'connectionIdsOf'> {
+  return {
+    async connectionIdsOf(recipients) {
+      const keys = [...new Set(recipients.map(recipientKey))].map((userKey) => ({ userKey }));
+      const items = await batchGet(client, tableName, keys, { projection: 'userKey, connectionIds' });
+      return new Map(items.map((item) => [item.userKey as string, [...((item.connectionIds as Set<string> | undefined) ?? [])]]));
     },
   };
 }
