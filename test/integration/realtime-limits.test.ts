@@ -206,6 +206,26 @@ describe('frame rate meter', () => {
     }
   });
 
+  // Every frame route counts with its own meter (one per function, as one per Lambda container), so each writes the row once busy.
+  it.each([
+    ['ack', (id: string) => ({ action: 'ack', upTo: 1, id }), 'error'],
+    ['resume', (id: string) => ({ action: 'resume', after: 0, id }), 'replayed'],
+    ['$default', (id: string) => ({ action: 'no-such-action', id }), 'error'],
+  ])('through the runtime: a busy socket sending %s frames adds its count to the row', async (_route, frameWith, answer) => {
+    const user = uniqueUser();
+    const socket = await open((await ticketFor('acme', user)).url);
+    const [connectionId] = await eventually(async () => {
+      const ids = await socketIdsOf('acme', user);
+      return ids.length === 1 ? ids : undefined;
+    });
+    // 2.5 x syncEvery frames: however the windows split them, one window gets syncEvery of them.
+    for (let index = 0; index < FRAME_RATE_LIMIT.syncEvery * 2.5; index += 1) {
+      socket.send(frameWith(`f${index}`));
+      expect(await socket.waitFor((frame) => frame.id === `f${index}`)).toMatchObject({ type: answer });
+    }
+    expect((await getItem('connections', { connectionId }))?.frameCount).toBeGreaterThanOrEqual(FRAME_RATE_LIMIT.syncEvery);
+  });
+
   it('through the runtime: a few pings write nothing to the connection row, a busy socket adds to it', async () => {
     const user = uniqueUser();
     const socket = await open((await ticketFor('acme', user)).url);
