@@ -8,12 +8,14 @@ import { benchAlerts } from './alerts';
 import { benchColdStart } from './cold-start';
 import { benchConnections } from './connections';
 import { benchExports } from './exports';
+import { benchFrameRate } from './frame-rate';
 import { benchLocalIam } from './local-iam';
 import { benchNotifications } from './notifications';
 
 const benchmarks: Array<[string, () => Promise<void>]> = [
   ['cold-start', benchColdStart],
   ['connections', benchConnections],
+  ['frame-rate', benchFrameRate],
   ['notifications', benchNotifications],
   ['alerts', benchAlerts],
   ['exports', benchExports],

@@ -4,6 +4,7 @@
  */
 import type { RecordsTable } from '../functions/exports/datasets';
 import { EMAIL } from '../functions/shared/email';
+import { REALTIME_LIMIT_DEFAULTS } from '../functions/realtime/limits';
 
 export interface HeraldConfig {
   /** OIDC issuer of user JWTs. @default a Cognito user pool created by the stack */
@@ -77,6 +78,13 @@ export interface HeraldConfig {
    * the bucket. For throwaway stages only. @default false
    */
   readonly exportsBucketAutoDelete: boolean;
+  /**
+   * WebSocket connections one user may hold open at once; `POST /realtime/ticket` answers 403
+   * past it and $connect refuses with 429. @default 30
+   */
+  readonly socketsPerUser: number;
+  /** WebSocket tickets one user may be issued per minute; past it `POST /realtime/ticket` answers 429. @default 60 */
+  readonly ticketsPerMinute: number;
 }
 
 /** Lifetime of a WebSocket ticket: 30 s (docs/protocol.md). */
@@ -192,6 +200,8 @@ export function readConfig(context: Context): HeraldConfig {
     createEmailIdentity,
     emailIdentityDomain,
     exportsBucketAutoDelete: booleanSetting(context, 'exportsBucketAutoDelete', false),
+    socketsPerUser: boundedInteger(context, 'socketsPerUser', REALTIME_LIMIT_DEFAULTS.socketsPerUser, 1000),
+    ticketsPerMinute: boundedInteger(context, 'ticketsPerMinute', REALTIME_LIMIT_DEFAULTS.ticketsPerMinute, 10_000),
   };
 }
 
@@ -286,6 +296,13 @@ function booleanSetting(context: Context, key: string, fallback: boolean): boole
   if (value === true || value === 'true') return true;
   if (value === false || value === 'false') return false;
   throw new ConfigError(`Context "${key}" must be true or false, got ${JSON.stringify(value)}.`);
+}
+
+/** A positive whole number up to `max`: a cap above it would be no cap (a fan-out posts to every socket of a user). */
+function boundedInteger(context: Context, key: string, fallback: number, max: number): number {
+  const value = positiveInteger(context, key, fallback);
+  if (value > max) throw new ConfigError(`Context "${key}" must be at most ${max}, got ${value}.`);
+  return value;
 }
 
 function positiveInteger(context: Context, key: string, fallback: number): number {

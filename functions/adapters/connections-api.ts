@@ -1,5 +1,6 @@
 import {
   DeleteConnectionCommand,
+  GetConnectionCommand,
   GoneException,
   LimitExceededException,
   PostToConnectionCommand,
@@ -26,6 +27,15 @@ export function connectionsApiGateway(client: ApiGatewayManagementApiClient): Co
         await client.send(new DeleteConnectionCommand({ ConnectionId: connectionId }));
       } catch (error) {
         if (!(error instanceof GoneException)) throw error;
+      }
+    },
+    async isOpen(connectionId) {
+      try {
+        await client.send(new GetConnectionCommand({ ConnectionId: connectionId }));
+        return true;
+      } catch (error) {
+        if (error instanceof GoneException) return false;
+        throw error;
       }
     },
   };

@@ -12,7 +12,6 @@ import { batchGet } from './dynamo-batch';
  * push's 410 removes, never a connected socket that pushes cannot find.
  */
 export function dynamoConnectionStore(client: DynamoDBDocumentClient, tables: { connections: string; userConnections: string | undefined }): ConnectionStore {
-  const conditionally = (command: UpdateCommand) => conditionallyWith(client, command);
   // Functions that only frame a socket (ping, $default) are given no UserConnections access at all.
   const userConnections = () => {
     if (tables.userConnections === undefined) throw new MissingConfigError('This function has no UserConnections table: its description grants it no access');
@@ -21,16 +20,19 @@ export function dynamoConnectionStore(client: DynamoDBDocumentClient, tables: { 
   return {
     async save(connection) {
       const userKey = recipientKey(connection);
-      await client.send(
+      const { Attributes: updated } = await client.send(
         new UpdateCommand({
           TableName: userConnections(),
           Key: { userKey },
           // The set outlives each socket by its TTL; every connect extends it.
           UpdateExpression: 'ADD connectionIds :id SET expiresAt = :expiresAt',
           ExpressionAttributeValues: { ':id': new Set([connection.connectionId]), ':expiresAt': connection.expiresAt },
+          // The set as this add left it: the user's socket count at no extra request.
+          ReturnValues: 'UPDATED_NEW',
         }),
       );
       await client.send(new PutCommand({ TableName: tables.connections, Item: { ...connection, roles: [...connection.roles], userKey } }));
+      return [...((updated?.connectionIds as Set<string> | undefined) ?? [connection.connectionId])];
     },
 
     async remove(connectionId, owner) {
@@ -55,11 +57,7 @@ export function dynamoConnectionStore(client: DynamoDBDocumentClient, tables: { 
       return record;
     },
 
-    async connectionIdsOf(recipients) {
-      const keys = [...new Set(recipients.map(recipientKey))].map((userKey) => ({ userKey }));
-      const items = await batchGet(client, userConnections(), keys, { projection: 'userKey, connectionIds' });
-      return new Map(items.map((item) => [item.userKey as string, [...((item.connectionIds as Set<string> | undefined) ?? [])]]));
-    },
+    connectionIdsOf: (recipients) => dynamoUserConnections(client, userConnections()).connectionIdsOf(recipients),
 
     async addTopic(connectionId, topic) {
       try {
@@ -95,42 +93,60 @@ export function dynamoConnectionStore(client: DynamoDBDocumentClient, tables: { 
         });
     },
 
-    async countFrame(connectionId, windowStart, limit) {
-      // A fixed window per connection: the same window increments, a newer one starts over.
-      // Both are conditional on the row existing, so a closed connection's frames count nothing.
-      // Two frames racing into a new window: one starts it, the other's retry increments it.
-      const increment = () =>
-        conditionally(
+    async addFrames(connectionId, windowStart, frames, startsWindow) {
+      // A fixed window per connection: the same window adds, a newer one starts over. Both are
+      // conditional on the row existing, so a closed connection's frames count nothing. Two
+      // containers racing into a new window: one starts it, the other's second try adds to it.
+      const add = async () => {
+        const result = await conditionallyWith(
+          client,
           new UpdateCommand({
             TableName: tables.connections,
             Key: { connectionId },
-            UpdateExpression: 'ADD frameCount :one',
-            ConditionExpression: 'attribute_exists(connectionId) AND frameWindow = :window AND frameCount < :limit',
-            ExpressionAttributeValues: { ':one': 1, ':window': windowStart, ':limit': limit },
+            UpdateExpression: 'ADD frameCount :frames',
+            ConditionExpression: 'attribute_exists(connectionId) AND frameWindow = :window',
+            ExpressionAttributeValues: { ':frames': frames, ':window': windowStart },
+            ReturnValues: 'UPDATED_NEW',
           }),
         );
-      const startWindow = () =>
-        conditionally(
+        return result && Number(result.frameCount);
+      };
+      const start = async () => {
+        const result = await conditionallyWith(
+          client,
           new UpdateCommand({
             TableName: tables.connections,
             Key: { connectionId },
-            UpdateExpression: 'SET frameWindow = :window, frameCount = :one',
+            UpdateExpression: 'SET frameWindow = :window, frameCount = :frames',
             ConditionExpression: 'attribute_exists(connectionId) AND (attribute_not_exists(frameWindow) OR frameWindow < :window)',
-            ExpressionAttributeValues: { ':one': 1, ':window': windowStart },
+            ExpressionAttributeValues: { ':frames': frames, ':window': windowStart },
           }),
         );
-      return (await increment()) || (await startWindow()) || (await increment()) ? 'allowed' : 'limited';
+        return result && frames;
+      };
+      const [first, second] = startsWindow ? [start, add] : [add, start];
+      return (await first()) || (await second()) || (await add()) || undefined;
     },
   };
 }
 
-/** True when the write happened, false when its condition failed. */
-async function conditionallyWith(client: DynamoDBDocumentClient, command: UpdateCommand): Promise<boolean> {
+/** Users' connection sets alone, for a function that reads them and touches no connection row (the ticket route). */
+export function dynamoUserConnections(client: DynamoDBDocumentClient, tableName: string): Pick<ConnectionStore, 'connectionIdsOf'> {
+  return {
+    async connectionIdsOf(recipients) {
+      const keys = [...new Set(recipients.map(recipientKey))].map((userKey) => ({ userKey }));
+      const items = await batchGet(client, tableName, keys, { projection: 'userKey, connectionIds' });
+      return new Map(items.map((item) => [item.userKey as string, [...((item.connectionIds as Set<string> | undefined) ?? [])]]));
+    },
+  };
+}
+
+/** The written item's returned attributes (empty when none were asked for), or undefined when the condition failed. */
+async function conditionallyWith(client: DynamoDBDocumentClient, command: UpdateCommand): Promise<Record<string, unknown> | undefined> {
   try {
-    await client.send(command);
-    return true;
+    return (await client.send(command)).Attributes ?? {};
   } catch (error) {
-    if (error instanceof ConditionalCheckFailedException) return false;
+    if (error instanceof ConditionalCheckFailedException) return undefined;
     throw error;
   }
 }

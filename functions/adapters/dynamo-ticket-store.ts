@@ -1,9 +1,30 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { DeleteCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { recipientKey } from '../notifications/model';
 import type { TicketGrant, TicketStore } from '../realtime/tickets';
 
 export function dynamoTicketStore(client: DynamoDBDocumentClient, tableName: string): TicketStore {
   return {
+    async takeIssueSlot(owner, now, max) {
+      const minute = Math.floor(now.getTime() / 60_000);
+      try {
+        // One counter item per owner and minute beside the tickets, gone (TTL) ten minutes later.
+        // Its key is no SHA-256 in hex, so no ticket can ever redeem it.
+        await client.send(
+          new UpdateCommand({
+            TableName: tableName,
+            Key: { ticketHash: `issued#${recipientKey(owner)}#${minute}` },
+            UpdateExpression: 'ADD issued :one SET expiresAt = :expiresAt',
+            ConditionExpression: 'attribute_not_exists(issued) OR issued < :max',
+            ExpressionAttributeValues: { ':one': 1, ':max': max, ':expiresAt': (minute + 10) * 60 },
+          }),
+        );
+        return true;
+      } catch (error) {
+        if (error instanceof ConditionalCheckFailedException) return false;
+        throw error;
+      }
+    },
     async put(ticketHash, grant) {
       await client.send(
         new PutCommand({

@@ -9,6 +9,12 @@ import { wireNotificationSchema } from './frames';
 export const errorBodySchema = z.object({ error: z.object({ code: z.string(), message: z.string() }) });
 export type ErrorBody = z.infer<typeof errorBodySchema>;
 
+/** A quota or rate refused the request (`limit_exceeded`, 403 or 429): the body names the limit. */
+export const limitExceededBodySchema = z.extend(errorBodySchema, {
+  limit: z.object({ name: z.string(), max: z.int(), retryAfterSeconds: z.optional(z.int()) }),
+});
+export type LimitExceededBody = z.infer<typeof limitExceededBodySchema>;
+
 /** `POST /realtime/ticket`: a single-use ticket and the URL to connect with it. */
 export const ticketSchema = z.object({ ticket: z.string(), expiresAt: z.string(), url: z.string() });
 export type Ticket = z.infer<typeof ticketSchema>;

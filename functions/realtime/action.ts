@@ -5,18 +5,30 @@ import { identityFromAuthorizerContext, type ConnectionIdentity, type Connection
 import type { ServerFrame } from '../protocol/frames';
 import { errorFrame, parseFrame } from './frames';
 import type { ConnectionGateway } from './push';
+import { FrameMeter } from './frame-rate';
+import { FRAME_RATE_LIMIT } from './limits';
 
 /**
  * Per-connection frame budget (docs/protocol.md: size and rate are bounded). API Gateway throttles
  * per stage only, so one noisy socket could otherwise spend everyone's budget. A client acks and
- * pages at a few frames a second at most.
+ * pages at a few frames a second at most. Defined in limits.ts; exported here, where it is enforced.
  */
-export const FRAME_RATE_LIMIT = { windowSeconds: 10, frames: 60 } as const;
+export { FRAME_RATE_LIMIT } from './limits';
 
 export interface ActionDeps {
   readonly connections: ConnectionStore;
   readonly gateway: ConnectionGateway;
   readonly now?: () => Date;
+  /**
+   * The container's frame counts. @default one per handler, made when the handler is: a Lambda
+   * container runs one handler, so that is one per container.
+   */
+  readonly frameMeter?: FrameMeter;
+}
+
+/** The deps' own meter, or a new one over their connection store. */
+export function frameMeterOf(deps: ActionDeps): FrameMeter {
+  return deps.frameMeter ?? new FrameMeter(deps.connections);
 }
 
 export interface ActionContext {
@@ -35,10 +47,11 @@ export function websocketAction<Schema extends z.ZodMiniType>(
   deps: ActionDeps,
   run: (frame: z.infer<Schema>, context: ActionContext) => Promise<ServerFrame | undefined>,
 ) {
+  const meter = frameMeterOf(deps);
   return instrument(async (event: WebSocketEvent): Promise<WebSocketResult> => {
     const { connectionId } = event.requestContext;
     const now = deps.now?.() ?? new Date();
-    if (await overFrameRate(deps, connectionId, now)) return { statusCode: 429 };
+    if (await overFrameRate(deps, meter, connectionId, now)) return { statusCode: 429 };
     const parsed = parseFrame(event.body, schema);
     if (!parsed.ok) {
       countMetric('FramesRejected');
@@ -61,12 +74,12 @@ export function websocketAction<Schema extends z.ZodMiniType>(
 }
 
 /**
- * Counts a frame against its connection's budget. Over budget, the socket gets a `rate_limited`
+ * Counts a frame against its connection's budget (in memory, written to the row only now and
+ * then: functions/realtime/frame-rate.ts). Over budget, the socket gets a `rate_limited`
  * frame (posted: a route response would arrive after the close) and is closed.
  */
-export async function overFrameRate(deps: ActionDeps, connectionId: string, now: Date): Promise<boolean> {
-  const windowStart = Math.floor(now.getTime() / 1000 / FRAME_RATE_LIMIT.windowSeconds) * FRAME_RATE_LIMIT.windowSeconds;
-  if ((await deps.connections.countFrame(connectionId, windowStart, FRAME_RATE_LIMIT.frames)) === 'allowed') return false;
+export async function overFrameRate(deps: ActionDeps, meter: FrameMeter, connectionId: string, now: Date): Promise<boolean> {
+  if ((await meter.count(connectionId, now)) === 'allowed') return false;
   countMetric('FramesRateLimited');
   const message = `More than ${FRAME_RATE_LIMIT.frames} frames in ${FRAME_RATE_LIMIT.windowSeconds} s; reconnect and slow down`;
   await deps.gateway.post(connectionId, JSON.stringify(errorFrame('rate_limited', message))).catch(() => 'gone');

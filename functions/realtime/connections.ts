@@ -1,4 +1,5 @@
 import type { Recipient } from '../notifications/model';
+import type { FrameCounter } from './frame-rate';
 
 /** A live WebSocket connection, as recorded at $connect and removed at $disconnect or on 410. */
 export interface ConnectionRecord {
@@ -13,9 +14,12 @@ export interface ConnectionRecord {
   readonly topics?: readonly string[];
 }
 
-export interface ConnectionStore {
-  /** Records the connection and adds it to its user's set of connection ids. */
-  save(connection: ConnectionRecord): Promise<void>;
+export interface ConnectionStore extends FrameCounter {
+  /**
+   * Records the connection and adds it to its user's set of connection ids; returns that set as
+   * it is after the add (this connection included), so $connect can hold the user's socket cap.
+   */
+  save(connection: ConnectionRecord): Promise<readonly string[]>;
   /**
    * Deletes the row and drops the id from its owner's set, returning the row as it was. `owner`
    * covers a row that is already gone while the id lingers in the set (a lost $disconnect).
@@ -26,8 +30,6 @@ export interface ConnectionStore {
   /** Notes a topic subscription on the row; false when the connection is gone. */
   addTopic(connectionId: string, topic: string): Promise<boolean>;
   removeTopic(connectionId: string, topic: string): Promise<void>;
-  /** Counts one client frame in the window starting at `windowStart`; `limited` past `limit`. */
-  countFrame(connectionId: string, windowStart: number, limit: number): Promise<'allowed' | 'limited'>;
 }
 
 /** Identity handed from the $connect authorizer to every later route, as API Gateway carries it. */

@@ -10,6 +10,8 @@ import type { ServerFrame } from '../protocol/frames';
 export interface ConnectionGateway {
   post(connectionId: string, data: string): Promise<'sent' | 'gone' | 'throttled'>;
   close(connectionId: string): Promise<void>;
+  /** Whether API Gateway still has the connection open (GET @connections/{id}); false once it is gone (410). */
+  isOpen(connectionId: string): Promise<boolean>;
 }
 
 export interface PushTarget {

@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Caller } from '../shared/caller';
+import type { Recipient } from '../notifications/model';
 
 /**
  * WebSocket tickets: a browser cannot set headers on a WebSocket, so it puts a ticket in the URL.
@@ -18,6 +19,8 @@ export interface TicketStore {
   put(ticketHash: string, grant: TicketGrant): Promise<void>;
   /** Deletes and returns the grant in one atomic step, only while it has not expired. */
   take(ticketHash: string, nowEpochSeconds: number): Promise<TicketGrant | undefined>;
+  /** Takes one of the owner's `max` ticket issues of `now`'s minute; false when they are all taken. */
+  takeIssueSlot(owner: Recipient, now: Date, max: number): Promise<boolean>;
 }
 
 export interface IssuedTicket {

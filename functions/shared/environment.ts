@@ -43,6 +43,9 @@ export const environment = {
     /** `secret:<ARN>` (deployed: read from Secrets Manager at cold start) or `key:<base64>` (local). */
     exportLinkKey: 'EXPORT_LINK_KEY',
     httpApiUrl: 'HTTP_API_URL',
+    /** Per-user caps of the realtime API (functions/realtime/limits.ts). */
+    socketsPerUser: 'SOCKETS_PER_USER',
+    ticketsPerMinute: 'TICKETS_PER_MINUTE',
   },
   /** The @connections endpoint, for functions that post to or close sockets. */
   connectionsEndpoint: 'CONNECTIONS_ENDPOINT',

@@ -16,8 +16,11 @@ export const realtimeFunctions = {
     entry: 'functions/realtime/handlers/connect.ts',
     description: 'Records an authorized WebSocket connection',
     trigger: { kind: 'websocket', route: '$connect' },
-    tables: { connections: ['PutItem'], userConnections: ['UpdateItem'] },
-    settings: ['connectionTtlSeconds'],
+    // Over the socket cap, the other sockets are checked with GET @connections, and this one is
+    // taken back out of its row and its user's set.
+    tables: { connections: ['PutItem', 'DeleteItem'], userConnections: ['UpdateItem'] },
+    manageConnections: true,
+    settings: ['connectionTtlSeconds', 'socketsPerUser'],
   },
   wsDisconnect: {
     entry: 'functions/realtime/handlers/disconnect.ts',
@@ -41,7 +44,10 @@ export const realtimeFunctions = {
     entry: 'functions/realtime/handlers/issue-ticket.ts',
     description: 'Issues a single-use 30-second WebSocket ticket to an authenticated user',
     trigger: { kind: 'http', method: 'POST', path: '/realtime/ticket', auth: 'jwt' },
-    tables: { tickets: ['PutItem'] },
-    settings: ['ticketTtlSeconds', ...claimSettings, 'webSocketUrl'],
+    // The per-minute issue counter (UpdateItem), the user's socket set and, at the cap, GET
+    // @connections on each of its sockets (functions/realtime/caps.ts).
+    tables: { tickets: ['PutItem', 'UpdateItem'], userConnections: ['BatchGetItem'] },
+    manageConnections: true,
+    settings: ['ticketTtlSeconds', ...claimSettings, 'webSocketUrl', 'socketsPerUser', 'ticketsPerMinute'],
   },
 } as const satisfies Record<string, FunctionSpec>;

@@ -5,6 +5,10 @@
  */
 import type { RecordsTable } from '#functions/exports/datasets';
 import { environment } from '#functions/shared/environment';
+import { REALTIME_LIMIT_DEFAULTS, type RealtimeLimits } from '#functions/realtime/limits';
+
+/** The per-user caps of the realtime API when a deployment sets none (docs/protocol.md, "Limits"). */
+export { REALTIME_LIMIT_DEFAULTS, type RealtimeLimits };
 
 /** The WebSocket API's stage: clients connect to wss://…/live, functions post to …/live/@connections. */
 export const webSocketStageName = 'live';
@@ -42,6 +46,8 @@ export interface SettingValues {
   readonly exportDeadLetterQueueArn: string;
   readonly exportLinkKey: string;
   readonly httpApiUrl: string;
+  readonly socketsPerUser: number;
+  readonly ticketsPerMinute: number;
 }
 
 /** The one encoding of settings into environment strings, used by the CDK and the local runtime. */
@@ -66,6 +72,8 @@ export function encodeSettings(values: SettingValues): Record<SettingName, strin
     exportLinkKey: values.exportLinkKey,
     // No trailing slash, so `${url}/exports/...` is one slash whatever the stage URL ends with.
     httpApiUrl: values.httpApiUrl.replace(/\/+$/, ''),
+    socketsPerUser: String(values.socketsPerUser),
+    ticketsPerMinute: String(values.ticketsPerMinute),
   };
 }
 

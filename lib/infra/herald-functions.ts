@@ -3,7 +3,17 @@ import { StartingPosition } from 'aws-cdk-lib/aws-lambda';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { CONNECTION_TTL_SECONDS, TICKET_TTL_SECONDS } from '../config';
-import { encodeSettings, functionSpecs, type FailureQueueName, type FunctionName, type FunctionSpec, type QueueName, type SettingName } from '../description';
+import {
+  encodeSettings,
+  functionSpecs,
+  REALTIME_LIMIT_DEFAULTS,
+  type RealtimeLimits,
+  type FailureQueueName,
+  type FunctionName,
+  type FunctionSpec,
+  type QueueName,
+  type SettingName,
+} from '../description';
 import type { AlertFanout } from './alert-fanout';
 import { HeraldFunction, type FunctionResources } from './herald-function';
 import type { HttpApiAndIdentity } from './http-api-and-identity';
@@ -36,13 +46,22 @@ export interface HeraldFunctionsProps extends FunctionResources {
    */
   readonly notificationRetentionDays?: number;
   /**
+   * Per-user caps of the realtime API: open sockets, and tickets per minute.
+   * @default REALTIME_LIMIT_DEFAULTS (30 sockets, 60 tickets a minute)
+   */
+  readonly realtimeLimits?: RealtimeLimits;
+  /**
    * CloudWatch retention of every function's log group.
    * @default one month
    */
   readonly logRetention?: RetentionDays;
 }
 
-const DEFAULTS = { notificationRetentionDays: 30, logRetention: RetentionDays.ONE_MONTH } satisfies Partial<HeraldFunctionsProps>;
+const DEFAULTS = {
+  notificationRetentionDays: 30,
+  logRetention: RetentionDays.ONE_MONTH,
+  realtimeLimits: REALTIME_LIMIT_DEFAULTS,
+} satisfies Partial<HeraldFunctionsProps>;
 const CLAIM = /^\S{1,256}$/;
 
 /**
@@ -69,6 +88,8 @@ export class HeraldFunctions extends Construct {
       props,
     );
     requireInteger(this, 'notificationRetentionDays', merged.notificationRetentionDays, 1, 365);
+    requireInteger(this, 'realtimeLimits.socketsPerUser', merged.realtimeLimits.socketsPerUser, 1, 1000);
+    requireInteger(this, 'realtimeLimits.ticketsPerMinute', merged.realtimeLimits.ticketsPerMinute, 1, 10_000);
     requireMatch(this, 'tenantClaim', merged.tenantClaim, CLAIM, 'a claim name');
     requireMatch(this, 'rolesClaim', merged.rolesClaim, CLAIM, 'a claim name');
     const { data, exports, email, realtimeApi, httpApi } = merged;
@@ -93,6 +114,7 @@ export class HeraldFunctions extends Construct {
       exportDeadLetterQueueArn: exports.deadLetterQueue.queueArn,
       exportLinkKey: `secret:${exports.linkKey.secretArn}`,
       httpApiUrl: httpApi.stage.url,
+      ...merged.realtimeLimits,
     });
     // `<Name>`: the construct ids Herald's functions have always had (their logical ids depend on them).
     this.functions = Object.fromEntries(

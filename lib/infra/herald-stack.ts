@@ -127,6 +127,7 @@ export class HeraldStack extends Stack {
       tenantClaim: config.tenantClaim,
       rolesClaim: config.rolesClaim,
       notificationRetentionDays: config.notificationRetentionDays,
+      realtimeLimits: { socketsPerUser: config.socketsPerUser, ticketsPerMinute: config.ticketsPerMinute },
       logRetention,
     });
 

@@ -8,7 +8,16 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { CreateScheduleGroupCommand, SchedulerClient } from '@aws-sdk/client-scheduler';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { CONNECTION_TTL_SECONDS, TICKET_TTL_SECONDS } from '../config';
-import { encodeSettings, functionEnvironment, tables as tableSpecs, webSocketStageName, type QueueName, type TableName, type TableSpec } from '../description';
+import {
+  encodeSettings,
+  functionEnvironment,
+  REALTIME_LIMIT_DEFAULTS,
+  tables as tableSpecs,
+  webSocketStageName,
+  type QueueName,
+  type TableName,
+  type TableSpec,
+} from '../description';
 import { arnInRegion, LOCAL_ACCOUNT, LOCAL_CREDENTIALS, LOCAL_REGION } from './aws-local';
 import { assertJavaAvailable, reservePort, startDynamoDbLocal, startFauxqsEmulator, startSesEmulator, type RunningEmulator } from './emulators';
 import { startHttpApi, type HttpRoute } from './http-api';
@@ -296,6 +305,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       // so links from an earlier run stop working, as they would after a key change.
       exportLinkKey: `key:${randomBytes(32).toString('base64')}`,
       httpApiUrl: httpUrl,
+      ...REALTIME_LIMIT_DEFAULTS,
     });
     const queueUrls = Object.fromEntries(Object.entries(queues as Record<string, { url: string }>).map(([name, queue]) => [name, queue.url])) as Record<
       QueueName,

@@ -1,3 +1,4 @@
+import { Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '#lib/config';
 import { buildHeraldApp } from '#lib/infra/herald-stack';
@@ -80,6 +81,36 @@ describe('deployment context', () => {
     for (const key of ['createApiGatewayAccountRole', 'exportsBucketAutoDelete', 'createEmailIdentity']) {
       expect(configErrorOf(() => buildHeraldApp({ emailSender: 'a@example.com', [key]: 'on' })).message).toContain(`"${key}"`);
     }
+  });
+
+  it('rejects realtime caps that are not whole numbers in range, naming each', () => {
+    for (const [key, value] of [
+      ['socketsPerUser', 0],
+      ['socketsPerUser', 1001],
+      ['socketsPerUser', 'thirty'],
+      ['ticketsPerMinute', -1],
+      ['ticketsPerMinute', 10_001],
+    ] as const) {
+      expect(configErrorOf(() => buildHeraldApp({ emailSender: 'a@example.com', [key]: value })).message).toContain(`"${key}"`);
+    }
+  });
+
+  it('gives the realtime caps from context to the ticket route and $connect, and nowhere else', () => {
+    const { stack, config } = buildHeraldApp(
+      { emailSender: 'a@example.com', socketsPerUser: '5', ticketsPerMinute: 7, 'aws:cdk:bundling-stacks': [] },
+      { nagChecks: false },
+    );
+    expect(config).toMatchObject({ socketsPerUser: 5, ticketsPerMinute: 7 });
+    const functions = Object.entries(Template.fromStack(stack).findResources('AWS::Lambda::Function')).map(
+      ([id, resource]) => [id, resource.Properties.Environment?.Variables ?? {}] as [string, Record<string, string>],
+    );
+    const withCap = (variable: string) =>
+      functions
+        .filter(([, variables]) => variable in variables)
+        .map(([id, variables]) => `${id.includes('IssueTicket') ? 'IssueTicket' : id.includes('WsConnect') ? 'WsConnect' : id}=${variables[variable]}`)
+        .sort();
+    expect(withCap('SOCKETS_PER_USER')).toEqual(['IssueTicket=5', 'WsConnect=5']);
+    expect(withCap('TICKETS_PER_MINUTE')).toEqual(['IssueTicket=7']);
   });
 
   it('rejects a sender identity domain the sender is not at', () => {

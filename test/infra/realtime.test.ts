@@ -65,12 +65,15 @@ describe('functions', () => {
           TENANT_CLAIM: 'custom:tenant',
           ROLES_CLAIM: 'cognito:groups',
           WEBSOCKET_URL: { 'Fn::Join': ['', Match.arrayWith(['wss://', '/live'])] },
+          // The realtime caps' defaults (docs/protocol.md, "Limits").
+          SOCKETS_PER_USER: '30',
+          TICKETS_PER_MINUTE: '60',
         }),
       },
     });
     template.hasResourceProperties('AWS::Lambda::Function', {
       Description: 'Records an authorized WebSocket connection',
-      Environment: { Variables: Match.objectLike({ CONNECTION_TTL_SECONDS: String(2 * 3600 + 600) }) },
+      Environment: { Variables: Match.objectLike({ CONNECTION_TTL_SECONDS: String(2 * 3600 + 600), SOCKETS_PER_USER: '30' }) },
     });
     template.hasResourceProperties('AWS::Lambda::Function', {
       Description: functions.publishNotification.description,

@@ -1,12 +1,14 @@
-import { documentClient } from '#functions/adapters/aws-clients';
+import { connectionsApiClient, documentClient } from '#functions/adapters/aws-clients';
+import { connectionsApiGateway } from '#functions/adapters/connections-api';
 import { dynamoConnectionStore } from '#functions/adapters/dynamo-connection-store';
 import { positiveIntegerEnv, requireEnv } from '#functions/shared/config';
 import { countMetric, instrument, logger } from '#functions/shared/instrumentation';
 import type { WebSocketEvent, WebSocketResult } from '#functions/shared/websocket';
 import { identityFromAuthorizerContext, newConnectionRecord, type ConnectionStore } from '../connections';
 import { environment } from '#functions/shared/environment';
+import { withinSocketCap, type SocketCapDeps } from '../caps';
 
-export interface ConnectDeps {
+export interface ConnectDeps extends SocketCapDeps {
   readonly connections: ConnectionStore;
   readonly connectionTtlSeconds: number;
   readonly now?: () => Date;
@@ -21,15 +23,27 @@ export function makeHandler(deps: ConnectDeps) {
       countMetric('ConnectionsRefused');
       return { statusCode: 403 };
     }
-    await deps.connections.save(newConnectionRecord(event.requestContext.connectionId, identity, deps.connectionTtlSeconds, deps.now?.()));
+    const { connectionId } = event.requestContext;
+    const ids = await deps.connections.save(newConnectionRecord(connectionId, identity, deps.connectionTtlSeconds, deps.now?.()));
+    if (!(await withinSocketCap(deps, identity, connectionId, ids))) {
+      // Recorded first so that concurrent connects count each other; taken back out before refusing.
+      await deps.connections.remove(connectionId, identity);
+      logger.info('WebSocket refused: socket cap reached', { max: deps.limits.socketsPerUser });
+      countMetric('ConnectionsOverCap');
+      // $connect can answer with a status only; 429 tells it apart from a foreign origin's 403 and a bad ticket's 401.
+      return { statusCode: 429 };
+    }
     countMetric('ConnectionsOpened');
     return { statusCode: 200 };
   });
 }
 
 const { tables, settings } = environment;
-const env = requireEnv([tables.connections, tables.userConnections, settings.connectionTtlSeconds]);
+const env = requireEnv([tables.connections, tables.userConnections, environment.connectionsEndpoint, settings.connectionTtlSeconds, settings.socketsPerUser]);
 export const handler = makeHandler({
   connections: dynamoConnectionStore(documentClient(), { connections: env[tables.connections], userConnections: env[tables.userConnections] }),
+  gateway: connectionsApiGateway(connectionsApiClient(env[environment.connectionsEndpoint])),
   connectionTtlSeconds: positiveIntegerEnv(settings.connectionTtlSeconds, env[settings.connectionTtlSeconds]),
+  // Only the socket cap applies here: tickets were counted when they were issued.
+  limits: { socketsPerUser: positiveIntegerEnv(settings.socketsPerUser, env[settings.socketsPerUser]) },
 });

@@ -72,7 +72,7 @@ export async function synthesizeLocalStack(context: Record<string, unknown>): Pr
 export async function synthesizeLocalStackCached(repoRoot: string, cacheDir: string, context: Record<string, unknown>): Promise<SynthesizedStack> {
   const hash = createHash('sha256').update(JSON.stringify(context));
   // lib/ outside the local runtime, and the functions' modules the description and config read
-  // (environment names, the worker timeout, the email check).
+  // (environment names, the worker timeout, the email check, the realtime caps' defaults).
   const sources = (folder: string, keep: (file: string) => boolean) =>
     readdirSync(join(repoRoot, folder), { recursive: true, encoding: 'utf8' })
       .filter((file) => file.endsWith('.ts') && keep(file))
@@ -80,7 +80,7 @@ export async function synthesizeLocalStackCached(repoRoot: string, cacheDir: str
       .map((file) => join(folder, file));
   const inputs = [
     ...sources('lib', (file) => !file.startsWith('local')),
-    ...sources('functions', (file) => file.startsWith('shared/') || file === 'exports/limits.ts'),
+    ...sources('functions', (file) => file.startsWith('shared/') || ['exports/limits.ts', 'realtime/limits.ts'].includes(file)),
   ];
   for (const file of [...inputs, 'cdk.json', 'package-lock.json']) {
     hash.update(file).update(readFileSync(join(repoRoot, file)));
