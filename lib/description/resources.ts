@@ -110,9 +110,15 @@ export const tables = {
     partitionKey: { name: 'dedupeKey', type: 'S' },
     ttlAttribute: 'expiresAt',
   },
+  /**
+   * `byEmail` finds the users of a tenant who set an address (export recipients, docs/exports.md
+   * "Limits"): `email` = the address and `userKey` begins with `tenant#`, both key conditions, so
+   * the lookup reads one tenant's entries only. Sparse: only preferences with an email are in it.
+   */
   preferences: {
     envVar: environment.tables.preferences,
     partitionKey: { name: 'userKey', type: 'S' },
+    indexes: [{ name: 'byEmail', partitionKey: { name: 'email', type: 'S' }, sortKey: { name: 'userKey', type: 'S' } }],
   },
   /** Who belongs to a topic: `topicKey` (tenant#topic) + `userId`. */
   memberships: {

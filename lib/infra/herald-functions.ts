@@ -86,6 +86,7 @@ export class HeraldFunctions extends Construct {
       emailSender: email.sender,
       exportRetentionDays: exports.fileRetentionDays,
       exportRecords: exports.records,
+      exportRecipientDomains: exports.recipientDomains,
       exportScheduleGroup: exports.scheduleGroupName,
       exportSchedulerRoleArn: exports.schedulerRole.roleArn,
       exportQueueArn: exports.queue.queueArn,

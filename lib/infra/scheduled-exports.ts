@@ -14,6 +14,8 @@ import { alarmAtLeast, EACH_MINUTE } from './alarms';
 import { acknowledge } from './nag';
 import { InvalidPropsError, requireInteger, requireMatch, withDefaults } from './support';
 
+const DOMAIN = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)+$/;
+
 export interface ScheduledExportsProps {
   /**
    * Days an export file is kept (S3 lifecycle); its emailed download link lives as long.
@@ -41,6 +43,12 @@ export interface ScheduledExportsProps {
    * @default none: the dataset answers 400
    */
   readonly records?: ExportRecordsConfig;
+  /**
+   * Domains any address at which may receive export emails, besides the users of the owner's
+   * tenant (docs/exports.md, "Limits").
+   * @default none
+   */
+  readonly recipientDomains?: readonly string[];
   /**
    * Visibility timeout of the exports queue; `processRunsWith` checks it is at least 6x the
    * worker's timeout, as Lambda wants for a queue source.
@@ -92,6 +100,7 @@ export class ScheduledExports extends Construct {
   public readonly linkKey: Secret;
   public readonly fileRetentionDays: number;
   public readonly records?: ExportRecordsConfig;
+  public readonly recipientDomains: readonly string[];
   private readonly queueVisibilitySeconds: number;
 
   constructor(scope: Construct, id: string, props: ScheduledExportsProps = {}) {
@@ -109,6 +118,8 @@ export class ScheduledExports extends Construct {
     }
     this.fileRetentionDays = merged.fileRetentionDays;
     this.records = merged.records;
+    this.recipientDomains = (props.recipientDomains ?? []).map((domain) => domain.toLowerCase());
+    for (const domain of this.recipientDomains) requireMatch(this, 'recipientDomains', domain, DOMAIN, 'a domain name such as example.com');
     this.scheduleGroupName = merged.scheduleGroupName;
     this.queueVisibilitySeconds = merged.queueVisibilityTimeout.toSeconds();
 

@@ -70,7 +70,13 @@ export const LOCAL_EMAIL_SENDER = 'exports@herald.local';
  * The deployer's own table behind the `records` export dataset, as cdk.json's `exportRecords`
  * names one when deployed: locally a table made for it, keyed like a typical field-ops table.
  */
-export const LOCAL_EXPORT_RECORDS = { table: 'herald-local-records', tenantKey: 'tenantId', sortKey: 'recordedAt' } as const;
+export const LOCAL_EXPORT_RECORDS = { table: 'herald-local-records', tenantKey: 'tenantId', sortKey: 'recordedAt', role: 'records-export' } as const;
+/**
+ * The domain any address at which may receive exports locally, as cdk.json's
+ * `exportRecipientDomains` allows some when deployed: the examples' and tests' `example.com`.
+ * Addresses elsewhere must be a tenant user's preference address (docs/exports.md, "Limits").
+ */
+export const LOCAL_EXPORT_RECIPIENT_DOMAINS = ['example.com'] as const;
 /** The stack name the local runtime synthesizes, so local physical names read like a deployment's. */
 const LOCAL_STACK_NAME = 'herald';
 /** The Scheduler group of export schedules, `<stack>-exports` as the stack names it. */
@@ -284,6 +290,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       emailSender: LOCAL_EMAIL_SENDER,
       exportRetentionDays,
       exportRecords: LOCAL_EXPORT_RECORDS,
+      exportRecipientDomains: LOCAL_EXPORT_RECIPIENT_DOMAINS,
       exportScheduleGroup: LOCAL_EXPORT_SCHEDULE_GROUP,
       // The stack's scheduler role as the template names it, so iam:PassRole is checked against it.
       exportSchedulerRoleArn: iam?.schedulerRole.roleArn ?? `arn:aws:iam::${LOCAL_ACCOUNT}:role/herald-local-scheduler`,
@@ -429,6 +436,7 @@ function localStackContext(): Record<string, unknown> {
     stackName: LOCAL_STACK_NAME,
     emailSender: LOCAL_EMAIL_SENDER,
     exportRecords: LOCAL_EXPORT_RECORDS,
+    exportRecipientDomains: LOCAL_EXPORT_RECIPIENT_DOMAINS,
     createApiGatewayAccountRole: false,
     emailIdentityDomain: '',
     createEmailIdentity: true,
