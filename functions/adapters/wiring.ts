@@ -31,7 +31,7 @@ import { dynamoPreferenceStore, dynamoRecipientDirectory } from './dynamo-prefer
 import { dynamoDatasetChecks, dynamoDatasets, exportRecordsSetting } from './dynamo-datasets';
 import { dynamoExportStore, tenantAdmins } from './dynamo-export-store';
 import { eventBridgeScheduleGateway } from './eventbridge-scheduler';
-import { loadLinkKey } from './link-key';
+import { linkKeyRing, loadLinkKey, loadLinkKeys, type LinkKeyRing } from './link-key';
 import { s3ExportFiles } from './s3-export-files';
 import { sesMailer } from './ses-mailer';
 import { dynamoMembershipStore, dynamoSubscriptionStore } from './dynamo-topic-stores';
@@ -182,6 +182,14 @@ export function exportFilesFromEnv(): ExportFiles {
 export async function linkKeyFromEnv(): Promise<Buffer> {
   const env = requireEnv([environment.settings.exportLinkKey]);
   return loadLinkKey(env[environment.settings.exportLinkKey], environment.settings.exportLinkKey);
+}
+
+/** The current and previous link keys, read at cold start (so a bad setting fails then) and again on an unknown key id. */
+export async function linkKeyRingFromEnv(): Promise<LinkKeyRing> {
+  const env = requireEnv([environment.settings.exportLinkKey]);
+  const ring = linkKeyRing(() => loadLinkKeys(env[environment.settings.exportLinkKey], environment.settings.exportLinkKey));
+  await ring.keys();
+  return ring;
 }
 
 /** `progress` frames to every socket of the owner, through the same push path as notifications. */
