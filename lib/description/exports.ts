@@ -1,7 +1,7 @@
 /**
  * Scheduled exports: schedules, runs now, previews, downloads, the worker and the DLQ's last handler (docs/exports.md).
  */
-import { EXPORT_WORKER_TIMEOUT_SECONDS } from './resources';
+import { EXPORT_WORKER_MAX_CONCURRENCY, EXPORT_WORKER_TIMEOUT_SECONDS } from './resources';
 import { claimSettings, deliverAccess, mergeAccess, type Access, type FunctionSpec } from './access';
 
 /** Schedule writes touch the Scheduler schedule that fires them. */
@@ -117,7 +117,8 @@ export const exportsFunctions = {
   exportWorker: {
     entry: 'functions/exports/handlers/worker.ts',
     description: 'Runs one export: run record, lease, streamed upload to S3, email and notification',
-    trigger: { kind: 'queue', queue: 'exports', batchSize: 1 },
+    // At most EXPORT_WORKER_MAX_CONCURRENCY runs at once; more firings wait in the queue (docs/exports.md, "Limits").
+    trigger: { kind: 'queue', queue: 'exports', batchSize: 1, maxConcurrency: EXPORT_WORKER_MAX_CONCURRENCY },
     // The recipients are checked again at each run: a schedule may predate the limits, or a user may have left.
     ...mergeAccess(deliverAccess, datasetAccess, runRecordAccess, recipientCheckAccess, {
       buckets: { exports: 'write' },

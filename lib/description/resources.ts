@@ -1,7 +1,7 @@
 /**
  * Herald's tables, queues, failure queues and buckets: keys, indexes, TTL, streams, timeouts.
  */
-import { EXPORT_WORKER_TIMEOUT_SECONDS } from '#functions/exports/limits';
+import { EXPORT_WORKER_MAX_CONCURRENCY, EXPORT_WORKER_TIMEOUT_SECONDS } from '#functions/exports/limits';
 import { environment } from '#functions/shared/environment';
 import type { SettingName } from './settings';
 
@@ -159,7 +159,7 @@ export const tables = {
   },
 } as const satisfies Record<string, TableSpec>;
 
-export { EXPORT_WORKER_TIMEOUT_SECONDS };
+export { EXPORT_WORKER_MAX_CONCURRENCY, EXPORT_WORKER_TIMEOUT_SECONDS };
 
 /**
  * Visibility timeout of every DLQ: a DLQ may feed a last handler (`from: 'deadLetter'`), which

@@ -154,8 +154,9 @@ export class HeraldFunctions extends Construct {
           break;
         }
         case 'queue':
-          if (trigger.from === 'deadLetter') queueOwners[trigger.queue].processFailedRunsWith(fn, { batchSize: trigger.batchSize });
-          else queueOwners[trigger.queue].processRunsWith(fn, { batchSize: trigger.batchSize });
+          if (trigger.from === 'deadLetter')
+            queueOwners[trigger.queue].processFailedRunsWith(fn, { batchSize: trigger.batchSize, maxConcurrency: trigger.maxConcurrency });
+          else queueOwners[trigger.queue].processRunsWith(fn, { batchSize: trigger.batchSize, maxConcurrency: trigger.maxConcurrency });
           break;
       }
     }

@@ -16,6 +16,14 @@ import { InvalidPropsError, requireInteger, requireMatch, withDefaults } from '.
 
 const DOMAIN = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)+$/;
 
+/** How a function consumes one of the construct's queues. */
+export interface ConsumeOptions {
+  /** @default 1 */
+  readonly batchSize?: number;
+  /** Invocations at once (SQS ScalingConfig.MaximumConcurrency, 2 to 1000). @default unbounded */
+  readonly maxConcurrency?: number;
+}
+
 export interface ScheduledExportsProps {
   /**
    * Days an export file is kept (S3 lifecycle); its emailed download link lives as long.
@@ -267,18 +275,24 @@ export class ScheduledExports extends Construct {
     });
   }
 
-  /** Makes `handler` the export worker: it receives each run request, `batchSize` at a time (default 1). */
-  public processRunsWith(handler: LambdaFunction, options: { readonly batchSize?: number } = {}): void {
-    this.consume(this.queue, 'the exports queue', this.queueVisibilitySeconds, handler, 'ExportWorkerSource', options.batchSize ?? 1);
+  /**
+   * Makes `handler` the export worker: it receives each run request, `batchSize` at a time (default
+   * 1), at most `maxConcurrency` invocations at once (default: as many as Lambda scales to).
+   */
+  public processRunsWith(handler: LambdaFunction, options: ConsumeOptions = {}): void {
+    this.consume(this.queue, 'the exports queue', this.queueVisibilitySeconds, handler, 'ExportWorkerSource', options);
   }
 
   /** Makes `handler` the last handler of run requests that ran out of receives (it marks the run failed). */
-  public processFailedRunsWith(handler: LambdaFunction, options: { readonly batchSize?: number } = {}): void {
-    this.consume(this.deadLetterQueue, "the exports queue's DLQ", DEAD_LETTER_VISIBILITY_SECONDS, handler, 'ExportFailedSource', options.batchSize ?? 1);
+  public processFailedRunsWith(handler: LambdaFunction, options: ConsumeOptions = {}): void {
+    this.consume(this.deadLetterQueue, "the exports queue's DLQ", DEAD_LETTER_VISIBILITY_SECONDS, handler, 'ExportFailedSource', options);
   }
 
-  private consume(queue: Queue, what: string, visibilitySeconds: number, handler: LambdaFunction, mappingId: string, batchSize: number): void {
+  private consume(queue: Queue, what: string, visibilitySeconds: number, handler: LambdaFunction, mappingId: string, options: ConsumeOptions): void {
+    const batchSize = options.batchSize ?? 1;
     requireInteger(this, 'batchSize', batchSize, 1, 10);
+    // Lambda's ScalingConfig.MaximumConcurrency range.
+    if (options.maxConcurrency !== undefined) requireInteger(this, 'maxConcurrency', options.maxConcurrency, 2, 1000);
     // Lambda's default timeout is 3 s.
     const timeout = handler.timeout?.toSeconds() ?? 3;
     if (visibilitySeconds < 6 * timeout) {
@@ -291,6 +305,11 @@ export class ScheduledExports extends Construct {
     // A mapping rather than SqsEventSource, whose automatic grantConsumeMessages adds GetQueueUrl and
     // ChangeMessageVisibility: the role gets what Lambda's SQS mapping calls, and no more.
     queue.grant(handler, 'sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes');
-    handler.addEventSourceMapping(mappingId, { eventSourceArn: queue.queueArn, batchSize, reportBatchItemFailures: true });
+    handler.addEventSourceMapping(mappingId, {
+      eventSourceArn: queue.queueArn,
+      batchSize,
+      reportBatchItemFailures: true,
+      ...(options.maxConcurrency !== undefined && { maxConcurrency: options.maxConcurrency }),
+    });
   }
 }

@@ -40,6 +40,11 @@ export interface LocalUrls {
 }
 
 export interface LocalRuntimeOptions {
+  /**
+   * The download links' keys, current first, then the previous one (as after a rotation).
+   * @default one key made for this run
+   */
+  readonly exportLinkKeys?: readonly Buffer[];
   /** First of seven consecutive ports; 0 lets the OS pick each one (tests). @default 4100 */
   readonly portBase?: number;
   /** Where DynamoDB Local and fauxqs keep their data; undefined keeps everything in memory. */
@@ -143,6 +148,8 @@ export interface ServedEventSource {
   readonly batchSize: number;
   readonly reportBatchItemFailures: boolean;
   readonly filterPatterns?: readonly object[];
+  /** Queue pollers only: batches invoked at once, at most (the mapping's ScalingConfig.MaximumConcurrency). */
+  readonly maxConcurrency?: number;
   /** Stream pollers only, as Lambda has them for streams only. */
   readonly retryAttempts?: number;
   readonly maxRecordAgeSeconds?: number;
@@ -298,7 +305,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       exportDeadLetterQueueArn: queues.exports.dlqArn,
       // Deployed, a Secrets Manager secret the stack generates; locally a key made for this run,
       // so links from an earlier run stop working, as they would after a key change.
-      exportLinkKey: `key:${randomBytes(32).toString('base64')}`,
+      exportLinkKey: `key:${(options.exportLinkKeys ?? [randomBytes(32)]).map((key) => key.toString('base64')).join(',')}`,
       httpApiUrl: httpUrl,
     });
     const queueUrls = Object.fromEntries(Object.entries(queues as Record<string, { url: string }>).map(([name, queue]) => [name, queue.url])) as Record<
@@ -361,7 +368,11 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
         }
         case 'queue': {
           const deadLetter = trigger.from === 'deadLetter';
-          const settings = { batchSize: trigger.batchSize, reportBatchItemFailures: true };
+          const settings = {
+            batchSize: trigger.batchSize,
+            reportBatchItemFailures: true,
+            ...(trigger.maxConcurrency !== undefined && { maxConcurrency: trigger.maxConcurrency }),
+          };
           const poller = await startSqsPoller({
             sqs: asEventSource(sqsClient, fn, QUEUE_MAPPING_OPERATIONS),
             queueUrl: deadLetter ? queues[trigger.queue].dlqUrl : queueUrls[trigger.queue],
