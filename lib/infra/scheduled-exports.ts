@@ -195,7 +195,7 @@ export class ScheduledExports extends Construct {
     acknowledge(
       this.linkKey.node.defaultChild as CfnResource,
       'SMG4',
-      'Rotating the link key would invalidate every download link already emailed; links expire with their files (exportRetentionDays), and the key never leaves AWS.',
+      'Rotated by putting a new value (docs/exports.md, "Download links"): links name their key, and the AWSPREVIOUS version stays accepted, so a rotation at most every exportRetentionDays keeps every emailed link working. A scheduled rotation Lambda is not deployed: the key never leaves AWS, and a rotation more often than the retention would cut links short.',
     );
 
     this.scheduleGroup = new CfnScheduleGroup(this, 'ExportScheduleGroup', { name: this.scheduleGroupName });
