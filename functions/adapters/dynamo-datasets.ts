@@ -94,7 +94,9 @@ export function exportRecordsSetting(name: string, value: string | undefined): R
     (config.sortKey !== undefined && (typeof config.sortKey !== 'string' || config.sortKey === '')) ||
     (config.role !== undefined && (typeof config.role !== 'string' || config.role === ''))
   ) {
-    throw new MissingConfigError(`Environment variable ${name} must be empty or JSON {"table", "tenantKey", "sortKey"?, "role"?}, got ${JSON.stringify(value)}`);
+    throw new MissingConfigError(
+      `Environment variable ${name} must be empty or JSON {"table", "tenantKey", "sortKey"?, "role"?}, got ${JSON.stringify(value)}`,
+    );
   }
   return {
     table: config.table,

@@ -154,7 +154,12 @@ export function assertMayExport(dataset: Dataset, roles: readonly string[], reco
   if (!records) throw recordsNotConfigured();
   const allowed = ['admin', ...(records.role !== undefined && records.role !== 'admin' ? [records.role] : [])];
   if (roles.some((role) => allowed.includes(role))) return;
-  throw new LimitExceededError(403, `Exporting the records dataset needs the ${allowed.map((role) => `"${role}"`).join(' or ')} role`, { name: 'recordsRole', allowed }, 'role_required');
+  throw new LimitExceededError(
+    403,
+    `Exporting the records dataset needs the ${allowed.map((role) => `"${role}"`).join(' or ')} role`,
+    { name: 'recordsRole', allowed },
+    'role_required',
+  );
 }
 
 /** A date range is a key condition on the sort key; without one there is nothing to range over. */

@@ -319,7 +319,8 @@ function mappingInTemplate(properties: Json, labelOf: (value: Json) => string): 
     reportBatchItemFailures: (properties.FunctionResponseTypes ?? []).includes('ReportBatchItemFailures'),
     filterPatterns: (properties.FilterCriteria?.Filters ?? []).map((filter: Json) => JSON.parse(filter.Pattern)),
   };
-  if (!source.startsWith('stream:')) return { batchSize: properties.BatchSize ?? 10, ...common, maxConcurrency: properties.ScalingConfig?.MaximumConcurrency ?? null };
+  if (!source.startsWith('stream:'))
+    return { batchSize: properties.BatchSize ?? 10, ...common, maxConcurrency: properties.ScalingConfig?.MaximumConcurrency ?? null };
   // Lambda's defaults for a stream mapping that leaves a setting out.
   return {
     batchSize: properties.BatchSize ?? 100,

@@ -499,7 +499,9 @@ describe('SQS event source', () => {
       expect(poller.stats).toMatchObject({ deliveredBatches: 7, deletedMessages: 7 });
       expect(most, `most batches in flight at once with maxConcurrency ${maxConcurrency}`).toBe(expected);
     }
-    await expect(poll({ queueUrl: (await newQueue()).url, handler: async () => undefined, maxConcurrency: 0 })).rejects.toThrow('maxConcurrency must be 1 to 1000');
+    await expect(poll({ queueUrl: (await newQueue()).url, handler: async () => undefined, maxConcurrency: 0 })).rejects.toThrow(
+      'maxConcurrency must be 1 to 1000',
+    );
   });
 
   it('stop() ends the long poll at once, lets the in-flight batch finish, then receives no more', async () => {

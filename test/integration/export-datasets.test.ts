@@ -307,7 +307,9 @@ describe('the records dataset', () => {
       datasets: dynamoDatasetChecks(db, tableName('memberships'), undefined),
       rules: { recipients: { directory: dynamoRecipientDirectory(db, tableName('preferences')), allowedDomains: ['example.com'] }, records: undefined },
     };
-    await expect(createSchedule(deps, { tenant, userId: 'ana', roles: ['admin'] }, schedule('ana@example.com', { dataset: 'records' }) as never)).rejects.toMatchObject({
+    await expect(
+      createSchedule(deps, { tenant, userId: 'ana', roles: ['admin'] }, schedule('ana@example.com', { dataset: 'records' }) as never),
+    ).rejects.toMatchObject({
       status: 400,
       code: 'dataset_not_configured',
     });

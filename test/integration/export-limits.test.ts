@@ -98,7 +98,10 @@ describe('export recipients', () => {
     const { status, body } = await api('POST', `/exports/schedules/${schedule.id}/run`, token);
     expect(status).toBe(202);
     const run = await waitForRun(token, body.runId);
-    expect(run).toMatchObject({ status: 'succeeded', error: expect.stringMatching(new RegExp(`^RecipientNotAllowed: not sent to 1 of 2 recipients, .*${bo}`)) });
+    expect(run).toMatchObject({
+      status: 'succeeded',
+      error: expect.stringMatching(new RegExp(`^RecipientNotAllowed: not sent to 1 of 2 recipients, .*${bo}`)),
+    });
     expect((await firstEmailTo(stays)).destination.to).toEqual([stays]);
     expect(await emailsTo(bo)).toEqual([]);
     const inbox = await api('GET', '/notifications', token);
@@ -108,11 +111,14 @@ describe('export recipients', () => {
 });
 
 describe('the records dataset', () => {
-  it('needs the admin role or the deployer\'s role: preview, create, update and run now answer 403 naming the roles', async () => {
+  it("needs the admin role or the deployer's role: preview, create, update and run now answer 403 naming the roles", async () => {
     const tenant = unique('t');
     const plain = await devToken(tenant, 'ana');
     const allowed = ['admin', LOCAL_EXPORT_RECORDS.role];
-    const roleRefusal = { error: { code: 'role_required', message: expect.stringContaining('"admin" or "records-export"') }, limit: { name: 'recordsRole', allowed } };
+    const roleRefusal = {
+      error: { code: 'role_required', message: expect.stringContaining('"admin" or "records-export"') },
+      limit: { name: 'recordsRole', allowed },
+    };
 
     expect(await api('POST', '/exports/preview', plain, { dataset: 'records' })).toMatchObject({ status: 403, body: roleRefusal });
     expect(await api('POST', '/exports/schedules', plain, scheduleBody(['ana@example.com'], { dataset: 'records' }))).toMatchObject({
@@ -158,7 +164,8 @@ describe('download links', () => {
     const [, previous] = inject('localLinkKeys').map((key) => Buffer.from(key, 'base64'));
     const exp = Math.floor(Date.parse(fileExpiresAt) / 1000);
     expect(exp).toBeGreaterThan(Date.now() / 1000);
-    const url = (key: Buffer) => `${urls().httpUrl}/exports/runs/${encodeURIComponent(runId)}/download?token=${signLink(key, { runId, tenant, owner: 'ana', exp })}`;
+    const url = (key: Buffer) =>
+      `${urls().httpUrl}/exports/runs/${encodeURIComponent(runId)}/download?token=${signLink(key, { runId, tenant, owner: 'ana', exp })}`;
 
     expect((await fetch(url(previous!), { redirect: 'manual' })).status).toBe(302);
     const retired = await fetch(url(randomBytes(32)), { redirect: 'manual' });
@@ -173,6 +180,8 @@ describe('download links', () => {
     const gone = await fetch(link, { redirect: 'manual' });
     expect(gone.status).toBe(410);
     expect(gone.headers.get('location')).toBeNull();
-    expect(await gone.json()).toEqual({ error: { code: 'export_deleted', message: 'The export schedule of this link was deleted, and its download links with it' } });
+    expect(await gone.json()).toEqual({
+      error: { code: 'export_deleted', message: 'The export schedule of this link was deleted, and its download links with it' },
+    });
   });
 });

@@ -30,6 +30,9 @@ export default async function setup(project: TestProject) {
   project.provide('localUrls', runtime.urls);
   project.provide('localServed', runtime.served);
   project.provide('iamUsageFile', runtime.iam ? iamUsageFile : undefined);
-  project.provide('localLinkKeys', linkKeys.map((key) => key.toString('base64')));
+  project.provide(
+    'localLinkKeys',
+    linkKeys.map((key) => key.toString('base64')),
+  );
   return () => runtime.stop();
 }
