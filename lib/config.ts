@@ -35,6 +35,12 @@ export interface HeraldConfig {
    */
   readonly exportRecords?: ExportRecordsConfig;
   /**
+   * Domains any address at which may receive export emails, besides the users of the owner's
+   * tenant (their preference address, or the owner's own token email). Exact domains: `example.com`
+   * does not allow `mail.example.com`. @default none
+   */
+  readonly exportRecipientDomains: readonly string[];
+  /**
    * An existing SNS topic every Herald alarm notifies (your pager's, say). Exactly one of this and
    * alarmEmail is required (see requireAlarmTarget): an alarm nobody hears of is no alarm.
    */
@@ -180,6 +186,12 @@ export function readConfig(context: Context): HeraldConfig {
       );
     }
   }
+  const exportRecipientDomains = stringList(context, 'exportRecipientDomains').map((domain) => domain.toLowerCase());
+  for (const domain of exportRecipientDomains) {
+    if (!DOMAIN.test(domain)) {
+      throw new ConfigError(`Context "exportRecipientDomains" has "${domain}", which is not a domain name such as example.com (no @, no wildcard).`);
+    }
+  }
   return {
     jwtIssuer,
     jwtAudience,
@@ -190,6 +202,7 @@ export function readConfig(context: Context): HeraldConfig {
     notificationRetentionDays,
     emailSender,
     exportRecords: readExportRecords(context),
+    exportRecipientDomains,
     alarmTopicArn,
     alarmEmail,
     exportRetentionDays,
@@ -236,12 +249,14 @@ export type ExportRecordsConfig = RecordsTable;
 
 const TABLE_NAME = /^[A-Za-z0-9_.-]{3,255}$/;
 const ATTRIBUTE_NAME = /^[A-Za-z0-9_.-]{1,255}$/;
+/** A role as tokens carry it (a Cognito group name, say). */
+const ROLE = /^[A-Za-z0-9_.:-]{1,128}$/;
 
 /** Context `exportRecords`: an object in cdk.json, or the same as JSON text with `-c`. */
 function readExportRecords(context: Context): ExportRecordsConfig | undefined {
   let value = context('exportRecords');
   if (value === undefined || value === null || value === '') return undefined;
-  const shape = 'an object such as {"table": "WorkOrders", "tenantKey": "tenantId", "sortKey": "createdAt"}';
+  const shape = 'an object such as {"table": "WorkOrders", "tenantKey": "tenantId", "sortKey": "createdAt", "role": "records-export"}';
   if (typeof value === 'string') {
     try {
       value = JSON.parse(value);
@@ -252,9 +267,12 @@ function readExportRecords(context: Context): ExportRecordsConfig | undefined {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new ConfigError(`Context "exportRecords" must be ${shape}.`);
   }
-  const { table, tenantKey, sortKey, ...unknown } = value as Record<string, unknown>;
+  const { table, tenantKey, sortKey, role, ...unknown } = value as Record<string, unknown>;
   const extra = Object.keys(unknown);
-  if (extra.length > 0) throw new ConfigError(`Context "exportRecords" has unknown field "${extra[0]}"; it takes table, tenantKey and sortKey.`);
+  if (extra.length > 0) throw new ConfigError(`Context "exportRecords" has unknown field "${extra[0]}"; it takes table, tenantKey, sortKey and role.`);
+  if (role !== undefined && (typeof role !== 'string' || !ROLE.test(role))) {
+    throw new ConfigError(`Context "exportRecords.role" must be a role name (letters, digits, _ . : -), got ${JSON.stringify(role)}.`);
+  }
   if (typeof table !== 'string' || !TABLE_NAME.test(table)) {
     throw new ConfigError(`Context "exportRecords.table" must be a DynamoDB table name (3-255 letters, digits, _ . -), got ${JSON.stringify(table)}.`);
   }
@@ -266,7 +284,7 @@ function readExportRecords(context: Context): ExportRecordsConfig | undefined {
       throw new ConfigError(`Context "exportRecords.${field}" must be an attribute name (letters, digits, _ . -), got ${JSON.stringify(name)}.`);
     }
   }
-  return { table, tenantKey: tenantKey as string, ...(typeof sortKey === 'string' && { sortKey }) };
+  return { table, tenantKey: tenantKey as string, ...(typeof sortKey === 'string' && { sortKey }), ...(typeof role === 'string' && { role }) };
 }
 
 function optionalString(context: Context, key: string): string | undefined {

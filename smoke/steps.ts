@@ -211,7 +211,8 @@ async function criticalAlert(step: Step, context: Context): Promise<void> {
   await step.check(`PUT /me/preferences {email} (member)`, async (note) => {
     await api.expect(200, 'PUT', '/me/preferences', users.member, { email: users.email });
     const { body } = await api.expect(200, 'GET', '/me/preferences', users.member);
-    expectThat(body?.email === users.email, `GET /me/preferences with email ${users.email}`, () => body);
+    // Stored lowercase (export recipients are looked up by address).
+    expectThat(body?.email === users.email.toLowerCase(), `GET /me/preferences with email ${users.email.toLowerCase()}`, () => body);
     note(users.email);
   });
 

@@ -83,7 +83,7 @@ export function exportRecordsSetting(name: string, value: string | undefined): R
   } catch {
     parsed = undefined;
   }
-  const config = parsed as Partial<Record<'table' | 'tenantKey' | 'sortKey', unknown>> | undefined;
+  const config = parsed as Partial<Record<'table' | 'tenantKey' | 'sortKey' | 'role', unknown>> | undefined;
   if (
     typeof config !== 'object' ||
     config === null ||
@@ -91,11 +91,19 @@ export function exportRecordsSetting(name: string, value: string | undefined): R
     config.table === '' ||
     typeof config.tenantKey !== 'string' ||
     config.tenantKey === '' ||
-    (config.sortKey !== undefined && (typeof config.sortKey !== 'string' || config.sortKey === ''))
+    (config.sortKey !== undefined && (typeof config.sortKey !== 'string' || config.sortKey === '')) ||
+    (config.role !== undefined && (typeof config.role !== 'string' || config.role === ''))
   ) {
-    throw new MissingConfigError(`Environment variable ${name} must be empty or JSON {"table", "tenantKey", "sortKey"?}, got ${JSON.stringify(value)}`);
+    throw new MissingConfigError(
+      `Environment variable ${name} must be empty or JSON {"table", "tenantKey", "sortKey"?, "role"?}, got ${JSON.stringify(value)}`,
+    );
   }
-  return { table: config.table, tenantKey: config.tenantKey, ...(config.sortKey !== undefined && { sortKey: config.sortKey as string }) };
+  return {
+    table: config.table,
+    tenantKey: config.tenantKey,
+    ...(config.sortKey !== undefined && { sortKey: config.sortKey as string }),
+    ...(config.role !== undefined && { role: config.role as string }),
+  };
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-import { PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { PutCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { lookUpEach, type RecipientDirectory } from '../exports/recipients';
 import { recipientKey } from '../notifications/model';
 import type { PreferenceStore, Preferences } from '../notifications/preferences';
 import { batchGet } from './dynamo-batch';
@@ -23,11 +24,36 @@ export function dynamoPreferenceStore(client: DynamoDBDocumentClient, tableName:
             userKey: recipientKey(recipient),
             kinds: preferences.kinds,
             muted: preferences.muted,
-            ...(preferences.email !== undefined && { email: preferences.email }),
+            // Lowercase: export recipients are looked up by address on the byEmail index, and are lowercased too.
+            ...(preferences.email !== undefined && { email: preferences.email.toLowerCase() }),
             updatedAt: new Date().toISOString(),
           },
         }),
       );
+    },
+  };
+}
+
+/**
+ * The tenant's users by preference address: one Query per address on the sparse `byEmail` index,
+ * `email = :address AND begins_with(userKey, "tenant#")`, so another tenant's entries are not read.
+ */
+export function dynamoRecipientDirectory(client: DynamoDBDocumentClient, tableName: string): RecipientDirectory {
+  return {
+    knownAddresses(tenant, addresses) {
+      return lookUpEach(addresses, async (address) => {
+        const { Items } = await client.send(
+          new QueryCommand({
+            TableName: tableName,
+            IndexName: 'byEmail',
+            KeyConditionExpression: 'email = :email AND begins_with(userKey, :tenant)',
+            ExpressionAttributeValues: { ':email': address, ':tenant': `${tenant}#` },
+            ProjectionExpression: 'userKey',
+            Limit: 1,
+          }),
+        );
+        return (Items?.length ?? 0) > 0;
+      });
     },
   };
 }

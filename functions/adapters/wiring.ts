@@ -6,7 +6,9 @@ import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { environment } from '../shared/environment';
 import type { DatasetSource } from '../exports/datasets';
 import type { FailedDeps } from '../exports/failed';
-import type { RunQueue, ScheduleGateway } from '../exports/service';
+import type { ExportRules, RunQueue, ScheduleGateway } from '../exports/service';
+import type { RecordsTable } from '../exports/datasets';
+import type { RecipientPolicy } from '../exports/recipients';
 import type { ExportStore } from '../exports/store';
 import { EXPORT_WORKER_TIMEOUT_SECONDS } from '../exports/limits';
 import type { ExportFiles, ProgressSink, WorkerDeps } from '../exports/worker';
@@ -14,7 +16,7 @@ import { deliver, type DeliverDeps } from '../notifications/deliver';
 import { pushFrames } from '../realtime/push';
 import { tracer } from '../shared/instrumentation';
 import type { ClaimNames } from '../shared/caller';
-import { positiveIntegerEnv, requireEnv } from '../shared/config';
+import { positiveIntegerEnv, requireEnv, stringListEnv } from '../shared/config';
 import type { ActionDeps } from '../realtime/action';
 import { publishTopicEvent, type TopicDeps, type TopicEventDeps } from '../topics/topics';
 import type { AlertDeps, AlertStore } from '../alerts/alerts';
@@ -25,11 +27,11 @@ import { connectionsApiClient, documentClient } from './aws-clients';
 import { connectionsApiGateway } from './connections-api';
 import { dynamoConnectionStore } from './dynamo-connection-store';
 import { dynamoNotificationStore } from './dynamo-notification-store';
-import { dynamoPreferenceStore } from './dynamo-preference-store';
+import { dynamoPreferenceStore, dynamoRecipientDirectory } from './dynamo-preference-store';
 import { dynamoDatasetChecks, dynamoDatasets, exportRecordsSetting } from './dynamo-datasets';
 import { dynamoExportStore, tenantAdmins } from './dynamo-export-store';
 import { eventBridgeScheduleGateway } from './eventbridge-scheduler';
-import { loadLinkKey } from './link-key';
+import { linkKeyRing, loadLinkKey, loadLinkKeys, type LinkKeyRing } from './link-key';
 import { s3ExportFiles } from './s3-export-files';
 import { sesMailer } from './ses-mailer';
 import { dynamoMembershipStore, dynamoSubscriptionStore } from './dynamo-topic-stores';
@@ -154,6 +156,24 @@ export function datasetChecksFromEnv(): Pick<DatasetSource, 'check'> {
   );
 }
 
+/** The deployer's records table (its `role` too), or undefined when none is configured. */
+export function exportRecordsFromEnv(): RecordsTable | undefined {
+  return exportRecordsSetting(environment.settings.exportRecords, process.env[environment.settings.exportRecords]);
+}
+
+/** Who may receive exports: the tenant's users by preference address (byEmail), and the deployer's domains. */
+export function recipientPolicyFromEnv(): RecipientPolicy {
+  const env = requireEnv([environment.tables.preferences, environment.settings.exportRecipientDomains]);
+  return {
+    directory: dynamoRecipientDirectory(documentClient(), env[environment.tables.preferences]),
+    allowedDomains: stringListEnv(environment.settings.exportRecipientDomains, env[environment.settings.exportRecipientDomains]),
+  };
+}
+
+export function exportRulesFromEnv(): ExportRules {
+  return { recipients: recipientPolicyFromEnv(), records: exportRecordsFromEnv() };
+}
+
 export function exportFilesFromEnv(): ExportFiles {
   const env = requireEnv([environment.buckets.exports]);
   return s3ExportFiles(tracer.captureAWSv3Client(new S3Client({})), env[environment.buckets.exports]);
@@ -162,6 +182,14 @@ export function exportFilesFromEnv(): ExportFiles {
 export async function linkKeyFromEnv(): Promise<Buffer> {
   const env = requireEnv([environment.settings.exportLinkKey]);
   return loadLinkKey(env[environment.settings.exportLinkKey], environment.settings.exportLinkKey);
+}
+
+/** The current and previous link keys, read at cold start (so a bad setting fails then) and again on an unknown key id. */
+export async function linkKeyRingFromEnv(): Promise<LinkKeyRing> {
+  const env = requireEnv([environment.settings.exportLinkKey]);
+  const ring = linkKeyRing(() => loadLinkKeys(env[environment.settings.exportLinkKey], environment.settings.exportLinkKey));
+  await ring.keys();
+  return ring;
 }
 
 /** `progress` frames to every socket of the owner, through the same push path as notifications. */
@@ -191,6 +219,7 @@ export async function exportWorkerDeps(): Promise<WorkerDeps> {
     notify: (requests) => deliver(delivery, requests),
     progress: progressSink(delivery),
     linkKey: await linkKeyFromEnv(),
+    recipients: recipientPolicyFromEnv(),
     httpApiUrl: env[environment.settings.httpApiUrl],
     retentionDays: positiveIntegerEnv(environment.settings.exportRetentionDays, env[environment.settings.exportRetentionDays]),
     leaseSeconds: EXPORT_WORKER_TIMEOUT_SECONDS,

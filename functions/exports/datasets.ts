@@ -1,4 +1,4 @@
-import { BadRequestError, ForbiddenError } from '../shared/errors';
+import { BadRequestError, ForbiddenError, LimitExceededError } from '../shared/errors';
 import type { MembershipStore } from '../topics/topics';
 import type { ExportColumn, ExportRow } from './formats';
 import type { Dataset, ExportFilters } from './model';
@@ -140,6 +140,26 @@ export interface RecordsTable {
   readonly table: string;
   readonly tenantKey: string;
   readonly sortKey?: string;
+  /** A role besides `admin` that may export records (cdk.json context `exportRecords.role`). */
+  readonly role?: string;
+}
+
+/**
+ * Records are the deployer's own table, not something a user made, so exporting them takes a role:
+ * `admin`, or the deployer's `exportRecords.role`. It is checked while a user calls (preview,
+ * schedule create and update, run now), with the roles of their token; a scheduled run has none.
+ */
+export function assertMayExport(dataset: Dataset, roles: readonly string[], records: RecordsTable | undefined): void {
+  if (dataset !== 'records') return;
+  if (!records) throw recordsNotConfigured();
+  const allowed = ['admin', ...(records.role !== undefined && records.role !== 'admin' ? [records.role] : [])];
+  if (roles.some((role) => allowed.includes(role))) return;
+  throw new LimitExceededError(
+    403,
+    `Exporting the records dataset needs the ${allowed.map((role) => `"${role}"`).join(' or ')} role`,
+    { name: 'recordsRole', allowed },
+    'role_required',
+  );
 }
 
 /** A date range is a key condition on the sort key; without one there is nothing to range over. */

@@ -48,6 +48,11 @@ export interface ExportSchedule {
   readonly expression: string;
   readonly timezone: string;
   readonly recipients: readonly string[];
+  /**
+   * The owner's address from their token when they last wrote the schedule: a recipient the
+   * worker allows without a preference address (recipients.ts).
+   */
+  readonly ownerEmail?: string;
   readonly createdAt: string;
   readonly updatedAt: string;
   readonly lastRun?: RunSummary;

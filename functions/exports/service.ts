@@ -17,9 +17,11 @@ import {
   type RunMessage,
   type UpdateScheduleBody,
 } from './model';
-import type { DatasetSource } from './datasets';
+import { assertMayExport, type DatasetSource, type RecordsTable } from './datasets';
+import { recipientsRefused, refusedRecipients, type RecipientPolicy } from './recipients';
 import { nextRunAt, toScheduleExpression } from './schedule';
 import { recordRun, type ExportStore, type Owner } from './store';
+import type { Caller } from '../shared/caller';
 import { EXPORT_QUOTAS } from './limits';
 
 /** The Scheduler schedule of an export schedule (functions/adapters/eventbridge-scheduler.ts). */
@@ -40,10 +42,23 @@ export interface ScheduleServiceDeps {
   readonly now?: () => Date;
 }
 
-/** What creating or changing a schedule needs besides the store: its Scheduler schedule, and the dataset's check. */
+/**
+ * The deployer's export limits that need more than the store (docs/exports.md, "Limits"): who may
+ * receive an export, and the records table, whose export takes a role.
+ */
+export interface ExportRules {
+  readonly recipients: RecipientPolicy;
+  readonly records: RecordsTable | undefined;
+}
+
+/**
+ * What creating or changing a schedule needs besides the store: its Scheduler schedule, the
+ * dataset's check and the export rules.
+ */
 export interface ScheduleWriteDeps extends ScheduleServiceDeps {
   readonly scheduler: ScheduleGateway;
   readonly datasets: Pick<DatasetSource, 'check'>;
+  readonly rules: ExportRules;
 }
 
 export interface ScheduleView extends ExportSchedule {
@@ -72,8 +87,20 @@ async function assertFilters(deps: ScheduleWriteDeps, owner: Owner, dataset: Dat
   await deps.datasets.check(dataset, { tenant: owner.tenant, userId: owner.userId }, filters);
 }
 
-export async function createSchedule(deps: ScheduleWriteDeps, owner: Owner, body: CreateScheduleBody): Promise<ScheduleView> {
+/** Recipients outside the tenant's users and the allowed domains answer 400, naming each. */
+async function assertRecipients(deps: ScheduleWriteDeps, caller: Caller, recipients: readonly string[]): Promise<void> {
+  const refused = await refusedRecipients(deps.rules.recipients, caller.tenant, recipients, caller.email);
+  if (refused.length > 0) throw recipientsRefused(refused, deps.rules.recipients.allowedDomains);
+}
+
+const lowercased = (recipients: readonly string[]) => [...new Set(recipients.map((address) => address.toLowerCase()))];
+
+export async function createSchedule(deps: ScheduleWriteDeps, caller: Caller, body: CreateScheduleBody): Promise<ScheduleView> {
+  const owner: Owner = { tenant: caller.tenant, userId: caller.userId };
+  // The role first: a records export by someone without it is refused whatever its filters.
+  assertMayExport(body.dataset, caller.roles, deps.rules.records);
   await assertFilters(deps, owner, body.dataset, body.filters ?? {});
+  await assertRecipients(deps, caller, body.recipients);
   // Two creates at once may both pass at the last free place: one schedule over, never more.
   if ((await deps.store.listSchedules(owner)).length >= EXPORT_QUOTAS.schedulesPerUser) {
     throw new LimitExceededError(403, `At most ${EXPORT_QUOTAS.schedulesPerUser} export schedules per user; delete one first`, {
@@ -93,7 +120,8 @@ export async function createSchedule(deps: ScheduleWriteDeps, owner: Owner, body
     schedule: body.schedule,
     expression: toScheduleExpression(body.schedule),
     timezone: body.timezone,
-    recipients: [...new Set(body.recipients.map((address) => address.toLowerCase()))],
+    recipients: lowercased(body.recipients),
+    ...(caller.email !== undefined && { ownerEmail: caller.email }),
     createdAt: now.toISOString(),
     updatedAt: now.toISOString(),
   };
@@ -115,18 +143,25 @@ export async function getSchedule(deps: ScheduleServiceDeps, owner: Owner, id: s
   return schedule;
 }
 
-export async function updateSchedule(deps: ScheduleWriteDeps, owner: Owner, id: string, body: UpdateScheduleBody): Promise<ScheduleView> {
+export async function updateSchedule(deps: ScheduleWriteDeps, caller: Caller, id: string, body: UpdateScheduleBody): Promise<ScheduleView> {
+  const owner: Owner = { tenant: caller.tenant, userId: caller.userId };
   const existing = await getSchedule(deps, owner, id);
   const now = deps.now?.() ?? new Date();
   const filters = body.filters ?? existing.filters;
+  assertMayExport(existing.dataset, caller.roles, deps.rules.records);
   await assertFilters(deps, owner, existing.dataset, filters);
+  // All recipients, the kept ones too: a schedule written before these limits is brought within them.
+  const ownerEmail = caller.email ?? existing.ownerEmail;
+  const recipients = body.recipients !== undefined ? lowercased(body.recipients) : existing.recipients;
+  await assertRecipients(deps, { ...caller, ...(ownerEmail !== undefined && { email: ownerEmail }) }, recipients);
   const scheduleInput = body.schedule ?? existing.schedule;
   const updated: ExportSchedule = {
     ...existing,
     ...(body.name !== undefined && { name: body.name }),
     ...(body.format !== undefined && { format: body.format }),
     ...(body.timezone !== undefined && { timezone: body.timezone }),
-    ...(body.recipients !== undefined && { recipients: [...new Set(body.recipients.map((address) => address.toLowerCase()))] }),
+    recipients,
+    ...(ownerEmail !== undefined && { ownerEmail }),
     filters,
     schedule: scheduleInput,
     expression: toScheduleExpression(scheduleInput),
@@ -144,9 +179,18 @@ export async function deleteSchedule(deps: ScheduleServiceDeps & { scheduler: Sc
   await deps.store.deleteSchedule(owner, id);
 }
 
-/** Queues the same message a firing sends, for now; the run is recorded `queued` at once. */
-export async function runNow(deps: ScheduleServiceDeps & { queue: RunQueue }, owner: Owner, id: string): Promise<{ runId: string }> {
+/**
+ * Queues the same message a firing sends, for now; the run is recorded `queued` at once. A records
+ * export needs its role here too: run now is a user calling, with a token.
+ */
+export async function runNow(
+  deps: ScheduleServiceDeps & { queue: RunQueue; records: RecordsTable | undefined },
+  caller: Caller,
+  id: string,
+): Promise<{ runId: string }> {
+  const owner: Owner = { tenant: caller.tenant, userId: caller.userId };
   const schedule = await getSchedule(deps, owner, id);
+  assertMayExport(schedule.dataset, caller.roles, deps.records);
   const now = deps.now?.() ?? new Date();
   if (!(await deps.store.takeRunNowSlot(owner, now, EXPORT_QUOTAS.runsNowPerMinute))) {
     const retryAfterSeconds = 60 - now.getUTCSeconds();

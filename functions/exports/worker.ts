@@ -28,6 +28,7 @@ import { contentTypeOf, fileExtensionOf, formatRows, type ExportColumn, type Exp
 import { downloadUrl, signLink } from './links';
 import type { ExportRun, ExportSchedule, RunMessage } from './model';
 import { recordRun, type ExportStore, type Owner } from './store';
+import { refusedRecipients, type RecipientPolicy } from './recipients';
 
 export interface ExportFiles {
   /** Streams `body` to `key`; `onUploadId` hears the multipart upload's id as soon as it exists. */
@@ -58,6 +59,8 @@ export interface WorkerDeps {
   readonly notify: (requests: DeliveryRequest[]) => Promise<unknown>;
   readonly progress: ProgressSink;
   readonly linkKey: Buffer;
+  /** Who may receive the email, checked again at each run (a schedule may predate the limits). */
+  readonly recipients: RecipientPolicy;
   readonly httpApiUrl: string;
   readonly retentionDays: number;
   /** How long a run may hold its schedule's lease: the worker's timeout, after which it is dead. */
@@ -238,10 +241,15 @@ async function refuse(deps: WorkerDeps, schedule: ExportSchedule, runId: string,
   await deps.store.finishRun(owner, schedule.id, scheduledAt, 'failed', deps.now?.() ?? new Date(), error);
 }
 
-/** A recipient who did not get the email: SES refused them (`rejected`), or a send failed after others had gone out. */
+/**
+ * A recipient who did not get the email: SES refused them (`rejected`), a send failed after others
+ * had gone out, or Herald did not send to them because they are no longer an allowed recipient
+ * (`notAllowed`, docs/exports.md "Limits").
+ */
 export interface Unsent {
   readonly to: string;
   readonly rejected: boolean;
+  readonly notAllowed?: boolean;
   readonly reason: string;
 }
 
@@ -265,11 +273,20 @@ async function emailOnce(deps: WorkerDeps, schedule: ExportSchedule, run: Export
     recipients: schedule.recipients,
   });
   const unmark = () => deps.store.unmarkEmailed(owner, schedule.id, run.scheduledAt);
+  // Recipients are checked again: the schedule may predate the limits, or a user may have left the
+  // tenant or changed their address. A refused one is skipped and recorded, never silently.
+  let refused: string[];
+  try {
+    refused = await refusedRecipients(deps.recipients, owner.tenant, email.to, schedule.ownerEmail);
+  } catch (error) {
+    await unmark();
+    throw error;
+  }
+  const unsent: Unsent[] = refused.map((to) => ({ to, rejected: false, notAllowed: true, reason: 'not an allowed recipient' }));
   // One email per recipient: nobody sees another recipient's address, and a recipient SES refuses
   // (the sandbox's unverified addresses) costs only that recipient their copy.
-  const unsent: Unsent[] = [];
   let sent = 0;
-  for (const to of email.to) {
+  for (const to of email.to.filter((address) => !refused.includes(address))) {
     try {
       await deps.mailer.send({ ...email, to: [to] });
       sent++;
@@ -289,12 +306,15 @@ async function emailOnce(deps: WorkerDeps, schedule: ExportSchedule, run: Export
   if (unsent.length === 0) return unsent;
   const rejected = unsent.filter((entry) => entry.rejected).length;
   if (rejected > 0) countMetric('ExportEmailsRejected', rejected);
-  if (unsent.length > rejected) countMetric('ExportEmailsFailed', unsent.length - rejected);
+  if (refused.length > 0) countMetric('ExportRecipientsNotAllowed', refused.length);
+  const failed = unsent.length - rejected - refused.length;
+  if (failed > 0) countMetric('ExportEmailsFailed', failed);
   logger.warn('Export email not sent to every recipient', {
     runId: run.runId,
     recipients: email.to.length,
     rejected,
-    failed: unsent.length - rejected,
+    notAllowed: refused.length,
+    failed,
     reason: unsent[0]!.reason,
   });
   return unsent;
@@ -304,17 +324,25 @@ async function emailOnce(deps: WorkerDeps, schedule: ExportSchedule, run: Export
  * What a succeeded run records in `error` about the recipients it did not reach, at most 500
  * characters: `EmailRejected: SES refused the email to 1 of 3 recipients: b@example.com (<SES's
  * reason>)`, with `; not sent to …` for sends that failed otherwise (`EmailFailed:` when only those).
+ * Recipients no longer allowed come first, and make it `RecipientNotAllowed:`.
  */
 export function unsentText(unsent: readonly Unsent[], recipients: number): string {
   const rejected = unsent.filter((entry) => entry.rejected);
-  const failed = unsent.filter((entry) => !entry.rejected);
+  const notAllowed = unsent.filter((entry) => entry.notAllowed);
+  const failed = unsent.filter((entry) => !entry.rejected && !entry.notAllowed);
   const parts = [
+    ...(notAllowed.length > 0
+      ? [
+          `not sent to ${notAllowed.length} of ${recipients} recipients, no longer allowed (not a user of the tenant, nor at an allowed domain): ${notAllowed.map(({ to }) => to).join(', ')}`,
+        ]
+      : []),
     ...(rejected.length > 0
       ? [`SES refused the email to ${rejected.length} of ${recipients} recipients: ${rejected.map(({ to }) => to).join(', ')} (${rejected[0]!.reason})`]
       : []),
     ...(failed.length > 0 ? [`not sent to ${failed.map(({ to }) => to).join(', ')} (${failed[0]!.reason})`] : []),
   ];
-  return `${rejected.length > 0 ? 'EmailRejected' : 'EmailFailed'}: ${parts.join('; ')}`.slice(0, 500);
+  const code = notAllowed.length > 0 ? 'RecipientNotAllowed' : rejected.length > 0 ? 'EmailRejected' : 'EmailFailed';
+  return `${code}: ${parts.join('; ')}`.slice(0, 500);
 }
 
 export function errorText(error: unknown): string {

@@ -1,3 +1,4 @@
+import { EMAIL } from './email';
 import { ForbiddenError, UnauthorizedError } from './errors';
 
 /** Who is calling, as established by the JWT authorizer. Every read checks tenant against this. */
@@ -5,6 +6,11 @@ export interface Caller {
   readonly tenant: string;
   readonly userId: string;
   readonly roles: readonly string[];
+  /**
+   * The token's `email` claim, lowercased, unless the token says it is unverified
+   * (`email_verified: false`). OIDC ID tokens (Cognito's too) carry it; access tokens usually do not.
+   */
+  readonly email?: string;
 }
 
 export interface ClaimNames {
@@ -24,7 +30,16 @@ export function callerFromClaims(claims: Claims, names: ClaimNames): Caller {
   }
   // Tenant and user become key prefixes ("tenant#user"); refuse values that could forge another key.
   if (!SAFE_ID.test(tenant) || !SAFE_ID.test(claims.sub)) throw new ForbiddenError('Tenant or subject has unsupported characters');
-  return { tenant, userId: claims.sub, roles: parseRoles(claims[names.rolesClaim]) };
+  const email = tokenEmail(claims);
+  return { tenant, userId: claims.sub, roles: parseRoles(claims[names.rolesClaim]), ...(email !== undefined && { email }) };
+}
+
+/** API Gateway passes every claim as a string, so `email_verified` may be `false` or `"false"`. */
+function tokenEmail(claims: NonNullable<Claims>): string | undefined {
+  const email = claims.email;
+  if (typeof email !== 'string' || !EMAIL.test(email)) return undefined;
+  if (claims.email_verified === false || claims.email_verified === 'false') return undefined;
+  return email.toLowerCase();
 }
 
 /**

@@ -34,8 +34,10 @@ export const environment = {
     /** The SES configuration set every send names (its events feed the bounce and complaint alarms). */
     emailConfigurationSet: 'EMAIL_CONFIGURATION_SET',
     exportRetentionDays: 'EXPORT_RETENTION_DAYS',
-    /** JSON `{table, tenantKey, sortKey?}` of the records dataset's table, or empty when none is configured. */
+    /** JSON `{table, tenantKey, sortKey?, role?}` of the records dataset's table, or empty when none is configured. */
     exportRecords: 'EXPORT_RECORDS',
+    /** JSON list of the domains any address of which may receive exports, besides the tenant's users. */
+    exportRecipientDomains: 'EXPORT_RECIPIENT_DOMAINS',
     exportScheduleGroup: 'EXPORT_SCHEDULE_GROUP',
     exportSchedulerRoleArn: 'EXPORT_SCHEDULER_ROLE_ARN',
     exportQueueArn: 'EXPORT_QUEUE_ARN',

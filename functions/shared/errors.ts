@@ -53,12 +53,30 @@ export class ConflictError extends HeraldError {
   }
 }
 
+/** A limit's description in an error body: its name, and what else says how to stay within it. */
+export interface LimitDetails {
+  readonly name: string;
+  readonly max?: number;
+  readonly retryAfterSeconds?: number;
+  /** What the limit allows, where that is a list (the roles that may, the domains allowed). */
+  readonly allowed?: readonly string[];
+}
+
 /**
- * A quota or rate limit was reached: 403 for a standing quota (delete something first), 429 for a
- * rate (wait). The body names the limit: `limit: {name, max, retryAfterSeconds?}`.
+ * A quota, rate or policy limit was reached: 400 for input the limit refuses (a recipient outside
+ * the allowed ones), 403 for a standing quota (delete something first) or a role the caller lacks,
+ * 429 for a rate (wait). The body names the limit: `limit: {name, max?, retryAfterSeconds?, allowed?}`.
+ * `code` is `limit_exceeded` for quotas and rates, and says what was refused otherwise.
  */
 export class LimitExceededError extends HeraldError {
-  constructor(status: 403 | 429, message: string, limit: { readonly name: string; readonly max: number; readonly retryAfterSeconds?: number }) {
-    super(status, 'limit_exceeded', message, { limit });
+  constructor(status: 400 | 403 | 429, message: string, limit: LimitDetails, code = 'limit_exceeded', details: Record<string, unknown> = {}) {
+    super(status, code, message, { ...details, limit });
+  }
+}
+
+/** What a link or id pointed to existed and was deleted on purpose (a deleted export schedule). */
+export class GoneError extends HeraldError {
+  constructor(message: string, code = 'gone') {
+    super(410, code, message);
   }
 }

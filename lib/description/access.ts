@@ -34,6 +34,12 @@ export type Trigger =
        * @default 'queue'
        */
       readonly from?: 'queue' | 'deadLetter';
+      /**
+       * At most this many invocations at once from this queue (Lambda's SQS ScalingConfig
+       * MaximumConcurrency, 2 to 1000); the local poller runs at most as many batches at once.
+       * @default unbounded deployed (Lambda scales the pollers); one batch at a time locally
+       */
+      readonly maxConcurrency?: number;
     };
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';

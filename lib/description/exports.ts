@@ -1,7 +1,7 @@
 /**
  * Scheduled exports: schedules, runs now, previews, downloads, the worker and the DLQ's last handler (docs/exports.md).
  */
-import { EXPORT_WORKER_TIMEOUT_SECONDS } from './resources';
+import { EXPORT_WORKER_MAX_CONCURRENCY, EXPORT_WORKER_TIMEOUT_SECONDS } from './resources';
 import { claimSettings, deliverAccess, mergeAccess, type Access, type FunctionSpec } from './access';
 
 /** Schedule writes touch the Scheduler schedule that fires them. */
@@ -20,6 +20,12 @@ const datasetAccess = mergeAccess(datasetCheckAccess, {
   readsExportRecords: true,
 });
 
+/**
+ * Who may receive an export: the tenant's users by preference address (the preferences table's
+ * byEmail index), and the deployer's allowed domains.
+ */
+const recipientCheckAccess: Access = { tables: { preferences: ['QueryIndex'] }, settings: ['exportRecipientDomains'] };
+
 /** A run's records, kept beside its schedule: created once, then updated as it goes. */
 const runRecordAccess: Access = { tables: { exports: ['GetItem', 'PutItem', 'UpdateItem'] } };
 
@@ -30,7 +36,7 @@ export const exportsFunctions = {
     trigger: { kind: 'http', method: 'POST', path: '/exports/schedules', auth: 'jwt' },
     // The schedule item is written first and deleted again when Scheduler refuses the schedule; a
     // retried create whose first answer was lost updates the schedule it made.
-    ...mergeAccess(datasetCheckAccess, {
+    ...mergeAccess(datasetCheckAccess, recipientCheckAccess, {
       // Query counts the owner's schedules against the quota.
       tables: { exports: ['Query', 'UpdateItem', 'DeleteItem'] },
       manageSchedules: ['CreateSchedule', 'UpdateSchedule'],
@@ -55,7 +61,7 @@ export const exportsFunctions = {
     entry: 'functions/exports/handlers/update-schedule.ts',
     description: 'Changes an export schedule and its EventBridge Scheduler schedule',
     trigger: { kind: 'http', method: 'PATCH', path: '/exports/schedules/{id}', auth: 'jwt' },
-    ...mergeAccess(datasetCheckAccess, {
+    ...mergeAccess(datasetCheckAccess, recipientCheckAccess, {
       tables: { exports: ['GetItem', 'UpdateItem'] },
       manageSchedules: ['UpdateSchedule'],
       settings: scheduleWriteSettings,
@@ -76,7 +82,8 @@ export const exportsFunctions = {
     // UpdateItem takes a run-now slot of the minute.
     tables: { exports: ['GetItem', 'PutItem', 'UpdateItem'] },
     queues: { exports: 'send' },
-    settings: claimSettings,
+    // exportRecords: a records export needs its role here too.
+    settings: [...claimSettings, 'exportRecords'],
   },
   previewExport: {
     entry: 'functions/exports/handlers/preview.ts',
@@ -110,8 +117,10 @@ export const exportsFunctions = {
   exportWorker: {
     entry: 'functions/exports/handlers/worker.ts',
     description: 'Runs one export: run record, lease, streamed upload to S3, email and notification',
-    trigger: { kind: 'queue', queue: 'exports', batchSize: 1 },
-    ...mergeAccess(deliverAccess, datasetAccess, runRecordAccess, {
+    // At most EXPORT_WORKER_MAX_CONCURRENCY runs at once; more firings wait in the queue (docs/exports.md, "Limits").
+    trigger: { kind: 'queue', queue: 'exports', batchSize: 1, maxConcurrency: EXPORT_WORKER_MAX_CONCURRENCY },
+    // The recipients are checked again at each run: a schedule may predate the limits, or a user may have left.
+    ...mergeAccess(deliverAccess, datasetAccess, runRecordAccess, recipientCheckAccess, {
       buckets: { exports: 'write' },
       sendEmail: true,
       settings: ['emailSender', 'emailConfigurationSet', 'exportRetentionDays', 'exportLinkKey', 'httpApiUrl'],

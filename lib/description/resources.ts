@@ -1,7 +1,7 @@
 /**
  * Herald's tables, queues, failure queues and buckets: keys, indexes, TTL, streams, timeouts.
  */
-import { EXPORT_WORKER_TIMEOUT_SECONDS } from '#functions/exports/limits';
+import { EXPORT_WORKER_MAX_CONCURRENCY, EXPORT_WORKER_TIMEOUT_SECONDS } from '#functions/exports/limits';
 import { environment } from '#functions/shared/environment';
 import type { SettingName } from './settings';
 
@@ -110,9 +110,15 @@ export const tables = {
     partitionKey: { name: 'dedupeKey', type: 'S' },
     ttlAttribute: 'expiresAt',
   },
+  /**
+   * `byEmail` finds the users of a tenant who set an address (export recipients, docs/exports.md
+   * "Limits"): `email` = the address and `userKey` begins with `tenant#`, both key conditions, so
+   * the lookup reads one tenant's entries only. Sparse: only preferences with an email are in it.
+   */
   preferences: {
     envVar: environment.tables.preferences,
     partitionKey: { name: 'userKey', type: 'S' },
+    indexes: [{ name: 'byEmail', partitionKey: { name: 'email', type: 'S' }, sortKey: { name: 'userKey', type: 'S' } }],
   },
   /** Who belongs to a topic: `topicKey` (tenant#topic) + `userId`. */
   memberships: {
@@ -153,7 +159,7 @@ export const tables = {
   },
 } as const satisfies Record<string, TableSpec>;
 
-export { EXPORT_WORKER_TIMEOUT_SECONDS };
+export { EXPORT_WORKER_MAX_CONCURRENCY, EXPORT_WORKER_TIMEOUT_SECONDS };
 
 /**
  * Visibility timeout of every DLQ: a DLQ may feed a last handler (`from: 'deadLetter'`), which

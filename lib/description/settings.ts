@@ -40,6 +40,8 @@ export interface SettingValues {
   readonly emailConfigurationSet: string;
   readonly exportRetentionDays: number;
   readonly exportRecords: RecordsTable | undefined;
+  /** Domains (lowercase) any address at which may receive exports. */
+  readonly exportRecipientDomains: readonly string[];
   readonly exportScheduleGroup: string;
   readonly exportSchedulerRoleArn: string;
   readonly exportQueueArn: string;
@@ -65,6 +67,8 @@ export function encodeSettings(values: SettingValues): Record<SettingName, strin
     emailConfigurationSet: values.emailConfigurationSet,
     exportRetentionDays: String(values.exportRetentionDays),
     exportRecords: values.exportRecords === undefined ? '' : JSON.stringify(values.exportRecords),
+    // JSON, so that no domains is a value rather than a missing variable.
+    exportRecipientDomains: JSON.stringify(values.exportRecipientDomains),
     exportScheduleGroup: values.exportScheduleGroup,
     exportSchedulerRoleArn: values.exportSchedulerRoleArn,
     exportQueueArn: values.exportQueueArn,

@@ -108,6 +108,7 @@ export class HeraldFunctions extends Construct {
       emailConfigurationSet: email.configurationSetName,
       exportRetentionDays: exports.fileRetentionDays,
       exportRecords: exports.records,
+      exportRecipientDomains: exports.recipientDomains,
       exportScheduleGroup: exports.scheduleGroupName,
       exportSchedulerRoleArn: exports.schedulerRole.roleArn,
       exportQueueArn: exports.queue.queueArn,
@@ -176,8 +177,9 @@ export class HeraldFunctions extends Construct {
           break;
         }
         case 'queue':
-          if (trigger.from === 'deadLetter') queueOwners[trigger.queue].processFailedRunsWith(fn, { batchSize: trigger.batchSize });
-          else queueOwners[trigger.queue].processRunsWith(fn, { batchSize: trigger.batchSize });
+          if (trigger.from === 'deadLetter')
+            queueOwners[trigger.queue].processFailedRunsWith(fn, { batchSize: trigger.batchSize, maxConcurrency: trigger.maxConcurrency });
+          else queueOwners[trigger.queue].processRunsWith(fn, { batchSize: trigger.batchSize, maxConcurrency: trigger.maxConcurrency });
           break;
       }
     }

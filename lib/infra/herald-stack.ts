@@ -99,6 +99,7 @@ export class HeraldStack extends Stack {
       autoDeleteFiles: config.exportsBucketAutoDelete,
       alarmTopic,
       records: config.exportRecords,
+      recipientDomains: config.exportRecipientDomains,
     });
     this.alertFanout = new AlertFanout(this, kept('AlertFanout'), { alertsTable: this.data.tables.alerts, alarmTopic });
     this.realtimeApi = new RealtimeApi(this, kept('RealtimeApi'), { throttle, accessLogRetention: logRetention });

@@ -14,6 +14,16 @@ import { alarmAtLeast, COUNT_EACH_MINUTE, EACH_MINUTE, RUNBOOK } from './alarms'
 import { acknowledge } from './nag';
 import { InvalidPropsError, requireInteger, requireMatch, withDefaults } from './support';
 
+const DOMAIN = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)+$/;
+
+/** How a function consumes one of the construct's queues. */
+export interface ConsumeOptions {
+  /** @default 1 */
+  readonly batchSize?: number;
+  /** Invocations at once (SQS ScalingConfig.MaximumConcurrency, 2 to 1000). @default unbounded */
+  readonly maxConcurrency?: number;
+}
+
 export interface ScheduledExportsProps {
   /**
    * Days an export file is kept (S3 lifecycle); its emailed download link lives as long.
@@ -41,6 +51,12 @@ export interface ScheduledExportsProps {
    * @default none: the dataset answers 400
    */
   readonly records?: ExportRecordsConfig;
+  /**
+   * Domains any address at which may receive export emails, besides the users of the owner's
+   * tenant (docs/exports.md, "Limits").
+   * @default none
+   */
+  readonly recipientDomains?: readonly string[];
   /**
    * Visibility timeout of the exports queue; `processRunsWith` checks it is at least 6x the
    * worker's timeout, as Lambda wants for a queue source.
@@ -101,6 +117,7 @@ export class ScheduledExports extends Construct {
   public readonly linkKey: Secret;
   public readonly fileRetentionDays: number;
   public readonly records?: ExportRecordsConfig;
+  public readonly recipientDomains: readonly string[];
   private readonly queueVisibilitySeconds: number;
 
   constructor(scope: Construct, id: string, props: ScheduledExportsProps = {}) {
@@ -118,6 +135,8 @@ export class ScheduledExports extends Construct {
     }
     this.fileRetentionDays = merged.fileRetentionDays;
     this.records = merged.records;
+    this.recipientDomains = (props.recipientDomains ?? []).map((domain) => domain.toLowerCase());
+    for (const domain of this.recipientDomains) requireMatch(this, 'recipientDomains', domain, DOMAIN, 'a domain name such as example.com');
     this.scheduleGroupName = merged.scheduleGroupName;
     this.queueVisibilitySeconds = merged.queueVisibilityTimeout.toSeconds();
 
@@ -208,7 +227,7 @@ export class ScheduledExports extends Construct {
     acknowledge(
       this.linkKey.node.defaultChild as CfnResource,
       'SMG4',
-      'Rotating the link key would invalidate every download link already emailed; links expire with their files (exportRetentionDays), and the key never leaves AWS.',
+      'Rotated by putting a new value (docs/exports.md, "Download links"): links name their key, and the AWSPREVIOUS version stays accepted, so a rotation at most every exportRetentionDays keeps every emailed link working. A scheduled rotation Lambda is not deployed: the key never leaves AWS, and a rotation more often than the retention would cut links short.',
     );
 
     this.scheduleGroup = new CfnScheduleGroup(this, 'ExportScheduleGroup', { name: this.scheduleGroupName });
@@ -288,18 +307,24 @@ export class ScheduledExports extends Construct {
     });
   }
 
-  /** Makes `handler` the export worker: it receives each run request, `batchSize` at a time (default 1). */
-  public processRunsWith(handler: LambdaFunction, options: { readonly batchSize?: number } = {}): void {
-    this.consume(this.queue, 'the exports queue', this.queueVisibilitySeconds, handler, 'ExportWorkerSource', options.batchSize ?? 1);
+  /**
+   * Makes `handler` the export worker: it receives each run request, `batchSize` at a time (default
+   * 1), at most `maxConcurrency` invocations at once (default: as many as Lambda scales to).
+   */
+  public processRunsWith(handler: LambdaFunction, options: ConsumeOptions = {}): void {
+    this.consume(this.queue, 'the exports queue', this.queueVisibilitySeconds, handler, 'ExportWorkerSource', options);
   }
 
   /** Makes `handler` the last handler of run requests that ran out of receives (it marks the run failed). */
-  public processFailedRunsWith(handler: LambdaFunction, options: { readonly batchSize?: number } = {}): void {
-    this.consume(this.deadLetterQueue, "the exports queue's DLQ", DEAD_LETTER_VISIBILITY_SECONDS, handler, 'ExportFailedSource', options.batchSize ?? 1);
+  public processFailedRunsWith(handler: LambdaFunction, options: ConsumeOptions = {}): void {
+    this.consume(this.deadLetterQueue, "the exports queue's DLQ", DEAD_LETTER_VISIBILITY_SECONDS, handler, 'ExportFailedSource', options);
   }
 
-  private consume(queue: Queue, what: string, visibilitySeconds: number, handler: LambdaFunction, mappingId: string, batchSize: number): void {
+  private consume(queue: Queue, what: string, visibilitySeconds: number, handler: LambdaFunction, mappingId: string, options: ConsumeOptions): void {
+    const batchSize = options.batchSize ?? 1;
     requireInteger(this, 'batchSize', batchSize, 1, 10);
+    // Lambda's ScalingConfig.MaximumConcurrency range.
+    if (options.maxConcurrency !== undefined) requireInteger(this, 'maxConcurrency', options.maxConcurrency, 2, 1000);
     // Lambda's default timeout is 3 s.
     const timeout = handler.timeout?.toSeconds() ?? 3;
     if (visibilitySeconds < 6 * timeout) {
@@ -312,6 +337,11 @@ export class ScheduledExports extends Construct {
     // A mapping rather than SqsEventSource, whose automatic grantConsumeMessages adds GetQueueUrl and
     // ChangeMessageVisibility: the role gets what Lambda's SQS mapping calls, and no more.
     queue.grant(handler, 'sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes');
-    handler.addEventSourceMapping(mappingId, { eventSourceArn: queue.queueArn, batchSize, reportBatchItemFailures: true });
+    handler.addEventSourceMapping(mappingId, {
+      eventSourceArn: queue.queueArn,
+      batchSize,
+      reportBatchItemFailures: true,
+      ...(options.maxConcurrency !== undefined && { maxConcurrency: options.maxConcurrency }),
+    });
   }
 }

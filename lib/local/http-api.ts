@@ -39,6 +39,8 @@ const devTokenBody = z.strictObject({
   tenant: z.optional(z.string().check(z.regex(/^[A-Za-z0-9._:@+-]{1,128}$/))),
   user: z.string().check(z.regex(/^[A-Za-z0-9._:@+-]{1,128}$/)),
   roles: z._default(z.array(z.string().check(z.minLength(1), z.maxLength(64))).check(z.maxLength(20)), []),
+  // The `email` claim an OIDC ID token carries (export recipients allow the caller's own).
+  email: z.optional(z.string().check(z.regex(/^[^\s@]+@[^\s@]+\.[^\s@]+$/), z.maxLength(254))),
   // Negative values mint already-expired tokens, so tests can prove expiry is enforced.
   expiresInSeconds: z.optional(z.int().check(z.minimum(-86_400), z.maximum(86_400))),
 });

@@ -4,7 +4,7 @@ export interface LocalIssuer {
   readonly issuer: string;
   readonly audience: string;
   readonly jwks: JSONWebKeySet;
-  sign(claims: { tenant?: string; user: string; roles: readonly string[]; expiresInSeconds?: number }): Promise<string>;
+  sign(claims: { tenant?: string; user: string; roles: readonly string[]; email?: string; expiresInSeconds?: number }): Promise<string>;
   /** What API Gateway's JWT authorizer checks: signature, pinned algorithm, issuer, audience, expiry. */
   verify(token: string): Promise<JWTPayload>;
 }
@@ -21,9 +21,9 @@ export async function createLocalIssuer(issuer: string, audience: string): Promi
     issuer,
     audience,
     jwks,
-    async sign({ tenant, user, roles, expiresInSeconds = 3600 }) {
+    async sign({ tenant, user, roles, email, expiresInSeconds = 3600 }) {
       const now = Math.floor(Date.now() / 1000);
-      return new SignJWT({ ...(tenant === undefined ? {} : { tenant }), roles: [...roles] })
+      return new SignJWT({ ...(tenant === undefined ? {} : { tenant }), roles: [...roles], ...(email === undefined ? {} : { email, email_verified: true }) })
         .setProtectedHeader({ alg: ALGORITHM, kid, typ: 'JWT' })
         .setIssuer(issuer)
         .setAudience(audience)

@@ -49,6 +49,11 @@ export interface LocalUrls {
 }
 
 export interface LocalRuntimeOptions {
+  /**
+   * The download links' keys, current first, then the previous one (as after a rotation).
+   * @default one key made for this run
+   */
+  readonly exportLinkKeys?: readonly Buffer[];
   /** First of seven consecutive ports; 0 lets the OS pick each one (tests). @default 4100 */
   readonly portBase?: number;
   /** Where DynamoDB Local and fauxqs keep their data; undefined keeps everything in memory. */
@@ -79,7 +84,13 @@ export const LOCAL_EMAIL_SENDER = 'exports@herald.local';
  * The deployer's own table behind the `records` export dataset, as cdk.json's `exportRecords`
  * names one when deployed: locally a table made for it, keyed like a typical field-ops table.
  */
-export const LOCAL_EXPORT_RECORDS = { table: 'herald-local-records', tenantKey: 'tenantId', sortKey: 'recordedAt' } as const;
+export const LOCAL_EXPORT_RECORDS = { table: 'herald-local-records', tenantKey: 'tenantId', sortKey: 'recordedAt', role: 'records-export' } as const;
+/**
+ * The domain any address at which may receive exports locally, as cdk.json's
+ * `exportRecipientDomains` allows some when deployed: the examples' and tests' `example.com`.
+ * Addresses elsewhere must be a tenant user's preference address (docs/exports.md, "Limits").
+ */
+export const LOCAL_EXPORT_RECIPIENT_DOMAINS = ['example.com'] as const;
 /** The stack name the local runtime synthesizes, so local physical names read like a deployment's. */
 const LOCAL_STACK_NAME = 'herald';
 /** The Scheduler group of export schedules, `<stack>-exports` as the stack names it. */
@@ -148,6 +159,8 @@ export interface ServedEventSource {
   readonly batchSize: number;
   readonly reportBatchItemFailures: boolean;
   readonly filterPatterns?: readonly object[];
+  /** Queue pollers only: batches invoked at once, at most (the mapping's ScalingConfig.MaximumConcurrency). */
+  readonly maxConcurrency?: number;
   /** Stream pollers only, as Lambda has them for streams only. */
   readonly retryAttempts?: number;
   readonly maxRecordAgeSeconds?: number;
@@ -296,6 +309,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       emailConfigurationSet: LOCAL_EMAIL_CONFIGURATION_SET,
       exportRetentionDays,
       exportRecords: LOCAL_EXPORT_RECORDS,
+      exportRecipientDomains: LOCAL_EXPORT_RECIPIENT_DOMAINS,
       exportScheduleGroup: LOCAL_EXPORT_SCHEDULE_GROUP,
       // The stack's scheduler role as the template names it, so iam:PassRole is checked against it.
       exportSchedulerRoleArn: iam?.schedulerRole.roleArn ?? `arn:aws:iam::${LOCAL_ACCOUNT}:role/herald-local-scheduler`,
@@ -303,7 +317,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       exportDeadLetterQueueArn: queues.exports.dlqArn,
       // Deployed, a Secrets Manager secret the stack generates; locally a key made for this run,
       // so links from an earlier run stop working, as they would after a key change.
-      exportLinkKey: `key:${randomBytes(32).toString('base64')}`,
+      exportLinkKey: `key:${(options.exportLinkKeys ?? [randomBytes(32)]).map((key) => key.toString('base64')).join(',')}`,
       httpApiUrl: httpUrl,
       ...REALTIME_LIMIT_DEFAULTS,
     });
@@ -367,7 +381,11 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
         }
         case 'queue': {
           const deadLetter = trigger.from === 'deadLetter';
-          const settings = { batchSize: trigger.batchSize, reportBatchItemFailures: true };
+          const settings = {
+            batchSize: trigger.batchSize,
+            reportBatchItemFailures: true,
+            ...(trigger.maxConcurrency !== undefined && { maxConcurrency: trigger.maxConcurrency }),
+          };
           const poller = await startSqsPoller({
             sqs: asEventSource(sqsClient, fn, QUEUE_MAPPING_OPERATIONS),
             queueUrl: deadLetter ? queues[trigger.queue].dlqUrl : queueUrls[trigger.queue],
@@ -445,6 +463,7 @@ function localStackContext(): Record<string, unknown> {
     alarmEmail: 'alarms@herald.local',
     alarmTopicArn: '',
     exportRecords: LOCAL_EXPORT_RECORDS,
+    exportRecipientDomains: LOCAL_EXPORT_RECIPIENT_DOMAINS,
     createApiGatewayAccountRole: false,
     emailIdentityDomain: '',
     createEmailIdentity: true,

@@ -35,6 +35,11 @@ export interface SqsPollerOptions {
   readonly maxBatchingWindowSeconds?: number;
   /** Lambda FilterCriteria patterns; a message matching none is deleted without an invocation. */
   readonly filterPatterns?: readonly FilterPattern[];
+  /**
+   * Batches invoked at once, at most, as the mapping's ScalingConfig.MaximumConcurrency bounds
+   * Lambda; the poller receives the next batch while fewer are in flight. @default 1
+   */
+  readonly maxConcurrency?: number;
   /** Long-poll wait, 1 to 20 (Lambda's pollers use 20). @default 20 */
   readonly waitTimeSeconds?: number;
   /** @default console */
@@ -81,6 +86,7 @@ class QueuePoller implements SqsPoller {
   private readonly batchSize: number;
   private readonly waitTimeSeconds: number;
   private readonly batchingWindowMs: number;
+  private readonly maxConcurrency: number;
   private task: Promise<void> = Promise.resolve();
   private lastError: string | undefined;
   /** The one queue whose redrive policy targets this one, if exactly one does. */
@@ -103,6 +109,10 @@ class QueuePoller implements SqsPoller {
     }
     if (!(windowSeconds >= 0 && windowSeconds <= 300)) throw new RangeError(`maxBatchingWindowSeconds must be 0 to 300, got ${windowSeconds}`);
     this.batchingWindowMs = windowSeconds * 1000;
+    this.maxConcurrency = options.maxConcurrency ?? 1;
+    if (!Number.isInteger(this.maxConcurrency) || this.maxConcurrency < 1 || this.maxConcurrency > 1000) {
+      throw new RangeError(`maxConcurrency must be 1 to 1000, got ${this.maxConcurrency}`);
+    }
     this.functionName = options.functionName ?? queueArn.split(':').at(-1)!;
     this.region = queueArn.split(':')[3]!;
     this.logger = options.logger ?? console;
@@ -187,18 +197,34 @@ class QueuePoller implements SqsPoller {
     return this.origins.get(id) ?? undefined;
   }
 
+  /** Receives while fewer than maxConcurrency batches are in flight; on stop, lets those finish. */
   private async run(): Promise<void> {
+    const inFlight = new Set<Promise<void>>();
+    const pause = () => delay(1000, undefined, { signal: this.abort.signal }).catch(() => undefined);
     while (!this.abort.signal.aborted) {
+      if (inFlight.size >= this.maxConcurrency) {
+        await Promise.race(inFlight);
+        continue;
+      }
       try {
         const messages = await this.receiveBatch();
         this.lastError = undefined;
-        if (messages.length > 0) await this.process(messages);
+        if (messages.length === 0) continue;
+        const batch: Promise<void> = this.process(messages)
+          .catch(async (error: unknown) => {
+            if (this.abort.signal.aborted) return;
+            this.report('polling failed', error);
+            await pause();
+          })
+          .finally(() => inFlight.delete(batch));
+        inFlight.add(batch);
       } catch (error) {
-        if (this.abort.signal.aborted) return;
+        if (this.abort.signal.aborted) break;
         this.report('polling failed', error);
-        await delay(1000, undefined, { signal: this.abort.signal }).catch(() => undefined);
+        await pause();
       }
     }
+    await Promise.all(inFlight);
   }
 
   private async receive(max: number, waitTimeSeconds: number): Promise<Message[]> {

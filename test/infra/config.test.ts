@@ -67,6 +67,26 @@ describe('deployment context', () => {
     for (const [value, named] of cases) expect(configErrorOf(() => buildHeraldApp({ exportRecords: value })).message).toContain(named);
   });
 
+  it('reads exportRecipientDomains and exportRecords.role into the functions settings, and names a bad value', () => {
+    const { config, stack } = buildHeraldApp({
+      emailSender: 'a@example.com',
+      exportRecipientDomains: 'Example.com, partner.example',
+      exportRecords: { table: 'WorkOrders', tenantKey: 'tenantId', role: 'records-export' },
+      'aws:cdk:bundling-stacks': [],
+    });
+    expect(config.exportRecipientDomains).toEqual(['example.com', 'partner.example']);
+    expect(JSON.parse(stack.functions.settings.exportRecipientDomains)).toEqual(['example.com', 'partner.example']);
+    expect(JSON.parse(stack.functions.settings.exportRecords)).toMatchObject({ role: 'records-export' });
+    expect(buildHeraldApp({ emailSender: 'a@example.com', 'aws:cdk:bundling-stacks': [] }).stack.functions.settings.exportRecipientDomains).toBe('[]');
+    for (const [context, named] of [
+      [{ exportRecipientDomains: ['*.example.com'] }, '"exportRecipientDomains" has "*.example.com"'],
+      [{ exportRecipientDomains: 'ops@example.com' }, '"exportRecipientDomains" has "ops@example.com"'],
+      [{ exportRecords: { table: 'WorkOrders', tenantKey: 'tenantId', role: 'two words' } }, '"exportRecords.role"'],
+    ] as const) {
+      expect(configErrorOf(() => buildHeraldApp(context)).message).toContain(named);
+    }
+  });
+
   it('rejects an alarmTopicArn that is not an SNS topic ARN', () => {
     expect(configErrorOf(() => buildHeraldApp({ alarmTopicArn: 'ops-pager' })).message).toContain('"alarmTopicArn"');
   });

@@ -2,7 +2,7 @@ import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError } from '#lib/config';
 import { buildHeraldApp } from '#lib/infra/herald-stack';
-import { EXPORT_WORKER_TIMEOUT_SECONDS, functions, queues } from '#lib/description';
+import { EXPORT_WORKER_MAX_CONCURRENCY, EXPORT_WORKER_TIMEOUT_SECONDS, functions, queues } from '#lib/description';
 import { SKIP_BUNDLING, synthesize } from './synth';
 
 type Resource = { Type: string; Properties: Record<string, any> };
@@ -44,11 +44,15 @@ describe('scheduled exports infrastructure', () => {
     });
   });
 
-  it('feeds the worker from the exports queue one message at a time, with a DLQ and a visibility timeout of 6x its timeout', () => {
+  it('feeds the worker from the exports queue one message at a time, at most EXPORT_WORKER_MAX_CONCURRENCY at once, with a DLQ and a visibility timeout of 6x its timeout', () => {
     const [workerId, worker] = functionNamed(functions.exportWorker.description);
     expect(worker.Properties.Timeout).toBe(EXPORT_WORKER_TIMEOUT_SECONDS);
     const mapping = resourcesOf('AWS::Lambda::EventSourceMapping').find(([, m]) => m.Properties.FunctionName.Ref === workerId)![1];
-    expect(mapping.Properties).toMatchObject({ BatchSize: 1, FunctionResponseTypes: ['ReportBatchItemFailures'] });
+    expect(mapping.Properties).toMatchObject({
+      BatchSize: 1,
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+      ScalingConfig: { MaximumConcurrency: EXPORT_WORKER_MAX_CONCURRENCY },
+    });
     const queue = resourcesOf('AWS::SQS::Queue').find(([id]) => mapping.Properties.EventSourceArn['Fn::GetAtt'][0] === id)![1];
     expect(queue.Properties.VisibilityTimeout).toBeGreaterThanOrEqual(6 * EXPORT_WORKER_TIMEOUT_SECONDS);
     expect(queue.Properties.RedrivePolicy.maxReceiveCount).toBe(queues.exports.maxReceiveCount);

@@ -56,6 +56,8 @@ interface MappingShape {
   readonly batchSize: number;
   readonly reportBatchItemFailures: boolean;
   readonly filterPatterns: Json[];
+  /** Queue mappings only: ScalingConfig.MaximumConcurrency, null when unbounded. */
+  readonly maxConcurrency?: number | null;
   /** Stream mappings only. */
   readonly retryAttempts?: number;
   readonly maxRecordAgeSeconds?: number;
@@ -206,7 +208,7 @@ describe('the CDK template and the local runtime', () => {
     expect(localPairs.sort()).toEqual(deployedPairs);
   });
 
-  it('read each event source with the same settings: batch size, retries, record age, bisection, starting position, filters, failure destination, partial batch responses', async () => {
+  it('read each event source with the same settings: batch size, concurrency, retries, record age, bisection, starting position, filters, failure destination, partial batch responses', async () => {
     const local = await localResources();
     const served: Record<string, MappingShape> = {};
     // Keyed by the resource the poller really reads (its ARN), not by the label it was started under.
@@ -308,6 +310,7 @@ const COMPARED_MAPPING_PROPERTIES = new Set([
   'BisectBatchOnFunctionError',
   'StartingPosition',
   'DestinationConfig',
+  'ScalingConfig',
 ]);
 
 function mappingInTemplate(properties: Json, labelOf: (value: Json) => string): MappingShape {
@@ -316,7 +319,8 @@ function mappingInTemplate(properties: Json, labelOf: (value: Json) => string): 
     reportBatchItemFailures: (properties.FunctionResponseTypes ?? []).includes('ReportBatchItemFailures'),
     filterPatterns: (properties.FilterCriteria?.Filters ?? []).map((filter: Json) => JSON.parse(filter.Pattern)),
   };
-  if (!source.startsWith('stream:')) return { batchSize: properties.BatchSize ?? 10, ...common };
+  if (!source.startsWith('stream:'))
+    return { batchSize: properties.BatchSize ?? 10, ...common, maxConcurrency: properties.ScalingConfig?.MaximumConcurrency ?? null };
   // Lambda's defaults for a stream mapping that leaves a setting out.
   return {
     batchSize: properties.BatchSize ?? 100,
@@ -392,7 +396,7 @@ function resourceLabel(resource: Json, labelOf: (value: Json) => string): string
 
 function mappingServed(source: ServedEventSource, labelOfQueueUrl: (url: string) => string): MappingShape {
   const common = { batchSize: source.batchSize, reportBatchItemFailures: source.reportBatchItemFailures, filterPatterns: [...(source.filterPatterns ?? [])] };
-  if (!source.source.startsWith('stream:')) return common;
+  if (!source.source.startsWith('stream:')) return { ...common, maxConcurrency: source.maxConcurrency ?? null };
   return {
     ...common,
     retryAttempts: source.retryAttempts,

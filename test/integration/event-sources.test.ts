@@ -476,6 +476,34 @@ describe('SQS event source', () => {
     expect(poller.stats).toMatchObject({ deliveredBatches: 1, deletedMessages: 4 });
   });
 
+  it('runs at most maxConcurrency batches at once (ScalingConfig.MaximumConcurrency), and one at a time by default', async () => {
+    for (const [maxConcurrency, expected] of [
+      [3, 3],
+      [undefined, 1],
+    ] as const) {
+      const queue = await newQueue(2, 30);
+      await send(queue.url, ['m1', 'm2', 'm3', 'm4', 'm5', 'm6', 'm7']);
+      let active = 0;
+      let most = 0;
+      const poller = await poll({
+        queueUrl: queue.url,
+        batchSize: 1,
+        ...(maxConcurrency !== undefined && { maxConcurrency }),
+        handler: async () => {
+          most = Math.max(most, ++active);
+          await delay(250);
+          active--;
+        },
+      });
+      await poller.drain({ timeoutMs: 15_000 });
+      expect(poller.stats).toMatchObject({ deliveredBatches: 7, deletedMessages: 7 });
+      expect(most, `most batches in flight at once with maxConcurrency ${maxConcurrency}`).toBe(expected);
+    }
+    await expect(poll({ queueUrl: (await newQueue()).url, handler: async () => undefined, maxConcurrency: 0 })).rejects.toThrow(
+      'maxConcurrency must be 1 to 1000',
+    );
+  });
+
   it('stop() ends the long poll at once, lets the in-flight batch finish, then receives no more', async () => {
     const queue = await newQueue();
     let release!: () => void;

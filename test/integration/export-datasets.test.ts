@@ -7,6 +7,7 @@ import { ulid } from 'ulid';
 import { afterAll, describe, expect, it } from 'vitest';
 import { dynamoDatasetChecks, dynamoDatasets, type DatasetTables } from '#functions/adapters/dynamo-datasets';
 import { dynamoExportStore } from '#functions/adapters/dynamo-export-store';
+import { dynamoRecipientDirectory } from '#functions/adapters/dynamo-preference-store';
 import { eventBridgeScheduleGateway } from '#functions/adapters/eventbridge-scheduler';
 import { ALERT_COLUMNS } from '#functions/exports/datasets';
 import type { ExportRow } from '#functions/exports/formats';
@@ -178,14 +179,14 @@ describe('the records dataset', () => {
       // Same sort keys in another tenant: only the partition key keeps them apart.
       ...[1, 2].map((n) => ({ tenantId: theirs, recordedAt: at(n), site: `theirs-${n}`, secret: 'x' })),
     ]);
-    const { status, body } = await api('POST', '/exports/preview', await devToken(mine, 'ana'), { dataset: 'records', limit: 50 });
+    const { status, body } = await api('POST', '/exports/preview', await devToken(mine, 'ana', ['records-export']), { dataset: 'records', limit: 50 });
     expect(status).toBe(200);
     expect(body.columns.map((column: { key: string }) => column.key)).toEqual(['recordedAt', 'crew', 'site', 'other']);
     expect(body.rows).toEqual([1, 2, 3].map((n) => ({ recordedAt: at(n), crew: 'north', site: `mine-${n}` })));
   });
 
   it('starts with a few sample records for the demo tenant acme, so the demo has something to export', async () => {
-    const { status, body } = await api('POST', '/exports/preview', await devToken('acme', 'ana'), { dataset: 'records', limit: 50 });
+    const { status, body } = await api('POST', '/exports/preview', await devToken('acme', 'ana', ['admin']), { dataset: 'records', limit: 50 });
     expect(status).toBe(200);
     expect(body.columns.map((column: { key: string }) => column.key)).toEqual(['recordedAt', 'crew', 'hours', 'site', 'status', 'other']);
     expect(body.rows).toHaveLength(5);
@@ -207,7 +208,7 @@ describe('the records dataset', () => {
       })),
       ...Array.from({ length: 30 }, (_, i) => ({ tenantId: theirs, recordedAt: at(i), site: `theirs-${i}` })),
     ]);
-    const token = await devToken(mine, 'ana');
+    const token = await devToken(mine, 'ana', ['records-export']);
     const created = await api('POST', '/exports/schedules', token, schedule(recipient, { dataset: 'records' }));
     expect(created.status).toBe(201);
     const { run, file } = await runAndDownload(token, created.body.id, recipient);
@@ -267,7 +268,7 @@ describe('the records dataset', () => {
   });
 
   it('answers 400 naming filters.status or filters.topic, which records do not take', async () => {
-    const token = await devToken(unique('t'), 'ana');
+    const token = await devToken(unique('t'), 'ana', ['admin']);
     for (const [filters, field] of [
       [{ status: 'unread' }, 'filters.status'],
       [{ topic: 'site-1' }, 'filters.topic'],
@@ -304,8 +305,11 @@ describe('the records dataset', () => {
       }),
       // What the schedule-writing functions are wired with: the checks alone (here without exportRecords).
       datasets: dynamoDatasetChecks(db, tableName('memberships'), undefined),
+      rules: { recipients: { directory: dynamoRecipientDirectory(db, tableName('preferences')), allowedDomains: ['example.com'] }, records: undefined },
     };
-    await expect(createSchedule(deps, { tenant, userId: 'ana' }, schedule('ana@example.com', { dataset: 'records' }) as never)).rejects.toMatchObject({
+    await expect(
+      createSchedule(deps, { tenant, userId: 'ana', roles: ['admin'] }, schedule('ana@example.com', { dataset: 'records' }) as never),
+    ).rejects.toMatchObject({
       status: 400,
       code: 'dataset_not_configured',
     });
@@ -392,6 +396,7 @@ describe('the alerts dataset', () => {
       }),
       // What the schedule-writing functions are wired with: the checks alone (here without exportRecords).
       datasets: dynamoDatasetChecks(db, tableName('memberships'), undefined),
+      rules: { recipients: { directory: dynamoRecipientDirectory(db, tableName('preferences')), allowedDomains: ['example.com'] }, records: undefined },
     };
     const body = schedule('bob@example.com', { dataset: 'alerts', filters: { topic: 'site-1' } }) as never;
     // Handed a caller with the admin role, the service still checks as a run will: without roles.

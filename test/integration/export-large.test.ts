@@ -7,6 +7,7 @@ import ExcelJS from 'exceljs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dynamoDatasets } from '#functions/adapters/dynamo-datasets';
 import { dynamoExportStore } from '#functions/adapters/dynamo-export-store';
+import { dynamoRecipientDirectory } from '#functions/adapters/dynamo-preference-store';
 import { s3ExportFiles } from '#functions/adapters/s3-export-files';
 import { sesMailer } from '#functions/adapters/ses-mailer';
 import { runExport, type WorkerDeps } from '#functions/exports/worker';
@@ -42,6 +43,7 @@ const deps: WorkerDeps = {
   notify: async () => undefined,
   progress: { send: async () => undefined },
   linkKey: Buffer.alloc(32, 7),
+  recipients: { directory: dynamoRecipientDirectory(db, tableName('preferences')), allowedDomains: ['example.com'] },
   httpApiUrl: urls().httpUrl,
   retentionDays: 7,
   leaseSeconds: 300,

@@ -6,6 +6,7 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { dynamoDatasets } from '#functions/adapters/dynamo-datasets';
 import { dynamoExportStore } from '#functions/adapters/dynamo-export-store';
+import { dynamoRecipientDirectory } from '#functions/adapters/dynamo-preference-store';
 import { s3ExportFiles } from '#functions/adapters/s3-export-files';
 import { sesMailer } from '#functions/adapters/ses-mailer';
 import type { RunMessage } from '#functions/exports/model';
@@ -41,6 +42,7 @@ function deps(overrides: Partial<WorkerDeps> = {}): WorkerDeps & { notified: unk
     notify: async (requests) => void notified.push(...requests),
     progress: { send: async () => undefined },
     linkKey: Buffer.alloc(32, 7),
+    recipients: { directory: dynamoRecipientDirectory(db, tableName('preferences')), allowedDomains: ['example.com'] },
     httpApiUrl: urls().httpUrl,
     retentionDays: 7,
     leaseSeconds: 300,

@@ -209,12 +209,13 @@ describe('run now', () => {
     const url = new URL(link);
     const tokenParam = url.searchParams.get('token')!;
 
-    const [payload, signature] = tokenParam.split('.') as [string, string];
+    // <key id>.<claims>.<signature>
+    const [keyId, payload, signature] = tokenParam.split('.') as [string, string, string];
     const claims = JSON.parse(Buffer.from(payload, 'base64url').toString());
-    const forged = `${Buffer.from(JSON.stringify({ ...claims, e: claims.e + 86_400 })).toString('base64url')}.${signature}`;
+    const forged = `${keyId}.${Buffer.from(JSON.stringify({ ...claims, e: claims.e + 86_400 })).toString('base64url')}.${signature}`;
     const refused = await fetch(`${url.origin}${url.pathname}?token=${encodeURIComponent(forged)}`, { redirect: 'manual' });
     expect(refused.status).toBe(403);
-    const expired = `${Buffer.from(JSON.stringify({ ...claims, e: 1 })).toString('base64url')}.${signature}`;
+    const expired = `${keyId}.${Buffer.from(JSON.stringify({ ...claims, e: 1 })).toString('base64url')}.${signature}`;
     expect((await fetch(`${url.origin}${url.pathname}?token=${encodeURIComponent(expired)}`, { redirect: 'manual' })).status).toBe(403);
     const otherRun = url.pathname.replace(body.runId, `${schedule.id}-20200101T000000Z`);
     expect((await fetch(`${url.origin}${otherRun}?token=${encodeURIComponent(tokenParam)}`, { redirect: 'manual' })).status).toBe(403);

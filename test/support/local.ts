@@ -17,8 +17,8 @@ export function documentClient(): DynamoDBDocumentClient {
   return DynamoDBDocumentClient.from(new DynamoDBClient({ endpoint: urls().dynamodbUrl, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS }));
 }
 
-export async function devToken(tenant: string, user: string, roles: string[] = [], expiresInSeconds?: number): Promise<string> {
-  const response = await fetch(`${urls().httpUrl}/dev/token`, { method: 'POST', body: JSON.stringify({ tenant, user, roles, expiresInSeconds }) });
+export async function devToken(tenant: string, user: string, roles: string[] = [], expiresInSeconds?: number, email?: string): Promise<string> {
+  const response = await fetch(`${urls().httpUrl}/dev/token`, { method: 'POST', body: JSON.stringify({ tenant, user, roles, expiresInSeconds, email }) });
   if (response.status !== 200) throw new Error(`dev token: ${response.status} ${await response.text()}`);
   return ((await response.json()) as { token: string }).token;
 }

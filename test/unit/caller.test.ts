@@ -25,6 +25,17 @@ describe('callerFromClaims', () => {
     });
   });
 
+  it('takes the email claim, lowercased, unless the token says it is unverified or it is no plain address', () => {
+    const base = { sub: 'ana', tenant: 'acme' };
+    expect(callerFromClaims({ ...base, email: 'Ana@Example.com' }, names).email).toBe('ana@example.com');
+    // API Gateway passes claims as strings.
+    expect(callerFromClaims({ ...base, email: 'ana@example.com', email_verified: 'true' }, names).email).toBe('ana@example.com');
+    for (const unverified of [false, 'false'])
+      expect(callerFromClaims({ ...base, email: 'ana@example.com', email_verified: unverified }, names)).not.toHaveProperty('email');
+    expect(callerFromClaims({ ...base, email: 'ana@example.com\r\nBcc: x@evil.example' }, names)).not.toHaveProperty('email');
+    expect(callerFromClaims(base, names)).not.toHaveProperty('email');
+  });
+
   it('refuses a token without subject (401) or tenant (403)', () => {
     expect(() => callerFromClaims({ tenant: 'acme' }, names)).toThrow(UnauthorizedError);
     expect(() => callerFromClaims({ sub: 'ana' }, names)).toThrow(ForbiddenError);

@@ -1,5 +1,6 @@
-import { exportFilesFromEnv, exportStoreFromEnv, linkKeyFromEnv } from '#functions/adapters/wiring';
-import { HeraldError, NotFoundError } from '#functions/shared/errors';
+import { exportFilesFromEnv, exportStoreFromEnv, linkKeyRingFromEnv } from '#functions/adapters/wiring';
+import type { LinkKeyRing } from '#functions/adapters/link-key';
+import { GoneError, HeraldError, NotFoundError } from '#functions/shared/errors';
 import { httpRoute, type HttpEvent, pathParameters } from '#functions/shared/http';
 import { countMetric, instrument } from '#functions/shared/instrumentation';
 import { verifyLink } from '../links';
@@ -10,7 +11,8 @@ import type { ExportFiles } from '../worker';
 export interface DownloadDeps {
   readonly store: ExportStore;
   readonly files: Pick<ExportFiles, 'presign'>;
-  readonly linkKey: Buffer;
+  /** The current and previous link keys (functions/adapters/link-key.ts). */
+  readonly linkKeys: Pick<LinkKeyRing, 'keys' | 'refresh'>;
   readonly now?: () => Date;
 }
 
@@ -23,7 +25,8 @@ class LinkRefusedError extends HeraldError {
 /**
  * `GET /exports/runs/{id}/download?token=`: no JWT (it is opened from an email), so the signed
  * token is the credential. A good token answers 302 to a fresh five-minute pre-signed URL; a
- * tampered or expired one 403; a run or file that no longer exists 404.
+ * tampered, expired or retired-key one 403; a run or file that no longer exists 404; a link whose
+ * schedule was deleted 410, because deleting a schedule withdraws the links its runs emailed.
  */
 export function makeHandler(deps: DownloadDeps) {
   return instrument(
@@ -31,17 +34,29 @@ export function makeHandler(deps: DownloadDeps) {
       const runId = pathParameters(event, exportPathSchema).id;
       const token = event.queryStringParameters?.token ?? '';
       const now = deps.now?.() ?? new Date();
-      const check = verifyLink(deps.linkKey, token, runId, now);
+      let check = verifyLink(await deps.linkKeys.keys(), token, runId, now);
+      // A key newer than this warm function's copy (the key was rotated): read the keys again.
+      if (!check.ok && check.reason === 'unknown_key') check = verifyLink(await deps.linkKeys.refresh(), token, runId, now);
       if (!check.ok) {
         countMetric('ExportLinksRefused');
-        throw new LinkRefusedError(check.reason === 'expired' ? 'This download link has expired' : 'This download link is not valid');
+        throw new LinkRefusedError(
+          check.reason === 'expired'
+            ? 'This download link has expired'
+            : check.reason === 'unknown_key'
+              ? 'This download link was signed with a key that has since been retired'
+              : 'This download link is not valid',
+        );
       }
       const parsed = parseRunId(runId);
-      const run = parsed && (await deps.store.getRun({ tenant: check.claims.tenant, userId: check.claims.owner }, parsed.scheduleId, parsed.scheduledAt));
+      const owner = { tenant: check.claims.tenant, userId: check.claims.owner };
+      const run = parsed && (await deps.store.getRun(owner, parsed.scheduleId, parsed.scheduledAt));
       if (!run?.objectKey || (run.fileExpiresAt && Date.parse(run.fileExpiresAt) <= now.getTime())) throw new NotFoundError('No such export file');
+      if (!(await deps.store.getSchedule(owner, run.scheduleId))) {
+        throw new GoneError('The export schedule of this link was deleted, and its download links with it', 'export_deleted');
+      }
       return { statusCode: 302, headers: { location: await deps.files.presign(run.objectKey), 'cache-control': 'no-store', 'referrer-policy': 'no-referrer' } };
     }),
   );
 }
 
-export const handler = makeHandler({ store: exportStoreFromEnv(), files: exportFilesFromEnv(), linkKey: await linkKeyFromEnv() });
+export const handler = makeHandler({ store: exportStoreFromEnv(), files: exportFilesFromEnv(), linkKeys: await linkKeyRingFromEnv() });

@@ -1,19 +1,22 @@
-import { claimNamesFromEnv, datasetsFromEnv } from '#functions/adapters/wiring';
+import { claimNamesFromEnv, datasetsFromEnv, exportRecordsFromEnv } from '#functions/adapters/wiring';
 import type { ClaimNames } from '#functions/shared/caller';
 import { BadRequestError } from '#functions/shared/errors';
 import { callerRoute, json, parseJsonBody } from '#functions/shared/http';
-import type { DatasetSource } from '../datasets';
+import { assertMayExport, type DatasetSource, type RecordsTable } from '../datasets';
 import { previewBody, validateFilters } from '../model';
 
 export interface PreviewDeps {
   readonly datasets: DatasetSource;
   readonly claims: ClaimNames;
+  /** The records table, whose export needs a role (datasets.ts assertMayExport). */
+  readonly records: RecordsTable | undefined;
 }
 
 /** `POST /exports/preview {dataset, filters?, limit?}`: the columns and first rows an export would hold. */
 export function makeHandler(deps: PreviewDeps) {
   return callerRoute(deps.claims, async (caller, event) => {
     const body = parseJsonBody(event, previewBody);
+    assertMayExport(body.dataset, caller.roles, deps.records);
     const filters = body.filters ?? {};
     const problem = validateFilters(body.dataset, filters);
     if (problem) throw new BadRequestError(problem, 'invalid_body');
@@ -30,4 +33,4 @@ export function makeHandler(deps: PreviewDeps) {
   });
 }
 
-export const handler = makeHandler({ datasets: datasetsFromEnv(), claims: claimNamesFromEnv() });
+export const handler = makeHandler({ datasets: datasetsFromEnv(), claims: claimNamesFromEnv(), records: exportRecordsFromEnv() });

@@ -1,12 +1,15 @@
-import { claimNamesFromEnv, exportStoreFromEnv, runQueueFromEnv } from '#functions/adapters/wiring';
+import { claimNamesFromEnv, exportRecordsFromEnv, exportStoreFromEnv, runQueueFromEnv } from '#functions/adapters/wiring';
 import type { ClaimNames } from '#functions/shared/caller';
 import { callerRoute, json, pathParameters } from '#functions/shared/http';
 import { runNow, type RunQueue, type ScheduleServiceDeps } from '../service';
 import { exportPathSchema } from '../model';
+import type { RecordsTable } from '../datasets';
 
 export interface RunNowDeps extends ScheduleServiceDeps {
   readonly queue: RunQueue;
   readonly claims: ClaimNames;
+  /** The records table, whose export needs a role (datasets.ts assertMayExport). */
+  readonly records: RecordsTable | undefined;
 }
 
 /** `POST /exports/schedules/{id}/run`: `202 {runId}`, the same message a firing sends. */
@@ -16,4 +19,4 @@ export function makeHandler(deps: RunNowDeps) {
   });
 }
 
-export const handler = makeHandler({ store: exportStoreFromEnv(), queue: runQueueFromEnv(), claims: claimNamesFromEnv() });
+export const handler = makeHandler({ store: exportStoreFromEnv(), queue: runQueueFromEnv(), claims: claimNamesFromEnv(), records: exportRecordsFromEnv() });

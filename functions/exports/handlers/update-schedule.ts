@@ -1,4 +1,4 @@
-import { claimNamesFromEnv, datasetChecksFromEnv, exportStoreFromEnv, scheduleGatewayFromEnv } from '#functions/adapters/wiring';
+import { claimNamesFromEnv, datasetChecksFromEnv, exportRulesFromEnv, exportStoreFromEnv, scheduleGatewayFromEnv } from '#functions/adapters/wiring';
 import type { ClaimNames } from '#functions/shared/caller';
 import { callerRoute, json, parseJsonBody, pathParameters } from '#functions/shared/http';
 import { updateScheduleBody, exportPathSchema } from '../model';
@@ -20,5 +20,6 @@ export const handler = makeHandler({
   store: exportStoreFromEnv(),
   scheduler: scheduleGatewayFromEnv(),
   datasets: datasetChecksFromEnv(),
+  rules: exportRulesFromEnv(),
   claims: claimNamesFromEnv(),
 });
