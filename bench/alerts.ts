@@ -21,6 +21,13 @@ import { startLocalRuntime, type LocalUrls } from '../lib/local/runtime';
 import { percentile, row } from './stats';
 import { devToken, FrameSocket, ticketUrl } from './wire';
 
+const deliveryTables = {
+  notifications: localTableName('notifications'),
+  dedupe: localTableName('dedupe'),
+  preferences: localTableName('preferences'),
+  userConnections: localTableName('userConnections'),
+};
+
 const TOPIC_SIZES = [10, 100, 1_000];
 /** Alerts raised per topic size; the median is reported. Fewer for the largest, which takes longest. */
 const RAISES: Record<number, number> = { 10: 7, 100: 5, 1_000: 3 };
@@ -60,13 +67,13 @@ export async function benchAlerts(): Promise<void> {
 
 /** Imported once the runtime has set the environment the modules read at import (instrumentation). */
 async function loadServer() {
-  const [fanout, deliverModule, notificationStore, connectionStore, preferenceStore, topicStores, connectionsApi, emailLedger, sesMailer, topics] =
+  const [fanout, deliverModule, notificationStore, connectionStore, deliveryReads, topicStores, connectionsApi, emailLedger, sesMailer, topics] =
     await Promise.all([
       import('../functions/alerts/fanout'),
       import('../functions/notifications/deliver'),
       import('../functions/adapters/dynamo-notification-store'),
       import('../functions/adapters/dynamo-connection-store'),
-      import('../functions/adapters/dynamo-preference-store'),
+      import('../functions/adapters/dynamo-delivery-reads'),
       import('../functions/adapters/dynamo-topic-stores'),
       import('../functions/adapters/connections-api'),
       import('../functions/adapters/dynamo-email-ledger'),
@@ -78,7 +85,7 @@ async function loadServer() {
     ...deliverModule,
     ...notificationStore,
     ...connectionStore,
-    ...preferenceStore,
+    ...deliveryReads,
     ...topicStores,
     ...connectionsApi,
     ...emailLedger,
@@ -124,7 +131,7 @@ function deliverDeps(server: Server, counted: Counted) {
   });
   return {
     notifications: server.dynamoNotificationStore(counted.db, { notifications: localTableName('notifications'), dedupe: localTableName('dedupe') }),
-    preferences: server.dynamoPreferenceStore(counted.db, localTableName('preferences')),
+    reads: server.dynamoDeliveryReads(counted.db, deliveryTables),
     connections,
     gateway: server.connectionsApiGateway(counted.gateway),
     retentionDays: 30,

@@ -20,6 +20,13 @@ import { HeraldClient, memoryStore, type StoreFactory, type WebSocketConstructor
 import { percentile, row } from './stats';
 import { devToken, FrameSocket, open, roundTrips, startEcho, ticketUrl } from './wire';
 
+const deliveryTables = {
+  notifications: localTableName('notifications'),
+  dedupe: localTableName('dedupe'),
+  preferences: localTableName('preferences'),
+  userConnections: localTableName('userConnections'),
+};
+
 const PUBLISHES = 200;
 const WARM_UP_PUBLISHES = 5;
 const FAN_OUT_SIZES = [1, 50, 1_000];
@@ -53,11 +60,11 @@ export async function benchNotifications(): Promise<void> {
  * import (instrumentation's): imported earlier, they would be configured for AWS, not for local.
  */
 async function loadServer() {
-  const [deliverModule, notificationStore, connectionStore, preferenceStore, connectionsApi] = await Promise.all([
+  const [deliverModule, notificationStore, connectionStore, deliveryReads, connectionsApi] = await Promise.all([
     import('../functions/notifications/deliver'),
     import('../functions/adapters/dynamo-notification-store'),
     import('../functions/adapters/dynamo-connection-store'),
-    import('../functions/adapters/dynamo-preference-store'),
+    import('../functions/adapters/dynamo-delivery-reads'),
     import('../functions/adapters/connections-api'),
   ]);
   return {
@@ -65,7 +72,7 @@ async function loadServer() {
     maxPerUser: deliverModule.MAX_NOTIFICATIONS_PER_USER,
     dynamoNotificationStore: notificationStore.dynamoNotificationStore,
     dynamoConnectionStore: connectionStore.dynamoConnectionStore,
-    dynamoPreferenceStore: preferenceStore.dynamoPreferenceStore,
+    dynamoDeliveryReads: deliveryReads.dynamoDeliveryReads,
     connectionsApiGateway: connectionsApi.connectionsApiGateway,
   };
 }
@@ -110,7 +117,7 @@ function countedDeliverDeps(server: Server, urls: LocalUrls): CountedDeps {
       requestMs.total = 0;
     },
     notifications: server.dynamoNotificationStore(client, { notifications: localTableName('notifications'), dedupe: localTableName('dedupe') }),
-    preferences: server.dynamoPreferenceStore(client, localTableName('preferences')),
+    reads: server.dynamoDeliveryReads(client, deliveryTables),
     connections: server.dynamoConnectionStore(client, { connections: localTableName('connections'), userConnections: localTableName('userConnections') }),
     gateway: server.connectionsApiGateway(gatewayClient),
     retentionDays: 30,

@@ -24,6 +24,7 @@ import { dynamoEmailLedger } from './dynamo-email-ledger';
 import { connectionsApiClient, documentClient } from './aws-clients';
 import { connectionsApiGateway } from './connections-api';
 import { dynamoConnectionStore } from './dynamo-connection-store';
+import { dynamoDeliveryReads } from './dynamo-delivery-reads';
 import { dynamoNotificationStore } from './dynamo-notification-store';
 import { dynamoPreferenceStore } from './dynamo-preference-store';
 import { dynamoDatasetChecks, dynamoDatasets, exportRecordsSetting } from './dynamo-datasets';
@@ -62,14 +63,23 @@ export function preferenceStoreFromEnv() {
 }
 
 export function deliverDeps(): DeliverDeps {
-  const env = requireEnv([environment.settings.notificationRetentionDays]);
+  const env = requireEnv([
+    environment.settings.notificationRetentionDays,
+    environment.tables.notifications,
+    environment.tables.dedupe,
+    environment.tables.preferences,
+    environment.tables.userConnections,
+  ]);
+  const tables = {
+    notifications: env[environment.tables.notifications],
+    dedupe: env[environment.tables.dedupe],
+    preferences: env[environment.tables.preferences],
+    userConnections: env[environment.tables.userConnections],
+  };
   return {
     ...connectionDeps(),
-    notifications: dynamoNotificationStore(documentClient(), {
-      notifications: requireEnv([environment.tables.notifications])[environment.tables.notifications],
-      dedupe: requireEnv([environment.tables.dedupe])[environment.tables.dedupe],
-    }),
-    preferences: preferenceStoreFromEnv(),
+    notifications: dynamoNotificationStore(documentClient(), tables),
+    reads: dynamoDeliveryReads(documentClient(), tables),
     retentionDays: positiveIntegerEnv(environment.settings.notificationRetentionDays, env[environment.settings.notificationRetentionDays]),
   };
 }

@@ -13,8 +13,8 @@ import type { Alert } from '#functions/alerts/model';
 import { connectionsApiGateway } from '#functions/adapters/connections-api';
 import { dynamoConnectionStore } from '#functions/adapters/dynamo-connection-store';
 import { dynamoEmailLedger } from '#functions/adapters/dynamo-email-ledger';
+import { dynamoDeliveryReads } from '#functions/adapters/dynamo-delivery-reads';
 import { dynamoNotificationStore } from '#functions/adapters/dynamo-notification-store';
-import { dynamoPreferenceStore } from '#functions/adapters/dynamo-preference-store';
 import { dynamoMembershipStore, dynamoSubscriptionStore } from '#functions/adapters/dynamo-topic-stores';
 import { sesMailer } from '#functions/adapters/ses-mailer';
 import { deliver } from '#functions/notifications/deliver';
@@ -23,6 +23,13 @@ import { publishTopicEvent } from '#functions/topics/topics';
 import { functionEnvironment, functions, tables, type SettingName, type TableName } from '#lib/description';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '#lib/local/aws-local';
 import { api, devToken, emailsTo, eventually, sandboxedSes, tableName, TestSocket, ticketFor, urls } from '../support/local';
+
+const deliveryTables = {
+  notifications: tableName('notifications'),
+  dedupe: tableName('dedupe'),
+  preferences: tableName('preferences'),
+  userConnections: tableName('userConnections'),
+};
 
 const local = { region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS };
 const raw = new DynamoDBClient({ endpoint: urls().dynamodbUrl, ...local });
@@ -75,7 +82,7 @@ function fanoutDeps(sesClient: SESClient = ses): FanoutDeps {
   const gateway = connectionsApiGateway(connectionsApi);
   const delivery = {
     notifications: dynamoNotificationStore(db, { notifications: tableName('notifications'), dedupe: tableName('dedupe') }),
-    preferences: dynamoPreferenceStore(db, tableName('preferences')),
+    reads: dynamoDeliveryReads(db, deliveryTables),
     connections,
     gateway,
     retentionDays: 30,

@@ -5,13 +5,20 @@ import { DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { connectionsApiGateway } from '#functions/adapters/connections-api';
 import { dynamoConnectionStore } from '#functions/adapters/dynamo-connection-store';
+import { dynamoDeliveryReads } from '#functions/adapters/dynamo-delivery-reads';
 import { dynamoNotificationStore } from '#functions/adapters/dynamo-notification-store';
-import { dynamoPreferenceStore } from '#functions/adapters/dynamo-preference-store';
 import { deliver, type DeliverDeps } from '#functions/notifications/deliver';
 import { readPage, RESUME_MAX_NOTIFICATIONS } from '#functions/notifications/inbox';
 import type { DeliveryRequest } from '#functions/notifications/model';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '#lib/local/aws-local';
 import { api, devToken, documentClient, eventually, getItem, tableName, TestSocket, ticketFor, urls } from '../support/local';
+
+const deliveryTables = {
+  notifications: tableName('notifications'),
+  dedupe: tableName('dedupe'),
+  preferences: tableName('preferences'),
+  userConnections: tableName('userConnections'),
+};
 
 const opened: TestSocket[] = [];
 afterEach(async () => {
@@ -73,7 +80,7 @@ function directDeliverDeps(faults: Faults = {}): DeliverDeps & { requests: Map<s
     requests,
     pushes,
     notifications: dynamoNotificationStore(client, { notifications: tableName('notifications'), dedupe: tableName('dedupe') }),
-    preferences: dynamoPreferenceStore(client, tableName('preferences')),
+    reads: dynamoDeliveryReads(client, deliveryTables),
     connections,
     gateway: connectionsApiGateway(connectionsApi),
     retentionDays: 30,
