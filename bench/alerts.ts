@@ -257,6 +257,21 @@ async function fanOutRequests(server: Server, counted: Counted, size: number): P
       publishEvent: (t, name, event, data) => server.publishTopicEvent(topicDeps, t, name, event, data),
       mailer: server.sesMailer(counted.ses, 'exports@herald.local'),
       emails: server.dynamoEmailLedger(counted.db, localTableName('dedupe')),
+      // A large topic's chunks delivered here, one after another, so their requests are counted too.
+      chunks: {
+        send: async (chunks) => {
+          for (const chunk of chunks) {
+            await server.deliverAlertChunk(
+              {
+                deliver: (requests) => server.deliver(delivery, requests),
+                mailer: server.sesMailer(counted.ses, 'exports@herald.local'),
+                emails: server.dynamoEmailLedger(counted.db, localTableName('dedupe')),
+              },
+              chunk,
+            );
+          }
+        },
+      },
     },
     alert,
   );

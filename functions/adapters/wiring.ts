@@ -18,7 +18,7 @@ import { positiveIntegerEnv, requireEnv } from '../shared/config';
 import type { ActionDeps } from '../realtime/action';
 import { publishTopicEvent, type TopicDeps, type TopicEventDeps } from '../topics/topics';
 import type { AlertDeps, AlertStore } from '../alerts/alerts';
-import type { FanoutDeps } from '../alerts/fanout';
+import type { AlertDeliveryDeps, FanoutDeps } from '../alerts/fanout';
 import { dynamoAlertStore } from './dynamo-alert-store';
 import { dynamoEmailLedger } from './dynamo-email-ledger';
 import { connectionsApiClient, documentClient } from './aws-clients';
@@ -33,6 +33,7 @@ import { eventBridgeScheduleGateway } from './eventbridge-scheduler';
 import { loadLinkKey } from './link-key';
 import { s3ExportFiles } from './s3-export-files';
 import { sesMailer } from './ses-mailer';
+import { sqsAlertChunks } from './sqs-alert-chunks';
 import { dynamoMembershipStore, dynamoSubscriptionStore } from './dynamo-topic-stores';
 
 /**
@@ -225,16 +226,26 @@ export function alertDeps(): AlertDeps {
   return { alerts: alertStoreFromEnv(), memberships: membershipStoreFromEnv() };
 }
 
-/** The fan-out: deliver(), the topic's members and live subscribers, SES and its email claims. */
-export function fanoutDeps(): FanoutDeps {
+/** deliver() to an alert's recipients, SES and its email claims: what a chunk of a large topic needs. */
+export function alertDeliveryDeps(delivery: DeliverDeps = deliverDeps()): AlertDeliveryDeps {
   const env = requireEnv([environment.settings.emailSender, environment.tables.dedupe]);
+  return {
+    deliver: (requests) => deliver(delivery, requests),
+    mailer: sesMailer(tracer.captureAWSv3Client(new SESClient({})), env[environment.settings.emailSender]),
+    emails: dynamoEmailLedger(documentClient(), env[environment.tables.dedupe]),
+  };
+}
+
+/** The fan-out: deliver(), the topic's members and live subscribers, SES and its email claims, the chunk queue. */
+export function fanoutDeps(): FanoutDeps {
+  const env = requireEnv([environment.queues.alertChunks]);
   const delivery = deliverDeps();
   const topics = topicDeps(delivery);
   return {
-    deliver: (requests) => deliver(delivery, requests),
+    ...alertDeliveryDeps(delivery),
     members: (tenant, topic) => topics.memberships.members(tenant, topic),
     publishEvent: (tenant, topic, name, data) => publishTopicEvent(topics, tenant, topic, name, data),
-    mailer: sesMailer(tracer.captureAWSv3Client(new SESClient({})), env[environment.settings.emailSender]),
-    emails: dynamoEmailLedger(documentClient(), env[environment.tables.dedupe]),
+    // useQueueUrlAsEndpoint: false, as everywhere (docs/architecture.md: fauxqs queue URL hosts).
+    chunks: sqsAlertChunks(tracer.captureAWSv3Client(new SQSClient({ useQueueUrlAsEndpoint: false })), env[environment.queues.alertChunks]),
   };
 }

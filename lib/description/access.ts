@@ -34,6 +34,12 @@ export type Trigger =
        * @default 'queue'
        */
       readonly from?: 'queue' | 'deadLetter';
+      /**
+       * Invocations at once (Lambda's ScalingConfig.MaximumConcurrency, 2 to 1,000; the local
+       * poller runs as many receive loops).
+       * @default Lambda's own scaling; locally one at a time
+       */
+      readonly maxConcurrency?: number;
     };
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';

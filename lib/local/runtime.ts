@@ -356,6 +356,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
           const deadLetter = trigger.from === 'deadLetter';
           const settings = { batchSize: trigger.batchSize, reportBatchItemFailures: true };
           const poller = await startSqsPoller({
+            maxConcurrency: trigger.maxConcurrency,
             sqs: asEventSource(sqsClient, fn, QUEUE_MAPPING_OPERATIONS),
             queueUrl: deadLetter ? queues[trigger.queue].dlqUrl : queueUrls[trigger.queue],
             handler: fn.invoke,

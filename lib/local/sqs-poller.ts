@@ -37,6 +37,11 @@ export interface SqsPollerOptions {
   readonly filterPatterns?: readonly FilterPattern[];
   /** Long-poll wait, 1 to 20 (Lambda's pollers use 20). @default 20 */
   readonly waitTimeSeconds?: number;
+  /**
+   * Batches invoked at once, each by its own receive loop (Lambda's MaximumConcurrency). A FIFO
+   * queue still hands out one group's messages to one batch at a time. @default 1
+   */
+  readonly maxConcurrency?: number;
   /** @default console */
   readonly logger?: PollerLogger;
 }
@@ -114,7 +119,7 @@ class QueuePoller implements SqsPoller {
   }
 
   start(): void {
-    this.task = this.run();
+    this.task = Promise.all(Array.from({ length: this.options.maxConcurrency ?? 1 }, () => this.run())).then(() => undefined);
   }
 
   async drain({ timeoutMs = 10_000 }: { timeoutMs?: number } = {}): Promise<void> {

@@ -17,11 +17,13 @@ import { dynamoDeliveryReads } from '#functions/adapters/dynamo-delivery-reads';
 import { dynamoNotificationStore } from '#functions/adapters/dynamo-notification-store';
 import { dynamoMembershipStore, dynamoSubscriptionStore } from '#functions/adapters/dynamo-topic-stores';
 import { sesMailer } from '#functions/adapters/ses-mailer';
+import { sqsAlertChunks } from '#functions/adapters/sqs-alert-chunks';
 import { deliver } from '#functions/notifications/deliver';
 import { logger, metrics } from '#functions/shared/instrumentation';
 import { publishTopicEvent } from '#functions/topics/topics';
 import { functionEnvironment, functions, tables, type SettingName, type TableName } from '#lib/description';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '#lib/local/aws-local';
+import { localQueueName } from '#lib/local/resources';
 import { api, devToken, emailsTo, eventually, sandboxedSes, tableName, TestSocket, ticketFor, urls } from '../support/local';
 
 const deliveryTables = {
@@ -36,6 +38,7 @@ const raw = new DynamoDBClient({ endpoint: urls().dynamodbUrl, ...local });
 const db = DynamoDBDocumentClient.from(raw, { marshallOptions: { removeUndefinedValues: true } });
 const sqs = new SQSClient({ endpoint: urls().sqsUrl, ...local, useQueueUrlAsEndpoint: false });
 const ses = new SESClient({ endpoint: urls().mailUrl, ...local });
+const chunkQueueUrl = (await sqs.send(new GetQueueUrlCommand({ QueueName: localQueueName('alertChunks') }))).QueueUrl as string;
 const connectionsApi = new ApiGatewayManagementApiClient({ endpoint: urls().wsUrl.replace(/^ws/, 'http'), ...local });
 afterAll(() => {
   for (const client of [raw, sqs, ses, connectionsApi]) client.destroy();
@@ -99,6 +102,7 @@ function fanoutDeps(sesClient: SESClient = ses): FanoutDeps {
     publishEvent: (tenant, topic, name, data) => publishTopicEvent(topics, tenant, topic, name, data),
     mailer: sesMailer(sesClient, 'exports@herald.local'),
     emails: dynamoEmailLedger(db, tableName('dedupe')),
+    chunks: sqsAlertChunks(sqs, chunkQueueUrl),
   };
 }
 
