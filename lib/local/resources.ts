@@ -33,6 +33,11 @@ export function localQueueName(queue: QueueName): string {
   return `herald-${queue}${(queues[queue] as QueueSpec).fifo ? '.fifo' : ''}`;
 }
 
+/** A queue's DLQ: `<name>-dlq`, before the `.fifo` a FIFO queue's name ends in. */
+export function localDeadLetterQueueName(queueName: string): string {
+  return queueName.endsWith('.fifo') ? queueName.replace(/\.fifo$/, '-dlq.fifo') : `${queueName}-dlq`;
+}
+
 export function localBucketName(bucket: BucketName): string {
   return `herald-${bucket}`;
 }
@@ -186,7 +191,7 @@ export async function createQueueWithDlq(client: SQSClient, name: string, spec: 
   const fifo = spec.fifo ? { FifoQueue: 'true' } : {};
   const dlq = await client.send(
     new CreateQueueCommand({
-      QueueName: spec.fifo ? name.replace(/\.fifo$/, '-dlq.fifo') : `${name}-dlq`,
+      QueueName: localDeadLetterQueueName(name),
       Attributes: { MessageRetentionPeriod: String(14 * 24 * 3600), VisibilityTimeout: String(DEAD_LETTER_VISIBILITY_SECONDS), ...fifo },
     }),
   );

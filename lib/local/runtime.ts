@@ -137,6 +137,8 @@ export interface ServedEventSource {
   readonly batchSize: number;
   readonly reportBatchItemFailures: boolean;
   readonly filterPatterns?: readonly object[];
+  /** Queue pollers only: receive loops at once (the trigger's maxConcurrency). */
+  readonly maxConcurrency?: number;
   /** Stream pollers only, as Lambda has them for streams only. */
   readonly retryAttempts?: number;
   readonly maxRecordAgeSeconds?: number;
@@ -354,9 +356,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
         }
         case 'queue': {
           const deadLetter = trigger.from === 'deadLetter';
-          const settings = { batchSize: trigger.batchSize, reportBatchItemFailures: true };
+          const settings = { batchSize: trigger.batchSize, reportBatchItemFailures: true, maxConcurrency: trigger.maxConcurrency };
           const poller = await startSqsPoller({
-            maxConcurrency: trigger.maxConcurrency,
             sqs: asEventSource(sqsClient, fn, QUEUE_MAPPING_OPERATIONS),
             queueUrl: deadLetter ? queues[trigger.queue].dlqUrl : queueUrls[trigger.queue],
             handler: fn.invoke,

@@ -18,7 +18,7 @@ import {
   type TableSpec,
 } from '#lib/description';
 import { arnInRegion, LOCAL_CREDENTIALS, LOCAL_REGION } from '#lib/local/aws-local';
-import { localBucketName, localQueueName, localTableName } from '#lib/local/resources';
+import { localBucketName, localDeadLetterQueueName, localQueueName, localTableName } from '#lib/local/resources';
 import { LOCAL_EXPORT_RECORDS, type ServedEventSource } from '#lib/local/runtime';
 import { SKIP_BUNDLING, synthesize } from '../infra/synth';
 
@@ -56,6 +56,8 @@ interface MappingShape {
   readonly batchSize: number;
   readonly reportBatchItemFailures: boolean;
   readonly filterPatterns: Json[];
+  /** Queue mappings only: invocations at once (ScalingConfig.MaximumConcurrency; the local poller's receive loops), null when unbounded. */
+  readonly maxConcurrency?: number | null;
   /** Stream mappings only. */
   readonly retryAttempts?: number;
   readonly maxRecordAgeSeconds?: number;
@@ -308,6 +310,7 @@ const COMPARED_MAPPING_PROPERTIES = new Set([
   'BisectBatchOnFunctionError',
   'StartingPosition',
   'DestinationConfig',
+  'ScalingConfig',
 ]);
 
 function mappingInTemplate(properties: Json, labelOf: (value: Json) => string): MappingShape {
@@ -316,7 +319,8 @@ function mappingInTemplate(properties: Json, labelOf: (value: Json) => string): 
     reportBatchItemFailures: (properties.FunctionResponseTypes ?? []).includes('ReportBatchItemFailures'),
     filterPatterns: (properties.FilterCriteria?.Filters ?? []).map((filter: Json) => JSON.parse(filter.Pattern)),
   };
-  if (!source.startsWith('stream:')) return { batchSize: properties.BatchSize ?? 10, ...common };
+  if (!source.startsWith('stream:'))
+    return { batchSize: properties.BatchSize ?? 10, ...common, maxConcurrency: properties.ScalingConfig?.MaximumConcurrency ?? null };
   // Lambda's defaults for a stream mapping that leaves a setting out.
   return {
     batchSize: properties.BatchSize ?? 100,
@@ -392,7 +396,7 @@ function resourceLabel(resource: Json, labelOf: (value: Json) => string): string
 
 function mappingServed(source: ServedEventSource, labelOfQueueUrl: (url: string) => string): MappingShape {
   const common = { batchSize: source.batchSize, reportBatchItemFailures: source.reportBatchItemFailures, filterPatterns: [...(source.filterPatterns ?? [])] };
-  if (!source.source.startsWith('stream:')) return common;
+  if (!source.source.startsWith('stream:')) return { ...common, maxConcurrency: source.maxConcurrency ?? null };
   return {
     ...common,
     retryAttempts: source.retryAttempts,
@@ -423,14 +427,14 @@ function queueInFauxqs(attributes: Record<string, string>, labelOfArn: (arn: str
 
 /**
  * The local queues and streams by label, found by the names lib/local/resources.ts gives them
- * (`herald-<queue>`, its DLQ `herald-<queue>-dlq`, `herald-<name>-failures`; streams by their
+ * (`herald-<queue>`, its DLQ `herald-<queue>-dlq` (before `.fifo` for a FIFO queue), `herald-<name>-failures`; streams by their
  * table), with their attributes as fauxqs reports them.
  */
 async function localResources() {
   const queueNames: Record<string, string> = {};
   for (const queue of Object.keys(queues) as QueueName[]) {
     queueNames[`queue:${queue}`] = localQueueName(queue);
-    queueNames[`queue:${queue}:deadLetter`] = `${localQueueName(queue)}-dlq`;
+    queueNames[`queue:${queue}:deadLetter`] = localDeadLetterQueueName(localQueueName(queue));
   }
   for (const name of Object.keys(failureQueues) as FailureQueueName[]) queueNames[`failureQueue:${name}`] = `herald-${name}-failures`;
 
