@@ -11,7 +11,7 @@ import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, DynamoDBDocumentClient, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import WebSocket from 'ws';
 import type { DeliverDeps } from '../functions/notifications/deliver';
 import type { DeliveryRequest, Recipient } from '../functions/notifications/model';
@@ -21,6 +21,13 @@ import { startLocalRuntime, type LocalUrls } from '../lib/local/runtime';
 import { HeraldClient, memoryStore, type StoreFactory, type WebSocketConstructor } from '../web/client';
 import { percentile, row } from './stats';
 import { devToken, FrameSocket, open, roundTrips, startEcho, ticketUrl } from './wire';
+
+const deliveryTables = {
+  notifications: localTableName('notifications'),
+  dedupe: localTableName('dedupe'),
+  preferences: localTableName('preferences'),
+  userConnections: localTableName('userConnections'),
+};
 
 const PUBLISHES = 200;
 const WARM_UP_PUBLISHES = 5;
@@ -41,7 +48,7 @@ export async function benchNotifications(): Promise<void> {
     const server = await loadServer();
     const deps = countedDeliverDeps(server, runtime.urls);
     stopping.push(() => deps.destroy());
-    await endToEndLatency(runtime.urls.httpUrl, echo.url);
+    await endToEndLatency(runtime.urls, echo.url, deps);
     await fanOutRequests(server, deps);
     await hotUser(server, deps);
     await catchUp(runtime.urls.httpUrl, server, deps);
@@ -55,11 +62,11 @@ export async function benchNotifications(): Promise<void> {
  * import (instrumentation's): imported earlier, they would be configured for AWS, not for local.
  */
 async function loadServer() {
-  const [deliverModule, notificationStore, connectionStore, preferenceStore, connectionsApi] = await Promise.all([
+  const [deliverModule, notificationStore, connectionStore, deliveryReads, connectionsApi] = await Promise.all([
     import('../functions/notifications/deliver'),
     import('../functions/adapters/dynamo-notification-store'),
     import('../functions/adapters/dynamo-connection-store'),
-    import('../functions/adapters/dynamo-preference-store'),
+    import('../functions/adapters/dynamo-delivery-reads'),
     import('../functions/adapters/connections-api'),
   ]);
   return {
@@ -67,7 +74,7 @@ async function loadServer() {
     maxPerUser: deliverModule.MAX_NOTIFICATIONS_PER_USER,
     dynamoNotificationStore: notificationStore.dynamoNotificationStore,
     dynamoConnectionStore: connectionStore.dynamoConnectionStore,
-    dynamoPreferenceStore: preferenceStore.dynamoPreferenceStore,
+    dynamoDeliveryReads: deliveryReads.dynamoDeliveryReads,
     connectionsApiGateway: connectionsApi.connectionsApiGateway,
   };
 }
@@ -112,7 +119,7 @@ function countedDeliverDeps(server: Server, urls: LocalUrls): CountedDeps {
       requestMs.total = 0;
     },
     notifications: server.dynamoNotificationStore(client, { notifications: localTableName('notifications'), dedupe: localTableName('dedupe') }),
-    preferences: server.dynamoPreferenceStore(client, localTableName('preferences')),
+    reads: server.dynamoDeliveryReads(client, deliveryTables),
     connections: server.dynamoConnectionStore(client, { connections: localTableName('connections'), userConnections: localTableName('userConnections') }),
     gateway: server.connectionsApiGateway(gatewayClient),
     retentionDays: 30,
@@ -127,7 +134,8 @@ const uniqueTenant = () => `bench-${randomUUID().slice(0, 8)}`;
 const note = (recipient: Recipient, title: string): DeliveryRequest => ({ recipient, kind: 'note', title, priority: 'normal' });
 const totalRequests = (requests: Map<string, number>) => [...requests.values()].reduce((sum, count) => sum + count, 0);
 
-async function endToEndLatency(httpUrl: string, echoUrl: string): Promise<void> {
+async function endToEndLatency(urls: LocalUrls, echoUrl: string, deps: DeliverDeps): Promise<void> {
+  const { httpUrl } = urls;
   const tenant = uniqueTenant();
   const publisher = await devToken(httpUrl, tenant, 'publisher-bot', ['publisher']);
   const socket = await FrameSocket.open(await ticketUrl(httpUrl, await devToken(httpUrl, tenant, 'reader')));
@@ -150,13 +158,78 @@ async function endToEndLatency(httpUrl: string, echoUrl: string): Promise<void> 
   }
   await socket.close();
   const raw = await open(echoUrl);
-  const floor = await roundTrips(raw, PUBLISHES);
+  const echo = await roundTrips(raw, PUBLISHES);
   raw.close();
+  const floor = await deliveryFloor(urls, deps);
 
-  console.log(`\n${PUBLISHES} sequential publishes (POST /notifications) to one open socket; baseline = bare ws echo round trip on loopback`);
+  console.log(
+    `\n${PUBLISHES} sequential publishes (POST /notifications) to one open socket; baseline = the floor: what deliver() cannot avoid, ` +
+      `one multi-table BatchGetItem + one TransactWriteItems + one @connections post to the frame's arrival, ${PUBLISHES} times in sequence`,
+  );
   console.log(row('publish -> notification frame p50', percentile(toFrame, 50), percentile(floor, 50)));
   console.log(row('publish -> notification frame p99', percentile(toFrame, 99), percentile(floor, 99)));
   console.log(row('publish -> 202 response p50 (for comparison)', percentile(toResponse, 50), percentile(floor, 50)));
+  console.log(row('floor p50 (vs bare ws echo round trip)', percentile(floor, 50), percentile(echo, 50)));
+}
+
+/**
+ * The floor of one publish: the three requests deliver() cannot avoid, made by hand in sequence
+ * (one BatchGetItem over the four tables deliver() reads, one TransactWriteItems of the counter
+ * and the notification, one post) and timed to the frame's arrival on the socket.
+ */
+async function deliveryFloor(urls: LocalUrls, deps: DeliverDeps): Promise<number[]> {
+  const raw = new DynamoDBClient({ endpoint: urls.dynamodbUrl, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
+  const client = DynamoDBDocumentClient.from(raw);
+  const recipient = { tenant: uniqueTenant(), userId: 'floor' };
+  const userKey = `${recipient.tenant}#${recipient.userId}`;
+  const socket = await FrameSocket.open(await ticketUrl(urls.httpUrl, await devToken(urls.httpUrl, recipient.tenant, recipient.userId)));
+  const [connectionId] = (await deps.connections.connectionIdsOf([recipient])).values().next().value ?? [];
+  if (!connectionId) throw new Error('the open socket has no connection record');
+  const samples: number[] = [];
+  for (let seq = 1; seq <= WARM_UP_PUBLISHES + PUBLISHES; seq += 1) {
+    const started = performance.now();
+    await client.send(
+      new BatchGetCommand({
+        RequestItems: {
+          [deliveryTables.preferences]: { Keys: [{ userKey }] },
+          [deliveryTables.notifications]: { Keys: [{ userKey, seq: 0 }], ConsistentRead: true },
+          [deliveryTables.dedupe]: { Keys: [{ dedupeKey: `floor#${seq}` }], ConsistentRead: true },
+          [deliveryTables.userConnections]: { Keys: [{ userKey }] },
+        },
+      }),
+    );
+    const notification = {
+      type: 'notification',
+      kind: 'note',
+      title: `f${seq}`,
+      priority: 'normal',
+      seq,
+      id: randomUUID(),
+      createdAt: new Date().toISOString(),
+    };
+    await client.send(
+      new TransactWriteCommand({
+        TransactItems: [
+          {
+            Update: {
+              TableName: deliveryTables.notifications,
+              Key: { userKey, seq: 0 },
+              UpdateExpression: 'SET lastSeq = :seq',
+              ConditionExpression: 'attribute_not_exists(lastSeq) OR lastSeq = :previous',
+              ExpressionAttributeValues: { ':seq': seq, ':previous': seq - 1 },
+            },
+          },
+          { Put: { TableName: deliveryTables.notifications, Item: { userKey, ...notification, unreadSeq: seq } } },
+        ],
+      }),
+    );
+    if ((await deps.gateway.post(connectionId, JSON.stringify(notification))) !== 'sent') throw new Error('@connections post failed');
+    const { at } = await socket.waitFor((frame) => frame.type === 'notification' && frame.seq === seq);
+    if (seq > WARM_UP_PUBLISHES) samples.push(at - started);
+  }
+  await socket.close();
+  raw.destroy();
+  return samples;
 }
 
 async function fanOutRequests(server: Server, deps: CountedDeps): Promise<void> {

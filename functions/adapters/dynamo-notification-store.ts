@@ -4,14 +4,15 @@ import { GetCommand, QueryCommand, TransactWriteCommand, UpdateCommand, type Dyn
 import { recipientKey, type InboxItem, type Notification, type Recipient } from '../notifications/model';
 import type { CommitResult, NotificationStore, SeqCommit } from '../notifications/store';
 import pMap from 'p-map';
-import { batchGet } from './dynamo-batch';
 
 /** TransactWriteItems' limit on actions per transaction. */
 const TRANSACTION_LIMIT = 100;
+/** Transactions of one commit() in flight at once. */
+const TRANSACTION_CONCURRENCY = 8;
 /** Items marked read at once by one call. */
 const WRITE_CONCURRENCY = 16;
 /** The item at seq 0 holds `lastSeq` and the `ackedUpTo` watermark. */
-const COUNTER_SEQ = 0;
+export const COUNTER_SEQ = 0;
 
 const RETRYABLE_ERRORS = new Set([
   'TransactionConflictException',
@@ -121,36 +122,35 @@ export function dynamoNotificationStore(client: DynamoDBDocumentClient, tables: 
   }
 
   return {
-    async lastSeqs(recipients) {
-      const items = await batchGet(client, tables.notifications, recipients.map(counterKey), { consistent: true, projection: 'userKey, lastSeq' });
-      return new Map(items.map((item) => [item.userKey as string, Number(item.lastSeq ?? 0)]));
-    },
-
-    async findDuplicates(dedupeKeys) {
-      const items = await batchGet(
-        client,
-        dedupeTable(),
-        [...new Set(dedupeKeys)].map((dedupeKey) => ({ dedupeKey })),
-        { consistent: true },
-      );
-      return new Map(items.map((item) => [item.dedupeKey as string, { id: item.id as string, seq: Number(item.seq) }]));
-    },
-
-    async commit(commits) {
-      const results: CommitResult[] = [];
+    async commit(commits, onCommitted) {
+      // Transactions of at most 100 actions, each user's actions in one of them.
+      const batches: Array<{ start: number; commits: SeqCommit[] }> = [];
       let batch: SeqCommit[] = [];
       let size = 0;
-      for (const commit of commits) {
+      commits.forEach((commit, position) => {
         const actions = 1 + commit.notifications.length + commit.notifications.filter((entry) => entry.dedupeKey !== undefined).length;
         if (size + actions > TRANSACTION_LIMIT && batch.length > 0) {
-          results.push(...(await commitTransaction(batch)));
+          batches.push({ start: position - batch.length, commits: batch });
           batch = [];
           size = 0;
         }
         batch.push(commit);
         size += actions;
-      }
-      if (batch.length > 0) results.push(...(await commitTransaction(batch)));
+      });
+      if (batch.length > 0) batches.push({ start: commits.length - batch.length, commits: batch });
+      const results: CommitResult[] = new Array(commits.length);
+      // Transactions of different users do not contend, so several go at once; each one's
+      // notifications are handed on the moment it commits (push per committed chunk).
+      await pMap(
+        batches,
+        async ({ start, commits: chunk }) => {
+          const chunkResults = await commitTransaction(chunk);
+          results.splice(start, chunkResults.length, ...chunkResults);
+          const committed = chunkResults.flatMap((result, offset) => (result === 'committed' ? [start + offset] : []));
+          if (committed.length > 0) onCommitted?.(committed);
+        },
+        { concurrency: TRANSACTION_CONCURRENCY },
+      );
       return results;
     },
 

@@ -9,12 +9,7 @@ export function dynamoPreferenceStore(client: DynamoDBDocumentClient, tableName:
     async getMany(recipients) {
       const keys = [...new Set(recipients.map(recipientKey))].map((userKey) => ({ userKey }));
       const items = await batchGet(client, tableName, keys);
-      return new Map(
-        items.map((item) => [
-          item.userKey as string,
-          { kinds: item.kinds ?? {}, muted: Boolean(item.muted), ...(typeof item.email === 'string' && { email: item.email }) } satisfies Preferences,
-        ]),
-      );
+      return new Map(items.map((item) => [item.userKey as string, preferencesFromItem(item)]));
     },
     async put(recipient, preferences) {
       await client.send(
@@ -56,4 +51,9 @@ export function dynamoRecipientDirectory(client: DynamoDBDocumentClient, tableNa
       });
     },
   };
+}
+
+/** A Preferences item as the domain reads it (deliver() reads them in its own batch too). */
+export function preferencesFromItem(item: Record<string, any>): Preferences {
+  return { kinds: item.kinds ?? {}, muted: Boolean(item.muted), ...(typeof item.email === 'string' && { email: item.email }) };
 }

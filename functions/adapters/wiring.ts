@@ -20,12 +20,13 @@ import { positiveIntegerEnv, requireEnv, stringListEnv } from '../shared/config'
 import type { ActionDeps } from '../realtime/action';
 import { publishTopicEvent, type TopicDeps, type TopicEventDeps } from '../topics/topics';
 import type { AlertDeps, AlertStore } from '../alerts/alerts';
-import type { FanoutDeps } from '../alerts/fanout';
+import type { AlertDeliveryDeps, FanoutDeps } from '../alerts/fanout';
 import { dynamoAlertStore } from './dynamo-alert-store';
 import { dynamoEmailLedger } from './dynamo-email-ledger';
 import { connectionsApiClient, documentClient } from './aws-clients';
 import { connectionsApiGateway } from './connections-api';
 import { dynamoConnectionStore } from './dynamo-connection-store';
+import { dynamoDeliveryReads } from './dynamo-delivery-reads';
 import { dynamoNotificationStore } from './dynamo-notification-store';
 import { dynamoPreferenceStore, dynamoRecipientDirectory } from './dynamo-preference-store';
 import { dynamoDatasetChecks, dynamoDatasets, exportRecordsSetting } from './dynamo-datasets';
@@ -34,6 +35,7 @@ import { eventBridgeScheduleGateway } from './eventbridge-scheduler';
 import { linkKeyRing, loadLinkKey, loadLinkKeys, type LinkKeyRing } from './link-key';
 import { s3ExportFiles } from './s3-export-files';
 import { sesMailer } from './ses-mailer';
+import { sqsAlertChunks } from './sqs-alert-chunks';
 import { dynamoMembershipStore, dynamoSubscriptionStore } from './dynamo-topic-stores';
 
 /**
@@ -64,14 +66,23 @@ export function preferenceStoreFromEnv() {
 }
 
 export function deliverDeps(): DeliverDeps {
-  const env = requireEnv([environment.settings.notificationRetentionDays]);
+  const env = requireEnv([
+    environment.settings.notificationRetentionDays,
+    environment.tables.notifications,
+    environment.tables.dedupe,
+    environment.tables.preferences,
+    environment.tables.userConnections,
+  ]);
+  const tables = {
+    notifications: env[environment.tables.notifications],
+    dedupe: env[environment.tables.dedupe],
+    preferences: env[environment.tables.preferences],
+    userConnections: env[environment.tables.userConnections],
+  };
   return {
     ...connectionDeps(),
-    notifications: dynamoNotificationStore(documentClient(), {
-      notifications: requireEnv([environment.tables.notifications])[environment.tables.notifications],
-      dedupe: requireEnv([environment.tables.dedupe])[environment.tables.dedupe],
-    }),
-    preferences: preferenceStoreFromEnv(),
+    notifications: dynamoNotificationStore(documentClient(), tables),
+    reads: dynamoDeliveryReads(documentClient(), tables),
     retentionDays: positiveIntegerEnv(environment.settings.notificationRetentionDays, env[environment.settings.notificationRetentionDays]),
   };
 }
@@ -249,16 +260,26 @@ export function alertDeps(): AlertDeps {
   return { alerts: alertStoreFromEnv(), memberships: membershipStoreFromEnv() };
 }
 
-/** The fan-out: deliver(), the topic's members and live subscribers, SES and its email claims. */
-export function fanoutDeps(): FanoutDeps {
+/** deliver() to an alert's recipients, SES and its email claims: what a chunk of a large topic needs. */
+export function alertDeliveryDeps(delivery: DeliverDeps = deliverDeps()): AlertDeliveryDeps {
   const env = requireEnv([environment.settings.emailSender, environment.settings.emailConfigurationSet, environment.tables.dedupe]);
+  return {
+    deliver: (requests) => deliver(delivery, requests),
+    mailer: sesMailer(tracer.captureAWSv3Client(new SESClient({})), env[environment.settings.emailSender], env[environment.settings.emailConfigurationSet]),
+    emails: dynamoEmailLedger(documentClient(), env[environment.tables.dedupe]),
+  };
+}
+
+/** The fan-out: deliver(), the topic's members and live subscribers, SES and its email claims, the chunk queue. */
+export function fanoutDeps(): FanoutDeps {
+  const env = requireEnv([environment.queues.alertChunks]);
   const delivery = deliverDeps();
   const topics = topicDeps(delivery);
   return {
-    deliver: (requests) => deliver(delivery, requests),
+    ...alertDeliveryDeps(delivery),
     members: (tenant, topic) => topics.memberships.members(tenant, topic),
     publishEvent: (tenant, topic, name, data) => publishTopicEvent(topics, tenant, topic, name, data),
-    mailer: sesMailer(tracer.captureAWSv3Client(new SESClient({})), env[environment.settings.emailSender], env[environment.settings.emailConfigurationSet]),
-    emails: dynamoEmailLedger(documentClient(), env[environment.tables.dedupe]),
+    // useQueueUrlAsEndpoint: false, as everywhere (docs/architecture.md: fauxqs queue URL hosts).
+    chunks: sqsAlertChunks(tracer.captureAWSv3Client(new SQSClient({ useQueueUrlAsEndpoint: false })), env[environment.queues.alertChunks]),
   };
 }

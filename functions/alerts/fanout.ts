@@ -1,8 +1,10 @@
+import { createHash } from 'node:crypto';
 import type { DeliveryOutcome, DeliveryRequest } from '../notifications/model';
 import { countMetric, logger } from '../shared/instrumentation';
 import pMap from 'p-map';
 import { EmailRejected, type Mailer } from '../shared/email';
 import { alertEmail } from './email';
+import { ALERT_CHUNK_GROUPS, ALERT_CHUNK_RECIPIENTS, ALERT_INLINE_RECIPIENTS } from './chunks';
 import { alertView, priorityOf, type Alert } from './model';
 
 /**
@@ -16,17 +18,37 @@ export interface EmailLedger {
   release(key: string): Promise<void>;
 }
 
-export interface FanoutDeps {
+/** Some of an alert change's recipients, delivered by the chunk function (docs/architecture.md, "Large topics"). */
+export interface RecipientChunk {
+  readonly alert: Alert;
+  readonly recipients: readonly string[];
+  /** The message group: `tenant#n`, n a hash of each recipient's user id, so a user's chunks keep their order. */
+  readonly group: string;
+  /** Unique per alert version and group; a chunk sent twice carries the same id. */
+  readonly chunkId: string;
+}
+
+/** The FIFO queue of chunks. */
+export interface ChunkQueue {
+  send(chunks: readonly RecipientChunk[]): Promise<void>;
+}
+
+/** What delivering to some of an alert's recipients needs: deliver(), SES and its email claims. */
+export interface AlertDeliveryDeps {
   readonly deliver: (requests: readonly DeliveryRequest[]) => Promise<DeliveryOutcome[]>;
-  /** The topic's members: one paged Query per alert change. */
-  readonly members: (tenant: string, topic: string) => Promise<string[]>;
-  /** The ephemeral `event` frame to the topic's live subscribers. */
-  readonly publishEvent: (tenant: string, topic: string, name: string, data: Record<string, unknown>) => Promise<void>;
   readonly mailer: Mailer;
   readonly emails: EmailLedger;
 }
 
-export interface FanoutResult {
+export interface FanoutDeps extends AlertDeliveryDeps {
+  /** The topic's members: one paged Query per alert change. */
+  readonly members: (tenant: string, topic: string) => Promise<string[]>;
+  /** The ephemeral `event` frame to the topic's live subscribers. */
+  readonly publishEvent: (tenant: string, topic: string, name: string, data: Record<string, unknown>) => Promise<void>;
+  readonly chunks: ChunkQueue;
+}
+
+export interface DeliveryResult {
   readonly recipients: number;
   readonly delivered: number;
   readonly emailed: number;
@@ -34,17 +56,65 @@ export interface FanoutResult {
   readonly emailRejected: number;
 }
 
+export interface FanoutResult extends DeliveryResult {
+  /** Chunk messages queued for the chunk function (0 when delivered here). */
+  readonly chunks: number;
+}
+
 /** SES's default send rate is 14/s; a few at a time keeps a large topic from tripping it at once. */
 const EMAIL_CONCURRENCY = 8;
 
 /**
  * One alert change to everyone concerned: the assignee (and, on reassignment, the one before) and
- * the topic's members, once each. Safe to repeat: notifications dedupe on alert id, version and
- * recipient, emails on a claim of the same, and the live event is idempotent for a board.
+ * the topic's members, once each. Up to ALERT_INLINE_RECIPIENTS are delivered here; more are
+ * split into chunks for the chunk queue, delivered in parallel by deliverAlertChunk. Safe to
+ * repeat: notifications dedupe on alert id, version and recipient, emails on a claim of the
+ * same, a chunk queued twice within five minutes is dropped by its id, and the live event is
+ * idempotent for a board.
  */
 export async function fanOutAlertChange(deps: FanoutDeps, alert: Alert): Promise<FanoutResult> {
   const members = await deps.members(alert.tenant, alert.topic);
   const recipients = [...new Set([alert.assigneeId, alert.previousAssigneeId, ...members].filter((id): id is string => id !== undefined))];
+  let result: FanoutResult;
+  if (recipients.length > ALERT_INLINE_RECIPIENTS) {
+    const chunks = recipientChunks(alert, recipients);
+    await deps.chunks.send(chunks);
+    result = { recipients: recipients.length, delivered: 0, emailed: 0, emailRejected: 0, chunks: chunks.length };
+  } else {
+    result = { ...(await deliverToRecipients(deps, alert, recipients)), chunks: 0 };
+  }
+  await deps.publishEvent(alert.tenant, alert.topic, 'alert', alertView(alert));
+  return result;
+}
+
+/** One chunk of a large topic's recipients: deliver() and the critical emails, as the inline path does. */
+export async function deliverAlertChunk(deps: AlertDeliveryDeps, chunk: Pick<RecipientChunk, 'alert' | 'recipients'>): Promise<DeliveryResult> {
+  return deliverToRecipients(deps, chunk.alert, chunk.recipients);
+}
+
+/**
+ * The recipients by message group (a hash of the user id, so one user is always in the same
+ * group and their chunks arrive in stream order), each group in chunks of ALERT_CHUNK_RECIPIENTS.
+ */
+export function recipientChunks(alert: Alert, recipients: readonly string[]): RecipientChunk[] {
+  const groups = new Map<number, string[]>();
+  for (const userId of recipients) {
+    const group = createHash('sha256').update(userId).digest().readUInt32BE(0) % ALERT_CHUNK_GROUPS;
+    groups.set(group, [...(groups.get(group) ?? []), userId]);
+  }
+  return [...groups.entries()]
+    .sort(([a], [b]) => a - b)
+    .flatMap(([group, users]) =>
+      Array.from({ length: Math.ceil(users.length / ALERT_CHUNK_RECIPIENTS) }, (_, part) => ({
+        alert,
+        recipients: users.slice(part * ALERT_CHUNK_RECIPIENTS, (part + 1) * ALERT_CHUNK_RECIPIENTS),
+        group: `${alert.tenant}#${group}`,
+        chunkId: `${alert.tenant}#${alert.id}#v${alert.version}#${group}#${part}`,
+      })),
+    );
+}
+
+async function deliverToRecipients(deps: AlertDeliveryDeps, alert: Alert, recipients: readonly string[]): Promise<DeliveryResult> {
   const critical = alert.severity === 'critical';
   const data = {
     alertId: alert.id,
@@ -114,8 +184,6 @@ export async function fanOutAlertChange(deps: FanoutDeps, alert: Alert): Promise
     );
   }
   if (emailed > 0) countMetric('AlertEmailsSent', emailed);
-
-  await deps.publishEvent(alert.tenant, alert.topic, 'alert', alertView(alert));
   return { recipients: recipients.length, delivered: outcomes.filter((outcome) => outcome.status === 'delivered').length, emailed, emailRejected };
 }
 

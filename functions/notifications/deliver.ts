@@ -5,12 +5,13 @@ import type { ConnectionStore } from '../realtime/connections';
 import pMap from 'p-map';
 import { pushFrames, type ConnectionGateway } from '../realtime/push';
 import { recipientKey, type DeliveryOutcome, type DeliveryRequest, type DeliveryStatus, type Notification, type Recipient } from './model';
-import { channelsFor, type PreferenceStore, type Preferences } from './preferences';
-import type { NotificationStore, SeqCommit } from './store';
+import { channelsFor, type Preferences } from './preferences';
+import type { DeliveryReads, NotificationStore, SeqCommit } from './store';
 
 export interface DeliverDeps {
   readonly notifications: NotificationStore;
-  readonly preferences: PreferenceStore;
+  /** Preferences, counters, dedupe records and sockets, read together before the transaction. */
+  readonly reads: DeliveryReads;
   readonly connections: ConnectionStore;
   readonly gateway: ConnectionGateway;
   readonly retentionDays: number;
@@ -22,7 +23,7 @@ export interface DeliverDeps {
 export const MAX_COMMIT_ATTEMPTS = 12;
 /** A single call may allocate this many seqs to one user; they share one transaction. */
 export const MAX_NOTIFICATIONS_PER_USER = 49;
-/** Sockets pushed to at once; each socket's own frames go in seq order. */
+/** Sockets of one committed chunk pushed to at once; each socket's own frames go in seq order. */
 const PUSH_CONCURRENCY = 32;
 
 export class DeliveryContentionError extends HeraldError {
@@ -40,13 +41,17 @@ interface PendingUser {
 /**
  * The only path by which a notification reaches a user (docs/architecture.md).
  *
- * 1. Preferences, read in one batch: an in-app channel that is off means nothing is stored.
- * 2. Dedupe keys already used return their first result and write nothing.
- * 3. Each user's notifications get that user's next seqs in one transaction with a conditional
+ * 1. One read of everything the transaction depends on: preferences, dedupe records, counters and
+ *    sockets, in one round of multi-table BatchGetItem calls. An in-app channel that is off means
+ *    nothing is stored; a dedupe key already used returns its first result and writes nothing.
+ * 2. Each user's notifications get that user's next seqs in one transaction with a conditional
  *    counter update, so seqs are gap-free and commit in order; several users share a
- *    transaction up to DynamoDB's limits, and contention is retried with jittered backoff.
- * 4. Only then are they pushed to every socket of every user (found in batched reads). A push
- *    that fails loses nothing: the client's resume replays from the store.
+ *    transaction up to DynamoDB's limits, several transactions run at once, and contention is
+ *    retried with jittered backoff after re-reading the contended counters and dedupe records.
+ * 3. Each transaction's notifications are pushed as soon as it commits (never before: persist,
+ *    then push), to the sockets read in step 1; once all have committed, the socket sets are
+ *    read again and sockets that connected meanwhile are pushed to as well. A push that fails
+ *    loses nothing: the client's resume replays from the store.
  */
 export async function deliver(deps: DeliverDeps, requests: readonly DeliveryRequest[]): Promise<DeliveryOutcome[]> {
   const now = deps.now?.() ?? new Date();
@@ -54,7 +59,9 @@ export async function deliver(deps: DeliverDeps, requests: readonly DeliveryRequ
   const outcomes: Array<DeliveryStatus | undefined> = new Array(requests.length);
 
   const recipients = uniqueRecipients(requests.map((request) => request.recipient));
-  const preferences = await deps.preferences.getMany(recipients);
+  const dedupeKeys = requests.flatMap((request) => (request.dedupeKey === undefined ? [] : [scopedDedupeKey(request.recipient, request.dedupeKey)]));
+  const snapshot = await deps.reads.read({ preferencesOf: recipients, lastSeqsOf: recipients, dedupeKeys, connectionsOf: recipients });
+  const { preferences } = snapshot;
   const pending = new Map<string, PendingUser>();
   const firstByDedupeKey = new Map<string, number>();
   const duplicatesInCall: Array<[number, number]> = [];
@@ -83,53 +90,67 @@ export async function deliver(deps: DeliverDeps, requests: readonly DeliveryRequ
     }
   }
 
-  await settleKnownDuplicates(deps, requests, pending, outcomes);
+  settleKnownDuplicates(requests, pending, outcomes, snapshot.duplicates);
 
   const ids = new Map<number, string>(requests.map((_, index) => [index, ulid(now.getTime())]));
   const expiresAt = Math.floor(now.getTime() / 1000) + deps.retentionDays * 86_400;
-  const delivered: Array<{ recipient: Recipient; notifications: Notification[] }> = [];
-  let lastSeqs = await deps.notifications.lastSeqs([...pending.values()].map((user) => user.recipient));
-  for (let attempt = 1; pending.size > 0; attempt++) {
-    if (attempt > MAX_COMMIT_ATTEMPTS) {
-      countMetric('DeliveryContention');
-      throw new DeliveryContentionError(pending.size);
-    }
-    const users = [...pending.values()];
-    const commits: SeqCommit[] = users.map((user) => {
-      const expectedLastSeq = lastSeqs.get(recipientKey(user.recipient)) ?? 0;
-      return {
-        recipient: user.recipient,
-        expectedLastSeq,
-        expiresAt,
-        notifications: user.requests.map((index, offset) => {
-          const request = requests[index] as DeliveryRequest;
-          return {
-            notification: toNotification(request, ids.get(index) as string, expectedLastSeq + offset + 1, now),
-            dedupeKey: request.dedupeKey === undefined ? undefined : scopedDedupeKey(request.recipient, request.dedupeKey),
-          };
-        }),
-      };
-    });
-    const results = await deps.notifications.commit(commits);
-    let duplicateSeen = false;
-    results.forEach((result, position) => {
-      const commit = commits[position] as SeqCommit;
-      const user = users[position] as PendingUser;
-      if (result === 'duplicate') duplicateSeen = true;
-      if (result !== 'committed') return;
-      pending.delete(recipientKey(user.recipient));
-      delivered.push({ recipient: user.recipient, notifications: commit.notifications.map((entry) => entry.notification) });
-      user.requests.forEach((index, offset) => {
-        const { id, seq } = (commit.notifications[offset] as { notification: Notification }).notification;
-        outcomes[index] = { status: 'delivered', id, seq };
+  const pushes = pushesAsCommitted(deps, snapshot.connectionIds);
+  let lastSeqs = snapshot.lastSeqs;
+  try {
+    for (let attempt = 1; pending.size > 0; attempt++) {
+      if (attempt > MAX_COMMIT_ATTEMPTS) {
+        countMetric('DeliveryContention');
+        throw new DeliveryContentionError(pending.size);
+      }
+      const users = [...pending.values()];
+      const commits: SeqCommit[] = users.map((user) => {
+        const expectedLastSeq = lastSeqs.get(recipientKey(user.recipient)) ?? 0;
+        return {
+          recipient: user.recipient,
+          expectedLastSeq,
+          expiresAt,
+          notifications: user.requests.map((index, offset) => {
+            const request = requests[index] as DeliveryRequest;
+            return {
+              notification: toNotification(request, ids.get(index) as string, expectedLastSeq + offset + 1, now),
+              dedupeKey: request.dedupeKey === undefined ? undefined : scopedDedupeKey(request.recipient, request.dedupeKey),
+            };
+          }),
+        };
       });
-    });
-    if (pending.size === 0) break;
-    if (duplicateSeen) await settleKnownDuplicates(deps, requests, pending, outcomes);
-    if (pending.size === 0) break;
-    // Full jitter: contending publishers spread out instead of colliding again in lockstep.
-    await sleep(Math.random() * Math.min(1_000, 10 * 2 ** attempt));
-    lastSeqs = await deps.notifications.lastSeqs([...pending.values()].map((user) => user.recipient));
+      const notificationsOf = (commit: SeqCommit) => commit.notifications.map((entry) => entry.notification);
+      const results = await deps.notifications.commit(commits, (positions) =>
+        pushes.push(
+          positions.map((position) => ({
+            recipient: (commits[position] as SeqCommit).recipient,
+            notifications: notificationsOf(commits[position] as SeqCommit),
+          })),
+        ),
+      );
+      results.forEach((result, position) => {
+        const commit = commits[position] as SeqCommit;
+        const user = users[position] as PendingUser;
+        if (result !== 'committed') return;
+        pending.delete(recipientKey(user.recipient));
+        user.requests.forEach((index, offset) => {
+          const { id, seq } = (commit.notifications[offset] as { notification: Notification }).notification;
+          outcomes[index] = { status: 'delivered', id, seq };
+        });
+      });
+      if (pending.size === 0) break;
+      // Full jitter: contending publishers spread out instead of colliding again in lockstep.
+      await sleep(Math.random() * Math.min(1_000, 10 * 2 ** attempt));
+      // The contended counters and, in the same read, any dedupe key another publisher took meanwhile.
+      const again = await deps.reads.read({
+        lastSeqsOf: [...pending.values()].map((user) => user.recipient),
+        dedupeKeys: pendingDedupeKeys(requests, pending),
+      });
+      settleKnownDuplicates(requests, pending, outcomes, again.duplicates);
+      lastSeqs = again.lastSeqs;
+    }
+  } finally {
+    // Whatever was committed is pushed, even when a contended user made the call fail.
+    await pushes.finish();
   }
 
   for (const [index, first] of duplicatesInCall) {
@@ -137,7 +158,6 @@ export async function deliver(deps: DeliverDeps, requests: readonly DeliveryRequ
     outcomes[index] = original && original.status !== 'suppressed' ? { status: 'duplicate', id: original.id, seq: original.seq } : original;
   }
   countMetric('NotificationsDelivered');
-  await pushAll(deps, delivered);
   return (outcomes as DeliveryStatus[]).map((outcome, index) => ({ ...outcome, ...emailChoice(preferences, requests[index] as DeliveryRequest) }));
 }
 
@@ -147,53 +167,84 @@ function emailChoice(preferences: Map<string, Preferences>, request: DeliveryReq
   return email && prefs?.email !== undefined ? { email, emailTo: prefs.email } : { email };
 }
 
-/** Requests whose dedupe key already has a result take that result and leave `pending`. */
-async function settleKnownDuplicates(
-  deps: DeliverDeps,
+function pendingDedupeKeys(requests: readonly DeliveryRequest[], pending: Map<string, PendingUser>): string[] {
+  return [...pending.values()].flatMap((user) =>
+    user.requests.flatMap((index) => {
+      const request = requests[index] as DeliveryRequest;
+      return request.dedupeKey === undefined ? [] : [scopedDedupeKey(request.recipient, request.dedupeKey)];
+    }),
+  );
+}
+
+/** Requests whose dedupe key already has a result (in `found`) take that result and leave `pending`. */
+function settleKnownDuplicates(
   requests: readonly DeliveryRequest[],
   pending: Map<string, PendingUser>,
   outcomes: Array<DeliveryStatus | undefined>,
-): Promise<void> {
-  const keyed = [...pending.values()].flatMap((user) =>
-    user.requests.flatMap((index) => {
+  found: ReadonlyMap<string, { id: string; seq: number }>,
+): void {
+  for (const user of [...pending.values()]) {
+    for (const index of [...user.requests]) {
       const request = requests[index] as DeliveryRequest;
-      return request.dedupeKey === undefined ? [] : [{ index, key: scopedDedupeKey(request.recipient, request.dedupeKey) }];
-    }),
-  );
-  if (keyed.length === 0) return;
-  const found = await deps.notifications.findDuplicates(keyed.map((entry) => entry.key));
-  for (const { index, key } of keyed) {
-    const first = found.get(key);
-    if (!first) continue;
-    outcomes[index] = { status: 'duplicate', id: first.id, seq: first.seq };
-    const userKey = recipientKey((requests[index] as DeliveryRequest).recipient);
-    const user = pending.get(userKey);
-    if (!user) continue;
-    user.requests.splice(user.requests.indexOf(index), 1);
-    if (user.requests.length === 0) pending.delete(userKey);
+      const first = request.dedupeKey === undefined ? undefined : found.get(scopedDedupeKey(request.recipient, request.dedupeKey));
+      if (!first) continue;
+      outcomes[index] = { status: 'duplicate', id: first.id, seq: first.seq };
+      user.requests.splice(user.requests.indexOf(index), 1);
+      if (user.requests.length === 0) pending.delete(recipientKey(user.recipient));
+    }
   }
 }
 
-async function pushAll(deps: DeliverDeps, delivered: ReadonlyArray<{ recipient: Recipient; notifications: Notification[] }>): Promise<void> {
-  if (delivered.length === 0) return;
-  const connectionIds = await deps.connections.connectionIdsOf(delivered.map((entry) => entry.recipient));
-  const sockets = delivered.flatMap(({ recipient, notifications }) =>
-    (connectionIds.get(recipientKey(recipient)) ?? []).map((connectionId) => ({ connectionId, recipient, notifications })),
-  );
+type Committed = { readonly recipient: Recipient; readonly notifications: readonly Notification[] };
+
+/**
+ * Pushes each committed chunk at once to the sockets known before the commit; `finish` waits for
+ * them and then reads the committed users' socket sets again, pushing to sockets that were not
+ * known. A socket registered after that read resumes from the store, which already holds these
+ * notifications, so no connected socket misses one (the guarantee of reading sockets after the commit).
+ */
+function pushesAsCommitted(deps: DeliverDeps, known: ReadonlyMap<string, readonly string[]>) {
+  const inFlight: Array<Promise<void>> = [];
+  const committed: Committed[] = [];
   let failed = 0;
-  await pMap(
-    sockets,
-    async ({ connectionId, recipient, notifications }) => {
-      const frames = notifications.map((notification) => ({ type: 'notification' as const, ...notification }));
-      const outcome = await pushFrames(deps, { connectionId, owner: recipient }, frames).catch((error: unknown) => {
-        logger.warn('Push failed', { connectionId, error: error as Error });
-        return 'failed' as const;
-      });
-      if (outcome === 'failed') failed++;
+  const pushTo = async (sockets: ReadonlyArray<Committed & { connectionId: string }>) => {
+    await pMap(
+      sockets,
+      async ({ connectionId, recipient, notifications }) => {
+        const frames = notifications.map((notification) => ({ type: 'notification' as const, ...notification }));
+        const outcome = await pushFrames(deps, { connectionId, owner: recipient }, frames).catch((error: unknown) => {
+          logger.warn('Push failed', { connectionId, error: error as Error });
+          return 'failed' as const;
+        });
+        if (outcome === 'failed') failed++;
+      },
+      { concurrency: PUSH_CONCURRENCY },
+    );
+  };
+  return {
+    push(chunk: readonly Committed[]): void {
+      committed.push(...chunk);
+      const sockets = chunk.flatMap((entry) => (known.get(recipientKey(entry.recipient)) ?? []).map((connectionId) => ({ ...entry, connectionId })));
+      if (sockets.length > 0) inFlight.push(pushTo(sockets));
     },
-    { concurrency: PUSH_CONCURRENCY },
-  );
-  if (failed > 0) countMetric('PushesFailed');
+    async finish(): Promise<void> {
+      const lateJoiners = async () => {
+        if (committed.length === 0) return;
+        const current = await deps.connections.connectionIdsOf(committed.map((entry) => entry.recipient));
+        await pushTo(
+          committed.flatMap((entry) => {
+            const before = new Set(known.get(recipientKey(entry.recipient)) ?? []);
+            return (current.get(recipientKey(entry.recipient)) ?? []).filter((id) => !before.has(id)).map((connectionId) => ({ ...entry, connectionId }));
+          }),
+        );
+      };
+      await Promise.all([
+        ...inFlight,
+        lateJoiners().catch((error: unknown) => logger.warn('Reading sockets after the commit failed', { error: error as Error })),
+      ]);
+      if (failed > 0) countMetric('PushesFailed');
+    },
+  };
 }
 
 function toNotification(request: DeliveryRequest, id: string, seq: number, now: Date): Notification {

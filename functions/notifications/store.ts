@@ -1,4 +1,5 @@
 import type { InboxItem, Notification, Recipient } from './model';
+import type { Preferences } from './preferences';
 
 /** A user's notifications to commit in one go, allocated seqs after `expectedLastSeq`. */
 export interface SeqCommit {
@@ -26,12 +27,12 @@ export interface InboxPage {
 
 /** The Notifications table, through the operations deliver() and the inbox need. */
 export interface NotificationStore {
-  /** Last committed seq of each user, by recipient key, read consistently in batches. */
-  lastSeqs(recipients: readonly Recipient[]): Promise<Map<string, number>>;
-  /** The first result recorded under each dedupe key that has one. */
-  findDuplicates(dedupeKeys: readonly string[]): Promise<Map<string, { id: string; seq: number }>>;
-  /** Commits each user's notifications atomically with its counter; results align with `commits`. */
-  commit(commits: readonly SeqCommit[]): Promise<CommitResult[]>;
+  /**
+   * Commits each user's notifications atomically with its counter; results align with `commits`.
+   * Commits are grouped into transactions (several in flight), and `onCommitted` hears each
+   * transaction's committed positions as soon as it commits, before the others finish.
+   */
+  commit(commits: readonly SeqCommit[], onCommitted?: (positions: readonly number[]) => void): Promise<CommitResult[]>;
   /** Unexpired notifications with seq > after, ascending, at most `limit`. */
   page(recipient: Recipient, after: number, limit: number, nowEpochSeconds: number): Promise<InboxPage>;
   /** Unexpired unread notifications, all or (tied to a replay) those with seq ≤ upTo. */
@@ -42,4 +43,28 @@ export interface NotificationStore {
   markReadSeqs(recipient: Recipient, seqs: readonly number[]): Promise<void>;
   /** Raises the delivered watermark; `beyond` when upTo exceeds the last committed seq. */
   recordAck(recipient: Recipient, upTo: number): Promise<'recorded' | 'stale' | 'beyond'>;
+}
+
+/** What deliver() reads before it commits, each part for the recipients or keys it names. */
+export interface DeliveryQuery {
+  readonly preferencesOf?: readonly Recipient[];
+  readonly lastSeqsOf?: readonly Recipient[];
+  readonly dedupeKeys?: readonly string[];
+  readonly connectionsOf?: readonly Recipient[];
+}
+
+/** Maps by recipient key (or dedupe key); an absent entry means no item (default preferences, seq 0, no socket). */
+export interface DeliverySnapshot {
+  readonly preferences: Map<string, Preferences>;
+  readonly lastSeqs: Map<string, number>;
+  readonly duplicates: Map<string, { id: string; seq: number }>;
+  readonly connectionIds: Map<string, string[]>;
+}
+
+/**
+ * Everything deliver() must know before its transaction, read together: one round of multi-table
+ * BatchGetItem calls (preferences, counters and dedupe records consistently), not one per table.
+ */
+export interface DeliveryReads {
+  read(query: DeliveryQuery): Promise<DeliverySnapshot>;
 }

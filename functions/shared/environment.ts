@@ -18,7 +18,7 @@ export const environment = {
     alerts: 'ALERTS_TABLE',
   },
   /** Queue URLs. */
-  queues: { exports: 'EXPORTS_QUEUE_URL' },
+  queues: { exports: 'EXPORTS_QUEUE_URL', alertChunks: 'ALERT_CHUNKS_QUEUE_URL' },
   /** Bucket names. */
   buckets: { exports: 'EXPORTS_BUCKET' },
   /** Settings, each encoded as lib/description's encodeSettings encodes it. */

@@ -1,12 +1,21 @@
 /**
  * Alerts: raising, reading and updating them over HTTP, and the stream fan-out (docs/architecture.md).
  */
+import { ALERT_CHUNK_TIMEOUT_SECONDS } from '#functions/alerts/chunks';
 import { claimSettings, deliverAccess, mergeAccess, topicEventAccess, type Access, type FunctionSpec } from './access';
 
 /** The alert fan-out's timeout: a 1,000-member topic with critical email fits well inside it. */
 export const ALERT_FANOUT_TIMEOUT_SECONDS = 60;
 
 /** Whether the caller may see an alert's topic. */
+/** deliver() to an alert's recipients and email the critical ones, each email claimed once in the Dedupe table. */
+const alertDeliveryAccess = mergeAccess(deliverAccess, {
+  // Email claims are put, and given back when a send fails.
+  tables: { dedupe: ['PutItem', 'DeleteItem'] },
+  sendEmail: true,
+  settings: ['emailSender', 'emailConfigurationSet'],
+});
+
 const alertReadAccess: Access = {
   tables: { memberships: ['GetItem'] },
   settings: claimSettings,
@@ -55,13 +64,21 @@ export const alertsFunctions = {
       // Alert items only (not the open-alert items), and not their TTL or manual deletions.
       filterPatterns: [{ eventName: ['INSERT', 'MODIFY'], dynamodb: { NewImage: { kind: { S: ['alert'] } } } }],
     },
-    ...mergeAccess(deliverAccess, topicEventAccess, {
-      // Members of the topic; email claims are put, and given back when a send fails.
-      tables: { memberships: ['Query'], dedupe: ['PutItem', 'DeleteItem'] },
-      sendEmail: true,
-      settings: ['emailSender', 'emailConfigurationSet'],
+    ...mergeAccess(alertDeliveryAccess, topicEventAccess, {
+      // Members of the topic; a large topic's recipients go to the chunk queue.
+      tables: { memberships: ['Query'] },
+      queues: { alertChunks: 'send' },
     }),
     timeoutSeconds: ALERT_FANOUT_TIMEOUT_SECONDS,
+    memoryMb: 512,
+  },
+  alertChunks: {
+    entry: 'functions/alerts/handlers/chunks.ts',
+    description: 'Delivers one chunk of a large topic recipients of an alert change, and emails the critical ones',
+    // One chunk an invocation, up to 10 at once (never two of one message group: FIFO).
+    trigger: { kind: 'queue', queue: 'alertChunks', batchSize: 1, maxConcurrency: 10 },
+    ...alertDeliveryAccess,
+    timeoutSeconds: ALERT_CHUNK_TIMEOUT_SECONDS,
     memoryMb: 512,
   },
 } as const satisfies Record<string, FunctionSpec>;

@@ -1,6 +1,7 @@
 /**
  * Herald's tables, queues, failure queues and buckets: keys, indexes, TTL, streams, timeouts.
  */
+import { ALERT_CHUNK_TIMEOUT_SECONDS } from '#functions/alerts/chunks';
 import { EXPORT_WORKER_MAX_CONCURRENCY, EXPORT_WORKER_TIMEOUT_SECONDS } from '#functions/exports/limits';
 import { environment } from '#functions/shared/environment';
 import type { SettingName } from './settings';
@@ -47,6 +48,12 @@ export interface QueueSpec {
   readonly visibilityTimeoutSeconds: number;
   /** Receives after which SQS moves a message to the queue's DLQ. */
   readonly maxReceiveCount: number;
+  /**
+   * A FIFO queue (and DLQ): messages of one MessageGroupId are received in order, one batch at a
+   * time, and a MessageDeduplicationId repeated within five minutes is dropped.
+   * @default false
+   */
+  readonly fifo?: boolean;
 }
 
 /**
@@ -173,6 +180,17 @@ export const queues = {
     envVar: environment.queues.exports,
     visibilityTimeoutSeconds: 6 * EXPORT_WORKER_TIMEOUT_SECONDS,
     maxReceiveCount: 3,
+  },
+  /**
+   * A large topic's recipients in chunks, delivered in parallel by alertChunks (docs/architecture.md,
+   * "Large topics"). FIFO: a user's chunks share a message group, so one user's alert changes
+   * arrive in stream order; a chunk sent twice (a retried stream record) is dropped by its id.
+   */
+  alertChunks: {
+    envVar: environment.queues.alertChunks,
+    visibilityTimeoutSeconds: 6 * ALERT_CHUNK_TIMEOUT_SECONDS,
+    maxReceiveCount: 5,
+    fifo: true,
   },
 } as const satisfies Record<string, QueueSpec>;
 

@@ -18,6 +18,7 @@ export const COUNT_EACH_5_MINUTES: MetricOptions = { period: Duration.minutes(5)
  */
 export const RUNBOOK = {
   failureQueue: 'alert-fan-out-failure-queue',
+  alertChunkDeadLetters: 'alert-chunk-dead-letter-queue',
   exportsDeadLetters: 'exports-dead-letter-queue',
   lambdaErrors: 'function-errors',
   lambdaThrottles: 'function-throttles',

@@ -1,13 +1,14 @@
 import { Duration, type CfnResource } from 'aws-cdk-lib';
-import type { Alarm } from 'aws-cdk-lib/aws-cloudwatch';
+import { MathExpression, type Alarm } from 'aws-cdk-lib/aws-cloudwatch';
 import type { Table } from 'aws-cdk-lib/aws-dynamodb';
 import { FilterCriteria, StartingPosition, type Function as LambdaFunction, type IEventSourceDlq } from 'aws-cdk-lib/aws-lambda';
 import { DynamoEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
-import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
+import { DeduplicationScope, FifoThroughputLimit, Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
+import type { IGrantable } from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
-import { functions } from '../description';
-import { alarmAtLeast, COUNT_EACH_MINUTE, RUNBOOK } from './alarms';
+import { DEAD_LETTER_VISIBILITY_SECONDS, functions, queues } from '../description';
+import { alarmAtLeast, COUNT_EACH_MINUTE, EACH_MINUTE, RUNBOOK } from './alarms';
 import { acknowledge } from './nag';
 import { InvalidPropsError, requireInteger, withDefaults } from './support';
 
@@ -54,17 +55,25 @@ const FANOUT_DEFAULTS = {
 } satisfies Required<FanoutOptions>;
 
 /**
- * Alert fan-out, apart from the function that does it: the Alerts table's stream mapped to that
- * function with partial batch failures, bisection and bounded retries, the queue where the
- * mapping records what it gave up on, and an alarm on every message that arrives there.
+ * Alert fan-out, apart from the functions that do it: the Alerts table's stream mapped to the
+ * fan-out function with partial batch failures, bisection and bounded retries, the queue where the
+ * mapping records what it gave up on, and an alarm on every message that arrives there; and the FIFO
+ * queue (with its DLQ) of a large topic's recipient chunks, mapped to the chunk function.
  */
 export class AlertFanout extends Construct {
   /** Descriptions of stream records the fan-out gave up on (Lambda's on-failure records). Nothing consumes it. */
   public readonly failureQueue: Queue;
+  /** A large topic's recipients in chunks (FIFO, lib/description/ `alertChunks`). */
+  public readonly chunkQueue: Queue;
+  /** Chunks that ran out of receives. Nothing consumes it: an operator redrives it (docs/operations.md). */
+  public readonly chunkDeadLetterQueue: Queue;
   /** Fires in each minute a record description arrives in the failure queue. */
   public readonly failureAlarm: Alarm;
+  /** Fires in each minute a chunk arrives in the chunk DLQ. */
+  public readonly chunkDeadLetterAlarm: Alarm;
   public readonly alertsTable: Table;
   private handler?: LambdaFunction;
+  private chunkHandler?: LambdaFunction;
 
   constructor(scope: Construct, id: string, props: AlertFanoutProps) {
     super(scope, id);
@@ -97,7 +106,75 @@ export class AlertFanout extends Construct {
       1,
       merged.alarmTopic,
     );
+    this.chunkDeadLetterQueue = new Queue(this, 'AlertChunkDeadLetterQueue', {
+      fifo: true,
+      encryption: QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+      visibilityTimeout: Duration.seconds(DEAD_LETTER_VISIBILITY_SECONDS),
+    });
+    // No SQS3 finding to acknowledge: cdk-nag sees this queue is the chunk queue's DLQ.
+    // SQS does not count what a redrive policy moves here in NumberOfMessagesSent, and nothing
+    // consumes this queue, so a visible count would stay up: the alarm watches that count rise.
+    this.chunkDeadLetterAlarm = alarmAtLeast(
+      this,
+      'AlertChunkDeadLetterAlarm',
+      'A chunk of a large topic ran out of receives and was moved to the alert chunk DLQ',
+      RUNBOOK.alertChunkDeadLetters,
+      new MathExpression({
+        expression: 'DIFF(visible)',
+        usingMetrics: { visible: this.chunkDeadLetterQueue.metricApproximateNumberOfMessagesVisible(EACH_MINUTE) },
+        period: Duration.minutes(1),
+        label: 'Chunks arrived in the DLQ',
+      }),
+      1,
+      merged.alarmTopic,
+    );
+    this.chunkQueue = new Queue(this, 'AlertChunkQueue', {
+      fifo: true,
+      // Ordered per message group (a user's chunks) rather than per queue, so groups scale out.
+      deduplicationScope: DeduplicationScope.MESSAGE_GROUP,
+      fifoThroughputLimit: FifoThroughputLimit.PER_MESSAGE_GROUP_ID,
+      encryption: QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      visibilityTimeout: Duration.seconds(queues.alertChunks.visibilityTimeoutSeconds),
+      deadLetterQueue: { queue: this.chunkDeadLetterQueue, maxReceiveCount: queues.alertChunks.maxReceiveCount },
+    });
     this.node.addValidation({ validate: () => (this.handler ? [] : ['AlertFanout has no handler: call fanOutWith(handler) so the Alerts stream is read.']) });
+    this.node.addValidation({
+      validate: () => (this.chunkHandler ? [] : ['AlertFanout has no chunk handler: call deliverChunksWith(handler) so large topics are delivered.']),
+    });
+  }
+
+  /** Lets `grantee` queue chunks: SendMessage on the chunk queue, nothing else. */
+  public grantSendChunks(grantee: IGrantable) {
+    return this.chunkQueue.grant(grantee, 'sqs:SendMessage');
+  }
+
+  /** Makes `handler` the chunk function: it receives `batchSize` chunks an invocation, at most `maxConcurrency` invocations at once. */
+  public deliverChunksWith(handler: LambdaFunction, options: { readonly batchSize: number; readonly maxConcurrency?: number }): void {
+    if (this.chunkHandler) throw new InvalidPropsError(this, 'chunkHandler', `is ${this.chunkHandler.node.path} already; the chunk queue has one consumer.`);
+    requireInteger(this, 'batchSize', options.batchSize, 1, 10);
+    if (options.maxConcurrency !== undefined) requireInteger(this, 'maxConcurrency', options.maxConcurrency, 2, 1000);
+    const timeout = handler.timeout?.toSeconds() ?? 3;
+    const visibility = queues.alertChunks.visibilityTimeoutSeconds;
+    if (visibility < 6 * timeout) {
+      throw new InvalidPropsError(
+        this,
+        'chunkHandler',
+        `has a ${timeout} s timeout; the chunk queue's visibility timeout (${visibility} s) must be at least 6x it, as Lambda wants.`,
+      );
+    }
+    this.chunkHandler = handler;
+    // A mapping rather than SqsEventSource, whose grantConsumeMessages adds GetQueueUrl and
+    // ChangeMessageVisibility: the role gets what Lambda's SQS mapping calls, and no more.
+    this.chunkQueue.grant(handler, 'sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes');
+    handler.addEventSourceMapping('AlertChunkSource', {
+      eventSourceArn: this.chunkQueue.queueArn,
+      batchSize: options.batchSize,
+      reportBatchItemFailures: true,
+      ...(options.maxConcurrency !== undefined && { maxConcurrency: options.maxConcurrency }),
+    });
   }
 
   /** Maps the Alerts stream to `handler`, with partial batch responses and the failure queue as on-failure destination. */

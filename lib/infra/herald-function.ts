@@ -17,6 +17,7 @@ import {
   type TableAccess,
   type TableName,
 } from '../description';
+import type { AlertFanout } from './alert-fanout';
 import type { EmailSender } from './email-sender';
 import type { HeraldData } from './herald-data';
 import { acknowledge, acknowledgeWildcardResources } from './nag';
@@ -50,6 +51,8 @@ export interface FunctionResources {
   readonly email: EmailSender;
   /** The stage whose @connections API `manageConnections` functions call. */
   readonly realtimeApi: RealtimeApi;
+  /** The Alerts stream (read by the fan-out) and the alert chunk queue. */
+  readonly alertFanout: AlertFanout;
 }
 
 export interface HeraldFunctionProps extends FunctionResources {
@@ -77,7 +80,7 @@ export class HeraldFunction extends Construct {
 
   constructor(scope: Construct, id: string, props: HeraldFunctionProps) {
     super(scope, id);
-    const { spec, data, exports, email, realtimeApi, settings, logRetention } = withDefaults(DEFAULTS, props);
+    const { spec, data, exports, email, realtimeApi, alertFanout, settings, logRetention } = withDefaults(DEFAULTS, props);
     // An own role instead of the default one keeps AWSLambdaBasicExecutionRole (a managed policy
     // writing to every log group) off the function: it may write to its own log group only.
     this.role = new Role(this, 'Role', {
@@ -88,7 +91,11 @@ export class HeraldFunction extends Construct {
     this.logGroup.grantWrite(this.role);
 
     // The description names queues and buckets; each belongs to the capability that owns it.
-    const queueOwners: Record<QueueName, ScheduledExports> = { exports };
+    const queueUrls: Record<QueueName, string> = { exports: exports.queue.queueUrl, alertChunks: alertFanout.chunkQueue.queueUrl };
+    const queueSenders: Record<QueueName, (grantee: Role) => unknown> = {
+      exports: (grantee) => exports.grantRequestRuns(grantee),
+      alertChunks: (grantee) => alertFanout.grantSendChunks(grantee),
+    };
     const bucketOwners: Record<BucketName, ScheduledExports> = { exports };
     this.function = new NodejsFunction(this, 'Function', {
       entry: join(REPO_ROOT, spec.entry),
@@ -109,7 +116,7 @@ export class HeraldFunction extends Construct {
         POWERTOOLS_METRICS_NAMESPACE: 'Herald',
         ...functionEnvironment(spec, {
           tableNames: mapRecord(data.tables, (table) => table.tableName),
-          queueUrls: mapRecord(queueOwners, (owner) => owner.queue.queueUrl),
+          queueUrls,
           bucketNames: mapRecord(bucketOwners, (owner) => owner.bucket.bucketName),
           connectionsEndpoint: realtimeApi.stage.callbackUrl,
           settings,
@@ -141,7 +148,7 @@ export class HeraldFunction extends Construct {
         );
       }
     }
-    for (const name of Object.keys(spec.queues ?? {}) as QueueName[]) queueOwners[name].grantRequestRuns(this.role);
+    for (const name of Object.keys(spec.queues ?? {}) as QueueName[]) queueSenders[name](this.role);
     for (const [name, access] of Object.entries(spec.buckets ?? {}) as Array<[BucketName, BucketAccess]>) {
       acknowledgeWildcardResources(
         policy,

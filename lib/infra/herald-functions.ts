@@ -1,5 +1,5 @@
 import { Duration } from 'aws-cdk-lib';
-import { StartingPosition } from 'aws-cdk-lib/aws-lambda';
+import { StartingPosition, type Function as LambdaFunction } from 'aws-cdk-lib/aws-lambda';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { CONNECTION_TTL_SECONDS, TICKET_TTL_SECONDS } from '../config';
@@ -13,6 +13,7 @@ import {
   type FunctionSpec,
   type QueueName,
   type SettingName,
+  type Trigger,
 } from '../description';
 import type { AlertFanout } from './alert-fanout';
 import { HeraldFunction, type FunctionResources } from './herald-function';
@@ -20,11 +21,11 @@ import type { HttpApiAndIdentity } from './http-api-and-identity';
 import type { ScheduledExports } from './scheduled-exports';
 import { InvalidPropsError, pascal, requireInteger, requireMatch, withDefaults } from './support';
 
+type QueueTrigger = Extract<Trigger, { kind: 'queue' }>;
+
 export interface HeraldFunctionsProps extends FunctionResources {
   /** Serves the functions with an `http` trigger. */
   readonly httpApi: HttpApiAndIdentity;
-  /** Reads the Alerts stream into the function with a `stream` trigger. */
-  readonly alertFanout: AlertFanout;
   /**
    * Browser origins the $connect authorizer accepts.
    * @default the HTTP API's allowedOrigins
@@ -92,7 +93,7 @@ export class HeraldFunctions extends Construct {
     requireInteger(this, 'realtimeLimits.ticketsPerMinute', merged.realtimeLimits.ticketsPerMinute, 1, 10_000);
     requireMatch(this, 'tenantClaim', merged.tenantClaim, CLAIM, 'a claim name');
     requireMatch(this, 'rolesClaim', merged.rolesClaim, CLAIM, 'a claim name');
-    const { data, exports, email, realtimeApi, httpApi } = merged;
+    const { data, exports, email, realtimeApi, httpApi, alertFanout } = merged;
     const specs = functionSpecs();
     const connectAuthorizer = onlyConnectAuthorizer(this, specs);
 
@@ -121,13 +122,28 @@ export class HeraldFunctions extends Construct {
     this.functions = Object.fromEntries(
       specs.map(([name, spec]) => [
         name,
-        new HeraldFunction(this, pascal(name), { spec, data, exports, email, realtimeApi, settings: this.settings, logRetention: merged.logRetention }),
+        new HeraldFunction(this, pascal(name), {
+          spec,
+          data,
+          exports,
+          email,
+          realtimeApi,
+          alertFanout,
+          settings: this.settings,
+          logRetention: merged.logRetention,
+        }),
       ]),
     ) as Record<FunctionName, HeraldFunction>;
 
     // Triggers come after every function exists: $connect needs the authorizer function.
     const streamOwners: Record<FailureQueueName, AlertFanout> = { alertFanout: merged.alertFanout };
-    const queueOwners: Record<QueueName, ScheduledExports> = { exports };
+    const queueConsumers: Record<QueueName, (fn: LambdaFunction, trigger: QueueTrigger) => void> = {
+      exports: (fn, trigger) =>
+        trigger.from === 'deadLetter'
+          ? exports.processFailedRunsWith(fn, { batchSize: trigger.batchSize, maxConcurrency: trigger.maxConcurrency })
+          : exports.processRunsWith(fn, { batchSize: trigger.batchSize, maxConcurrency: trigger.maxConcurrency }),
+      alertChunks: (fn, trigger) => alertFanout.deliverChunksWith(fn, { batchSize: trigger.batchSize, maxConcurrency: trigger.maxConcurrency }),
+    };
     for (const [name, spec] of specs) {
       const fn = this.functions[name].function;
       const integrationId = `${pascal(name)}Integration`;
@@ -177,9 +193,7 @@ export class HeraldFunctions extends Construct {
           break;
         }
         case 'queue':
-          if (trigger.from === 'deadLetter')
-            queueOwners[trigger.queue].processFailedRunsWith(fn, { batchSize: trigger.batchSize, maxConcurrency: trigger.maxConcurrency });
-          else queueOwners[trigger.queue].processRunsWith(fn, { batchSize: trigger.batchSize, maxConcurrency: trigger.maxConcurrency });
+          queueConsumers[trigger.queue](fn, trigger);
           break;
       }
     }

@@ -163,8 +163,8 @@ export class HeraldStack extends Stack {
   public get described(): DescribedResources {
     return {
       tables: this.data.tables,
-      queues: { exports: this.exports.queue },
-      deadLetterQueues: { exports: this.exports.deadLetterQueue },
+      queues: { exports: this.exports.queue, alertChunks: this.alertFanout.chunkQueue },
+      deadLetterQueues: { exports: this.exports.deadLetterQueue, alertChunks: this.alertFanout.chunkDeadLetterQueue },
       failureQueues: { alertFanout: this.alertFanout.failureQueue },
       buckets: { exports: this.exports.bucket },
       functions: this.functions.functions,

@@ -29,7 +29,13 @@ export function localTableName(table: TableName): string {
 }
 
 export function localQueueName(queue: QueueName): string {
-  return `herald-${queue}`;
+  // SQS wants a FIFO queue's name to end in .fifo.
+  return `herald-${queue}${(queues[queue] as QueueSpec).fifo ? '.fifo' : ''}`;
+}
+
+/** A queue's DLQ: `<name>-dlq`, before the `.fifo` a FIFO queue's name ends in. */
+export function localDeadLetterQueueName(queueName: string): string {
+  return queueName.endsWith('.fifo') ? queueName.replace(/\.fifo$/, '-dlq.fifo') : `${queueName}-dlq`;
 }
 
 export function localBucketName(bucket: BucketName): string {
@@ -181,10 +187,12 @@ export async function createFailureQueues(client: SQSClient): Promise<Record<Fai
 }
 
 export async function createQueueWithDlq(client: SQSClient, name: string, spec: QueueSpec): Promise<LocalQueue> {
+  // A FIFO queue's DLQ is FIFO too, as SQS requires.
+  const fifo = spec.fifo ? { FifoQueue: 'true' } : {};
   const dlq = await client.send(
     new CreateQueueCommand({
-      QueueName: `${name}-dlq`,
-      Attributes: { MessageRetentionPeriod: String(14 * 24 * 3600), VisibilityTimeout: String(DEAD_LETTER_VISIBILITY_SECONDS) },
+      QueueName: localDeadLetterQueueName(name),
+      Attributes: { MessageRetentionPeriod: String(14 * 24 * 3600), VisibilityTimeout: String(DEAD_LETTER_VISIBILITY_SECONDS), ...fifo },
     }),
   );
   const dlqArn = await queueArn(client, dlq.QueueUrl!);
@@ -194,6 +202,8 @@ export async function createQueueWithDlq(client: SQSClient, name: string, spec: 
       Attributes: {
         VisibilityTimeout: String(spec.visibilityTimeoutSeconds),
         RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount: String(spec.maxReceiveCount) }),
+        // As the CDK stack: deduplication and throughput per message group.
+        ...(spec.fifo && { ...fifo, DeduplicationScope: 'messageGroup', FifoThroughputLimit: 'perMessageGroupId' }),
       },
     }),
   );

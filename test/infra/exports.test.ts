@@ -75,7 +75,7 @@ describe('scheduled exports infrastructure', () => {
       (p.Properties.PolicyDocument.Statement as Array<Record<string, any>>).filter((s) => [s.Action].flat().some((a: string) => a.startsWith('ses:'))),
     );
     const senders = Object.values(functions as Record<string, { sendEmail?: boolean }>).filter((spec) => spec.sendEmail);
-    expect(senders).toHaveLength(2); // the export worker and the alert fan-out
+    expect(senders).toHaveLength(3); // the export worker, the alert fan-out and the alert chunk function
     expect(sesStatements).toHaveLength(senders.length);
     for (const statement of sesStatements) expect(statement.Condition).toEqual({ StringEquals: { 'ses:FromAddress': 'exports@herald.example' } });
     const passRoles = resourcesOf('AWS::IAM::Policy').flatMap(([, p]) =>

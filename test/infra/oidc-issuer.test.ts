@@ -24,6 +24,7 @@ beforeAll(() => {
         exports: stack.exports,
         email: stack.email,
         realtimeApi: stack.realtimeApi,
+        alertFanout: stack.alertFanout,
         settings: Object.fromEntries(Object.keys(settingEnvVars).map((name) => [name, 'x'])) as Record<SettingName, string>,
         logRetention: RetentionDays.ONE_WEEK,
       });

@@ -3,32 +3,43 @@ import { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagem
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { MessageRejected, SESClient } from '@aws-sdk/client-ses';
 import { DeleteMessageCommand, GetQueueUrlCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, BatchWriteCommand, DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
-import type { Context, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
+import type { Context, DynamoDBRecord, DynamoDBStreamEvent, SQSRecord } from 'aws-lambda';
 import { ulid } from 'ulid';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
-import { fanOutAlertChange, type FanoutDeps } from '#functions/alerts/fanout';
+import { ALERT_CHUNK_GROUPS, ALERT_CHUNK_RECIPIENTS, ALERT_INLINE_RECIPIENTS } from '#functions/alerts/chunks';
+import { fanOutAlertChange, recipientChunks, type FanoutDeps } from '#functions/alerts/fanout';
 import type { Alert } from '#functions/alerts/model';
 import { connectionsApiGateway } from '#functions/adapters/connections-api';
 import { dynamoConnectionStore } from '#functions/adapters/dynamo-connection-store';
 import { dynamoEmailLedger } from '#functions/adapters/dynamo-email-ledger';
+import { dynamoDeliveryReads } from '#functions/adapters/dynamo-delivery-reads';
 import { dynamoNotificationStore } from '#functions/adapters/dynamo-notification-store';
-import { dynamoPreferenceStore } from '#functions/adapters/dynamo-preference-store';
 import { dynamoMembershipStore, dynamoSubscriptionStore } from '#functions/adapters/dynamo-topic-stores';
 import { sesMailer } from '#functions/adapters/ses-mailer';
+import { sqsAlertChunks } from '#functions/adapters/sqs-alert-chunks';
 import { deliver } from '#functions/notifications/deliver';
 import { logger, metrics } from '#functions/shared/instrumentation';
 import { publishTopicEvent } from '#functions/topics/topics';
-import { functionEnvironment, functions, tables, type SettingName, type TableName } from '#lib/description';
+import { functionEnvironment, functions, tables, type QueueName, type SettingName, type TableName } from '#lib/description';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '#lib/local/aws-local';
+import { localQueueName } from '#lib/local/resources';
 import { api, devToken, emailsTo, eventually, sandboxedSes, tableName, TestSocket, ticketFor, urls } from '../support/local';
+
+const deliveryTables = {
+  notifications: tableName('notifications'),
+  dedupe: tableName('dedupe'),
+  preferences: tableName('preferences'),
+  userConnections: tableName('userConnections'),
+};
 
 const local = { region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS };
 const raw = new DynamoDBClient({ endpoint: urls().dynamodbUrl, ...local });
 const db = DynamoDBDocumentClient.from(raw, { marshallOptions: { removeUndefinedValues: true } });
 const sqs = new SQSClient({ endpoint: urls().sqsUrl, ...local, useQueueUrlAsEndpoint: false });
 const ses = new SESClient({ endpoint: urls().mailUrl, ...local });
+const chunkQueueUrl = (await sqs.send(new GetQueueUrlCommand({ QueueName: localQueueName('alertChunks') }))).QueueUrl as string;
 const connectionsApi = new ApiGatewayManagementApiClient({ endpoint: urls().wsUrl.replace(/^ws/, 'http'), ...local });
 afterAll(() => {
   for (const client of [raw, sqs, ses, connectionsApi]) client.destroy();
@@ -75,7 +86,7 @@ function fanoutDeps(sesClient: SESClient = ses): FanoutDeps {
   const gateway = connectionsApiGateway(connectionsApi);
   const delivery = {
     notifications: dynamoNotificationStore(db, { notifications: tableName('notifications'), dedupe: tableName('dedupe') }),
-    preferences: dynamoPreferenceStore(db, tableName('preferences')),
+    reads: dynamoDeliveryReads(db, deliveryTables),
     connections,
     gateway,
     retentionDays: 30,
@@ -92,19 +103,20 @@ function fanoutDeps(sesClient: SESClient = ses): FanoutDeps {
     publishEvent: (tenant, topic, name, data) => publishTopicEvent(topics, tenant, topic, name, data),
     mailer: sesMailer(sesClient, 'exports@herald.local', 'herald-email'),
     emails: dynamoEmailLedger(db, tableName('dedupe')),
+    chunks: sqsAlertChunks(sqs, chunkQueueUrl),
   };
 }
 
 /**
- * The fan-out function's module as Lambda cold-starts it (its own `handler` is built from the
- * environment the description gives it), for its makeHandler with the deps a test chooses.
+ * A function's module as Lambda cold-starts it (its own `handler` is built from the environment
+ * the description gives it), for its makeHandler with the deps a test chooses.
  */
-async function fanoutHandlerModule() {
+async function handlerModule<T>(name: 'alertFanout' | 'alertChunks', load: () => Promise<T>): Promise<T> {
   const tableNames = Object.fromEntries(Object.keys(tables).map((table) => [table, tableName(table as TableName)])) as Record<TableName, string>;
   const settings = { notificationRetentionDays: '30', emailSender: 'exports@herald.local' } as Record<SettingName, string>;
-  const env = functionEnvironment(functions.alertFanout, {
+  const env = functionEnvironment(functions[name], {
     tableNames,
-    queueUrls: {} as never,
+    queueUrls: { alertChunks: chunkQueueUrl } as Record<QueueName, string>,
     bucketNames: {} as never,
     connectionsEndpoint: urls().wsUrl.replace(/^ws/, 'http'),
     settings,
@@ -112,7 +124,7 @@ async function fanoutHandlerModule() {
   const previous = Object.fromEntries(Object.keys(env).map((key) => [key, process.env[key]]));
   Object.assign(process.env, env);
   try {
-    return await import('#functions/alerts/handlers/fanout');
+    return await load();
   } finally {
     for (const [key, value] of Object.entries(previous)) {
       if (value === undefined) delete process.env[key];
@@ -120,6 +132,8 @@ async function fanoutHandlerModule() {
     }
   }
 }
+
+const fanoutHandlerModule = () => handlerModule('alertFanout', () => import('#functions/alerts/handlers/fanout'));
 
 const lambdaContext = { functionName: 'alertFanout', awsRequestId: randomUUID(), getRemainingTimeInMillis: () => 60_000 } as unknown as Context;
 
@@ -492,5 +506,179 @@ describe('alerts: who may do what', () => {
     expect(refused.status).toBe(400);
     expect(refused.body.error.message).toContain('cursor');
     expect((await api('GET', `/alerts?topic=${topic}&limit=0`, ana)).body.error.message).toContain('limit');
+  });
+});
+
+describe('alerts: large topics in chunks', () => {
+  /** A topic of `size` members, written straight to the table (the membership API one by one would take minutes). */
+  async function largeTopic(size: number): Promise<{ tenant: string; topic: string; members: string[]; publisher: string }> {
+    const tenant = unique('t');
+    const topic = unique('site');
+    const members = Array.from({ length: size }, (_, index) => `m${String(index).padStart(4, '0')}`);
+    for (let start = 0; start < members.length; start += 25) {
+      let pending: Array<Record<string, unknown>> = members.slice(start, start + 25).map((userId) => ({
+        PutRequest: { Item: { topicKey: `${tenant}#${topic}`, userId, tenant, topic, addedBy: 'test', addedAt: new Date().toISOString() } },
+      }));
+      while (pending.length > 0) {
+        const result = await db.send(new BatchWriteCommand({ RequestItems: { [tableName('memberships')]: pending as never } }));
+        pending = (result.UnprocessedItems?.[tableName('memberships')] ?? []) as Array<Record<string, unknown>>;
+      }
+    }
+    return { tenant, topic, members, publisher: await devToken(tenant, 'monitor', ['publisher']) };
+  }
+
+  /** Each member's stored notifications at seqs 1 and 2, read independently of Herald's code (BatchGetItem by hand). */
+  async function firstTwo(tenant: string, members: readonly string[]): Promise<Map<string, Array<Record<string, any> | undefined>>> {
+    const keys = members.flatMap((userId) => [1, 2].map((seq) => ({ userKey: `${tenant}#${userId}`, seq })));
+    const found = new Map<string, Record<string, any>>();
+    for (let start = 0; start < keys.length; start += 100) {
+      let request: Array<Record<string, unknown>> | undefined = keys.slice(start, start + 100);
+      while (request && request.length > 0) {
+        const result = await db.send(new BatchGetCommand({ RequestItems: { [tableName('notifications')]: { Keys: request, ConsistentRead: true } } }));
+        for (const item of result.Responses?.[tableName('notifications')] ?? []) found.set(`${item.userKey}@${item.seq}`, item);
+        request = result.UnprocessedKeys?.[tableName('notifications')]?.Keys as typeof request;
+      }
+    }
+    return new Map(members.map((userId) => [userId, [1, 2].map((seq) => found.get(`${tenant}#${userId}@${seq}`))]));
+  }
+
+  it('delivers a topic past the inline limit through the chunk queue: every member once, each member’s changes in order, emails once', async () => {
+    const { tenant, topic, members, publisher } = await largeTopic(ALERT_INLINE_RECIPIENTS + 50);
+    const first = members[0] as string;
+    const last = members.at(-1) as string;
+    const address = `${unique(first)}@example.com`;
+    expect((await api('PUT', '/me/preferences', await devToken(tenant, first), { email: address })).status).toBe(200);
+    const sockets = [await connect(tenant, first), await connect(tenant, last)];
+
+    const { body: raised } = await api('POST', '/alerts', publisher, raiseBody(topic, { severity: 'critical' }));
+    // A second change right behind the first: its chunks must not overtake the first's for anyone.
+    expect((await api('PATCH', `/alerts/${raised.id}`, publisher, { status: 'acknowledged' }, { 'if-match': '"1"' })).status).toBe(200);
+
+    const stored = await eventually(async () => {
+      const read = await firstTwo(tenant, members);
+      return [...read.values()].every(([one, two]) => one !== undefined && two !== undefined) ? read : undefined;
+    }, 60_000);
+    for (const [userId, [one, two]] of stored) {
+      expect([userId, one?.kind, one?.data?.version, two?.kind, two?.data?.version]).toEqual([userId, 'alert.raised', 1, 'alert.acknowledged', 2]);
+    }
+    for (const socket of sockets) {
+      const frames = await eventually(async () => {
+        const received = socket.frames.filter((frame) => frame.type === 'notification' && frame.data?.alertId === raised.id);
+        return received.length === 2 ? received : undefined;
+      }, 30_000);
+      expect(frames.map((frame) => [frame.seq, frame.kind])).toEqual([
+        [1, 'alert.raised'],
+        [2, 'alert.acknowledged'],
+      ]);
+    }
+    // One email per version (critical alerts email every change), however the chunks were split.
+    const emails = await eventually(async () => {
+      const found = await emailsTo(address);
+      return found.length >= 2 ? found : undefined;
+    }, 30_000);
+    expect(emails.map((email) => email.subject).sort()).toEqual([
+      '[CRITICAL] Alert acknowledged: Pressure above 9 bar',
+      '[CRITICAL] Alert raised: Pressure above 9 bar',
+    ]);
+    // Nothing was written past seq 2 for anyone: no chunk was delivered twice.
+    const { Item: counter } = await db.send(
+      new GetCommand({ TableName: tableName('notifications'), Key: { userKey: `${tenant}#${last}`, seq: 0 }, ConsistentRead: true }),
+    );
+    expect(counter?.lastSeq).toBe(2);
+  }, 120_000);
+
+  it('splits recipients into chunks of a user’s fixed message group, each within the chunk size, everyone once', () => {
+    const members = Array.from({ length: 1_234 }, (_, index) => `user-${index}`);
+    const alert = { tenant: 'acme', id: ulid(), version: 1 } as Alert;
+    const chunks = recipientChunks(alert, members);
+    expect(chunks.flatMap((chunk) => chunk.recipients).sort()).toEqual([...members].sort());
+    expect(chunks.every((chunk) => chunk.recipients.length > 0 && chunk.recipients.length <= ALERT_CHUNK_RECIPIENTS)).toBe(true);
+    expect(new Set(chunks.map((chunk) => chunk.chunkId)).size).toBe(chunks.length);
+    // The next version (with members gone and joined) puts each user in the same group.
+    const groupOf = (list: ReturnType<typeof recipientChunks>) => new Map(list.flatMap((chunk) => chunk.recipients.map((userId) => [userId, chunk.group])));
+    const next = groupOf(recipientChunks({ ...alert, version: 2 }, [...members.slice(100), 'newcomer']));
+    const before = groupOf(chunks);
+    for (const userId of members.slice(100)) expect(next.get(userId)).toBe(before.get(userId));
+    expect(new Set(chunks.map((chunk) => chunk.group)).size).toBe(ALERT_CHUNK_GROUPS);
+    // Repeated, the same chunks with the same ids: a retried stream record's sends are dropped as duplicates.
+    expect(recipientChunks(alert, members).map((chunk) => chunk.chunkId)).toEqual(chunks.map((chunk) => chunk.chunkId));
+  });
+
+  it('keeps a group’s later chunks behind one that fails, delivers other groups, and is idempotent when chunks come again', async () => {
+    const tenant = unique('t');
+    const [ana, bob, cy] = ['ana', 'bob', 'cy'];
+    const address = `${unique('ana')}@example.com`;
+    expect((await api('PUT', '/me/preferences', await devToken(tenant, ana), { email: address })).status).toBe(200);
+    const now = new Date().toISOString();
+    const v1: Alert = {
+      tenant,
+      id: ulid(),
+      topic: 'site',
+      rule: 'gas',
+      subject: 'bay-3',
+      severity: 'critical',
+      title: 'Gas above limit',
+      status: 'active',
+      version: 1,
+      change: 'raised',
+      raisedAt: now,
+      raisedBy: 'monitor',
+      updatedAt: now,
+      updatedBy: 'monitor',
+    };
+    const v2: Alert = { ...v1, status: 'acknowledged', version: 2, change: 'acknowledged', updatedBy: 'ana' };
+    const record = (alert: Alert, recipients: string[], group: string) =>
+      ({
+        messageId: randomUUID(),
+        receiptHandle: randomUUID(),
+        body: JSON.stringify({ alert, recipients }),
+        attributes: { MessageGroupId: group, ApproximateReceiveCount: '1' },
+        messageAttributes: {},
+        md5OfBody: '',
+        eventSource: 'aws:sqs',
+        eventSourceARN: 'arn:aws:sqs:us-east-1:000000000000:herald-alertChunks.fifo',
+        awsRegion: 'us-east-1',
+      }) as unknown as SQSRecord;
+    const groupA = [record(v1, [ana, bob], `${tenant}#1`), record(v2, [ana, bob], `${tenant}#1`)];
+    const groupB = record(v1, [cy], `${tenant}#2`);
+
+    const { makeHandler } = await handlerModule('alertChunks', () => import('#functions/alerts/handlers/chunks'));
+    const real = fanoutDeps();
+    let failing = true;
+    const flaky = makeHandler({
+      ...real,
+      // The first delivery of group A's first chunk fails (DynamoDB unreachable, say).
+      deliver: (requests) => {
+        if (failing && requests[0]?.recipient.userId === ana) {
+          failing = false;
+          return Promise.reject(new Error('DynamoDB unreachable'));
+        }
+        return real.deliver(requests);
+      },
+    });
+    const chunkContext = { ...lambdaContext, functionName: 'alertChunks' } as Context;
+    const response = await flaky({ Records: [...groupA, groupB] }, chunkContext);
+    // Both of group A's chunks come back (the second was never tried: it must not overtake the first); group B went on.
+    expect(response).toEqual({ batchItemFailures: groupA.map((chunk) => ({ itemIdentifier: chunk.messageId })) });
+    expect(alertNotifications(await inbox(tenant, ana), v1.id)).toHaveLength(0);
+    expect(alertNotifications(await inbox(tenant, cy), v1.id).map((item) => item.seq)).toEqual([1]);
+
+    // SQS hands group A back in order; then the whole batch arrives once more (at least once).
+    expect(await flaky({ Records: groupA }, chunkContext)).toEqual({ batchItemFailures: [] });
+    expect(await flaky({ Records: [...groupA, groupB] }, chunkContext)).toEqual({ batchItemFailures: [] });
+    for (const user of [ana, bob]) {
+      const items = await inbox(tenant, user);
+      // v1 before v2, each once: nothing was written again.
+      expect(items.map((item) => [item.seq, item.kind])).toEqual([
+        [1, 'alert.raised'],
+        [2, 'alert.acknowledged'],
+      ]);
+    }
+    expect(alertNotifications(await inbox(tenant, cy), v1.id)).toHaveLength(1);
+    const emails = await eventually(async () => {
+      const found = await emailsTo(address);
+      return found.length >= 2 ? found : undefined;
+    });
+    expect(emails).toHaveLength(2);
   });
 });

@@ -18,7 +18,7 @@ import {
   type TableSpec,
 } from '#lib/description';
 import { arnInRegion, LOCAL_CREDENTIALS, LOCAL_REGION } from '#lib/local/aws-local';
-import { localBucketName, localQueueName, localTableName } from '#lib/local/resources';
+import { localBucketName, localDeadLetterQueueName, localQueueName, localTableName } from '#lib/local/resources';
 import { LOCAL_EXPORT_RECORDS, type ServedEventSource } from '#lib/local/runtime';
 import { SKIP_BUNDLING, synthesize } from '../infra/synth';
 
@@ -427,14 +427,14 @@ function queueInFauxqs(attributes: Record<string, string>, labelOfArn: (arn: str
 
 /**
  * The local queues and streams by label, found by the names lib/local/resources.ts gives them
- * (`herald-<queue>`, its DLQ `herald-<queue>-dlq`, `herald-<name>-failures`; streams by their
+ * (`herald-<queue>`, its DLQ `herald-<queue>-dlq` (before `.fifo` for a FIFO queue), `herald-<name>-failures`; streams by their
  * table), with their attributes as fauxqs reports them.
  */
 async function localResources() {
   const queueNames: Record<string, string> = {};
   for (const queue of Object.keys(queues) as QueueName[]) {
     queueNames[`queue:${queue}`] = localQueueName(queue);
-    queueNames[`queue:${queue}:deadLetter`] = `${localQueueName(queue)}-dlq`;
+    queueNames[`queue:${queue}:deadLetter`] = localDeadLetterQueueName(localQueueName(queue));
   }
   for (const name of Object.keys(failureQueues) as FailureQueueName[]) queueNames[`failureQueue:${name}`] = `herald-${name}-failures`;
 

@@ -5,13 +5,20 @@ import { DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { connectionsApiGateway } from '#functions/adapters/connections-api';
 import { dynamoConnectionStore } from '#functions/adapters/dynamo-connection-store';
+import { dynamoDeliveryReads } from '#functions/adapters/dynamo-delivery-reads';
 import { dynamoNotificationStore } from '#functions/adapters/dynamo-notification-store';
-import { dynamoPreferenceStore } from '#functions/adapters/dynamo-preference-store';
 import { deliver, type DeliverDeps } from '#functions/notifications/deliver';
 import { readPage, RESUME_MAX_NOTIFICATIONS } from '#functions/notifications/inbox';
 import type { DeliveryRequest } from '#functions/notifications/model';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '#lib/local/aws-local';
 import { api, devToken, documentClient, eventually, getItem, tableName, TestSocket, ticketFor, urls } from '../support/local';
+
+const deliveryTables = {
+  notifications: tableName('notifications'),
+  dedupe: tableName('dedupe'),
+  preferences: tableName('preferences'),
+  userConnections: tableName('userConnections'),
+};
 
 const opened: TestSocket[] = [];
 afterEach(async () => {
@@ -56,7 +63,7 @@ function injectFaults(client: { middlewareStack: { add: (...args: any[]) => void
 }
 
 /** deliver() with real stores on the local emulators, and a request counter on its DynamoDB client. */
-function directDeliverDeps(faults: Faults = {}): DeliverDeps & { requests: Map<string, number>; pushes: Map<string, number> } {
+function directDeliverDeps(faults: Faults = {}): DeliverDeps & { requests: Map<string, number>; pushes: Map<string, number>; dynamodb: DynamoDBClient } {
   const requests = new Map<string, number>();
   const pushes = new Map<string, number>();
   const raw = new DynamoDBClient({ endpoint: urls().dynamodbUrl, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
@@ -72,8 +79,9 @@ function directDeliverDeps(faults: Faults = {}): DeliverDeps & { requests: Map<s
   return {
     requests,
     pushes,
+    dynamodb: raw,
     notifications: dynamoNotificationStore(client, { notifications: tableName('notifications'), dedupe: tableName('dedupe') }),
-    preferences: dynamoPreferenceStore(client, tableName('preferences')),
+    reads: dynamoDeliveryReads(client, deliveryTables),
     connections,
     gateway: connectionsApiGateway(connectionsApi),
     retentionDays: 30,
@@ -160,8 +168,9 @@ describe('deliver: persist, then push', () => {
     const outcomes = await deliver(deps, requests);
     expect(outcomes.every((outcome) => outcome.status === 'delivered' && outcome.seq === 1)).toBe(true);
     await socket.waitFor((frame) => frame.type === 'notification' && frame.title === 'Site closed');
-    // 150 users: 2 batches each of preferences, dedupe records, counters and connection sets, and
-    // 5 transactions of up to 33 users (3 actions per user). Nothing scales per recipient.
+    // 150 users: one round of 6 multi-table calls for 600 keys (preferences, dedupe records,
+    // counters and connection sets), 5 transactions of up to 33 users (3 actions per user), and
+    // 2 calls re-reading the connection sets after the commits. Nothing scales per recipient.
     const total = [...deps.requests.values()].reduce((sum, count) => sum + count, 0);
     expect(Object.fromEntries(deps.requests)).toEqual({ BatchGetItemCommand: 8, TransactWriteItemsCommand: 5 });
     expect(total / users.length).toBeLessThan(0.1);
@@ -170,6 +179,103 @@ describe('deliver: persist, then push', () => {
     const again = await deliver(deps, requests);
     expect(again.every((outcome) => outcome.status === 'duplicate' && outcome.seq === 1)).toBe(true);
     expect(deps.requests.get('TransactWriteItemsCommand')).toBeUndefined();
+  });
+});
+
+describe('deliver: one round of reads, pushes as each transaction commits', () => {
+  it('reads preferences, dedupe records, counters and sockets together, retrying every key DynamoDB leaves unprocessed', async () => {
+    const deps = directDeliverDeps();
+    const tenant = uniqueTenant();
+    const [ana, bob, cy] = ['ana', 'bob', 'cy'];
+    // Each part of the read matters: ana's counter is at 1, bob turned notes off, cy's dedupe key is taken.
+    expect((await deliver(deps, [{ recipient: { tenant, userId: ana }, kind: 'note', title: 'earlier', priority: 'normal' }]))[0]).toMatchObject({ seq: 1 });
+    expect((await api('PUT', '/me/preferences', await devToken(tenant, bob), { kinds: { note: { inApp: false } } })).status).toBe(200);
+    const taken = await deliver(deps, [{ recipient: { tenant, userId: cy }, kind: 'note', title: 'first', priority: 'normal', dedupeKey: 'k' }]);
+    const socket = await connect(tenant, ana);
+
+    // The first BatchGetItem answers one key and leaves every other key unprocessed, as DynamoDB may under load.
+    let held = 0;
+    deps.dynamodb.middlewareStack.add(
+      (next: (args: any) => Promise<any>, context: { commandName?: string }) => async (args: any) => {
+        if (context.commandName !== 'BatchGetItemCommand' || held++ > 0) return next(args);
+        const tables = Object.entries(args.input.RequestItems as Record<string, { Keys: unknown[] }>);
+        const [[firstTable, firstRequest]] = tables as [[string, { Keys: unknown[] }]];
+        const unprocessed = Object.fromEntries(
+          tables
+            .map(([table, request]) => [table, { ...request, Keys: table === firstTable ? request.Keys.slice(1) : request.Keys }] as const)
+            .filter(([, request]) => request.Keys.length > 0),
+        );
+        const result = await next({ ...args, input: { RequestItems: { [firstTable]: { ...firstRequest, Keys: firstRequest.Keys.slice(0, 1) } } } });
+        result.output.UnprocessedKeys = unprocessed;
+        return result;
+      },
+      { step: 'initialize', name: 'leaveKeysUnprocessed' },
+    );
+    deps.requests.clear();
+    const outcomes = await deliver(
+      deps,
+      [ana, bob, cy].map((userId) => ({ recipient: { tenant, userId }, kind: 'note', title: 'now', priority: 'normal' as const, dedupeKey: 'k' })),
+    );
+    expect(outcomes.map((outcome) => outcome.status)).toEqual(['delivered', 'suppressed', 'duplicate']);
+    expect(outcomes[0]).toMatchObject({ seq: 2 });
+    expect(outcomes[2]).toEqual({ ...taken[0], status: 'duplicate' });
+    // One transaction: ana's counter was read (a counter taken as 0 would have failed its condition first).
+    expect(deps.requests.get('TransactWriteItemsCommand')).toBe(1);
+    // The read took two calls (the answer, then the retry), plus the socket sets re-read after the commit.
+    expect(deps.requests.get('BatchGetItemCommand')).toBe(3);
+    // And ana's socket, known from the retried keys, heard of it.
+    await socket.waitFor((frame) => frame.type === 'notification' && frame.seq === 2);
+  });
+
+  it('pushes each transaction’s notifications as soon as it commits, after they are stored, while later ones are still pending', async () => {
+    const deps = directDeliverDeps();
+    const tenant = uniqueTenant();
+    const users = Array.from({ length: 150 }, (_, index) => `member-${index}`);
+    const [early, late] = [await connect(tenant, 'member-0'), await connect(tenant, 'member-149')];
+    // Every transaction but the first user's is slow to commit.
+    deps.dynamodb.middlewareStack.add(
+      (next: (args: any) => Promise<any>, context: { commandName?: string }) => async (args: any) => {
+        if (context.commandName === 'TransactWriteItemsCommand' && !JSON.stringify(args.input).includes(`"${tenant}#member-0"`)) {
+          await new Promise((resolve) => setTimeout(resolve, 1_500));
+        }
+        return next(args);
+      },
+      { step: 'initialize', name: 'slowTransactions' },
+    );
+    let finished = false;
+    const delivering = deliver(
+      deps,
+      users.map((userId) => ({ recipient: { tenant, userId }, kind: 'alert', title: 'Site closed', priority: 'high' as const, dedupeKey: 'closed' })),
+    ).then((outcomes) => {
+      finished = true;
+      return outcomes;
+    });
+    const frame = await early.waitFor((received) => received.type === 'notification' && received.title === 'Site closed');
+    expect(finished).toBe(false);
+    expect(notificationsOf(late)).toHaveLength(0);
+    // Persist, then push: the frame's notification is already stored.
+    expect(await getItem('notifications', { userKey: `${tenant}#member-0`, seq: frame.seq })).toMatchObject({ id: frame.id });
+
+    const outcomes = await delivering;
+    expect(outcomes.every((outcome) => outcome.status === 'delivered' && outcome.seq === 1)).toBe(true);
+    await late.waitFor((received) => received.type === 'notification' && received.title === 'Site closed');
+  });
+
+  it('pushes to a socket that connects between the read and the commit', async () => {
+    const deps = directDeliverDeps();
+    const tenant = uniqueTenant();
+    let joined: TestSocket | undefined;
+    // The socket connects while the transaction is on its way: after deliver() read the socket sets.
+    deps.dynamodb.middlewareStack.add(
+      (next: (args: any) => Promise<any>, context: { commandName?: string }) => async (args: any) => {
+        if (context.commandName === 'TransactWriteItemsCommand' && joined === undefined) joined = await connect(tenant, 'ana');
+        return next(args);
+      },
+      { step: 'initialize', name: 'connectMidway' },
+    );
+    const [outcome] = await deliver(deps, [{ recipient: { tenant, userId: 'ana' }, kind: 'note', title: 'midway', priority: 'normal' }]);
+    expect(outcome).toMatchObject({ status: 'delivered', seq: 1 });
+    await joined!.waitFor((frame) => frame.type === 'notification' && frame.title === 'midway');
   });
 });
 

@@ -6,7 +6,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { connectionsApiGateway } from '#functions/adapters/connections-api';
 import { dynamoConnectionStore } from '#functions/adapters/dynamo-connection-store';
 import { dynamoNotificationStore } from '#functions/adapters/dynamo-notification-store';
-import { dynamoPreferenceStore } from '#functions/adapters/dynamo-preference-store';
+import { dynamoDeliveryReads } from '#functions/adapters/dynamo-delivery-reads';
 import { deliver, MAX_NOTIFICATIONS_PER_USER, type DeliverDeps } from '#functions/notifications/deliver';
 import { RESUME_MAX_BATCHED } from '#functions/notifications/inbox';
 import type { DeliveryRequest } from '#functions/notifications/model';
@@ -34,7 +34,12 @@ const gatewayClient = new ApiGatewayManagementApiClient({
 const client = DynamoDBDocumentClient.from(raw, { marshallOptions: { removeUndefinedValues: true } });
 const deps: DeliverDeps = {
   notifications: dynamoNotificationStore(client, { notifications: tableName('notifications'), dedupe: tableName('dedupe') }),
-  preferences: dynamoPreferenceStore(client, tableName('preferences')),
+  reads: dynamoDeliveryReads(client, {
+    notifications: tableName('notifications'),
+    dedupe: tableName('dedupe'),
+    preferences: tableName('preferences'),
+    userConnections: tableName('userConnections'),
+  }),
   connections: dynamoConnectionStore(client, { connections: tableName('connections'), userConnections: tableName('userConnections') }),
   gateway: connectionsApiGateway(gatewayClient),
   retentionDays: 30,

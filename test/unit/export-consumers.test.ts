@@ -33,7 +33,7 @@ async function importWithEnvironment<T>(spec: FunctionSpec, load: () => Promise<
     process.env,
     functionEnvironment(spec, {
       tableNames,
-      queueUrls: { exports: 'http://q' },
+      queueUrls: { exports: 'http://q', alertChunks: 'http://q.fifo' },
       bucketNames: { exports: 'b' },
       connectionsEndpoint: 'http://ws/live',
       settings,
