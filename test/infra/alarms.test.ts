@@ -100,13 +100,21 @@ describe('the alarms', () => {
     }
   });
 
-  it('alarms on arrivals in the failure queue and the exports DLQ, never on messages visible', () => {
+  it('alarms on arrivals in the failure queue and the DLQs, never on a count of messages visible', () => {
     for (const queue of ['AlertFanoutFailureQueue', 'ExportsDeadLetterQueue']) {
       const [queueId] = resourcesOf(template, 'AWS::SQS::Queue').find(([id]) => id.includes(queue))!;
       const [alarm] = alarmsOn(template, 'AWS/SQS', 'NumberOfMessagesSent', 'QueueName', queueId);
       expect(alarm, queue).toMatchObject({ Statistic: 'Sum', Period: 60, Threshold: 1, ComparisonOperator: 'GreaterThanOrEqualToThreshold' });
     }
-    expect(alarmsOn(template, 'AWS/SQS', 'ApproximateNumberOfMessagesVisible')).toEqual([]);
+    // The chunk DLQ is filled by a redrive policy, which SQS does not count as sent: its alarm
+    // watches the visible count rise (DIFF), and no alarm reads a bare visible count.
+    const [chunkDlqId] = resourcesOf(template, 'AWS::SQS::Queue').find(([id]) => id.includes('AlertChunkDeadLetterQueue'))!;
+    const onVisible = alarmsOn(template, 'AWS/SQS', 'ApproximateNumberOfMessagesVisible');
+    expect(onVisible.map((alarm) => alarm.id)).toEqual([expect.stringContaining('AlertChunkDeadLetterAlarm')]);
+    expect(alarmsOn(template, 'AWS/SQS', 'ApproximateNumberOfMessagesVisible', 'QueueName', chunkDlqId)).toHaveLength(1);
+    const expressions = (onVisible[0]!.Metrics as Array<Record<string, any>>).filter((m) => m.ReturnData !== false && m.Expression);
+    expect(expressions).toEqual([expect.objectContaining({ Expression: 'DIFF(visible)' })]);
+    expect(onVisible[0]).toMatchObject({ Threshold: 1, ComparisonOperator: 'GreaterThanOrEqualToThreshold' });
   });
 
   it("alarms on the exports queue's and its DLQ's oldest message, and on the fan-out's iterator age", () => {

@@ -70,6 +70,7 @@ describe('deployment context', () => {
   it('reads exportRecipientDomains and exportRecords.role into the functions settings, and names a bad value', () => {
     const { config, stack } = buildHeraldApp({
       emailSender: 'a@example.com',
+      alarmEmail: 'ops@example.com',
       exportRecipientDomains: 'Example.com, partner.example',
       exportRecords: { table: 'WorkOrders', tenantKey: 'tenantId', role: 'records-export' },
       'aws:cdk:bundling-stacks': [],
@@ -77,7 +78,10 @@ describe('deployment context', () => {
     expect(config.exportRecipientDomains).toEqual(['example.com', 'partner.example']);
     expect(JSON.parse(stack.functions.settings.exportRecipientDomains)).toEqual(['example.com', 'partner.example']);
     expect(JSON.parse(stack.functions.settings.exportRecords)).toMatchObject({ role: 'records-export' });
-    expect(buildHeraldApp({ emailSender: 'a@example.com', 'aws:cdk:bundling-stacks': [] }).stack.functions.settings.exportRecipientDomains).toBe('[]');
+    expect(
+      buildHeraldApp({ emailSender: 'a@example.com', alarmEmail: 'ops@example.com', 'aws:cdk:bundling-stacks': [] }).stack.functions.settings
+        .exportRecipientDomains,
+    ).toBe('[]');
     for (const [context, named] of [
       [{ exportRecipientDomains: ['*.example.com'] }, '"exportRecipientDomains" has "*.example.com"'],
       [{ exportRecipientDomains: 'ops@example.com' }, '"exportRecipientDomains" has "ops@example.com"'],
@@ -117,7 +121,7 @@ describe('deployment context', () => {
 
   it('gives the realtime caps from context to the ticket route and $connect, and nowhere else', () => {
     const { stack, config } = buildHeraldApp(
-      { emailSender: 'a@example.com', socketsPerUser: '5', ticketsPerMinute: 7, 'aws:cdk:bundling-stacks': [] },
+      { emailSender: 'a@example.com', alarmEmail: 'ops@example.com', socketsPerUser: '5', ticketsPerMinute: 7, 'aws:cdk:bundling-stacks': [] },
       { nagChecks: false },
     );
     expect(config).toMatchObject({ socketsPerUser: 5, ticketsPerMinute: 7 });
