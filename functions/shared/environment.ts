@@ -16,6 +16,7 @@ export const environment = {
     subscriptions: 'SUBSCRIPTIONS_TABLE',
     exports: 'EXPORTS_TABLE',
     alerts: 'ALERTS_TABLE',
+    records: 'RECORDS_TABLE',
   },
   /** Queue URLs. */
   queues: { exports: 'EXPORTS_QUEUE_URL' },
@@ -41,6 +42,9 @@ export const environment = {
     /** `secret:<ARN>` (deployed: read from Secrets Manager at cold start) or `key:<base64>` (local). */
     exportLinkKey: 'EXPORT_LINK_KEY',
     httpApiUrl: 'HTTP_API_URL',
+    /** JSON of the deployment's record collection declarations (functions/records/collections.ts), `{}` when none. */
+    recordCollections: 'RECORD_COLLECTIONS',
+    recordRetentionDays: 'RECORD_RETENTION_DAYS',
   },
   /** The @connections endpoint, for functions that post to or close sockets. */
   connectionsEndpoint: 'CONNECTIONS_ENDPOINT',

@@ -4,6 +4,9 @@
  * WebSocket stage and the HTTP API's CORS, the same deployed and local.
  */
 import type { RecordsTable } from '#functions/exports/datasets';
+import type { CollectionDeclarations } from '#functions/records/collections';
+
+export type { CollectionDeclarations };
 import { environment } from '#functions/shared/environment';
 
 /** The WebSocket API's stage: clients connect to wss://…/live, functions post to …/live/@connections. */
@@ -41,6 +44,8 @@ export interface SettingValues {
   readonly exportDeadLetterQueueArn: string;
   readonly exportLinkKey: string;
   readonly httpApiUrl: string;
+  readonly recordCollections: CollectionDeclarations;
+  readonly recordRetentionDays: number;
 }
 
 /** The one encoding of settings into environment strings, used by the CDK and the local runtime. */
@@ -64,6 +69,8 @@ export function encodeSettings(values: SettingValues): Record<SettingName, strin
     exportLinkKey: values.exportLinkKey,
     // No trailing slash, so `${url}/exports/...` is one slash whatever the stage URL ends with.
     httpApiUrl: values.httpApiUrl.replace(/\/+$/, ''),
+    recordCollections: JSON.stringify(values.recordCollections),
+    recordRetentionDays: String(values.recordRetentionDays),
   };
 }
 

@@ -7,6 +7,7 @@ import { encodeSettings, functionSpecs, type FailureQueueName, type FunctionName
 import type { AlertFanout } from './alert-fanout';
 import { HeraldFunction, type FunctionResources } from './herald-function';
 import type { HttpApiAndIdentity } from './http-api-and-identity';
+import type { RecordsSync } from './records-sync';
 import type { ScheduledExports } from './scheduled-exports';
 import { InvalidPropsError, pascal, requireInteger, requireMatch, withDefaults } from './support';
 
@@ -15,6 +16,8 @@ export interface HeraldFunctionsProps extends FunctionResources {
   readonly httpApi: HttpApiAndIdentity;
   /** Reads the Alerts stream into the function with a `stream` trigger. */
   readonly alertFanout: AlertFanout;
+  /** The record collections and retention the sync functions read. */
+  readonly records: RecordsSync;
   /**
    * Browser origins the $connect authorizer accepts.
    * @default the HTTP API's allowedOrigins
@@ -92,6 +95,8 @@ export class HeraldFunctions extends Construct {
       exportDeadLetterQueueArn: exports.deadLetterQueue.queueArn,
       exportLinkKey: `secret:${exports.linkKey.secretArn}`,
       httpApiUrl: httpApi.stage.url,
+      recordCollections: merged.records.collections,
+      recordRetentionDays: merged.records.retentionDays,
     });
     // `<Name>`: the construct ids Herald's functions have always had (their logical ids depend on them).
     this.functions = Object.fromEntries(

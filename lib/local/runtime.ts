@@ -8,7 +8,16 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { CreateScheduleGroupCommand, SchedulerClient } from '@aws-sdk/client-scheduler';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { CONNECTION_TTL_SECONDS, TICKET_TTL_SECONDS } from '../config';
-import { encodeSettings, functionEnvironment, tables as tableSpecs, webSocketStageName, type QueueName, type TableName, type TableSpec } from '../description';
+import {
+  encodeSettings,
+  functionEnvironment,
+  tables as tableSpecs,
+  webSocketStageName,
+  type CollectionDeclarations,
+  type QueueName,
+  type TableName,
+  type TableSpec,
+} from '../description';
 import { arnInRegion, LOCAL_ACCOUNT, LOCAL_CREDENTIALS, LOCAL_REGION } from './aws-local';
 import { assertJavaAvailable, reservePort, startDynamoDbLocal, startFauxqsEmulator, startSesEmulator, type RunningEmulator } from './emulators';
 import { startHttpApi, type HttpRoute } from './http-api';
@@ -70,6 +79,21 @@ export const LOCAL_EMAIL_SENDER = 'exports@herald.local';
  * The deployer's own table behind the `records` export dataset, as cdk.json's `exportRecords`
  * names one when deployed: locally a table made for it, keyed like a typical field-ops table.
  */
+/**
+ * The record collections `npm start` declares (docs/sync.md): `inspections` with one field of each
+ * strategy and an assignee, `handovers` whose owner is decided by a person (manual); any other
+ * collection gets the default.
+ */
+export const LOCAL_RECORD_COLLECTIONS = {
+  inspections: {
+    fields: { status: 'server-wins', notes: 'last-writer-wins', items: 'merge-by-id', verdict: 'manual', assigneeId: 'last-writer-wins' },
+    otherFields: 'last-writer-wins',
+    assigneeField: 'assigneeId',
+  },
+  handovers: { fields: { owner: 'manual' }, assigneeField: 'owner' },
+} as const satisfies CollectionDeclarations;
+export const LOCAL_RECORD_RETENTION_DAYS = 30;
+
 export const LOCAL_EXPORT_RECORDS = { table: 'herald-local-records', tenantKey: 'tenantId', sortKey: 'recordedAt' } as const;
 /** The stack name the local runtime synthesizes, so local physical names read like a deployment's. */
 const LOCAL_STACK_NAME = 'herald';
@@ -293,6 +317,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       // so links from an earlier run stop working, as they would after a key change.
       exportLinkKey: `key:${randomBytes(32).toString('base64')}`,
       httpApiUrl: httpUrl,
+      recordCollections: LOCAL_RECORD_COLLECTIONS,
+      recordRetentionDays: LOCAL_RECORD_RETENTION_DAYS,
     });
     const queueUrls = Object.fromEntries(Object.entries(queues as Record<string, { url: string }>).map(([name, queue]) => [name, queue.url])) as Record<
       QueueName,
@@ -429,6 +455,8 @@ function localStackContext(): Record<string, unknown> {
     stackName: LOCAL_STACK_NAME,
     emailSender: LOCAL_EMAIL_SENDER,
     exportRecords: LOCAL_EXPORT_RECORDS,
+    recordCollections: LOCAL_RECORD_COLLECTIONS,
+    recordRetentionDays: LOCAL_RECORD_RETENTION_DAYS,
     createApiGatewayAccountRole: false,
     emailIdentityDomain: '',
     createEmailIdentity: true,
