@@ -71,7 +71,10 @@ export function dynamoRecordStore(client: DynamoDBDocumentClient, tableName: str
         });
       }
       for (const { record, expectedVersion } of commit.writes) {
-        const conflictSince = record.conflicts?.reduce<string | undefined>((oldest, conflict) => (oldest === undefined || conflict.at < oldest ? conflict.at : oldest), undefined);
+        const conflictSince = record.conflicts?.reduce<string | undefined>(
+          (oldest, conflict) => (oldest === undefined || conflict.at < oldest ? conflict.at : oldest),
+          undefined,
+        );
         actions.push({
           Put: {
             TableName: tableName,
@@ -103,7 +106,8 @@ export function dynamoRecordStore(client: DynamoDBDocumentClient, tableName: str
         return 'committed';
       } catch (error) {
         if (error instanceof TransactionCanceledException) {
-          if ((error.CancellationReasons ?? []).some((reason) => reason.Code === 'ConditionalCheckFailed' || reason.Code === 'TransactionConflict')) return 'stale';
+          if ((error.CancellationReasons ?? []).some((reason) => reason.Code === 'ConditionalCheckFailed' || reason.Code === 'TransactionConflict'))
+            return 'stale';
         }
         if (error instanceof Error && RETRYABLE_ERRORS.has(error.name)) return 'stale';
         throw error;
@@ -151,12 +155,19 @@ export function dynamoRecordStore(client: DynamoDBDocumentClient, tableName: str
         sets.push(`${name} = :${name}`);
       }
       await client.send(
-        new UpdateCommand({ TableName: tableName, Key: { pk: scopeKey(scope), sk: deviceSk(userId, deviceId) }, UpdateExpression: `SET ${sets.join(', ')}`, ExpressionAttributeValues: values }),
+        new UpdateCommand({
+          TableName: tableName,
+          Key: { pk: scopeKey(scope), sk: deviceSk(userId, deviceId) },
+          UpdateExpression: `SET ${sets.join(', ')}`,
+          ExpressionAttributeValues: values,
+        }),
       );
     },
 
     async device(scope, userId, deviceId) {
-      const { Item } = await client.send(new GetCommand({ TableName: tableName, Key: { pk: scopeKey(scope), sk: deviceSk(userId, deviceId) }, ConsistentRead: true }));
+      const { Item } = await client.send(
+        new GetCommand({ TableName: tableName, Key: { pk: scopeKey(scope), sk: deviceSk(userId, deviceId) }, ConsistentRead: true }),
+      );
       if (Item === undefined) return undefined;
       const row: DeviceRow = {
         ...(Item.lastPulledSeq !== undefined && { lastPulledSeq: Number(Item.lastPulledSeq) }),

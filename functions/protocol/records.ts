@@ -137,7 +137,11 @@ export type PushResult = z.infer<typeof pushResultSchema>;
 /** `GET /records/{scope}/changes?after=&limit=&deviceId=`; `after` is the cursor a previous pull returned, or none. */
 export const pullQuerySchema = z.strictObject({
   after: z.optional(z.string().check(z.regex(/^\d{1,16}\.\d{1,16}$/, 'must be a cursor a previous pull returned'))),
-  limit: z.optional(z.pipe(z.string().check(z.regex(/^\d{1,4}$/)), z.transform(Number)).check(z.refine((limit) => limit >= 1 && limit <= MAX_PULL_LIMIT, `must be 1-${MAX_PULL_LIMIT}`))),
+  limit: z.optional(
+    z
+      .pipe(z.string().check(z.regex(/^\d{1,4}$/)), z.transform(Number))
+      .check(z.refine((limit) => limit >= 1 && limit <= MAX_PULL_LIMIT, `must be 1-${MAX_PULL_LIMIT}`)),
+  ),
   deviceId: z.optional(syncIdSchema),
 });
 

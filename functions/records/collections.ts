@@ -55,7 +55,8 @@ export function parseCollectionDeclarations(text: string): { ok: true; value: Co
   for (const [collection, declaration] of Object.entries(result.data)) {
     if (declaration.assigneeField !== undefined) {
       const strategy = collectionRules(result.data, collection).strategyOf(declaration.assigneeField);
-      if (strategy === 'merge-by-id') return { ok: false, problem: `${collection}.assigneeField: "${declaration.assigneeField}" is merge-by-id, an array, not a user id` };
+      if (strategy === 'merge-by-id')
+        return { ok: false, problem: `${collection}.assigneeField: "${declaration.assigneeField}" is merge-by-id, an array, not a user id` };
     }
   }
   return { ok: true, value: result.data };

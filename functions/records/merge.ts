@@ -60,7 +60,10 @@ export function applyOp(current: WireRecord | undefined, op: ClientOp, ctx: OpCo
 
 function checkBase(current: WireRecord | undefined, op: ClientOp): void {
   if (current === undefined && op.base > 0) {
-    throw new Rejection('unknown_record', `Record ${op.collection}/${op.id} does not exist (or its tombstone is past retention), but the op is based on version ${op.base}`);
+    throw new Rejection(
+      'unknown_record',
+      `Record ${op.collection}/${op.id} does not exist (or its tombstone is past retention), but the op is based on version ${op.base}`,
+    );
   }
   if (current !== undefined && op.base > current.version) {
     throw new Rejection('base_ahead', `The op is based on version ${op.base}; the record is at version ${current.version}`);
@@ -68,7 +71,8 @@ function checkBase(current: WireRecord | undefined, op: ClientOp): void {
 }
 
 function checkClock(clock: string, ctx: OpContext): void {
-  if (isTooFarAhead(clock, ctx.nowMs)) throw new Rejection('clock_ahead', `Clock ${clock} is ahead of the server's time by more than the allowed drift; correct the device's time`);
+  if (isTooFarAhead(clock, ctx.nowMs))
+    throw new Rejection('clock_ahead', `Clock ${clock} is ahead of the server's time by more than the allowed drift; correct the device's time`);
 }
 
 function applyDelete(current: WireRecord | undefined, op: ClientOp, ctx: OpContext): OpApplication {
@@ -102,7 +106,11 @@ function applyPut(current: WireRecord | undefined, op: ClientOp, ctx: OpContext)
     checkClock(change.clock, ctx);
   }
   checkBase(current, op);
-  if (current?.deleted) throw new Rejection('record_deleted', `Record ${op.collection}/${op.id} was deleted by ${current.deleted.by} at ${current.deleted.at}; a deletion wins over edits`);
+  if (current?.deleted)
+    throw new Rejection(
+      'record_deleted',
+      `Record ${op.collection}/${op.id} was deleted by ${current.deleted.by} at ${current.deleted.at}; a deletion wins over edits`,
+    );
 
   const version = (current?.version ?? 0) + 1;
   const fields: Record<string, unknown> = { ...current?.fields };
@@ -207,7 +215,8 @@ function checkChangeShape(field: string, change: FieldChange, strategy: string):
     }
     const ids = new Set<string>();
     for (const element of change.upsert ?? []) {
-      if (!syncIdSchema.safeParse(element.id).success) throw new Rejection('invalid_change', `${field}.upsert: every element needs an \`id\` of 1-128 letters, digits or ._:-`);
+      if (!syncIdSchema.safeParse(element.id).success)
+        throw new Rejection('invalid_change', `${field}.upsert: every element needs an \`id\` of 1-128 letters, digits or ._:-`);
       ids.add(element.id as string);
     }
     for (const id of change.remove ?? []) {

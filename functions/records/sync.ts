@@ -142,8 +142,14 @@ export async function push(deps: SyncDeps, caller: Caller, scopeName: string, bo
     });
   }
   const scope = await requireMember(deps, caller, scopeName);
-  const keys = uniqueBy(body.ops.map((op) => ({ collection: op.collection, id: op.id })), (key) => recordKey(key.collection, key.id));
-  const opKeys = uniqueBy(body.ops.map((op) => ({ userId: caller.userId, opId: op.opId })), (key) => key.opId);
+  const keys = uniqueBy(
+    body.ops.map((op) => ({ collection: op.collection, id: op.id })),
+    (key) => recordKey(key.collection, key.id),
+  );
+  const opKeys = uniqueBy(
+    body.ops.map((op) => ({ userId: caller.userId, opId: op.opId })),
+    (key) => key.opId,
+  );
   for (let attempt = 1; attempt <= COMMIT_ATTEMPTS; attempt++) {
     const nowMs = deps.now?.() ?? Date.now();
     const loaded = await deps.records.load(scope, keys, opKeys);
@@ -187,7 +193,11 @@ export async function push(deps: SyncDeps, caller: Caller, scopeName: string, bo
     const records = keys.flatMap((key) => current.get(recordKey(key.collection, key.id)) ?? []);
     return { results: batch.results, records };
   }
-  throw new HeraldError(503, 'contention', 'The scope changed too often while this push was being applied; push the same ops again (their op ids make that safe)');
+  throw new HeraldError(
+    503,
+    'contention',
+    'The scope changed too often while this push was being applied; push the same ops again (their op ids make that safe)',
+  );
 }
 
 /** Cursors are `<seq>.<ms>`: the last seq the device has, and when the pull that gave it began. */
@@ -196,19 +206,17 @@ function parseCursor(cursor: string): { seq: number; atMs: number } {
   return { seq, atMs };
 }
 
-export async function pull(
-  deps: SyncDeps,
-  caller: Caller,
-  scopeName: string,
-  query: { after?: string; limit?: number; deviceId?: string },
-): Promise<PullPage> {
+export async function pull(deps: SyncDeps, caller: Caller, scopeName: string, query: { after?: string; limit?: number; deviceId?: string }): Promise<PullPage> {
   const scope = await requireMember(deps, caller, scopeName);
   const nowMs = deps.now?.() ?? Date.now();
   const after = query.after === undefined ? { seq: 0, atMs: nowMs } : parseCursor(query.after);
   if (after.atMs > nowMs + DAY_MS) throw new BadRequestError('after: this cursor was not made by this server', 'invalid_query');
   // A tombstone deleted after the cursor's pull is kept at least until then + retention: older cursors may have missed a deletion.
   if (after.atMs < nowMs - deps.retentionDays * DAY_MS) {
-    return { reset: true, message: `The cursor is older than the ${deps.retentionDays}-day retention; pull again without \`after\` and replace the local copy` };
+    return {
+      reset: true,
+      message: `The cursor is older than the ${deps.retentionDays}-day retention; pull again without \`after\` and replace the local copy`,
+    };
   }
   const page = await deps.records.changesAfter(scope, after.seq, query.limit ?? DEFAULT_PULL_LIMIT);
   const lastSeq = page.records.at(-1)?.seq ?? after.seq;
@@ -237,7 +245,14 @@ export async function listConflicts(deps: SyncDeps, caller: Caller, scopeName: s
 }
 
 /** A person settles a field's conflicts: a new version every device pulls (and subscribers see live). */
-export async function resolveConflict(deps: SyncDeps, caller: Caller, scopeName: string, collection: string, id: string, body: ResolveBody): Promise<WireRecord> {
+export async function resolveConflict(
+  deps: SyncDeps,
+  caller: Caller,
+  scopeName: string,
+  collection: string,
+  id: string,
+  body: ResolveBody,
+): Promise<WireRecord> {
   const scope = await requireMember(deps, caller, scopeName);
   for (let attempt = 1; attempt <= COMMIT_ATTEMPTS; attempt++) {
     const nowMs = deps.now?.() ?? Date.now();

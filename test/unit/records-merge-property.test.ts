@@ -143,88 +143,92 @@ function simulate(actions: readonly Action[], skews: readonly number[]) {
 describe('records merge (property)', () => {
   it('converges whatever the order of pushes, pulls and retries, and loses no edit its strategy does not account for', () => {
     fc.assert(
-      fc.property(fc.array(action, { maxLength: 60 }), fc.array(fc.integer({ min: -120_000, max: 120_000 }), { minLength: DEVICES, maxLength: DEVICES }), (actions, skews) => {
-        const { server, devices, edits, replays } = simulate(actions, skews);
+      fc.property(
+        fc.array(action, { maxLength: 60 }),
+        fc.array(fc.integer({ min: -120_000, max: 120_000 }), { minLength: DEVICES, maxLength: DEVICES }),
+        (actions, skews) => {
+          const { server, devices, edits, replays } = simulate(actions, skews);
 
-        // Convergence: every device holds exactly the server's records.
-        for (const d of devices) expect(Object.fromEntries(d.replica)).toEqual(Object.fromEntries(server.records));
+          // Convergence: every device holds exactly the server's records.
+          for (const d of devices) expect(Object.fromEntries(d.replica)).toEqual(Object.fromEntries(server.records));
 
-        // Every edit has an answer; a retry answers as the first time.
-        for (const edit of edits) expect(edit.answer, `op ${edit.op.opId} got an answer`).toBeDefined();
-        for (const { first, again } of replays) expect({ ...again, replayed: undefined }).toEqual({ ...first, replayed: undefined });
+          // Every edit has an answer; a retry answers as the first time.
+          for (const edit of edits) expect(edit.answer, `op ${edit.op.opId} got an answer`).toBeDefined();
+          for (const { first, again } of replays) expect({ ...again, replayed: undefined }).toEqual({ ...first, replayed: undefined });
 
-        for (const id of RECORDS) {
-          const record = server.records.get(recordKey('jobs', id));
-          const ofRecord = edits.filter((edit) => edit.op.id === id);
-          const deletes = ofRecord.filter((edit) => edit.op.kind === 'delete');
-          if (deletes.length > 0) {
-            // Deletion wins: the record is a tombstone, and a later edit is answered as such, never dropped silently.
-            expect(record?.deleted).toBeDefined();
-            for (const edit of ofRecord) {
-              if (edit.answer?.status === 'rejected') expect(edit.answer.reason).toBe('record_deleted');
-            }
-            continue;
-          }
-          if (ofRecord.length === 0) {
-            expect(record).toBeUndefined();
-            continue;
-          }
-          const fieldEdits = (field: string) => ofRecord.filter((edit) => edit.field === field);
-          for (const edit of ofRecord) expect(edit.answer?.status).not.toBe('rejected');
-
-          // last-writer-wins: the edit with the latest clock, whichever order they arrived in.
-          const titles = fieldEdits('title');
-          if (titles.length > 0) {
-            const latest = titles.reduce((a, b) => ((a.op.changes?.title?.clock ?? '') > (b.op.changes?.title?.clock ?? '') ? a : b));
-            expect(record?.fields.title).toEqual(latest.op.changes?.title?.value);
-          }
-
-          // merge-by-id: per element, the latest clock decides between upsert and removal; order by first clock, then id.
-          const items = fieldEdits('items');
-          if (items.length > 0) {
-            const latest = new Map<string, { clock: string; element?: unknown }>();
-            const first = new Map<string, string>();
-            for (const edit of items) {
-              const change = edit.op.changes?.items;
-              if (!change) continue;
-              for (const element of change.upsert ?? []) {
-                const elementId = element.id as string;
-                if (!latest.has(elementId) || change.clock > (latest.get(elementId)?.clock ?? '')) latest.set(elementId, { clock: change.clock, element });
-                if (!first.has(elementId) || change.clock < (first.get(elementId) ?? '')) first.set(elementId, change.clock);
+          for (const id of RECORDS) {
+            const record = server.records.get(recordKey('jobs', id));
+            const ofRecord = edits.filter((edit) => edit.op.id === id);
+            const deletes = ofRecord.filter((edit) => edit.op.kind === 'delete');
+            if (deletes.length > 0) {
+              // Deletion wins: the record is a tombstone, and a later edit is answered as such, never dropped silently.
+              expect(record?.deleted).toBeDefined();
+              for (const edit of ofRecord) {
+                if (edit.answer?.status === 'rejected') expect(edit.answer.reason).toBe('record_deleted');
               }
-              for (const elementId of change.remove ?? []) {
-                if (!latest.has(elementId) || change.clock > (latest.get(elementId)?.clock ?? '')) latest.set(elementId, { clock: change.clock });
-                if (!first.has(elementId) || change.clock < (first.get(elementId) ?? '')) first.set(elementId, change.clock);
-              }
+              continue;
             }
-            const expected = [...latest.entries()]
-              .filter(([, state]) => state.element !== undefined)
-              .sort(([a], [b]) => {
-                const firstA = first.get(a) as string;
-                const firstB = first.get(b) as string;
-                return firstA < firstB ? -1 : firstA > firstB ? 1 : a < b ? -1 : 1;
-              })
-              .map(([, state]) => state.element);
-            expect(record?.fields.items ?? []).toEqual(expected);
-          }
+            if (ofRecord.length === 0) {
+              expect(record).toBeUndefined();
+              continue;
+            }
+            const fieldEdits = (field: string) => ofRecord.filter((edit) => edit.field === field);
+            for (const edit of ofRecord) expect(edit.answer?.status).not.toBe('rejected');
 
-          // server-wins and manual: every edit applied, kept as the server had it, or recorded as a conflict
-          // for a person; the field holds the last applied one.
-          for (const field of ['status', 'verdict'] as const) {
-            const ofField = fieldEdits(field);
-            if (ofField.length === 0) continue;
-            for (const edit of ofField) {
-              const outcome = edit.answer?.fields?.[field];
-              expect(field === 'status' ? ['applied', 'kept-server'] : ['applied', 'conflict']).toContain(outcome);
-              if (outcome === 'conflict') {
-                expect(record?.conflicts).toContainEqual(expect.objectContaining({ field, opId: edit.op.opId, mine: edit.op.changes?.[field]?.value }));
-              }
+            // last-writer-wins: the edit with the latest clock, whichever order they arrived in.
+            const titles = fieldEdits('title');
+            if (titles.length > 0) {
+              const latest = titles.reduce((a, b) => ((a.op.changes?.title?.clock ?? '') > (b.op.changes?.title?.clock ?? '') ? a : b));
+              expect(record?.fields.title).toEqual(latest.op.changes?.title?.value);
             }
-            const lastApplied = server.appliedOrder.filter((edit) => edit.op.id === id && edit.field === field).at(-1);
-            expect(record?.fields[field]).toEqual(lastApplied?.op.changes?.[field]?.value);
+
+            // merge-by-id: per element, the latest clock decides between upsert and removal; order by first clock, then id.
+            const items = fieldEdits('items');
+            if (items.length > 0) {
+              const latest = new Map<string, { clock: string; element?: unknown }>();
+              const first = new Map<string, string>();
+              for (const edit of items) {
+                const change = edit.op.changes?.items;
+                if (!change) continue;
+                for (const element of change.upsert ?? []) {
+                  const elementId = element.id as string;
+                  if (!latest.has(elementId) || change.clock > (latest.get(elementId)?.clock ?? '')) latest.set(elementId, { clock: change.clock, element });
+                  if (!first.has(elementId) || change.clock < (first.get(elementId) ?? '')) first.set(elementId, change.clock);
+                }
+                for (const elementId of change.remove ?? []) {
+                  if (!latest.has(elementId) || change.clock > (latest.get(elementId)?.clock ?? '')) latest.set(elementId, { clock: change.clock });
+                  if (!first.has(elementId) || change.clock < (first.get(elementId) ?? '')) first.set(elementId, change.clock);
+                }
+              }
+              const expected = [...latest.entries()]
+                .filter(([, state]) => state.element !== undefined)
+                .sort(([a], [b]) => {
+                  const firstA = first.get(a) as string;
+                  const firstB = first.get(b) as string;
+                  return firstA < firstB ? -1 : firstA > firstB ? 1 : a < b ? -1 : 1;
+                })
+                .map(([, state]) => state.element);
+              expect(record?.fields.items ?? []).toEqual(expected);
+            }
+
+            // server-wins and manual: every edit applied, kept as the server had it, or recorded as a conflict
+            // for a person; the field holds the last applied one.
+            for (const field of ['status', 'verdict'] as const) {
+              const ofField = fieldEdits(field);
+              if (ofField.length === 0) continue;
+              for (const edit of ofField) {
+                const outcome = edit.answer?.fields?.[field];
+                expect(field === 'status' ? ['applied', 'kept-server'] : ['applied', 'conflict']).toContain(outcome);
+                if (outcome === 'conflict') {
+                  expect(record?.conflicts).toContainEqual(expect.objectContaining({ field, opId: edit.op.opId, mine: edit.op.changes?.[field]?.value }));
+                }
+              }
+              const lastApplied = server.appliedOrder.filter((edit) => edit.op.id === id && edit.field === field).at(-1);
+              expect(record?.fields[field]).toEqual(lastApplied?.op.changes?.[field]?.value);
+            }
           }
-        }
-      }),
+        },
+      ),
       { numRuns: 300 },
     );
   });
