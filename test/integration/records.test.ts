@@ -1,8 +1,15 @@
 import { randomUUID } from 'node:crypto';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { afterEach, describe, expect, it } from 'vitest';
+import { dynamoRecordStore } from '#functions/adapters/dynamo-record-store';
+import { dynamoMembershipStore } from '#functions/adapters/dynamo-topic-stores';
+import { push as syncPush, type SyncDeps } from '#functions/records/sync';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from '#lib/local/aws-local';
+import { LOCAL_RECORD_COLLECTIONS } from '#lib/local/runtime';
 import { tick } from '#functions/records/hlc';
 import { MAX_PUSH_OPS, pullPageSchema, pushResultSchema, type ClientOp } from '#functions/protocol/records';
-import { api, devToken, eventually, TestSocket, ticketFor } from '../support/local';
+import { api, devToken, eventually, tableName, TestSocket, ticketFor, urls } from '../support/local';
 
 /**
  * Offline-first records over the HTTP API of the local runtime (docs/sync.md): push, pull,
@@ -470,5 +477,58 @@ describe('records: conflicts, live changes, assignment and device status', () =>
     expect(Date.parse(status.body.lastPushAt)).toBeGreaterThan(Date.now() - 60_000);
     const badDevice = await api('GET', `/records/${scope}/devices/bad%20id`, tokens.ben);
     expect(badDevice.status).toBe(400);
+  });
+});
+
+describe('records: one transaction per push (faults injected with SDK middleware)', () => {
+  const local = { region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS };
+  const raw = new DynamoDBClient({ endpoint: urls().dynamodbUrl, ...local });
+  const db = DynamoDBDocumentClient.from(raw, { marshallOptions: { removeUndefinedValues: true } });
+  let fault: 'none' | 'fail-transaction' | 'lose-answer' = 'none';
+  raw.middlewareStack.add(
+    (next, context) => async (args) => {
+      if (!/^TransactWrite(Items)?Command$/.test(context.commandName ?? '') || fault === 'none') return next(args);
+      const mode = fault;
+      fault = 'none';
+      if (mode === 'fail-transaction') throw Object.assign(new Error('injected: connection reset before the transaction'), { name: 'TimeoutError' });
+      await next(args);
+      throw Object.assign(new Error('injected: the answer of a committed transaction was lost'), { name: 'TimeoutError' });
+    },
+    { step: 'initialize', name: 'injectTransactionFault' },
+  );
+  const deps = (): SyncDeps => ({
+    records: dynamoRecordStore(db, tableName('records')),
+    memberships: dynamoMembershipStore(db, tableName('memberships')),
+    collections: LOCAL_RECORD_COLLECTIONS,
+    retentionDays: 30,
+  });
+
+  it('applies nothing of a batch whose transaction fails, and the same batch again applies all of it once', async () => {
+    const { tenant, scope, tokens } = await scopeWith(['ana']);
+    const caller = { tenant, userId: 'ana', roles: [] };
+    const tablet = device('tablet-t');
+    const body = {
+      deviceId: tablet.id,
+      ops: ['t1', 't2', 't3'].map((id): ClientOp => ({ opId: tablet.opId(), collection: 'inspections', id, base: 0, changes: { notes: { clock: tablet.clock(), value: id } } })),
+    };
+    fault = 'fail-transaction';
+    await expect(syncPush(deps(), caller, scope, body)).rejects.toThrow('injected');
+    expect((await api('GET', `/records/${scope}/changes`, tokens.ana)).body.records).toEqual([]);
+
+    // The answer lost after the commit: the device cannot tell, so it sends the batch again.
+    fault = 'lose-answer';
+    await expect(syncPush(deps(), caller, scope, body)).rejects.toThrow('injected');
+    const retried = await syncPush(deps(), caller, scope, body);
+    expect(retried.results.map((result) => [result.status, result.replayed, result.version])).toEqual([
+      ['applied', true, 1],
+      ['applied', true, 1],
+      ['applied', true, 1],
+    ]);
+    const pulled = await api('GET', `/records/${scope}/changes`, tokens.ana);
+    expect(pulled.body.records.map((record: { id: string; version: number; seq: number }) => [record.id, record.version, record.seq])).toEqual([
+      ['t1', 1, 1],
+      ['t2', 1, 2],
+      ['t3', 1, 3],
+    ]);
   });
 });
