@@ -10,6 +10,7 @@ import { benchConnections } from './connections';
 import { benchExports } from './exports';
 import { benchLocalIam } from './local-iam';
 import { benchNotifications } from './notifications';
+import { benchRecords } from './records';
 
 const benchmarks: Array<[string, () => Promise<void>]> = [
   ['cold-start', benchColdStart],
@@ -18,6 +19,7 @@ const benchmarks: Array<[string, () => Promise<void>]> = [
   ['alerts', benchAlerts],
   ['exports', benchExports],
   ['local-iam', benchLocalIam],
+  ['records', benchRecords],
 ];
 const only = process.argv[2];
 
