@@ -19,6 +19,7 @@ import { parseCollectionDeclarations } from '../records/collections';
 import { liveChanges } from '../records/live';
 import type { SyncDeps } from '../records/sync';
 import { dynamoRecordStore } from './dynamo-record-store';
+import { dynamoScopeMembers } from './dynamo-scope-members';
 import type { ActionDeps } from '../realtime/action';
 import { publishTopicEvent, type TopicDeps, type TopicEventDeps } from '../topics/topics';
 import type { AlertDeps, AlertStore } from '../alerts/alerts';
@@ -260,6 +261,7 @@ export function committingSyncDeps(): SyncDeps {
       memberships: sync.memberships,
       collections: sync.collections,
       deliver: (requests) => deliver(delivery, requests),
+      membersAmong: dynamoScopeMembers(documentClient(), requireEnv([environment.tables.memberships])[environment.tables.memberships]),
     }),
   };
 }

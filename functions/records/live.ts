@@ -19,12 +19,24 @@ export interface LiveChangeDeps extends TopicEventDeps {
   readonly memberships: Pick<MembershipStore, 'isMember'>;
   readonly collections: CollectionDeclarations;
   readonly deliver: (requests: readonly DeliveryRequest[]) => Promise<unknown>;
+  /** Which of these users are members of the topic now. */
+  readonly membersAmong: (tenant: string, topic: string, userIds: readonly string[]) => Promise<Set<string>>;
 }
 
 export function liveChanges(deps: LiveChangeDeps): ChangeListeners {
   return {
     async changed(scope, records, previous, caller) {
-      const subscribers = await deps.subscriptions.list(scope.tenant, scope.scope);
+      const subscribed = await deps.subscriptions.list(scope.tenant, scope.scope);
+      // Membership is checked again at each change, not only at subscribe: a user removed from the scope hears no more.
+      const members =
+        subscribed.length === 0
+          ? new Set<string>()
+          : await deps.membersAmong(
+              scope.tenant,
+              scope.scope,
+              subscribed.map((s) => s.userId),
+            );
+      const subscribers = subscribed.filter((subscriber) => members.has(subscriber.userId));
       const frames = records.map((record) => ({ type: 'change' as const, scope: scope.scope, record }));
       await pMap(
         subscribers,

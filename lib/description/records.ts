@@ -13,10 +13,13 @@ const syncAccess: Access = {
 /**
  * Writing a batch: the counter, the records and the op answers read in one consistent
  * BatchGetItem, written in one transaction (Put of records and answers, Update of the counter);
- * the device row updated; the change pushed to the scope's live subscribers, and a new assignee
+ * the device row updated; the change pushed to the scope's live subscribers who are still members, and a new assignee
  * notified through deliver().
  */
-const commitAccess = mergeAccess(syncAccess, topicEventAccess, deliverAccess, { tables: { records: ['BatchGetItem', 'PutItem', 'UpdateItem'] } });
+const commitAccess = mergeAccess(syncAccess, topicEventAccess, deliverAccess, {
+  // Memberships again for the subscribers (BatchGetItem): a user who left the scope gets no more frames.
+  tables: { records: ['BatchGetItem', 'PutItem', 'UpdateItem'], memberships: ['BatchGetItem'] },
+});
 
 export const recordsFunctions = {
   pushRecords: {

@@ -412,6 +412,28 @@ describe('records: conflicts, live changes, assignment and device status', () =>
     expect(frame).toMatchObject({ type: 'change', scope, record: { collection: 'inspections', id: 'insp-live', version: 1, fields: { notes: 'live!' } } });
   });
 
+  it('sends no change frame to a subscriber who has left the scope since subscribing', async () => {
+    const { tenant, scope, tokens } = await scopeWith(['ana', 'ben', 'cy']);
+    const sockets: Record<string, TestSocket> = {};
+    for (const user of ['ben', 'cy']) {
+      const socket = await TestSocket.open((await ticketFor(tenant, user)).url);
+      opened.push(socket);
+      socket.send({ action: 'subscribe', topic: scope, id: 's1' });
+      await socket.waitFor((frame) => frame.type === 'subscribed');
+      sockets[user] = socket;
+    }
+    const admin = await devToken(tenant, 'admin-ann', ['admin']);
+    expect((await api('DELETE', `/topics/${scope}/members/cy`, admin)).status).toBe(204);
+    const tablet = device('tablet-left');
+    await push(tokens.ana as string, scope, tablet.id, [
+      { opId: tablet.opId(), collection: 'inspections', id: 'insp-left', base: 0, changes: { notes: { clock: tablet.clock(), value: 'members only' } } },
+    ]);
+    await sockets.ben?.waitFor((frame) => frame.type === 'change');
+    // Ben's frame was pushed after the membership check that left Cy out; give a stray frame a moment anyway.
+    await new Promise((wait) => setTimeout(wait, 300));
+    expect(sockets.cy?.frames.filter((frame) => frame.type === 'change')).toEqual([]);
+  });
+
   it('notifies a newly assigned member through their inbox, once, and not a non-member', async () => {
     const { scope, tokens } = await scopeWith(['ana', 'ben']);
     const tablet = device('tablet-a');
@@ -509,7 +531,9 @@ describe('records: one transaction per push (faults injected with SDK middleware
     const tablet = device('tablet-t');
     const body = {
       deviceId: tablet.id,
-      ops: ['t1', 't2', 't3'].map((id): ClientOp => ({ opId: tablet.opId(), collection: 'inspections', id, base: 0, changes: { notes: { clock: tablet.clock(), value: id } } })),
+      ops: ['t1', 't2', 't3'].map(
+        (id): ClientOp => ({ opId: tablet.opId(), collection: 'inspections', id, base: 0, changes: { notes: { clock: tablet.clock(), value: id } } }),
+      ),
     };
     fault = 'fail-transaction';
     await expect(syncPush(deps(), caller, scope, body)).rejects.toThrow('injected');
