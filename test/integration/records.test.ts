@@ -361,8 +361,13 @@ describe('records: conflicts, live changes, assignment and device status', () =>
       ['theirs', 'pass'],
       ['edit', 'pass with remarks'],
     ] as const) {
-      const { scope, tokens } = await scopeWith(['ana', 'ben']);
+      const { tenant, scope, tokens } = await scopeWith(['ana', 'ben']);
       const { benOpId, version } = await conflicted(scope, tokens);
+      // Ben's phone is online and subscribed: it hears the resolution live.
+      const phone = await TestSocket.open((await ticketFor(tenant, 'ben')).url);
+      opened.push(phone);
+      phone.send({ action: 'subscribe', topic: scope, id: 's1' });
+      await phone.waitFor((frame) => frame.type === 'subscribed');
       const body = choice === 'mine' ? { choose: 'mine', opId: benOpId } : choice === 'edit' ? { choose: 'edit', value: expected } : { choose: 'theirs' };
       const stale = await api('POST', `/records/${scope}/inspections/insp-c/resolve`, tokens.ana, { field: 'verdict', base: version - 1, ...body });
       expect(stale.status).toBe(409);
@@ -372,6 +377,8 @@ describe('records: conflicts, live changes, assignment and device status', () =>
       expect(resolved.status, choice).toBe(200);
       expect(resolved.body.record).toMatchObject({ version: version + 1, fields: { verdict: expected }, updatedBy: 'ana' });
       expect(resolved.body.record.conflicts).toBeUndefined();
+      const live = await phone.waitFor((frame) => frame.type === 'change' && frame.record.version === version + 1);
+      expect(live.record.fields.verdict).toEqual(expected);
       expect((await api('GET', `/records/${scope}/conflicts`, tokens.ben)).body.conflicts).toEqual([]);
       // Every device receives the resolution through its pull.
       const pulled = await api('GET', `/records/${scope}/changes`, tokens.ben);
