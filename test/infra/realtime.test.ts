@@ -8,9 +8,10 @@ type Resource = { Type: string; Properties: Record<string, any>; DeletionPolicy?
 let template: Template;
 let report: ValidationReport;
 
+// Synthesis bundles every function (40 with the records routes) and runs cdk-nag: minutes on a loaded machine.
 beforeAll(() => {
   ({ template, report } = synthesize());
-}, 120_000);
+}, 300_000);
 
 const resourcesOf = (type: string) => Object.entries(template.findResources(type) as Record<string, Resource>);
 const logicalIdOf = (type: string, match: (properties: Record<string, any>) => boolean): string => {
