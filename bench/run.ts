@@ -11,6 +11,7 @@ import { benchExports } from './exports';
 import { benchFrameRate } from './frame-rate';
 import { benchLocalIam } from './local-iam';
 import { benchNotifications } from './notifications';
+import { benchRecords } from './records';
 
 const benchmarks: Array<[string, () => Promise<void>]> = [
   ['cold-start', benchColdStart],
@@ -20,6 +21,7 @@ const benchmarks: Array<[string, () => Promise<void>]> = [
   ['alerts', benchAlerts],
   ['exports', benchExports],
   ['local-iam', benchLocalIam],
+  ['records', benchRecords],
 ];
 const only = process.argv[2];
 

@@ -3,6 +3,7 @@
  * construct is built, so a bad value fails synth with its name instead of a broken deploy.
  */
 import type { RecordsTable } from '../functions/exports/datasets';
+import { parseCollectionDeclarations, type CollectionDeclarations } from '../functions/records/collections';
 import { EMAIL } from '../functions/shared/email';
 import { REALTIME_LIMIT_DEFAULTS } from '../functions/realtime/limits';
 
@@ -91,6 +92,17 @@ export interface HeraldConfig {
   readonly socketsPerUser: number;
   /** WebSocket tickets one user may be issued per minute; past it `POST /realtime/ticket` answers 429. @default 60 */
   readonly ticketsPerMinute: number;
+  /**
+   * Record collections and each field's merge strategy (docs/sync.md, "Declaring a collection"),
+   * e.g. `{"inspections": {"fields": {"status": "server-wins", "items": "merge-by-id"}}}`.
+   * @default none: every collection syncs with every field last-writer-wins
+   */
+  readonly recordCollections: CollectionDeclarations;
+  /**
+   * Days record tombstones, op answers and device rows are kept; a device whose last pull is
+   * older answers `reset` and pulls everything again. @default 30
+   */
+  readonly recordRetentionDays: number;
 }
 
 /** Lifetime of a WebSocket ticket: 30 s (docs/protocol.md). */
@@ -162,6 +174,10 @@ export function readConfig(context: Context): HeraldConfig {
   if (exportRetentionDays > 365) {
     throw new ConfigError(`Context "exportRetentionDays" must be at most 365, got ${exportRetentionDays}.`);
   }
+  const recordRetentionDays = positiveInteger(context, 'recordRetentionDays', 30);
+  if (recordRetentionDays > 365) {
+    throw new ConfigError(`Context "recordRetentionDays" must be at most 365, got ${recordRetentionDays}.`);
+  }
   const stackName = optionalString(context, 'stackName') ?? 'Herald';
   if (!STACK_NAME.test(stackName)) {
     throw new ConfigError(
@@ -215,7 +231,22 @@ export function readConfig(context: Context): HeraldConfig {
     exportsBucketAutoDelete: booleanSetting(context, 'exportsBucketAutoDelete', false),
     socketsPerUser: boundedInteger(context, 'socketsPerUser', REALTIME_LIMIT_DEFAULTS.socketsPerUser, 1000),
     ticketsPerMinute: boundedInteger(context, 'ticketsPerMinute', REALTIME_LIMIT_DEFAULTS.ticketsPerMinute, 10_000),
+    recordCollections: readRecordCollections(context),
+    recordRetentionDays,
   };
+}
+
+/** Context `recordCollections`: an object in cdk.json, or the same as JSON text with `-c`. */
+function readRecordCollections(context: Context): CollectionDeclarations {
+  const value = context('recordCollections');
+  if (value === undefined || value === null || value === '') return {};
+  const parsed = parseCollectionDeclarations(typeof value === 'string' ? value : JSON.stringify(value));
+  if (!parsed.ok) {
+    throw new ConfigError(
+      `Context "recordCollections" must be an object such as {"inspections": {"fields": {"status": "server-wins", "notes": "last-writer-wins", "items": "merge-by-id", "verdict": "manual"}}}: ${parsed.problem}.`,
+    );
+  }
+  return parsed.value;
 }
 
 /** CloudFormation's stack name rule, capped so `<stackName>-exports` fits a Scheduler group name. */

@@ -16,7 +16,12 @@ import { deliver, type DeliverDeps } from '../notifications/deliver';
 import { pushFrames } from '../realtime/push';
 import { tracer } from '../shared/instrumentation';
 import type { ClaimNames } from '../shared/caller';
-import { positiveIntegerEnv, requireEnv, stringListEnv } from '../shared/config';
+import { MissingConfigError, positiveIntegerEnv, requireEnv, stringListEnv } from '../shared/config';
+import { parseCollectionDeclarations } from '../records/collections';
+import { liveChanges } from '../records/live';
+import type { SyncDeps } from '../records/sync';
+import { dynamoRecordStore } from './dynamo-record-store';
+import { dynamoScopeMembers } from './dynamo-scope-members';
 import type { ActionDeps } from '../realtime/action';
 import { publishTopicEvent, type TopicDeps, type TopicEventDeps } from '../topics/topics';
 import type { AlertDeps, AlertStore } from '../alerts/alerts';
@@ -281,5 +286,37 @@ export function fanoutDeps(): FanoutDeps {
     publishEvent: (tenant, topic, name, data) => publishTopicEvent(topics, tenant, topic, name, data),
     // useQueueUrlAsEndpoint: false, as everywhere (docs/architecture.md: fauxqs queue URL hosts).
     chunks: sqsAlertChunks(tracer.captureAWSv3Client(new SQSClient({ useQueueUrlAsEndpoint: false })), env[environment.queues.alertChunks]),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Records
+
+/** What every records route reads: the store, the memberships, the declarations and the retention. */
+export function syncDeps(): SyncDeps {
+  const env = requireEnv([environment.tables.records, environment.settings.recordCollections, environment.settings.recordRetentionDays]);
+  const declarations = parseCollectionDeclarations(env[environment.settings.recordCollections]);
+  if (!declarations.ok) throw new MissingConfigError(`Environment variable ${environment.settings.recordCollections} ${declarations.problem}`);
+  return {
+    records: dynamoRecordStore(documentClient(), env[environment.tables.records]),
+    memberships: membershipStoreFromEnv(),
+    collections: declarations.value,
+    retentionDays: positiveIntegerEnv(environment.settings.recordRetentionDays, env[environment.settings.recordRetentionDays]),
+  };
+}
+
+/** The routes that commit changes: they also push them to the scope's subscribers and notify new assignees. */
+export function committingSyncDeps(): SyncDeps {
+  const sync = syncDeps();
+  const delivery = deliverDeps();
+  return {
+    ...sync,
+    listeners: liveChanges({
+      ...topicEventDeps(delivery),
+      memberships: sync.memberships,
+      collections: sync.collections,
+      deliver: (requests) => deliver(delivery, requests),
+      membersAmong: dynamoScopeMembers(documentClient(), requireEnv([environment.tables.memberships])[environment.tables.memberships]),
+    }),
   };
 }

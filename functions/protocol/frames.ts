@@ -5,6 +5,7 @@
  */
 import * as z from '../shared/validation';
 import { priorities } from './priorities';
+import { recordChangeFrameSchema } from './records';
 
 /**
  * API Gateway's WebSocket frame limit. It closes a larger single frame itself (1009); a larger
@@ -62,5 +63,6 @@ export const serverFrameSchema = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('event'), topic: z.string(), name: z.string(), data: z.record(z.string(), z.unknown()) }),
   z.strictObject({ type: z.literal('progress'), jobId: z.string(), done: seq, total: z.optional(seq), version: seq }),
   z.strictObject({ type: z.literal('error'), code: z.enum(errorCodes), message: z.string(), id: correlationId }),
+  recordChangeFrameSchema,
 ]);
 export type ServerFrame = z.infer<typeof serverFrameSchema>;

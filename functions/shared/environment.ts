@@ -16,6 +16,7 @@ export const environment = {
     subscriptions: 'SUBSCRIPTIONS_TABLE',
     exports: 'EXPORTS_TABLE',
     alerts: 'ALERTS_TABLE',
+    records: 'RECORDS_TABLE',
   },
   /** Queue URLs. */
   queues: { exports: 'EXPORTS_QUEUE_URL', alertChunks: 'ALERT_CHUNKS_QUEUE_URL' },
@@ -48,6 +49,9 @@ export const environment = {
     /** Per-user caps of the realtime API (functions/realtime/limits.ts). */
     socketsPerUser: 'SOCKETS_PER_USER',
     ticketsPerMinute: 'TICKETS_PER_MINUTE',
+    /** JSON of the deployment's record collection declarations (functions/records/collections.ts), `{}` when none. */
+    recordCollections: 'RECORD_COLLECTIONS',
+    recordRetentionDays: 'RECORD_RETENTION_DAYS',
   },
   /** The @connections endpoint, for functions that post to or close sockets. */
   connectionsEndpoint: 'CONNECTIONS_ENDPOINT',

@@ -11,6 +11,7 @@ import type { FunctionSpec } from './access';
 import { exportsFunctions } from './exports';
 import { notificationsFunctions } from './notifications';
 import { realtimeFunctions } from './realtime';
+import { recordsFunctions } from './records';
 import type { BucketName, QueueName, QueueSpec, TableName } from './resources';
 import { buckets, queues, tables } from './resources';
 import { connectionsEndpointEnvVar, settingEnvVars, type SettingName } from './settings';
@@ -26,6 +27,7 @@ export const functions = {
   ...topicsFunctions,
   ...alertsFunctions,
   ...exportsFunctions,
+  ...recordsFunctions,
 } as const satisfies Record<string, FunctionSpec>;
 
 export type FunctionName = keyof typeof functions;

@@ -79,6 +79,9 @@ export type QueueName = keyof typeof queues;
 export type FailureQueueName = keyof typeof failureQueues;
 export type BucketName = keyof typeof buckets;
 
+/** What a pull or a conflict list reads of a record: all of it but its keys. */
+const RECORD_ATTRIBUTES = ['collection', 'id', 'version', 'fields', 'meta', 'conflicts', 'deleted', 'updatedAt', 'updatedBy'] as const;
+
 export const tables = {
   connections: {
     envVar: environment.tables.connections,
@@ -163,6 +166,23 @@ export const tables = {
     sortKey: { name: 'id', type: 'S' },
     indexes: [{ name: 'byTopic', partitionKey: { name: 'topicKey', type: 'S' }, sortKey: { name: 'raisedAt', type: 'S' } }],
     stream: 'NEW_AND_OLD_IMAGES',
+  },
+  /**
+   * Offline-first records, one item collection per scope (`pk` = tenant#scope): the records
+   * (`rec#<collection>#<id>`), the scope's change counter, the answer to each op id, and each
+   * device's sync status (docs/sync.md, "Data"). `bySeq` orders records by their latest change seq
+   * for pulls; `conflicts` is sparse, only records with an open conflict carry `conflictSince`.
+   * Tombstones, op answers and device rows expire after the retention.
+   */
+  records: {
+    envVar: environment.tables.records,
+    partitionKey: { name: 'pk', type: 'S' },
+    sortKey: { name: 'sk', type: 'S' },
+    localIndexes: [
+      { name: 'bySeq', sortKey: { name: 'seq', type: 'N' }, include: RECORD_ATTRIBUTES },
+      { name: 'conflicts', sortKey: { name: 'conflictSince', type: 'S' }, include: RECORD_ATTRIBUTES },
+    ],
+    ttlAttribute: 'expiresAt',
   },
 } as const satisfies Record<string, TableSpec>;
 

@@ -4,6 +4,9 @@
  * WebSocket stage and the HTTP API's CORS, the same deployed and local.
  */
 import type { RecordsTable } from '#functions/exports/datasets';
+import type { CollectionDeclarations } from '#functions/records/collections';
+
+export type { CollectionDeclarations };
 import { environment } from '#functions/shared/environment';
 import { REALTIME_LIMIT_DEFAULTS, type RealtimeLimits } from '#functions/realtime/limits';
 
@@ -50,6 +53,8 @@ export interface SettingValues {
   readonly httpApiUrl: string;
   readonly socketsPerUser: number;
   readonly ticketsPerMinute: number;
+  readonly recordCollections: CollectionDeclarations;
+  readonly recordRetentionDays: number;
 }
 
 /** The one encoding of settings into environment strings, used by the CDK and the local runtime. */
@@ -78,6 +83,8 @@ export function encodeSettings(values: SettingValues): Record<SettingName, strin
     httpApiUrl: values.httpApiUrl.replace(/\/+$/, ''),
     socketsPerUser: String(values.socketsPerUser),
     ticketsPerMinute: String(values.ticketsPerMinute),
+    recordCollections: JSON.stringify(values.recordCollections),
+    recordRetentionDays: String(values.recordRetentionDays),
   };
 }
 

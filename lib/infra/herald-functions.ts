@@ -18,6 +18,7 @@ import {
 import type { AlertFanout } from './alert-fanout';
 import { HeraldFunction, type FunctionResources } from './herald-function';
 import type { HttpApiAndIdentity } from './http-api-and-identity';
+import type { RecordsSync } from './records-sync';
 import type { ScheduledExports } from './scheduled-exports';
 import { InvalidPropsError, pascal, requireInteger, requireMatch, withDefaults } from './support';
 
@@ -26,6 +27,10 @@ type QueueTrigger = Extract<Trigger, { kind: 'queue' }>;
 export interface HeraldFunctionsProps extends FunctionResources {
   /** Serves the functions with an `http` trigger. */
   readonly httpApi: HttpApiAndIdentity;
+  /** Reads the Alerts stream into the function with a `stream` trigger. */
+  readonly alertFanout: AlertFanout;
+  /** The record collections and retention the sync functions read. */
+  readonly records: RecordsSync;
   /**
    * Browser origins the $connect authorizer accepts.
    * @default the HTTP API's allowedOrigins
@@ -117,6 +122,8 @@ export class HeraldFunctions extends Construct {
       exportLinkKey: `secret:${exports.linkKey.secretArn}`,
       httpApiUrl: httpApi.stage.url,
       ...merged.realtimeLimits,
+      recordCollections: merged.records.collections,
+      recordRetentionDays: merged.records.retentionDays,
     });
     // `<Name>`: the construct ids Herald's functions have always had (their logical ids depend on them).
     this.functions = Object.fromEntries(

@@ -19,6 +19,7 @@ import { HeraldFunctions } from './herald-functions';
 import { HttpApiAndIdentity } from './http-api-and-identity';
 import { Observability } from './observability';
 import { RealtimeApi } from './realtime-api';
+import { RecordsSync } from './records-sync';
 import { ScheduledExports } from './scheduled-exports';
 
 export interface DescribedResources {
@@ -51,6 +52,8 @@ export class HeraldStack extends Stack {
   public readonly exports: ScheduledExports;
   /** The Alerts stream's failure queue and alarm. */
   public readonly alertFanout: AlertFanout;
+  /** The record collections and their retention (offline-first sync). */
+  public readonly records: RecordsSync;
   /** The WebSocket API and its stage `live`. */
   public readonly realtimeApi: RealtimeApi;
   /** The HTTP API, its JWT authorizer and, without jwtIssuer, the Cognito pool. */
@@ -102,6 +105,11 @@ export class HeraldStack extends Stack {
       recipientDomains: config.exportRecipientDomains,
     });
     this.alertFanout = new AlertFanout(this, kept('AlertFanout'), { alertsTable: this.data.tables.alerts, alarmTopic });
+    this.records = new RecordsSync(this, 'Records', {
+      recordsTable: this.data.tables.records,
+      collections: config.recordCollections,
+      retentionDays: config.recordRetentionDays,
+    });
     this.realtimeApi = new RealtimeApi(this, kept('RealtimeApi'), { throttle, accessLogRetention: logRetention });
     this.httpApi = new HttpApiAndIdentity(this, kept('HttpApiAndIdentity'), {
       jwt: config.jwtIssuer !== undefined && config.jwtAudience !== undefined ? { issuer: config.jwtIssuer, audience: config.jwtAudience } : undefined,
@@ -124,6 +132,7 @@ export class HeraldStack extends Stack {
       realtimeApi: this.realtimeApi,
       httpApi: this.httpApi,
       alertFanout: this.alertFanout,
+      records: this.records,
       allowedOrigins: config.allowedOrigins,
       tenantClaim: config.tenantClaim,
       rolesClaim: config.rolesClaim,
@@ -201,7 +210,7 @@ export function buildHeraldApp(context: Record<string, unknown> = {}, options: {
   const config = readConfig((key) => app.node.tryGetContext(key));
   // The construct id is the stack name, so `cdk deploy`, `cdk diff` and `cdk destroy` name it.
   const stack = new HeraldStack(app, config.stackName, {
-    description: 'Herald: realtime notifications, alert fan-out and scheduled exports',
+    description: 'Herald: realtime notifications, alert fan-out, scheduled exports and offline-first records',
     config,
   });
   // The local runtime reads only the roles, and the checks are most of synthesis time.

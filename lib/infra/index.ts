@@ -10,6 +10,7 @@ export { bundling, HeraldFunction, type FunctionResources, type HeraldFunctionPr
 export { HeraldFunctions, type HeraldFunctionsProps } from './herald-functions';
 export { buildHeraldApp, HeraldStack, type DescribedResources, type HeraldApp, type HeraldStackProps } from './herald-stack';
 export { HttpApiAndIdentity, type HttpApiAndIdentityProps, type HttpRouteOptions, type JwtIssuer } from './http-api-and-identity';
+export { RecordsSync, type RecordsSyncProps } from './records-sync';
 export { RealtimeApi, type ConnectRouteOptions, type RealtimeApiProps, type WebSocketRouteOptions } from './realtime-api';
 export { ScheduledExports, type ScheduledExportsProps } from './scheduled-exports';
 export { acknowledge, acknowledgeWildcardResources } from './nag';

@@ -14,6 +14,7 @@ import {
   REALTIME_LIMIT_DEFAULTS,
   tables as tableSpecs,
   webSocketStageName,
+  type CollectionDeclarations,
   type QueueName,
   type TableName,
   type TableSpec,
@@ -84,6 +85,21 @@ export const LOCAL_EMAIL_SENDER = 'exports@herald.local';
  * The deployer's own table behind the `records` export dataset, as cdk.json's `exportRecords`
  * names one when deployed: locally a table made for it, keyed like a typical field-ops table.
  */
+/**
+ * The record collections `npm start` declares (docs/sync.md): `inspections` with one field of each
+ * strategy and an assignee, `handovers` whose owner is decided by a person (manual); any other
+ * collection gets the default.
+ */
+export const LOCAL_RECORD_COLLECTIONS = {
+  inspections: {
+    fields: { status: 'server-wins', notes: 'last-writer-wins', items: 'merge-by-id', verdict: 'manual', assigneeId: 'last-writer-wins' },
+    otherFields: 'last-writer-wins',
+    assigneeField: 'assigneeId',
+  },
+  handovers: { fields: { owner: 'manual' }, assigneeField: 'owner' },
+} as const satisfies CollectionDeclarations;
+export const LOCAL_RECORD_RETENTION_DAYS = 30;
+
 export const LOCAL_EXPORT_RECORDS = { table: 'herald-local-records', tenantKey: 'tenantId', sortKey: 'recordedAt', role: 'records-export' } as const;
 /**
  * The domain any address at which may receive exports locally, as cdk.json's
@@ -320,6 +336,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       exportLinkKey: `key:${(options.exportLinkKeys ?? [randomBytes(32)]).map((key) => key.toString('base64')).join(',')}`,
       httpApiUrl: httpUrl,
       ...REALTIME_LIMIT_DEFAULTS,
+      recordCollections: LOCAL_RECORD_COLLECTIONS,
+      recordRetentionDays: LOCAL_RECORD_RETENTION_DAYS,
     });
     const queueUrls = Object.fromEntries(Object.entries(queues as Record<string, { url: string }>).map(([name, queue]) => [name, queue.url])) as Record<
       QueueName,
@@ -464,6 +482,8 @@ function localStackContext(): Record<string, unknown> {
     alarmTopicArn: '',
     exportRecords: LOCAL_EXPORT_RECORDS,
     exportRecipientDomains: LOCAL_EXPORT_RECIPIENT_DOMAINS,
+    recordCollections: LOCAL_RECORD_COLLECTIONS,
+    recordRetentionDays: LOCAL_RECORD_RETENTION_DAYS,
     createApiGatewayAccountRole: false,
     emailIdentityDomain: '',
     createEmailIdentity: true,

@@ -46,6 +46,12 @@ describe('readConfig (cdk.json context)', () => {
     [{ emailSender: 'herald@example.org', emailIdentityDomain: 'example.com' }, 'emailIdentityDomain'],
     [{ emailSender: 'herald@notexample.com', emailIdentityDomain: 'example.com' }, 'emailIdentityDomain'],
     [{ emailSender: 'herald@example.com', emailIdentityDomain: 'example.com', createEmailIdentity: false }, 'createEmailIdentity'],
+    [{ recordCollections: { inspections: { fields: { status: 'first-wins' } } } }, 'recordCollections'],
+    [{ recordCollections: { inspections: { fields: { 'bad name': 'manual' } } } }, 'recordCollections'],
+    [{ recordCollections: { inspections: { fields: { items: 'merge-by-id' }, assigneeField: 'items' } } }, 'recordCollections'],
+    [{ recordCollections: '{"inspections": ' }, 'recordCollections'],
+    [{ recordRetentionDays: 400 }, 'recordRetentionDays'],
+    [{ recordRetentionDays: 0 }, 'recordRetentionDays'],
   ])('refuses %j naming %s', (values, key) => {
     expect(() => readConfig(context(values))).toThrow(ConfigError);
     expect(() => readConfig(context(values))).toThrow(key);
@@ -67,6 +73,16 @@ describe('readConfig (cdk.json context)', () => {
       exportsBucketAutoDelete: true,
       createEmailIdentity: false,
     });
+  });
+
+  it('reads record collections from cdk.json (an object) and from -c (JSON text), none by default', () => {
+    const declared = { inspections: { fields: { status: 'server-wins', items: 'merge-by-id', verdict: 'manual' }, assigneeField: 'assigneeId' } };
+    expect(readConfig(context({ recordCollections: declared }))).toMatchObject({ recordCollections: declared, recordRetentionDays: 30 });
+    expect(readConfig(context({ recordCollections: JSON.stringify(declared), recordRetentionDays: '7' }))).toMatchObject({
+      recordCollections: declared,
+      recordRetentionDays: 7,
+    });
+    expect(readConfig(context({})).recordCollections).toEqual({});
   });
 
   it("takes a sender domain identity for the sender's own domain or a parent of it, in any case", () => {
