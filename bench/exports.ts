@@ -8,14 +8,15 @@
  * Each case runs in its own process (bench/exports-case.ts, bundled as a deployed function is), so its
  * peak RSS (getrusage maxRSS) is its own. Herald's cases and the floor run under the heap Lambda's
  * Node runtime gives the 512 MB export worker (lambdaHeapFlags); the naive cases under a 3 GB heap.
- * All sizes are seeded into a DynamoDB Local that keeps its data in HERALD_BENCH_STATE (default
- * <tmpdir>/herald-bench-exports), so the million rows are seeded once and reused by later runs.
+ * All sizes are seeded into DynamoDB Local, in memory: with a data directory (SQLite on disk) it
+ * writes a few dozen items a second, so a million rows could not be seeded once and kept.
  * Loopback only, bounded: each case has a time limit scaled by its row count (caseTimeoutMs), past
  * which it is killed and reported, so the run always ends by itself. A 1M-row case takes minutes, so
  * every case prints a line when it starts, one a minute while it runs (rows read so far) and one when it ends.
  * HERALD_BENCH_EXPORT_SIZES (e.g. `10000,100000`) and HERALD_BENCH_EXPORT_NAIVE_MAX (rows, default
  * 100000: the naive file of 1M rows dies of a 3 GB heap in CSV and XLSX) narrow a run;
- * HERALD_BENCH_EXPORT_SEED_ONLY=1 seeds the state directory and stops.
+ * HERALD_BENCH_EXPORT_BUNDLE runs a case bundle built before (`npx esbuild bench/exports-case.ts
+ * --bundle --platform=node --format=esm ...` at another commit), to compare two versions.
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -23,7 +24,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { BatchWriteCommand, DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchWriteCommand, DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { build } from 'esbuild';
 import { EXPORT_FORMATS, type ExportFormat } from '../functions/exports/formats';
 import { functions } from '../lib/description';
@@ -36,7 +37,6 @@ import { rowOf } from './export-rows';
 
 const SIZES = (process.env.HERALD_BENCH_EXPORT_SIZES ?? '10000,100000,1000000').split(',').map(Number);
 const NAIVE_MAX_ROWS = Number(process.env.HERALD_BENCH_EXPORT_NAIVE_MAX ?? 100_000);
-const STATE_DIR = process.env.HERALD_BENCH_STATE ?? join(tmpdir(), 'herald-bench-exports');
 const TENANT = 'bench';
 const BATCH = 25;
 const SEED_CONCURRENCY = 8;
@@ -71,22 +71,17 @@ type Outcome = CaseResult | { readonly failed: string };
 export async function benchExports(): Promise<void> {
   const started = performance.now();
   const bundleDir = mkdtempSync(join(tmpdir(), 'herald-bench-exports-case-'));
-  const runtime = await startLocalRuntime({ portBase: 0, stateDir: STATE_DIR });
+  const runtime = await startLocalRuntime({ portBase: 0 });
   try {
-    const caseBundle = await bundleCase(bundleDir);
+    const caseBundle = process.env.HERALD_BENCH_EXPORT_BUNDLE ?? (await bundleCase(bundleDir));
     const client = new DynamoDBClient({ endpoint: runtime.urls.dynamodbUrl, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
     const db = DynamoDBDocumentClient.from(client);
     for (const size of SIZES) {
       const seedStart = performance.now();
-      const seeded = await seed(db, size);
-      console.log(
-        seeded
-          ? `seeded ${size} notifications into DynamoDB Local in ${secondsSince(seedStart)} (BatchWrite, ${SEED_CONCURRENCY} in flight)`
-          : `${size} notifications already seeded in ${STATE_DIR}`,
-      );
+      await seed(db, size);
+      console.log(`seeded ${size} notifications into DynamoDB Local in ${secondsSince(seedStart)} (BatchWrite, ${SEED_CONCURRENCY} in flight)`);
     }
     client.destroy();
-    if (process.env.HERALD_BENCH_EXPORT_SEED_ONLY === '1') return;
     const base = {
       tenant: TENANT,
       dynamodbUrl: runtime.urls.dynamodbUrl,
@@ -170,22 +165,10 @@ async function bundleCase(dir: string): Promise<string> {
   return outfile;
 }
 
-/**
- * `rows` notifications for the user `seeded-<rows>`, in bounded concurrent BatchWrites (retrying
- * unprocessed items), unless the state directory has them already (its last row is there).
- * They expire in a year, so a reused state does not age out of the dataset's TTL filter.
- */
-async function seed(db: DynamoDBDocumentClient, rows: number): Promise<boolean> {
+/** `rows` notifications for the user `seeded-<rows>`, in bounded concurrent BatchWrites (retrying unprocessed items). */
+async function seed(db: DynamoDBDocumentClient, rows: number): Promise<void> {
   const userKey = `${TENANT}#${seededUser(rows)}`;
-  const last = await db.send(
-    new QueryCommand({
-      TableName: localTableName('notifications'),
-      KeyConditionExpression: 'userKey = :userKey AND seq = :seq',
-      ExpressionAttributeValues: { ':userKey': userKey, ':seq': rows },
-    }),
-  );
-  if ((last.Items ?? []).length > 0) return false;
-  const expiresAt = Math.floor(Date.now() / 1000) + 365 * 86_400;
+  const expiresAt = Math.floor(Date.now() / 1000) + 86_400;
   let next = 1;
   const writer = async () => {
     while (next <= rows) {
@@ -203,7 +186,6 @@ async function seed(db: DynamoDBDocumentClient, rows: number): Promise<boolean> 
     }
   };
   await Promise.all(Array.from({ length: SEED_CONCURRENCY }, writer));
-  return true;
 }
 
 /** Seconds since `since`, one decimal. */

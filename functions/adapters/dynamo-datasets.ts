@@ -240,8 +240,8 @@ function alertRow(item: Record<string, unknown>): ExportRow {
 /**
  * The caller's tenant's items of the deployer's table: a Query on `tenantKey = tenant` (which must
  * be the table's partition key), with the date range as a key condition on the sort key. The
- * first page is read before the columns are known (recordsLayout); each later page is read only
- * when the formatter pulls it.
+ * first page is read before the columns are known (recordsLayout); the later pages are read one
+ * ahead of the formatter (readAhead).
  */
 function recordsReader({ client, table }: RecordsSource): DatasetReader {
   return {
@@ -265,13 +265,11 @@ function recordsReader({ client, table }: RecordsSource): DatasetReader {
       const firstItems = (first.Items ?? []).filter(keep).map(exportItem);
       const layout = recordsLayout(table, firstItems);
       async function* rows(): AsyncGenerator<ExportRow> {
+        const later = first.LastEvaluatedKey
+          ? readAhead((start) => client.send(new RawQueryCommand({ ...input, ExclusiveStartKey: start })), first.LastEvaluatedKey)
+          : undefined;
         for (const item of firstItems) yield layout.toRow(item);
-        let start = first.LastEvaluatedKey;
-        while (start) {
-          const page = await client.send(new RawQueryCommand({ ...input, ExclusiveStartKey: start }));
-          for (const item of page.Items ?? []) if (keep(item)) yield layout.toRow(exportItem(item));
-          start = page.LastEvaluatedKey;
-        }
+        if (later) for await (const item of later) if (keep(item)) yield layout.toRow(exportItem(item));
       }
       return { columns: layout.columns, rows: rows() };
     },
@@ -309,13 +307,32 @@ function exactNumber(digits: string): number | string {
 
 // ---------------------------------------------------------------------------------------------
 
-async function* pages(client: DynamoDBDocumentClient, input: QueryCommandInput): AsyncGenerator<Record<string, unknown>> {
-  let start: Record<string, unknown> | undefined;
-  do {
-    const page = await client.send(new QueryCommand({ ...input, ExclusiveStartKey: start }));
+function pages(client: DynamoDBDocumentClient, input: QueryCommandInput): AsyncGenerator<Record<string, unknown>> {
+  return readAhead<Record<string, unknown>, Record<string, unknown>>(
+    (start) => client.send(new QueryCommand({ ...input, ExclusiveStartKey: start })),
+    undefined,
+  );
+}
+
+/**
+ * A Query's items, page after page, each page requested as soon as the one before has arrived: while
+ * the formatter and the upload work through one page, DynamoDB is already answering for the next,
+ * so an export takes about as long as its bare read rather than the read plus the formatting.
+ * At most two pages (each at most PAGE_LIMIT items and 1 MB) are held; a page is read only after
+ * the one before it was pulled, so a consumer that stops early leaves at most one read unused.
+ */
+async function* readAhead<Item, Key>(
+  query: (start: Key | undefined) => Promise<{ Items?: Item[]; LastEvaluatedKey?: Key }>,
+  start: Key | undefined,
+): AsyncGenerator<Item> {
+  let next: Promise<{ Items?: Item[]; LastEvaluatedKey?: Key }> | undefined = query(start);
+  while (next) {
+    const page: { Items?: Item[]; LastEvaluatedKey?: Key } = await next;
+    next = page.LastEvaluatedKey === undefined ? undefined : query(page.LastEvaluatedKey);
+    // Its failure is thrown when it is awaited; until then (or if the consumer stops first) it is not unhandled.
+    next?.catch(() => undefined);
     yield* page.Items ?? [];
-    start = page.LastEvaluatedKey;
-  } while (start);
+  }
 }
 
 /** `toRow` returning undefined drops the item. */

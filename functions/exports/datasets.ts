@@ -15,12 +15,12 @@ export interface Requester extends Owner {
 /** A dataset ready to stream: the columns first (a CSV header is written before any row), then the rows. */
 export interface OpenDataset {
   readonly columns: readonly ExportColumn[];
-  /** Pages of a DynamoDB Query, yielded row by row: the next page is read only when pulled. */
+  /** Pages of a DynamoDB Query, yielded row by row: the next page is read while this one is pulled, none further. */
   readonly rows: AsyncIterable<ExportRow>;
 }
 
 /**
- * Where an export's rows come from. Nothing here holds more than one page. `open` runs `check`
+ * Where an export's rows come from. Nothing here holds more than two pages. `open` runs `check`
  * first, so no path reads a dataset without it.
  */
 export interface DatasetSource {
