@@ -48,7 +48,13 @@ async function runCase(spec: CaseSpec): Promise<CaseResult> {
   const s3 = new S3Client({ endpoint: spec.s3Url, forcePathStyle: true, ...local });
   const db = DynamoDBDocumentClient.from(new DynamoDBClient({ endpoint: spec.dynamodbUrl, ...local }));
   const key = `bench/${spec.mode}-${spec.rows}.${spec.format}`;
-  const { rows: source } = await dynamoDatasets(db, { notifications: spec.table }).open('notifications', { tenant: spec.tenant, userId: spec.user }, {});
+  // As the worker reads (one page ahead); the floor too, so it is the fastest read of the rows.
+  const { rows: source } = await dynamoDatasets(db, { notifications: spec.table }).open(
+    'notifications',
+    { tenant: spec.tenant, userId: spec.user },
+    {},
+    { readAhead: true },
+  );
   const startRssMb = process.memoryUsage().rss / 1024 / 1024;
   const start = performance.now();
   let rows = 0;

@@ -490,7 +490,7 @@ describe('reading pages ahead', () => {
 
   it('asks for the next page as soon as one arrives, and never for more than one page ahead', async () => {
     await seeded('ana', 2 * PAGE + 500);
-    const { rows } = await dynamoDatasets(db, datasetTables).open('notifications', { tenant, userId: 'ana' }, {});
+    const { rows } = await dynamoDatasets(db, datasetTables).open('notifications', { tenant, userId: 'ana' }, {}, { readAhead: true });
     const iterator = rows[Symbol.asyncIterator]();
     const pull = async (count: number) => {
       const seqs: number[] = [];
@@ -518,6 +518,31 @@ describe('reading pages ahead', () => {
     expect(reads.map((read) => (read.input.ExclusiveStartKey as { seq?: number } | undefined)?.seq)).toEqual([undefined, PAGE, 2 * PAGE]);
   });
 
+  it('without readAhead (the preview) asks for a page only when the one before has been consumed', async () => {
+    await seeded('cy', PAGE + 10);
+    // Counted when sent, not when answered: a read ahead still in flight counts too.
+    const counting = new DynamoDBClient({ endpoint: urls().dynamodbUrl, ...local });
+    let sent = 0;
+    counting.middlewareStack.add(
+      ((next: (args: unknown) => Promise<unknown>) => async (args: unknown) => {
+        sent++;
+        return next(args);
+      }) as never,
+      { step: 'initialize', name: 'countQueries' },
+    );
+    try {
+      const { rows } = await dynamoDatasets(DynamoDBDocumentClient.from(counting), datasetTables).open('notifications', { tenant, userId: 'cy' }, {});
+      const iterator = rows[Symbol.asyncIterator]();
+      for (let index = 0; index < PAGE; index++) expect((await iterator.next()).done).toBe(false);
+      // The whole first page consumed, and still only its own Query sent.
+      expect(sent).toBe(1);
+      expect((await iterator.next()).value).toMatchObject({ seq: PAGE + 1 });
+      expect(sent).toBe(2);
+    } finally {
+      counting.destroy();
+    }
+  });
+
   it('throws a failed read ahead to the consumer when it reaches that page, not as an unhandled rejection', async () => {
     await seeded('bo', PAGE + 10);
     const failing = new DynamoDBClient({ endpoint: urls().dynamodbUrl, ...local });
@@ -533,7 +558,12 @@ describe('reading pages ahead', () => {
     const onUnhandled = (reason: unknown) => unhandled.push(reason);
     process.on('unhandledRejection', onUnhandled);
     try {
-      const { rows } = await dynamoDatasets(DynamoDBDocumentClient.from(failing), datasetTables).open('notifications', { tenant, userId: 'bo' }, {});
+      const { rows } = await dynamoDatasets(DynamoDBDocumentClient.from(failing), datasetTables).open(
+        'notifications',
+        { tenant, userId: 'bo' },
+        {},
+        { readAhead: true },
+      );
       let count = 0;
       const reading = (async () => {
         for await (const _row of rows) count++;
