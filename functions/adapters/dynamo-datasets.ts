@@ -146,7 +146,7 @@ export function sortKeyRange(name: string, filters: Pick<ExportFilters, 'from' |
  */
 function notificationsReader(client: DynamoDBDocumentClient, table: string): DatasetReader {
   return {
-    async open(owner, filters) {
+    async open(owner, filters, options) {
       const userKey = `${owner.tenant}#${owner.userId}`;
       const filter = notificationFilter(filters);
       const input: QueryCommandInput =
@@ -160,7 +160,7 @@ function notificationsReader(client: DynamoDBDocumentClient, table: string): Dat
             }
           : { TableName: table, KeyConditionExpression: 'userKey = :userKey AND seq > :zero' };
       const rows = mapped(
-        pages(client, {
+        pages(client, options?.readAhead === true, {
           ...input,
           FilterExpression: filter.expression,
           ExpressionAttributeValues: { ':userKey': userKey, ':zero': 0, ...filter.values },
@@ -213,10 +213,10 @@ function alertsReader(client: DynamoDBDocumentClient, table: string, memberships
   const memberships = dynamoMembershipStore(client, membershipsTable);
   return {
     check: (requester, filters) => checkAlertAccess(memberships, requester, filters),
-    async open(owner, filters) {
+    async open(owner, filters, options) {
       const range = sortKeyRange('raisedAt', filters);
       const rows = mapped(
-        pages(client, {
+        pages(client, options?.readAhead === true, {
           TableName: table,
           IndexName: 'byTopic',
           KeyConditionExpression: `topicKey = :topicKey${range.condition}`,
@@ -248,13 +248,13 @@ function alertRow(item: Record<string, unknown>): ExportRow {
 /**
  * The caller's tenant's items of the deployer's table: a Query on `tenantKey = tenant` (which must
  * be the table's partition key), with the date range as a key condition on the sort key. The
- * first page is read before the columns are known (recordsLayout); each later page is read only
- * when the formatter pulls it.
+ * first page is read before the columns are known (recordsLayout); the later pages as pulled, or
+ * with `readAhead` one ahead of the formatter from the second page on.
  */
 function recordsReader({ client, table }: RecordsSource): DatasetReader {
   return {
     check: async (_requester, filters) => checkRecordsFilters(table, filters),
-    async open(owner, filters) {
+    async open(owner, filters, options) {
       const range = table.sortKey === undefined ? sortKeyRange('#sort', {}) : sortKeyRange('#sort', filters);
       const input: RawQueryInput = {
         TableName: table.table,
@@ -273,13 +273,10 @@ function recordsReader({ client, table }: RecordsSource): DatasetReader {
       const firstItems = (first.Items ?? []).filter(keep).map(exportItem);
       const layout = recordsLayout(table, firstItems);
       async function* rows(): AsyncGenerator<ExportRow> {
+        const query = (start: Record<string, AttributeValue> | undefined) => client.send(new RawQueryCommand({ ...input, ExclusiveStartKey: start }));
+        const later = first.LastEvaluatedKey ? paged(query, first.LastEvaluatedKey, options?.readAhead === true) : undefined;
         for (const item of firstItems) yield layout.toRow(item);
-        let start = first.LastEvaluatedKey;
-        while (start) {
-          const page = await client.send(new RawQueryCommand({ ...input, ExclusiveStartKey: start }));
-          for (const item of page.Items ?? []) if (keep(item)) yield layout.toRow(exportItem(item));
-          start = page.LastEvaluatedKey;
-        }
+        if (later) for await (const item of later) if (keep(item)) yield layout.toRow(exportItem(item));
       }
       return { columns: layout.columns, rows: rows() };
     },
@@ -317,13 +314,32 @@ function exactNumber(digits: string): number | string {
 
 // ---------------------------------------------------------------------------------------------
 
-async function* pages(client: DynamoDBDocumentClient, input: QueryCommandInput): AsyncGenerator<Record<string, unknown>> {
-  let start: Record<string, unknown> | undefined;
-  do {
-    const page = await client.send(new QueryCommand({ ...input, ExclusiveStartKey: start }));
+function pages(client: DynamoDBDocumentClient, ahead: boolean, input: QueryCommandInput): AsyncGenerator<Record<string, unknown>> {
+  const query = (start: Record<string, unknown> | undefined) => client.send(new QueryCommand({ ...input, ExclusiveStartKey: start }));
+  return paged(query, undefined, ahead);
+}
+
+type Page<Item, Key> = { Items?: Item[]; LastEvaluatedKey?: Key };
+
+/**
+ * A Query's items, page after page. With `ahead` (OpenOptions.readAhead, the worker) each page is
+ * requested as soon as the one before has arrived: while the formatter and the upload work through
+ * one page, DynamoDB is already answering for the next, so its wait overlaps the formatting. At
+ * most two pages (each at most PAGE_LIMIT items and 1 MB) are held, and a consumer that stops early
+ * leaves at most one read unused. Without it (a preview, which stops within the first page) a page
+ * is read only when the one before has been consumed.
+ */
+async function* paged<Item, Key>(query: (start: Key | undefined) => Promise<Page<Item, Key>>, start: Key | undefined, ahead: boolean): AsyncGenerator<Item> {
+  let next: Promise<Page<Item, Key>> | undefined = query(start);
+  while (next) {
+    const page: Page<Item, Key> = await next;
+    const key = page.LastEvaluatedKey;
+    next = ahead && key !== undefined ? query(key) : undefined;
+    // Its failure is thrown when it is awaited; until then (or if the consumer stops first) it is not unhandled.
+    next?.catch(() => undefined);
     yield* page.Items ?? [];
-    start = page.LastEvaluatedKey;
-  } while (start);
+    if (!ahead && key !== undefined) next = query(key);
+  }
 }
 
 /** `toRow` returning undefined drops the item. */

@@ -15,12 +15,12 @@ export interface Requester extends Owner {
 /** A dataset ready to stream: the columns first (a CSV header is written before any row), then the rows. */
 export interface OpenDataset {
   readonly columns: readonly ExportColumn[];
-  /** Pages of a DynamoDB Query, yielded row by row: the next page is read only when pulled. */
+  /** Pages of a DynamoDB Query, yielded row by row: the next page is read when pulled, or with `readAhead` while this one is. */
   readonly rows: AsyncIterable<ExportRow>;
 }
 
 /**
- * Where an export's rows come from. Nothing here holds more than one page. `open` runs `check`
+ * Where an export's rows come from. Nothing here holds more than two pages. `open` runs `check`
  * first, so no path reads a dataset without it.
  */
 export interface DatasetSource {
@@ -30,13 +30,22 @@ export interface DatasetSource {
    * the requester may not read them (an alerts topic they are not a member of).
    */
   check(dataset: Dataset, requester: Requester, filters: ExportFilters): Promise<void>;
-  open(dataset: Dataset, requester: Requester, filters: ExportFilters): Promise<OpenDataset>;
+  open(dataset: Dataset, requester: Requester, filters: ExportFilters, options?: OpenOptions): Promise<OpenDataset>;
+}
+
+/** How a dataset is read: the worker reads ahead; a preview, which stops within the first page, does not. */
+export interface OpenOptions {
+  /**
+   * Ask for each next Query page as soon as the one before arrives, so DynamoDB answers while the
+   * formatter works; at most one page ahead. Without it a page is read only when pulled. @default false
+   */
+  readonly readAhead?: boolean;
 }
 
 /** One dataset behind the source: its own check (if any) and its reading. */
 export interface DatasetReader {
   check?(requester: Requester, filters: ExportFilters): Promise<void>;
-  open(owner: Owner, filters: ExportFilters): Promise<OpenDataset>;
+  open(owner: Owner, filters: ExportFilters, options?: OpenOptions): Promise<OpenDataset>;
 }
 
 /**
@@ -59,10 +68,10 @@ export function datasetSource(readers: {
     async check(dataset, requester, filters) {
       await readerOf(dataset).check?.(requester, filters);
     },
-    async open(dataset, requester, filters) {
+    async open(dataset, requester, filters, options) {
       const reader = readerOf(dataset);
       await reader.check?.(requester, filters);
-      return reader.open({ tenant: requester.tenant, userId: requester.userId }, filters);
+      return reader.open({ tenant: requester.tenant, userId: requester.userId }, filters, options);
     },
   };
 }

@@ -8,9 +8,9 @@
  * write null for a missing value, so every object has every column. JSON and NDJSON name fields
  * by column key, CSV and XLSX head columns with the column header.
  */
-import { PassThrough, pipeline, Readable, type Writable } from 'node:stream';
+import { PassThrough, Readable, type Writable } from 'node:stream';
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import { stringify } from 'csv-stringify';
+import { stringify } from 'csv-stringify/sync';
 import ExcelJS from 'exceljs';
 
 export const EXPORT_FORMATS = ['csv', 'ndjson', 'json', 'xlsx'] as const;
@@ -69,31 +69,57 @@ function projected(columns: readonly ExportColumn[], row: ExportRow): Record<str
   return Object.fromEntries(columns.map((column) => [column.key, row[column.key] ?? null]));
 }
 
+/**
+ * CSV through csv-stringify's synchronous API, a batch of rows at a time: the same output as its
+ * stream (records joined and ended by the delimiter) without a stream write and its events per row.
+ * escape_formulas prefixes ' to a cell starting with = + - @ tab or CR, so no spreadsheet runs it;
+ * the BOM and CRLF are what Excel needs to read UTF-8 CSV as RFC 4180 intends. With a CRLF record
+ * delimiter csv-stringify leaves a lone LF or CR unquoted (adaltas/node-csv#467), which splits the
+ * row in every spreadsheet: quoted_match quotes any field holding one.
+ */
 function csvStream(columns: readonly ExportColumn[], rows: AsyncIterable<ExportRow>): Readable {
-  async function* records(): AsyncGenerator<string[]> {
-    yield columns.map((column) => column.header);
-    for await (const row of rows) yield columns.map((column) => cellText(row[column.key]));
+  const options = { escape_formulas: true, record_delimiter: 'windows', quoted_match: /[\r\n]/ } as const;
+  async function* chunks(): AsyncGenerator<string> {
+    yield stringify([columns.map((column) => column.header)], { ...options, bom: true });
+    for await (const batch of batches(rows))
+      yield stringify(
+        batch.map((row) => columns.map((column) => cellText(row[column.key]))),
+        options,
+      );
   }
-  // escape_formulas prefixes ' to a cell starting with = + - @ tab or CR, so no spreadsheet runs it;
-  // the BOM and CRLF are what Excel needs to read UTF-8 CSV as RFC 4180 intends. With a CRLF record
-  // delimiter csv-stringify leaves a lone LF or CR unquoted (adaltas/node-csv#467), which splits the
-  // row in every spreadsheet: quoted_match quotes any field holding one.
-  const csv = stringify({ escape_formulas: true, bom: true, record_delimiter: 'windows', quoted_match: /[\r\n]/ });
-  // pipeline, not pipe: an error or an early destroy on either side tears down both.
-  return pipeline(Readable.from(records()), csv, () => undefined);
+  return textStream(chunks());
 }
 
 async function* ndjsonChunks(columns: readonly ExportColumn[], rows: AsyncIterable<ExportRow>): AsyncGenerator<string> {
-  for await (const row of rows) yield `${JSON.stringify(projected(columns, row), jsonReplacer)}\n`;
+  for await (const batch of batches(rows)) yield batch.map((row) => `${JSON.stringify(projected(columns, row), jsonReplacer)}\n`).join('');
 }
 
 async function* jsonChunks(columns: readonly ExportColumn[], rows: AsyncIterable<ExportRow>): AsyncGenerator<string> {
-  let separator = '[\n';
-  for await (const row of rows) {
-    yield `${separator}${JSON.stringify(projected(columns, row), jsonReplacer)}`;
-    separator = ',\n';
+  let empty = true;
+  for await (const batch of batches(rows)) {
+    yield `${empty ? '[\n' : ',\n'}${batch.map((row) => JSON.stringify(projected(columns, row), jsonReplacer)).join(',\n')}`;
+    empty = false;
   }
-  yield separator === '[\n' ? '[]\n' : '\n]\n';
+  yield empty ? '[]\n' : '\n]\n';
+}
+
+/**
+ * The text formats write a batch of rows as one string: one push into the stream per batch, not
+ * per row (about 4% less CPU for CSV, bench/exports.ts). A batch is about 60 KB of CSV, under the
+ * stream's 64 KB high-water mark, so memory stays a batch plus the buffer.
+ */
+const ROWS_PER_BATCH = 200;
+
+async function* batches(rows: AsyncIterable<ExportRow>): AsyncGenerator<ExportRow[]> {
+  let batch: ExportRow[] = [];
+  for await (const row of rows) {
+    batch.push(row);
+    if (batch.length >= ROWS_PER_BATCH) {
+      yield batch;
+      batch = [];
+    }
+  }
+  if (batch.length > 0) yield batch;
 }
 
 /** Readable.from pulls the next chunk only when its buffer is below the high-water mark. */

@@ -170,7 +170,7 @@ async function uploadFile(
       .catch((error: unknown) => logger.warn('Progress push failed', { error: error as Error }))
       .finally(() => (inFlight = undefined));
   };
-  const dataset = await deps.datasets.open(schedule.dataset, owner, schedule.filters).catch((error: unknown) => {
+  const dataset = await deps.datasets.open(schedule.dataset, owner, schedule.filters, { readAhead: true }).catch((error: unknown) => {
     throw error instanceof HeraldError && error.status < 500 ? new RunRefused(error.message) : error;
   });
   const source = counted(dataset.rows, (count) => {

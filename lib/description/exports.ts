@@ -126,7 +126,7 @@ export const exportsFunctions = {
       settings: ['emailSender', 'emailConfigurationSet', 'exportRetentionDays', 'exportLinkKey', 'httpApiUrl'],
     }),
     timeoutSeconds: EXPORT_WORKER_TIMEOUT_SECONDS,
-    // Bounded by the upload's part size x queue size (4 x 8 MB), stream buffers and the SDK.
+    // Bounded by the upload's parts (5 MiB, 2 in flight), two Query pages, stream buffers and the SDK (docs/exports.md).
     memoryMb: 512,
   },
   exportFailed: {

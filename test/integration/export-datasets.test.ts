@@ -473,3 +473,114 @@ describe('the alerts dataset', () => {
     expect(await emailsTo(recipient)).toEqual([]);
   });
 });
+
+describe('reading pages ahead', () => {
+  const PAGE = 1_000;
+  const tenant = unique('ahead');
+  const seeded = async (userId: string, count: number) => {
+    const items = Array.from({ length: count }, (_, index) => ({
+      userKey: `${tenant}#${userId}`,
+      seq: index + 1,
+      id: ulid(),
+      createdAt: at(index),
+      kind: 'work-order.assigned',
+      priority: 'normal',
+      title: `Row ${index + 1}`,
+      body: 'b',
+    }));
+    await writeAll(tableName('notifications'), items);
+  };
+  const queriesOf = (userId: string) =>
+    queries.filter((query) => (query.input.ExpressionAttributeValues as Record<string, unknown>)[':userKey'] === `${tenant}#${userId}`);
+
+  it('asks for the next page as soon as one arrives, and never for more than one page ahead', async () => {
+    await seeded('ana', 2 * PAGE + 500);
+    const { rows } = await dynamoDatasets(db, datasetTables).open('notifications', { tenant, userId: 'ana' }, {}, { readAhead: true });
+    const iterator = rows[Symbol.asyncIterator]();
+    const pull = async (count: number) => {
+      const seqs: number[] = [];
+      for (let index = 0; index < count; index++) {
+        const next = await iterator.next();
+        if (next.done) break;
+        seqs.push(next.value.seq as number);
+      }
+      return seqs;
+    };
+    // The first row is in hand: the first page has arrived and the second has been asked for, no third.
+    expect(await pull(1)).toEqual([1]);
+    await eventually(async () => (queriesOf('ana').length === 2 ? true : undefined));
+    expect(queriesOf('ana')).toHaveLength(2);
+    // The whole first page pulled and one row of the second: the third is asked for.
+    expect(await pull(PAGE)).toHaveLength(PAGE);
+    await eventually(async () => (queriesOf('ana').length === 3 ? true : undefined));
+    const rest = await pull(10 * PAGE);
+    expect(rest).toHaveLength(2 * PAGE + 500 - PAGE - 1);
+    expect(rest.at(-1)).toBe(2 * PAGE + 500);
+    // Every page read once, each from where the one before ended, and nothing after the last.
+    const reads = queriesOf('ana');
+    expect(reads).toHaveLength(3);
+    expect(reads.map((read) => read.returned)).toEqual([PAGE, PAGE, 500]);
+    expect(reads.map((read) => (read.input.ExclusiveStartKey as { seq?: number } | undefined)?.seq)).toEqual([undefined, PAGE, 2 * PAGE]);
+  });
+
+  it('without readAhead (the preview) asks for a page only when the one before has been consumed', async () => {
+    await seeded('cy', PAGE + 10);
+    // Counted when sent, not when answered: a read ahead still in flight counts too.
+    const counting = new DynamoDBClient({ endpoint: urls().dynamodbUrl, ...local });
+    let sent = 0;
+    counting.middlewareStack.add(
+      ((next: (args: unknown) => Promise<unknown>) => async (args: unknown) => {
+        sent++;
+        return next(args);
+      }) as never,
+      { step: 'initialize', name: 'countQueries' },
+    );
+    try {
+      const { rows } = await dynamoDatasets(DynamoDBDocumentClient.from(counting), datasetTables).open('notifications', { tenant, userId: 'cy' }, {});
+      const iterator = rows[Symbol.asyncIterator]();
+      for (let index = 0; index < PAGE; index++) expect((await iterator.next()).done).toBe(false);
+      // The whole first page consumed, and still only its own Query sent.
+      expect(sent).toBe(1);
+      expect((await iterator.next()).value).toMatchObject({ seq: PAGE + 1 });
+      expect(sent).toBe(2);
+    } finally {
+      counting.destroy();
+    }
+  });
+
+  it('throws a failed read ahead to the consumer when it reaches that page, not as an unhandled rejection', async () => {
+    await seeded('bo', PAGE + 10);
+    const failing = new DynamoDBClient({ endpoint: urls().dynamodbUrl, ...local });
+    let sent = 0;
+    failing.middlewareStack.add(
+      ((next: (args: unknown) => Promise<unknown>) => async (args: unknown) => {
+        if (++sent === 2) throw Object.assign(new Error('Injected: second page read failed'), { name: 'InternalServerError' });
+        return next(args);
+      }) as never,
+      { step: 'initialize', name: 'failSecondQuery' },
+    );
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const { rows } = await dynamoDatasets(DynamoDBDocumentClient.from(failing), datasetTables).open(
+        'notifications',
+        { tenant, userId: 'bo' },
+        {},
+        { readAhead: true },
+      );
+      let count = 0;
+      const reading = (async () => {
+        for await (const _row of rows) count++;
+      })();
+      await expect(reading).rejects.toThrow('Injected: second page read failed');
+      // The first page was delivered whole before the failure surfaced.
+      expect(count).toBe(PAGE);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+      failing.destroy();
+    }
+  });
+});

@@ -195,7 +195,7 @@ describe('formatRows: XLSX', () => {
     const sheet = await workbookOf(generated(20_000));
     expect(sheet.rowCount).toBe(20_001);
     expect(sheet.getRow(20_001).getCell(2).text).toBe('row 19999');
-  });
+  }, 30_000);
 
   it('stops pulling rows while nobody reads the stream', async () => {
     const counter = { pulled: 0 };
