@@ -263,6 +263,7 @@ async function fanOutRequests(server: Server, counted: Counted, size: number): P
     updatedBy: 'monitor',
   };
   counted.requests.clear();
+  let deliveredInChunks = 0;
   const result = await server.fanOutAlertChange(
     {
       deliver: (requests) => server.deliver(delivery, requests),
@@ -274,7 +275,7 @@ async function fanOutRequests(server: Server, counted: Counted, size: number): P
       chunks: {
         send: async (chunks) => {
           for (const chunk of chunks) {
-            await server.deliverAlertChunk(
+            const delivered = await server.deliverAlertChunk(
               {
                 deliver: (requests) => server.deliver(delivery, requests),
                 mailer: server.sesMailer(counted.ses, 'exports@herald.local', 'herald-email'),
@@ -282,13 +283,14 @@ async function fanOutRequests(server: Server, counted: Counted, size: number): P
               },
               chunk,
             );
+            deliveredInChunks += delivered.delivered;
           }
         },
       },
     },
     alert,
   );
-  if (result.delivered !== size) throw new Error(`fan-out to ${size} members delivered ${result.delivered}`);
+  if (result.delivered + deliveredInChunks !== size) throw new Error(`fan-out to ${size} members delivered ${result.delivered + deliveredInChunks}`);
   const byCommand = [...counted.requests].map(([command, count]) => `${command.replace(/Command$/, '')} ${count}`).join(', ');
   return { perRecipient: total(counted.requests) / size, byCommand };
 }
