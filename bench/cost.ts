@@ -161,12 +161,14 @@ async function resumeCatchUp(): Promise<{ publishOffline: Scenario; catchUp: Sce
   const socket = await MeteredSocket.open(await ticketUrl(token, true));
   let after = 0;
   for (let page = 1; ; page += 1) {
-    socket.send({ action: 'resume', after, id: `resume-${page}` });
+    // As HeraldClient resumes: batched, many notifications to a frame of up to 32 KB.
+    socket.send({ action: 'resume', after, batch: true, id: `resume-${page}` });
     const frame = await socket.waitFor((candidate) => candidate.type === 'replayed' && candidate.id === `resume-${page}`);
     after = frame.upTo as number;
     if (!frame.more) break;
   }
-  if (socket.countOf('notification') !== MISSED) throw new Error(`catch-up: ${socket.countOf('notification')} notifications, expected ${MISSED}`);
+  const replayed = socket.itemsOf('notifications');
+  if (replayed !== MISSED) throw new Error(`catch-up: ${replayed} notifications, expected ${MISSED}`);
   socket.send({ action: 'ack', upTo: after });
   await meter.idle();
   await socket.close();
@@ -443,6 +445,11 @@ class MeteredSocket {
     return this.frames.filter((frame) => frame.type === type).length;
   }
 
+  /** The notifications carried by frames of a batch type (`items`). */
+  itemsOf(type: string): number {
+    return this.frames.filter((frame) => frame.type === type).reduce((sum, frame) => sum + (frame.items as unknown[]).length, 0);
+  }
+
   async waitFor(predicate: (frame: Record<string, any>) => boolean, timeoutMs = 30_000): Promise<Record<string, any>> {
     const deadline = performance.now() + timeoutMs;
     for (;;) {
@@ -682,7 +689,7 @@ WebSocket frames per notification: ${qty(notification.webSocket.received * notif
 ## Catch-up (resume)
 
 ${MISSED} notifications published while the user is offline, then a reconnect: a ticket, \`$connect\`,
-\`resume\` pages until \`more: false\` (each notification its own frame), one ack, disconnect.
+\`resume\` with \`batch: true\` (as HeraldClient resumes: many notifications to a frame of up to 32 KB) pages until \`more: false\`, one ack, disconnect.
 Per missed notification (its publish plus 1/${MISSED} of the catch-up), per 1M:
 
 ${linesTable(catchUpPerMissed, 1_000_000, 'per 1M')}
