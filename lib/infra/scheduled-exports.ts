@@ -339,7 +339,7 @@ export class ScheduledExports extends Construct {
       rotateImmediatelyOnUpdate: false,
     });
     // Secrets Manager checks it may invoke the function when the schedule is created.
-    this.linkKeyRotation.addDependency(permission);
+    this.linkKeyRotation.node.addDependency(permission);
     return this.linkKeyRotation;
   }
 
