@@ -21,7 +21,9 @@ export function secretsManagerRotatingSecret(client: SecretsManagerClient): Rota
     },
     async value(secretId, stage, versionId) {
       try {
-        const answer = await client.send(new GetSecretValueCommand({ SecretId: secretId, VersionStage: stage, ...(versionId !== undefined && { VersionId: versionId }) }));
+        const answer = await client.send(
+          new GetSecretValueCommand({ SecretId: secretId, VersionStage: stage, ...(versionId !== undefined && { VersionId: versionId }) }),
+        );
         return answer.SecretString;
       } catch (error) {
         if (error instanceof ResourceNotFoundException) return undefined;
@@ -33,7 +35,12 @@ export function secretsManagerRotatingSecret(client: SecretsManagerClient): Rota
     },
     async promote(secretId, toVersionId, fromVersionId) {
       await client.send(
-        new UpdateSecretVersionStageCommand({ SecretId: secretId, VersionStage: 'AWSCURRENT', MoveToVersionId: toVersionId, RemoveFromVersionId: fromVersionId }),
+        new UpdateSecretVersionStageCommand({
+          SecretId: secretId,
+          VersionStage: 'AWSCURRENT',
+          MoveToVersionId: toVersionId,
+          RemoveFromVersionId: fromVersionId,
+        }),
       );
     },
   };

@@ -53,11 +53,7 @@ export class RotationError extends Error {
 
 export type RotationOutcome = 'created' | 'exists' | 'nothing-to-set' | 'tested' | 'finished' | 'already-current';
 
-export async function rotateLinkKey(
-  secret: RotatingSecret,
-  request: RotationRequest,
-  options: { newKey?: () => string } = {},
-): Promise<RotationOutcome> {
+export async function rotateLinkKey(secret: RotatingSecret, request: RotationRequest, options: { newKey?: () => string } = {}): Promise<RotationOutcome> {
   const { secretId, token, step } = request;
   const description = await secret.describe(secretId);
   if (!description.rotationEnabled) throw new RotationError(`Secret ${secretId} is not enabled for rotation`);

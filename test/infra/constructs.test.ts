@@ -154,7 +154,9 @@ describe("a deployer's own app with HeraldData and ScheduledExports", () => {
     expect(plugin.violations).toEqual([]);
     const herald = (plugin.suppressedViolations ?? []).filter((finding) => !/^FieldOps\/(ExportWorker|LinkKeyRotator)\//.test(finding.acknowledgedAt));
     // No SMG4: the key has a rotation schedule once rotateLinkKeyWith names its function.
-    expect(herald.map((finding) => `${finding.ruleName} ${finding.acknowledgedAt}`).sort()).toEqual(['AwsSolutions-S1 FieldOps/Exports/ExportsBucket/Resource']);
+    expect(herald.map((finding) => `${finding.ruleName} ${finding.acknowledgedAt}`).sort()).toEqual([
+      'AwsSolutions-S1 FieldOps/Exports/ExportsBucket/Resource',
+    ]);
   });
 });
 

@@ -121,7 +121,7 @@ describe('scheduled exports infrastructure', () => {
     expect(schedule.DependsOn).toContain(permissions[0]![0]);
   });
 
-  it("gives the rotation function the four rotation operations on the link key only, and no GetRandomPassword", () => {
+  it('gives the rotation function the four rotation operations on the link key only, and no GetRandomPassword', () => {
     const [, rotator] = functionNamed(functions.rotateExportLinkKey.description);
     const [[secretId]] = resourcesOf('AWS::SecretsManager::Secret') as [[string, Resource]];
     const statements = policyOf(rotator.Properties.Role['Fn::GetAtt'][0]);
@@ -150,7 +150,8 @@ describe('scheduled exports infrastructure', () => {
     const interval = (context: Record<string, unknown>) => {
       const { app, stack } = buildHeraldApp({ ...TEST_CONTEXT, ...SKIP_BUNDLING, ...context }, { nagChecks: false });
       const resources = (app.synth().getStackByName(stack.stackName).template as { Resources: Record<string, Resource> }).Resources;
-      return Object.values(resources).find((resource) => resource.Type === 'AWS::SecretsManager::RotationSchedule')!.Properties.RotationRules.ScheduleExpression;
+      return Object.values(resources).find((resource) => resource.Type === 'AWS::SecretsManager::RotationSchedule')!.Properties.RotationRules
+        .ScheduleExpression;
     };
     expect(interval({ exportRetentionDays: 20 })).toBe('rate(40 days)');
     expect(interval({ exportLinkKeyRotationDays: 90 })).toBe('rate(90 days)');

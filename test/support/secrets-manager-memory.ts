@@ -101,7 +101,8 @@ export class MemorySecret {
         const value = input.SecretString as string;
         const existing = this.versions.get(id);
         if (existing?.value !== undefined) {
-          if (existing.value !== value) throw new ResourceExistsException({ message: 'A version with this ID already exists with different contents.', $metadata: {} });
+          if (existing.value !== value)
+            throw new ResourceExistsException({ message: 'A version with this ID already exists with different contents.', $metadata: {} });
           return { ARN: this.arn, VersionId: id, VersionStages: [...existing.stages] };
         }
         this.versions.set(id, { value, stages: existing?.stages ?? new Set() });
@@ -115,7 +116,10 @@ export class MemorySecret {
         const holder = this.holderOf(stage);
         if (to !== undefined && !this.versions.has(to)) throw new ResourceNotFoundException({ message: `No version ${to}`, $metadata: {} });
         if (holder !== undefined && holder !== to && holder !== from) {
-          throw new InvalidParameterException({ message: `The staging label ${stage} is attached to version ${holder}; name it in RemoveFromVersionId.`, $metadata: {} });
+          throw new InvalidParameterException({
+            message: `The staging label ${stage} is attached to version ${holder}; name it in RemoveFromVersionId.`,
+            $metadata: {},
+          });
         }
         if (from !== undefined && holder !== from) throw new InvalidParameterException({ message: `Version ${from} does not have ${stage}`, $metadata: {} });
         if (to === undefined) this.versions.get(from!)!.stages.delete(stage);

@@ -131,9 +131,9 @@ describe('rotating the download-link key', () => {
     await expect(invoke({ SecretId: secret.arn, ClientRequestToken: unknown, Step: 'finishSecret' })).rejects.toThrow('is not AWSPENDING');
     await expect(invoke({ SecretId: secret.arn, ClientRequestToken: token, Step: 'deleteSecret' })).rejects.toThrow('Step');
     await expect(invoke({ SecretId: secret.arn, Step: 'createSecret' })).rejects.toThrow('ClientRequestToken');
-    await expect(invoke({ SecretId: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:other', ClientRequestToken: token, Step: 'createSecret' })).rejects.toThrow(
-      "can't find the specified secret",
-    );
+    await expect(
+      invoke({ SecretId: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:other', ClientRequestToken: token, Step: 'createSecret' }),
+    ).rejects.toThrow("can't find the specified secret");
     expect(secret.valueOf('AWSCURRENT')).toBe(initialKey);
     expect(secret.versions.get(token)!.value).toBeUndefined();
   });
