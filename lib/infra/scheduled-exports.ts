@@ -319,8 +319,7 @@ export class ScheduledExports extends Construct {
    * grants nothing to it, unlike Secret.addRotationSchedule, which adds GetRandomPassword on "*".
    */
   public rotateLinkKeyWith(handler: LambdaFunction): CfnRotationSchedule {
-    if (this.linkKeyRotation)
-      throw new InvalidPropsError(this, 'rotateLinkKeyWith', `was already given ${this.linkKeyRotation.rotationLambdaArn}; the key has one rotation function.`);
+    if (this.linkKeyRotation) throw new InvalidPropsError(this, 'rotateLinkKeyWith', 'was already called: the link key has one rotation function.');
     const stack = Stack.of(this);
     const permission = new CfnPermission(this, 'ExportLinkKeyRotationPermission', {
       action: 'lambda:InvokeFunction',
