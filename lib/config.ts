@@ -7,6 +7,18 @@ import { parseCollectionDeclarations, type CollectionDeclarations } from '../fun
 import { EMAIL } from '../functions/shared/email';
 import { REALTIME_LIMIT_DEFAULTS } from '../functions/realtime/limits';
 
+/**
+ * Days a rotation interval must exceed the file retention by: Secrets Manager rotates at some hour
+ * of the due day (so two rotations may be up to a day closer than the interval), and a warm export
+ * worker keeps signing with the key it read at cold start for as long as it lives (hours).
+ */
+export const LINK_KEY_ROTATION_MARGIN_DAYS = 2;
+
+/** The larger of 30 days and twice the retention: a monthly rotation, or slower when files live long. */
+export function linkKeyRotationDefaultDays(fileRetentionDays: number): number {
+  return Math.max(30, 2 * fileRetentionDays);
+}
+
 export interface HeraldConfig {
   /** OIDC issuer of user JWTs. @default a Cognito user pool created by the stack */
   readonly jwtIssuer?: string;
@@ -54,6 +66,11 @@ export interface HeraldConfig {
   readonly alarmEmail?: string;
   /** Days an export file is kept (S3 lifecycle); its download link lives as long. @default 7 */
   readonly exportRetentionDays: number;
+  /**
+   * Days between automatic rotations of the download-link key; at least exportRetentionDays + 2
+   * (docs/exports.md, "Download links"). @default the larger of 30 and 2 x exportRetentionDays
+   */
+  readonly exportLinkKeyRotationDays: number;
   /** Steady-state WebSocket and HTTP API request rate per second. @default 500 */
   readonly throttleRateLimit: number;
   /** Burst of WebSocket and HTTP API requests. @default 1000 */
@@ -174,6 +191,12 @@ export function readConfig(context: Context): HeraldConfig {
   if (exportRetentionDays > 365) {
     throw new ConfigError(`Context "exportRetentionDays" must be at most 365, got ${exportRetentionDays}.`);
   }
+  const exportLinkKeyRotationDays = positiveInteger(context, 'exportLinkKeyRotationDays', linkKeyRotationDefaultDays(exportRetentionDays));
+  if (exportLinkKeyRotationDays < exportRetentionDays + LINK_KEY_ROTATION_MARGIN_DAYS || exportLinkKeyRotationDays > 1000) {
+    throw new ConfigError(
+      `Context "exportLinkKeyRotationDays" must be from exportRetentionDays + ${LINK_KEY_ROTATION_MARGIN_DAYS} (${exportRetentionDays + LINK_KEY_ROTATION_MARGIN_DAYS}) to 1000, got ${exportLinkKeyRotationDays}: a link signed with a key two rotations old is refused.`,
+    );
+  }
   const recordRetentionDays = positiveInteger(context, 'recordRetentionDays', 30);
   if (recordRetentionDays > 365) {
     throw new ConfigError(`Context "recordRetentionDays" must be at most 365, got ${recordRetentionDays}.`);
@@ -222,6 +245,7 @@ export function readConfig(context: Context): HeraldConfig {
     alarmTopicArn,
     alarmEmail,
     exportRetentionDays,
+    exportLinkKeyRotationDays,
     throttleRateLimit: positiveInteger(context, 'throttleRateLimit', 500),
     throttleBurstLimit: positiveInteger(context, 'throttleBurstLimit', 1000),
     stackName,

@@ -8,9 +8,10 @@ import { MissingConfigError } from '../shared/config';
  *   accepted. Putting a new value (`aws secretsmanager put-secret-value`, or a rotation) moves the
  *   labels: the old current becomes the previous.
  * - `key:<base64>[,<base64>]`: the keys themselves, current first (the local runtime).
- * Anything else fails loudly. Keys are read at cold start.
+ * Anything else fails loudly. Keys are read at cold start. `secretsManager` is for tests (an
+ * in-memory Secrets Manager behind a real client); functions pass none.
  */
-export async function loadLinkKeys(setting: string, name: string): Promise<Buffer[]> {
+export async function loadLinkKeys(setting: string, name: string, secretsManager?: SecretsManagerClient): Promise<Buffer[]> {
   if (setting.startsWith('key:')) {
     const keys = setting
       .slice(4)
@@ -22,14 +23,15 @@ export async function loadLinkKeys(setting: string, name: string): Promise<Buffe
     return keys;
   }
   if (setting.startsWith('secret:')) {
-    const client = new SecretsManagerClient({});
+    // A client of the caller's is theirs to keep; one made here is destroyed after the read.
+    const client = secretsManager ?? new SecretsManagerClient({});
     try {
       const current = await secretVersion(client, setting.slice(7), 'AWSCURRENT');
       if (current === undefined || current.length < 32) throw new MissingConfigError(`The secret named by ${name} is empty or shorter than 32 characters`);
       const previous = await secretVersion(client, setting.slice(7), 'AWSPREVIOUS');
       return [current, ...(previous !== undefined && previous.length >= 32 ? [previous] : [])];
     } finally {
-      client.destroy();
+      if (secretsManager === undefined) client.destroy();
     }
   }
   throw new MissingConfigError(`Environment variable ${name} must be "secret:<ARN>" or "key:<base64>[,<base64>]"`);

@@ -2,6 +2,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SchedulerClient } from '@aws-sdk/client-scheduler';
 import { SESClient } from '@aws-sdk/client-ses';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { environment } from '../shared/environment';
 import type { DatasetSource } from '../exports/datasets';
@@ -12,6 +13,7 @@ import type { RecipientPolicy } from '../exports/recipients';
 import type { ExportStore } from '../exports/store';
 import { EXPORT_WORKER_TIMEOUT_SECONDS } from '../exports/limits';
 import type { ExportFiles, ProgressSink, WorkerDeps } from '../exports/worker';
+import type { RotatingSecret } from '../exports/link-key-rotation';
 import { deliver, type DeliverDeps } from '../notifications/deliver';
 import { pushFrames } from '../realtime/push';
 import { tracer } from '../shared/instrumentation';
@@ -38,6 +40,7 @@ import { dynamoDatasetChecks, dynamoDatasets, exportRecordsSetting } from './dyn
 import { dynamoExportStore, tenantAdmins } from './dynamo-export-store';
 import { eventBridgeScheduleGateway } from './eventbridge-scheduler';
 import { linkKeyRing, loadLinkKey, loadLinkKeys, type LinkKeyRing } from './link-key';
+import { secretsManagerRotatingSecret } from './secrets-manager-rotation';
 import { s3ExportFiles } from './s3-export-files';
 import { sesMailer } from './ses-mailer';
 import { sqsAlertChunks } from './sqs-alert-chunks';
@@ -206,6 +209,11 @@ export async function linkKeyRingFromEnv(): Promise<LinkKeyRing> {
   const ring = linkKeyRing(() => loadLinkKeys(env[environment.settings.exportLinkKey], environment.settings.exportLinkKey));
   await ring.keys();
   return ring;
+}
+
+/** The link key as its rotation function reaches it; the secret is named by each rotation event, so nothing is read from the environment. */
+export function rotatingLinkKeyFromEnv(): RotatingSecret {
+  return secretsManagerRotatingSecret(tracer.captureAWSv3Client(new SecretsManagerClient({})));
 }
 
 /** `progress` frames to every socket of the owner, through the same push path as notifications. */

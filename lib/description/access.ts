@@ -40,9 +40,23 @@ export type Trigger =
        * @default unbounded deployed (Lambda scales the pollers); one batch at a time locally
        */
       readonly maxConcurrency?: number;
+    }
+  | {
+      /**
+       * Secrets Manager invokes the function to rotate `secret` (its four-step protocol), every
+       * `rotationDays` days as the deployment configures it (docs/exports.md, "Download links").
+       * Deployed only: the local runtime has no Secrets Manager, and loads the function without a trigger.
+       */
+      readonly kind: 'secretRotation';
+      readonly secret: SecretName;
     };
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+
+/** Herald's secrets: the key that signs download links (the `exportLinkKey` setting names it). */
+export type SecretName = 'exportLinkKey';
+/** Secrets Manager operations on one of Herald's secrets, each granted as the IAM action of the same name on that secret only. */
+export type SecretOperation = 'DescribeSecret' | 'GetSecretValue' | 'PutSecretValue' | 'UpdateSecretVersionStage';
 
 export type ScheduleOperation = 'CreateSchedule' | 'UpdateSchedule' | 'DeleteSchedule';
 
@@ -86,6 +100,11 @@ export interface FunctionSpec {
    * creating or updating one also passes the scheduler role to Scheduler.
    */
   readonly manageSchedules?: readonly ScheduleOperation[];
+  /**
+   * Secrets Manager operations on Herald's secrets, beyond reading the link key, which the
+   * `exportLinkKey` setting grants (GetSecretValue) to the functions that sign or check links.
+   */
+  readonly secrets?: Partial<Record<SecretName, readonly SecretOperation[]>>;
   /** Whether the function sends email through SES, from the `emailSender` address only. */
   readonly sendEmail?: boolean;
   /** Whether the function reads (Query only) the deployer's table behind the `records` export dataset. */
@@ -106,7 +125,7 @@ export const functionDefaults = { timeoutSeconds: 10, memoryMb: 256 } as const;
 /** The part of a FunctionSpec that says what the function may reach. */
 export type Access = Pick<
   FunctionSpec,
-  'tables' | 'queues' | 'buckets' | 'manageSchedules' | 'sendEmail' | 'readsExportRecords' | 'manageConnections' | 'settings'
+  'tables' | 'queues' | 'buckets' | 'manageSchedules' | 'secrets' | 'sendEmail' | 'readsExportRecords' | 'manageConnections' | 'settings'
 >;
 
 /** The stronger of two levels: read and write together are readWrite. */
@@ -143,11 +162,18 @@ export function mergeAccess(...parts: readonly Access[]): Access {
   const flag = (key: 'sendEmail' | 'readsExportRecords' | 'manageConnections') => (parts.some((part) => part[key]) ? { [key]: true } : {});
   const settings = [...new Set(parts.flatMap((part) => part.settings ?? []))];
   const schedules = [...new Set(parts.flatMap((part) => part.manageSchedules ?? []))];
+  const secrets: Partial<Record<SecretName, readonly SecretOperation[]>> = {};
+  for (const part of parts) {
+    for (const [name, operations] of Object.entries(part.secrets ?? {}) as Array<[SecretName, readonly SecretOperation[]]>) {
+      secrets[name] = [...new Set([...(secrets[name] ?? []), ...operations])];
+    }
+  }
   return {
     ...(Object.keys(tables).length > 0 ? { tables } : {}),
     ...(Object.keys(queues).length > 0 ? { queues } : {}),
     ...(Object.keys(buckets).length > 0 ? { buckets } : {}),
     ...(schedules.length > 0 ? { manageSchedules: schedules } : {}),
+    ...(Object.keys(secrets).length > 0 ? { secrets } : {}),
     ...flag('sendEmail'),
     ...flag('readsExportRecords'),
     ...flag('manageConnections'),

@@ -136,4 +136,12 @@ export const exportsFunctions = {
     // The run record, the tenant's admins (members of its admin topic) and deliver().
     ...mergeAccess(deliverAccess, runRecordAccess, { tables: { memberships: ['Query'] } }),
   },
+  rotateExportLinkKey: {
+    entry: 'functions/exports/handlers/rotate-link-key.ts',
+    description: 'Rotates the download-link key: Secrets Manager rotation steps create, test and finish a new key version',
+    // The secret names itself in each event, so the function reads no setting; the grants name the link key only.
+    trigger: { kind: 'secretRotation', secret: 'exportLinkKey' },
+    // The new key comes from node:crypto, so no secretsmanager:GetRandomPassword (a grant on "*").
+    secrets: { exportLinkKey: ['DescribeSecret', 'GetSecretValue', 'PutSecretValue', 'UpdateSecretVersionStage'] },
+  },
 } as const satisfies Record<string, FunctionSpec>;

@@ -33,6 +33,7 @@ export const RUNBOOK = {
   pushesFailed: 'pushes-failed',
   deliveryContention: 'delivery-contention',
   exportRunsFailed: 'export-runs-failed',
+  linkKeyRotationFailed: 'link-key-rotation-failed',
 } as const;
 export type RunbookSection = (typeof RUNBOOK)[keyof typeof RUNBOOK];
 

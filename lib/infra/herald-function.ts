@@ -171,6 +171,9 @@ export class HeraldFunction extends Construct {
       );
     }
     if (spec.settings?.includes('exportLinkKey')) exports.grantReadLinkKey(this.role);
+    // One secret so far: the link key, which the exports capability owns.
+    const linkKeyOperations = spec.secrets?.exportLinkKey;
+    if (linkKeyOperations && linkKeyOperations.length > 0) exports.grantLinkKey(this.role, linkKeyOperations);
     if (spec.readsExportRecords) exports.grantQueryRecords(this.role);
     if (spec.manageConnections) {
       acknowledgeWildcardResources(

@@ -74,7 +74,7 @@ const CLAIM = /^\S{1,256}$/;
  * Every function of lib/description/ (a HeraldFunction each: code, role, log group), each
  * attached to its trigger through the capability that owns it: WebSocket routes and the $connect
  * authorizer to the realtime API, HTTP routes to the HTTP API, the Alerts stream to the alert
- * fan-out, the exports queue and its DLQ to scheduled exports.
+ * fan-out, the exports queue and its DLQ, and the link key's rotation, to scheduled exports.
  */
 export class HeraldFunctions extends Construct {
   public readonly functions: Record<FunctionName, HeraldFunction>;
@@ -201,6 +201,10 @@ export class HeraldFunctions extends Construct {
         }
         case 'queue':
           queueConsumers[trigger.queue](fn, trigger);
+          break;
+        case 'secretRotation':
+          // The one secret, the link key, belongs to scheduled exports.
+          exports.rotateLinkKeyWith(fn);
           break;
       }
     }

@@ -99,6 +99,7 @@ export class HeraldStack extends Stack {
     });
     this.exports = new ScheduledExports(this, kept('Exports'), {
       fileRetentionDays: config.exportRetentionDays,
+      linkKeyRotationDays: config.exportLinkKeyRotationDays,
       autoDeleteFiles: config.exportsBucketAutoDelete,
       alarmTopic,
       records: config.exportRecords,

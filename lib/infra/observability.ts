@@ -70,6 +70,11 @@ export const THRESHOLDS = {
   deliveryContention: 1,
   /** Export runs that ran out of attempts and were marked failed. */
   exportRunsFailed: 1,
+  /**
+   * Failed steps of the link key's rotation. One is enough: a rotation is four invocations a month,
+   * far below the function error alarm's 3 in 5 minutes, and a key that stops rotating fails silently.
+   */
+  linkKeyRotationFailures: 1,
 } as const;
 
 /** Fewer sends than this in an hour make a rate meaningless (one bounce of 3 sends is 33 %). */
@@ -323,6 +328,17 @@ export class Observability extends Construct {
         RUNBOOK.exportRunsFailed,
         herald('ExportRunsFailed'),
         THRESHOLDS.exportRunsFailed,
+        topic,
+      ),
+    );
+    add(
+      alarmAtLeast(
+        this,
+        'LinkKeyRotationFailedAlarm',
+        'A step of the download-link key rotation failed: the key stays as it was until a rotation succeeds',
+        RUNBOOK.linkKeyRotationFailed,
+        herald('LinkKeyRotationFailures'),
+        THRESHOLDS.linkKeyRotationFailures,
         topic,
       ),
     );

@@ -1,15 +1,15 @@
 import { Annotations, Duration, RemovalPolicy, Stack, type CfnResource } from 'aws-cdk-lib';
 import type { Alarm } from 'aws-cdk-lib/aws-cloudwatch';
 import { Grant, Role, ServicePrincipal, type IGrantable } from 'aws-cdk-lib/aws-iam';
-import type { Function as LambdaFunction } from 'aws-cdk-lib/aws-lambda';
+import { CfnPermission, type Function as LambdaFunction } from 'aws-cdk-lib/aws-lambda';
 import { BlockPublicAccess, Bucket, BucketEncryption, ObjectOwnership } from 'aws-cdk-lib/aws-s3';
 import { CfnScheduleGroup } from 'aws-cdk-lib/aws-scheduler';
-import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
+import { CfnRotationSchedule, Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import type { ExportRecordsConfig } from '../config';
-import { DEAD_LETTER_VISIBILITY_SECONDS, queues, type BucketAccess, type ScheduleOperation } from '../description';
+import { LINK_KEY_ROTATION_MARGIN_DAYS, linkKeyRotationDefaultDays, type ExportRecordsConfig } from '../config';
+import { DEAD_LETTER_VISIBILITY_SECONDS, queues, type BucketAccess, type ScheduleOperation, type SecretOperation } from '../description';
 import { alarmAtLeast, COUNT_EACH_MINUTE, EACH_MINUTE, RUNBOOK } from './alarms';
 import { acknowledge } from './nag';
 import { InvalidPropsError, requireInteger, requireMatch, withDefaults } from './support';
@@ -68,6 +68,13 @@ export interface ScheduledExportsProps {
    * @default 3
    */
   readonly maxReceiveCount?: number;
+  /**
+   * Days between automatic rotations of the link key, once `rotateLinkKeyWith` names the rotation
+   * function. A link signed with a key two rotations old is refused, so this must exceed the
+   * file retention by at least LINK_KEY_ROTATION_MARGIN_DAYS (docs/exports.md, "Download links").
+   * @default linkKeyRotationDefaultDays(fileRetentionDays): the larger of 30 and twice the retention
+   */
+  readonly linkKeyRotationDays?: number;
 }
 
 const DEFAULTS = {
@@ -116,6 +123,10 @@ export class ScheduledExports extends Construct {
   /** The HMAC key that signs download links, generated here and read by functions at cold start. */
   public readonly linkKey: Secret;
   public readonly fileRetentionDays: number;
+  /** Days between rotations of the link key (when a rotation function is attached). */
+  public readonly linkKeyRotationDays: number;
+  /** The link key's rotation schedule, once `rotateLinkKeyWith` attached its function. */
+  public linkKeyRotation?: CfnRotationSchedule;
   public readonly records?: ExportRecordsConfig;
   public readonly recipientDomains: readonly string[];
   private readonly queueVisibilitySeconds: number;
@@ -134,6 +145,9 @@ export class ScheduledExports extends Construct {
       if (merged.records.sortKey !== undefined) requireMatch(this, 'records.sortKey', merged.records.sortKey, ATTRIBUTE_NAME, 'an attribute name');
     }
     this.fileRetentionDays = merged.fileRetentionDays;
+    this.linkKeyRotationDays = props.linkKeyRotationDays ?? linkKeyRotationDefaultDays(merged.fileRetentionDays);
+    // Secrets Manager's longest interval is 1000 days.
+    requireInteger(this, 'linkKeyRotationDays', this.linkKeyRotationDays, merged.fileRetentionDays + LINK_KEY_ROTATION_MARGIN_DAYS, 1000);
     this.records = merged.records;
     this.recipientDomains = (props.recipientDomains ?? []).map((domain) => domain.toLowerCase());
     for (const domain of this.recipientDomains) requireMatch(this, 'recipientDomains', domain, DOMAIN, 'a domain name such as example.com');
@@ -224,11 +238,8 @@ export class ScheduledExports extends Construct {
       description: 'HMAC key that signs Herald export download links',
       generateSecretString: { passwordLength: 64, excludePunctuation: true },
     });
-    acknowledge(
-      this.linkKey.node.defaultChild as CfnResource,
-      'SMG4',
-      'Rotated by putting a new value (docs/exports.md, "Download links"): links name their key, and the AWSPREVIOUS version stays accepted, so a rotation at most every exportRetentionDays keeps every emailed link working. A scheduled rotation Lambda is not deployed: the key never leaves AWS, and a rotation more often than the retention would cut links short.',
-    );
+    // No SMG4 acknowledgement: rotateLinkKeyWith gives the key its rotation schedule. A deployer who
+    // builds this construct without Herald's functions attaches their own, or acknowledges SMG4.
 
     this.scheduleGroup = new CfnScheduleGroup(this, 'ExportScheduleGroup', { name: this.scheduleGroupName });
     this.schedulerRole = new Role(this, 'ExportSchedulerRole', {
@@ -291,7 +302,44 @@ export class ScheduledExports extends Construct {
 
   /** Lets `grantee` read the link key: GetSecretValue alone (grantRead would add DescribeSecret, which nothing calls). */
   public grantReadLinkKey(grantee: IGrantable): Grant {
-    return Grant.addToPrincipal({ grantee, actions: ['secretsmanager:GetSecretValue'], resourceArns: [this.linkKey.secretArn] });
+    return this.grantLinkKey(grantee, ['GetSecretValue']);
+  }
+
+  /** Lets `grantee` perform `operations` on the link key and no other secret. */
+  public grantLinkKey(grantee: IGrantable, operations: readonly SecretOperation[]): Grant {
+    if (operations.length === 0) throw new InvalidPropsError(this, 'operations', 'of grantLinkKey must name at least one operation.');
+    return Grant.addToPrincipal({ grantee, actions: operations.map((operation) => `secretsmanager:${operation}`), resourceArns: [this.linkKey.secretArn] });
+  }
+
+  /**
+   * Makes `handler` the link key's rotation function, every `linkKeyRotationDays` days: Secrets
+   * Manager may invoke it (for this secret, from this account), and the secret gets its rotation
+   * schedule. The handler's role needs DescribeSecret, GetSecretValue, PutSecretValue and
+   * UpdateSecretVersionStage on the key (`grantLinkKey`), which Herald's description grants; this
+   * grants nothing to it, unlike Secret.addRotationSchedule, which adds GetRandomPassword on "*".
+   */
+  public rotateLinkKeyWith(handler: LambdaFunction): CfnRotationSchedule {
+    if (this.linkKeyRotation) throw new InvalidPropsError(this, 'rotateLinkKeyWith', 'was already called: the link key has one rotation function.');
+    const stack = Stack.of(this);
+    const permission = new CfnPermission(this, 'ExportLinkKeyRotationPermission', {
+      action: 'lambda:InvokeFunction',
+      functionName: handler.functionArn,
+      principal: 'secretsmanager.amazonaws.com',
+      // The confused-deputy guard: Secrets Manager may invoke it only to rotate this secret of this account.
+      sourceAccount: stack.account,
+      sourceArn: this.linkKey.secretArn,
+    });
+    this.linkKeyRotation = new CfnRotationSchedule(this, 'ExportLinkKeyRotation', {
+      secretId: this.linkKey.secretArn,
+      rotationLambdaArn: handler.functionArn,
+      rotationRules: { scheduleExpression: `rate(${this.linkKeyRotationDays} days)` },
+      // A deploy never rotates: changing the interval twice in a week would otherwise retire the
+      // key that signed the week's links. The first rotation is due an interval after the last one.
+      rotateImmediatelyOnUpdate: false,
+    });
+    // Secrets Manager checks it may invoke the function when the schedule is created.
+    this.linkKeyRotation.node.addDependency(permission);
+    return this.linkKeyRotation;
   }
 
   /**

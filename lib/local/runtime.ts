@@ -416,6 +416,11 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
           eventSources.push({ source: `queue:${trigger.queue}${deadLetter ? ':deadLetter' : ''}`, function: fn.name, reads: poller.queueArn, ...settings });
           break;
         }
+        case 'secretRotation':
+          // No Secrets Manager here (the link key is a key:<base64> setting): the function is loaded
+          // but nothing invokes it; its steps are tested against an in-memory Secrets Manager
+          // (test/unit/link-key-rotation.test.ts, docs/exports.md "Download links").
+          break;
       }
     }
 

@@ -51,6 +51,16 @@ describe("a deployer's own app with HeraldData and ScheduledExports", () => {
     });
     const worker = ownFunction(stack, 'ExportWorker', Duration.minutes(5));
     exports.processRunsWith(worker);
+    // Without Herald's functions, the deployer brings the link key's rotation function too (or acknowledges SMG4).
+    const rotator = ownFunction(stack, 'LinkKeyRotator', Duration.seconds(30));
+    exports.rotateLinkKeyWith(rotator);
+    exports.grantLinkKey(rotator, ['DescribeSecret', 'GetSecretValue', 'PutSecretValue', 'UpdateSecretVersionStage']);
+    acknowledge(rotator.node.defaultChild as CfnResource, 'L1', 'The rotator pins nodejs22.x, the Node version its tests run on.');
+    acknowledge(
+      rotator.role!.node.defaultChild as CfnResource,
+      'IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
+      "The deployer's rotator keeps Lambda's default logging role in this example.",
+    );
     data.grantTableAccess('exports', worker, ['GetItem', 'PutItem', 'UpdateItem']);
     // The deployer acknowledges the findings on their own function, as Herald does on its own.
     const policy = worker.role!.node.findChild('DefaultPolicy').node.defaultChild as CfnResource;
@@ -94,6 +104,25 @@ describe("a deployer's own app with HeraldData and ScheduledExports", () => {
     );
   });
 
+  it("rotates the link key with the deployer's function, which holds only the grant it was given", () => {
+    const [rotatorId, rotator] = resourcesOf('AWS::Lambda::Function').find(([id]) => id.startsWith('LinkKeyRotator'))!;
+    template.hasResourceProperties('AWS::SecretsManager::RotationSchedule', {
+      RotationLambdaARN: { 'Fn::GetAtt': [rotatorId, 'Arn'] },
+      RotationRules: { ScheduleExpression: 'rate(30 days)' },
+      RotateImmediatelyOnUpdate: false,
+    });
+    const statements = resourcesOf('AWS::IAM::Policy')
+      .filter(([, policy]) => JSON.stringify(policy.Properties.Roles).includes(rotator.Properties.Role['Fn::GetAtt'][0]))
+      .flatMap(([, policy]) => policy.Properties.PolicyDocument.Statement as Array<{ Action: string | string[]; Resource: unknown }>);
+    expect(statements.flatMap((statement) => [statement.Action].flat()).sort()).toEqual([
+      'secretsmanager:DescribeSecret',
+      'secretsmanager:GetSecretValue',
+      'secretsmanager:PutSecretValue',
+      'secretsmanager:UpdateSecretVersionStage',
+    ]);
+    expect(JSON.stringify(statements)).not.toContain('GetRandomPassword');
+  });
+
   it("feeds the deployer's worker from the queue, granting only what it asked for", () => {
     const [workerId] = resourcesOf('AWS::Lambda::Function').find(([id]) => id.startsWith('ExportWorker'))!;
     template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
@@ -123,10 +152,10 @@ describe("a deployer's own app with HeraldData and ScheduledExports", () => {
     const plugin = report.pluginReports.find((r) => r.pluginName === 'AwsSolutions')!;
     expect(plugin.conclusion).toBe('success');
     expect(plugin.violations).toEqual([]);
-    const herald = (plugin.suppressedViolations ?? []).filter((finding) => !finding.acknowledgedAt.startsWith('FieldOps/ExportWorker/'));
+    const herald = (plugin.suppressedViolations ?? []).filter((finding) => !/^FieldOps\/(ExportWorker|LinkKeyRotator)\//.test(finding.acknowledgedAt));
+    // No SMG4: the key has a rotation schedule once rotateLinkKeyWith names its function.
     expect(herald.map((finding) => `${finding.ruleName} ${finding.acknowledgedAt}`).sort()).toEqual([
       'AwsSolutions-S1 FieldOps/Exports/ExportsBucket/Resource',
-      'AwsSolutions-SMG4 FieldOps/Exports/ExportLinkKey/Resource',
     ]);
   });
 });
@@ -153,6 +182,7 @@ describe('construct props', () => {
 
   it('names the construct and the prop of a value it cannot be built with', () => {
     invalid(() => new ScheduledExports(stack(), 'Exports', { fileRetentionDays: 0 }), 'Probe/Exports', '"fileRetentionDays"');
+    invalid(() => new ScheduledExports(stack(), 'Exports', { fileRetentionDays: 30, linkKeyRotationDays: 31 }), '"linkKeyRotationDays"');
     invalid(() => new ScheduledExports(stack(), 'Exports', { scheduleGroupName: 'has spaces' }), '"scheduleGroupName"');
     invalid(() => new ScheduledExports(stack(), 'Exports', { records: { table: 'x', tenantKey: 'tenantId' } }), '"records.table"');
     invalid(() => new EmailSender(stack(), 'Email', { sender: 'herald@example.org', identityDomain: 'example.com' }), '"identityDomain"', 'herald@example.org');

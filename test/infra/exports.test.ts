@@ -3,14 +3,15 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError } from '#lib/config';
 import { buildHeraldApp } from '#lib/infra/herald-stack';
 import { EXPORT_WORKER_MAX_CONCURRENCY, EXPORT_WORKER_TIMEOUT_SECONDS, functions, queues } from '#lib/description';
-import { SKIP_BUNDLING, synthesize } from './synth';
+import { SKIP_BUNDLING, synthesize, TEST_CONTEXT, type ValidationReport } from './synth';
 
 type Resource = { Type: string; Properties: Record<string, any> };
 
 let template: Template;
+let report: ValidationReport;
 
 beforeAll(() => {
-  ({ template } = synthesize({ ...SKIP_BUNDLING, exportRetentionDays: 14 }));
+  ({ template, report } = synthesize({ ...SKIP_BUNDLING, exportRetentionDays: 14 }));
 }, 120_000);
 
 const resourcesOf = (type: string) => Object.entries(template.findResources(type) as Record<string, Resource>);
@@ -88,8 +89,75 @@ describe('scheduled exports infrastructure', () => {
   it('reads the link key from a generated secret, and only where the description names it', () => {
     template.resourceCountIs('AWS::SecretsManager::Secret', 1);
     const readers = resourcesOf('AWS::IAM::Policy').filter(([, p]) => JSON.stringify(p.Properties.PolicyDocument).includes('secretsmanager:GetSecretValue'));
-    const namers = Object.values(functions as Record<string, { settings?: readonly string[] }>).filter((spec) => spec.settings?.includes('exportLinkKey'));
-    expect(namers.length).toBeGreaterThan(0);
+    const namers = Object.values(functions as Record<string, { settings?: readonly string[]; secrets?: { exportLinkKey?: readonly string[] } }>).filter(
+      (spec) => spec.settings?.includes('exportLinkKey') || spec.secrets?.exportLinkKey?.includes('GetSecretValue'),
+    );
+    expect(namers.length).toBeGreaterThan(1);
     expect(readers).toHaveLength(namers.length);
+  });
+
+  it('rotates the link key with the described function every max(30, 2 x retention) days, never on a deploy', () => {
+    const [[secretId]] = resourcesOf('AWS::SecretsManager::Secret') as [[string, Resource]];
+    const [rotatorId] = functionNamed(functions.rotateExportLinkKey.description);
+    const schedules = resourcesOf('AWS::SecretsManager::RotationSchedule');
+    expect(schedules).toHaveLength(1);
+    // exportRetentionDays 14 here: twice that is 28, so the 30-day floor applies.
+    expect(schedules[0]![1].Properties).toEqual({
+      SecretId: { Ref: secretId },
+      RotationLambdaARN: { 'Fn::GetAtt': [rotatorId, 'Arn'] },
+      RotationRules: { ScheduleExpression: 'rate(30 days)' },
+      RotateImmediatelyOnUpdate: false,
+    });
+    // Secrets Manager may invoke it, for this secret and account only; the schedule waits for that permission.
+    const permissions = resourcesOf('AWS::Lambda::Permission').filter(([, p]) => p.Properties.Principal === 'secretsmanager.amazonaws.com');
+    expect(permissions).toHaveLength(1);
+    expect(permissions[0]![1].Properties).toMatchObject({
+      Action: 'lambda:InvokeFunction',
+      FunctionName: { 'Fn::GetAtt': [rotatorId, 'Arn'] },
+      SourceArn: { Ref: secretId },
+      SourceAccount: { Ref: 'AWS::AccountId' },
+    });
+    const schedule = template.toJSON().Resources[schedules[0]![0]] as { DependsOn?: string[] };
+    expect(schedule.DependsOn).toContain(permissions[0]![0]);
+  });
+
+  it('gives the rotation function the four rotation operations on the link key only, and no GetRandomPassword', () => {
+    const [, rotator] = functionNamed(functions.rotateExportLinkKey.description);
+    const [[secretId]] = resourcesOf('AWS::SecretsManager::Secret') as [[string, Resource]];
+    const statements = policyOf(rotator.Properties.Role['Fn::GetAtt'][0]);
+    const secretStatements = statements.filter((statement) => JSON.stringify(statement.Action).includes('secretsmanager:'));
+    expect(secretStatements).toEqual([
+      {
+        Effect: 'Allow',
+        Action: ['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue', 'secretsmanager:PutSecretValue', 'secretsmanager:UpdateSecretVersionStage'],
+        Resource: { Ref: secretId },
+      },
+    ]);
+    // Nothing else but its logs and tracing: no table, queue, bucket or wildcard secret grant.
+    const others = statements.filter((statement) => !secretStatements.includes(statement)).flatMap((statement) => [statement.Action].flat());
+    expect(others.sort()).toEqual(['logs:CreateLogStream', 'logs:PutLogEvents', 'xray:PutTelemetryRecords', 'xray:PutTraceSegments']);
+    // And no setting: the secret is named by each rotation event.
+    expect(Object.keys(rotator.Properties.Environment.Variables).sort()).toEqual(['NODE_OPTIONS', 'POWERTOOLS_METRICS_NAMESPACE', 'POWERTOOLS_SERVICE_NAME']);
+  });
+
+  it('passes cdk-nag with the link key rotated: no SMG4 finding, and no acknowledgement of one', () => {
+    const nag = report.pluginReports.find((r) => r.pluginName === 'AwsSolutions')!;
+    expect(nag.conclusion).toBe('success');
+    expect([...nag.violations, ...(nag.suppressedViolations ?? [])].filter((finding) => finding.ruleName === 'AwsSolutions-SMG4')).toEqual([]);
+  });
+
+  it('takes the rotation interval from exportLinkKeyRotationDays, refusing one a link could outlive', () => {
+    const interval = (context: Record<string, unknown>) => {
+      const { app, stack } = buildHeraldApp({ ...TEST_CONTEXT, ...SKIP_BUNDLING, ...context }, { nagChecks: false });
+      const resources = (app.synth().getStackByName(stack.stackName).template as { Resources: Record<string, Resource> }).Resources;
+      return Object.values(resources).find((resource) => resource.Type === 'AWS::SecretsManager::RotationSchedule')!.Properties.RotationRules
+        .ScheduleExpression;
+    };
+    expect(interval({ exportRetentionDays: 20 })).toBe('rate(40 days)');
+    expect(interval({ exportLinkKeyRotationDays: 90 })).toBe('rate(90 days)');
+    expect(() => buildHeraldApp({ ...TEST_CONTEXT, exportRetentionDays: 7, exportLinkKeyRotationDays: 8 })).toThrow(
+      /exportLinkKeyRotationDays" must be from exportRetentionDays \+ 2 \(9\) to 1000, got 8/,
+    );
+    expect(() => buildHeraldApp({ ...TEST_CONTEXT, exportLinkKeyRotationDays: 1001 })).toThrow(ConfigError);
   });
 });

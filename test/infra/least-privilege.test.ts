@@ -32,7 +32,7 @@ describe('least privilege in the template', () => {
       'dynamodb:DescribeTable',
       'ses:SendRawEmail',
       'scheduler:GetSchedule',
-      'secretsmanager:DescribeSecret',
+      'secretsmanager:GetRandomPassword',
       'sqs:GetQueueUrl',
       'sqs:ChangeMessageVisibility',
     ]) {
@@ -40,6 +40,13 @@ describe('least privilege in the template', () => {
     }
     const streamReaders = Object.keys(functions).filter((name) => actionsOf(statementsOf(name as keyof typeof functions)).includes('dynamodb:GetRecords'));
     expect(streamReaders).toEqual(['alertFanout']);
+  });
+
+  it('lets only the rotation function describe or change the link key; the others only read it', () => {
+    for (const action of ['secretsmanager:DescribeSecret', 'secretsmanager:PutSecretValue', 'secretsmanager:UpdateSecretVersionStage']) {
+      const holders = Object.keys(functions).filter((name) => actionsOf(statementsOf(name as keyof typeof functions)).includes(action));
+      expect(holders, action).toEqual(['rotateExportLinkKey']);
+    }
   });
 
   it('lets the $connect authorizer only consume tickets, and the ticket issuer only put them and count them', () => {

@@ -41,6 +41,30 @@ const keptUnused: ReadonlyArray<{ fn: string; action: string; resource?: string;
     action: 'secretsmanager:GetSecretValue',
     reason: 'Deployed, the link key is read from Secrets Manager at cold start; locally it is a key:<base64> value made per run.',
   },
+  {
+    fn: 'rotateExportLinkKey',
+    action: 'secretsmanager:DescribeSecret',
+    reason:
+      'Secrets Manager invokes the link key rotation deployed; locally there is no Secrets Manager, and its steps run against an in-memory one (test/unit/link-key-rotation.test.ts).',
+  },
+  {
+    fn: 'rotateExportLinkKey',
+    action: 'secretsmanager:GetSecretValue',
+    reason:
+      'Secrets Manager invokes the link key rotation deployed; locally there is no Secrets Manager, and its steps run against an in-memory one (test/unit/link-key-rotation.test.ts).',
+  },
+  {
+    fn: 'rotateExportLinkKey',
+    action: 'secretsmanager:PutSecretValue',
+    reason:
+      'Secrets Manager invokes the link key rotation deployed; locally there is no Secrets Manager, and its steps run against an in-memory one (test/unit/link-key-rotation.test.ts).',
+  },
+  {
+    fn: 'rotateExportLinkKey',
+    action: 'secretsmanager:UpdateSecretVersionStage',
+    reason:
+      'Secrets Manager invokes the link key rotation deployed; locally there is no Secrets Manager, and its steps run against an in-memory one (test/unit/link-key-rotation.test.ts).',
+  },
   // Paths the suite reaches only by chance (a socket that closes while a push is on its way):
   {
     fn: '*',

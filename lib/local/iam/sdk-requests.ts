@@ -198,6 +198,10 @@ const mappers: Record<string, Record<string, Mapper>> = {
   },
   SecretsManagerClient: {
     GetSecretValueCommand: (call) => [{ action: 'secretsmanager:GetSecretValue', resource: call.input.SecretId }],
+    // The link key's rotation function; no emulator answers these locally, but a call is still checked against its role.
+    DescribeSecretCommand: (call) => [{ action: 'secretsmanager:DescribeSecret', resource: call.input.SecretId }],
+    PutSecretValueCommand: (call) => [{ action: 'secretsmanager:PutSecretValue', resource: call.input.SecretId }],
+    UpdateSecretVersionStageCommand: (call) => [{ action: 'secretsmanager:UpdateSecretVersionStage', resource: call.input.SecretId }],
   },
   ApiGatewayManagementApiClient: {
     PostToConnectionCommand: manageConnection('POST'),
