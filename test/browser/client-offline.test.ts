@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { launchChromium } from '../support/browser';
+import type { Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
+import { chromiumPerFile } from '../support/browser';
 import { api, devToken, urls } from '../support/local';
 
 /**
@@ -11,19 +11,7 @@ import { api, devToken, urls } from '../support/local';
  * routed through Playwright (page.routeWebSocket), which forwards frames both ways until a test
  * makes it swallow the server's, as a dead network path would.
  */
-let browser: Browser;
-let context: BrowserContext | undefined;
-
-beforeAll(async () => {
-  browser = await launchChromium();
-}, 60_000);
-afterEach(async () => {
-  await context?.close();
-  context = undefined;
-});
-afterAll(async () => {
-  await browser?.close();
-});
+const chromium = chromiumPerFile();
 
 async function publish(userId: string, title: string): Promise<void> {
   const { status } = await api('POST', '/notifications', await devToken('acme', 'publisher-bot', ['publisher']), { userId, kind: 'test', title });
@@ -75,7 +63,7 @@ const pings = (sent: string[]) => sent.filter((frame) => JSON.parse(frame).actio
 describe('client offline detection in Chromium', () => {
   it('shows offline within a second of the network going, and back online pings, stays on an answering socket and shows open', async () => {
     const user = `offline-${randomUUID().slice(0, 8)}`;
-    context = await browser.newContext();
+    const context = await chromium.newContext();
     const page = await context.newPage();
     const { sockets } = await routeSockets(page);
     await startTab(page, user);
@@ -100,7 +88,7 @@ describe('client offline detection in Chromium', () => {
 
   it('back online, replaces a socket that no longer answers within seconds, and resumes what it missed', async () => {
     const user = `silent-${randomUUID().slice(0, 8)}`;
-    context = await browser.newContext();
+    const context = await chromium.newContext();
     const page = await context.newPage();
     const { sockets, silence } = await routeSockets(page);
     await startTab(page, user);
@@ -128,7 +116,7 @@ describe('client offline detection in Chromium', () => {
 
   it('when the page becomes visible again, checks the socket the same way and replaces a silent one', async () => {
     const user = `visible-${randomUUID().slice(0, 8)}`;
-    context = await browser.newContext();
+    const context = await chromium.newContext();
     const page = await context.newPage();
     const { sockets, silence } = await routeSockets(page);
     await startTab(page, user);
@@ -149,7 +137,7 @@ describe('client offline detection in Chromium', () => {
 
   it('a follower tab becoming visible has the leader check its socket', async () => {
     const user = `follower-${randomUUID().slice(0, 8)}`;
-    context = await browser.newContext();
+    const context = await chromium.newContext();
     const leader = await context.newPage();
     const follower = await context.newPage();
     const { sockets, silence } = await routeSockets(leader);

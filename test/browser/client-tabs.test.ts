@@ -1,23 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { launchChromium } from '../support/browser';
+import type { Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
+import { chromiumPerFile } from '../support/browser';
 import { api, devToken, urls } from '../support/local';
 
 /** The client library in Chromium, through the demo app: tabs of one origin share one socket. */
-let browser: Browser;
-let context: BrowserContext | undefined;
-
-beforeAll(async () => {
-  browser = await launchChromium();
-}, 60_000);
-afterEach(async () => {
-  await context?.close();
-  context = undefined;
-});
-afterAll(async () => {
-  await browser?.close();
-});
+const chromium = chromiumPerFile();
 
 async function publish(userId: string, title: string): Promise<number> {
   const { status, body } = await api('POST', '/notifications', await devToken('acme', 'publisher-bot', ['publisher']), { userId, kind: 'test', title });
@@ -51,7 +39,7 @@ const titles = (page: Page) => page.$$eval('#inbox li .title', (items) => items.
 describe('client library across tabs in Chromium', () => {
   it('two tabs share one socket, both show a notification, and the survivor takes over when the leader closes', async () => {
     const user = `tabs-${randomUUID().slice(0, 8)}`;
-    context = await browser.newContext();
+    const context = await chromium.newContext();
     const sockets: Array<{ page: Page; closed: boolean }> = [];
     const first = await context.newPage();
     const second = await context.newPage();
@@ -88,7 +76,7 @@ describe('client library across tabs in Chromium', () => {
 
   it('keeps the inbox in IndexedDB: a reload shows it without replaying, and another user on the same browser sees none of it', async () => {
     const user = `reload-${randomUUID().slice(0, 8)}`;
-    context = await browser.newContext();
+    const context = await chromium.newContext();
     const page = await context.newPage();
     await startTab(page, user);
     await publish(user, 'stored');

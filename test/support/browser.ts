@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
-import { chromium, type Browser } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext } from 'playwright-core';
+import { afterAll, afterEach, beforeAll } from 'vitest';
 
 /** Debian's Chromium, driven by playwright-core (no browser download is possible here). */
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -12,4 +13,30 @@ export async function launchChromium(): Promise<Browser> {
     executablePath: CHROMIUM_PATH,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
   });
+}
+
+/**
+ * One Chromium for the calling test file and a fresh context per test, closed after it even when
+ * the test fails, so no page of one test outlives it. Call at the top level of a test file.
+ */
+export function chromiumPerFile(): { newContext: () => Promise<BrowserContext> } {
+  let browser: Browser | undefined;
+  let context: BrowserContext | undefined;
+  beforeAll(async () => {
+    browser = await launchChromium();
+  }, 60_000);
+  afterEach(async () => {
+    await context?.close();
+    context = undefined;
+  });
+  afterAll(async () => {
+    await browser?.close();
+  });
+  return {
+    newContext: async () => {
+      if (!browser) throw new Error('chromiumPerFile: Chromium is not running (newContext outside a test?)');
+      context = await browser.newContext();
+      return context;
+    },
+  };
 }
