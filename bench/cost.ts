@@ -23,7 +23,7 @@ import WebSocket from 'ws';
 import { functionDefaults, functionSpecs } from '../lib/description';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../lib/local/aws-local';
 import { localTableName } from '../lib/local/resources';
-import { REPO_ROOT, startLocalRuntime, type LocalRuntime } from '../lib/local/runtime';
+import { REPO_ROOT, startLocalRuntime } from '../lib/local/runtime';
 import { Meter, installMeter, type FunctionTally } from './cost-meter';
 import { addUsage, costLines, dynamoItemBytes, lambdaGbSeconds, scaleUsage, totalUsd, usageAt, type Usage } from './cost-model';
 import { PRICES, PRICES_CHECKED, PRICES_REGION, type PriceName } from './cost-prices';

@@ -49,7 +49,11 @@ export const clientOpSchema = z.strictObject({
   base: z.int().check(z.nonnegative(), z.lte(Number.MAX_SAFE_INTEGER)),
   kind: z.optional(z.enum(['put', 'delete'])),
   /** Required for a put: at least one field. */
-  changes: z.optional(z.record(fieldNameSchema, fieldChangeSchema)),
+  changes: z.optional(
+    z
+      .record(fieldNameSchema, fieldChangeSchema)
+      .check(z.refine((changes) => Object.keys(changes).length <= MAX_CHANGED_FIELDS, `must change at most ${MAX_CHANGED_FIELDS} fields an op`)),
+  ),
   /** Required for a delete: when the device deleted it. */
   clock: z.optional(clockSchema),
 });

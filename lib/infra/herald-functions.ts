@@ -19,7 +19,6 @@ import type { AlertFanout } from './alert-fanout';
 import { HeraldFunction, type FunctionResources } from './herald-function';
 import type { HttpApiAndIdentity } from './http-api-and-identity';
 import type { RecordsSync } from './records-sync';
-import type { ScheduledExports } from './scheduled-exports';
 import { InvalidPropsError, pascal, requireInteger, requireMatch, withDefaults } from './support';
 
 type QueueTrigger = Extract<Trigger, { kind: 'queue' }>;

@@ -120,7 +120,7 @@ export class Observability extends Construct {
   /** Creates the alarms and the dashboard over `resources`. Call once. */
   public watch(resources: WatchedResources): void {
     if (this.dashboard) throw new InvalidPropsError(this, 'watch', 'was called twice; the stack has one set of alarms.');
-    const { data, functions, alertFanout, exports, realtimeApi, httpApi, email } = resources;
+    const { data, functions, realtimeApi, httpApi, email } = resources;
     const topic = this.alarmTopic;
     const add = (alarm: Alarm) => {
       this.alarms[alarm.node.id] = alarm;

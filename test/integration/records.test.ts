@@ -8,7 +8,7 @@ import { push as syncPush, type SyncDeps } from '#functions/records/sync';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '#lib/local/aws-local';
 import { LOCAL_RECORD_COLLECTIONS } from '#lib/local/runtime';
 import { tick } from '#functions/records/hlc';
-import { MAX_PUSH_OPS, pullPageSchema, pushResultSchema, type ClientOp } from '#functions/protocol/records';
+import { MAX_CHANGED_FIELDS, MAX_PUSH_OPS, pullPageSchema, pushResultSchema, type ClientOp } from '#functions/protocol/records';
 import { api, devToken, eventually, tableName, TestSocket, ticketFor, urls } from '../support/local';
 
 /**
@@ -279,6 +279,18 @@ describe('records: bad input gets its answer and loses nothing', () => {
     });
     expect(badClock.status).toBe(400);
     expect(badClock.body.error).toMatchObject({ code: 'invalid_body', message: expect.stringContaining('clock') });
+
+    const tooManyFields = await api('POST', `/records/${scope}/push`, tokens.ana, {
+      deviceId: tablet.id,
+      ops: [
+        {
+          ...op('wide'),
+          changes: Object.fromEntries(Array.from({ length: MAX_CHANGED_FIELDS + 1 }, (_, index) => [`f${index}`, { clock: tablet.clock(), value: index }])),
+        },
+      ],
+    });
+    expect(tooManyFields.status).toBe(400);
+    expect(tooManyFields.body.error).toMatchObject({ code: 'invalid_body', message: expect.stringContaining(`at most ${MAX_CHANGED_FIELDS} fields`) });
 
     const tooMany = await push(
       tokens.ana as string,
