@@ -1,8 +1,8 @@
 import { ulid } from 'ulid';
 import { HeraldError } from '../shared/errors';
 import { countMetric, logger } from '../shared/instrumentation';
+import pLimit from 'p-limit';
 import type { ConnectionStore } from '../realtime/connections';
-import pMap from 'p-map';
 import { pushFrames, type ConnectionGateway } from '../realtime/push';
 import { recipientKey, type DeliveryOutcome, type DeliveryRequest, type DeliveryStatus, type Notification, type Recipient } from './model';
 import { channelsFor, type Preferences } from './preferences';
@@ -23,7 +23,7 @@ export interface DeliverDeps {
 export const MAX_COMMIT_ATTEMPTS = 12;
 /** A single call may allocate this many seqs to one user; they share one transaction. */
 export const MAX_NOTIFICATIONS_PER_USER = 49;
-/** Sockets of one committed chunk pushed to at once; each socket's own frames go in seq order. */
+/** Sockets pushed to at once by one call, across all its committed transactions; each socket's own frames go in seq order. */
 const PUSH_CONCURRENCY = 32;
 
 export class DeliveryContentionError extends HeraldError {
@@ -207,18 +207,20 @@ function pushesAsCommitted(deps: DeliverDeps, known: ReadonlyMap<string, readonl
   const inFlight: Array<Promise<void>> = [];
   const committed: Committed[] = [];
   let failed = 0;
+  // One bound for the whole call: 8 transactions committing at once must not mean 8 x 32 posts.
+  const limit = pLimit(PUSH_CONCURRENCY);
   const pushTo = async (sockets: ReadonlyArray<Committed & { connectionId: string }>) => {
-    await pMap(
-      sockets,
-      async ({ connectionId, recipient, notifications }) => {
-        const frames = notifications.map((notification) => ({ type: 'notification' as const, ...notification }));
-        const outcome = await pushFrames(deps, { connectionId, owner: recipient }, frames).catch((error: unknown) => {
-          logger.warn('Push failed', { connectionId, error: error as Error });
-          return 'failed' as const;
-        });
-        if (outcome === 'failed') failed++;
-      },
-      { concurrency: PUSH_CONCURRENCY },
+    await Promise.all(
+      sockets.map(({ connectionId, recipient, notifications }) =>
+        limit(async () => {
+          const frames = notifications.map((notification) => ({ type: 'notification' as const, ...notification }));
+          const outcome = await pushFrames(deps, { connectionId, owner: recipient }, frames).catch((error: unknown) => {
+            logger.warn('Push failed', { connectionId, error: error as Error });
+            return 'failed' as const;
+          });
+          if (outcome === 'failed') failed++;
+        }),
+      ),
     );
   };
   return {
