@@ -7,9 +7,17 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { build } from 'esbuild';
-import { connectionsEndpointEnvVar, functionSpecs, queues, settingEnvVars, tables } from '../lib/description';
-import { bundling } from '../lib/infra/herald-function';
+import {
+  connectionsEndpointEnvVar,
+  encodeSettings,
+  functionSpecs,
+  queues,
+  REALTIME_LIMIT_DEFAULTS,
+  settingEnvVars,
+  tables,
+  type SettingName,
+} from '../lib/description';
+import { bundleLikeLambda } from './bundle';
 import { REPO_ROOT } from '../lib/local/runtime';
 import { percentile, row } from './stats';
 
@@ -24,19 +32,7 @@ export async function benchColdStart(): Promise<void> {
     console.log(`median of ${RUNS} fresh processes; baseline = importing an empty module`);
     for (const [name, spec] of functionSpecs()) {
       const outfile = join(dir, `${name}.mjs`);
-      await build({
-        entryPoints: [join(REPO_ROOT, spec.entry)],
-        bundle: true,
-        platform: 'node',
-        format: 'esm',
-        target: 'node22',
-        minify: bundling.minify,
-        mainFields: [...bundling.mainFields],
-        banner: { js: bundling.banner },
-        external: [...bundling.externalModules],
-        outfile,
-        logLevel: 'error',
-      });
+      await bundleLikeLambda(join(REPO_ROOT, spec.entry), outfile);
       const kb = statSync(outfile).size / 1024;
       console.log(`${row(`${name} import (${kb.toFixed(0)} KB)`, percentile(importTimes(outfile), 50), floor)}`);
     }
@@ -58,30 +54,34 @@ function importTimes(file: string): number[] {
 
 /**
  * Handlers read their configuration at import; any well-formed value will do here. Tables and
- * queues come from the description, so a new one needs nothing here; a new setting needs a
- * placeholder in its format, and says so.
+ * queues come from the description; settings are encoded as the stack encodes them, so a new
+ * setting fails to type-check here until it has a placeholder.
  */
 function placeholderEnv(): Record<string, string> {
-  const settings: Record<string, string> = {
-    ALLOWED_ORIGINS: '[]',
-    CONNECTION_TTL_SECONDS: '7800',
-    TICKET_TTL_SECONDS: '30',
-    TENANT_CLAIM: 'tenant',
-    ROLES_CLAIM: 'roles',
-    WEBSOCKET_URL: 'wss://bench.invalid/live',
-    NOTIFICATION_RETENTION_DAYS: '30',
-    // Settings of the exports feature, which is landing concurrently; unused until it does.
-    EMAIL_SENDER: 'exports@bench.invalid',
-    EXPORT_RETENTION_DAYS: '7',
-    EXPORT_SCHEDULE_GROUP: 'bench',
-    EXPORT_SCHEDULER_ROLE_ARN: 'arn:aws:iam::000000000000:role/bench',
-    EXPORT_QUEUE_ARN: 'arn:aws:sqs:us-east-1:000000000000:bench',
-    EXPORT_DEAD_LETTER_QUEUE_ARN: 'arn:aws:sqs:us-east-1:000000000000:bench-dlq',
-    EXPORT_LINK_KEY: `key:${Buffer.alloc(32).toString('base64')}`,
-    HTTP_API_URL: 'https://bench.invalid',
-  };
-  const missing = Object.values(settingEnvVars).filter((envVar) => !(envVar in settings));
-  if (missing.length > 0) throw new Error(`bench/cold-start.ts has no placeholder for ${missing.join(', ')}; add one in its format`);
+  const encoded = encodeSettings({
+    allowedOrigins: [],
+    ticketTtlSeconds: 30,
+    connectionTtlSeconds: 7800,
+    tenantClaim: 'tenant',
+    rolesClaim: 'roles',
+    webSocketUrl: 'wss://bench.invalid/live',
+    notificationRetentionDays: 30,
+    emailSender: 'exports@bench.invalid',
+    emailConfigurationSet: 'bench-email',
+    exportRetentionDays: 7,
+    exportRecords: undefined,
+    exportRecipientDomains: [],
+    exportScheduleGroup: 'bench',
+    exportSchedulerRoleArn: 'arn:aws:iam::000000000000:role/bench',
+    exportQueueArn: 'arn:aws:sqs:us-east-1:000000000000:bench',
+    exportDeadLetterQueueArn: 'arn:aws:sqs:us-east-1:000000000000:bench-dlq',
+    exportLinkKey: `key:${Buffer.alloc(32).toString('base64')}`,
+    httpApiUrl: 'https://bench.invalid',
+    ...REALTIME_LIMIT_DEFAULTS,
+    recordCollections: {},
+    recordRetentionDays: 30,
+  });
+  const settings = Object.fromEntries(Object.entries(encoded).map(([name, value]) => [settingEnvVars[name as SettingName], value]));
   return {
     ...settings,
     ...Object.fromEntries(Object.values(tables).map(({ envVar }) => [envVar, 'bench'])),

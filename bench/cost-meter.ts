@@ -230,7 +230,7 @@ export function installMeter(meter: Meter): void {
   } as typeof runAs;
 
   let prototype: any = Object.getPrototypeOf(GetItemCommand.prototype);
-  while (prototype && !Object.prototype.hasOwnProperty.call(prototype, 'resolveMiddlewareWithContext')) prototype = Object.getPrototypeOf(prototype);
+  while (prototype && !Object.hasOwn(prototype, 'resolveMiddlewareWithContext')) prototype = Object.getPrototypeOf(prototype);
   if (!prototype) throw new Error('cost meter: the SDK Command class has no resolveMiddlewareWithContext; bench/cost-meter.ts needs updating');
   const original = prototype.resolveMiddlewareWithContext as (...args: any[]) => unknown;
   prototype.resolveMiddlewareWithContext = function (this: { middlewareStack: MiddlewareStack<any, any> }, ...args: any[]) {

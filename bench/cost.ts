@@ -19,7 +19,6 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { BatchWriteCommand, DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import pMap from 'p-map';
-import WebSocket from 'ws';
 import { functionDefaults, functionSpecs } from '../lib/description';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../lib/local/aws-local';
 import { localTableName } from '../lib/local/resources';
@@ -27,6 +26,7 @@ import { REPO_ROOT, startLocalRuntime } from '../lib/local/runtime';
 import { Meter, installMeter, type FunctionTally } from './cost-meter';
 import { addUsage, costLines, dynamoItemBytes, lambdaGbSeconds, scaleUsage, totalUsd, usageAt, type Usage } from './cost-model';
 import { PRICES, PRICES_CHECKED, PRICES_REGION, type PriceName } from './cost-prices';
+import { FrameSocket } from './wire';
 
 const QUICK = process.env.COST_QUICK === '1';
 const NOTIFICATIONS = QUICK ? 5 : 20;
@@ -81,7 +81,7 @@ installMeter(meter);
 async function oneNotification(): Promise<Scenario & { itemBytes: number }> {
   const tenant = uniqueTenant();
   const publisher = await devToken(tenant, 'dispatcher', ['publisher']);
-  const socket = await MeteredSocket.open(await ticketUrl(await devToken(tenant, 'reader')));
+  const socket = await meteredSocket(await ticketUrl(await devToken(tenant, 'reader')));
   const publish = async (seq: number) => {
     const response = await http('POST', '/notifications', publisher, {
       userId: 'reader',
@@ -91,7 +91,7 @@ async function oneNotification(): Promise<Scenario & { itemBytes: number }> {
       data: { workOrder: `WO-${1000 + seq}`, site: 'S-12' },
     });
     if (response.status !== 202) throw new Error(`publish: ${response.status} ${JSON.stringify(response.body)}`);
-    await socket.waitFor((frame) => frame.type === 'notification' && frame.seq === seq);
+    await socket.waitFor((frame) => frame.type === 'notification' && frame.seq === seq, 30_000);
     socket.send({ action: 'ack', upTo: seq });
     await meter.idle();
   };
@@ -121,7 +121,7 @@ async function sessionAndPing(): Promise<{ connection: Scenario; ping: Scenario 
   const runs = QUICK ? 3 : 10;
   meter.start();
   for (let run = 0; run < runs; run += 1) {
-    const socket = await MeteredSocket.open(await ticketUrl(token, true));
+    const socket = await meteredSocket(await ticketUrl(token, true));
     socket.send({ action: 'resume', after: 0, id: 'r' });
     await socket.waitFor((frame) => frame.type === 'replayed');
     await socket.close();
@@ -129,7 +129,7 @@ async function sessionAndPing(): Promise<{ connection: Scenario; ping: Scenario 
   }
   meter.stop();
   const connection = snapshot(1 / runs);
-  const socket = await MeteredSocket.open(await ticketUrl(token));
+  const socket = await meteredSocket(await ticketUrl(token));
   await meter.idle();
   meter.start();
   for (let run = 0; run < runs; run += 1) {
@@ -158,16 +158,16 @@ async function resumeCatchUp(): Promise<{ publishOffline: Scenario; catchUp: Sce
   meter.stop();
   const publishOffline = snapshot(1 / MISSED);
   meter.start();
-  const socket = await MeteredSocket.open(await ticketUrl(token, true));
+  const socket = await meteredSocket(await ticketUrl(token, true));
   let after = 0;
   for (let page = 1; ; page += 1) {
     // As HeraldClient resumes: batched, many notifications to a frame of up to 32 KB.
     socket.send({ action: 'resume', after, batch: true, id: `resume-${page}` });
-    const frame = await socket.waitFor((candidate) => candidate.type === 'replayed' && candidate.id === `resume-${page}`);
+    const { frame } = await socket.waitFor((candidate) => candidate.type === 'replayed' && candidate.id === `resume-${page}`, 30_000);
     after = frame.upTo as number;
     if (!frame.more) break;
   }
-  const replayed = socket.itemsOf('notifications');
+  const replayed = socket.notifications().length;
   if (replayed !== MISSED) throw new Error(`catch-up: ${replayed} notifications, expected ${MISSED}`);
   socket.send({ action: 'ack', upTo: after });
   await meter.idle();
@@ -203,7 +203,7 @@ async function alertFanOut(size: number, severity: 'high' | 'critical' = 'high')
         const response = await http('PUT', '/me/preferences', token, { kinds: {}, muted: false, email: `${member}@example.com` }, false);
         if (response.status !== 200) throw new Error(`preferences: ${response.status} ${JSON.stringify(response.body)}`);
       }
-      return MeteredSocket.open(await ticketUrl(token));
+      return meteredSocket(await ticketUrl(token));
     },
     { concurrency: CONCURRENCY },
   );
@@ -214,7 +214,7 @@ async function alertFanOut(size: number, severity: 'high' | 'critical' = 'high')
   await pMap(
     sockets,
     async (socket) => {
-      const frame = await socket.waitFor((candidate) => candidate.type === 'notification', 180_000);
+      const { frame } = await socket.waitFor((candidate) => candidate.type === 'notification', 180_000);
       socket.send({ action: 'ack', upTo: frame.seq });
     },
     { concurrency: size },
@@ -409,75 +409,8 @@ async function http(method: string, path: string, token: string, body?: unknown,
 }
 
 /** A client socket whose every frame, each way, the meter counts as API Gateway would bill it. */
-class MeteredSocket {
-  private readonly frames: Array<Record<string, any>> = [];
-  private wake: Array<() => void> = [];
-  private closed = false;
-
-  private constructor(private readonly socket: WebSocket) {
-    socket.on('message', (data: WebSocket.RawData) => {
-      const text = data.toString();
-      meter.frame('received', Buffer.byteLength(text));
-      this.frames.push(JSON.parse(text) as Record<string, any>);
-      this.notify();
-    });
-    socket.on('close', () => {
-      this.closed = true;
-      this.notify();
-    });
-  }
-
-  static open(url: string): Promise<MeteredSocket> {
-    return new Promise((resolve, reject) => {
-      const socket = new WebSocket(url);
-      socket.once('open', () => resolve(new MeteredSocket(socket)));
-      socket.once('error', reject);
-    });
-  }
-
-  send(frame: unknown): void {
-    const text = JSON.stringify(frame);
-    meter.frame('sent', Buffer.byteLength(text));
-    this.socket.send(text);
-  }
-
-  countOf(type: string): number {
-    return this.frames.filter((frame) => frame.type === type).length;
-  }
-
-  /** The notifications carried by frames of a batch type (`items`). */
-  itemsOf(type: string): number {
-    return this.frames.filter((frame) => frame.type === type).reduce((sum, frame) => sum + (frame.items as unknown[]).length, 0);
-  }
-
-  async waitFor(predicate: (frame: Record<string, any>) => boolean, timeoutMs = 30_000): Promise<Record<string, any>> {
-    const deadline = performance.now() + timeoutMs;
-    for (;;) {
-      const found = this.frames.find(predicate);
-      if (found) return found;
-      if (this.closed) throw new Error(`socket closed while waiting; last frames ${JSON.stringify(this.frames.slice(-3))}`);
-      const remaining = deadline - performance.now();
-      if (remaining <= 0) throw new Error(`timed out waiting for a frame; last frames ${JSON.stringify(this.frames.slice(-3))}`);
-      await new Promise<void>((resume) => {
-        const timer = setTimeout(resume, remaining);
-        this.wake.push(() => (clearTimeout(timer), resume()));
-      });
-    }
-  }
-
-  async close(): Promise<void> {
-    if (this.closed) return;
-    const closed = new Promise((done) => this.socket.once('close', done));
-    this.socket.close(1000, 'done');
-    await closed;
-  }
-
-  private notify(): void {
-    const wake = this.wake;
-    this.wake = [];
-    for (const resume of wake) resume();
-  }
-}
+const meteredSocket = (url: string) =>
+  FrameSocket.open(url, { sent: (bytes) => meter.frame('sent', bytes), received: (bytes) => meter.frame('received', bytes) });
 
 // ---------------------------------------------------------------------------------------------
 // The document

@@ -25,10 +25,9 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { BatchWriteCommand, DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { build } from 'esbuild';
 import { EXPORT_FORMATS, type ExportFormat } from '../functions/exports/formats';
 import { functions } from '../lib/description';
-import { bundling } from '../lib/infra/herald-function';
+import { bundleLikeLambda } from './bundle';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../lib/local/aws-local';
 import { localBucketName, localTableName } from '../lib/local/resources';
 import { REPO_ROOT, startLocalRuntime } from '../lib/local/runtime';
@@ -149,22 +148,10 @@ const rate = (result: CaseResult) => `${Math.round(result.rows / (result.ms / 10
 const mb = (value: number) => `${value.toFixed(0)} MB`;
 const seededUser = (rows: number) => `seeded-${rows}`;
 
-/** bench/exports-case.ts bundled as lib/infra/herald-function.ts bundles a function (ESM, minified, SDK included). */
+/** bench/exports-case.ts bundled as a deployed function is. */
 async function bundleCase(dir: string): Promise<string> {
   const outfile = join(dir, 'exports-case.mjs');
-  await build({
-    entryPoints: [join(REPO_ROOT, 'bench/exports-case.ts')],
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node22',
-    minify: bundling.minify,
-    mainFields: [...bundling.mainFields],
-    banner: { js: bundling.banner },
-    external: [...bundling.externalModules],
-    outfile,
-    logLevel: 'error',
-  });
+  await bundleLikeLambda(join(REPO_ROOT, 'bench/exports-case.ts'), outfile);
   return outfile;
 }
 

@@ -66,14 +66,24 @@ export interface Frame {
   readonly [field: string]: any;
 }
 
+/** Called with each frame's size in bytes as it is sent or received (the cost meter counts what API Gateway bills). */
+export interface FrameTap {
+  readonly sent?: (bytes: number) => void;
+  readonly received?: (bytes: number) => void;
+}
+
 /** A socket that keeps every frame it receives, stamped on arrival, so a wait cannot miss one. */
 export class FrameSocket {
   readonly frames: Array<{ frame: Frame; at: number }> = [];
   private wake: Array<() => void> = [];
   closed = false;
 
-  private constructor(private readonly socket: WebSocket) {
+  private constructor(
+    private readonly socket: WebSocket,
+    private readonly tap: FrameTap,
+  ) {
     socket.on('message', (data) => {
+      this.tap.received?.(Buffer.byteLength(data.toString()));
       this.frames.push({ frame: JSON.parse(data.toString()) as Frame, at: performance.now() });
       this.notify();
     });
@@ -83,12 +93,19 @@ export class FrameSocket {
     });
   }
 
-  static async open(url: string): Promise<FrameSocket> {
-    return new FrameSocket(await open(url));
+  static async open(url: string, tap: FrameTap = {}): Promise<FrameSocket> {
+    return new FrameSocket(await open(url), tap);
   }
 
   send(frame: unknown): void {
-    this.socket.send(JSON.stringify(frame));
+    const text = JSON.stringify(frame);
+    this.tap.sent?.(Buffer.byteLength(text));
+    this.socket.send(text);
+  }
+
+  /** Frames of `type` received so far. */
+  countOf(type: string): number {
+    return this.frames.filter(({ frame }) => frame.type === type).length;
   }
 
   /** The first recorded frame that matches, with its arrival time; fails on close or after `timeoutMs`. */

@@ -27,7 +27,7 @@ import { mapRecord, withDefaults } from './support';
 
 const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
-/** How every function is bundled; bench/cold-start.ts measures exactly this. */
+/** How every function is bundled; bench/bundle.ts bundles the benchmarks' cases exactly so. */
 export const bundling = {
   forceDockerBundling: false,
   format: OutputFormat.ESM,
