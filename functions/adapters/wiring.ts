@@ -7,7 +7,7 @@ import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { environment } from '../shared/environment';
 import type { DatasetSource } from '../exports/datasets';
 import type { FailedDeps } from '../exports/failed';
-import type { ExportRules, RunQueue, ScheduleGateway } from '../exports/service';
+import type { ExportRules, RunQueue, ScheduleGateway, ScheduleWriteDeps } from '../exports/service';
 import type { RecordsTable } from '../exports/datasets';
 import type { RecipientPolicy } from '../exports/recipients';
 import type { ExportStore } from '../exports/store';
@@ -191,6 +191,11 @@ export function recipientPolicyFromEnv(): RecipientPolicy {
 
 export function exportRulesFromEnv(): ExportRules {
   return { recipients: recipientPolicyFromEnv(), records: exportRecordsFromEnv() };
+}
+
+/** What creating and changing a schedule need: the store, the Scheduler, the dataset checks and the rules. */
+export function scheduleWriteDepsFromEnv(): ScheduleWriteDeps {
+  return { store: exportStoreFromEnv(), scheduler: scheduleGatewayFromEnv(), datasets: datasetChecksFromEnv(), rules: exportRulesFromEnv() };
 }
 
 export function exportFilesFromEnv(): ExportFiles {

@@ -1,4 +1,4 @@
-import { claimNamesFromEnv, datasetChecksFromEnv, exportRulesFromEnv, exportStoreFromEnv, scheduleGatewayFromEnv } from '#functions/adapters/wiring';
+import { claimNamesFromEnv, scheduleWriteDepsFromEnv } from '#functions/adapters/wiring';
 import type { ClaimNames } from '#functions/shared/caller';
 import { callerRoute, json, parseJsonBody, pathParameters } from '#functions/shared/http';
 import { updateScheduleBody, exportPathSchema } from '../model';
@@ -16,10 +16,4 @@ export function makeHandler(deps: UpdateScheduleDeps) {
   });
 }
 
-export const handler = makeHandler({
-  store: exportStoreFromEnv(),
-  scheduler: scheduleGatewayFromEnv(),
-  datasets: datasetChecksFromEnv(),
-  rules: exportRulesFromEnv(),
-  claims: claimNamesFromEnv(),
-});
+export const handler = makeHandler({ ...scheduleWriteDepsFromEnv(), claims: claimNamesFromEnv() });
