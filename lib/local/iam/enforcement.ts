@@ -15,7 +15,7 @@ import { writeFileSync } from 'node:fs';
 import { GetItemCommand } from '@aws-sdk/client-dynamodb';
 import type { BuildMiddleware, MiddlewareStack } from '@smithy/types';
 import { authorizationRequests, UnmappedOperationError, type RequestContext } from './sdk-requests';
-import { evaluate, mayAssume, type AuthorizationRequest, type PolicyDocument } from './simulator';
+import { evaluate, mayAssume, type AuthorizationRequest, type Decision, type PolicyDocument } from './simulator';
 import type { RoleIam, TemplateIam } from './template-iam';
 
 /** Who is calling: a function (or a service acting as a role), and the state of its invocation. */
@@ -65,6 +65,13 @@ export class IamEnforcement {
   private readonly iterators = new Map<string, string>();
   private readonly requestContext: RequestContext;
   private readonly roles = new Map<string, RoleIam>();
+  /**
+   * Decisions already made, per role policy set. Policies and resource policies are fixed for the
+   * runtime's life and a decision depends only on them and the request, so a repeated request gets
+   * the first answer without evaluating again. Keyed by the policies array itself, so
+   * `withoutAction` (which swaps it) starts from fresh decisions.
+   */
+  private readonly decisions = new WeakMap<RoleIam['policies'], Map<string, Decision>>();
   private usageWrite: NodeJS.Timeout | undefined;
 
   constructor(private readonly options: IamEnforcementOptions) {
@@ -149,7 +156,7 @@ export class IamEnforcement {
       throw error;
     }
     for (const request of requests) {
-      const decision = await evaluate(caller.role.roleArn, account, caller.role.policies, request, this.resourcePolicyOf(request.resource));
+      const decision = await this.decide(caller.role, request);
       this.record({ label: caller.label, request, allowed: decision.allowed });
       if (!decision.allowed) {
         const message = `${caller.label} (role ${caller.role.roleArn}) is not authorized to perform ${request.action} on ${request.resource} (${decision.result})`;
@@ -207,6 +214,17 @@ export class IamEnforcement {
     if (this.calls.has(key)) return;
     this.calls.set(key, call);
     if (this.options.usageFile && !this.usageWrite) this.usageWrite = setTimeout(() => this.flushUsage(), 200).unref();
+  }
+
+  private async decide(role: RoleIam, request: AuthorizationRequest): Promise<Decision> {
+    let known = this.decisions.get(role.policies);
+    if (!known) this.decisions.set(role.policies, (known = new Map()));
+    const key = JSON.stringify([role.roleArn, request.action, request.resource, request.context ?? null]);
+    const cached = known.get(key);
+    if (cached) return cached;
+    const decision = await evaluate(role.roleArn, this.options.account, role.policies, request, this.resourcePolicyOf(request.resource));
+    known.set(key, decision);
+    return decision;
   }
 
   private resourcePolicyOf(resource: string): PolicyDocument | undefined {
