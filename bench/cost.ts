@@ -753,6 +753,7 @@ const runtime = await startLocalRuntime({ portBase: 0, schedulerClock: scheduler
 if (!runtime.iam) throw new Error('npm run cost needs local IAM enforcement on (HERALD_IAM unset): the meter tells invocations apart through it');
 const { httpUrl, mailUrl, dynamodbUrl, schedulerUrl } = runtime.urls;
 const dynamo = new DynamoDBClient({ endpoint: dynamodbUrl, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
+meter.inspector = dynamo;
 const db = DynamoDBDocumentClient.from(dynamo);
 
 try {
