@@ -179,3 +179,13 @@ export function indexWrites(index: IndexLayout, tableKeys: readonly string[], be
 }
 
 const sortedEntries = (item: Item) => Object.entries(item).sort(([a], [b]) => a.localeCompare(b));
+
+/** What `usage` has beyond `baseline`, line by line, never below 0 (e.g. a ping carrying an ack, less a bare ping). */
+export function usageAbove(usage: Usage, baseline: Usage): Usage {
+  const above: Usage = {};
+  for (const [price, quantity] of Object.entries(usage) as Array<[PriceName, number]>) {
+    const extra = quantity - (baseline[price] ?? 0);
+    if (extra > 0) above[price] = extra;
+  }
+  return above;
+}

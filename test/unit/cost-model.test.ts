@@ -11,6 +11,7 @@ import {
   totalUsd,
   transactionWriteUnits,
   type TableLayout,
+  usageAbove,
   usageAt,
   WEBSOCKET_MESSAGE_BYTES,
   writeUnits,
@@ -170,6 +171,12 @@ describe('usage times price', () => {
   it('adds and scales usages line by line', () => {
     expect(addUsage({ sesEmails: 1, sqsRequests: 2 }, { sqsRequests: 3 })).toEqual({ sesEmails: 1, sqsRequests: 5 });
     expect(scaleUsage({ sesEmails: 4 }, 0.25)).toEqual({ sesEmails: 1 });
+  });
+
+  it('takes what one usage has beyond another, line by line, dropping lines at or below it', () => {
+    const pingWithAck = { webSocketMessages: 2, lambdaRequests: 1, dynamoWriteRequestUnits: 1, lambdaGbSeconds: 0.002 };
+    const ping = { webSocketMessages: 2, lambdaRequests: 1, lambdaGbSeconds: 0.003 };
+    expect(usageAbove(pingWithAck, ping)).toEqual({ dynamoWriteRequestUnits: 1 });
   });
 
   it('extrapolates a size on the line through two measured points, never below zero', () => {
