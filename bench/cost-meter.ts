@@ -43,6 +43,19 @@ interface Scope {
   readonly label: string;
   /** True inside a Lambda invocation (or import), false for an event source's or Scheduler's calls. */
   readonly invocation: boolean;
+  /** The meter's own reads during this invocation: how many are in flight, since when, and the time while any was. */
+  readonly own: { inFlight: number; since: number; ms: number };
+}
+
+/** Runs the meter's own `work` for `scope`, keeping its time out of the invocation's measured duration. */
+async function ownTime<T>(scope: Scope | undefined, work: () => Promise<T>): Promise<T> {
+  if (!scope) return work();
+  if (scope.own.inFlight++ === 0) scope.own.since = performance.now();
+  try {
+    return await work();
+  } finally {
+    if (--scope.own.inFlight === 0) scope.own.ms += performance.now() - scope.own.since;
+  }
 }
 const scopes = new AsyncLocalStorage<Scope>();
 
@@ -244,16 +257,19 @@ export function installMeter(meter: Meter): void {
   IamEnforcement.prototype.runAs = function <T>(this: IamEnforcement, label: string, role: Parameters<typeof runAs>[1], work: (caller: never) => T): T {
     // The Lambda host's work takes the caller (to hear of a timeout); an event source's or
     // Scheduler's send through clientActingAs takes nothing.
-    if (work.length === 0) return scopes.run({ label, invocation: false }, () => runAs.call(this, label, role, work as never) as T);
-    return scopes.run({ label, invocation: true }, () => {
+    const own = { inFlight: 0, since: 0, ms: 0 };
+    if (work.length === 0) return scopes.run({ label, invocation: false, own }, () => runAs.call(this, label, role, work as never) as T);
+    return scopes.run({ label, invocation: true, own }, () => {
       const started = performance.now();
       meter.invocationStarted();
+      // Without the time the meter spent reading a transaction's items (bench/cost-meter.ts, meterDynamo).
+      const ended = () => meter.invocationEnded(label, Math.max(0, performance.now() - started - own.ms));
       const result = runAs.call(this, label, role, work as never) as T;
       if (!(result instanceof Promise)) {
-        meter.invocationEnded(label, performance.now() - started);
+        ended();
         return result;
       }
-      return result.finally(() => meter.invocationEnded(label, performance.now() - started)) as T;
+      return result.finally(ended) as T;
     });
   } as typeof runAs;
 
@@ -279,7 +295,7 @@ function meterMiddleware(meter: Meter, clientName: string, commandName: string):
     // Presigning (S3) runs the middleware without sending: counted only when a response came back.
     if (clientName === 'S3Client') return meterS3(meter, count, commandName, args, next);
     if (clientName !== 'SQSClient') count();
-    if (clientName === 'DynamoDBClient') return meterDynamo(meter, tally, commandName, args, next);
+    if (clientName === 'DynamoDBClient') return meterDynamo(meter, tally, commandName, args, next, scope);
     const input = args.input as Record<string, any>;
     switch (clientName) {
       case 'ApiGatewayManagementApiClient': {
@@ -338,7 +354,7 @@ async function meterS3(meter: Meter, count: () => void, commandName: string, arg
   }
 }
 
-async function meterDynamo(meter: Meter, tally: FunctionTally, commandName: string, args: any, next: (args: any) => Promise<any>) {
+async function meterDynamo(meter: Meter, tally: FunctionTally, commandName: string, args: any, next: (args: any) => Promise<any>, scope?: Scope) {
   const input = { ...(args.input as Record<string, any>) };
   const reads = READS.has(commandName);
   const writes = WRITES.has(commandName);
@@ -350,14 +366,14 @@ async function meterDynamo(meter: Meter, tally: FunctionTally, commandName: stri
   const askedOld = CONDITIONAL_SINGLE_WRITES.has(commandName) && input.ConditionExpression && input.ReturnValuesOnConditionCheckFailure === undefined;
   if (askedOld) input.ReturnValuesOnConditionCheckFailure = 'ALL_OLD';
   const transaction = commandName === 'TransactWriteItemsCommand' && meter.inspector ? transactionTargets(input) : undefined;
-  const before = transaction ? await readItems(meter.inspector as DynamoDBClient, transaction) : undefined;
+  const before = transaction ? await ownTime(scope, () => readItems(meter.inspector as DynamoDBClient, transaction)) : undefined;
   try {
     const result = await next({ ...args, input });
     const consumed = (result.output as { ConsumedCapacity?: unknown }).ConsumedCapacity;
     const entries = (Array.isArray(consumed) ? consumed : consumed ? [consumed] : []) as ConsumedCapacity[];
     const reported = entries.reduce((sum, entry) => sum + (entry.CapacityUnits ?? 0), 0);
     if (transaction && before) {
-      const after = await readItems(meter.inspector as DynamoDBClient, transaction);
+      const after = await ownTime(scope, () => readItems(meter.inspector as DynamoDBClient, transaction));
       const billed = transactionWriteUnits(
         transaction.map((target, position): TransactionAction => ({ ...target, before: before[position], after: after[position] })),
         layoutOf,

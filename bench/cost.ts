@@ -775,8 +775,8 @@ ${whatThreeDollarsWouldTake(perNotification, fanOuts.at(-1), session.ping.usage)
   invocation; GB-seconds = the measured duration (rounded up to 1 ms) x the function's memory in the
   description (lib/description/), priced for arm64. Local durations are not Lambda's: they include
   DynamoDB Local and the local IAM check, on a shared machine (mean ${duration(notification).toFixed(0)} ms an
-  invocation in the notification scenario). Treat the Lambda lines as an upper estimate; cold starts
-  are not in them.
+  invocation in the notification scenario; the meter's own reads of a transaction's items, below, are
+  taken out). Treat the Lambda lines as an upper estimate; cold starts are not in them.
 - **DynamoDB**: every request a function makes asks for \`ReturnConsumedCapacity: INDEXES\`, and the
   units DynamoDB Local reports are summed (and split by table and index in the tables above), except
   for transactions. A **committed TransactWriteItems** is billed from its items instead: the meter
