@@ -767,7 +767,7 @@ ${linesTable(
 
 One connection (ticket, connect, resume, disconnect) costs ${fmt(totalUsd(session.connection.usage, PRICES))}; one ping ${fmt(totalUsd(session.ping.usage, PRICES))}.
 
-${whatThreeDollarsWouldTake(perNotification, fanOuts.at(-1), session.ping.usage)}
+${whatThreeDollarsWouldTake(perNotification, fanOuts.at(-1), session.ping.usage, ackOnPing)}
 
 ## How it is measured
 
@@ -787,7 +787,7 @@ ${whatThreeDollarsWouldTake(perNotification, fanOuts.at(-1), session.ping.usage)
   (\`transactionWriteUnits\` in bench/cost-model.ts, unit-tested). DynamoDB Local's own report
   undercounts transactions of several items: ${largest ? `in the ${largest.size.toLocaleString('en-US')}-member fan-out it reported ${qty(largest.scenario.transactions.reportedUnits)} write units for ${largest.scenario.transactions.count} transactions, which are billed ${qty(largest.scenario.transactions.billedUnits)}` : ''}
   (earlier versions of this page took the report, and showed 1,366 write units for a 1,000-member
-  alert, about 10,000 too few). On a scratch table, a transaction of a small and a 1.5 KB item
+  alert, about 9,600 too few: the honest count with those acks is 11,006). On a scratch table, a transaction of a small and a 1.5 KB item
   reported ${results.probe.transactionUnits} units (DynamoDB bills 2 x (1 + 2) = 6), so it is deliver()'s transactions, many
   users' counters, items (in two indexes) and dedupe records at once, whose report falls short. A failed
   conditional PutItem reported ${results.probe.failedConditionalReported ? 'units' : 'none'}, an empty Query ${results.probe.emptyQueryUnits} units. A **failed conditional write** is billed by DynamoDB by the existing item's size (at least 1 unit):
@@ -817,7 +817,7 @@ test/unit/cost-model.test.ts.
  * besides its DynamoDB writes, hence how many write units the target leaves, against what each
  * way of storing a notification needs (docs/cost.md, "What $3 would take").
  */
-function whatThreeDollarsWouldTake(single: Usage, fanOut: { size: number; scenario: Scenario } | undefined, ping: Usage): string {
+function whatThreeDollarsWouldTake(single: Usage, fanOut: { size: number; scenario: Scenario } | undefined, ping: Usage, ack: Usage): string {
   const wru = PRICES.dynamoWriteRequestUnits.usd / PRICES.dynamoWriteRequestUnits.per;
   const perMillionUsd = (price: PriceName) => (PRICES[price].usd / PRICES[price].per) * 1_000_000;
   const withoutWrites = (usage: Usage) => perMillion({ ...usage, dynamoWriteRequestUnits: 0 });
@@ -858,10 +858,17 @@ function whatThreeDollarsWouldTake(single: Usage, fanOut: { size: number; scenar
       'the exact unread count is no longer exact by construction: a crash between the put and the counter update, a mark-read (now a transaction of the item and the counter, 4 units instead of about 2) and every TTL expiry of an unread item (a stream consumer) must each adjust it, and drift needs a periodic recount',
     ],
   ];
+  // Every notification's ack is a write too (on a ping, as priced above), whichever way it is stored.
+  const ackUnits = ack.dynamoWriteRequestUnits ?? 0;
   const meeting = member
-    ? options.filter(([, , alert]) => memberRest + alert * wru * 1_000_000 <= 3).map(([what]) => (what.startsWith('today') ? "today's design" : `${what[0]})`))
+    ? options
+        .filter(([, , alert]) => memberRest + (alert + ackUnits) * wru * 1_000_000 <= 3)
+        .map(([what]) => (what.startsWith('today') ? "today's design" : `${what[0]})`))
     : [];
-  const mark = (units: number, rest: number) => `${fmt(rest + units * wru * 1_000_000)}${rest + units * wru * 1_000_000 <= 3 ? ' ✓' : ''}`;
+  const mark = (units: number, rest: number) => {
+    const usd = rest + (units + ackUnits) * wru * 1_000_000;
+    return `${fmt(usd)}${usd <= 3 ? ' ✓' : ''}`;
+  };
   return `## What $3 would take
 
 The floor first. A notification published alone over HTTP pays one HTTP API request
@@ -869,17 +876,18 @@ The floor first. A notification published alone over HTTP pays one HTTP API requ
 anything is stored: ${fmt(floor)} of the $3. With its Lambda invocation and its reads as measured above,
 everything but the DynamoDB writes comes to ${fmt(singleRest)} per 1M, which leaves ${budget(singleRest).toFixed(1)} write units
 (${fmt(wru * 1_000_000)} per 1M each) per notification. A TransactWriteItems bills 2 units per item, so the
-counter and the item alone take 4: **a single HTTP publish cannot meet $3 with a transaction**, and
-barely without one. Batched and fan-out delivery share the HTTP request and the invocation among
+counter and the item alone take 4: **a single HTTP publish cannot meet $3 with a transaction**, ${budget(singleRest) < 2 ? 'nor without one' : 'and barely without one'}. Batched and fan-out delivery share the HTTP request and the invocation among
 many notifications: ${member ? `in the ${fanOut?.size.toLocaleString('en-US')}-member fan-out everything but the writes is ${fmt(memberRest)} per 1M members (the push, the reads of each member's counter, preferences and sockets, the shared invocations), which leaves ${budget(memberRest).toFixed(1)} write units per notification` : 'no fan-out was measured in this run'}.
 Today a notification takes 8 (the counter update, the item, and its entry in each of the
-two LSIs, all at 2x), an alert's 10 (its dedupe record).
+two LSIs, all at 2x), an alert's 10 (its dedupe record), and its ack ${qty(ackUnits)} more (on a ping, as above;
+a client acking less often, say only on resume, would make that a fraction).
 
 LSIs cannot be dropped from a deployed table: CloudFormation's \`AWS::DynamoDB::Table\` does not
 update \`LocalSecondaryIndexes\` ("Updates are not supported"; changing them replaces the table,
 losing its items), so removing one means a second table and a migration. The options, with their
-write units per notification (plain / alert member) and what each costs per 1M notifications at
-today's other costs (single publish / fan-out member; ✓ where at most $3):
+write units per notification for storing it (plain / alert member) and what each costs per 1M
+notifications at today's other costs, the ack's write included (single publish / fan-out member;
+✓ where at most $3):
 
 | option | WRU | per 1M | risks |
 |---|---:|---:|---|
