@@ -12,20 +12,50 @@
  *   IamEnforcement.runAs, which the Lambda host runs every import and invocation in (and the event
  *   sources and Scheduler their calls). So the meter needs IAM enforcement on, as `npm start` has it.
  * Calls outside any function (the runtime's own, the scenario's setup) are not counted.
+ * - A committed TransactWriteItems is billed from its items, not from what DynamoDB Local reports
+ *   (which undercounts a transaction of several items: see Meter.transactions): the meter reads
+ *   each item it touches before and after, outside any function (so neither counted nor checked
+ *   by local IAM), and prices them with transactionWriteUnits (bench/cost-model.ts).
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { performance } from 'node:perf_hooks';
-import { GetItemCommand, type AttributeValue, type ConsumedCapacity } from '@aws-sdk/client-dynamodb';
+import { BatchGetItemCommand, GetItemCommand, type AttributeValue, type ConsumedCapacity, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { marshall } from '@aws-sdk/util-dynamodb';
 import type { InitializeMiddleware, MiddlewareStack } from '@smithy/types';
-import { functionDefaults, functionSpecs, type FunctionName } from '../lib/description';
+import { functionDefaults, functionSpecs, tables, type FunctionName, type TableName, type TableSpec } from '../lib/description';
 import { IamEnforcement } from '../lib/local/iam/enforcement';
-import { dynamoItemBytes, HTTP_REQUEST_BYTES, lambdaGbSeconds, meteredUnits, WEBSOCKET_MESSAGE_BYTES, writeUnits, type Usage } from './cost-model';
+import { localTableName } from '../lib/local/resources';
+import {
+  dynamoItemBytes,
+  HTTP_REQUEST_BYTES,
+  lambdaGbSeconds,
+  meteredUnits,
+  transactionWriteUnits,
+  WEBSOCKET_MESSAGE_BYTES,
+  writeUnits,
+  type TableLayout,
+  type TransactionAction,
+  type Usage,
+} from './cost-model';
 
 interface Scope {
   /** A function's name, or what acts as a role (`scheduler`). */
   readonly label: string;
   /** True inside a Lambda invocation (or import), false for an event source's or Scheduler's calls. */
   readonly invocation: boolean;
+  /** The meter's own reads during this invocation: how many are in flight, since when, and the time while any was. */
+  readonly own: { inFlight: number; since: number; ms: number };
+}
+
+/** Runs the meter's own `work` for `scope`, keeping its time out of the invocation's measured duration. */
+async function ownTime<T>(scope: Scope | undefined, work: () => Promise<T>): Promise<T> {
+  if (!scope) return work();
+  if (scope.own.inFlight++ === 0) scope.own.since = performance.now();
+  try {
+    return await work();
+  } finally {
+    if (--scope.own.inFlight === 0) scope.own.ms += performance.now() - scope.own.since;
+  }
 }
 const scopes = new AsyncLocalStorage<Scope>();
 
@@ -76,6 +106,10 @@ export class Meter {
   readonly units = new Map<string, { read: number; write: number }>();
   /** Reads DynamoDB Local reported below DynamoDB's minimum (0 for a missing item or an empty Query), raised to it. */
   raisedReads = 0;
+  /** Committed transactions: how many, the write units DynamoDB Local reported for them, and the units billed from their items. */
+  transactions = { count: 0, reportedUnits: 0, billedUnits: 0 };
+  /** Reads the items a transaction touches (a client of the same DynamoDB, set once the runtime is up). */
+  inspector: DynamoDBClient | undefined;
 
   start(): void {
     this.reset();
@@ -102,6 +136,7 @@ export class Meter {
     this.http = { requests: 0, units: 0 };
     this.extra = {};
     this.raisedReads = 0;
+    this.transactions = { count: 0, reportedUnits: 0, billedUnits: 0 };
   }
 
   /** Resolves once no invocation has run for `quietMs` (so a scenario's tail, e.g. an ack, is in). */
@@ -156,14 +191,17 @@ export class Meter {
     return usage;
   }
 
+  /** @internal units of one table (`table`) or index (`table/index`). */
+  addUnits(key: string, units: number | undefined, write: boolean): void {
+    if (!units) return;
+    const current = this.units.get(key) ?? { read: 0, write: 0 };
+    current[write ? 'write' : 'read'] += units;
+    this.units.set(key, current);
+  }
+
   /** @internal one ConsumedCapacity entry, split by table and index. */
   noteUnits(entry: ConsumedCapacity, write: boolean): void {
-    const add = (key: string, units: number | undefined) => {
-      if (!units) return;
-      const current = this.units.get(key) ?? { read: 0, write: 0 };
-      current[write ? 'write' : 'read'] += units;
-      this.units.set(key, current);
-    };
+    const add = (key: string, units: number | undefined) => this.addUnits(key, units, write);
     const table = entry.TableName ?? '?';
     add(table, entry.Table?.CapacityUnits ?? (entry.LocalSecondaryIndexes || entry.GlobalSecondaryIndexes ? undefined : entry.CapacityUnits));
     for (const [index, capacity] of Object.entries({ ...entry.LocalSecondaryIndexes, ...entry.GlobalSecondaryIndexes }))
@@ -206,26 +244,32 @@ export class Meter {
 }
 
 let installedMeter: Meter | undefined;
+let outsideFunctions: <R>(work: () => R) => R = (work) => work();
 
 /** Hooks the meter into every SDK command and every function invocation in this process; once. */
 export function installMeter(meter: Meter): void {
   if (installedMeter) throw new Error('installMeter: a meter is already installed in this process');
   installedMeter = meter;
+  // Runs work in this context, outside any function's: the meter's own reads are neither counted nor checked by local IAM.
+  outsideFunctions = AsyncLocalStorage.snapshot();
 
   const runAs = IamEnforcement.prototype.runAs;
   IamEnforcement.prototype.runAs = function <T>(this: IamEnforcement, label: string, role: Parameters<typeof runAs>[1], work: (caller: never) => T): T {
     // The Lambda host's work takes the caller (to hear of a timeout); an event source's or
     // Scheduler's send through clientActingAs takes nothing.
-    if (work.length === 0) return scopes.run({ label, invocation: false }, () => runAs.call(this, label, role, work as never) as T);
-    return scopes.run({ label, invocation: true }, () => {
+    const own = { inFlight: 0, since: 0, ms: 0 };
+    if (work.length === 0) return scopes.run({ label, invocation: false, own }, () => runAs.call(this, label, role, work as never) as T);
+    return scopes.run({ label, invocation: true, own }, () => {
       const started = performance.now();
       meter.invocationStarted();
+      // Without the time the meter spent reading a transaction's items (bench/cost-meter.ts, meterDynamo).
+      const ended = () => meter.invocationEnded(label, Math.max(0, performance.now() - started - own.ms));
       const result = runAs.call(this, label, role, work as never) as T;
       if (!(result instanceof Promise)) {
-        meter.invocationEnded(label, performance.now() - started);
+        ended();
         return result;
       }
-      return result.finally(() => meter.invocationEnded(label, performance.now() - started)) as T;
+      return result.finally(ended) as T;
     });
   } as typeof runAs;
 
@@ -251,7 +295,7 @@ function meterMiddleware(meter: Meter, clientName: string, commandName: string):
     // Presigning (S3) runs the middleware without sending: counted only when a response came back.
     if (clientName === 'S3Client') return meterS3(meter, count, commandName, args, next);
     if (clientName !== 'SQSClient') count();
-    if (clientName === 'DynamoDBClient') return meterDynamo(meter, tally, commandName, args, next);
+    if (clientName === 'DynamoDBClient') return meterDynamo(meter, tally, commandName, args, next, scope);
     const input = args.input as Record<string, any>;
     switch (clientName) {
       case 'ApiGatewayManagementApiClient': {
@@ -310,7 +354,7 @@ async function meterS3(meter: Meter, count: () => void, commandName: string, arg
   }
 }
 
-async function meterDynamo(meter: Meter, tally: FunctionTally, commandName: string, args: any, next: (args: any) => Promise<any>) {
+async function meterDynamo(meter: Meter, tally: FunctionTally, commandName: string, args: any, next: (args: any) => Promise<any>, scope?: Scope) {
   const input = { ...(args.input as Record<string, any>) };
   const reads = READS.has(commandName);
   const writes = WRITES.has(commandName);
@@ -321,14 +365,31 @@ async function meterDynamo(meter: Meter, tally: FunctionTally, commandName: stri
   // ask for the old item, measure it, and hand the caller the error it would have had.
   const askedOld = CONDITIONAL_SINGLE_WRITES.has(commandName) && input.ConditionExpression && input.ReturnValuesOnConditionCheckFailure === undefined;
   if (askedOld) input.ReturnValuesOnConditionCheckFailure = 'ALL_OLD';
+  const transaction = commandName === 'TransactWriteItemsCommand' && meter.inspector ? transactionTargets(input) : undefined;
+  const before = transaction ? await ownTime(scope, () => readItems(meter.inspector as DynamoDBClient, transaction)) : undefined;
   try {
     const result = await next({ ...args, input });
     const consumed = (result.output as { ConsumedCapacity?: unknown }).ConsumedCapacity;
-    const reported = (Array.isArray(consumed) ? consumed : consumed ? [consumed] : []).reduce(
-      (sum: number, entry: { CapacityUnits?: number }) => sum + (entry.CapacityUnits ?? 0),
-      0,
-    );
-    for (const entry of (Array.isArray(consumed) ? consumed : consumed ? [consumed] : []) as ConsumedCapacity[]) meter.noteUnits(entry, writes);
+    const entries = (Array.isArray(consumed) ? consumed : consumed ? [consumed] : []) as ConsumedCapacity[];
+    const reported = entries.reduce((sum, entry) => sum + (entry.CapacityUnits ?? 0), 0);
+    if (transaction && before) {
+      const after = await ownTime(scope, () => readItems(meter.inspector as DynamoDBClient, transaction));
+      const billed = transactionWriteUnits(
+        transaction.map((target, position): TransactionAction => ({ ...target, before: before[position], after: after[position] })),
+        layoutOf,
+      );
+      let total = 0;
+      for (const [key, units] of billed) {
+        meter.addUnits(key, units, true);
+        total += units;
+      }
+      tally.writeUnits += total;
+      meter.transactions.count += 1;
+      meter.transactions.reportedUnits += reported;
+      meter.transactions.billedUnits += total;
+      return result;
+    }
+    for (const entry of entries) meter.noteUnits(entry, writes);
     if (writes) tally.writeUnits += reported;
     else {
       const minimum = minimumReadUnits(commandName, input);
@@ -377,4 +438,81 @@ function byteLength(body: unknown): number {
   if (body instanceof Uint8Array) return body.byteLength;
   if (typeof (body as { byteLength?: number }).byteLength === 'number') return (body as { byteLength: number }).byteLength;
   return 0;
+}
+
+/** Physical table name to its key attributes and secondary indexes, from the description. */
+const layouts = new Map<string, TableLayout>(
+  (Object.entries(tables) as Array<[TableName, TableSpec]>).map(([name, spec]) => {
+    const keys = [spec.partitionKey.name, ...(spec.sortKey ? [spec.sortKey.name] : [])];
+    const global = spec.indexes ?? [];
+    const local = spec.localIndexes ?? [];
+    return [
+      localTableName(name),
+      {
+        keys,
+        indexes: [
+          // As lib/infra/tables.ts builds them: GSIs copy everything, LSIs their `include` (or only keys).
+          ...global.map((index) => ({
+            name: index.name,
+            keys: [index.partitionKey.name, ...(index.sortKey ? [index.sortKey.name] : [])],
+            projection: 'ALL' as const,
+          })),
+          ...local.map((index) => ({ name: index.name, keys: [spec.partitionKey.name, index.sortKey.name], projection: [...(index.include ?? [])] })),
+        ],
+      },
+    ];
+  }),
+);
+const layoutOf = (table: string) => layouts.get(table);
+
+interface TransactionTarget {
+  readonly table: string;
+  readonly kind: TransactionAction['kind'];
+  readonly key: Record<string, AttributeValue>;
+}
+
+/** The table, kind and key of each action of a TransactWriteItems input (AttributeValues, or lib-dynamodb's plain values). */
+function transactionTargets(input: Record<string, any>): TransactionTarget[] {
+  return ((input.TransactItems ?? []) as Array<Record<string, any>>).map((action) => {
+    const kind = (['Put', 'Update', 'Delete', 'ConditionCheck'] as const).find((name) => action[name] !== undefined);
+    if (!kind) throw new Error(`cost meter: a transaction action of an unknown kind: ${Object.keys(action).join(', ')}`);
+    const { TableName: table, Key, Item } = action[kind] as { TableName: string; Key?: Record<string, unknown>; Item?: Record<string, unknown> };
+    const keys = layoutOf(table)?.keys;
+    if (!keys) throw new Error(`cost meter: no layout for table ${table}`);
+    const whole = attributeValues((Key ?? Item) as Record<string, unknown>);
+    return { table, kind, key: Object.fromEntries(keys.map((name) => [name, whole[name] as AttributeValue])) };
+  });
+}
+
+const ATTRIBUTE_VALUE_TYPES = new Set(['S', 'N', 'B', 'BOOL', 'NULL', 'M', 'L', 'SS', 'NS', 'BS']);
+
+function attributeValues(record: Record<string, unknown>): Record<string, AttributeValue> {
+  const typed = Object.values(record).every(
+    (value) => typeof value === 'object' && value !== null && Object.keys(value).length === 1 && ATTRIBUTE_VALUE_TYPES.has(Object.keys(value)[0] as string),
+  );
+  return typed ? (record as Record<string, AttributeValue>) : marshall(record, { removeUndefinedValues: true, convertClassInstanceToMap: true });
+}
+
+/** The items at `targets`' keys as they are now (consistent reads, outside any function), aligned with `targets`. */
+async function readItems(client: DynamoDBClient, targets: readonly TransactionTarget[]): Promise<Array<Record<string, AttributeValue> | undefined>> {
+  const found = new Map<string, Record<string, AttributeValue>>();
+  const id = (table: string, key: Record<string, AttributeValue>) =>
+    `${table}\u0000${JSON.stringify(Object.entries(key).sort(([a], [b]) => a.localeCompare(b)))}`;
+  for (let start = 0; start < targets.length; start += 100) {
+    let request: Record<string, { Keys: Array<Record<string, AttributeValue>>; ConsistentRead: true }> = {};
+    for (const target of targets.slice(start, start + 100)) {
+      request[target.table] ??= { Keys: [], ConsistentRead: true };
+      request[target.table]?.Keys.push(target.key);
+    }
+    for (let round = 0; Object.keys(request).length > 0; round += 1) {
+      if (round >= 20) throw new Error('cost meter: BatchGetItem kept leaving keys unprocessed');
+      const { Responses, UnprocessedKeys } = await outsideFunctions(() => client.send(new BatchGetItemCommand({ RequestItems: request })));
+      for (const [table, items] of Object.entries(Responses ?? {})) {
+        const keys = layoutOf(table)?.keys ?? [];
+        for (const item of items) found.set(id(table, Object.fromEntries(keys.map((name) => [name, item[name] as AttributeValue]))), item);
+      }
+      request = (UnprocessedKeys ?? {}) as typeof request;
+    }
+  }
+  return targets.map((target) => found.get(id(target.table, target.key)));
 }

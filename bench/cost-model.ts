@@ -108,3 +108,84 @@ export function usageAt(size: number, small: { readonly size: number; readonly u
   }
   return at;
 }
+
+type Item = Readonly<Record<string, AttributeValue>>;
+
+/** A secondary index as billing sees it: the attributes an item needs to be in it, and what it copies. */
+export interface IndexLayout {
+  readonly name: string;
+  /** The index's key attributes; an item lacking one is not in the (sparse) index. */
+  readonly keys: readonly string[];
+  /** `ALL`, or the non-key attributes copied (none: keys only). */
+  readonly projection: 'ALL' | readonly string[];
+}
+
+export interface TableLayout {
+  /** The table's own key attributes (every index entry carries them). */
+  readonly keys: readonly string[];
+  readonly indexes: readonly IndexLayout[];
+}
+
+/**
+ * One action of a TransactWriteItems, with the item as it was before (absent: no item) and as it
+ * is after (absent for a Delete or ConditionCheck).
+ */
+export interface TransactionAction {
+  readonly table: string;
+  readonly kind: 'Put' | 'Update' | 'Delete' | 'ConditionCheck';
+  readonly before?: Item;
+  readonly after?: Item;
+}
+
+/**
+ * Write request units DynamoDB bills for a committed TransactWriteItems, by table and by
+ * `table/index`. A transaction writes every item twice (prepare and commit): 2 units per started
+ * KB of the item (an Update the larger of before and after; a Delete and a ConditionCheck the item
+ * as it was, at least 1 KB). Each secondary index the write touches is billed the same way, also
+ * twice: an entry added or removed is one index write, an entry whose index key changed two
+ * (delete and put), an entry whose copied attributes changed one, an entry nothing changed in none.
+ * https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/transaction-apis.html#transaction-capacity-handling
+ * https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/LSI.html#LSI.ThroughputConsiderations
+ */
+export function transactionWriteUnits(actions: readonly TransactionAction[], layoutOf: (table: string) => TableLayout | undefined): Map<string, number> {
+  const units = new Map<string, number>();
+  const add = (key: string, count: number) => count > 0 && units.set(key, (units.get(key) ?? 0) + count);
+  for (const action of actions) {
+    const size = Math.max(action.before ? dynamoItemBytes(action.before) : 0, action.after ? dynamoItemBytes(action.after) : 0);
+    add(action.table, writeUnits(size, true));
+    if (action.kind === 'ConditionCheck') continue;
+    const layout = layoutOf(action.table);
+    for (const index of layout?.indexes ?? []) add(`${action.table}/${index.name}`, indexWrites(index, layout?.keys ?? [], action.before, action.after) * 2);
+  }
+  return units;
+}
+
+/** Write units one (non-transactional) write spends on one secondary index, from the item before and after it. */
+export function indexWrites(index: IndexLayout, tableKeys: readonly string[], before: Item | undefined, after: Item | undefined): number {
+  const entry = (item: Item | undefined): Item | undefined => {
+    if (!item || !index.keys.every((key) => item[key] !== undefined)) return undefined;
+    if (index.projection === 'ALL') return item;
+    const copied = new Set([...tableKeys, ...index.keys, ...index.projection]);
+    return Object.fromEntries(Object.entries(item).filter(([name]) => copied.has(name)));
+  };
+  const [old, now] = [entry(before), entry(after)];
+  const unitsOf = (item: Item) => writeUnits(dynamoItemBytes(item));
+  if (!old && !now) return 0;
+  if (!old) return unitsOf(now as Item);
+  if (!now) return unitsOf(old);
+  const keyChanged = index.keys.some((key) => JSON.stringify(old[key]) !== JSON.stringify(now[key]));
+  if (keyChanged) return unitsOf(old) + unitsOf(now);
+  return JSON.stringify(sortedEntries(old)) === JSON.stringify(sortedEntries(now)) ? 0 : unitsOf(now);
+}
+
+const sortedEntries = (item: Item) => Object.entries(item).sort(([a], [b]) => a.localeCompare(b));
+
+/** What `usage` has beyond `baseline`, line by line, never below 0 (e.g. a ping carrying an ack, less a bare ping). */
+export function usageAbove(usage: Usage, baseline: Usage): Usage {
+  const above: Usage = {};
+  for (const [price, quantity] of Object.entries(usage) as Array<[PriceName, number]>) {
+    const extra = quantity - (baseline[price] ?? 0);
+    if (extra > 0) above[price] = extra;
+  }
+  return above;
+}

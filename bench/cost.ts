@@ -24,7 +24,7 @@ import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../lib/local/aws-local';
 import { localTableName } from '../lib/local/resources';
 import { REPO_ROOT, startLocalRuntime } from '../lib/local/runtime';
 import { Meter, installMeter, type FunctionTally } from './cost-meter';
-import { addUsage, costLines, dynamoItemBytes, lambdaGbSeconds, scaleUsage, totalUsd, usageAt, type Usage } from './cost-model';
+import { addUsage, costLines, dynamoItemBytes, lambdaGbSeconds, scaleUsage, totalUsd, usageAbove, usageAt, type Usage } from './cost-model';
 import { PRICES, PRICES_CHECKED, PRICES_REGION, type PriceName } from './cost-prices';
 import { FrameSocket } from './wire';
 
@@ -69,6 +69,7 @@ interface Scenario {
   readonly units: Map<string, { read: number; write: number }>;
   readonly posts: Meter['posts'];
   readonly webSocket: Meter['webSocket'];
+  readonly transactions: Meter['transactions'];
 }
 
 const meter = new Meter();
@@ -77,7 +78,10 @@ installMeter(meter);
 // ---------------------------------------------------------------------------------------------
 // Scenarios
 
-/** One notification published to a connected user (POST /notifications), its frame, and the client's ack. */
+/**
+ * One notification published to a connected user (POST /notifications) and its frame. HeraldClient
+ * sends no frame to ack it: the watermark rides on its next keep-alive ping (see sessionAndPing).
+ */
 async function oneNotification(): Promise<Scenario & { itemBytes: number }> {
   const tenant = uniqueTenant();
   const publisher = await devToken(tenant, 'dispatcher', ['publisher']);
@@ -92,7 +96,6 @@ async function oneNotification(): Promise<Scenario & { itemBytes: number }> {
     });
     if (response.status !== 202) throw new Error(`publish: ${response.status} ${JSON.stringify(response.body)}`);
     await socket.waitFor((frame) => frame.type === 'notification' && frame.seq === seq, 30_000);
-    socket.send({ action: 'ack', upTo: seq });
     await meter.idle();
   };
   const warmUps = 2;
@@ -114,15 +117,28 @@ async function oneNotification(): Promise<Scenario & { itemBytes: number }> {
   return { ...scenario, itemBytes: stored.Item ? dynamoItemBytes(stored.Item) : 0 };
 }
 
-/** A connection's life without notifications (ticket, connect, the client's resume, disconnect), and one ping. */
-async function sessionAndPing(): Promise<{ connection: Scenario; ping: Scenario }> {
+/**
+ * A connection's life (ticket, connect, the client's resume from the seq it has, disconnect), one
+ * bare ping, one ping carrying the ack of a notification delivered since the last one, and one
+ * `ack` frame (as clients of the earlier protocol ack each notification).
+ */
+async function sessionAndPing(): Promise<{ connection: Scenario; ping: Scenario; pingWithAck: Scenario; ackFrame: Scenario }> {
   const tenant = uniqueTenant();
   const token = await devToken(tenant, 'walker');
+  const publisher = await devToken(tenant, 'dispatcher', ['publisher']);
   const runs = QUICK ? 3 : 10;
+  const publishUnmetered = async () => {
+    const response = await http('POST', '/notifications', publisher, { userId: 'walker', kind: 'note', title: 'Shift starts at 7' }, false);
+    if (response.status !== 202) throw new Error(`publish: ${response.status}`);
+    return response.body.seq as number;
+  };
+  // A user who has had notifications: the client resumes after the seq it has, which the server records as its ack.
+  const had = await publishUnmetered();
+  await meter.idle();
   meter.start();
   for (let run = 0; run < runs; run += 1) {
     const socket = await meteredSocket(await ticketUrl(token, true));
-    socket.send({ action: 'resume', after: 0, id: 'r' });
+    socket.send({ action: 'resume', after: had, id: 'r' });
     await socket.waitFor((frame) => frame.type === 'replayed');
     await socket.close();
     await meter.idle();
@@ -139,12 +155,30 @@ async function sessionAndPing(): Promise<{ connection: Scenario; ping: Scenario 
   }
   meter.stop();
   const ping = snapshot(1 / runs);
+  // Each run: a notification delivered (unmetered), then its ack metered: on a ping (pong awaited) or as an `ack` frame (silent).
+  const acking = async (send: (seq: number) => void, pongs: boolean) => {
+    const seqs: number[] = [];
+    for (let run = 0; run < runs; run += 1) seqs.push(await publishUnmetered());
+    await socket.waitFor((candidate) => candidate.type === 'notification' && candidate.seq === seqs.at(-1));
+    await meter.idle();
+    const pongsBefore = socket.countOf('pong');
+    meter.start();
+    for (let run = 0; run < runs; run += 1) {
+      send(seqs[run] as number);
+      if (pongs) await socket.waitFor(() => socket.countOf('pong') > pongsBefore + run);
+      await meter.idle();
+    }
+    meter.stop();
+    return snapshot(1 / runs);
+  };
+  const pingWithAck = await acking((seq) => socket.send({ action: 'ping', ack: seq }), true);
+  const ackFrame = await acking((seq) => socket.send({ action: 'ack', upTo: seq }), false);
   await socket.close();
   await meter.idle();
-  return { connection, ping };
+  return { connection, ping, pingWithAck, ackFrame };
 }
 
-/** `MISSED` notifications published while the user is offline, then a reconnect that resumes them all and acks. */
+/** `MISSED` notifications published while the user is offline, then a reconnect that resumes them all (each resume page's `after` is an ack). */
 async function resumeCatchUp(): Promise<{ publishOffline: Scenario; catchUp: Scenario }> {
   const tenant = uniqueTenant();
   const publisher = await devToken(tenant, 'dispatcher', ['publisher']);
@@ -169,7 +203,6 @@ async function resumeCatchUp(): Promise<{ publishOffline: Scenario; catchUp: Sce
   }
   const replayed = socket.notifications().length;
   if (replayed !== MISSED) throw new Error(`catch-up: ${replayed} notifications, expected ${MISSED}`);
-  socket.send({ action: 'ack', upTo: after });
   await meter.idle();
   await socket.close();
   await meter.idle();
@@ -178,8 +211,9 @@ async function resumeCatchUp(): Promise<{ publishOffline: Scenario; catchUp: Sce
 }
 
 /**
- * An alert (POST /alerts) fanned out to `size` members, each connected, each acking its
- * notification; when critical, each member has an email address in their preferences.
+ * An alert (POST /alerts) fanned out to `size` members, each connected and receiving its
+ * notification (HeraldClient acks it on its next ping, priced in renderDoc); when critical, each
+ * member has an email address in their preferences.
  */
 async function alertFanOut(size: number, severity: 'high' | 'critical' = 'high'): Promise<Scenario> {
   const tenant = uniqueTenant();
@@ -214,8 +248,7 @@ async function alertFanOut(size: number, severity: 'high' | 'critical' = 'high')
   await pMap(
     sockets,
     async (socket) => {
-      const { frame } = await socket.waitFor((candidate) => candidate.type === 'notification', 180_000);
-      socket.send({ action: 'ack', upTo: frame.seq });
+      await socket.waitFor((candidate) => candidate.type === 'notification', 180_000);
     },
     { concurrency: size },
   );
@@ -326,6 +359,7 @@ function snapshot(factor: number): Scenario {
     units: new Map(meter.units),
     posts: { ...meter.posts },
     webSocket: { ...meter.webSocket },
+    transactions: { ...meter.transactions },
   };
 }
 
@@ -447,6 +481,12 @@ const SHORT: Record<PriceName, string> = {
   sqsRequests: 'SQS requests',
 };
 
+/** A usage in words: each non-zero quantity and what it is, largest cost first. */
+function describeUsage(usage: Usage): string {
+  const lines = costLines(usage, PRICES);
+  return lines.length === 0 ? 'nothing' : lines.map((line) => `${qty(line.quantity)} ${SHORT[line.price]}`).join(', ');
+}
+
 /** A table of the lines of `usage` scaled by `scale`, with each line's share of the total. */
 function linesTable(usage: Usage, scale: number, unitLabel: string): string {
   const scaled = scaleUsage(usage, scale);
@@ -515,7 +555,7 @@ function atDuration(scenario: Scenario, ms: number): Usage {
 
 interface Results {
   notification: Scenario & { itemBytes: number };
-  session: { connection: Scenario; ping: Scenario };
+  session: { connection: Scenario; ping: Scenario; pingWithAck: Scenario; ackFrame: Scenario };
   catchUp: { publishOffline: Scenario; catchUp: Scenario };
   fanOuts: Array<{ size: number; scenario: Scenario }>;
   critical: Scenario;
@@ -526,11 +566,20 @@ interface Results {
 }
 
 function renderDoc(results: Results): string {
-  const { notification, session, catchUp, fanOuts, critical, exportRuns } = results;
-  const perNotification = notification.usage;
+  const { notification, session, catchUp, exportRuns } = results;
+  // HeraldClient's ack rides on its next keep-alive ping: what a ping carrying one costs beyond a
+  // bare ping (the watermark's UpdateItem), charged once per notification (the dearer case: a
+  // ping carries the watermark of every notification since the previous one).
+  const ackOnPing = usageAbove(session.pingWithAck.usage, session.ping.usage);
+  const acked = (scenario: Scenario, acks: number): Scenario => ({ ...scenario, usage: addUsage(scenario.usage, scaleUsage(ackOnPing, acks)) });
+  const fanOuts = results.fanOuts.map(({ size, scenario }) => ({ size, scenario: acked(scenario, size) }));
+  const critical = acked(results.critical, CRITICAL_SIZE);
+  const perNotification = addUsage(notification.usage, ackOnPing);
+  const perNotificationAckFrames = addUsage(notification.usage, session.ackFrame.usage);
   const millionCost = perMillion(perNotification);
   const topLine = costLines(scaleUsage(perNotification, 1_000_000), PRICES)[0];
-  const catchUpPerMissed = addUsage(catchUp.publishOffline.usage, scaleUsage(catchUp.catchUp.usage, 1 / MISSED));
+  const catchUpPerMissed = addUsage(catchUp.publishOffline.usage, scaleUsage(addUsage(catchUp.catchUp.usage, ackOnPing), 1 / MISSED));
+  const largest = results.fanOuts.at(-1);
 
   const [small, large] = exportRuns as [(typeof exportRuns)[0], (typeof exportRuns)[0]];
   const bytesPerRow = large.bytes / large.rows;
@@ -544,7 +593,7 @@ function renderDoc(results: Results): string {
   const pings = MONTH.users * MONTH.workdays * MONTH.connectedHoursPerWorkday * MONTH.pingsPerHour;
   const storedItems = MONTH.notificationsPerDay * MONTH.retentionDays;
   const month = {
-    'notifications delivered live, with ack': scaleUsage(perNotification, monthNotifications * (1 - MONTH.missedShare)),
+    'notifications delivered live, acked on pings': scaleUsage(perNotification, monthNotifications * (1 - MONTH.missedShare)),
     'notifications missed, then resumed': scaleUsage(catchUpPerMissed, monthNotifications * MONTH.missedShare),
     'connections (ticket, connect, resume, disconnect)': scaleUsage(session.connection.usage, connections),
     'connection minutes': { webSocketConnectionMinutes: connectedMinutes } as Usage,
@@ -581,9 +630,10 @@ discount). When Herald changes (fewer requests per frame, batched replays, fewer
 
 | what | cost (measured local durations) | cost with every invocation at ${ASSUMED_LAMBDA_MS} ms |
 |---|---:|---:|
-| 1M notifications delivered to connected users, each acked | **${fmt(millionCost)}** (target: at most $3) | ${fmt(perMillion(atDuration(notification, ASSUMED_LAMBDA_MS)))} |
-| 1M notifications delivered while offline and caught up by resume | ${fmt(perMillion(catchUpPerMissed))} | ${fmt(perMillion(addUsage(atDuration(catchUp.publishOffline, ASSUMED_LAMBDA_MS), scaleUsage(atDuration(catchUp.catchUp, ASSUMED_LAMBDA_MS), 1 / MISSED))))} |
-${fanOuts.map(({ size, scenario }) => `| one alert fanned out to ${size.toLocaleString('en-US')} connected members, each acking | ${fmt(totalUsd(scenario.usage, PRICES))} (${fmt(totalUsd(scenario.usage, PRICES) / size)} a member) | ${fmt(totalUsd(atDuration(scenario, ASSUMED_LAMBDA_MS), PRICES))} (${fmt(totalUsd(atDuration(scenario, ASSUMED_LAMBDA_MS), PRICES) / size)} a member) |`).join('\n')}
+| 1M notifications delivered to connected users, acked on HeraldClient's keep-alive ping | **${fmt(millionCost)}** (target: at most $3) | ${fmt(perMillion(addUsage(atDuration(notification, ASSUMED_LAMBDA_MS), ackOnPing)))} |
+| the same, each acked with its own \`ack\` frame (clients of the earlier protocol) | ${fmt(perMillion(perNotificationAckFrames))} | ${fmt(perMillion(addUsage(atDuration(notification, ASSUMED_LAMBDA_MS), atDuration(session.ackFrame, ASSUMED_LAMBDA_MS))))} |
+| 1M notifications delivered while offline and caught up by resume | ${fmt(perMillion(catchUpPerMissed))} | ${fmt(perMillion(addUsage(atDuration(catchUp.publishOffline, ASSUMED_LAMBDA_MS), scaleUsage(addUsage(atDuration(catchUp.catchUp, ASSUMED_LAMBDA_MS), ackOnPing), 1 / MISSED))))} |
+${fanOuts.map(({ size, scenario }) => `| one alert fanned out to ${size.toLocaleString('en-US')} connected members, each acking on its next ping | ${fmt(totalUsd(scenario.usage, PRICES))} (${fmt(totalUsd(scenario.usage, PRICES) / size)} a member) | ${fmt(totalUsd(atDuration(scenario, ASSUMED_LAMBDA_MS), PRICES))} (${fmt(totalUsd(atDuration(scenario, ASSUMED_LAMBDA_MS), PRICES) / size)} a member) |`).join('\n')}
 | one critical alert to ${CRITICAL_SIZE} members, each also emailed | ${fmt(totalUsd(critical.usage, PRICES))} | ${fmt(totalUsd(atDuration(critical, ASSUMED_LAMBDA_MS), PRICES))} |
 ${exportRuns.map(({ rows, bytes, scenario }) => `| one scheduled CSV export of ${rows.toLocaleString('en-US')} rows (${(bytes / 1e6).toFixed(1)} MB), emailed, downloaded once | ${fmt(totalUsd(scenario.usage, PRICES))} | |`).join('\n')}
 | one export of 1 GB of CSV (about ${Math.round(rowsPerGb).toLocaleString('en-US')} rows; extrapolated) | ${fmt(totalUsd(exportAt(rowsPerGb), PRICES))} | |
@@ -598,32 +648,38 @@ Where the money for 1M delivered notifications goes: ${costLines(scaleUsage(perN
     .slice(0, 4)
     .map((line) => `${SHORT[line.price]} ${fmt(line.usd)} (${((line.usd / millionCost) * 100).toFixed(0)}%)`)
     .join(', ')}; the largest line is **${topLine ? SHORT[topLine.price] : '-'}**.
-The target of $3 per 1M is ${millionCost <= 3 ? '**met**' : `**not met** (${(millionCost / 3).toFixed(1)}x over)`}.
+The target of $3 per 1M is ${millionCost <= 3 ? '**met**' : `**not met** (${(millionCost / 3).toFixed(1)}x over)`}; see "What $3 would take".
 
 ## One notification to a connected user
 
-\`POST /notifications\` (role publisher) to a user with one open socket, the \`notification\` frame,
-and the client's \`{"action":"ack"}\` for it; the mean of ${NOTIFICATIONS} after 2 unmeasured. Per 1M notifications:
+\`POST /notifications\` (role publisher) to a user with one open socket and the \`notification\`
+frame; the mean of ${NOTIFICATIONS} after 2 unmeasured. HeraldClient sends no frame to ack it: the
+watermark rides on its next keep-alive \`ping\` (docs/protocol.md, "Acks"), which it sends anyway,
+so the ack costs what a ping carrying \`ack\` costs beyond a bare one: ${describeUsage(ackOnPing)}
+(${fmt(perMillion(ackOnPing))} per 1M; measured on ${session.pingWithAck.scale > 0 ? Math.round(1 / session.pingWithAck.scale) : 0} pings each way). A client that acks each
+notification with its own \`ack\` frame pays ${describeUsage(session.ackFrame.usage)} instead (${fmt(perMillion(session.ackFrame.usage))} per 1M). Per 1M notifications:
 
 ${linesTable(perNotification, 1_000_000, 'per 1M')}
 
-Where it comes from, per notification (cost column per 1M):
+Where it comes from, per notification (cost column per 1M; the ack's share is in the lines above, on the ping):
 
 ${functionsTable(notification, 1_000_000, 'per 1M')}
 
-DynamoDB units per notification by table and index, as reported (without failed conditional
-writes, and reads raised to DynamoDB's minimum). A write to a table with local secondary indexes
-also pays for each index the item is in, twice in a transaction:
+DynamoDB units per notification by table and index (transactions billed from their items, other
+requests as reported; without failed conditional writes, and reads raised to DynamoDB's minimum).
+A write to a table with local secondary indexes also pays for each index the item is in, twice in
+a transaction:
 
 ${unitsTable(notification)}
 
-WebSocket frames per notification: ${qty(notification.webSocket.received * notification.scale)} received by the client, ${qty(notification.webSocket.sent * notification.scale)} sent by it (the ack); @connections posts: ${qty(notification.posts.count * notification.scale)} of ${(notification.posts.bytes / Math.max(1, notification.posts.count)).toFixed(0)} bytes on average (one 32 KB message each).
+WebSocket frames per notification: ${qty(notification.webSocket.received * notification.scale)} received by the client, ${qty(notification.webSocket.sent * notification.scale)} sent by it; @connections posts: ${qty(notification.posts.count * notification.scale)} of ${(notification.posts.bytes / Math.max(1, notification.posts.count)).toFixed(0)} bytes on average (one 32 KB message each).
 
 ## Catch-up (resume)
 
 ${MISSED} notifications published while the user is offline, then a reconnect: a ticket, \`$connect\`,
-\`resume\` with \`batch: true\` (as HeraldClient resumes: many notifications to a frame of up to 32 KB) pages until \`more: false\`, one ack, disconnect.
-Per missed notification (its publish plus 1/${MISSED} of the catch-up), per 1M:
+\`resume\` with \`batch: true\` (as HeraldClient resumes: many notifications to a frame of up to 32 KB) pages until \`more: false\`
+(each page's \`after\` recorded as the watermark), disconnect; the last watermark rides on the next ping (priced as above).
+Per missed notification (its publish plus 1/${MISSED} of the catch-up and of that ack), per 1M:
 
 ${linesTable(catchUpPerMissed, 1_000_000, 'per 1M')}
 
@@ -634,8 +690,9 @@ ${functionsTable(catchUp.catchUp)}
 ## Alert fan-out
 
 \`POST /alerts\` (severity high: in-app only, no email) to a topic of N members, every member
-connected with one socket and acking the notification. The stream fan-out, its \`deliver()\`, the
-pushes and the acks are all in.
+connected with one socket. The stream fan-out, its \`deliver()\` and the pushes are measured; each
+member's ack on its next ping (${describeUsage(ackOnPing)}, measured above) is added to the lines,
+not to the per-function tables.
 
 ${fanOuts
   .map(
@@ -690,7 +747,7 @@ ${MONTH.users.toLocaleString('en-US')} users, ${MONTH.notificationsPerDay.toLoca
 - Each user is connected ${MONTH.connectedHoursPerWorkday} h on ${MONTH.workdays} workdays: ${(connectedMinutes / 1e6).toFixed(1)}M connection minutes.
   API Gateway closes a socket after 2 h, so that is ${MONTH.connectionsPerWorkday} connections a day each (ticket, \`$connect\`, the client's resume, \`$disconnect\`: measured as one "connection").
 - HeraldClient pings every 5 minutes while connected (${MONTH.pingsPerHour} an hour): ${(pings / 1e6).toFixed(1)}M pings, each measured (frame, pong, the ping function).
-- ${(MONTH.missedShare * 100).toFixed(0)}% of notifications reach their user offline and come with the next resume; the rest are delivered live and acked one by one (the client may ack several at once, so this is the dearer case).
+- ${(MONTH.missedShare * 100).toFixed(0)}% of notifications reach their user offline and come with the next resume; the rest are delivered live, each acked on a ping of its own (a ping carries the watermark of all since the previous one, so this is the dearer case).
 - Each export is a ${MONTH.rowsPerExport.toLocaleString('en-US')}-row CSV, downloaded once.
 - Notifications are kept ${MONTH.retentionDays} days: ${(storedItems / 1e6).toFixed(1)}M items of ${results.itemBytes} bytes (measured, before index overhead) in DynamoDB.
 - Alerts are among the notifications; Lambda cold starts, CloudWatch logs and metrics, and the free tiers are left out.
@@ -710,20 +767,30 @@ ${linesTable(
 
 One connection (ticket, connect, resume, disconnect) costs ${fmt(totalUsd(session.connection.usage, PRICES))}; one ping ${fmt(totalUsd(session.ping.usage, PRICES))}.
 
+${whatThreeDollarsWouldTake(perNotification, fanOuts.at(-1), session.ping.usage, ackOnPing)}
+
 ## How it is measured
 
 - **Lambda**: invocations and their durations are taken where the local Lambda host runs each
   invocation; GB-seconds = the measured duration (rounded up to 1 ms) x the function's memory in the
   description (lib/description/), priced for arm64. Local durations are not Lambda's: they include
   DynamoDB Local and the local IAM check, on a shared machine (mean ${duration(notification).toFixed(0)} ms an
-  invocation in the notification scenario). Treat the Lambda lines as an upper estimate; cold starts
-  are not in them.
+  invocation in the notification scenario; the meter's own reads of a transaction's items, below, are
+  taken out). Treat the Lambda lines as an upper estimate; cold starts are not in them.
 - **DynamoDB**: every request a function makes asks for \`ReturnConsumedCapacity: INDEXES\`, and the
-  units DynamoDB Local reports are summed (and split by table and index in the tables above). What
-  DynamoDB Local reports was checked in this run on a scratch table: a TransactWriteItems of a
-  small and a 1.5 KB item reported ${results.probe.transactionUnits} units (DynamoDB bills 2 x (1 + 2) = 6), a failed
-  conditional PutItem reported ${results.probe.failedConditionalReported ? 'units' : 'none'}, an empty Query ${results.probe.emptyQueryUnits} units.
-  ${results.probe.transactionUnits === 6 ? 'So transactional writes are taken as reported.' : '**Transactions are not reported at 2x: the transactional figures above are too low.**'} A **failed conditional write** is billed by DynamoDB by the existing item's size (at least 1 unit):
+  units DynamoDB Local reports are summed (and split by table and index in the tables above), except
+  for transactions. A **committed TransactWriteItems** is billed from its items instead: the meter
+  reads every item the transaction touches just before and just after it (outside any function, so
+  neither counted nor checked by local IAM) and bills 2 units per started KB of each item (an update
+  the larger of before and after), plus, for each secondary index the write adds an entry to,
+  removes one from or changes, the same again at 2x (an index key that changed is a delete and a put)
+  (\`transactionWriteUnits\` in bench/cost-model.ts, unit-tested). DynamoDB Local's own report
+  undercounts transactions of several items: ${largest ? `in the ${largest.size.toLocaleString('en-US')}-member fan-out it reported ${qty(largest.scenario.transactions.reportedUnits)} write units for ${largest.scenario.transactions.count} transactions, which are billed ${qty(largest.scenario.transactions.billedUnits)}` : ''}
+  (earlier versions of this page took the report, and showed 1,366 write units for a 1,000-member
+  alert, about 9,600 too few: the honest count with those acks is 11,006). On a scratch table, a transaction of a small and a 1.5 KB item
+  reported ${results.probe.transactionUnits} units (DynamoDB bills 2 x (1 + 2) = 6), so it is deliver()'s transactions, many
+  users' counters, items (in two indexes) and dedupe records at once, whose report falls short. A failed
+  conditional PutItem reported ${results.probe.failedConditionalReported ? 'units' : 'none'}, an empty Query ${results.probe.emptyQueryUnits} units. A **failed conditional write** is billed by DynamoDB by the existing item's size (at least 1 unit):
   the meter asks for the old item (\`ReturnValuesOnConditionCheckFailure: ALL_OLD\`, removed again
   from the error the function sees) and bills its size. A canceled transaction is billed as if it had
   committed (2 units per action and KB of the item it puts), which is at most what DynamoDB bills.
@@ -745,6 +812,109 @@ test/unit/cost-model.test.ts.
 `;
 }
 
+/**
+ * The floor arithmetic behind the $3 target, from the measured figures: what a notification costs
+ * besides its DynamoDB writes, hence how many write units the target leaves, against what each
+ * way of storing a notification needs (docs/cost.md, "What $3 would take").
+ */
+function whatThreeDollarsWouldTake(single: Usage, fanOut: { size: number; scenario: Scenario } | undefined, ping: Usage, ack: Usage): string {
+  const wru = PRICES.dynamoWriteRequestUnits.usd / PRICES.dynamoWriteRequestUnits.per;
+  const perMillionUsd = (price: PriceName) => (PRICES[price].usd / PRICES[price].per) * 1_000_000;
+  const withoutWrites = (usage: Usage) => perMillion({ ...usage, dynamoWriteRequestUnits: 0 });
+  const singleRest = withoutWrites(single);
+  const member = fanOut ? scaleUsage(fanOut.scenario.usage, 1 / fanOut.size) : undefined;
+  const memberRest = member ? withoutWrites(member) : Number.NaN;
+  const budget = (rest: number) => Math.max(0, (3 - rest) / (wru * 1_000_000));
+  const floor = perMillionUsd('httpApiRequests') + perMillionUsd('webSocketMessages');
+  const options: Array<[string, number, number, string]> = [
+    [
+      'today: one TransactWriteItems of the counter update and the item (and, for an alert, the dedupe record), into a table with LSIs `byId` and `unread`',
+      8,
+      10,
+      'none: the guarantees in docs/protocol.md rest on it',
+    ],
+    [
+      'a) Notifications v2 table without `byId` (a notification id carries its seq, so read-by-id needs no index), the same transaction',
+      6,
+      8,
+      "a new table and a migration: writes go to v2 from one release on (its counter taken over from v1 with a conditional write), reads merge v1 and v2 until v1's items have expired (the 30-day retention), then v1 is dropped",
+    ],
+    [
+      "b) no transaction: a conditional PutItem of the item at seq = counter hint + 1 (`attribute_not_exists`), then the hint raised (`SET lastSeq` if lower); on today's table (LSIs at 1x)",
+      1 + 2 + 1,
+      1 + 2 + 1 + 1,
+      'gap-free still holds (a seq exists once its item does; a put never takes a taken seq, and a writer tries hint + 1 first), but the hint can lag after a crash between the two writes: the next writer pays a failed put (1 unit) per seq it skips, readers take the larger of the hint and the newest item, and a lagging hint whose newer items all expired would hand out a seq again (the next write must repair the hint first). Dedupe becomes a claim written before the item, which a retry must check and complete (see c)',
+    ],
+    [
+      'c) b) on a v2 table with only the sparse `unread` LSI, and dedupe as a claim outside the transaction (conditional put naming the seq it takes; a retry that finds its claim reads the item at that seq and writes it if missing)',
+      1 + 1 + 1,
+      1 + 1 + 1 + 1,
+      'the risks of a) and b), and a claim whose item is missing after a crash until the stream record is retried (the retry completes it)',
+    ],
+    [
+      'd) c) without any LSI: the unread count kept on the counter item (`ADD unread 1` in the hint update), read-by-id through the seq in the id',
+      1 + 1,
+      1 + 1 + 1,
+      'the exact unread count is no longer exact by construction: a crash between the put and the counter update, a mark-read (now a transaction of the item and the counter, 4 units instead of about 2) and every TTL expiry of an unread item (a stream consumer) must each adjust it, and drift needs a periodic recount',
+    ],
+  ];
+  // Every notification's ack is a write too (on a ping, as priced above), whichever way it is stored.
+  const ackUnits = ack.dynamoWriteRequestUnits ?? 0;
+  const meeting = member
+    ? options
+        .filter(([, , alert]) => memberRest + (alert + ackUnits) * wru * 1_000_000 <= 3)
+        .map(([what]) => (what.startsWith('today') ? "today's design" : `${what[0]})`))
+    : [];
+  const mark = (units: number, rest: number) => {
+    const usd = rest + (units + ackUnits) * wru * 1_000_000;
+    return `${fmt(usd)}${usd <= 3 ? ' ✓' : ''}`;
+  };
+  return `## What $3 would take
+
+The floor first. A notification published alone over HTTP pays one HTTP API request
+(${fmt(perMillionUsd('httpApiRequests'))} per 1M) and one WebSocket message to its user (${fmt(perMillionUsd('webSocketMessages'))} per 1M) before
+anything is stored: ${fmt(floor)} of the $3. With its Lambda invocation and its reads as measured above,
+everything but the DynamoDB writes comes to ${fmt(singleRest)} per 1M, which leaves ${budget(singleRest).toFixed(1)} write units
+(${fmt(wru * 1_000_000)} per 1M each) per notification. A TransactWriteItems bills 2 units per item, so the
+counter and the item alone take 4: **a single HTTP publish cannot meet $3 with a transaction**, ${budget(singleRest) < 2 ? 'nor without one' : 'and barely without one'}. Batched and fan-out delivery share the HTTP request and the invocation among
+many notifications: ${member ? `in the ${fanOut?.size.toLocaleString('en-US')}-member fan-out everything but the writes is ${fmt(memberRest)} per 1M members (the push, the reads of each member's counter, preferences and sockets, the shared invocations), which leaves ${budget(memberRest).toFixed(1)} write units per notification` : 'no fan-out was measured in this run'}.
+Today a notification takes 8 (the counter update, the item, and its entry in each of the
+two LSIs, all at 2x), an alert's 10 (its dedupe record), and its ack ${qty(ackUnits)} more (on a ping, as above;
+a client acking less often, say only on resume, would make that a fraction).
+
+LSIs cannot be dropped from a deployed table: CloudFormation's \`AWS::DynamoDB::Table\` does not
+update \`LocalSecondaryIndexes\` ("Updates are not supported"; changing them replaces the table,
+losing its items), so removing one means a second table and a migration. The options, with their
+write units per notification for storing it (plain / alert member) and what each costs per 1M
+notifications at today's other costs, the ack's write included (single publish / fan-out member;
+✓ where at most $3):
+
+| option | WRU | per 1M | risks |
+|---|---:|---:|---|
+${options.map(([what, plain, alert, risks]) => `| ${what} | ${plain} / ${alert} | ${mark(plain, singleRest)} / ${member ? mark(alert, memberRest) : '-'} | ${risks} |`).join('\n')}
+
+${meeting.length > 0 ? `At today's other costs, ${meeting.join(' and ')} would meet $3 for fan-out delivery.` : `**No storage option alone meets $3 at today's other costs**: besides its writes, a fan-out member costs ${fmt(memberRest)} per 1M, of which ${fmt(perMillion({ dynamoReadRequestUnits: member?.dynamoReadRequestUnits ?? 0 }))} are ${qty(member?.dynamoReadRequestUnits ?? 0)} read units (consistent reads of each member's counter, preferences, dedupe record and socket set, the socket set twice) and ${fmt(perMillion({ lambdaGbSeconds: member?.lambdaGbSeconds ?? 0, lambdaRequests: member?.lambdaRequests ?? 0 }))} Lambda at local durations (an upper estimate); those must come down too (eventually consistent reads where a stale answer is harmless halve them).`}
+
+**Recommended**: c), in two steps. First b) on today's table (no migration, 4 units instead of 8:
+the transaction's 2x goes, the guarantees stay, at the price of the hint's repair rule), measured
+here before going further; then the v2 table of c) with the next data-model change that needs a
+migration anyway. d) saves one more unit but trades the exact unread count, which docs/protocol.md
+promises, for it: not worth it until that guarantee is renegotiated. None of this is built: the
+Notifications table and its transaction are unchanged.
+
+Pings are the month's largest part (${fmt(totalUsd(ping, PRICES))} each: two WebSocket messages and a Lambda
+invocation). API Gateway WebSocket routes can use a MOCK integration that answers from a mapping
+template with no Lambda (\`WebSocketMockIntegration\` with \`returnResponse\`), which would save the
+invocation (${fmt(perMillion({ lambdaRequests: ping.lambdaRequests ?? 0, lambdaGbSeconds: ping.lambdaGbSeconds ?? 0 }))} per 1M pings) but not the two messages (${fmt(perMillion({ webSocketMessages: ping.webSocketMessages ?? 0 }))}),
+and would lose what the ping function does: count the frame against the socket's rate limit
+(a MOCK route is limited only per stage), echo the ping's \`id\` exactly (a template would render a
+missing id as an empty string, which the strict \`pong\` schema would not match without a change), and
+record the ack a ping carries. The local gateway (lib/local/) runs Lambda integrations only and has no
+VTL engine, so it could not emulate a MOCK route faithfully. Not built; keeping pings on Lambda is
+what makes them free carriers of the ack.
+`;
+}
+
 // Last, once every declaration above is initialised.
 const startedAt = performance.now();
 const schedulerStart = new Date(Date.UTC(new Date().getUTCFullYear(), new Date().getUTCMonth(), new Date().getUTCDate()));
@@ -753,6 +923,7 @@ const runtime = await startLocalRuntime({ portBase: 0, schedulerClock: scheduler
 if (!runtime.iam) throw new Error('npm run cost needs local IAM enforcement on (HERALD_IAM unset): the meter tells invocations apart through it');
 const { httpUrl, mailUrl, dynamodbUrl, schedulerUrl } = runtime.urls;
 const dynamo = new DynamoDBClient({ endpoint: dynamodbUrl, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
+meter.inspector = dynamo;
 const db = DynamoDBDocumentClient.from(dynamo);
 
 try {

@@ -22,7 +22,11 @@ export const topicSchema = z.string().check(z.regex(/^[A-Za-z0-9._:@+-]{1,128}$/
 
 /** Client to server, one schema per action; API Gateway routes on `action` (a route per key here). */
 export const clientFrames = {
-  ping: z.strictObject({ action: z.literal('ping'), id: correlationId }),
+  /**
+   * `ack` (optional) carries the delivered watermark on the keep-alive, as `ack {upTo}` would, so a
+   * client need not spend a frame per notification on it (docs/protocol.md, "Acks").
+   */
+  ping: z.strictObject({ action: z.literal('ping'), ack: z.optional(seq), id: correlationId }),
   /** `batch: true` opts in to `notifications` frames carrying many replayed notifications each (docs/protocol.md). */
   resume: z.strictObject({ action: z.literal('resume'), after: seq, batch: z.optional(z.boolean()), id: correlationId }),
   ack: z.strictObject({ action: z.literal('ack'), upTo: seq, id: correlationId }),

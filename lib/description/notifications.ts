@@ -8,7 +8,8 @@ export const notificationsFunctions = {
     entry: 'functions/notifications/handlers/resume.ts',
     description: 'Replays the notifications after a seq on the socket, then answers replayed',
     trigger: { kind: 'websocket', route: 'resume', returnResponse: true },
-    ...mergeAccess(frameAccess, pushAccess, { tables: { notifications: ['GetItem', 'Query', 'QueryIndex'] } }),
+    // UpdateItem: a resume's `after` is the client's delivered watermark, recorded as an ack.
+    ...mergeAccess(frameAccess, pushAccess, { tables: { notifications: ['GetItem', 'Query', 'QueryIndex', 'UpdateItem'] } }),
   },
   wsAck: {
     entry: 'functions/notifications/handlers/ack.ts',

@@ -30,9 +30,10 @@ export const realtimeFunctions = {
   },
   wsPing: {
     entry: 'functions/realtime/handlers/ping.ts',
-    description: 'Answers ping with pong, keeping the socket inside the idle timeout',
+    description: 'Answers ping with pong, keeping the socket inside the idle timeout; records the watermark a ping acks',
     trigger: { kind: 'websocket', route: 'ping', returnResponse: true },
-    ...frameAccess,
+    // UpdateItem: the delivered watermark a ping may carry (`ack`) on the user's counter item.
+    ...mergeAccess(frameAccess, { tables: { notifications: ['UpdateItem'] } }),
   },
   wsDefault: {
     entry: 'functions/realtime/handlers/default.ts',

@@ -467,6 +467,44 @@ describe('ack and read state', () => {
     expect((await getItem('notifications', { userKey: `acme#${user}`, seq: 0 }))?.ackedUpTo).toBe(2);
   });
 
+  it('records the watermark a keep-alive ping carries (ack), still answering pong, and refuses one beyond the last seq', async () => {
+    const user = uniqueUser();
+    for (let index = 0; index < 3; index++) await publish('acme', user);
+    const socket = await connect('acme', user);
+    const counter = async () => (await getItem('notifications', { userKey: `acme#${user}`, seq: 0 }))?.ackedUpTo;
+    socket.send({ action: 'ping', ack: 2, id: 'p1' });
+    expect(await socket.waitFor((frame) => frame.id === 'p1')).toEqual({ type: 'pong', id: 'p1' });
+    expect(await counter()).toBe(2);
+    socket.send({ action: 'ping', ack: 1, id: 'p2' });
+    expect(await socket.waitFor((frame) => frame.id === 'p2')).toEqual({ type: 'pong', id: 'p2' });
+    socket.send({ action: 'ping', ack: 9, id: 'p3' });
+    const beyond = await socket.waitFor((frame) => frame.id === 'p3');
+    expect(beyond).toMatchObject({ type: 'error', code: 'invalid_frame' });
+    expect(beyond.message).toContain('ack: 9');
+    socket.send({ action: 'ping', ack: 'all', id: 'p4' });
+    const malformed = await socket.waitFor((frame) => frame.id === 'p4');
+    expect(malformed).toMatchObject({ type: 'error', code: 'invalid_frame' });
+    expect(malformed.message).toContain('ack');
+    expect(await counter()).toBe(2);
+    expect(socket.closed).toBeUndefined();
+  });
+
+  it("records a resume's after as the watermark, beside the replay, and ignores one beyond the last seq", async () => {
+    const user = uniqueUser();
+    for (let index = 0; index < 4; index++) await publish('acme', user);
+    const socket = await connect('acme', user);
+    const counter = async () => (await getItem('notifications', { userKey: `acme#${user}`, seq: 0 }))?.ackedUpTo;
+    socket.send({ action: 'resume', after: 0, id: 'r0' });
+    await socket.waitFor((frame) => frame.type === 'replayed' && frame.id === 'r0');
+    expect(await counter()).toBeUndefined();
+    socket.send({ action: 'resume', after: 3, id: 'r3' });
+    expect(await socket.waitFor((frame) => frame.type === 'replayed' && frame.id === 'r3')).toMatchObject({ upTo: 4, more: false, gap: false });
+    expect(await counter()).toBe(3);
+    socket.send({ action: 'resume', after: 7, id: 'r7' });
+    expect(await socket.waitFor((frame) => frame.type === 'replayed' && frame.id === 'r7')).toMatchObject({ upTo: 4, gap: true });
+    expect(await counter()).toBe(3);
+  });
+
   it('keeps the unread count exact through reads by watermark and by id', async () => {
     const user = uniqueUser();
     const token = await devToken('acme', user);

@@ -81,12 +81,7 @@ function setup(
     progress: () => undefined,
     error: (error) => record.errors.push(error.message),
   };
-  const transport = new Transport(
-    new HeraldHttp('http://herald.test', async () => 'token', fetchStub),
-    ScriptedSocket,
-    { ...DEFAULT_TIMING, ackDelayMs: 5, ...timing },
-    sink,
-  );
+  const transport = new Transport(new HeraldHttp('http://herald.test', async () => 'token', fetchStub), ScriptedSocket, { ...DEFAULT_TIMING, ...timing }, sink);
   transport.start(lastSeq);
   return { transport, record };
 }
@@ -103,8 +98,8 @@ afterEach(() => {
 });
 
 describe('client transport', () => {
-  it('resumes from lastSeq, pages while the server says more, then acks cumulatively', async () => {
-    const { transport, record } = setup(5);
+  it('resumes from lastSeq, pages while the server says more, then acks cumulatively on the next ping', async () => {
+    const { transport, record } = setup(5, undefined, { pingIntervalMs: 50 });
     running = transport;
     const socket = await openSocket();
     expect(socket.sent).toEqual([{ action: 'resume', after: 5, batch: true }]);
@@ -119,8 +114,27 @@ describe('client transport', () => {
 
     expect(record.delivered).toEqual([6, 7, 8]);
     expect(record.unread).toEqual([4, 3]);
-    await vi.waitFor(() => expect(socket.sent.filter((frame) => frame.action === 'ack')).toEqual([{ action: 'ack', upTo: 8 }]));
+    // No ack frame per delivery: the keep-alive carries the watermark once it moved, then pings bare.
+    await vi.waitFor(() => expect(socket.sent.filter((frame) => frame.action === 'ping').length).toBeGreaterThanOrEqual(2));
+    const pings = socket.sent.filter((frame) => frame.action === 'ping');
+    expect(pings[0]).toEqual({ action: 'ping', ack: 8 });
+    expect(pings.slice(1).every((frame) => frame.ack === undefined)).toBe(true);
+    expect(socket.sent.filter((frame) => frame.action === 'ack')).toEqual([]);
     expect(record.states).toEqual(['connecting', 'open']);
+  });
+
+  it("counts a resume's after as acked: pings stay bare until a delivery moves the watermark, and stop() acks with a frame", async () => {
+    const { transport } = setup(5, undefined, { pingIntervalMs: 30 });
+    running = transport;
+    const socket = await openSocket();
+    socket.receive({ type: 'replayed', upTo: 5, more: false, gap: false, unread: 0 });
+    await vi.waitFor(() => expect(socket.sent.filter((frame) => frame.action === 'ping').length).toBeGreaterThanOrEqual(2));
+    expect(socket.sent.filter((frame) => frame.action === 'ping' && frame.ack !== undefined)).toEqual([]);
+    socket.receive(push(6));
+    await vi.waitFor(() => expect(socket.sent.filter((frame) => frame.action === 'ping' && frame.ack !== undefined)).toEqual([{ action: 'ping', ack: 6 }]));
+    socket.receive(push(7));
+    transport.stop();
+    expect(socket.sent.filter((frame) => frame.action === 'ack')).toEqual([{ action: 'ack', upTo: 7 }]);
   });
 
   it('on a replay gap, stops waiting for the expired seqs and resets the view below the survivors', async () => {

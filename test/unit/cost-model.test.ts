@@ -4,10 +4,14 @@ import {
   costLines,
   dynamoItemBytes,
   HTTP_REQUEST_BYTES,
+  indexWrites,
   lambdaGbSeconds,
   meteredUnits,
   scaleUsage,
   totalUsd,
+  transactionWriteUnits,
+  type TableLayout,
+  usageAbove,
   usageAt,
   WEBSOCKET_MESSAGE_BYTES,
   writeUnits,
@@ -55,6 +59,84 @@ describe('metering units', () => {
   });
 });
 
+describe('transactional writes, billed from their items', () => {
+  // The Notifications table as lib/description/resources.ts declares it: LSI byId (keys only), sparse LSI unread (copies expiresAt).
+  const notifications: TableLayout = {
+    keys: ['userKey', 'seq'],
+    indexes: [
+      { name: 'byId', keys: ['userKey', 'id'], projection: [] },
+      { name: 'unread', keys: ['userKey', 'unreadSeq'], projection: ['expiresAt'] },
+    ],
+  };
+  const layouts: Record<string, TableLayout> = { notifications, dedupe: { keys: ['dedupeKey'], indexes: [] } };
+  const layoutOf = (table: string) => layouts[table];
+  const counter = (user: string, lastSeq: number) => ({ userKey: { S: user }, seq: { N: '0' }, lastSeq: { N: String(lastSeq) } });
+  const notification = (user: string, seq: number, extra: Record<string, { S: string }> = {}) => ({
+    userKey: { S: user },
+    seq: { N: String(seq) },
+    id: { S: `01J${user}${seq}` },
+    title: { S: 'Work order assigned' },
+    expiresAt: { N: '1790000000' },
+    unreadSeq: { N: String(seq) },
+    ...extra,
+  });
+
+  it("bills deliver()'s transaction for N users at 10 units each: counter 2, item 2, each LSI 2, dedupe 2", () => {
+    // What DynamoDB Local reported for such transactions (docs/cost.md before this meter): 4 units on
+    // notifications, 2 on each index and 2 on dedupe per call, whatever the number of users in it.
+    const users = Array.from({ length: 28 }, (_, index) => `acme#member-${index}`);
+    const actions = users.flatMap((user) => [
+      { table: 'notifications', kind: 'Update' as const, before: counter(user, 4), after: counter(user, 5) },
+      { table: 'notifications', kind: 'Put' as const, after: notification(user, 5) },
+      { table: 'dedupe', kind: 'Put' as const, after: { dedupeKey: { S: `alert:1:v1#${user}` }, id: { S: 'x' }, seq: { N: '5' } } },
+    ]);
+    const units = transactionWriteUnits(actions, layoutOf);
+    expect(Object.fromEntries(units)).toEqual({
+      notifications: 28 * 4,
+      'notifications/byId': 28 * 2,
+      'notifications/unread': 28 * 2,
+      dedupe: 28 * 2,
+    });
+    expect([...units.values()].reduce((sum, value) => sum + value, 0)).toBe(28 * 10);
+  });
+
+  it('bills an item by its started KB, an update by the larger of before and after, a delete and a condition check by the item as it was', () => {
+    const big = notification('u', 1, { body: { S: 'x'.repeat(1_500) } });
+    const units = transactionWriteUnits(
+      [
+        { table: 'dedupe', kind: 'Put', after: { dedupeKey: { S: 'k' }, body: { S: 'x'.repeat(2_100) } } },
+        { table: 'notifications', kind: 'Update', before: big, after: notification('u', 1) },
+        { table: 'notifications', kind: 'Delete', before: counter('v', 1) },
+        { table: 'dedupe', kind: 'ConditionCheck', before: { dedupeKey: { S: 'c' } } },
+        { table: 'dedupe', kind: 'ConditionCheck' },
+      ],
+      layoutOf,
+    );
+    // dedupe: 3 KB put = 6, two condition checks at the 1 KB minimum = 2 x 2; notifications: 2 KB update = 4, delete = 2.
+    expect(units.get('dedupe')).toBe(6 + 2 + 2);
+    expect(units.get('notifications')).toBe(4 + 2);
+    // The update left both index entries as they were (body is not copied into either): no index write.
+    expect(units.get('notifications/byId')).toBeUndefined();
+    expect(units.get('notifications/unread')).toBeUndefined();
+  });
+
+  it('counts index writes as DynamoDB does: added or removed 1, key changed 2, copied attribute changed 1, untouched 0', () => {
+    const [byId, unread] = notifications.indexes as [TableLayout['indexes'][0], TableLayout['indexes'][0]];
+    const unreadItem = notification('u', 3);
+    const { unreadSeq: _unreadSeq, ...readItem } = unreadItem;
+    expect(indexWrites(unread, notifications.keys, undefined, unreadItem)).toBe(1);
+    expect(indexWrites(unread, notifications.keys, unreadItem, readItem)).toBe(1);
+    expect(indexWrites(unread, notifications.keys, readItem, readItem)).toBe(0);
+    expect(indexWrites(unread, notifications.keys, unreadItem, { ...unreadItem, unreadSeq: { N: '4' } })).toBe(2);
+    expect(indexWrites(unread, notifications.keys, unreadItem, { ...unreadItem, expiresAt: { N: '1' } })).toBe(1);
+    expect(indexWrites(unread, notifications.keys, unreadItem, { ...unreadItem, title: { S: 'renamed' } })).toBe(0);
+    expect(indexWrites(byId, notifications.keys, counter('u', 1), counter('u', 2))).toBe(0);
+    expect(
+      indexWrites({ name: 'all', keys: ['userKey', 'id'], projection: 'ALL' }, notifications.keys, unreadItem, { ...unreadItem, title: { S: 'renamed' } }),
+    ).toBe(1);
+  });
+});
+
 describe('usage times price', () => {
   it('prices each line by its own unit, largest first, and sums them', () => {
     const usage = { webSocketMessages: 3_000_000, dynamoWriteRequestUnits: 1_000_000, lambdaGbSeconds: 0 };
@@ -89,6 +171,12 @@ describe('usage times price', () => {
   it('adds and scales usages line by line', () => {
     expect(addUsage({ sesEmails: 1, sqsRequests: 2 }, { sqsRequests: 3 })).toEqual({ sesEmails: 1, sqsRequests: 5 });
     expect(scaleUsage({ sesEmails: 4 }, 0.25)).toEqual({ sesEmails: 1 });
+  });
+
+  it('takes what one usage has beyond another, line by line, dropping lines at or below it', () => {
+    const pingWithAck = { webSocketMessages: 2, lambdaRequests: 1, dynamoWriteRequestUnits: 1, lambdaGbSeconds: 0.002 };
+    const ping = { webSocketMessages: 2, lambdaRequests: 1, lambdaGbSeconds: 0.003 };
+    expect(usageAbove(pingWithAck, ping)).toEqual({ dynamoWriteRequestUnits: 1 });
   });
 
   it('extrapolates a size on the line through two measured points, never below zero', () => {

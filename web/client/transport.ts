@@ -41,8 +41,6 @@ export interface Timing {
   readonly pollAfterFailures: number;
   /** How often to poll `GET /notifications` while the socket is down. @default 15_000 */
   readonly pollIntervalMs: number;
-  /** Acks are cumulative and sent this long after the last delivery. @default 200 */
-  readonly ackDelayMs: number;
   /** A socket not open by then counts as a failed attempt. @default 10_000 */
   readonly connectTimeoutMs: number;
 }
@@ -56,7 +54,6 @@ export const DEFAULT_TIMING: Timing = {
   backoffCapMs: 30_000,
   pollAfterFailures: 2,
   pollIntervalMs: 15_000,
-  ackDelayMs: 200,
   connectTimeoutMs: 10_000,
 };
 
@@ -109,15 +106,23 @@ class Link {
   private probeTimer: ReturnType<typeof setTimeout> | undefined;
   private probeAnswered: (() => void) | undefined;
 
-  constructor(readonly socket: SocketLike) {}
+  /** `pingFrame` makes each ping, when it is sent: it may carry the delivered watermark. */
+  constructor(
+    readonly socket: SocketLike,
+    private readonly pingFrame: () => ClientFrame,
+  ) {}
 
   send(frame: ClientFrame): void {
     if (this.socket.readyState === OPEN) this.socket.send(JSON.stringify(frame));
   }
 
+  private ping(): void {
+    if (this.socket.readyState === OPEN) this.socket.send(JSON.stringify(this.pingFrame()));
+  }
+
   keepAlive(timing: Timing, onDead: () => void, onOld: () => void): void {
     this.pingTimer = setInterval(() => {
-      this.send({ action: 'ping' });
+      this.ping();
       this.pongTimer ??= setTimeout(onDead, timing.pongTimeoutMs);
     }, timing.pingIntervalMs);
     this.ageTimer = setTimeout(onOld, timing.maxConnectionAgeMs);
@@ -131,7 +136,7 @@ class Link {
       this.probeTimer = this.probeAnswered = undefined;
       onDead();
     }, deadlineMs);
-    this.send({ action: 'ping' });
+    this.ping();
   }
 
   ponged(): void {
@@ -179,7 +184,7 @@ export class Transport {
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
   private polling = false;
   private pollTimer: ReturnType<typeof setTimeout> | undefined;
-  private ackTimer: ReturnType<typeof setTimeout> | undefined;
+  /** The watermark the server last heard (an `ack`, a ping's `ack`, or a resume's `after`). */
   private acked = 0;
   private refilling = false;
   private recounting = false;
@@ -225,7 +230,6 @@ export class Transport {
     this.sendAck();
     this.running = false;
     clearTimeout(this.retryTimer);
-    clearTimeout(this.ackTimer);
     clearTimeout(this.recountTimer);
     this.recountTimer = undefined;
     for (const timer of this.timers) clearTimeout(timer);
@@ -337,7 +341,7 @@ export class Transport {
     const { url } = await this.http.ticket();
     if (!this.running) throw new Error('Client stopped');
     const socket = new this.WebSocketImpl(url);
-    const link = new Link(socket);
+    const link = new Link(socket, () => this.pingFrame());
     return new Promise<Link>((resolve, reject) => {
       const timer = setTimeout(
         () => (link.dispose(1000, 'Connect timeout'), reject(new Error('WebSocket did not open in time'))),
@@ -383,6 +387,8 @@ export class Transport {
   private resume(link: Link, after: number): void {
     link.resuming = true;
     link.resumeAfter = after;
+    // The server records a resume's `after` as the watermark, as an ack.
+    this.acked = Math.max(this.acked, after);
     // Batched: a catch-up arrives packed in 32 KB `notifications` frames, not one frame per notification.
     link.send({ action: 'resume', after, batch: true });
   }
@@ -486,7 +492,6 @@ export class Transport {
     link.resumed = true;
     this.failures = 0;
     if (link === this.replacing) this.promote(link);
-    this.scheduleAck();
     if (this.sequencer.hasGap) void this.refill();
     else if (this.sequencer.lastSeq > frame.upTo) this.scheduleRecount();
   }
@@ -553,7 +558,6 @@ export class Transport {
     if (items.length === 0) return;
     this.sink.deliver(items, this.sequencer.lastSeq);
     if (!this.applyingPage && Date.now() - this.countedAt < RECOUNT_WINDOW_MS) this.scheduleRecount();
-    this.scheduleAck();
   }
 
   /**
@@ -647,11 +651,16 @@ export class Transport {
     this.pollTimer = setTimeout(() => void this.poll(), this.timing.pollIntervalMs);
   }
 
-  private scheduleAck(): void {
-    this.ackTimer ??= setTimeout(() => {
-      this.ackTimer = undefined;
-      this.sendAck();
-    }, this.timing.ackDelayMs);
+  /**
+   * Acks ride on what the client sends anyway (docs/protocol.md, "Acks"): each keep-alive ping
+   * carries the watermark when it moved, and each resume's `after` is one; an `ack` frame goes only
+   * on stop(). Nothing is shown or replayed by the watermark, so a coarse one costs no guarantee.
+   */
+  private pingFrame(): ClientFrame {
+    const upTo = this.sequencer.lastSeq;
+    if (upTo <= this.acked) return { action: 'ping' };
+    this.acked = upTo;
+    return { action: 'ping', ack: upTo };
   }
 
   private sendAck(): void {

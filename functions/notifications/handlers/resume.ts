@@ -1,10 +1,11 @@
 import { connectionDeps, notificationStoreFromEnv } from '#functions/adapters/wiring';
-import { countMetric } from '#functions/shared/instrumentation';
+import { countMetric, logger } from '#functions/shared/instrumentation';
 import { websocketAction, withId, type ActionDeps } from '#functions/realtime/action';
 import { clientFrames } from '#functions/protocol/frames';
 import { BatchPacker } from '#functions/realtime/frames';
 import { pushFrames } from '#functions/realtime/push';
 import { epochSeconds, MAX_PAGE_SIZE, readPage, RESUME_MAX_BATCHED, RESUME_MAX_NOTIFICATIONS } from '../inbox';
+import { acknowledge } from '../acks';
 import type { NotificationStore } from '../store';
 
 export interface ResumeDeps extends ActionDeps {
@@ -17,6 +18,10 @@ export interface ResumeDeps extends ActionDeps {
  * `notification` frame, the same as a live push, so the client's dedupe covers a push that races
  * the replay. With `batch: true` (the client opts in) they travel packed in `notifications`
  * frames of up to 32 KB, API Gateway's billing unit, and a resume replays more of them.
+ *
+ * `after` is what the client has: it is recorded as the delivered watermark (an ack, docs/protocol.md
+ * "Acks"), beside the replay. A client ahead of the server learns it from the replay's `gap`, so
+ * that case is not an error here, and a failed write costs the watermark, never the replay.
  */
 export function makeHandler(deps: ResumeDeps) {
   return websocketAction(clientFrames.resume, deps, async (frame, { identity, connectionId, now }) => {
@@ -26,6 +31,10 @@ export function makeHandler(deps: ResumeDeps) {
     // Batched, the whole replay is read at once (the store pages through DynamoDB's 1 MB responses):
     // two requests instead of two per hundred notifications.
     const pageSize = packer ? RESUME_MAX_BATCHED : MAX_PAGE_SIZE;
+    const acked =
+      frame.after > 0
+        ? acknowledge(deps.notifications, identity, frame.after, 'after', frame.id).catch((error: Error) => logger.warn('Resume ack not recorded', { error }))
+        : undefined;
     let after = frame.after;
     let gap = false;
     let sent = 0;
@@ -38,8 +47,9 @@ export function makeHandler(deps: ResumeDeps) {
       const frames = packer ? page.items.flatMap((item) => packer.add(item) ?? []) : page.items.map((item) => ({ type: 'notification' as const, ...item }));
       const final = !more || sent >= limit || page.items.length === 0;
       if (!final) {
-        if ((await pushFrames(deps, target, frames)) !== 'sent') return undefined;
-        continue;
+        if ((await pushFrames(deps, target, frames)) === 'sent') continue;
+        await acked;
+        return undefined;
       }
       const last = packer?.flush();
       // Counted up to the replay's end, so pushes racing the replay cannot be counted twice or
@@ -48,6 +58,7 @@ export function makeHandler(deps: ResumeDeps) {
       const [outcome, unread] = await Promise.all([
         pushFrames(deps, target, last ? [...frames, last] : frames),
         deps.notifications.countUnread(identity, epochSeconds(now), after),
+        acked,
       ]);
       if (outcome !== 'sent') return undefined;
       countMetric('Resumes');
