@@ -34,6 +34,7 @@ export const RUNBOOK = {
   deliveryContention: 'delivery-contention',
   exportRunsFailed: 'export-runs-failed',
   linkKeyRotationFailed: 'link-key-rotation-failed',
+  recordAssignmentFailures: 'record-assignment-failure-queue',
 } as const;
 export type RunbookSection = (typeof RUNBOOK)[keyof typeof RUNBOOK];
 
