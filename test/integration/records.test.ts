@@ -710,6 +710,9 @@ describe('records: one transaction per push (faults injected with SDK middleware
     fault = 'die-after-commit';
     await expect(syncPush(deps(), caller, scope, body)).rejects.toThrow('injected');
     expect(fault, 'the fault was hit').toBe('none');
+    // The committed version names its new assignee on the item, which is what the stream's filter passes on.
+    const item = await db.send(new GetCommand({ TableName: tableName('records'), Key: { pk: `${tenant}#${scope}`, sk: 'rec#inspections#insp-n' } }));
+    expect(item.Item).toMatchObject({ version: 1, assignedTo: 'ben' });
     const assigned = (items: Array<{ kind: string; data: { id: string } }>) =>
       items.filter((item) => item.kind === 'record.assigned' && item.data.id === 'insp-n');
     const inbox = await eventually(async () => {
@@ -722,18 +725,32 @@ describe('records: one transaction per push (faults injected with SDK middleware
     const retried = await syncPush(deps(), caller, scope, body);
     expect(retried.results[0]).toMatchObject({ status: 'applied', replayed: true });
 
-    // The notifier itself retried (a stream record is delivered at least once), its first attempt losing
-    // deliver()'s answer after the commit: the dedupe key per version answers the retry as a duplicate.
-    const item = await db.send(new GetCommand({ TableName: tableName('records'), Key: { pk: `${tenant}#${scope}`, sk: 'rec#inspections#insp-n' } }));
-    expect(item.Item?.assignedTo).toBe('ben');
+    await new Promise((wait) => setTimeout(wait, 300));
+    expect(assigned((await api('GET', '/notifications?after=0', tokens.ben)).body.items)).toHaveLength(1);
+  });
+
+  it('notifies once when the notifier is retried after deliver() committed and its answer was lost', async () => {
+    const { tenant, scope, tokens } = await scopeWith(['ana', 'ben']);
+    // A stream record of a version that assigned Ben, handed to the notifier as Lambda would (the runtime's own
+    // consumer never sees it: no commit made it), first with deliver()'s transaction answer lost after it committed.
+    const image = marshall({
+      pk: `${tenant}#${scope}`,
+      sk: 'rec#inspections#insp-retry',
+      collection: 'inspections',
+      id: 'insp-retry',
+      version: 3,
+      seq: 3,
+      fields: { assigneeId: 'ben' },
+      assignedTo: 'ben',
+    });
+    const event = { Records: [{ eventName: 'MODIFY', dynamodb: { SequenceNumber: '7', NewImage: image as never } }] } as never;
     const { makeHandler } = await notifierModule();
     const notifier = makeHandler(assignmentDepsOver(db));
-    const event = { Records: [{ eventName: 'INSERT', dynamodb: { SequenceNumber: '1', NewImage: marshall(item.Item) as never } }] } as never;
     fault = 'lose-answer';
     await notifier(event, {} as never).catch(() => undefined);
     expect(fault, 'the fault was hit').toBe('none');
     expect(await notifier(event, {} as never)).toEqual({ batchItemFailures: [] });
-    await new Promise((wait) => setTimeout(wait, 300));
-    expect(assigned((await api('GET', '/notifications?after=0', tokens.ben)).body.items)).toHaveLength(1);
+    const items = (await api('GET', '/notifications?after=0', tokens.ben)).body.items;
+    expect(items).toEqual([expect.objectContaining({ kind: 'record.assigned', data: { scope, collection: 'inspections', id: 'insp-retry', version: 3 } })]);
   });
 });

@@ -35,6 +35,7 @@ export function makeHandler(deps: AssignmentDeps) {
           sequenceNumber: record.dynamodb?.SequenceNumber,
           error: error instanceof z.core.$ZodError ? z.describeIssues(error) : (error as Error),
         });
+        countMetric('RecordAssignmentFailures');
         if (index === 0 && event.Records.length > 1)
           throw new Error(`Record ${record.dynamodb?.SequenceNumber} failed first in a batch of ${event.Records.length}: bisecting`);
         return { batchItemFailures: [{ itemIdentifier: record.dynamodb?.SequenceNumber ?? '' }] };
