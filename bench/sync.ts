@@ -7,7 +7,8 @@
  *   number of bare TransactWriteItems of the same items (what a push's commit writes, without the
  *   reads before it, the merge, the device row and the live fan-out after it);
  * - a push to the `change` frame on another device's socket subscribed to the scope, against a
- *   ping round trip on that same socket (the socket path alone).
+ *   ping round trip on that same socket (the socket path alone) and against a publish to the
+ *   `notification` frame on it (Herald's other write-then-push path: one read, one transaction, a post).
  * Bounded: fixed counts, every wait with a timeout. `npm run bench -- sync --quick` runs a tenth.
  */
 import { randomUUID } from 'node:crypto';
@@ -48,20 +49,27 @@ export async function benchSync(): Promise<void> {
     }
     const ana = await devToken(httpUrl, tenant, 'ana');
     const ben = await devToken(httpUrl, tenant, 'ben');
-    const call = async (token: string, method: string, path: string, body?: unknown) => {
+    const call = async (token: string, method: string, path: string, body?: unknown, expected = 200) => {
       const response = await fetch(`${httpUrl}${path}`, {
         method,
         headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
         body: body === undefined ? undefined : JSON.stringify(body),
       });
       const text = await response.text();
-      if (response.status !== 200) throw new Error(`${method} ${path}: ${response.status} ${text.slice(0, 200)}`);
+      if (response.status !== expected) throw new Error(`${method} ${path}: ${response.status} ${text.slice(0, 200)}`);
       return JSON.parse(text);
     };
 
     await pullFigures({ store, db, tenant, scope, pull: (path) => call(ana, 'GET', path) });
     await outboxFigures({ db, tenant, push: (body) => call(ana, 'POST', `/records/${scope}/push`, body), scope });
-    await liveFigures({ httpUrl, ben, scope, push: (body) => call(ana, 'POST', `/records/${scope}/push`, body) });
+    const publisher = await devToken(httpUrl, tenant, 'monitor', ['publisher']);
+    await liveFigures({
+      httpUrl,
+      ben,
+      scope,
+      push: (body) => call(ana, 'POST', `/records/${scope}/push`, body),
+      publish: (body) => call(publisher, 'POST', '/notifications', body, 202),
+    });
   } finally {
     raw.destroy();
     await runtime.stop();
@@ -244,7 +252,13 @@ async function outboxFigures(context: { db: DynamoDBDocumentClient; tenant: stri
   console.log(row('one push of 25, p99', percentile(pushSamples, 99), percentile(floorSamples, 99)));
 }
 
-async function liveFigures(context: { httpUrl: string; ben: string; scope: string; push: (body: unknown) => Promise<unknown> }): Promise<void> {
+async function liveFigures(context: {
+  httpUrl: string;
+  ben: string;
+  scope: string;
+  push: (body: unknown) => Promise<unknown>;
+  publish: (body: unknown) => Promise<unknown>;
+}): Promise<void> {
   const socket = await FrameSocket.open(await ticketUrl(context.httpUrl, context.ben));
   try {
     socket.send({ action: 'subscribe', topic: context.scope, id: 'sub' });
@@ -258,8 +272,18 @@ async function liveFigures(context: { httpUrl: string; ben: string; scope: strin
       const { at } = await socket.waitFor((frame) => frame.type === 'pong' && frame.id === id);
       if (index >= 3) pings.push(at - started);
     }
+    // The second floor: Herald's own write-then-push path, a publish to Ben until his notification frame arrives.
+    const publishes: number[] = [];
+    for (let index = 0; index < LIVE_SAMPLES + 3; index++) {
+      const title = `n${index}`;
+      const started = performance.now();
+      await context.publish({ userId: 'ben', kind: 'bench.sync', title });
+      const { at } = await socket.waitFor((frame) => frame.type === 'notification' && frame.title === title);
+      if (index >= 3) publishes.push(at - started);
+    }
     let clock: string | undefined;
     const samples: number[] = [];
+    const answers: number[] = [];
     for (let index = 0; index < LIVE_SAMPLES + 3; index++) {
       const id = `live-${index}`;
       const started = performance.now();
@@ -275,14 +299,21 @@ async function liveFigures(context: { httpUrl: string; ben: string; scope: strin
           },
         ],
       });
+      const answered = performance.now() - started;
       const { at } = await socket.waitFor((frame) => frame.type === 'change' && frame.record?.id === id);
-      if (index >= 3) samples.push(at - started);
+      if (index >= 3) {
+        samples.push(at - started);
+        answers.push(answered);
+      }
     }
     console.log(
-      `\na push to the change frame on another device's subscribed socket, ${LIVE_SAMPLES} pushes of one op; baseline = ping round trip on that socket`,
+      `\na push to the change frame on another device's subscribed socket, ${LIVE_SAMPLES} pushes of one op; baselines = a ping round trip on that socket, and POST /notifications to the notification frame on it`,
     );
-    console.log(row('push -> change frame, p50', percentile(samples, 50), percentile(pings, 50)));
-    console.log(row('push -> change frame, p99', percentile(samples, 99), percentile(pings, 99)));
+    console.log(row('push -> change frame, p50 (vs ping)', percentile(samples, 50), percentile(pings, 50)));
+    console.log(row('push -> change frame, p99 (vs ping)', percentile(samples, 99), percentile(pings, 99)));
+    console.log(row('push -> change frame, p50 (vs publish -> frame)', percentile(samples, 50), percentile(publishes, 50)));
+    console.log(row('push -> change frame, p99 (vs publish -> frame)', percentile(samples, 99), percentile(publishes, 99)));
+    console.log(row('push -> its own HTTP answer, p50 (vs publish -> frame)', percentile(answers, 50), percentile(publishes, 50)));
   } finally {
     await socket.close();
   }

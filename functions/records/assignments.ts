@@ -2,26 +2,13 @@
  * Assignment notifications, made durable by the Records table's stream (docs/sync.md,
  * "Assignment notifications"). The commit that newly assigns a record writes the assignee on the
  * record's item (`assignedTo`, on that version only); the stream's consumer notifies them through
- * deliver(), with a dedupe key per record version. So a push whose function dies after its commit
+ * deliver(), with a dedupe key per record version. Which version newly assigns is decided at the
+ * commit (sync.ts newAssignee). So a push whose function dies after its commit
  * still notifies, and a consumer retried after deliver() committed notifies once.
  */
-import type { WireRecord } from '../protocol/records';
 import type { DeliveryRequest } from '../notifications/model';
 import { logger } from '../shared/instrumentation';
 import type { MembershipStore } from '../topics/topics';
-import type { CollectionRules } from './collections';
-
-/**
- * Whom this version newly assigns: the assignee field now names someone other than before, and
- * not the person who made the change (they know). Pure; membership is checked when notifying.
- */
-export function newAssignee(record: WireRecord, previous: WireRecord | undefined, rules: CollectionRules, changedBy: string): string | undefined {
-  const field = rules.assigneeField;
-  if (field === undefined || record.deleted) return undefined;
-  const assignee = record.fields[field];
-  if (typeof assignee !== 'string' || assignee === previous?.fields[field] || assignee === changedBy) return undefined;
-  return assignee;
-}
 
 /** One committed version that assigned a record, as the stream carries it. */
 export interface AssignmentNotice {

@@ -20,8 +20,7 @@ import {
 import type { Caller } from '../shared/caller';
 import { BadRequestError, ConflictError, HeraldError, NotFoundError } from '../shared/errors';
 import type { MembershipStore } from '../topics/topics';
-import { newAssignee } from './assignments';
-import { collectionRules, type CollectionDeclarations } from './collections';
+import { collectionRules, type CollectionDeclarations, type CollectionRules } from './collections';
 import { maxClock, tick } from './hlc';
 import { applyOp } from './merge';
 
@@ -328,6 +327,19 @@ export async function deviceStatus(deps: SyncDeps, caller: Caller, scopeName: st
     latestSeq,
     openConflicts: conflicted.reduce((count, record) => count + (record.conflicts?.length ?? 0), 0),
   };
+}
+
+/**
+ * Whom this version newly assigns: the assignee field now names someone other than before, and
+ * not the person who made the change (they know). Pure; the Records stream's consumer checks
+ * membership when it notifies (assignments.ts).
+ */
+export function newAssignee(record: WireRecord, previous: WireRecord | undefined, rules: CollectionRules, changedBy: string): string | undefined {
+  const field = rules.assigneeField;
+  if (field === undefined || record.deleted) return undefined;
+  const assignee = record.fields[field];
+  if (typeof assignee !== 'string' || assignee === previous?.fields[field] || assignee === changedBy) return undefined;
+  return assignee;
 }
 
 function uniqueBy<T>(items: readonly T[], key: (item: T) => string): T[] {
