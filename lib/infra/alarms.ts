@@ -35,6 +35,7 @@ export const RUNBOOK = {
   exportRunsFailed: 'export-runs-failed',
   linkKeyRotationFailed: 'link-key-rotation-failed',
   recordAssignmentFailures: 'record-assignment-failure-queue',
+  recordStreamIteratorAge: 'record-stream-falling-behind',
 } as const;
 export type RunbookSection = (typeof RUNBOOK)[keyof typeof RUNBOOK];
 
