@@ -188,14 +188,17 @@ export async function push(deps: SyncDeps, caller: Caller, scopeName: string, bo
       continue;
     }
     const committed = writes.map((write) => write.record);
-    await deps.records.updateDevice(
-      scope,
-      caller.userId,
-      body.deviceId,
-      { lastPushAt: new Date(nowMs).toISOString(), ...(body.pending !== undefined && { pendingOps: body.pending }) },
-      expiresAt,
-    );
-    if (committed.length > 0) await deps.listeners?.changed(scope, committed);
+    // The device row is status only: the live frames need not wait for it.
+    await Promise.all([
+      deps.records.updateDevice(
+        scope,
+        caller.userId,
+        body.deviceId,
+        { lastPushAt: new Date(nowMs).toISOString(), ...(body.pending !== undefined && { pendingOps: body.pending }) },
+        expiresAt,
+      ),
+      committed.length > 0 ? deps.listeners?.changed(scope, committed) : undefined,
+    ]);
     const current = new Map(loaded.records);
     for (const record of committed) current.set(recordKey(record.collection, record.id), record);
     const records = keys.flatMap((key) => current.get(recordKey(key.collection, key.id)) ?? []);

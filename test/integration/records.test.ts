@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
-import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteMessageCommand, GetQueueUrlCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { connectionsApiGateway } from '#functions/adapters/connections-api';
@@ -728,6 +729,39 @@ describe('records: one transaction per push (faults injected with SDK middleware
     await new Promise((wait) => setTimeout(wait, 300));
     expect(assigned((await api('GET', '/notifications?after=0', tokens.ben)).body.items)).toHaveLength(1);
   });
+
+  it('sends a record version the notifier cannot read to its failure queue after the retries, and notifies the versions after it', async () => {
+    const { tenant, scope, tokens } = await scopeWith(['ana', 'ben']);
+    const sqs = new SQSClient({ endpoint: urls().sqsUrl, ...local, useQueueUrlAsEndpoint: false });
+    try {
+      const { QueueUrl } = await sqs.send(new GetQueueUrlCommand({ QueueName: 'herald-recordAssignments-failures' }));
+      // An item no commit could write: an assignment without a version.
+      await db.send(
+        new PutCommand({
+          TableName: tableName('records'),
+          Item: { pk: `${tenant}#${scope}`, sk: 'rec#inspections#poison', collection: 'inspections', id: 'poison', version: 'one', assignedTo: 'ben' },
+        }),
+      );
+      const tablet = device('tablet-p');
+      await push(tokens.ana as string, scope, tablet.id, [
+        { opId: tablet.opId(), collection: 'inspections', id: 'after-poison', base: 0, changes: { assigneeId: { clock: tablet.clock(), value: 'ben' } } },
+      ]);
+      const failure = await eventually(async () => {
+        const { Messages } = await sqs.send(new ReceiveMessageCommand({ QueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }));
+        for (const message of Messages ?? []) await sqs.send(new DeleteMessageCommand({ QueueUrl, ReceiptHandle: message.ReceiptHandle }));
+        // Lambda's on-failure record: where in the shard, not the record itself.
+        return (Messages ?? []).map((message) => JSON.parse(message.Body as string)).find((body) => body.DDBStreamBatchInfo?.batchSize === 1);
+      }, 30_000);
+      expect(failure.requestContext.condition).toBe('RetryAttemptsExhausted');
+      const inbox = await eventually(async () => {
+        const items = (await api('GET', '/notifications?after=0', tokens.ben)).body.items ?? [];
+        return items.some((item: { data: { id: string } }) => item.data.id === 'after-poison') ? items : undefined;
+      }, 30_000);
+      expect(inbox.map((item: { data: { id: string } }) => item.data.id)).toEqual(['after-poison']);
+    } finally {
+      sqs.destroy();
+    }
+  }, 60_000);
 
   it('notifies once when the notifier is retried after deliver() committed and its answer was lost', async () => {
     const { tenant, scope, tokens } = await scopeWith(['ana', 'ben']);
