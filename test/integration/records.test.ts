@@ -152,7 +152,14 @@ describe('records: push and pull', () => {
         status: { clock: benPhone.clock(), value: 'in-progress' },
         notes: { clock: benPhone.clock(), value: 'ben notes' },
         verdict: { clock: benPhone.clock(), value: 'fail' },
-        items: { clock: benPhone.clock(), upsert: [{ id: 'gauge', ok: true }] },
+        // A new element, and a note on the valve Ana is marking ok: a different field of the same element.
+        items: {
+          clock: benPhone.clock(),
+          upsert: [
+            { id: 'gauge', ok: true },
+            { id: 'valve', note: 'seal worn' },
+          ],
+        },
       },
     };
     const anaOp: ClientOp = {
@@ -180,14 +187,14 @@ describe('records: push and pull', () => {
     expect(record.version).toBe(3);
     // server-wins kept Ana's; last-writer-wins took Ana's later clock though Ben's push came last;
     // merge-by-id kept both elements (in the order of the clocks that first added them: Ben's phone
-    // runs behind); manual kept the value and recorded the conflict.
+    // runs behind) and, inside the valve, Ana's ok and Ben's note; manual kept the value and recorded the conflict.
     expect(record.fields).toEqual({
       status: 'done',
       notes: 'ana notes',
       verdict: 'pass',
       items: [
         { id: 'gauge', ok: true },
-        { id: 'valve', ok: true },
+        { id: 'valve', ok: true, note: 'seal worn' },
       ],
     });
 
