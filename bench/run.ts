@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: every benchmark, each printing its figures beside a baseline measured in the
  * same run. Absolute times drift on a shared machine; the ratios are what to compare.
- * `npm run bench -- <name>` runs one.
+ * `npm run bench -- <name>` runs one; `npm run bench -- sync --quick` runs the sync benchmark at a tenth of its sizes.
  */
 import { spawnSync } from 'node:child_process';
 import { benchAlerts } from './alerts';
@@ -12,6 +12,7 @@ import { benchFrameRate } from './frame-rate';
 import { benchLocalIam } from './local-iam';
 import { benchNotifications } from './notifications';
 import { benchRecords } from './records';
+import { benchSync } from './sync';
 
 const benchmarks: Array<[string, () => Promise<void>]> = [
   ['cold-start', benchColdStart],
@@ -22,6 +23,7 @@ const benchmarks: Array<[string, () => Promise<void>]> = [
   ['exports', benchExports],
   ['local-iam', benchLocalIam],
   ['records', benchRecords],
+  ['sync', benchSync],
 ];
 const only = process.argv[2];
 

@@ -70,7 +70,7 @@ export function dynamoRecordStore(client: DynamoDBDocumentClient, tableName: str
           },
         });
       }
-      for (const { record, expectedVersion } of commit.writes) {
+      for (const { record, expectedVersion, assignedTo } of commit.writes) {
         const conflictSince = record.conflicts?.reduce<string | undefined>(
           (oldest, conflict) => (oldest === undefined || conflict.at < oldest ? conflict.at : oldest),
           undefined,
@@ -85,6 +85,8 @@ export function dynamoRecordStore(client: DynamoDBDocumentClient, tableName: str
               ...(conflictSince !== undefined && { conflictSince }),
               // Tombstones are kept for the retention, then DynamoDB TTL removes them.
               ...(record.deleted !== undefined && { expiresAt: commit.expiresAt }),
+              // On this version only (a Put replaces the item): the stream's filter passes it to the assignment notifier.
+              ...(assignedTo !== undefined && { assignedTo }),
             },
             ConditionExpression: expectedVersion === 0 ? 'attribute_not_exists(sk)' : 'version = :version',
             ...(expectedVersion !== 0 && { ExpressionAttributeValues: { ':version': expectedVersion } }),

@@ -19,6 +19,7 @@ import { pushFrames } from '../realtime/push';
 import { tracer } from '../shared/instrumentation';
 import type { ClaimNames } from '../shared/caller';
 import { MissingConfigError, positiveIntegerEnv, requireEnv, stringListEnv } from '../shared/config';
+import type { AssignmentDeps } from '../records/assignments';
 import { parseCollectionDeclarations } from '../records/collections';
 import { liveChanges } from '../records/live';
 import type { SyncDeps } from '../records/sync';
@@ -318,18 +319,20 @@ export function syncDeps(): SyncDeps {
   };
 }
 
-/** The routes that commit changes: they also push them to the scope's subscribers and notify new assignees. */
+/** The routes that commit changes: they also push them to the scope's live subscribers. */
 export function committingSyncDeps(): SyncDeps {
   const sync = syncDeps();
-  const delivery = deliverDeps();
   return {
     ...sync,
     listeners: liveChanges({
-      ...topicEventDeps(delivery),
-      memberships: sync.memberships,
-      collections: sync.collections,
-      deliver: (requests) => deliver(delivery, requests),
+      ...topicEventDeps(),
       membersAmong: dynamoScopeMembers(documentClient(), requireEnv([environment.tables.memberships])[environment.tables.memberships]),
     }),
   };
+}
+
+/** The Records stream's assignment notifier: the scope's memberships and deliver(). */
+export function assignmentDeps(): AssignmentDeps {
+  const delivery = deliverDeps();
+  return { memberships: membershipStoreFromEnv(), deliver: (requests) => deliver(delivery, requests) };
 }

@@ -81,8 +81,24 @@ export const fieldMetaSchema = z.object({
   version: z.int(),
   by: z.string(),
   device: z.string(),
-  /** merge-by-id: each element's clock, the version that last changed it, the first clock that added it, and `removed`. */
-  items: z.optional(z.record(z.string(), z.object({ clock: z.string(), version: z.int(), added: z.string(), removed: z.optional(z.boolean()) }))),
+  /**
+   * merge-by-id: each element's latest clock, the version that last changed it, the first clock
+   * that added it, `removed` while its latest change is a removal, the latest removal's clock
+   * (`removal`: older upserts are superseded) and each of its fields' clocks (`fields`).
+   */
+  items: z.optional(
+    z.record(
+      z.string(),
+      z.object({
+        clock: z.string(),
+        version: z.int(),
+        added: z.string(),
+        removed: z.optional(z.boolean()),
+        removal: z.optional(z.string()),
+        fields: z.optional(z.record(z.string(), z.string())),
+      }),
+    ),
+  ),
 });
 export type FieldMeta = z.infer<typeof fieldMetaSchema>;
 

@@ -234,10 +234,14 @@ function checkChangeShape(field: string, change: FieldChange, strategy: string):
 }
 
 /**
- * Arrays of objects with ids, merged per element: each upsert or removal carries the change's
- * clock and the later clock wins per element; removals stay as element tombstones so an older
- * upsert arriving late cannot bring an element back. Order: by the first clock that added each
- * element, then id, which every arrival order agrees on.
+ * Arrays of objects with ids, merged per element and, inside an element, per field: each upsert or
+ * removal carries its change's clock; an upserted field takes effect if its clock is later than
+ * the field's, so two devices editing different fields of one element both survive. A removal is
+ * kept as the element's `removal` clock: fields older than it are gone, and an upsert older than
+ * it is superseded, so a late upsert cannot bring a removed element back; one later than it makes
+ * the element live again with that upsert's fields. The element exists while its latest change is
+ * an upsert. Order: by the first clock that added each element, then id. Every one of these is a
+ * function of the set of changes, so every arrival order agrees (the property test checks it).
  */
 function mergeElements(
   stored: unknown,
@@ -252,27 +256,93 @@ function mergeElements(
   const items: NonNullable<FieldMeta['items']> = { ...meta?.items };
   let changedAny = false;
   let supersededAny = false;
-  const consider = (id: string, apply: () => void, removed: boolean) => {
+  const clock = change.clock;
+
+  const stateOf = (id: string) => {
     const previous = items[id];
-    const added = previous === undefined || change.clock < previous.added ? change.clock : previous.added;
-    if (previous === undefined || change.clock > previous.clock) {
-      apply();
-      items[id] = { clock: change.clock, version, added, ...(removed && { removed: true }) };
+    const current = elements.get(id);
+    // Metadata written before per-field merging has no field clocks: each field then carries the element's clock.
+    const removal = previous?.removal ?? (previous?.removed ? previous.clock : undefined);
+    const fieldClocks: Record<string, string> =
+      previous?.fields !== undefined
+        ? { ...previous.fields }
+        : Object.fromEntries(Object.keys(current ?? {}).flatMap((name) => (name === 'id' || previous === undefined ? [] : [[name, previous.clock]])));
+    const added = previous === undefined || clock < previous.added ? clock : previous.added;
+    return { previous, current, removal, fieldClocks, added };
+  };
+  const record = (id: string, state: ReturnType<typeof stateOf>, latest: string, live: boolean) => {
+    items[id] = {
+      clock: latest,
+      version,
+      added: state.added,
+      ...(!live && { removed: true }),
+      ...(state.removal !== undefined && { removal: state.removal }),
+      ...(Object.keys(state.fieldClocks).length > 0 && { fields: state.fieldClocks }),
+    };
+    changedAny = true;
+  };
+  const onlyMovesEarlier = (id: string, state: ReturnType<typeof stateOf>) => {
+    // Older than what the element has: only its first-added clock (its place in the order) can move earlier.
+    supersededAny = true;
+    if (state.previous !== undefined && state.added !== state.previous.added) {
+      items[id] = { ...state.previous, added: state.added };
       changedAny = true;
-    } else {
-      // Older than what the element has: only its first-added clock (its place in the order) can move earlier.
-      if (added !== previous.added) {
-        items[id] = { ...previous, added };
-        changedAny = true;
-      }
-      supersededAny = true;
     }
   };
-  for (const element of change.upsert ?? []) {
-    const id = element.id as string;
-    consider(id, () => elements.set(id, element as Element), false);
+
+  for (const upsert of change.upsert ?? []) {
+    const id = upsert.id as string;
+    const state = stateOf(id);
+    if (state.removal !== undefined && clock < state.removal) {
+      onlyMovesEarlier(id, state);
+      continue;
+    }
+    const next: Element = { ...(state.current ?? { id }) };
+    let applied = false;
+    for (const [name, value] of Object.entries(upsert)) {
+      if (name === 'id') continue;
+      const fieldClock = state.fieldClocks[name];
+      if (fieldClock === undefined || clock > fieldClock) {
+        next[name] = value;
+        state.fieldClocks[name] = clock;
+        applied = true;
+      } else supersededAny = true;
+    }
+    const latest = state.previous === undefined || clock > state.previous.clock ? clock : state.previous.clock;
+    if (!applied && state.current !== undefined && latest !== clock) {
+      onlyMovesEarlier(id, state);
+      continue;
+    }
+    elements.set(id, next);
+    record(id, state, latest, true);
   }
-  for (const id of change.remove ?? []) consider(id, () => elements.delete(id), true);
+
+  for (const id of change.remove ?? []) {
+    const state = stateOf(id);
+    if (state.removal !== undefined && clock < state.removal) {
+      onlyMovesEarlier(id, state);
+      continue;
+    }
+    state.removal = clock;
+    const latest = state.previous === undefined || clock > state.previous.clock ? clock : state.previous.clock;
+    const live = latest !== clock;
+    if (live) {
+      // An upsert later than this removal keeps the element; what it had from before the removal goes.
+      supersededAny = true;
+      const kept: Element = { id };
+      for (const [name, value] of Object.entries(state.current ?? {})) {
+        const fieldClock = state.fieldClocks[name];
+        if (name !== 'id' && fieldClock !== undefined && fieldClock > clock) kept[name] = value;
+      }
+      for (const [name, fieldClock] of Object.entries(state.fieldClocks)) if (fieldClock < clock) delete state.fieldClocks[name];
+      elements.set(id, kept);
+    } else {
+      elements.delete(id);
+      state.fieldClocks = {};
+    }
+    record(id, state, latest, live);
+  }
+
   const value = [...elements.values()].sort((a, b) => {
     const addedA = items[a.id]?.added ?? '';
     const addedB = items[b.id]?.added ?? '';

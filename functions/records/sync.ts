@@ -20,7 +20,7 @@ import {
 import type { Caller } from '../shared/caller';
 import { BadRequestError, ConflictError, HeraldError, NotFoundError } from '../shared/errors';
 import type { MembershipStore } from '../topics/topics';
-import { collectionRules, type CollectionDeclarations } from './collections';
+import { collectionRules, type CollectionDeclarations, type CollectionRules } from './collections';
 import { maxClock, tick } from './hlc';
 import { applyOp } from './merge';
 
@@ -31,10 +31,15 @@ export interface Scope {
 
 export const recordKey = (collection: string, id: string) => `${collection}/${id}`;
 
-/** A record to write in a commit: `expectedVersion` 0 for one that must not exist yet. */
+/**
+ * A record to write in a commit: `expectedVersion` 0 for one that must not exist yet;
+ * `assignedTo` the user this version newly assigns, written on the item for the stream's
+ * consumer to notify (assignments.ts).
+ */
 export interface RecordWrite {
   readonly record: WireRecord;
   readonly expectedVersion: number;
+  readonly assignedTo?: string;
 }
 
 export interface DeviceRow {
@@ -69,9 +74,9 @@ export interface RecordStore {
   device(scope: Scope, userId: string, deviceId: string): Promise<DeviceRow | undefined>;
 }
 
-/** Where committed changes go besides the table: live frames to the scope's subscribers, an assignee's notification. */
+/** Where committed changes go besides the table: live frames to the scope's subscribers (live.ts). */
 export interface ChangeListeners {
-  changed(scope: Scope, records: readonly WireRecord[], previous: ReadonlyMap<string, WireRecord>, caller: Caller): Promise<void>;
+  changed(scope: Scope, records: readonly WireRecord[]): Promise<void>;
 }
 
 export interface SyncDeps {
@@ -159,12 +164,15 @@ export async function push(deps: SyncDeps, caller: Caller, scopeName: string, bo
       deviceId: body.deviceId,
       nowMs,
     });
-    const writes = [...batch.touched.values()].map(
-      (record, index): RecordWrite => ({
+    const writes = [...batch.touched.values()].map((record, index): RecordWrite => {
+      const previous = loaded.records.get(recordKey(record.collection, record.id));
+      const assignedTo = newAssignee(record, previous, collectionRules(deps.collections, record.collection), caller.userId);
+      return {
         record: { ...record, seq: loaded.lastSeq + index + 1 },
-        expectedVersion: loaded.records.get(recordKey(record.collection, record.id))?.version ?? 0,
-      }),
-    );
+        expectedVersion: previous?.version ?? 0,
+        ...(assignedTo !== undefined && { assignedTo }),
+      };
+    });
     const expiresAt = Math.floor((nowMs + deps.retentionDays * DAY_MS) / 1000);
     const outcome =
       writes.length === 0 && batch.answers.length === 0
@@ -180,14 +188,17 @@ export async function push(deps: SyncDeps, caller: Caller, scopeName: string, bo
       continue;
     }
     const committed = writes.map((write) => write.record);
-    await deps.records.updateDevice(
-      scope,
-      caller.userId,
-      body.deviceId,
-      { lastPushAt: new Date(nowMs).toISOString(), ...(body.pending !== undefined && { pendingOps: body.pending }) },
-      expiresAt,
-    );
-    if (committed.length > 0) await deps.listeners?.changed(scope, committed, loaded.records, caller);
+    // The device row is status only: the live frames need not wait for it.
+    await Promise.all([
+      deps.records.updateDevice(
+        scope,
+        caller.userId,
+        body.deviceId,
+        { lastPushAt: new Date(nowMs).toISOString(), ...(body.pending !== undefined && { pendingOps: body.pending }) },
+        expiresAt,
+      ),
+      committed.length > 0 ? deps.listeners?.changed(scope, committed) : undefined,
+    ]);
     const current = new Map(loaded.records);
     for (const record of committed) current.set(recordKey(record.collection, record.id), record);
     const records = keys.flatMap((key) => current.get(recordKey(key.collection, key.id)) ?? []);
@@ -289,9 +300,10 @@ export async function resolveConflict(
       updatedAt: at,
       updatedBy: caller.userId,
     };
+    const assignedTo = newAssignee(record, current, collectionRules(deps.collections, collection), caller.userId);
     const outcome = await deps.records.commit(scope, {
       expectedLastSeq: loaded.lastSeq,
-      writes: [{ record, expectedVersion: current.version }],
+      writes: [{ record, expectedVersion: current.version, ...(assignedTo !== undefined && { assignedTo }) }],
       answers: [],
       expiresAt: Math.floor((nowMs + deps.retentionDays * DAY_MS) / 1000),
     });
@@ -299,7 +311,7 @@ export async function resolveConflict(
       await (deps.sleep ?? delay)(Math.random() * 20 * 2 ** attempt);
       continue;
     }
-    await deps.listeners?.changed(scope, [record], loaded.records, caller);
+    await deps.listeners?.changed(scope, [record]);
     return record;
   }
   throw new HeraldError(503, 'contention', 'The scope changed too often while resolving; try again');
@@ -318,6 +330,19 @@ export async function deviceStatus(deps: SyncDeps, caller: Caller, scopeName: st
     latestSeq,
     openConflicts: conflicted.reduce((count, record) => count + (record.conflicts?.length ?? 0), 0),
   };
+}
+
+/**
+ * Whom this version newly assigns: the assignee field now names someone other than before, and
+ * not the person who made the change (they know). Pure; the Records stream's consumer checks
+ * membership when it notifies (assignments.ts).
+ */
+export function newAssignee(record: WireRecord, previous: WireRecord | undefined, rules: CollectionRules, changedBy: string): string | undefined {
+  const field = rules.assigneeField;
+  if (field === undefined || record.deleted) return undefined;
+  const assignee = record.fields[field];
+  if (typeof assignee !== 'string' || assignee === previous?.fields[field] || assignee === changedBy) return undefined;
+  return assignee;
 }
 
 function uniqueBy<T>(items: readonly T[], key: (item: T) => string): T[] {

@@ -13,10 +13,10 @@ const syncAccess: Access = {
 /**
  * Writing a batch: the counter, the records and the op answers read in one consistent
  * BatchGetItem, written in one transaction (Put of records and answers, Update of the counter);
- * the device row updated; the change pushed to the scope's live subscribers who are still members, and a new assignee
- * notified through deliver().
+ * the device row updated; the change pushed to the scope's live subscribers who are still members.
+ * A new assignee is notified from the Records stream (notifyRecordAssignees), not from here.
  */
-const commitAccess = mergeAccess(syncAccess, topicEventAccess, deliverAccess, {
+const commitAccess = mergeAccess(syncAccess, topicEventAccess, {
   // Memberships again for the subscribers (BatchGetItem): a user who left the scope gets no more frames.
   tables: { records: ['BatchGetItem', 'PutItem', 'UpdateItem'], memberships: ['BatchGetItem'] },
 });
@@ -52,5 +52,24 @@ export const recordsFunctions = {
     description: "A device's sync status in a scope: last pull, last push, pending ops, open conflicts",
     trigger: { kind: 'http', method: 'GET', path: '/records/{scope}/devices/{deviceId}', auth: 'jwt' },
     ...mergeAccess(syncAccess, { tables: { records: ['GetItem', 'QueryIndex'] } }),
+  },
+  notifyRecordAssignees: {
+    entry: 'functions/records/handlers/notify-assignees.ts',
+    description: 'Notifies the member a committed record version newly assigned, from the Records stream, once per version',
+    trigger: {
+      kind: 'stream',
+      table: 'records',
+      batchSize: 25,
+      retryAttempts: 5,
+      maxRecordAgeSeconds: 3_600,
+      bisectBatchOnError: true,
+      startingPosition: 'LATEST',
+      onFailure: 'recordAssignments',
+      // Only a version that newly assigned someone carries assignedTo (functions/records/assignments.ts);
+      // other record changes, op answers, counters, device rows and TTL deletions invoke nothing.
+      filterPatterns: [{ eventName: ['INSERT', 'MODIFY'], dynamodb: { NewImage: { assignedTo: { S: [{ exists: true }] } } } }],
+    },
+    // The assignee's membership of the scope, then deliver() with a dedupe key per record version.
+    ...mergeAccess(deliverAccess, { tables: { memberships: ['GetItem'] } }),
   },
 } as const satisfies Record<string, FunctionSpec>;

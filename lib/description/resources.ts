@@ -172,7 +172,8 @@ export const tables = {
    * (`rec#<collection>#<id>`), the scope's change counter, the answer to each op id, and each
    * device's sync status (docs/sync.md, "Data"). `bySeq` orders records by their latest change seq
    * for pulls; `conflicts` is sparse, only records with an open conflict carry `conflictSince`.
-   * Tombstones, op answers and device rows expire after the retention.
+   * Tombstones, op answers and device rows expire after the retention. The stream (new images)
+   * carries versions that newly assign someone (`assignedTo`) to the assignment notifier.
    */
   records: {
     envVar: environment.tables.records,
@@ -183,6 +184,7 @@ export const tables = {
       { name: 'conflicts', sortKey: { name: 'conflictSince', type: 'S' }, include: RECORD_ATTRIBUTES },
     ],
     ttlAttribute: 'expiresAt',
+    stream: 'NEW_IMAGE',
   },
 } as const satisfies Record<string, TableSpec>;
 
@@ -217,6 +219,8 @@ export const queues = {
 export const failureQueues = {
   /** Alert changes the fan-out could not deliver after its retries (Lambda's on-failure records). */
   alertFanout: { envVar: 'ALERT_FANOUT_FAILURES_QUEUE_URL' },
+  /** Record assignments the notifier could not deliver after its retries. */
+  recordAssignments: { envVar: 'RECORD_ASSIGNMENT_FAILURES_QUEUE_URL' },
 } as const satisfies Record<string, FailureQueueSpec>;
 
 export const buckets = {

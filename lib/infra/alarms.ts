@@ -34,6 +34,8 @@ export const RUNBOOK = {
   deliveryContention: 'delivery-contention',
   exportRunsFailed: 'export-runs-failed',
   linkKeyRotationFailed: 'link-key-rotation-failed',
+  recordAssignmentFailures: 'record-assignment-failure-queue',
+  recordStreamIteratorAge: 'record-stream-falling-behind',
 } as const;
 export type RunbookSection = (typeof RUNBOOK)[keyof typeof RUNBOOK];
 

@@ -1,8 +1,7 @@
 import { Duration, type CfnResource } from 'aws-cdk-lib';
 import { MathExpression, type Alarm } from 'aws-cdk-lib/aws-cloudwatch';
 import type { Table } from 'aws-cdk-lib/aws-dynamodb';
-import { FilterCriteria, StartingPosition, type Function as LambdaFunction, type IEventSourceDlq } from 'aws-cdk-lib/aws-lambda';
-import { DynamoEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import { StartingPosition, type Function as LambdaFunction } from 'aws-cdk-lib/aws-lambda';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import { DeduplicationScope, FifoThroughputLimit, Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import type { IGrantable } from 'aws-cdk-lib/aws-iam';
@@ -10,6 +9,7 @@ import { Construct } from 'constructs';
 import { DEAD_LETTER_VISIBILITY_SECONDS, functions, queues } from '../description';
 import { alarmAtLeast, COUNT_EACH_MINUTE, EACH_MINUTE, RUNBOOK } from './alarms';
 import { acknowledge } from './nag';
+import { readStreamInto } from './stream-source';
 import { InvalidPropsError, requireInteger, withDefaults } from './support';
 
 export interface AlertFanoutProps {
@@ -180,35 +180,7 @@ export class AlertFanout extends Construct {
   /** Maps the Alerts stream to `handler`, with partial batch responses and the failure queue as on-failure destination. */
   public fanOutWith(handler: LambdaFunction, options: FanoutOptions = {}): void {
     if (this.handler) throw new InvalidPropsError(this, 'handler', `is ${this.handler.node.path} already; the Alerts stream has one fan-out.`);
-    const merged = withDefaults(FANOUT_DEFAULTS, options);
-    requireInteger(this, 'batchSize', merged.batchSize, 1, 10_000);
-    requireInteger(this, 'retryAttempts', merged.retryAttempts, 0, 10_000);
-    requireInteger(this, 'maxRecordAge (seconds)', merged.maxRecordAge.toSeconds(), 60, 604_800);
     this.handler = handler;
-    handler.addEventSource(
-      new DynamoEventSource(this.alertsTable, {
-        startingPosition: merged.startingPosition,
-        batchSize: merged.batchSize,
-        retryAttempts: merged.retryAttempts,
-        maxRecordAge: merged.maxRecordAge,
-        bisectBatchOnError: merged.bisectBatchOnError,
-        reportBatchItemFailures: true,
-        onFailure: sendOnlyDestination(this.failureQueue),
-        filters: merged.filterPatterns.map((pattern) => FilterCriteria.filter(pattern as Record<string, unknown>)),
-      }),
-    );
+    readStreamInto(this, this.alertsTable, this.failureQueue, handler, withDefaults(FANOUT_DEFAULTS, options));
   }
-}
-
-/**
- * An on-failure destination whose grant is SendMessage alone (SqsDlq grants GetQueueAttributes and
- * GetQueueUrl too, which Lambda does not call to send a record there).
- */
-function sendOnlyDestination(queue: Queue): IEventSourceDlq {
-  return {
-    bind: (_, target) => {
-      queue.grant(target, 'sqs:SendMessage');
-      return { destination: queue.queueArn };
-    },
-  };
 }

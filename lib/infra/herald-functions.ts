@@ -1,6 +1,7 @@
 import { Duration } from 'aws-cdk-lib';
 import { StartingPosition, type Function as LambdaFunction } from 'aws-cdk-lib/aws-lambda';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { Table } from 'aws-cdk-lib/aws-dynamodb';
 import { Construct } from 'constructs';
 import { CONNECTION_TTL_SECONDS, TICKET_TTL_SECONDS } from '../config';
 import {
@@ -19,6 +20,7 @@ import type { AlertFanout } from './alert-fanout';
 import { HeraldFunction, type FunctionResources } from './herald-function';
 import type { HttpApiAndIdentity } from './http-api-and-identity';
 import type { RecordsSync } from './records-sync';
+import type { StreamReadOptions } from './stream-source';
 import { InvalidPropsError, pascal, requireInteger, requireMatch, withDefaults } from './support';
 
 type QueueTrigger = Extract<Trigger, { kind: 'queue' }>;
@@ -28,7 +30,7 @@ export interface HeraldFunctionsProps extends FunctionResources {
   readonly httpApi: HttpApiAndIdentity;
   /** Reads the Alerts stream into the function with a `stream` trigger. */
   readonly alertFanout: AlertFanout;
-  /** The record collections and retention the sync functions read. */
+  /** The record collections and retention the sync functions read; its Records stream feeds the function whose failure queue is `recordAssignments`. */
   readonly records: RecordsSync;
   /**
    * Browser origins the $connect authorizer accepts.
@@ -142,7 +144,11 @@ export class HeraldFunctions extends Construct {
     ) as Record<FunctionName, HeraldFunction>;
 
     // Triggers come after every function exists: $connect needs the authorizer function.
-    const streamOwners: Record<FailureQueueName, AlertFanout> = { alertFanout: merged.alertFanout };
+    // Each stream consumer belongs to the capability that owns its failure queue.
+    const streamOwners: Record<FailureQueueName, { table: Table; readWith: (fn: LambdaFunction, options: StreamReadOptions) => void }> = {
+      alertFanout: { table: alertFanout.alertsTable, readWith: (fn, options) => alertFanout.fanOutWith(fn, options) },
+      recordAssignments: { table: merged.records.recordsTable, readWith: (fn, options) => merged.records.notifyAssigneesWith(fn, options) },
+    };
     const queueConsumers: Record<QueueName, (fn: LambdaFunction, trigger: QueueTrigger) => void> = {
       exports: (fn, trigger) =>
         trigger.from === 'deadLetter'
@@ -181,20 +187,20 @@ export class HeraldFunctions extends Construct {
           break;
         case 'stream': {
           const owner = streamOwners[trigger.onFailure];
-          if (owner.alertsTable !== data.tables[trigger.table]) {
+          if (owner.table !== data.tables[trigger.table]) {
             throw new InvalidPropsError(
               this,
-              'alertFanout',
-              `reads ${owner.alertsTable.node.path}, but function ${name} is triggered by the stream of table ${trigger.table}.`,
+              trigger.onFailure,
+              `reads ${owner.table.node.path}, but function ${name} is triggered by the stream of table ${trigger.table}.`,
             );
           }
-          owner.fanOutWith(fn, {
+          owner.readWith(fn, {
             batchSize: trigger.batchSize,
             retryAttempts: trigger.retryAttempts,
             maxRecordAge: Duration.seconds(trigger.maxRecordAgeSeconds),
             bisectBatchOnError: trigger.bisectBatchOnError,
             startingPosition: StartingPosition[trigger.startingPosition],
-            filterPatterns: trigger.filterPatterns,
+            filterPatterns: trigger.filterPatterns ?? [],
           });
           break;
         }

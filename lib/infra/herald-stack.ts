@@ -52,7 +52,7 @@ export class HeraldStack extends Stack {
   public readonly exports: ScheduledExports;
   /** The Alerts stream's failure queue and alarm. */
   public readonly alertFanout: AlertFanout;
-  /** The record collections and their retention (offline-first sync). */
+  /** The record collections and their retention (offline-first sync), and the assignment notifier's failure queue and alarm. */
   public readonly records: RecordsSync;
   /** The WebSocket API and its stage `live`. */
   public readonly realtimeApi: RealtimeApi;
@@ -110,6 +110,7 @@ export class HeraldStack extends Stack {
       recordsTable: this.data.tables.records,
       collections: config.recordCollections,
       retentionDays: config.recordRetentionDays,
+      alarmTopic,
     });
     this.realtimeApi = new RealtimeApi(this, kept('RealtimeApi'), { throttle, accessLogRetention: logRetention });
     this.httpApi = new HttpApiAndIdentity(this, kept('HttpApiAndIdentity'), {
@@ -175,7 +176,7 @@ export class HeraldStack extends Stack {
       tables: this.data.tables,
       queues: { exports: this.exports.queue, alertChunks: this.alertFanout.chunkQueue },
       deadLetterQueues: { exports: this.exports.deadLetterQueue, alertChunks: this.alertFanout.chunkDeadLetterQueue },
-      failureQueues: { alertFanout: this.alertFanout.failureQueue },
+      failureQueues: { alertFanout: this.alertFanout.failureQueue, recordAssignments: this.records.assignmentFailureQueue },
       buckets: { exports: this.exports.bucket },
       functions: this.functions.functions,
     };

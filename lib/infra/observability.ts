@@ -50,7 +50,7 @@ export const THRESHOLDS = {
   lambdaErrors: 3,
   /** Throttled invocations of one function: the account's concurrency ran out. */
   lambdaThrottles: 1,
-  /** Age of the newest record the fan-out read, in ms, three minutes running. */
+  /** Age of the newest record a stream consumer (the alert fan-out, the record assignment notifier) read, in ms, three minutes running. */
   iteratorAgeMs: 120_000,
   /** WebSocket integration or execution errors. */
   webSocketErrors: 5,
@@ -163,6 +163,20 @@ export class Observability extends Construct {
         `The alert fan-out has read the Alerts stream ${THRESHOLDS.iteratorAgeMs / 1000} s or more behind for 3 minutes`,
         RUNBOOK.streamIteratorAge,
         iteratorAge,
+        THRESHOLDS.iteratorAgeMs,
+        topic,
+        { evaluationPeriods: 3 },
+      ),
+    );
+
+    // The Records stream: how far behind assignment notifications are.
+    add(
+      alarmAtLeast(
+        this,
+        'RecordStreamIteratorAgeAlarm',
+        `The record assignment notifier has read the Records stream ${THRESHOLDS.iteratorAgeMs / 1000} s or more behind for 3 minutes`,
+        RUNBOOK.recordStreamIteratorAge,
+        functions.notifyRecordAssignees.function.metric('IteratorAge', { period: Duration.minutes(1), statistic: 'Maximum' }),
         THRESHOLDS.iteratorAgeMs,
         topic,
         { evaluationPeriods: 3 },

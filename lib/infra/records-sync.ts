@@ -1,10 +1,19 @@
+import { Duration, type CfnResource } from 'aws-cdk-lib';
+import type { Alarm } from 'aws-cdk-lib/aws-cloudwatch';
 import type { Table } from 'aws-cdk-lib/aws-dynamodb';
+import { StartingPosition, type Function as LambdaFunction } from 'aws-cdk-lib/aws-lambda';
+import type { ITopic } from 'aws-cdk-lib/aws-sns';
+import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { parseCollectionDeclarations, type CollectionDeclarations } from '../../functions/records/collections';
+import { functions } from '../description';
+import { alarmAtLeast, COUNT_EACH_MINUTE, RUNBOOK } from './alarms';
+import { acknowledge } from './nag';
+import { readStreamInto, type StreamReadOptions } from './stream-source';
 import { InvalidPropsError, requireInteger, withDefaults } from './support';
 
 export interface RecordsSyncProps {
-  /** The table records, their change counter, op answers and device rows live in (HeraldData's `records`). */
+  /** The table records, their change counter, op answers and device rows live in (HeraldData's `records`); its stream feeds the assignment notifier. */
   readonly recordsTable: Table;
   /**
    * Collections and each field's merge strategy (docs/sync.md, "Declaring a collection").
@@ -16,20 +25,41 @@ export interface RecordsSyncProps {
    * @default 30
    */
   readonly retentionDays?: number;
+  /**
+   * SNS topic the assignment failure alarm notifies.
+   * @default none: the alarm only changes state
+   */
+  readonly alarmTopic?: ITopic;
 }
 
 const DEFAULTS = { collections: {}, retentionDays: 30 } satisfies Partial<RecordsSyncProps>;
+const described = functions.notifyRecordAssignees.trigger;
+/** How the Records stream is read; the defaults are the notifyRecordAssignees trigger of lib/description/. */
+const NOTIFY_DEFAULTS = {
+  batchSize: described.batchSize,
+  retryAttempts: described.retryAttempts,
+  maxRecordAge: Duration.seconds(described.maxRecordAgeSeconds),
+  bisectBatchOnError: described.bisectBatchOnError,
+  startingPosition: StartingPosition[described.startingPosition],
+  filterPatterns: described.filterPatterns,
+} satisfies StreamReadOptions;
 
 /**
- * Offline-first records sync, apart from its functions: the records table it works on, and the
- * deployment's collection declarations and retention, validated here so a bad declaration fails
- * synth. `HeraldFunctions` gives the
- * sync functions these as settings and attaches them to the HTTP API.
+ * Offline-first records sync, apart from its HTTP functions: the records table it works on, the
+ * deployment's collection declarations and retention (validated here, so a bad declaration fails
+ * synth), and the durable assignment notifications: the table's stream mapped to the notifier,
+ * the queue where the mapping records what it gave up on, and an alarm on each arrival there.
+ * `HeraldFunctions` gives the sync functions these as settings and attaches them.
  */
 export class RecordsSync extends Construct {
   public readonly recordsTable: Table;
   public readonly collections: CollectionDeclarations;
   public readonly retentionDays: number;
+  /** Descriptions of stream records the assignment notifier gave up on. Nothing consumes it. */
+  public readonly assignmentFailureQueue: Queue;
+  /** Fires in each minute a record description arrives in the failure queue. */
+  public readonly assignmentFailureAlarm: Alarm;
+  private notifier?: LambdaFunction;
 
   constructor(scope: Construct, id: string, props: RecordsSyncProps) {
     super(scope, id);
@@ -37,8 +67,42 @@ export class RecordsSync extends Construct {
     requireInteger(this, 'retentionDays', merged.retentionDays, 1, 365);
     const parsed = parseCollectionDeclarations(JSON.stringify(merged.collections));
     if (!parsed.ok) throw new InvalidPropsError(this, 'collections', `is not a valid declaration: ${parsed.problem}.`);
+    if (merged.recordsTable.tableStreamArn === undefined) {
+      throw new InvalidPropsError(this, 'recordsTable', `is ${merged.recordsTable.node.path}, which has no stream; assignment notifications read it.`);
+    }
     this.recordsTable = merged.recordsTable;
     this.collections = parsed.value;
     this.retentionDays = merged.retentionDays;
+
+    this.assignmentFailureQueue = new Queue(this, 'AssignmentFailureQueue', {
+      encryption: QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+    acknowledge(
+      this.assignmentFailureQueue.node.defaultChild as CfnResource,
+      'SQS3',
+      'This queue is where the notifyRecordAssignees stream event source records what it gave up on; nothing consumes it, so a DLQ of its own would never receive anything.',
+    );
+    // Arrivals, not messages visible: nothing consumes this queue (see AlertFanout's failure alarm).
+    this.assignmentFailureAlarm = alarmAtLeast(
+      this,
+      'AssignmentFailureAlarm',
+      'The notifyRecordAssignees stream event source gave up on record versions and described them in its failure queue',
+      RUNBOOK.recordAssignmentFailures,
+      this.assignmentFailureQueue.metricNumberOfMessagesSent(COUNT_EACH_MINUTE),
+      1,
+      merged.alarmTopic,
+    );
+    this.node.addValidation({
+      validate: () => (this.notifier ? [] : ['RecordsSync has no assignment notifier: call notifyAssigneesWith(handler) so the Records stream is read.']),
+    });
+  }
+
+  /** Maps the Records stream to `handler`, with partial batch responses and the failure queue as on-failure destination. */
+  public notifyAssigneesWith(handler: LambdaFunction, options: Partial<StreamReadOptions> = {}): void {
+    if (this.notifier) throw new InvalidPropsError(this, 'handler', `is ${this.notifier.node.path} already; the Records stream has one notifier.`);
+    this.notifier = handler;
+    readStreamInto(this, this.recordsTable, this.assignmentFailureQueue, handler, withDefaults(NOTIFY_DEFAULTS, options));
   }
 }

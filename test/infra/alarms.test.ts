@@ -117,7 +117,7 @@ describe('the alarms', () => {
     expect(onVisible[0]).toMatchObject({ Threshold: 1, ComparisonOperator: 'GreaterThanOrEqualToThreshold' });
   });
 
-  it("alarms on the exports queue's and its DLQ's oldest message, and on the fan-out's iterator age", () => {
+  it("alarms on the exports queue's and its DLQ's oldest message, and on the stream consumers' iterator age", () => {
     const [queueId] = resourcesOf(template, 'AWS::SQS::Queue').find(([id]) => /ExportsQueue[0-9A-F]{8}$/.test(id))!;
     const [dlqId] = resourcesOf(template, 'AWS::SQS::Queue').find(([id]) => id.includes('ExportsDeadLetterQueue'))!;
     expect(alarmsOn(template, 'AWS/SQS', 'ApproximateAgeOfOldestMessage', 'QueueName', queueId)).toEqual([
@@ -131,6 +131,14 @@ describe('the alarms', () => {
     );
     expect(alarmsOn(template, 'AWS/Lambda', 'IteratorAge', 'FunctionName', fanoutId)).toEqual([
       expect.objectContaining({ Statistic: 'Maximum', EvaluationPeriods: 3 }),
+    ]);
+    const notifierId = logicalIdOf(
+      template,
+      'AWS::Lambda::Function',
+      (p) => p.Description === functionSpecs().find(([n]) => n === 'notifyRecordAssignees')![1].description,
+    );
+    expect(alarmsOn(template, 'AWS/Lambda', 'IteratorAge', 'FunctionName', notifierId)).toEqual([
+      expect.objectContaining({ Statistic: 'Maximum', EvaluationPeriods: 3, AlarmDescription: expect.stringContaining('record-stream-falling-behind') }),
     ]);
   });
 

@@ -24,7 +24,7 @@ function statementsOf(name: keyof typeof functions): Statement[] {
 const tableArn = (statement: Statement) => JSON.stringify(statement.Resource);
 
 describe('least privilege in the template', () => {
-  it('grants no Scan, BatchWriteItem, DescribeTable or stream reads of a table to any function but the stream consumer', () => {
+  it('grants no Scan, BatchWriteItem, DescribeTable or stream reads of a table to any function but the stream consumers', () => {
     const all = resourcesOf('AWS::IAM::Policy').flatMap(([, policy]) => actionsOf(policy.Properties.PolicyDocument.Statement));
     for (const action of [
       'dynamodb:Scan',
@@ -39,7 +39,16 @@ describe('least privilege in the template', () => {
       expect(all, action).not.toContain(action);
     }
     const streamReaders = Object.keys(functions).filter((name) => actionsOf(statementsOf(name as keyof typeof functions)).includes('dynamodb:GetRecords'));
-    expect(streamReaders).toEqual(['alertFanout']);
+    expect(streamReaders).toEqual(['alertFanout', 'notifyRecordAssignees']);
+    // Each reads its own table's stream only.
+    const streamsOf = (name: keyof typeof functions) =>
+      statementsOf(name)
+        .filter((statement) => [statement.Action].flat().includes('dynamodb:GetRecords'))
+        .map((statement) => JSON.stringify(statement.Resource));
+    expect(streamsOf('alertFanout').join()).toMatch(/Alerts/);
+    expect(streamsOf('alertFanout').join()).not.toMatch(/Records/);
+    expect(streamsOf('notifyRecordAssignees').join()).toMatch(/Records/);
+    expect(streamsOf('notifyRecordAssignees').join()).not.toMatch(/Alerts/);
   });
 
   it('lets only the rotation function describe or change the link key; the others only read it', () => {

@@ -1,8 +1,11 @@
 import { App, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
-import { describe, expect, it } from 'vitest';
+import { Code, Function as LambdaFunction, Runtime } from 'aws-cdk-lib/aws-lambda';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { functions } from '#lib/description';
 import { HeraldData } from '#lib/infra/herald-data';
 import { RecordsSync } from '#lib/infra/records-sync';
+import { SKIP_BUNDLING, synthesize } from './synth';
 
 /** The records capability on its own: its table as described, and its props validated at synth (docs/sync.md). */
 describe('RecordsSync', () => {
@@ -55,5 +58,57 @@ describe('RecordsSync', () => {
   ])('refuses %j at synth, naming the prop', (props, message) => {
     const { stack, data } = build();
     expect(() => new RecordsSync(stack, 'Records', { recordsTable: data.tables.records, ...(props as object) })).toThrow(message);
+  });
+});
+
+describe('record assignment notifications in the stack', () => {
+  type Resource = { Type: string; Properties: Record<string, any> };
+  let template: Template;
+  const ALARM_TOPIC = 'arn:aws:sns:eu-west-1:123456789012:ops-pager';
+  beforeAll(() => {
+    ({ template } = synthesize({ ...SKIP_BUNDLING, alarmTopicArn: ALARM_TOPIC, alarmEmail: '' }));
+  }, 120_000);
+  const resourcesOf = (type: string) => Object.entries(template.findResources(type) as Record<string, Resource>);
+  const ref = (value: unknown) => JSON.stringify(value);
+
+  it('streams new images of the Records table into the notifier, filtered to versions that assign, with a failure queue and its alarm', () => {
+    const [, table] = resourcesOf('AWS::DynamoDB::Table').find(([id]) => id.includes('RecordsTable'))!;
+    expect(table.Properties.StreamSpecification).toEqual({ StreamViewType: 'NEW_IMAGE' });
+    const [notifierId] = resourcesOf('AWS::Lambda::Function').find(([, fn]) => fn.Properties.Description === functions.notifyRecordAssignees.description)!;
+    const [, mapping] = resourcesOf('AWS::Lambda::EventSourceMapping').find(([, m]) => ref(m.Properties.FunctionName).includes(notifierId))!;
+    const trigger = functions.notifyRecordAssignees.trigger;
+    expect(mapping.Properties).toMatchObject({
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+      BisectBatchOnFunctionError: true,
+      MaximumRetryAttempts: trigger.retryAttempts,
+      MaximumRecordAgeInSeconds: trigger.maxRecordAgeSeconds,
+      BatchSize: trigger.batchSize,
+    });
+    expect(ref(mapping.Properties.EventSourceArn)).toContain('RecordsTable');
+    expect(JSON.parse(mapping.Properties.FilterCriteria.Filters[0].Pattern)).toEqual({
+      eventName: ['INSERT', 'MODIFY'],
+      dynamodb: { NewImage: { assignedTo: { S: [{ exists: true }] } } },
+    });
+    const [queueId] = resourcesOf('AWS::SQS::Queue').find(([id]) => id.includes('AssignmentFailureQueue'))!;
+    expect(ref(mapping.Properties.DestinationConfig.OnFailure.Destination)).toContain(queueId);
+    const [, alarm] = resourcesOf('AWS::CloudWatch::Alarm').find(([, a]) => ref(a.Properties.Dimensions ?? []).includes(queueId))!;
+    expect(alarm.Properties).toMatchObject({ MetricName: 'NumberOfMessagesSent', Threshold: 1, AlarmActions: [ALARM_TOPIC] });
+    expect(alarm.Properties.AlarmDescription).toContain('runbook.md#record-assignment-failure-queue');
+  });
+
+  it('fails synth when nothing reads the Records stream, and refuses a second notifier', () => {
+    const app = new App();
+    const stack = new Stack(app, 'Probe');
+    const data = new HeraldData(stack, 'Data');
+    const records = new RecordsSync(stack, 'Records', { recordsTable: data.tables.records });
+    expect(() => app.synth()).toThrow('call notifyAssigneesWith(handler)');
+    const handler = () =>
+      new LambdaFunction(stack, `Fn${Math.random()}`, {
+        runtime: Runtime.NODEJS_22_X,
+        handler: 'index.handler',
+        code: Code.fromInline('export const handler = async () => ({});'),
+      });
+    records.notifyAssigneesWith(handler());
+    expect(() => records.notifyAssigneesWith(handler())).toThrow('the Records stream has one notifier');
   });
 });

@@ -32,6 +32,11 @@ const keptUnused: ReadonlyArray<{ fn: string; action: string; resource?: string;
     reason: "Lambda's stream event-source mapping needs it (DynamoEventSource grants it); the local poller is given the stream ARN.",
   },
   {
+    fn: 'notifyRecordAssignees',
+    action: 'dynamodb:ListStreams',
+    reason: "Lambda's stream event-source mapping needs it (DynamoEventSource grants it); the local poller is given the stream ARN.",
+  },
+  {
     fn: 'downloadExport',
     action: 'secretsmanager:GetSecretValue',
     reason: 'Deployed, the link key is read from Secrets Manager at cold start; locally it is a key:<base64> value made per run.',

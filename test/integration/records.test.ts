@@ -1,7 +1,17 @@
 import { randomUUID } from 'node:crypto';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { afterEach, describe, expect, it } from 'vitest';
+import { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
+import { DeleteMessageCommand, GetQueueUrlCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { marshall } from '@aws-sdk/util-dynamodb';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { connectionsApiGateway } from '#functions/adapters/connections-api';
+import { dynamoConnectionStore } from '#functions/adapters/dynamo-connection-store';
+import { dynamoDeliveryReads } from '#functions/adapters/dynamo-delivery-reads';
+import { dynamoNotificationStore } from '#functions/adapters/dynamo-notification-store';
+import { deliver } from '#functions/notifications/deliver';
+import type { AssignmentDeps } from '#functions/records/assignments';
+import { functionEnvironment, functions, tables, type QueueName, type SettingName, type TableName } from '#lib/description';
 import { dynamoRecordStore } from '#functions/adapters/dynamo-record-store';
 import { dynamoMembershipStore } from '#functions/adapters/dynamo-topic-stores';
 import { push as syncPush, type SyncDeps } from '#functions/records/sync';
@@ -142,7 +152,14 @@ describe('records: push and pull', () => {
         status: { clock: benPhone.clock(), value: 'in-progress' },
         notes: { clock: benPhone.clock(), value: 'ben notes' },
         verdict: { clock: benPhone.clock(), value: 'fail' },
-        items: { clock: benPhone.clock(), upsert: [{ id: 'gauge', ok: true }] },
+        // A new element, and a note on the valve Ana is marking ok: a different field of the same element.
+        items: {
+          clock: benPhone.clock(),
+          upsert: [
+            { id: 'gauge', ok: true },
+            { id: 'valve', note: 'seal worn' },
+          ],
+        },
       },
     };
     const anaOp: ClientOp = {
@@ -170,14 +187,14 @@ describe('records: push and pull', () => {
     expect(record.version).toBe(3);
     // server-wins kept Ana's; last-writer-wins took Ana's later clock though Ben's push came last;
     // merge-by-id kept both elements (in the order of the clocks that first added them: Ben's phone
-    // runs behind); manual kept the value and recorded the conflict.
+    // runs behind) and, inside the valve, Ana's ok and Ben's note; manual kept the value and recorded the conflict.
     expect(record.fields).toEqual({
       status: 'done',
       notes: 'ana notes',
       verdict: 'pass',
       items: [
         { id: 'gauge', ok: true },
-        { id: 'valve', ok: true },
+        { id: 'valve', ok: true, note: 'seal worn' },
       ],
     });
 
@@ -315,6 +332,73 @@ describe('records: bad input gets its answer and loses nothing', () => {
 
     const pulled = await api('GET', `/records/${scope}/changes`, tokens.ana);
     expect(pulled.body.records).toEqual([]);
+  });
+
+  it('refuses bad pull queries with 400 naming the parameter, and bad resolve paths and bodies, changing nothing', async () => {
+    const { scope, tokens } = await scopeWith(['ana']);
+    const tablet = device('tablet-q');
+    await push(tokens.ana as string, scope, tablet.id, [
+      { opId: tablet.opId(), collection: 'inspections', id: 'q1', base: 0, changes: { notes: { clock: tablet.clock(), value: 'kept' } } },
+    ]);
+    for (const [query, names] of [
+      ['limit=0', 'limit'],
+      ['limit=201', 'limit'],
+      ['limit=ten', 'limit'],
+      ['after=1.2.3', 'after'],
+      ['deviceId=bad%20device', 'deviceId'],
+      ['since=5', 'since'],
+    ] as const) {
+      const response = await api('GET', `/records/${scope}/changes?${query}`, tokens.ana);
+      expect(response.status, query).toBe(400);
+      expect(response.body.error, query).toMatchObject({ code: 'invalid_query', message: expect.stringContaining(names) });
+    }
+    // A cursor this server cannot have made (its time a day and more ahead).
+    const future = await api('GET', `/records/${scope}/changes?after=1.${Date.now() + 3 * 24 * 60 * 60 * 1000}`, tokens.ana);
+    expect(future.status).toBe(400);
+    expect(future.body.error).toMatchObject({ code: 'invalid_query', message: expect.stringContaining('cursor') });
+
+    const badCollection = await api('POST', `/records/${scope}/bad%20name/q1/resolve`, tokens.ana, { field: 'verdict', base: 1, choose: 'theirs' });
+    expect(badCollection.status).toBe(400);
+    const noBase = await api('POST', `/records/${scope}/inspections/q1/resolve`, tokens.ana, { field: 'verdict', base: 0, choose: 'theirs' });
+    expect(noBase.status).toBe(400);
+    expect(noBase.body.error).toMatchObject({ code: 'invalid_body', message: expect.stringContaining('base') });
+    const noConflict = await api('POST', `/records/${scope}/inspections/q1/resolve`, tokens.ana, { field: 'verdict', base: 1, choose: 'theirs' });
+    expect(noConflict.status).toBe(404);
+    expect(noConflict.body.error.message).toContain('No open conflict');
+    const pulled = await api('GET', `/records/${scope}/changes`, tokens.ana);
+    expect(pulled.body.records).toEqual([expect.objectContaining({ id: 'q1', version: 1, fields: { notes: 'kept' } })]);
+  });
+
+  it('rejects an op that would make a record too large, a delete with changes, and answers an op id repeated within one batch once', async () => {
+    const { scope, tokens } = await scopeWith(['ana']);
+    const tablet = device('tablet-l');
+    const repeated = tablet.opId();
+    const response = await push(tokens.ana as string, scope, tablet.id, [
+      { opId: tablet.opId(), collection: 'inspections', id: 'big', base: 0, changes: { notes: { clock: tablet.clock(), value: 'x'.repeat(50 * 1024) } } },
+      {
+        opId: tablet.opId(),
+        collection: 'inspections',
+        id: 'del',
+        base: 0,
+        kind: 'delete',
+        clock: tablet.clock(),
+        changes: { notes: { clock: tablet.clock(), value: 1 } },
+      },
+      { opId: repeated, collection: 'inspections', id: 'twice', base: 0, changes: { notes: { clock: tablet.clock(), value: 'first' } } },
+      { opId: repeated, collection: 'inspections', id: 'twice', base: 0, changes: { notes: { clock: tablet.clock(), value: 'second' } } },
+    ]);
+    expect(response.status).toBe(200);
+    expect(
+      response.body.results.map((result: { status: string; reason?: string; replayed?: boolean }) => [result.status, result.reason, result.replayed]),
+    ).toEqual([
+      ['rejected', 'record_too_large', undefined],
+      ['rejected', 'invalid_change', undefined],
+      ['applied', undefined, undefined],
+      ['applied', undefined, true],
+    ]);
+    expect(response.body.results[0].message).toContain('larger than');
+    const pulled = await api('GET', `/records/${scope}/changes`, tokens.ana);
+    expect(pulled.body.records).toEqual([expect.objectContaining({ id: 'twice', version: 1, fields: { notes: 'first' } })]);
   });
 
   it('answers 404 for a scope the caller is not a member of, in their tenant or another, and for a bad scope name 400', async () => {
@@ -521,14 +605,60 @@ describe('records: conflicts, live changes, assignment and device status', () =>
   });
 });
 
+/** The assignment notifier's entry module, imported with the environment its description gives it (its `handler` is wired at import). */
+async function notifierModule() {
+  const tableNames = Object.fromEntries(Object.keys(tables).map((table) => [table, tableName(table as TableName)])) as Record<TableName, string>;
+  const env = functionEnvironment(functions.notifyRecordAssignees, {
+    tableNames,
+    queueUrls: {} as Record<QueueName, string>,
+    bucketNames: {} as never,
+    connectionsEndpoint: urls().wsUrl.replace(/^ws/, 'http'),
+    settings: { notificationRetentionDays: '30' } as Record<SettingName, string>,
+  });
+  const previous = Object.fromEntries(Object.keys(env).map((key) => [key, process.env[key]]));
+  Object.assign(process.env, env, { AWS_REGION: LOCAL_REGION, AWS_ENDPOINT_URL_DYNAMODB: urls().dynamodbUrl });
+  try {
+    return await import('#functions/records/handlers/notify-assignees');
+  } finally {
+    for (const [key, value] of Object.entries(previous)) {
+      if (value === undefined) delete process.env[key];
+      else process.env[key] = value;
+    }
+  }
+}
+
+/** The notifier's deps over `db` (a client faults can be injected into): memberships and deliver() with the real adapters. */
+function assignmentDepsOver(db: DynamoDBDocumentClient): AssignmentDeps {
+  const connections = dynamoConnectionStore(db, { connections: tableName('connections'), userConnections: tableName('userConnections') });
+  const delivery = {
+    notifications: dynamoNotificationStore(db, { notifications: tableName('notifications'), dedupe: tableName('dedupe') }),
+    reads: dynamoDeliveryReads(db, {
+      notifications: tableName('notifications'),
+      dedupe: tableName('dedupe'),
+      preferences: tableName('preferences'),
+      userConnections: tableName('userConnections'),
+    }),
+    connections,
+    gateway: connectionsApiGateway(
+      new ApiGatewayManagementApiClient({ endpoint: urls().wsUrl.replace(/^ws/, 'http'), region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS }),
+    ),
+    retentionDays: 30,
+  };
+  return { memberships: dynamoMembershipStore(db, tableName('memberships')), deliver: (requests) => deliver(delivery, requests) };
+}
+
 describe('records: one transaction per push (faults injected with SDK middleware)', () => {
   const local = { region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS };
   const raw = new DynamoDBClient({ endpoint: urls().dynamodbUrl, ...local });
   const db = DynamoDBDocumentClient.from(raw, { marshallOptions: { removeUndefinedValues: true } });
-  let fault: 'none' | 'fail-transaction' | 'lose-answer' = 'none';
+  let fault: 'none' | 'fail-transaction' | 'lose-answer' | 'die-after-commit' = 'none';
   raw.middlewareStack.add(
     (next, context) => async (args) => {
-      if (!/^TransactWrite(Items)?Command$/.test(context.commandName ?? '') || fault === 'none') return next(args);
+      if (fault === 'die-after-commit' && /^Update(Item)?Command$/.test(context.commandName ?? '')) {
+        fault = 'none';
+        throw Object.assign(new Error('injected: the function died after its commit'), { name: 'TimeoutError' });
+      }
+      if (!/^TransactWrite(Items)?Command$/.test(context.commandName ?? '') || fault === 'none' || fault === 'die-after-commit') return next(args);
       const mode = fault;
       fault = 'none';
       if (mode === 'fail-transaction') throw Object.assign(new Error('injected: connection reset before the transaction'), { name: 'TimeoutError' });
@@ -537,6 +667,7 @@ describe('records: one transaction per push (faults injected with SDK middleware
     },
     { step: 'initialize', name: 'injectTransactionFault' },
   );
+  afterAll(() => raw.destroy());
   const deps = (): SyncDeps => ({
     records: dynamoRecordStore(db, tableName('records')),
     memberships: dynamoMembershipStore(db, tableName('memberships')),
@@ -573,5 +704,94 @@ describe('records: one transaction per push (faults injected with SDK middleware
       ['t2', 1, 2],
       ['t3', 1, 3],
     ]);
+  });
+
+  it('notifies a new assignee from the Records stream exactly once, though the push died after its commit and the notifier is retried', async () => {
+    const { tenant, scope, tokens } = await scopeWith(['ana', 'ben']);
+    const caller = { tenant, userId: 'ana', roles: [] };
+    const tablet = device('tablet-n');
+    const body = {
+      deviceId: tablet.id,
+      ops: [{ opId: tablet.opId(), collection: 'inspections', id: 'insp-n', base: 0, changes: { assigneeId: { clock: tablet.clock(), value: 'ben' } } }],
+    };
+    // The function dies right after its transaction committed: the next call (the device row) never returns.
+    fault = 'die-after-commit';
+    await expect(syncPush(deps(), caller, scope, body)).rejects.toThrow('injected');
+    expect(fault, 'the fault was hit').toBe('none');
+    // The committed version names its new assignee on the item, which is what the stream's filter passes on.
+    const item = await db.send(new GetCommand({ TableName: tableName('records'), Key: { pk: `${tenant}#${scope}`, sk: 'rec#inspections#insp-n' } }));
+    expect(item.Item).toMatchObject({ version: 1, assignedTo: 'ben' });
+    const assigned = (items: Array<{ kind: string; data: { id: string } }>) =>
+      items.filter((item) => item.kind === 'record.assigned' && item.data.id === 'insp-n');
+    const inbox = await eventually(async () => {
+      const page = await api('GET', '/notifications?after=0', tokens.ben);
+      return assigned(page.body.items ?? []).length > 0 ? page.body.items : undefined;
+    }, 10_000);
+    expect(assigned(inbox)).toEqual([expect.objectContaining({ data: { scope, collection: 'inspections', id: 'insp-n', version: 1 } })]);
+
+    // The device retries the push: replayed, nothing new committed, nothing new notified.
+    const retried = await syncPush(deps(), caller, scope, body);
+    expect(retried.results[0]).toMatchObject({ status: 'applied', replayed: true });
+
+    await new Promise((wait) => setTimeout(wait, 300));
+    expect(assigned((await api('GET', '/notifications?after=0', tokens.ben)).body.items)).toHaveLength(1);
+  });
+
+  it('sends a record version the notifier cannot read to its failure queue after the retries, and notifies the versions after it', async () => {
+    const { tenant, scope, tokens } = await scopeWith(['ana', 'ben']);
+    const sqs = new SQSClient({ endpoint: urls().sqsUrl, ...local, useQueueUrlAsEndpoint: false });
+    try {
+      const { QueueUrl } = await sqs.send(new GetQueueUrlCommand({ QueueName: 'herald-recordAssignments-failures' }));
+      // An item no commit could write: an assignment without a version.
+      await db.send(
+        new PutCommand({
+          TableName: tableName('records'),
+          Item: { pk: `${tenant}#${scope}`, sk: 'rec#inspections#poison', collection: 'inspections', id: 'poison', version: 'one', assignedTo: 'ben' },
+        }),
+      );
+      const tablet = device('tablet-p');
+      await push(tokens.ana as string, scope, tablet.id, [
+        { opId: tablet.opId(), collection: 'inspections', id: 'after-poison', base: 0, changes: { assigneeId: { clock: tablet.clock(), value: 'ben' } } },
+      ]);
+      const failure = await eventually(async () => {
+        const { Messages } = await sqs.send(new ReceiveMessageCommand({ QueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }));
+        for (const message of Messages ?? []) await sqs.send(new DeleteMessageCommand({ QueueUrl, ReceiptHandle: message.ReceiptHandle }));
+        // Lambda's on-failure record: where in the shard, not the record itself.
+        return (Messages ?? []).map((message) => JSON.parse(message.Body as string)).find((body) => body.DDBStreamBatchInfo?.batchSize === 1);
+      }, 30_000);
+      expect(failure.requestContext.condition).toBe('RetryAttemptsExhausted');
+      const inbox = await eventually(async () => {
+        const items = (await api('GET', '/notifications?after=0', tokens.ben)).body.items ?? [];
+        return items.some((item: { data: { id: string } }) => item.data.id === 'after-poison') ? items : undefined;
+      }, 30_000);
+      expect(inbox.map((item: { data: { id: string } }) => item.data.id)).toEqual(['after-poison']);
+    } finally {
+      sqs.destroy();
+    }
+  }, 60_000);
+
+  it('notifies once when the notifier is retried after deliver() committed and its answer was lost', async () => {
+    const { tenant, scope, tokens } = await scopeWith(['ana', 'ben']);
+    // A stream record of a version that assigned Ben, handed to the notifier as Lambda would (the runtime's own
+    // consumer never sees it: no commit made it), first with deliver()'s transaction answer lost after it committed.
+    const image = marshall({
+      pk: `${tenant}#${scope}`,
+      sk: 'rec#inspections#insp-retry',
+      collection: 'inspections',
+      id: 'insp-retry',
+      version: 3,
+      seq: 3,
+      fields: { assigneeId: 'ben' },
+      assignedTo: 'ben',
+    });
+    const event = { Records: [{ eventName: 'MODIFY', dynamodb: { SequenceNumber: '7', NewImage: image as never } }] } as never;
+    const { makeHandler } = await notifierModule();
+    const notifier = makeHandler(assignmentDepsOver(db));
+    fault = 'lose-answer';
+    await notifier(event, {} as never).catch(() => undefined);
+    expect(fault, 'the fault was hit').toBe('none');
+    expect(await notifier(event, {} as never)).toEqual({ batchItemFailures: [] });
+    const items = (await api('GET', '/notifications?after=0', tokens.ben)).body.items;
+    expect(items).toEqual([expect.objectContaining({ kind: 'record.assigned', data: { scope, collection: 'inspections', id: 'insp-retry', version: 3 } })]);
   });
 });

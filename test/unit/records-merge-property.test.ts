@@ -9,7 +9,7 @@ import type { ClientOp, OpResult, WireRecord } from '#functions/protocol/records
  * The sync guarantees (docs/sync.md) as a property of the merge: devices edit offline with
  * their own (skewed) clocks, then push, retry and pull in any order fast-check picks. Whatever
  * the order, every device ends with the server's records, each field holds what its strategy
- * says (the latest clock for last-writer-wins, per element for merge-by-id), a retried op id
+ * says (the latest clock for last-writer-wins, per element and per field within it for merge-by-id), a retried op id
  * changes nothing and answers as before, and no edit vanishes without an answer that says why.
  */
 
@@ -22,7 +22,7 @@ const ELEMENTS = ['e1', 'e2', 'e3'] as const;
 const START_MS = Date.UTC(2026, 0, 1);
 
 type Action =
-  | { kind: 'edit'; device: number; record: number; field: number; value: number; element: number; remove: boolean }
+  | { kind: 'edit'; device: number; record: number; field: number; value: number; element: number; remove: boolean; part: number }
   | { kind: 'delete'; device: number; record: number }
   | { kind: 'push'; device: number; loseAnswer: boolean }
   | { kind: 'pull'; device: number }
@@ -41,6 +41,8 @@ const action: fc.Arbitrary<Action> = fc.oneof(
       value: fc.integer({ min: 0, max: 5 }),
       element: fc.integer({ min: 0, max: ELEMENTS.length - 1 }),
       remove: fc.boolean(),
+      // Which fields of the element an upsert sets: `done`, `note`, or both.
+      part: fc.integer({ min: 0, max: 2 }),
     }),
   },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('delete' as const), device, record: fc.integer({ min: 0, max: RECORDS.length - 1 }) }) },
@@ -48,6 +50,11 @@ const action: fc.Arbitrary<Action> = fc.oneof(
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('pull' as const), device }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('wait' as const), ms: fc.integer({ min: 0, max: 3000 }) }) },
 );
+
+/** An upserted element: some of its fields, so two devices can edit different fields of one element. */
+function elementFields(id: string, part: number, value: string): Record<string, unknown> {
+  return { id, ...(part !== 1 && { done: value }), ...(part !== 0 && { note: value }) };
+}
 
 interface Device {
   readonly id: string;
@@ -126,7 +133,7 @@ function simulate(actions: readonly Action[], skews: readonly number[]) {
           field === 'items'
             ? step.remove
               ? { clock, remove: [element] }
-              : { clock, upsert: [{ id: element, done: step.value, by: d.id }] }
+              : { clock, upsert: [elementFields(element, step.part, `${d.id}:${step.value}`)] }
             : { clock, value: `${d.id}:${step.value}` };
         op = { opId, collection: 'jobs', id, base, changes: { [field]: change } };
       }
@@ -182,32 +189,42 @@ describe('records merge (property)', () => {
               expect(record?.fields.title).toEqual(latest.op.changes?.title?.value);
             }
 
-            // merge-by-id: per element, the latest clock decides between upsert and removal; order by first clock, then id.
+            // merge-by-id: per element, its latest removal drops everything older; each field holds its latest upsert
+            // after that removal; the element exists while its latest change is an upsert; order by first clock, then id.
             const items = fieldEdits('items');
             if (items.length > 0) {
-              const latest = new Map<string, { clock: string; element?: unknown }>();
-              const first = new Map<string, string>();
+              type ElementState = { removal?: string; latestUpsert?: string; first: string; fields: Map<string, { clock: string; value: unknown }> };
+              const states = new Map<string, ElementState>();
+              const stateOf = (elementId: string, clock: string) => {
+                const state: ElementState = states.get(elementId) ?? { first: clock, fields: new Map() };
+                if (clock < state.first) state.first = clock;
+                states.set(elementId, state);
+                return state;
+              };
+              const upserts: Array<{ clock: string; element: Record<string, unknown> }> = [];
               for (const edit of items) {
                 const change = edit.op.changes?.items;
                 if (!change) continue;
-                for (const element of change.upsert ?? []) {
-                  const elementId = element.id as string;
-                  if (!latest.has(elementId) || change.clock > (latest.get(elementId)?.clock ?? '')) latest.set(elementId, { clock: change.clock, element });
-                  if (!first.has(elementId) || change.clock < (first.get(elementId) ?? '')) first.set(elementId, change.clock);
-                }
+                for (const element of change.upsert ?? []) upserts.push({ clock: change.clock, element });
                 for (const elementId of change.remove ?? []) {
-                  if (!latest.has(elementId) || change.clock > (latest.get(elementId)?.clock ?? '')) latest.set(elementId, { clock: change.clock });
-                  if (!first.has(elementId) || change.clock < (first.get(elementId) ?? '')) first.set(elementId, change.clock);
+                  const state = stateOf(elementId, change.clock);
+                  if (state.removal === undefined || change.clock > state.removal) state.removal = change.clock;
                 }
               }
-              const expected = [...latest.entries()]
-                .filter(([, state]) => state.element !== undefined)
-                .sort(([a], [b]) => {
-                  const firstA = first.get(a) as string;
-                  const firstB = first.get(b) as string;
-                  return firstA < firstB ? -1 : firstA > firstB ? 1 : a < b ? -1 : 1;
-                })
-                .map(([, state]) => state.element);
+              for (const { clock, element } of upserts) {
+                const state = stateOf(element.id as string, clock);
+                if (state.latestUpsert === undefined || clock > state.latestUpsert) state.latestUpsert = clock;
+                if (state.removal !== undefined && clock < state.removal) continue;
+                for (const [name, value] of Object.entries(element)) {
+                  if (name === 'id') continue;
+                  const held = state.fields.get(name);
+                  if (held === undefined || clock > held.clock) state.fields.set(name, { clock, value });
+                }
+              }
+              const expected = [...states.entries()]
+                .filter(([, state]) => state.latestUpsert !== undefined && (state.removal === undefined || state.latestUpsert > state.removal))
+                .sort(([a, stateA], [b, stateB]) => (stateA.first < stateB.first ? -1 : stateA.first > stateB.first ? 1 : a < b ? -1 : 1))
+                .map(([elementId, state]) => ({ id: elementId, ...Object.fromEntries([...state.fields].map(([name, held]) => [name, held.value])) }));
               expect(record?.fields.items ?? []).toEqual(expected);
             }
 
@@ -229,7 +246,43 @@ describe('records merge (property)', () => {
           }
         },
       ),
-      { numRuns: 300 },
+      { numRuns: 1000 },
     );
+  });
+});
+
+describe('records merge-by-id (examples)', () => {
+  const context = (deviceId: string) => ({ collections, userId: `user-${deviceId}`, deviceId, nowMs: START_MS + 10_000 });
+  const put = (opId: string, base: number, clock: string, change: object): ClientOp => ({
+    opId,
+    collection: 'jobs',
+    id: 'r1',
+    base,
+    changes: { items: { clock, ...change } },
+  });
+
+  it('keeps both edits when two devices change different fields of one element, and a later removal drops it', () => {
+    let records = new Map<string, WireRecord>();
+    const apply = (op: ClientOp, deviceId: string) => {
+      const batch = applyBatch(records, new Map(), [op], context(deviceId));
+      records = new Map([...records, ...batch.touched]);
+      return batch.results[0];
+    };
+    apply(put('o1', 0, tick(undefined, START_MS, 'a'), { upsert: [{ id: 'valve', done: false, note: '' }] }), 'a');
+    // Both devices saw version 1; A marks it done, B writes a note with an earlier clock, and B's push arrives last.
+    expect(apply(put('o2', 1, tick(undefined, START_MS + 2000, 'a'), { upsert: [{ id: 'valve', done: true }] }), 'a')?.status).toBe('applied');
+    expect(apply(put('o3', 1, tick(undefined, START_MS + 1000, 'b'), { upsert: [{ id: 'valve', note: 'leaks' }] }), 'b')?.status).toBe('applied');
+    expect(records.get(recordKey('jobs', 'r1'))?.fields.items).toEqual([{ id: 'valve', done: true, note: 'leaks' }]);
+    // An older write to a field is superseded, the other fields of the same upsert still apply.
+    const partly = apply(put('o4', 3, tick(undefined, START_MS + 1500, 'b'), { upsert: [{ id: 'valve', done: false, extra: 1 }] }), 'b');
+    expect(partly?.fields).toEqual({ items: 'superseded' });
+    expect(records.get(recordKey('jobs', 'r1'))?.fields.items).toEqual([{ id: 'valve', done: true, note: 'leaks', extra: 1 }]);
+    apply(put('o5', 4, tick(undefined, START_MS + 3000, 'b'), { remove: ['valve'] }), 'b');
+    expect(records.get(recordKey('jobs', 'r1'))?.fields.items).toEqual([]);
+    // An upsert older than the removal cannot bring it back.
+    expect(apply(put('o6', 5, tick(undefined, START_MS + 2500, 'a'), { upsert: [{ id: 'valve', note: 'fixed' }] }), 'a')?.fields).toEqual({
+      items: 'superseded',
+    });
+    expect(records.get(recordKey('jobs', 'r1'))?.fields.items).toEqual([]);
   });
 });

@@ -1,0 +1,56 @@
+import type { Duration } from 'aws-cdk-lib';
+import type { Table } from 'aws-cdk-lib/aws-dynamodb';
+import { FilterCriteria, type StartingPosition, type Function as LambdaFunction, type IEventSourceDlq } from 'aws-cdk-lib/aws-lambda';
+import { DynamoEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import type { Queue } from 'aws-cdk-lib/aws-sqs';
+import type { Construct } from 'constructs';
+import { requireInteger } from './support';
+
+/** How a table's stream is read into a function; the values of a `stream` trigger in lib/description/. */
+export interface StreamReadOptions {
+  readonly batchSize: number;
+  /** Retries of a failing batch before its records go to the failure queue. */
+  readonly retryAttempts: number;
+  /** Records older than this go to the failure queue unprocessed. */
+  readonly maxRecordAge: Duration;
+  /** Split a failing batch until the failing record is alone (docs/architecture.md, "A poison record"). */
+  readonly bisectBatchOnError: boolean;
+  readonly startingPosition: StartingPosition;
+  /** Lambda filter patterns; records matching none are skipped. */
+  readonly filterPatterns: readonly object[];
+}
+
+/**
+ * Maps `table`'s stream to `handler` with partial batch responses, and `failureQueue` as the
+ * on-failure destination: what every Herald stream consumer shares (alert fan-out, record assignments).
+ */
+export function readStreamInto(scope: Construct, table: Table, failureQueue: Queue, handler: LambdaFunction, options: StreamReadOptions): void {
+  requireInteger(scope, 'batchSize', options.batchSize, 1, 10_000);
+  requireInteger(scope, 'retryAttempts', options.retryAttempts, 0, 10_000);
+  requireInteger(scope, 'maxRecordAge (seconds)', options.maxRecordAge.toSeconds(), 60, 604_800);
+  handler.addEventSource(
+    new DynamoEventSource(table, {
+      startingPosition: options.startingPosition,
+      batchSize: options.batchSize,
+      retryAttempts: options.retryAttempts,
+      maxRecordAge: options.maxRecordAge,
+      bisectBatchOnError: options.bisectBatchOnError,
+      reportBatchItemFailures: true,
+      onFailure: sendOnlyDestination(failureQueue),
+      filters: options.filterPatterns.map((pattern) => FilterCriteria.filter(pattern as Record<string, unknown>)),
+    }),
+  );
+}
+
+/**
+ * An on-failure destination whose grant is SendMessage alone (SqsDlq grants GetQueueAttributes and
+ * GetQueueUrl too, which Lambda does not call to send a record there).
+ */
+function sendOnlyDestination(queue: Queue): IEventSourceDlq {
+  return {
+    bind: (_, target) => {
+      queue.grant(target, 'sqs:SendMessage');
+      return { destination: queue.queueArn };
+    },
+  };
+}
