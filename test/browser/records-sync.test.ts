@@ -131,7 +131,7 @@ describe('offline-first records in Chromium', () => {
     const b = await openInspections(phone, ben, scope);
 
     await saveInspection(a, 'pump', { status: 'open', notes: 'start', verdict: 'pending' });
-    await expect.poll(() => pending(a), { timeout: 10_000 }).toBe('0');
+    await expect.poll(() => row(a, 'pump').getAttribute('data-version'), { timeout: 10_000 }).toBe('1');
     // The other device has it from the live change frame.
     await expect.poll(() => row(b, 'pump').getAttribute('data-version'), { timeout: 10_000 }).toBe('1');
 
@@ -178,7 +178,7 @@ describe('offline-first records in Chromium', () => {
     });
     const page = await openInspections(context, user, scope);
     await saveInspection(page, 'synced', { notes: 'kept' });
-    await expect.poll(() => pending(page), { timeout: 10_000 }).toBe('0');
+    await expect.poll(() => row(page, 'synced').getAttribute('data-version'), { timeout: 10_000 }).toBe('1');
     await context.setOffline(true);
     await saveInspection(page, 'waiting', { notes: 'in the outbox' });
     await expect.poll(() => pending(page)).toBe('1');
