@@ -175,7 +175,7 @@ export class HeraldRecords {
   async get(scope: string, collection: string, id: string): Promise<LocalRecord | undefined> {
     const store = this.requireStore();
     const server = await store.server(scope, collection, id);
-    const ops = (await store.ops()).filter((op) => op.scope === scope && op.op.collection === collection && op.op.id === id).map((op) => op.op);
+    const ops = (await store.recordOps(scope, collection, id)).map((op) => op.op);
     return server || ops.length > 0 ? viewOf({ scope, collection, id }, server, ops) : undefined;
   }
 
@@ -418,7 +418,7 @@ export class HeraldRecords {
   private async refreshPending(): Promise<void> {
     const store = this.store;
     if (!store) return;
-    const count = (await store.ops()).length;
+    const count = await store.count();
     if (count === this.pendingCount) return;
     this.pendingCount = count;
     this.emitter.emit('pending', count);
