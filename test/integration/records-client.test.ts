@@ -189,30 +189,38 @@ describe('records client library against the local runtime', () => {
     expect((await serverRecord(scope, user, 'unsent'))?.fields).toEqual({ notes: 'waiting' });
   });
 
-  it('lists a manual conflict and resolves it (theirs), the record closing its conflicts at a new version', async () => {
+  it('lists manual conflicts and resolves them (theirs, mine), each record closing its conflicts at a new version', async () => {
     const [ana, ben] = [`ana-${randomUUID().slice(0, 6)}`, `ben-${randomUUID().slice(0, 6)}`];
     const scope = await memberScope([ana, ben]);
     const first = await startRecords(ana, new Network());
     const second = await startRecords(ben, new Network());
     await first.records.sync(scope);
     await second.records.sync(scope);
-    await first.records.edit(scope, 'inspections', 'pump', { set: { verdict: 'pending' } });
+    for (const id of ['pump', 'valve']) await first.records.edit(scope, 'inspections', id, { set: { verdict: 'pending' } });
     await eventually(async () => (first.records.pending === 0 ? true : undefined));
     await second.records.pull(scope);
     // Both edit the manual field from version 1; the second to arrive is kept as a conflict.
-    await first.records.edit(scope, 'inspections', 'pump', { set: { verdict: 'pass' } });
+    for (const id of ['pump', 'valve']) await first.records.edit(scope, 'inspections', id, { set: { verdict: 'pass' } });
     await eventually(async () => (first.records.pending === 0 ? true : undefined));
-    await second.records.edit(scope, 'inspections', 'pump', { set: { verdict: 'fail' } });
+    for (const id of ['pump', 'valve']) await second.records.edit(scope, 'inspections', id, { set: { verdict: 'fail' } });
     await eventually(async () => (second.records.pending === 0 ? true : undefined));
 
     expect(second.events.conflicts.map(({ record, conflicts }) => [record.id, conflicts.map((c) => [c.field, c.mine, c.theirs])])).toEqual([
       ['pump', [['verdict', 'fail', 'pass']]],
+      ['valve', [['verdict', 'fail', 'pass']]],
     ]);
     const listed = await second.records.conflicts(scope);
-    expect(listed).toMatchObject([{ collection: 'inspections', id: 'pump', version: 3, conflict: { field: 'verdict', mine: 'fail', theirs: 'pass' } }]);
-    const resolved = await second.records.resolve(scope, 'inspections', 'pump', { field: 'verdict', choose: 'theirs' });
-    expect(resolved).toMatchObject({ version: 4, fields: { verdict: 'pass' }, conflicts: [] });
+    expect(listed).toMatchObject([
+      { collection: 'inspections', id: 'pump', version: 3, conflict: { field: 'verdict', mine: 'fail', theirs: 'pass' } },
+      { collection: 'inspections', id: 'valve', version: 3, conflict: { field: 'verdict', mine: 'fail', theirs: 'pass' } },
+    ]);
+    const theirs = await second.records.resolve(scope, 'inspections', 'pump', { field: 'verdict', choose: 'theirs' });
+    expect(theirs).toMatchObject({ version: 4, fields: { verdict: 'pass' }, conflicts: [] });
+    const opId = listed.find((entry) => entry.id === 'valve')?.conflict.opId as string;
+    const mine = await second.records.resolve(scope, 'inspections', 'valve', { field: 'verdict', choose: 'mine', opId });
+    expect(mine).toMatchObject({ version: 4, fields: { verdict: 'fail' }, conflicts: [] });
     expect(await second.records.conflicts(scope)).toEqual([]);
+    expect((await serverRecord(scope, ana, 'valve'))?.fields.verdict).toBe('fail');
     // A resolution based on a version the device no longer has is refused, naming the problem.
     await expect(first.records.resolve(scope, 'inspections', 'pump', { field: 'verdict', choose: 'theirs' })).rejects.toMatchObject({
       status: 409,
