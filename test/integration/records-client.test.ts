@@ -126,7 +126,7 @@ describe('records client library against the local runtime', () => {
     expect(await records.get(scope, 'inspections', 'once')).toMatchObject({ version: 1, pending: 0, fields: { items: [{ id: 'p1' }] } });
   });
 
-  it('drops an op the server refuses (rejected, or a malformed one alone in its batch) and sends the others', async () => {
+  it('drops an op the server refuses (rejected, or a malformed one alone in its batch), sends the others, and deletes', async () => {
     const [ana, ben] = [`ana-${randomUUID().slice(0, 6)}`, `ben-${randomUUID().slice(0, 6)}`];
     const scope = await memberScope([ana, ben]);
     const network = new Network();
@@ -159,6 +159,12 @@ describe('records client library against the local runtime', () => {
     expect(await serverRecord(scope, ana, 'bad')).toBeUndefined();
     expect(await records.get(scope, 'inspections', 'gone')).toMatchObject({ deleted: true, pending: 0 });
     expect(await records.get(scope, 'inspections', 'bad')).toBeUndefined();
+
+    // A delete through the library leaves a tombstone on the server; the view shows it deleted at once.
+    expect(await records.delete(scope, 'inspections', 'fine')).toMatchObject({ deleted: true, pending: 1 });
+    await eventually(async () => (records.pending === 0 ? true : undefined));
+    expect(await serverRecord(scope, ana, 'fine')).toMatchObject({ version: 2, fields: {}, deleted: { by: ana } });
+    expect(await records.get(scope, 'inspections', 'fine')).toMatchObject({ version: 2, deleted: true, pending: 0 });
   });
 
   it('recovers from a reset (cursor older than the retention): pulls the scope again and keeps the unsent ops', async () => {

@@ -57,6 +57,8 @@ export const mountInspections: PageMount = (root, session) => {
   const itemId = el('input', { id: 'insp-item', placeholder: 'photo-1' });
   const priority = el('select', { id: 'insp-priority' }, ...['normal', 'critical', 'low'].map((value) => el('option', { value, textContent: value })));
   const save = el('button', { id: 'insp-save', type: 'submit', textContent: 'Save', disabled: true });
+  const remove = el('button', { id: 'insp-delete', type: 'button', textContent: 'Delete', disabled: true });
+  const blank = el('button', { id: 'insp-new', type: 'button', textContent: 'New' });
   const form = el(
     'form',
     { id: 'insp-form' },
@@ -67,7 +69,7 @@ export const mountInspections: PageMount = (root, session) => {
     ...field('insp-item', 'Add item (id)', itemId),
     ...field('insp-priority', 'Priority', priority),
     el('span'),
-    save,
+    el('span', {}, save, ' ', remove, ' ', blank),
   );
   root.append(
     el('style', { textContent: STYLE }),
@@ -102,7 +104,7 @@ export const mountInspections: PageMount = (root, session) => {
           { dataset: { id: view.id, version: String(view.version), pending: String(view.pending), conflicts: String(view.conflicts.length) } },
           `${view.id} · ${show(view.fields.status)} · ${show(view.fields.notes)} · verdict ${show(view.fields.verdict)} · items ${
             Array.isArray(view.fields.items) ? (view.fields.items as Array<{ id: string }>).map((element) => element.id).join(',') : '—'
-          }`,
+          }${view.pending > 0 ? ` · ${view.pending} unsent` : ''}${view.conflicts.length > 0 ? ' · conflict' : ''}`,
         );
         item.addEventListener('click', () => load(view));
         return item;
@@ -173,6 +175,24 @@ export const mountInspections: PageMount = (root, session) => {
     }
   });
 
+  blank.addEventListener('click', () => {
+    editing = undefined;
+    form.reset();
+    idInput.value = crypto.randomUUID().slice(0, 8);
+  });
+
+  remove.addEventListener('click', async () => {
+    const id = idInput.value.trim();
+    if (!scope || !id) return;
+    try {
+      await records.delete(scope, COLLECTION, id, { priority: priority.value as OpPriority });
+      error.textContent = '';
+      await render();
+    } catch (problem) {
+      fail(problem);
+    }
+  });
+
   join.addEventListener('click', async () => {
     try {
       await started;
@@ -187,7 +207,7 @@ export const mountInspections: PageMount = (root, session) => {
       if (scope && scope !== topic) records.leave(scope);
       scope = topic;
       await records.sync(topic);
-      save.disabled = false;
+      save.disabled = remove.disabled = false;
       root.dataset.scope = topic;
       await render();
     } catch (problem) {
