@@ -40,6 +40,7 @@ async function saveInspection(page: Page, id: string, fields: { status?: string;
   if (fields.item !== undefined) await page.fill('#insp-item', fields.item);
   if (fields.priority !== undefined) await page.selectOption('#insp-priority', fields.priority);
   await page.click('#insp-save');
+  await page.waitForSelector('#insp-form:not([data-busy])');
 }
 
 const pending = (page: Page) => page.textContent('#insp-pending');

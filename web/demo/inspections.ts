@@ -163,6 +163,7 @@ export const mountInspections: PageMount = (root, session) => {
     event.preventDefault();
     if (!scope) return;
     const id = idInput.value.trim();
+    form.dataset.busy = 'true'; // until the edit is stored and shown (tests wait for it)
     try {
       await started;
       const base = editing?.id === id ? editing : await records.get(scope, COLLECTION, id);
@@ -172,13 +173,15 @@ export const mountInspections: PageMount = (root, session) => {
       await render();
     } catch (problem) {
       fail(problem);
+    } finally {
+      delete form.dataset.busy;
     }
   });
 
   blank.addEventListener('click', () => {
     editing = undefined;
     form.reset();
-    idInput.value = crypto.randomUUID().slice(0, 8);
+    idInput.value = Math.random().toString(36).slice(2, 10);
   });
 
   remove.addEventListener('click', async () => {

@@ -98,7 +98,7 @@ export class HeraldRecords {
     const store = await (this.options.storage ?? (typeof indexedDB === 'undefined' ? memoryRecordStore() : indexedDbRecordStore()))(account);
     this.account = account;
     this.store = store;
-    this.device = this.options.deviceId ?? (await store.deviceId(() => `web-${crypto.randomUUID()}`));
+    this.device = this.options.deviceId ?? (await store.deviceId(() => `web-${randomId()}`));
     if (typeof BroadcastChannel === 'function') {
       const channel = new BroadcastChannel(`${recordsDbName(account)}:events`);
       channel.onmessage = (message: MessageEvent<TabMessage>) => void this.hear(message.data);
@@ -268,10 +268,10 @@ export class HeraldRecords {
       return this.queuedFlush;
     }
     const round = this.withLock(() => this.pushAll())
+      .then((retryAt) => this.retryAt(retryAt))
       .catch((error: unknown) => this.emitter.emit('error', toError(error)))
       .finally(() => {
         this.flushing = undefined;
-        void this.scheduleRetry();
       });
     this.flushing = round;
     return round;
@@ -281,7 +281,7 @@ export class HeraldRecords {
     const store = this.requireStore();
     const device = this.requireDevice();
     const server = await store.server(scope, collection, id);
-    const opId = crypto.randomUUID();
+    const opId = randomId();
     // Built before the quota check so a malformed edit fails as such; its size is what it will take.
     const sample = opFromEdit({ opId, collection, id, base: server?.version ?? 0 }, edit, () => tick(undefined, Date.now(), device));
     await this.checkQuota(JSON.stringify(sample).length * 2);
@@ -306,18 +306,19 @@ export class HeraldRecords {
     return view;
   }
 
-  private async pushAll(): Promise<void> {
+  /** Pushes batch after batch; answers when to try again for ops left waiting out a backoff (none: nothing waits, or offline). */
+  private async pushAll(): Promise<number | undefined> {
     let limit: number | undefined;
     // A push that went through shows the network works: the rest of the round need not wait either.
     let ignoreBackoff = this.flushNow;
     this.flushNow = false;
     for (;;) {
       const store = this.store;
-      if (!store) return;
-      if (globalThis.navigator?.onLine === false) return; // the `online` event flushes again
+      if (!store) return undefined;
+      if (globalThis.navigator?.onLine === false) return undefined; // the `online` event flushes again
       const ops = await store.ops();
       const batch = nextBatch(ops, ignoreBackoff ? Number.POSITIVE_INFINITY : Date.now(), limit);
-      if (batch.length === 0) return;
+      if (batch.length === 0) return nextAttemptAt(ops, Date.now());
       const scope = (batch[0] as OutboxOp).scope;
       const body: PushBody = { deviceId: this.requireDevice(), ops: batch.map((op) => op.op), pending: ops.length - batch.length };
       let answer: PushResult;
@@ -337,9 +338,11 @@ export class HeraldRecords {
           await this.changed(scope, [[op.op.collection, op.op.id]]);
           continue;
         }
-        await store.apply({ scope, updateOps: afterFailedPush(batch, Date.now(), this.retry) });
+        const failed = afterFailedPush(batch, Date.now(), this.retry);
+        await store.apply({ scope, updateOps: failed });
         this.emitter.emit('error', toError(error));
-        return;
+        const retried = new Set(failed.map((op) => op.seq));
+        return nextAttemptAt([...failed, ...ops.filter((op) => !retried.has(op.seq))], Date.now());
       }
       limit = undefined;
       ignoreBackoff = true;
@@ -425,21 +428,20 @@ export class HeraldRecords {
     this.post({ t: 'pending' });
   }
 
-  private async scheduleRetry(): Promise<void> {
-    const store = this.store;
-    if (!store) return;
+  private retryAt(at: number | undefined): void {
     clearTimeout(this.retryTimer);
-    const at = nextAttemptAt(await store.ops(), Date.now());
-    if (this.store !== store) return; // stopped meanwhile
-    if (at !== undefined) this.retryTimer = setTimeout(() => this.flush(), Math.max(0, at - Date.now()));
+    if (at !== undefined && this.store) this.retryTimer = setTimeout(() => this.flush(), Math.max(0, at - Date.now()));
   }
 
   /** The exclusive lock of this account's outbox across tabs (Web Locks), or within this page where there are none. */
-  private withLock(task: () => Promise<void>): Promise<void> {
+  private withLock<T>(task: () => Promise<T>): Promise<T> {
     const locks = globalThis.navigator?.locks;
     if (typeof locks?.request === 'function') return locks.request(`${recordsDbName(this.account as Account)}:outbox`, task);
     const run = this.localLock.then(task);
-    this.localLock = run.catch(() => undefined);
+    this.localLock = run.then(
+      () => undefined,
+      () => undefined,
+    );
     return run;
   }
 
@@ -474,6 +476,19 @@ export class HeraldRecords {
     if (!this.device) throw new Error('HeraldRecords is not started: call start() first');
     return this.device;
   }
+}
+
+/**
+ * A random UUID (v4). `crypto.randomUUID` exists only in secure contexts (https, localhost);
+ * `getRandomValues` everywhere, so a page served over plain http still gets ids.
+ */
+export function randomId(): string {
+  if (typeof crypto.randomUUID === 'function') return crypto.randomUUID();
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  bytes[6] = ((bytes[6] as number) & 0x0f) | 0x40;
+  bytes[8] = ((bytes[8] as number) & 0x3f) | 0x80;
+  const hex = Array.from(bytes, (byte) => byte.toString(16).padStart(2, '0')).join('');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
 const scopePath = (scope: string) => `/records/${encodeURIComponent(scope)}`;
