@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
+import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { afterEach, describe, expect, it } from 'vitest';
-import { HeraldRecords, memoryRecordStore, type RecordsEvents, type RecordStoreFactory } from '#web/client';
-import { api, devToken, eventually, urls } from '../support/local';
+import WebSocket from 'ws';
+import { HeraldClient, HeraldRecords, memoryRecordStore, memoryStore, type RecordsEvents, type RecordStoreFactory } from '#web/client';
+import { api, devToken, documentClient, eventually, tableName, urls } from '../support/local';
 
 /**
  * The records client library (web/client/records/) in Node against the real local runtime, with
@@ -10,10 +12,10 @@ import { api, devToken, eventually, urls } from '../support/local';
  * The Chromium tests (test/browser/records-sync.test.ts) cover IndexedDB, tabs and the live frames.
  */
 const TENANT = 'acme';
-const started: HeraldRecords[] = [];
+const started: Array<HeraldRecords | HeraldClient> = [];
 
 afterEach(async () => {
-  await Promise.all(started.splice(0).map((records) => records.stop()));
+  await Promise.all(started.splice(0).map((running) => running.stop()));
 });
 
 async function memberScope(users: string[]): Promise<string> {
@@ -27,8 +29,10 @@ async function memberScope(users: string[]): Promise<string> {
 class Network {
   mode: 'up' | 'down' | 'lose-answer' = 'up';
   readonly pushes: Array<{ ops: Array<{ opId: string; collection: string; id: string }>; pending?: number }> = [];
+  pulls = 0;
   readonly fetch: typeof fetch = async (input, init) => {
     const url = String(input);
+    if (url.includes('/changes')) this.pulls += 1;
     const isPush = init?.method === 'POST' && url.endsWith('/push');
     if (isPush && this.mode === 'down') throw new TypeError('fetch failed (network down)');
     const response = await fetch(input, init);
@@ -42,8 +46,9 @@ class Network {
 }
 
 /** A failed push waits `retryBaseMs` or so: long by default, so only the test's `flush({now: true})` sends again and the order of pushes is the test's. */
-async function startRecords(user: string, network: Network, storage: RecordStoreFactory = memoryRecordStore(), retryBaseMs = 60_000) {
+async function startRecords(user: string, network: Network, storage: RecordStoreFactory = memoryRecordStore(), retryBaseMs = 60_000, client?: HeraldClient) {
   const records = new HeraldRecords({
+    client,
     httpUrl: urls().httpUrl,
     getToken: () => devToken(TENANT, user),
     account: { tenant: TENANT, user },
@@ -232,5 +237,52 @@ describe('records client library against the local runtime', () => {
       status: 409,
       code: 'stale_version',
     });
+  });
+
+  it('takes live change frames from the HeraldClient socket of a synced scope, with no pull', async () => {
+    const [ana, ben] = [`ana-${randomUUID().slice(0, 6)}`, `ben-${randomUUID().slice(0, 6)}`];
+    const scope = await memberScope([ana, ben]);
+    const client = new HeraldClient({
+      httpUrl: urls().httpUrl,
+      getToken: () => devToken(TENANT, ana),
+      WebSocket,
+      storage: memoryStore(),
+      shareAcrossTabs: false,
+    });
+    started.push(client);
+    await client.start();
+    await eventually(async () => (client.state === 'open' ? true : undefined));
+    const network = new Network();
+    const { records } = await startRecords(ana, network, memoryRecordStore(), 60_000, client);
+    await records.sync(scope);
+    // Subscribed once the gateway has the socket among the scope's subscribers.
+    await eventually(async () => {
+      const { Count } = await documentClient().send(
+        new QueryCommand({
+          TableName: tableName('subscriptions'),
+          KeyConditionExpression: 'topicKey = :topic',
+          ExpressionAttributeValues: { ':topic': `${TENANT}#${scope}` },
+        }),
+      );
+      return Count ? true : undefined;
+    });
+    const pullsBefore = network.pulls;
+
+    const pushed = await api('POST', `/records/${scope}/push`, await devToken(TENANT, ben), {
+      deviceId: 'bens-phone',
+      ops: [
+        {
+          opId: randomUUID(),
+          collection: 'inspections',
+          id: 'live',
+          base: 0,
+          changes: { notes: { clock: `${Date.now()}-0000-bens-phone`, value: 'from ben' } },
+        },
+      ],
+    });
+    expect(pushed.status).toBe(200);
+    const seen = await eventually(() => records.get(scope, 'inspections', 'live'));
+    expect(seen).toMatchObject({ version: 1, fields: { notes: 'from ben' }, pending: 0 });
+    expect(network.pulls).toBe(pullsBefore);
   });
 });
