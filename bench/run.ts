@@ -13,6 +13,7 @@ import { benchLocalIam } from './local-iam';
 import { benchNotifications } from './notifications';
 import { benchRecords } from './records';
 import { benchSync } from './sync';
+import { benchRecordsClient } from './records-client';
 
 const benchmarks: Array<[string, () => Promise<void>]> = [
   ['cold-start', benchColdStart],
@@ -24,6 +25,7 @@ const benchmarks: Array<[string, () => Promise<void>]> = [
   ['local-iam', benchLocalIam],
   ['records', benchRecords],
   ['sync', benchSync],
+  ['records-client', benchRecordsClient],
 ];
 const only = process.argv[2];
 

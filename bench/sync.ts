@@ -17,7 +17,7 @@ import { performance } from 'node:perf_hooks';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, QueryCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { DEFAULT_PULL_LIMIT, MAX_PULL_LIMIT, MAX_PUSH_OPS, type ClientOp, type WireRecord } from '../functions/protocol/records';
-import { tick } from '../functions/records/hlc';
+import { tick } from '../functions/protocol/hlc';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../lib/local/aws-local';
 import { localTableName } from '../lib/local/resources';
 import { startLocalRuntime } from '../lib/local/runtime';

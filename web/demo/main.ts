@@ -4,6 +4,7 @@
  * board kept live by topic events) or drive a raw WebSocket by hand to see the protocol's frames.
  */
 import { HeraldClient, type ConnectionState, type MarkReadTarget, type Notification, type TopicEvent } from '../client';
+import { mountInspections } from './inspections';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const button = (id: string) => $<HTMLButtonElement>(id);
@@ -44,6 +45,7 @@ function tokenSource(tenant: string, user: string, roles: string[] = []): () => 
 // --- The client library -------------------------------------------------------------------
 
 let client: HeraldClient | undefined;
+let unmountInspections: (() => void) | undefined;
 const inbox = new Map<number, Notification>();
 
 function renderInbox() {
@@ -99,6 +101,15 @@ button('start').addEventListener('click', async () => {
     started.on('error', (error) => log(`client: ${error.message}`));
     started.on('event', onTopicEvent);
     await started.start();
+    const ownToken = tokenSource(tenant, user);
+    unmountInspections = mountInspections($('inspections'), {
+      tenant,
+      user,
+      httpUrl: await apiUrl(),
+      token: (options) => (options ? tokenSource(tenant, options.user ?? user, options.roles)() : ownToken()),
+      client: started,
+      log,
+    });
     for (const notification of await started.inbox()) inbox.set(notification.seq, notification);
     renderInbox();
     button('stop').disabled = button('publish').disabled = button('join-topic').disabled = false;
@@ -109,6 +120,8 @@ button('start').addEventListener('click', async () => {
 });
 
 button('stop').addEventListener('click', async () => {
+  unmountInspections?.();
+  unmountInspections = undefined;
   await client?.stop();
   client = undefined;
   inbox.clear();
