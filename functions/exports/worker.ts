@@ -26,6 +26,7 @@ import { EmailRejected, type Mailer } from '../shared/email';
 import { readyEmail } from './email';
 import { contentTypeOf, fileExtensionOf, formatRows, type ExportColumn, type ExportFormat, type ExportRow } from './formats';
 import { downloadUrl, signLink } from './links';
+import type { ExportReadyData } from '../protocol/exports';
 import type { ExportRun, ExportSchedule, RunMessage } from './model';
 import { recordRun, type ExportStore, type Owner } from './store';
 import { refusedRecipients, type RecipientPolicy } from './recipients';
@@ -119,7 +120,7 @@ export async function runExport(deps: WorkerDeps, message: RunMessage, messageId
           2_000,
         ),
         // The owner's own link, so an app can offer the download without the email (the demo's exports page).
-        data: { runId, scheduleId: schedule.id, rows: run.rows ?? 0, downloadUrl: linkOf(deps, run), ...(unsent.length > 0 && { notEmailed: unsent.length }) },
+        data: { runId, scheduleId: schedule.id, rows: run.rows ?? 0, downloadUrl: linkOf(deps, run), ...(unsent.length > 0 && { notEmailed: unsent.length }) } satisfies ExportReadyData,
         priority: 'normal',
         dedupeKey: `export-ready.${runId}`,
       },
