@@ -120,7 +120,13 @@ export async function runExport(deps: WorkerDeps, message: RunMessage, messageId
           2_000,
         ),
         // The owner's own link, so an app can offer the download without the email (the demo's exports page).
-        data: { runId, scheduleId: schedule.id, rows: run.rows ?? 0, downloadUrl: linkOf(deps, run), ...(unsent.length > 0 && { notEmailed: unsent.length }) } satisfies ExportReadyData,
+        data: {
+          runId,
+          scheduleId: schedule.id,
+          rows: run.rows ?? 0,
+          downloadUrl: linkOf(deps, run),
+          ...(unsent.length > 0 && { notEmailed: unsent.length }),
+        } satisfies ExportReadyData,
         priority: 'normal',
         dedupeKey: `export-ready.${runId}`,
       },

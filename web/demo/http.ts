@@ -45,7 +45,12 @@ export async function apiCall<T>(session: Pick<DemoSession, 'httpUrl' | 'token'>
   }
   if (!response.ok) {
     const error = (parsed as Partial<ErrorBody> | undefined)?.error;
-    throw new ApiError(response.status, error?.code ?? 'http_error', error?.message ?? `${method} ${path}: ${response.status} ${text.slice(0, 200)}`, (parsed ?? {}) as Record<string, unknown>);
+    throw new ApiError(
+      response.status,
+      error?.code ?? 'http_error',
+      error?.message ?? `${method} ${path}: ${response.status} ${text.slice(0, 200)}`,
+      (parsed ?? {}) as Record<string, unknown>,
+    );
   }
   return parsed as T;
 }
