@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
-import { chromium, type Browser, type BrowserContext } from 'playwright-core';
-import { afterAll, afterEach, beforeAll } from 'vitest';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { afterAll, afterEach, beforeAll, type TestContext } from 'vitest';
 
 /** Debian's Chromium, driven by playwright-core (no browser download is possible here). */
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -39,4 +39,22 @@ export function chromiumPerFile(): { newContext: () => Promise<BrowserContext> }
       return context;
     },
   };
+}
+
+/**
+ * Attaches a full-page screenshot to the running test (vitest's `annotate`): reporters show it, and
+ * vitest writes the PNG under `.vitest/attachments/` (docs/local.md, "The demo app").
+ */
+export async function attachScreenshot(context: Pick<TestContext, 'annotate'>, page: Page, name: string): Promise<void> {
+  await context.annotate(name, { body: await page.screenshot({ fullPage: true }), contentType: 'image/png' });
+}
+
+/** Opens the demo at `#/<page>` and signs in with the local issuer; resolves once the client's socket is open. */
+export async function signInToDemo(page: Page, webUrl: string, who: { tenant: string; user: string; page?: string }): Promise<void> {
+  await page.goto(`${webUrl}/#/${who.page ?? 'inbox'}`);
+  await page.fill('#tenant', who.tenant);
+  await page.fill('#user', who.user);
+  await page.click('#sign-in');
+  await page.waitForSelector('#client-state[data-state="open"]', { timeout: 15_000 });
+  await page.waitForSelector(`#page[data-page="${who.page ?? 'inbox'}"]`);
 }

@@ -161,26 +161,20 @@ export const mountExports: PageMount = (root, session) => {
       runsBySchedule.set(created.id, []);
       renderSchedules();
     } catch (error) {
-      const refused = error instanceof ApiError && Array.isArray(error.body.recipients) ? (error.body.recipients as string[]) : [];
-      showFormError(
-        form,
-        refused.length > 0
-          ? new ApiError(error instanceof ApiError ? error.status : 400, 'recipient_not_allowed', `${(error as Error).message}: ${refused.join(', ')}`, {})
-          : error,
-        {
-          name: 'export-name',
-          'schedule.cron': 'export-cron',
-          'schedule.rate': 'export-rate',
-          'schedule.at': 'export-at',
-          'schedule.dayOfMonth': 'export-day',
-          schedule: when.value === 'cron' ? 'export-cron' : when.value === 'rate' ? 'export-rate' : 'export-at',
-          timezone: 'export-timezone',
-          recipient: 'export-recipients',
-          filters: 'export-topic',
-          role_required: 'export-dataset',
-          dataset: 'export-dataset',
-        },
-      );
+      // The refusal names the field first (`schedule.cron: …`, `timezone: …`, `recipients: <the refused addresses> …`).
+      showFormError(form, error, {
+        name: 'export-name',
+        'schedule.cron': 'export-cron',
+        'schedule.rate': 'export-rate',
+        'schedule.at': 'export-at',
+        'schedule.dayOfMonth': 'export-day',
+        schedule: when.value === 'cron' ? 'export-cron' : when.value === 'rate' ? 'export-rate' : 'export-at',
+        timezone: 'export-timezone',
+        recipient: 'export-recipients',
+        filters: 'export-topic',
+        role_required: 'export-dataset',
+        dataset: 'export-dataset',
+      });
     } finally {
       create.disabled = false;
     }
