@@ -41,7 +41,12 @@ describe('demo exports page in Chromium', () => {
     const { body: listed } = await api('GET', '/exports/schedules', await devToken(tenant, 'ana'));
     expect(listed.items).toHaveLength(1);
     const [created] = listed.items;
-    expect(created).toMatchObject({ name: 'Site inbox', expression: 'cron(30 7 ? * MON-FRI *)', timezone: 'Europe/Berlin', recipients: ['site-lead@example.com'] });
+    expect(created).toMatchObject({
+      name: 'Site inbox',
+      expression: 'cron(30 7 ? * MON-FRI *)',
+      timezone: 'Europe/Berlin',
+      recipients: ['site-lead@example.com'],
+    });
     expect(await schedule.getAttribute('data-id')).toBe(created.id);
     expect(await schedule.locator('.next-run').getAttribute('data-next-run')).toBe(created.nextRunAt);
     const berlin = new Intl.DateTimeFormat('en-GB', { timeZone: 'Europe/Berlin', weekday: 'short', hour: '2-digit', minute: '2-digit' }).format(

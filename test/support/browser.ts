@@ -1,4 +1,6 @@
 import { existsSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, type TestContext } from 'vitest';
 
@@ -41,12 +43,24 @@ export function chromiumPerFile(): { newContext: () => Promise<BrowserContext> }
   };
 }
 
+/** Where the browser tests' screenshots are written (gitignored), a folder per test file. */
+export const SCREENSHOTS_DIR = 'test-results/screenshots';
+
 /**
- * Attaches a full-page screenshot to the running test (vitest's `annotate`): reporters show it, and
- * vitest writes the PNG under `.vitest/attachments/` (docs/local.md, "The demo app").
+ * Takes a full-page screenshot, writes it to `test-results/screenshots/<test file>/<name>.png` and
+ * attaches it to the running test (vitest's `annotate`, which reporters show and which copies the
+ * file under `.vitest/attachments/`): docs/local.md, "The demo app".
  */
-export async function attachScreenshot(context: Pick<TestContext, 'annotate'>, page: Page, name: string): Promise<void> {
-  await context.annotate(name, { body: await page.screenshot({ fullPage: true }), contentType: 'image/png' });
+export async function attachScreenshot(context: Pick<TestContext, 'annotate' | 'task'>, page: Page, name: string): Promise<string> {
+  const slug = name
+    .replace(/[^a-z0-9]+/gi, '-')
+    .replace(/^-|-$/g, '')
+    .toLowerCase();
+  const path = join(SCREENSHOTS_DIR, basename(context.task.file.name, '.test.ts'), `${slug}.png`);
+  await mkdir(dirname(path), { recursive: true });
+  await page.screenshot({ path, fullPage: true });
+  await context.annotate(name, { path, contentType: 'image/png' });
+  return path;
 }
 
 /** Opens the demo at `#/<page>` and signs in with the local issuer; resolves once the client's socket is open. */

@@ -94,7 +94,7 @@ export const mountExports: PageMount = (root, session) => {
     at: field('Time', at),
     weekday: field('Weekday', weekday),
     day: field('Day of month', dayOfMonth),
-    cron: field('Cron (EventBridge: minutes hours day month weekday year)', cron),
+    cron: field('Cron expression', cron, 'EventBridge, six fields: minutes hours day month weekday year'),
     rate: field('Rate', rate, 'e.g. 30 minutes, 6 hours, 1 day (at least 15 minutes)'),
   };
   const create = h('button', { id: 'export-create', class: 'primary', type: 'submit' }, 'Create schedule');
