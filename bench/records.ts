@@ -10,7 +10,7 @@
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { ClientOp, WireRecord } from '../functions/protocol/records';
-import { tick } from '../functions/records/hlc';
+import { tick } from '../functions/protocol/hlc';
 import { applyBatch, recordKey } from '../functions/records/sync';
 import { startLocalRuntime } from '../lib/local/runtime';
 import { percentile, row } from './stats';

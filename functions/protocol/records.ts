@@ -28,7 +28,7 @@ export const syncIdSchema = z.string().check(z.regex(/^[A-Za-z0-9._:-]{1,128}$/,
 /**
  * A hybrid logical clock reading, `<ms, 13 digits>-<counter, 4 digits>-<node>`: compared as a
  * string, later physical time wins, then the counter, then the node (the device id), so two
- * readings are never equal across devices. Made by functions/records/hlc.ts, here and in clients.
+ * readings are never equal across devices. Made by functions/protocol/hlc.ts, on the server and in clients.
  */
 export const clockSchema = z.string().check(z.regex(/^\d{13}-\d{4}-[A-Za-z0-9._:-]{1,64}$/, 'must be a hybrid logical clock reading <ms>-<counter>-<node>'));
 

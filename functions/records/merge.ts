@@ -17,7 +17,7 @@ import {
   type WireRecord,
 } from '../protocol/records';
 import type { CollectionRules } from './collections';
-import { isTooFarAhead, maxClock } from './hlc';
+import { isTooFarAhead, maxClock } from '../protocol/hlc';
 
 export interface OpContext {
   readonly rules: CollectionRules;

@@ -21,7 +21,7 @@ import type { Caller } from '../shared/caller';
 import { BadRequestError, ConflictError, HeraldError, NotFoundError } from '../shared/errors';
 import type { MembershipStore } from '../topics/topics';
 import { collectionRules, type CollectionDeclarations } from './collections';
-import { maxClock, tick } from './hlc';
+import { maxClock, tick } from '../protocol/hlc';
 import { applyOp } from './merge';
 
 export interface Scope {

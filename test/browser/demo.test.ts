@@ -32,7 +32,7 @@ describe('demo app in Chromium', () => {
       await signInToDemo(page, urls().webUrl, { tenant: 'shell-tenant', user: 'shell-user', page: 'exports' });
       expect(await page.getAttribute('#nav-exports', 'aria-current')).toBe('page');
       expect(await page.textContent('#signed-in-as')).toBe('shell-user @ shell-tenant');
-      expect(await page.locator('nav.pages a').allTextContents()).toEqual(['Inbox & alerts', 'Exports', 'Preferences', 'Developer']);
+      expect(await page.locator('nav.pages a').allTextContents()).toEqual(['Inspections', 'Inbox & alerts', 'Exports', 'Preferences', 'Developer']);
       await page.click('#nav-preferences');
       await page.waitForSelector('#page[data-page="preferences"] #pref-form');
       // The page left is torn down: its form is gone, not hidden.

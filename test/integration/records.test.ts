@@ -7,7 +7,7 @@ import { dynamoMembershipStore } from '#functions/adapters/dynamo-topic-stores';
 import { push as syncPush, type SyncDeps } from '#functions/records/sync';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '#lib/local/aws-local';
 import { LOCAL_RECORD_COLLECTIONS } from '#lib/local/runtime';
-import { tick } from '#functions/records/hlc';
+import { tick } from '#functions/protocol/hlc';
 import { MAX_CHANGED_FIELDS, MAX_PUSH_OPS, pullPageSchema, pushResultSchema, type ClientOp } from '#functions/protocol/records';
 import { api, devToken, eventually, tableName, TestSocket, ticketFor, urls } from '../support/local';
 

@@ -18,18 +18,18 @@ export async function launchChromium(): Promise<Browser> {
 }
 
 /**
- * One Chromium for the calling test file and a fresh context per test, closed after it even when
+ * One Chromium for the calling test file and fresh contexts per test, closed after it even when
  * the test fails, so no page of one test outlives it. Call at the top level of a test file.
  */
 export function chromiumPerFile(): { newContext: () => Promise<BrowserContext> } {
   let browser: Browser | undefined;
-  let context: BrowserContext | undefined;
+  // A test may open several contexts (two devices); each is closed after it.
+  const contexts: BrowserContext[] = [];
   beforeAll(async () => {
     browser = await launchChromium();
   }, 60_000);
   afterEach(async () => {
-    await context?.close();
-    context = undefined;
+    await Promise.all(contexts.splice(0).map((context) => context.close()));
   });
   afterAll(async () => {
     await browser?.close();
@@ -37,7 +37,8 @@ export function chromiumPerFile(): { newContext: () => Promise<BrowserContext> }
   return {
     newContext: async () => {
       if (!browser) throw new Error('chromiumPerFile: Chromium is not running (newContext outside a test?)');
-      context = await browser.newContext();
+      const context = await browser.newContext();
+      contexts.push(context);
       return context;
     },
   };

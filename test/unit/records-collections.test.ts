@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { collectionRules, DEFAULT_STRATEGY, parseCollectionDeclarations } from '#functions/records/collections';
-import { formatClock, isTooFarAhead, maxClock, parseClock, tick } from '#functions/records/hlc';
+import { formatClock, isTooFarAhead, maxClock, parseClock, tick } from '#functions/protocol/hlc';
 
 describe('collection declarations', () => {
   const declarations = { inspections: { fields: { status: 'server-wins', items: 'merge-by-id' }, otherFields: 'manual' } } as const;

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { CollectionDeclarations } from '#functions/records/collections';
-import { tick } from '#functions/records/hlc';
+import { tick } from '#functions/protocol/hlc';
 import { applyBatch, recordKey } from '#functions/records/sync';
 import type { ClientOp, OpResult, WireRecord } from '#functions/protocol/records';
 

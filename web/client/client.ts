@@ -2,7 +2,7 @@ import { Emitter } from './emitter';
 import { HeraldHttp } from './http';
 import { indexedDbName, indexedDbStore, memoryStore, type Account, type NotificationStore, type StoreFactory } from './store';
 import { DEFAULT_TIMING, Transport, type Timing, type TransportSink, type WebSocketConstructor } from './transport';
-import type { ConnectionState, MarkReadTarget, Notification, Progress, TopicEvent } from './types';
+import type { ConnectionState, MarkReadTarget, Notification, Progress, RecordChange, TopicEvent } from './types';
 
 export interface HeraldClientOptions extends Partial<Timing> {
   /** Base URL of Herald's HTTP API, e.g. `https://api.example.com` (no trailing path needed). */
@@ -40,6 +40,8 @@ export interface HeraldEvents extends Record<string, unknown> {
   /** A live event on a topic this client subscribed to (e.g. presence `join`/`leave`). */
   event: TopicEvent;
   progress: Progress;
+  /** A committed record change in a scope this tab subscribed to (the records library listens: web/client/records/). */
+  change: RecordChange;
   /** This tab holds the socket (`leader`) or hears from the tab that does (`follower`). */
   role: 'leader' | 'follower';
   /** Something failed and is being retried; for logging, nothing to handle. */
@@ -59,6 +61,7 @@ type TabMessage =
   | { t: 'reset'; lastSeq: number }
   | { t: 'event'; event: TopicEvent }
   | { t: 'progress'; progress: Progress }
+  | { t: 'change'; change: RecordChange }
   | { t: 'read'; target: MarkReadTarget; unread: number }
   /** A follower became visible: the leader, perhaps a throttled background tab, checks its socket. */
   | { t: 'check' };
@@ -299,6 +302,10 @@ export class HeraldClient {
         this.emitter.emit('progress', progress);
         this.post({ t: 'progress', progress });
       },
+      change: (change) => {
+        if (this.ownTopics.has(change.scope)) this.emitter.emit('change', change);
+        this.post({ t: 'change', change });
+      },
       error: (error) => this.emitter.emit('error', error),
     };
   }
@@ -346,6 +353,9 @@ export class HeraldClient {
         return;
       case 'progress':
         return this.emitter.emit('progress', message.progress);
+      case 'change':
+        if (this.ownTopics.has(message.change.scope)) this.emitter.emit('change', message.change);
+        return;
       case 'read':
         return this.applyRead(message.target, message.unread);
       case 'check':

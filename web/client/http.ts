@@ -32,7 +32,8 @@ export class HeraldHttp {
     return this.request('POST', '/notifications/read', 'upTo' in target ? { upTo: target.upTo } : { ids: [...target.ids] });
   }
 
-  private async request<T>(method: string, path: string, body?: unknown): Promise<T> {
+  /** Any route of the API (the records library's, say), answering the parsed JSON or throwing HeraldHttpError. */
+  async request<T>(method: string, path: string, body?: unknown): Promise<T> {
     const response = await this.fetchImpl(`${this.baseUrl.replace(/\/+$/, '')}${path}`, {
       method,
       headers: { authorization: `Bearer ${await this.getToken()}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },

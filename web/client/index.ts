@@ -3,4 +3,5 @@ export { HeraldClient, accountFromToken, type HeraldClientOptions, type HeraldEv
 export { HeraldHttpError } from './http';
 export { indexedDbStore, memoryStore, DEFAULT_INBOX_LIMIT, type Account, type NotificationStore, type StoreFactory } from './store';
 export { DEFAULT_TIMING, HeraldFrameError, type SocketLike, type Timing, type WebSocketConstructor } from './transport';
-export type { ConnectionState, MarkReadTarget, Notification, NotificationPage, Priority, Progress, TopicEvent } from './types';
+export type { ConnectionState, MarkReadTarget, Notification, NotificationPage, Priority, Progress, RecordChange, TopicEvent } from './types';
+export * from './records';

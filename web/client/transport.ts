@@ -1,7 +1,7 @@
 import { backoffDelay } from './backoff';
 import type { HeraldHttp } from './http';
 import { Sequencer } from './sequencer';
-import type { ClientFrame, ConnectionState, Notification, NotificationPage, Progress, ServerFrame, TopicEvent } from './types';
+import type { ClientFrame, ConnectionState, Notification, NotificationPage, Progress, RecordChange, ServerFrame, TopicEvent } from './types';
 
 /** The part of the WebSocket API the client uses; browsers' `WebSocket` and the `ws` package both fit. */
 export interface SocketLike {
@@ -74,6 +74,8 @@ export interface TransportSink {
   state(state: ConnectionState): void;
   event(event: TopicEvent): void;
   progress(progress: Progress): void;
+  /** A committed record change in a scope this client subscribed to (docs/sync.md, "Live"). */
+  change?(change: RecordChange): void;
   error(error: Error): void;
 }
 
@@ -456,6 +458,9 @@ export class Transport {
       case 'progress':
         if (link === this.current)
           this.sink.progress({ jobId: frame.jobId, done: frame.done, ...(frame.total === undefined ? {} : { total: frame.total }), version: frame.version });
+        return;
+      case 'change':
+        if (link === this.current) this.sink.change?.({ scope: frame.scope, record: frame.record });
         return;
       case 'subscribed':
       case 'unsubscribed':

@@ -6,8 +6,12 @@
 import type { ClientFrame, ServerFrame } from '../../functions/protocol/frames';
 import type { NotificationPage, Ticket } from '../../functions/protocol/http';
 import type { Priority } from '../../functions/protocol/priorities';
+import type { RecordChangeFrame } from '../../functions/protocol/records';
 
 export type { ClientFrame, NotificationPage, Priority, ServerFrame, Ticket };
+
+/** A committed record change in a subscribed scope, as the live `change` frame carries it (docs/sync.md). */
+export type RecordChange = Omit<RecordChangeFrame, 'type'>;
 
 /** A notification as the client keeps it: read state always known (a WebSocket frame without it is stored unread). */
 export type Notification = NotificationPage['items'][number];

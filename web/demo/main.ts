@@ -9,6 +9,7 @@ import { mountDeveloper } from './developer';
 import { mountExports } from './exports';
 import { h, showFormError } from './http';
 import { mountInbox } from './inbox';
+import { mountInspections } from './inspections';
 import { mountPreferences } from './preferences';
 import type { DemoSession, PageMount } from './session';
 
@@ -16,11 +17,12 @@ interface Page {
   readonly id: string;
   readonly title: string;
   readonly mount: PageMount;
+  /** The id of the element the page mounts into (its styles and tests may name it); `<id>-page` by default. */
+  readonly rootId?: string;
 }
 
-// TODO(merge records-client): add { id: 'inspections', title: 'Inspections', mount: mountInspections }
-// (import { mountInspections } from './inspections') once that branch's web/demo/inspections.ts is merged.
 const PAGES: readonly Page[] = [
+  { id: 'inspections', title: 'Inspections', mount: mountInspections, rootId: 'inspections' },
   { id: 'inbox', title: 'Inbox & alerts', mount: mountInbox },
   { id: 'exports', title: 'Exports', mount: mountExports },
   { id: 'preferences', title: 'Preferences', mount: mountPreferences },
@@ -79,7 +81,9 @@ function showPage(): void {
   renderNav(page);
   document.title = `${page.title} · Herald field app`;
   root.dataset.page = page.id;
-  unmountPage = page.mount(root, session);
+  const pageRoot = h('section', { id: page.rootId ?? `${page.id}-page`, 'aria-label': page.title });
+  root.append(pageRoot);
+  unmountPage = page.mount(pageRoot, session);
 }
 
 async function signIn(tenant: string, user: string): Promise<void> {
