@@ -38,6 +38,11 @@ describe('demo app in Chromium', () => {
       // The page left is torn down: its form is gone, not hidden.
       expect(await page.locator('#export-form').count()).toBe(0);
       await attachScreenshot(context, page, 'preferences page after navigating from exports');
+      // The records client's page (web/demo/inspections.ts) mounts like any other.
+      await page.click('#nav-inspections');
+      await page.waitForSelector('#page[data-page="inspections"] section#inspections #insp-scope');
+      expect(await page.locator('#pref-form').count()).toBe(0);
+      await attachScreenshot(context, page, 'inspections page');
       await page.click('#sign-out');
       await page.waitForSelector('#sign-in-form:not([hidden])');
       expect(await page.isHidden('#nav')).toBe(true);
