@@ -12,6 +12,7 @@ import { benchFrameRate } from './frame-rate';
 import { benchLocalIam } from './local-iam';
 import { benchNotifications } from './notifications';
 import { benchRecords } from './records';
+import { benchRecordsClient } from './records-client';
 
 const benchmarks: Array<[string, () => Promise<void>]> = [
   ['cold-start', benchColdStart],
@@ -22,6 +23,7 @@ const benchmarks: Array<[string, () => Promise<void>]> = [
   ['exports', benchExports],
   ['local-iam', benchLocalIam],
   ['records', benchRecords],
+  ['records-client', benchRecordsClient],
 ];
 const only = process.argv[2];
 

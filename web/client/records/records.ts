@@ -61,7 +61,9 @@ export class HeraldRecords {
   private channel: BroadcastChannel | undefined;
   private pendingCount = 0;
   private flushing: Promise<void> | undefined;
-  private flushAgain = false;
+  private queuedFlush: Promise<void> | undefined;
+  /** The next round ignores backoffs: the network is back. */
+  private flushNow = false;
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
   private localLock: Promise<void> = Promise.resolve();
 
@@ -173,7 +175,7 @@ export class HeraldRecords {
   async get(scope: string, collection: string, id: string): Promise<LocalRecord | undefined> {
     const store = this.requireStore();
     const server = await store.server(scope, collection, id);
-    const ops = (await store.ops()).filter((op) => op.scope === scope && op.op.collection === collection && op.op.id === id).map((op) => op.op);
+    const ops = (await store.recordOps(scope, collection, id)).map((op) => op.op);
     return server || ops.length > 0 ? viewOf({ scope, collection, id }, server, ops) : undefined;
   }
 
@@ -256,26 +258,24 @@ export class HeraldRecords {
    */
   flush(options: { now?: boolean } = {}): Promise<void> {
     if (!this.store) return Promise.resolve();
+    if (options.now) this.flushNow = true;
     if (this.flushing) {
-      this.flushAgain ||= true;
-      if (options.now) this.flushNow = true;
-      return this.flushing;
+      // One more round after the running one, shared by every caller meanwhile: it sees what they stored.
+      this.queuedFlush ??= this.flushing.then(() => {
+        this.queuedFlush = undefined;
+        return this.flush();
+      });
+      return this.queuedFlush;
     }
-    this.flushNow = options.now ?? false;
     const round = this.withLock(() => this.pushAll())
       .catch((error: unknown) => this.emitter.emit('error', toError(error)))
       .finally(() => {
         this.flushing = undefined;
-        if (this.flushAgain) {
-          this.flushAgain = false;
-          void this.flush({ now: this.flushNow });
-        } else void this.scheduleRetry();
+        void this.scheduleRetry();
       });
     this.flushing = round;
     return round;
   }
-
-  private flushNow = false;
 
   private async write(scope: string, collection: string, id: string, edit: RecordEdit | 'delete', priority: OpPriority): Promise<LocalRecord> {
     const store = this.requireStore();
@@ -308,13 +308,15 @@ export class HeraldRecords {
 
   private async pushAll(): Promise<void> {
     let limit: number | undefined;
+    // A push that went through shows the network works: the rest of the round need not wait either.
+    let ignoreBackoff = this.flushNow;
+    this.flushNow = false;
     for (;;) {
       const store = this.store;
       if (!store) return;
       if (globalThis.navigator?.onLine === false) return; // the `online` event flushes again
       const ops = await store.ops();
-      const batch = nextBatch(ops, this.flushNow ? Number.POSITIVE_INFINITY : Date.now(), limit);
-      this.flushNow = false;
+      const batch = nextBatch(ops, ignoreBackoff ? Number.POSITIVE_INFINITY : Date.now(), limit);
       if (batch.length === 0) return;
       const scope = (batch[0] as OutboxOp).scope;
       const body: PushBody = { deviceId: this.requireDevice(), ops: batch.map((op) => op.op), pending: ops.length - batch.length };
@@ -340,6 +342,7 @@ export class HeraldRecords {
         return;
       }
       limit = undefined;
+      ignoreBackoff = true;
       const stored = await store.apply({ scope, records: answer.records, removeOps: batch.map((op) => op.seq) });
       for (const result of answer.results) {
         if (result.status !== 'rejected') continue;
@@ -415,7 +418,7 @@ export class HeraldRecords {
   private async refreshPending(): Promise<void> {
     const store = this.store;
     if (!store) return;
-    const count = (await store.ops()).length;
+    const count = await store.count();
     if (count === this.pendingCount) return;
     this.pendingCount = count;
     this.emitter.emit('pending', count);
@@ -427,6 +430,7 @@ export class HeraldRecords {
     if (!store) return;
     clearTimeout(this.retryTimer);
     const at = nextAttemptAt(await store.ops(), Date.now());
+    if (this.store !== store) return; // stopped meanwhile
     if (at !== undefined) this.retryTimer = setTimeout(() => this.flush(), Math.max(0, at - Date.now()));
   }
 

@@ -32,6 +32,10 @@ export interface RecordStore {
   append(build: (lastClock: string | undefined) => { scope: string; priority: OpPriority; op: ClientOp; clock: string }): Promise<OutboxOp>;
   /** Every unsent op, oldest first. */
   ops(): Promise<OutboxOp[]>;
+  /** One record's unsent ops, oldest first. */
+  recordOps(scope: string, collection: string, id: string): Promise<OutboxOp[]>;
+  /** How many ops are unsent. */
+  count(): Promise<number>;
   server(scope: string, collection: string, id: string): Promise<WireRecord | undefined>;
   /** A scope's server copies. */
   servers(scope: string): Promise<WireRecord[]>;
@@ -80,6 +84,12 @@ export function memoryRecordStore(): RecordStoreFactory {
       async ops() {
         return [...s.outbox.values()].sort((a, b) => a.seq - b.seq);
       },
+      async recordOps(scope, collection, id) {
+        return [...s.outbox.values()].filter((op) => op.scope === scope && op.op.collection === collection && op.op.id === id).sort((a, b) => a.seq - b.seq);
+      },
+      async count() {
+        return s.outbox.size;
+      },
       async server(scope, collection, id) {
         return s.records.get(keyOf(scope, collection, id));
       },
@@ -123,7 +133,7 @@ interface StoredRecord {
 interface RecordsDb extends DBSchema {
   meta: { key: string; value: string };
   records: { key: [string, string, string]; value: StoredRecord; indexes: { scope: string } };
-  outbox: { key: number; value: OutboxOp };
+  outbox: { key: number; value: OutboxOp; indexes: { record: [string, string, string] } };
 }
 
 export function recordsDbName(account: Account): string {
@@ -141,7 +151,7 @@ export function indexedDbRecordStore(): RecordStoreFactory {
       upgrade(database) {
         database.createObjectStore('meta');
         database.createObjectStore('records', { keyPath: ['scope', 'collection', 'id'] }).createIndex('scope', 'scope');
-        database.createObjectStore('outbox', { keyPath: 'seq', autoIncrement: true });
+        database.createObjectStore('outbox', { keyPath: 'seq', autoIncrement: true }).createIndex('record', ['scope', 'op.collection', 'op.id']);
       },
     });
     return {
@@ -165,6 +175,13 @@ export function indexedDbRecordStore(): RecordStoreFactory {
       },
       async ops() {
         return db.getAll('outbox');
+      },
+      async recordOps(scope, collection, id) {
+        // Entries of one index key come in primary key order: the order the ops were made.
+        return db.getAllFromIndex('outbox', 'record', [scope, collection, id]);
+      },
+      async count() {
+        return db.count('outbox');
       },
       async server(scope, collection, id) {
         return (await db.get('records', [scope, collection, id]))?.record;
