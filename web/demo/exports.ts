@@ -213,7 +213,8 @@ export const mountExports: PageMount = (root, session) => {
       list.replaceChildren(h('p', { class: 'empty' }, 'No schedules yet: create one above.'));
       return;
     }
-    const progressByRun = new Map([...list.querySelectorAll<HTMLElement>('.progress')].map((element) => [element.dataset.runId, element]));
+    // A run's progress bar outlives the re-render, so a bar being fed keeps its place.
+    const bars = new Map([...list.querySelectorAll<HTMLElement>('.progress')].map((element) => [element.dataset.scheduleId, element]));
     list.replaceChildren(
       ...schedules.map((schedule) => {
         const runNow = h('button', { type: 'button', class: 'run-now primary' }, 'Run now');
@@ -221,7 +222,6 @@ export const mountExports: PageMount = (root, session) => {
         runNow.addEventListener('click', () => startRun(schedule, runNow));
         remove.addEventListener('click', () => deleteSchedule(schedule));
         const runs = runsBySchedule.get(schedule.id) ?? [];
-        const existingProgress = [...progressByRun.values()].find((element) => element.dataset.scheduleId === schedule.id);
         return h(
           'article',
           { class: 'schedule', 'data-id': schedule.id, 'aria-label': schedule.name },
@@ -238,7 +238,7 @@ export const mountExports: PageMount = (root, session) => {
           ),
           h(
             'p',
-            {},
+            { class: 'when' },
             `${describeWhen(schedule.schedule)} (${schedule.timezone}) · `,
             h(
               'span',
@@ -247,7 +247,7 @@ export const mountExports: PageMount = (root, session) => {
             ),
             ` · to ${schedule.recipients.join(', ')}`,
           ),
-          existingProgress,
+          bars.get(schedule.id),
           runs.length === 0
             ? h('p', { class: 'empty runs-empty' }, 'No runs yet.')
             : h(
@@ -308,9 +308,11 @@ export const mountExports: PageMount = (root, session) => {
   }
 
   function onProgress(progress: Progress) {
-    if (!progressOf(progress.jobId)) return;
-    const updates = Number(progressOf(progress.jobId)?.dataset.frames ?? 0) + 1;
-    (progressOf(progress.jobId) as HTMLElement).dataset.frames = String(updates);
+    const box = progressOf(progress.jobId);
+    // Frames may cross on the way: the highest version is the newest.
+    if (!box || progress.version <= Number(box.dataset.version ?? 0)) return;
+    box.dataset.version = String(progress.version);
+    box.dataset.frames = String(Number(box.dataset.frames ?? 0) + 1);
     if (progress.total !== undefined && progress.done >= progress.total)
       setProgress(progress.jobId, { state: 'done', done: progress.done, total: progress.total, source: 'live' });
     else setProgress(progress.jobId, { state: 'running', done: progress.done, source: 'live' });
@@ -336,7 +338,7 @@ export const mountExports: PageMount = (root, session) => {
         h('progress', { 'aria-label': `Progress of ${schedule.name}` }),
         h('span', { class: 'progress-label', role: 'status' }),
       );
-      list.querySelector(`.schedule[data-id="${schedule.id}"] header`)?.after(box);
+      list.querySelector(`.schedule[data-id="${schedule.id}"] .when`)?.after(box);
       setProgress(runId, { state: 'queued' });
       await followRun(schedule, runId);
     } catch (error) {
