@@ -55,6 +55,17 @@ describe('demo exports page in Chromium', () => {
     expect(berlin).toMatch(/^(Mon|Tue|Wed|Thu|Fri) 07:30$/);
     expect(Date.parse(created.nextRunAt)).toBeGreaterThan(Date.now());
 
+    // Every state the bar passes through, as the page shows it.
+    await page.evaluate(() => {
+      const states: string[] = [];
+      (window as unknown as { barStates: string[] }).barStates = states;
+      new MutationObserver((changes) => {
+        for (const change of changes) {
+          const target = change.target as HTMLElement;
+          if (target.classList?.contains('progress') && states.at(-1) !== target.dataset.state) states.push(target.dataset.state ?? '');
+        }
+      }).observe(document.getElementById('schedules') as HTMLElement, { subtree: true, attributes: true, attributeFilter: ['data-state'] });
+    });
     await schedule.locator('.run-now').click();
     const progress = schedule.locator('.progress');
     await progress.waitFor();
@@ -64,6 +75,11 @@ describe('demo exports page in Chromium', () => {
     expect(Number(await progress.getAttribute('data-frames'))).toBeGreaterThanOrEqual(1);
     expect(await progress.getAttribute('data-done')).toBe('3');
     expect(await progress.locator('progress').evaluate((bar: HTMLProgressElement) => [bar.value, bar.max])).toEqual([3, 3]);
+    const states = await page.evaluate(() => (window as unknown as { barStates: string[] }).barStates);
+    // Queued when run now answered, then (a run of 3 rows sends only its last frame) done.
+    expect(states[0]).toBe('queued');
+    expect(states.at(-1)).toBe('done');
+    expect(states.every((state) => ['queued', 'running', 'done'].includes(state))).toBe(true);
 
     const run = schedule.locator('tr[data-status="succeeded"]');
     await run.waitFor({ timeout: 30_000 });

@@ -33,6 +33,12 @@ describe('demo app in Chromium', () => {
       expect(await page.getAttribute('#nav-exports', 'aria-current')).toBe('page');
       expect(await page.textContent('#signed-in-as')).toBe('shell-user @ shell-tenant');
       expect(await page.locator('nav.pages a').allTextContents()).toEqual(['Inspections', 'Inbox & alerts', 'Exports', 'Preferences', 'Developer']);
+      // On a phone-sized screen the page wraps instead of scrolling sideways.
+      await page.setViewportSize({ width: 390, height: 844 });
+      await page.waitForSelector('#export-form');
+      expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+      await attachScreenshot(context, page, 'exports page on a phone-sized screen');
+      await page.setViewportSize({ width: 1280, height: 720 });
       await page.click('#nav-preferences');
       await page.waitForSelector('#page[data-page="preferences"] #pref-form');
       // The page left is torn down: its form is gone, not hidden.
