@@ -20,6 +20,7 @@ import {
 import { assertMayExport, type DatasetSource, type RecordsTable } from './datasets';
 import { recipientsRefused, refusedRecipients, type RecipientPolicy } from './recipients';
 import { nextRunAt, toScheduleExpression } from './schedule';
+import type { ExportRunStarted, ExportRunView, ExportScheduleView } from '../protocol/exports';
 import { recordRun, type ExportStore, type Owner } from './store';
 import type { Caller } from '../shared/caller';
 import { EXPORT_QUOTAS } from './limits';
@@ -68,12 +69,12 @@ export interface ScheduleView extends ExportSchedule {
 export function scheduleView(schedule: ExportSchedule, now: Date): ScheduleView {
   // Scheduler anchors a rate at the schedule's creation; cron and presets at the wall clock.
   const next = nextRunAt(schedule.expression, schedule.timezone, now, new Date(schedule.createdAt));
-  return { ...schedule, nextRunAt: next ? next.toISOString() : null };
+  return { ...schedule, nextRunAt: next ? next.toISOString() : null } satisfies ExportScheduleView;
 }
 
 export function runView(run: ExportRun): Omit<ExportRun, 'messageId' | 'uploadId' | 'objectKey' | 'tenant'> {
   const { messageId: _message, uploadId: _upload, objectKey: _key, tenant: _tenant, ...view } = run;
-  return view;
+  return view satisfies ExportRunView;
 }
 
 /**
@@ -203,7 +204,7 @@ export async function runNow(
   const message = { scheduleId: schedule.id, tenant: owner.tenant, owner: owner.userId, scheduledTime: now.toISOString(), trigger: 'manual' as const };
   const { runId, scheduledAt } = await recordRun(deps.store, message);
   await deps.queue.send({ ...message, scheduledTime: scheduledAt });
-  return { runId };
+  return { runId } satisfies ExportRunStarted;
 }
 
 export async function getRun(deps: ScheduleServiceDeps, owner: Owner, runId: string): Promise<ExportRun> {

@@ -26,6 +26,7 @@ import { EmailRejected, type Mailer } from '../shared/email';
 import { readyEmail } from './email';
 import { contentTypeOf, fileExtensionOf, formatRows, type ExportColumn, type ExportFormat, type ExportRow } from './formats';
 import { downloadUrl, signLink } from './links';
+import type { ExportReadyData } from '../protocol/exports';
 import type { ExportRun, ExportSchedule, RunMessage } from './model';
 import { recordRun, type ExportStore, type Owner } from './store';
 import { refusedRecipients, type RecipientPolicy } from './recipients';
@@ -118,7 +119,14 @@ export async function runExport(deps: WorkerDeps, message: RunMessage, messageId
           0,
           2_000,
         ),
-        data: { runId, scheduleId: schedule.id, rows: run.rows ?? 0, ...(unsent.length > 0 && { notEmailed: unsent.length }) },
+        // The owner's own link, so an app can offer the download without the email (the demo's exports page).
+        data: {
+          runId,
+          scheduleId: schedule.id,
+          rows: run.rows ?? 0,
+          downloadUrl: linkOf(deps, run),
+          ...(unsent.length > 0 && { notEmailed: unsent.length }),
+        } satisfies ExportReadyData,
         priority: 'normal',
         dedupeKey: `export-ready.${runId}`,
       },
@@ -253,6 +261,12 @@ export interface Unsent {
   readonly reason: string;
 }
 
+/** The run's download link, valid as long as its file (docs/exports.md, "Download links"). */
+function linkOf(deps: WorkerDeps, run: ExportRun): string {
+  const exp = Math.floor(Date.parse(run.fileExpiresAt!) / 1000);
+  return downloadUrl(deps.httpApiUrl, run.runId, signLink(deps.linkKey, { runId: run.runId, tenant: run.tenant, owner: run.owner, exp }));
+}
+
 /**
  * Sends the email once per run, one message per recipient, and answers whom it did not reach. A
  * throttled send is retried by the SES client itself (the SDK's standard retries) before it counts
@@ -261,14 +275,13 @@ export interface Unsent {
 async function emailOnce(deps: WorkerDeps, schedule: ExportSchedule, run: ExportRun, owner: Owner): Promise<Unsent[]> {
   if (!(await deps.store.markEmailed(owner, schedule.id, run.scheduledAt, deps.now?.() ?? new Date()))) return [];
   const expiresAt = run.fileExpiresAt!;
-  const token = signLink(deps.linkKey, { runId: run.runId, tenant: run.tenant, owner: run.owner, exp: Math.floor(Date.parse(expiresAt) / 1000) });
   const email = readyEmail({
     scheduleName: schedule.name,
     rows: run.rows ?? 0,
     bytes: run.bytes ?? 0,
     format: schedule.format,
     scheduledAt: run.scheduledAt,
-    link: downloadUrl(deps.httpApiUrl, run.runId, token),
+    link: linkOf(deps, run),
     expiresAt,
     recipients: schedule.recipients,
   });

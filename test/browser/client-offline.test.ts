@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
-import { chromiumPerFile } from '../support/browser';
+import { chromiumPerFile, signInToDemo } from '../support/browser';
 import { api, devToken, urls } from '../support/local';
 
 /**
@@ -30,11 +30,9 @@ async function recordStates(page: Page): Promise<void> {
 const stateLog = (page: Page) => page.evaluate(() => (window as unknown as { stateLog: Array<{ state: string; at: number }> }).stateLog);
 const pageNow = (page: Page) => page.evaluate(() => performance.now());
 
+/** Signs in on the demo's inbox page, which starts the tab's client. */
 async function startTab(page: Page, user: string): Promise<void> {
-  await page.goto(urls().webUrl);
-  await page.fill('#user', user);
-  await page.click('#start');
-  await page.waitForSelector('#client-state[data-state="open"]', { timeout: 10_000 });
+  await signInToDemo(page, urls().webUrl, { tenant: 'acme', user });
 }
 
 /** Routes the page's gateway sockets through Playwright; `silence(n)` makes socket n (0-based) drop every server frame from then on. */

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
-import { chromiumPerFile } from '../support/browser';
+import { chromiumPerFile, signInToDemo } from '../support/browser';
 import { api, devToken, urls } from '../support/local';
 
 /** The client library in Chromium, through the demo app: tabs of one origin share one socket. */
@@ -27,11 +27,9 @@ function watchSockets(page: Page, sockets: Array<{ page: Page; closed: boolean }
   });
 }
 
+/** Signs in on the demo's inbox page, which starts the tab's client. */
 async function startTab(page: Page, user: string): Promise<void> {
-  await page.goto(urls().webUrl);
-  await page.fill('#user', user);
-  await page.click('#start');
-  await page.waitForSelector('#client-state[data-state="open"]', { timeout: 10_000 });
+  await signInToDemo(page, urls().webUrl, { tenant: 'acme', user });
 }
 
 const titles = (page: Page) => page.$$eval('#inbox li .title', (items) => items.map((item) => item.textContent));
@@ -85,9 +83,7 @@ describe('client library across tabs in Chromium', () => {
     const frames: string[] = [];
     page.on('websocket', (socket) => socket.on('framereceived', (frame) => frames.push(String(frame.payload))));
     await page.reload();
-    await page.fill('#user', user);
-    await page.click('#start');
-    await page.waitForSelector('#client-state[data-state="open"]', { timeout: 10_000 });
+    await startTab(page, user);
     await page.waitForSelector('#inbox li >> text=stored');
     await expect.poll(() => frames.some((frame) => frame.includes('"type":"replayed"'))).toBe(true);
     expect(frames.filter((frame) => frame.includes('"type":"notification"'))).toEqual([]);

@@ -2,10 +2,10 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { launchChromium } from '../support/browser';
+import { attachScreenshot, launchChromium, signInToDemo } from '../support/browser';
 import { TestSocket, ticketFor, urls } from '../support/local';
 
-/** A real browser on the demo app: sign in, get a ticket, connect (Origin allowlisted), ping. */
+/** A real browser on the demo app: the shell, the alerts board, and a raw socket (Origin allowlisted) that pings. */
 let browser: Browser;
 /** A blank page on a loopback origin that is not on the allowlist. */
 let foreign: Server;
@@ -26,11 +26,43 @@ function headerOf(headers: Record<string, string>, name: string): string | undef
 }
 
 describe('demo app in Chromium', () => {
+  it('signs in once, moves between pages, and signs out', async (context) => {
+    const page = await browser.newPage();
+    try {
+      await signInToDemo(page, urls().webUrl, { tenant: 'shell-tenant', user: 'shell-user', page: 'exports' });
+      expect(await page.getAttribute('#nav-exports', 'aria-current')).toBe('page');
+      expect(await page.textContent('#signed-in-as')).toBe('shell-user @ shell-tenant');
+      expect(await page.locator('nav.pages a').allTextContents()).toEqual(['Inspections', 'Inbox & alerts', 'Exports', 'Preferences', 'Developer']);
+      // On a phone-sized screen the page wraps instead of scrolling sideways.
+      await page.setViewportSize({ width: 390, height: 844 });
+      await page.waitForSelector('#export-form');
+      expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+      await attachScreenshot(context, page, 'exports page on a phone-sized screen');
+      await page.setViewportSize({ width: 1280, height: 720 });
+      await page.click('#nav-preferences');
+      await page.waitForSelector('#page[data-page="preferences"] #pref-form');
+      // The page left is torn down: its form is gone, not hidden.
+      expect(await page.locator('#export-form').count()).toBe(0);
+      await attachScreenshot(context, page, 'preferences page after navigating from exports');
+      // The records client's page (web/demo/inspections.ts) mounts like any other.
+      await page.click('#nav-inspections');
+      await page.waitForSelector('#page[data-page="inspections"] section#inspections #insp-scope');
+      expect(await page.locator('#pref-form').count()).toBe(0);
+      await attachScreenshot(context, page, 'inspections page');
+      await page.click('#sign-out');
+      await page.waitForSelector('#sign-in-form:not([hidden])');
+      expect(await page.isHidden('#nav')).toBe(true);
+      expect(await page.locator('#page').innerHTML()).toBe('');
+      expect(await page.getAttribute('#client-state', 'data-state')).toBe('closed');
+    } finally {
+      await page.close();
+    }
+  });
+
   it('connects over the WebSocket from an allowed origin and gets pong', async () => {
     const page = await browser.newPage();
     try {
-      await page.goto(urls().webUrl);
-      await page.fill('#user', 'browser-user');
+      await signInToDemo(page, urls().webUrl, { tenant: 'acme', user: 'browser-user', page: 'developer' });
       await page.click('#connect');
       await page.waitForSelector('#state[data-state="open"]', { timeout: 10_000 });
       await page.click('#ping');
@@ -43,14 +75,10 @@ describe('demo app in Chromium', () => {
     }
   });
 
-  it('keeps an alerts board live: a raise appears through the topic event, with its notification, and Acknowledge moves it on', async () => {
+  it('keeps an alerts board live: a raise appears through the topic event, with its notification, and Acknowledge moves it on', async (context) => {
     const page = await browser.newPage();
     try {
-      await page.goto(urls().webUrl);
-      await page.fill('#tenant', 'board-tenant');
-      await page.fill('#user', 'board-user');
-      await page.click('#start');
-      await page.waitForSelector('#client-state[data-state="open"]', { timeout: 15_000 });
+      await signInToDemo(page, urls().webUrl, { tenant: 'board-tenant', user: 'board-user' });
       await page.fill('#topic', 'site-board');
       await page.click('#join-topic');
       await page.waitForSelector('#raise-alert:not([disabled])');
@@ -63,6 +91,7 @@ describe('demo app in Chromium', () => {
       await page.waitForSelector('#inbox li .title:text("CRITICAL: Crane wind limit")', { timeout: 15_000 });
       await row.locator('button.to-acknowledged').click();
       await page.waitForSelector('#board li[data-status="acknowledged"][data-version="2"]', { timeout: 15_000 });
+      await attachScreenshot(context, page, 'inbox and alerts board after acknowledging');
     } finally {
       await page.close();
     }

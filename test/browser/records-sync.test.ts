@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { BrowserContext, Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
-import { chromiumPerFile } from '../support/browser';
+import { chromiumPerFile, signInToDemo } from '../support/browser';
 import { api, devToken, urls } from '../support/local';
 
 /**
@@ -19,10 +19,7 @@ const unique = (prefix: string) => `${prefix}-${randomUUID().slice(0, 8)}`;
 /** Signs in on the demo, starts the client and syncs the scope on the Inspections page. */
 async function openInspections(context: BrowserContext, user: string, scope: string): Promise<Page> {
   const page = await context.newPage();
-  await page.goto(urls().webUrl);
-  await page.fill('#user', user);
-  await page.click('#start');
-  await page.waitForSelector('#client-state[data-state="open"]', { timeout: 10_000 });
+  await signInToDemo(page, urls().webUrl, { tenant: TENANT, user, page: 'inspections' });
   await page.fill('#insp-scope', scope);
   await page.click('#insp-join');
   await page.waitForSelector(`#inspections[data-scope="${scope}"]`, { timeout: 10_000 });

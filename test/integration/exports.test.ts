@@ -195,6 +195,12 @@ describe('run now', () => {
     expect((await api('GET', `/exports/schedules/${schedule.id}`, token)).body.lastRun).toMatchObject({ runId: body.runId, status: 'succeeded' });
     const inbox = await api('GET', '/notifications?after=120', token);
     expect(inbox.body.items.map((item: { kind: string }) => item.kind)).toEqual(['export.ready']);
+    // The owner's notification carries a link of its own that downloads the same file.
+    const ownLink = inbox.body.items[0].data.downloadUrl as string;
+    expect(ownLink).toContain(`/exports/runs/${body.runId}/download?token=`);
+    const ownRedirect = await fetch(ownLink, { redirect: 'manual' });
+    expect(ownRedirect.status).toBe(302);
+    expect(await (await fetch(ownRedirect.headers.get('location')!)).text()).toBe(file);
   });
 
   it('refuses a tampered or foreign link and answers 404 for a run without a file', async () => {

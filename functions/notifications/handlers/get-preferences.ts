@@ -1,5 +1,6 @@
 import { claimNamesFromEnv, preferenceStoreFromEnv } from '#functions/adapters/wiring';
 import type { ClaimNames } from '#functions/shared/caller';
+import type { PreferencesBody } from '#functions/protocol/exports';
 import { callerRoute, json } from '#functions/shared/http';
 import { defaultPreferences, type PreferenceStore } from '../preferences';
 
@@ -12,7 +13,7 @@ export interface GetPreferencesDeps {
 export function makeHandler(deps: GetPreferencesDeps) {
   return callerRoute(deps.claims, async (caller) => {
     const stored = await deps.preferences.getMany([caller]);
-    return json(200, stored.values().next().value ?? defaultPreferences);
+    return json(200, (stored.values().next().value ?? defaultPreferences) satisfies PreferencesBody);
   });
 }
 
