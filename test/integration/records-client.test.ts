@@ -200,6 +200,52 @@ describe('records client library against the local runtime', () => {
     expect((await serverRecord(scope, user, 'unsent'))?.fields).toEqual({ notes: 'waiting' });
   });
 
+  it('edits different fields of one merge-by-id element on two devices: each view keeps the other fields, and both edits survive', async () => {
+    const [ana, ben] = [`ana-${randomUUID().slice(0, 6)}`, `ben-${randomUUID().slice(0, 6)}`];
+    const scope = await memberScope([ana, ben]);
+    const anaNetwork = new Network();
+    const first = await startRecords(ana, anaNetwork);
+    const second = await startRecords(ben, new Network());
+    await first.records.sync(scope);
+    await second.records.sync(scope);
+    await first.records.edit(scope, 'inspections', 'pump', {
+      upsert: {
+        items: [
+          { id: 'valve', ok: false, note: 'not checked' },
+          { id: 'gauge', ok: true },
+        ],
+      },
+    });
+    await eventually(async () => (first.records.pending === 0 ? true : undefined));
+    await second.records.pull(scope);
+
+    // Ana, offline, ticks the valve; her view keeps its note while the edit waits.
+    anaNetwork.mode = 'down';
+    const offline = await first.records.edit(scope, 'inspections', 'pump', { upsert: { items: [{ id: 'valve', ok: true }] } });
+    // (The server orders elements by the clock that added them, then id: both came with one clock.)
+    expect(offline.fields.items).toEqual([
+      { id: 'gauge', ok: true },
+      { id: 'valve', ok: true, note: 'not checked' },
+    ]);
+    // Ben, online, writes the valve's note; his edit reaches the server first.
+    await second.records.edit(scope, 'inspections', 'pump', { upsert: { items: [{ id: 'valve', note: 'drips at the flange' }] } });
+    await eventually(async () => (second.records.pending === 0 ? true : undefined));
+    // Only the changed field travels, so Ana's later push cannot undo Ben's note.
+    anaNetwork.mode = 'up';
+    await first.records.flush({ now: true });
+    await eventually(async () => (first.records.pending === 0 ? true : undefined));
+    expect(anaNetwork.pushes.at(-1)).toMatchObject({ ops: [{ changes: { items: { upsert: [{ id: 'valve', ok: true }] } } }] });
+
+    const merged = [
+      { id: 'gauge', ok: true },
+      { id: 'valve', ok: true, note: 'drips at the flange' },
+    ];
+    expect((await serverRecord(scope, ben, 'pump'))?.fields.items).toEqual(merged);
+    expect((await first.records.get(scope, 'inspections', 'pump'))?.fields.items).toEqual(merged);
+    await second.records.pull(scope);
+    expect((await second.records.get(scope, 'inspections', 'pump'))?.fields.items).toEqual(merged);
+  });
+
   it('lists manual conflicts and resolves them (theirs, mine), each record closing its conflicts at a new version', async () => {
     const [ana, ben] = [`ana-${randomUUID().slice(0, 6)}`, `ben-${randomUUID().slice(0, 6)}`];
     const scope = await memberScope([ana, ben]);

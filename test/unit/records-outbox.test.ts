@@ -130,6 +130,18 @@ describe('viewOf (optimistic apply and rebase)', () => {
     expect(server.fields.notes).toBe('server');
   });
 
+  it('merges a partial upsert into the element, keeping the fields it does not name, as the server does', () => {
+    const server = wire({ items: [{ id: 'valve', ok: false, note: 'leaks', photo: 'p.jpg' }] });
+    const view = viewOf(key, server, [
+      put({ items: { clock: 'c1', upsert: [{ id: 'valve', ok: true }] } }),
+      put({ items: { clock: 'c2', upsert: [{ id: 'valve', photo: null }] } }),
+    ]);
+    expect(view.fields.items).toEqual([{ id: 'valve', ok: true, note: 'leaks', photo: null }]);
+    // Removed, then upserted again: the element comes back with that upsert's fields only.
+    const readded = viewOf(key, server, [put({ items: { clock: 'c1', remove: ['valve'] } }), put({ items: { clock: 'c2', upsert: [{ id: 'valve', ok: true }] } })]);
+    expect(readded.fields.items).toEqual([{ id: 'valve', ok: true }]);
+  });
+
   it('rebases: the server’s answer replaces the base and the ops still unsent apply on top again', () => {
     const later = put({ verdict: { clock: 'c9', value: 'pass' } });
     const answered = wire({ notes: 'merged by the server', verdict: 'fail' }, { version: 4, seq: 11 });

@@ -99,8 +99,9 @@ export function opFromEdit(
 
 /**
  * The record as this device shows it: the server's copy (or nothing yet) with the device's unsent
- * ops applied in order. Merge-by-id fields are arrays of elements with ids: an upsert replaces the
- * element with its id or appends it, a removal drops it.
+ * ops applied in order. Merge-by-id fields are arrays of elements with ids: an upsert carries only
+ * the element fields it changes, so it is merged into the element with its id (the server merges
+ * field by field too, docs/sync.md "Merge-by-id, field by field") or appended; a removal drops it.
  */
 export function viewOf(key: RecordKey, server: WireRecord | undefined, ops: readonly ClientOp[]): LocalRecord {
   let fields: Record<string, unknown> = { ...(server?.fields ?? {}) };
@@ -125,7 +126,7 @@ export function viewOf(key: RecordKey, server: WireRecord | undefined, ops: read
       for (const element of change.upsert ?? []) {
         const at = elements.findIndex((existing) => (existing as { id?: unknown })?.id === element.id);
         if (at === -1) elements.push(element);
-        else elements[at] = element;
+        else elements[at] = { ...(elements[at] as object), ...element };
       }
       fields[field] = elements;
     }
