@@ -532,8 +532,9 @@ describe('records: conflicts, live changes, assignment and device status', () =>
       { opId: tablet.opId(), collection: 'inspections', id: 'insp-left', base: 0, changes: { notes: { clock: tablet.clock(), value: 'members only' } } },
     ]);
     await sockets.ben?.waitFor((frame) => frame.type === 'change');
-    // Ben's frame was pushed after the membership check that left Cy out; give a stray frame a moment anyway.
-    await new Promise((wait) => setTimeout(wait, 300));
+    // The push answered after its change frames were posted, so one posted to Cy would reach her before this pong.
+    sockets.cy?.send({ action: 'ping', id: 'barrier' });
+    await sockets.cy?.waitFor((frame) => frame.id === 'barrier');
     expect(sockets.cy?.frames.filter((frame) => frame.type === 'change')).toEqual([]);
   });
 
@@ -733,8 +734,16 @@ describe('records: one transaction per push (faults injected with SDK middleware
     const retried = await syncPush(deps(), caller, scope, body);
     expect(retried.results[0]).toMatchObject({ status: 'applied', replayed: true });
 
-    await new Promise((wait) => setTimeout(wait, 300));
-    expect(assigned((await api('GET', '/notifications?after=0', tokens.ben)).body.items)).toHaveLength(1);
+    // A later assignment in the same scope (the same stream partition, so read after anything the replay could have written) is the barrier.
+    await syncPush(deps(), caller, scope, {
+      deviceId: tablet.id,
+      ops: [{ opId: tablet.opId(), collection: 'inspections', id: 'insp-barrier', base: 0, changes: { assigneeId: { clock: tablet.clock(), value: 'ben' } } }],
+    });
+    const after = await eventually(async () => {
+      const items = (await api('GET', '/notifications?after=0', tokens.ben)).body.items as Array<{ kind: string; data: { id: string } }>;
+      return items.some((item) => item.kind === 'record.assigned' && item.data.id === 'insp-barrier') ? items : undefined;
+    }, 10_000);
+    expect(assigned(after)).toHaveLength(1);
   });
 
   it('sends a record version the notifier cannot read to its failure queue after the retries, and notifies the versions after it', async () => {
