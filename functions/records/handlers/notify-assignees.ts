@@ -2,7 +2,8 @@ import type { AttributeValue as SdkAttributeValue } from '@aws-sdk/client-dynamo
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
 import { assignmentDeps } from '#functions/adapters/wiring';
-import { countMetric, instrument, logger } from '#functions/shared/instrumentation';
+import { countMetric, instrument } from '#functions/shared/instrumentation';
+import { handleInStreamOrder } from '#functions/shared/stream-batch';
 import * as z from '#functions/shared/validation';
 import { notifyAssignment, type AssignmentDeps, type AssignmentNotice } from '../assignments';
 
@@ -18,31 +19,22 @@ const assignedItemSchema = z.object({
 /**
  * The Records stream's consumer (filtered to items that carry `assignedTo`: lib/description/).
  * Each record notifies its assignee through deliver(), whose dedupe key per version makes a
- * retried or re-read record harmless. The first failure ends the batch and Lambda retries from it;
- * failing first in a batch of several makes Lambda bisect instead, so only a record that keeps
- * failing reaches the failure queue.
+ * retried or re-read record harmless; a failure retries or bisects (functions/shared/stream-batch.ts),
+ * so only a record that keeps failing reaches the failure queue.
  */
 export function makeHandler(deps: AssignmentDeps) {
-  return instrument(async (event: DynamoDBStreamEvent): Promise<DynamoDBBatchResponse> => {
-    for (const [index, record] of event.Records.entries()) {
-      try {
-        const notice = assignmentOf(record);
-        if (notice === undefined) continue;
-        const outcome = await notifyAssignment(deps, notice);
-        if (outcome === 'notified') countMetric('RecordAssignmentsNotified');
-      } catch (error) {
-        logger.error('Record assignment notification failed', {
-          sequenceNumber: record.dynamodb?.SequenceNumber,
-          error: error instanceof z.core.$ZodError ? z.describeIssues(error) : (error as Error),
-        });
-        countMetric('RecordAssignmentFailures');
-        if (index === 0 && event.Records.length > 1)
-          throw new Error(`Record ${record.dynamodb?.SequenceNumber} failed first in a batch of ${event.Records.length}: bisecting`);
-        return { batchItemFailures: [{ itemIdentifier: record.dynamodb?.SequenceNumber ?? '' }] };
-      }
-    }
-    return { batchItemFailures: [] };
-  });
+  return instrument(
+    async (event: DynamoDBStreamEvent): Promise<DynamoDBBatchResponse> =>
+      handleInStreamOrder(
+        event,
+        async (record) => {
+          const notice = assignmentOf(record);
+          if (notice === undefined) return;
+          if ((await notifyAssignment(deps, notice)) === 'notified') countMetric('RecordAssignmentsNotified');
+        },
+        { message: 'Record assignment notification failed', metric: 'RecordAssignmentFailures' },
+      ),
+  );
 }
 
 /** The assignment a stream record carries; undefined for an item without one (the filter passes none deployed). */
