@@ -1,4 +1,4 @@
-import { Duration, type CfnResource } from 'aws-cdk-lib';
+import { Duration } from 'aws-cdk-lib';
 import { MathExpression, type Alarm } from 'aws-cdk-lib/aws-cloudwatch';
 import type { Table } from 'aws-cdk-lib/aws-dynamodb';
 import { StartingPosition, type Function as LambdaFunction } from 'aws-cdk-lib/aws-lambda';
@@ -7,9 +7,8 @@ import { DeduplicationScope, FifoThroughputLimit, Queue, QueueEncryption } from 
 import type { IGrantable } from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
 import { DEAD_LETTER_VISIBILITY_SECONDS, functions, queues } from '../description';
-import { alarmAtLeast, COUNT_EACH_MINUTE, EACH_MINUTE, RUNBOOK } from './alarms';
-import { acknowledge } from './nag';
-import { readStreamInto } from './stream-source';
+import { alarmAtLeast, EACH_MINUTE, RUNBOOK } from './alarms';
+import { readStreamInto, streamFailureQueue } from './stream-source';
 import { InvalidPropsError, requireInteger, withDefaults } from './support';
 
 export interface AlertFanoutProps {
@@ -85,27 +84,11 @@ export class AlertFanout extends Construct {
     this.alertsTable = merged.alertsTable;
 
     // The construct ids below are the ones these resources have always had in the Herald stack.
-    this.failureQueue = new Queue(this, 'AlertFanoutFailureQueue', {
-      encryption: QueueEncryption.SQS_MANAGED,
-      enforceSSL: true,
-      retentionPeriod: merged.failureRetention,
-    });
-    acknowledge(
-      this.failureQueue.node.defaultChild as CfnResource,
-      'SQS3',
-      'This queue is where the alertFanout stream event source records what it gave up on; nothing consumes it, so a DLQ of its own would never receive anything.',
-    );
-    // Arrivals, not messages visible: nothing consumes this queue, so a visible count would stay
-    // up for 14 days and the alarm would never fire again for the next record given up on.
-    this.failureAlarm = alarmAtLeast(
+    ({ queue: this.failureQueue, alarm: this.failureAlarm } = streamFailureQueue(
       this,
-      'AlertFanoutFailureAlarm',
-      'The alertFanout stream event source gave up on records and described them in its failure queue',
-      RUNBOOK.failureQueue,
-      this.failureQueue.metricNumberOfMessagesSent(COUNT_EACH_MINUTE),
-      1,
-      merged.alarmTopic,
-    );
+      { queue: 'AlertFanoutFailureQueue', alarm: 'AlertFanoutFailureAlarm' },
+      { consumer: 'alertFanout', givenUp: 'records', runbook: RUNBOOK.failureQueue, retention: merged.failureRetention, alarmTopic: merged.alarmTopic },
+    ));
     this.chunkDeadLetterQueue = new Queue(this, 'AlertChunkDeadLetterQueue', {
       fifo: true,
       encryption: QueueEncryption.SQS_MANAGED,

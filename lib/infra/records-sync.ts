@@ -1,15 +1,14 @@
-import { Duration, type CfnResource } from 'aws-cdk-lib';
+import { Duration } from 'aws-cdk-lib';
 import type { Alarm } from 'aws-cdk-lib/aws-cloudwatch';
 import type { Table } from 'aws-cdk-lib/aws-dynamodb';
 import { StartingPosition, type Function as LambdaFunction } from 'aws-cdk-lib/aws-lambda';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
-import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
+import type { Queue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { parseCollectionDeclarations, type CollectionDeclarations } from '../../functions/records/collections';
 import { functions } from '../description';
-import { alarmAtLeast, COUNT_EACH_MINUTE, RUNBOOK } from './alarms';
-import { acknowledge } from './nag';
-import { readStreamInto, type StreamReadOptions } from './stream-source';
+import { RUNBOOK } from './alarms';
+import { readStreamInto, streamFailureQueue, type StreamReadOptions } from './stream-source';
 import { InvalidPropsError, requireInteger, withDefaults } from './support';
 
 export interface RecordsSyncProps {
@@ -74,26 +73,17 @@ export class RecordsSync extends Construct {
     this.collections = parsed.value;
     this.retentionDays = merged.retentionDays;
 
-    this.assignmentFailureQueue = new Queue(this, 'AssignmentFailureQueue', {
-      encryption: QueueEncryption.SQS_MANAGED,
-      enforceSSL: true,
-      retentionPeriod: Duration.days(14),
-    });
-    acknowledge(
-      this.assignmentFailureQueue.node.defaultChild as CfnResource,
-      'SQS3',
-      'This queue is where the notifyRecordAssignees stream event source records what it gave up on; nothing consumes it, so a DLQ of its own would never receive anything.',
-    );
-    // Arrivals, not messages visible: nothing consumes this queue (see AlertFanout's failure alarm).
-    this.assignmentFailureAlarm = alarmAtLeast(
+    ({ queue: this.assignmentFailureQueue, alarm: this.assignmentFailureAlarm } = streamFailureQueue(
       this,
-      'AssignmentFailureAlarm',
-      'The notifyRecordAssignees stream event source gave up on record versions and described them in its failure queue',
-      RUNBOOK.recordAssignmentFailures,
-      this.assignmentFailureQueue.metricNumberOfMessagesSent(COUNT_EACH_MINUTE),
-      1,
-      merged.alarmTopic,
-    );
+      { queue: 'AssignmentFailureQueue', alarm: 'AssignmentFailureAlarm' },
+      {
+        consumer: 'notifyRecordAssignees',
+        givenUp: 'record versions',
+        runbook: RUNBOOK.recordAssignmentFailures,
+        retention: Duration.days(14),
+        alarmTopic: merged.alarmTopic,
+      },
+    ));
     this.node.addValidation({
       validate: () => (this.notifier ? [] : ['RecordsSync has no assignment notifier: call notifyAssigneesWith(handler) so the Records stream is read.']),
     });

@@ -1,9 +1,13 @@
-import type { Duration } from 'aws-cdk-lib';
+import type { CfnResource, Duration } from 'aws-cdk-lib';
+import type { Alarm } from 'aws-cdk-lib/aws-cloudwatch';
 import type { Table } from 'aws-cdk-lib/aws-dynamodb';
 import { FilterCriteria, type StartingPosition, type Function as LambdaFunction, type IEventSourceDlq } from 'aws-cdk-lib/aws-lambda';
 import { DynamoEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
-import type { Queue } from 'aws-cdk-lib/aws-sqs';
+import type { ITopic } from 'aws-cdk-lib/aws-sns';
+import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
+import { alarmAtLeast, COUNT_EACH_MINUTE, type RunbookSection } from './alarms';
+import { acknowledge } from './nag';
 import { requireInteger } from './support';
 
 /** How a table's stream is read into a function; the values of a `stream` trigger in lib/description/. */
@@ -18,6 +22,35 @@ export interface StreamReadOptions {
   readonly startingPosition: StartingPosition;
   /** Lambda filter patterns; records matching none are skipped. */
   readonly filterPatterns: readonly object[];
+}
+
+/**
+ * A stream consumer's failure queue (where its event source describes the records it gave up on)
+ * and the alarm on it. The alarm counts arrivals, not messages visible: nothing consumes the queue,
+ * so a visible count would stay up for the retention and the alarm would never fire again for the
+ * next record given up on.
+ */
+export function streamFailureQueue(
+  scope: Construct,
+  ids: { readonly queue: string; readonly alarm: string },
+  props: { readonly consumer: string; readonly givenUp: string; readonly runbook: RunbookSection; readonly retention: Duration; readonly alarmTopic?: ITopic },
+): { queue: Queue; alarm: Alarm } {
+  const queue = new Queue(scope, ids.queue, { encryption: QueueEncryption.SQS_MANAGED, enforceSSL: true, retentionPeriod: props.retention });
+  acknowledge(
+    queue.node.defaultChild as CfnResource,
+    'SQS3',
+    `This queue is where the ${props.consumer} stream event source records what it gave up on; nothing consumes it, so a DLQ of its own would never receive anything.`,
+  );
+  const alarm = alarmAtLeast(
+    scope,
+    ids.alarm,
+    `The ${props.consumer} stream event source gave up on ${props.givenUp} and described them in its failure queue`,
+    props.runbook,
+    queue.metricNumberOfMessagesSent(COUNT_EACH_MINUTE),
+    1,
+    props.alarmTopic,
+  );
+  return { queue, alarm };
 }
 
 /**
