@@ -6,6 +6,7 @@
  * (docs/local.md): status server-wins, notes last-writer-wins, items merge-by-id, verdict manual.
  */
 import { HeraldRecords, StorageQuotaError, type Conflict, type LocalRecord, type OpPriority, type RecordEdit } from '../client';
+import { apiCall, h } from './http';
 import type { PageMount } from './session';
 
 const COLLECTION = 'inspections';
@@ -20,16 +21,6 @@ const STYLE = `
 #inspections .insp-conflicts li { padding: .3rem 0; }
 `;
 
-type Props = Record<string, unknown> & { dataset?: Record<string, string> };
-
-function el<K extends keyof HTMLElementTagNameMap>(tag: K, props: Props = {}, ...children: Array<Node | string>): HTMLElementTagNameMap[K] {
-  const { dataset, ...rest } = props;
-  const element = Object.assign(document.createElement(tag), rest);
-  Object.assign(element.dataset, dataset ?? {});
-  element.append(...children);
-  return element;
-}
-
 const show = (value: unknown) => (value === undefined || value === null ? '—' : typeof value === 'string' ? value : JSON.stringify(value));
 
 export const mountInspections: PageMount = (root, session) => {
@@ -38,28 +29,24 @@ export const mountInspections: PageMount = (root, session) => {
   let editing: LocalRecord | undefined;
   let stopped = false;
 
-  const scopeInput = el('input', { id: 'insp-scope', value: 'site-1' });
-  const join = el('button', { id: 'insp-join', type: 'button', textContent: 'Sync scope' });
-  const online = el('strong', { id: 'insp-online' });
-  const pending = el('span', { id: 'insp-pending', className: 'badge', textContent: '0' });
-  const error = el('p', { id: 'insp-error', className: 'insp-error', role: 'alert' });
-  const list = el('ul', { id: 'insp-list', className: 'insp-list' });
-  const conflicts = el('ul', { id: 'insp-conflicts', className: 'insp-conflicts' });
-  const field = (id: string, label: string, input: HTMLElement) => [el('label', { htmlFor: id, textContent: label }), input];
-  const idInput = el('input', { id: 'insp-id', required: true });
-  const status = el(
-    'select',
-    { id: 'insp-status' },
-    ...['', 'open', 'in-progress', 'done'].map((value) => el('option', { value, textContent: value || '(none)' })),
-  );
-  const notes = el('textarea', { id: 'insp-notes', rows: 2 });
-  const verdict = el('input', { id: 'insp-verdict' });
-  const itemId = el('input', { id: 'insp-item', placeholder: 'photo-1' });
-  const priority = el('select', { id: 'insp-priority' }, ...['normal', 'critical', 'low'].map((value) => el('option', { value, textContent: value })));
-  const save = el('button', { id: 'insp-save', type: 'submit', textContent: 'Save', disabled: true });
-  const remove = el('button', { id: 'insp-delete', type: 'button', textContent: 'Delete', disabled: true });
-  const blank = el('button', { id: 'insp-new', type: 'button', textContent: 'New' });
-  const form = el(
+  const scopeInput = h('input', { id: 'insp-scope', value: 'site-1' });
+  const join = h('button', { id: 'insp-join', type: 'button' }, 'Sync scope');
+  const online = h('strong', { id: 'insp-online' });
+  const pending = h('span', { id: 'insp-pending', class: 'badge' }, '0');
+  const error = h('p', { id: 'insp-error', class: 'insp-error', role: 'alert' });
+  const list = h('ul', { id: 'insp-list', class: 'insp-list' });
+  const conflicts = h('ul', { id: 'insp-conflicts', class: 'insp-conflicts' });
+  const field = (id: string, label: string, input: HTMLElement) => [h('label', { for: id }, label), input];
+  const idInput = h('input', { id: 'insp-id', required: true });
+  const status = h('select', { id: 'insp-status' }, ...['', 'open', 'in-progress', 'done'].map((value) => h('option', { value }, value || '(none)')));
+  const notes = h('textarea', { id: 'insp-notes', rows: 2 });
+  const verdict = h('input', { id: 'insp-verdict' });
+  const itemId = h('input', { id: 'insp-item', placeholder: 'photo-1' });
+  const priority = h('select', { id: 'insp-priority' }, ...['normal', 'critical', 'low'].map((value) => h('option', { value }, value)));
+  const save = h('button', { id: 'insp-save', type: 'submit', disabled: true }, 'Save');
+  const remove = h('button', { id: 'insp-delete', type: 'button', disabled: true }, 'Delete');
+  const blank = h('button', { id: 'insp-new', type: 'button' }, 'New');
+  const form = h(
     'form',
     { id: 'insp-form' },
     ...field('insp-id', 'Inspection id', idInput),
@@ -68,17 +55,17 @@ export const mountInspections: PageMount = (root, session) => {
     ...field('insp-verdict', 'Verdict', verdict),
     ...field('insp-item', 'Add item (id)', itemId),
     ...field('insp-priority', 'Priority', priority),
-    el('span'),
-    el('span', {}, save, ' ', remove, ' ', blank),
+    h('span'),
+    h('span', {}, save, ' ', remove, ' ', blank),
   );
   root.append(
-    el('style', { textContent: STYLE }),
-    el('h2', { textContent: 'Inspections (offline-first records)' }),
-    el('p', { className: 'insp-bar' }, el('label', {}, 'Scope ', scopeInput), join, online, el('span', {}, 'pending changes ', pending)),
+    h('style', {}, STYLE),
+    h('h2', {}, 'Inspections (offline-first records)'),
+    h('p', { class: 'insp-bar' }, h('label', {}, 'Scope ', scopeInput), join, online, h('span', {}, 'pending changes ', pending)),
     error,
     list,
     form,
-    el('h3', { textContent: 'Conflicts' }),
+    h('h3', {}, 'Conflicts'),
     conflicts,
   );
 
@@ -99,9 +86,9 @@ export const mountInspections: PageMount = (root, session) => {
     const views = (await records.list(scope, COLLECTION)).filter((view) => !view.deleted);
     list.replaceChildren(
       ...views.map((view) => {
-        const item = el(
+        const item = h(
           'li',
-          { dataset: { id: view.id, version: String(view.version), pending: String(view.pending), conflicts: String(view.conflicts.length) } },
+          { 'data-id': view.id, 'data-version': view.version, 'data-pending': view.pending, 'data-conflicts': view.conflicts.length },
           `${view.id} · ${show(view.fields.status)} · ${show(view.fields.notes)} · verdict ${show(view.fields.verdict)} · items ${
             Array.isArray(view.fields.items) ? (view.fields.items as Array<{ id: string }>).map((element) => element.id).join(',') : '—'
           }${view.pending > 0 ? ` · ${view.pending} unsent` : ''}${view.conflicts.length > 0 ? ' · conflict' : ''}`,
@@ -119,16 +106,16 @@ export const mountInspections: PageMount = (root, session) => {
         .resolve(view.scope, view.collection, view.id, resolution)
         .then(() => (error.textContent = ''))
         .catch(fail);
-    const value = el('input', { className: 'edit-value', value: show(conflict.mine) });
-    const mine = el('button', { type: 'button', className: 'keep-mine', textContent: 'Keep mine' });
-    const theirs = el('button', { type: 'button', className: 'keep-theirs', textContent: 'Keep theirs' });
-    const edit = el('button', { type: 'button', className: 'use-edit', textContent: 'Use this' });
+    const value = h('input', { class: 'edit-value', value: show(conflict.mine) });
+    const mine = h('button', { type: 'button', class: 'keep-mine' }, 'Keep mine');
+    const theirs = h('button', { type: 'button', class: 'keep-theirs' }, 'Keep theirs');
+    const edit = h('button', { type: 'button', class: 'use-edit' }, 'Use this');
     mine.addEventListener('click', () => resolve({ field: conflict.field, choose: 'mine', opId: conflict.opId }));
     theirs.addEventListener('click', () => resolve({ field: conflict.field, choose: 'theirs' }));
     edit.addEventListener('click', () => resolve({ field: conflict.field, choose: 'edit', value: value.value }));
-    return el(
+    return h(
       'li',
-      { dataset: { id: view.id, field: conflict.field } },
+      { 'data-id': view.id, 'data-field': conflict.field },
       `${view.id}.${conflict.field}: theirs ${show(conflict.theirs)} · mine ${show(conflict.mine)} (${conflict.by}) `,
       mine,
       theirs,
@@ -201,12 +188,9 @@ export const mountInspections: PageMount = (root, session) => {
       await started;
       const topic = scopeInput.value.trim();
       // Scopes are topics: join as a member (an admin's call, made here for the demo), then sync.
-      const admin = await session.token({ user: 'demo-admin', roles: ['admin'] });
-      const response = await fetch(`${session.httpUrl}/topics/${encodeURIComponent(topic)}/members/${encodeURIComponent(session.user)}`, {
-        method: 'PUT',
-        headers: { authorization: `Bearer ${admin}` },
+      await apiCall(session, 'PUT', `/topics/${encodeURIComponent(topic)}/members/${encodeURIComponent(session.user)}`, {
+        as: { user: 'demo-admin', roles: ['admin'] },
       });
-      if (!response.ok) throw new Error(`Joining ${topic}: ${response.status} ${await response.text()}`);
       if (scope && scope !== topic) records.leave(scope);
       scope = topic;
       await records.sync(topic);
