@@ -138,7 +138,10 @@ describe('viewOf (optimistic apply and rebase)', () => {
     ]);
     expect(view.fields.items).toEqual([{ id: 'valve', ok: true, note: 'leaks', photo: null }]);
     // Removed, then upserted again: the element comes back with that upsert's fields only.
-    const readded = viewOf(key, server, [put({ items: { clock: 'c1', remove: ['valve'] } }), put({ items: { clock: 'c2', upsert: [{ id: 'valve', ok: true }] } })]);
+    const readded = viewOf(key, server, [
+      put({ items: { clock: 'c1', remove: ['valve'] } }),
+      put({ items: { clock: 'c2', upsert: [{ id: 'valve', ok: true }] } }),
+    ]);
     expect(readded.fields.items).toEqual([{ id: 'valve', ok: true }]);
   });
 
