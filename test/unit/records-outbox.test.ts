@@ -102,6 +102,13 @@ describe('opFromEdit', () => {
     });
   });
 
+  it('leaves out an upserted element field that is undefined, as JSON would, so the view does not clear it', () => {
+    const op = opFromEdit(target, { upsert: { items: [{ id: 'p1', ok: true, note: undefined }] } }, () => 'c');
+    expect(Object.keys(op.changes?.items?.upsert?.[0] ?? {})).toEqual(['id', 'ok']);
+    const server = wire({ items: [{ id: 'p1', ok: false, note: 'kept' }] });
+    expect(viewOf({ scope: 'site-1', collection: 'inspections', id: 'a' }, server, [op]).fields.items).toEqual([{ id: 'p1', ok: true, note: 'kept' }]);
+  });
+
   it('makes a delete with one clock, and refuses an empty edit or a field named twice', () => {
     expect(opFromEdit(target, 'delete', () => 'c')).toEqual({ ...target, kind: 'delete', clock: 'c' });
     expect(() => opFromEdit(target, { set: {} }, () => 'c')).toThrow(/at least one field/);

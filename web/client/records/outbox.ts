@@ -89,7 +89,10 @@ export function opFromEdit(
     const remove = edit.remove?.[field];
     changes[field] = {
       clock: nextClock(),
-      ...(upsert ? { upsert: upsert.map((element) => ({ ...element })) } : {}),
+      // A field left undefined is not sent (JSON drops it), so the local view must not apply it either.
+      ...(upsert
+        ? { upsert: upsert.map((element) => Object.fromEntries(Object.entries(element).filter(([, value]) => value !== undefined)) as typeof element) }
+        : {}),
       ...(remove ? { remove: [...remove] } : {}),
     };
   }
