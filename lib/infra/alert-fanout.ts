@@ -1,14 +1,14 @@
 import { Duration } from 'aws-cdk-lib';
 import { MathExpression, type Alarm } from 'aws-cdk-lib/aws-cloudwatch';
 import type { Table } from 'aws-cdk-lib/aws-dynamodb';
-import { StartingPosition, type Function as LambdaFunction } from 'aws-cdk-lib/aws-lambda';
+import type { StartingPosition, Function as LambdaFunction } from 'aws-cdk-lib/aws-lambda';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import { DeduplicationScope, FifoThroughputLimit, Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import type { IGrantable } from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
 import { DEAD_LETTER_VISIBILITY_SECONDS, functions, queues } from '../description';
 import { alarmAtLeast, EACH_MINUTE, RUNBOOK } from './alarms';
-import { readStreamInto, streamFailureQueue } from './stream-source';
+import { describedStreamReadOptions, readStreamInto, streamFailureQueue } from './stream-source';
 import { InvalidPropsError, requireInteger, withDefaults } from './support';
 
 export interface AlertFanoutProps {
@@ -43,15 +43,7 @@ export interface FanoutOptions {
 }
 
 const DEFAULTS = { failureRetention: Duration.days(14) } satisfies Partial<AlertFanoutProps>;
-const described = functions.alertFanout.trigger;
-const FANOUT_DEFAULTS = {
-  batchSize: described.batchSize,
-  retryAttempts: described.retryAttempts,
-  maxRecordAge: Duration.seconds(described.maxRecordAgeSeconds),
-  bisectBatchOnError: described.bisectBatchOnError,
-  startingPosition: StartingPosition[described.startingPosition],
-  filterPatterns: described.filterPatterns,
-} satisfies Required<FanoutOptions>;
+const FANOUT_DEFAULTS: Required<FanoutOptions> = describedStreamReadOptions(functions.alertFanout.trigger);
 
 /**
  * Alert fan-out, apart from the functions that do it: the Alerts table's stream mapped to the

@@ -1,14 +1,14 @@
 import { Duration } from 'aws-cdk-lib';
 import type { Alarm } from 'aws-cdk-lib/aws-cloudwatch';
 import type { Table } from 'aws-cdk-lib/aws-dynamodb';
-import { StartingPosition, type Function as LambdaFunction } from 'aws-cdk-lib/aws-lambda';
+import type { Function as LambdaFunction } from 'aws-cdk-lib/aws-lambda';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import type { Queue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { parseCollectionDeclarations, type CollectionDeclarations } from '../../functions/records/collections';
 import { functions } from '../description';
 import { RUNBOOK } from './alarms';
-import { readStreamInto, streamFailureQueue, type StreamReadOptions } from './stream-source';
+import { describedStreamReadOptions, readStreamInto, streamFailureQueue, type StreamReadOptions } from './stream-source';
 import { InvalidPropsError, requireInteger, withDefaults } from './support';
 
 export interface RecordsSyncProps {
@@ -32,16 +32,8 @@ export interface RecordsSyncProps {
 }
 
 const DEFAULTS = { collections: {}, retentionDays: 30 } satisfies Partial<RecordsSyncProps>;
-const described = functions.notifyRecordAssignees.trigger;
 /** How the Records stream is read; the defaults are the notifyRecordAssignees trigger of lib/description/. */
-const NOTIFY_DEFAULTS = {
-  batchSize: described.batchSize,
-  retryAttempts: described.retryAttempts,
-  maxRecordAge: Duration.seconds(described.maxRecordAgeSeconds),
-  bisectBatchOnError: described.bisectBatchOnError,
-  startingPosition: StartingPosition[described.startingPosition],
-  filterPatterns: described.filterPatterns,
-} satisfies StreamReadOptions;
+const NOTIFY_DEFAULTS = describedStreamReadOptions(functions.notifyRecordAssignees.trigger);
 
 /**
  * Offline-first records sync, apart from its HTTP functions: the records table it works on, the

@@ -1,11 +1,12 @@
-import type { CfnResource, Duration } from 'aws-cdk-lib';
+import { type CfnResource, Duration } from 'aws-cdk-lib';
 import type { Alarm } from 'aws-cdk-lib/aws-cloudwatch';
 import type { Table } from 'aws-cdk-lib/aws-dynamodb';
-import { FilterCriteria, type StartingPosition, type Function as LambdaFunction, type IEventSourceDlq } from 'aws-cdk-lib/aws-lambda';
+import { FilterCriteria, StartingPosition, type Function as LambdaFunction, type IEventSourceDlq } from 'aws-cdk-lib/aws-lambda';
 import { DynamoEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
+import type { Trigger } from '../description';
 import { alarmAtLeast, COUNT_EACH_MINUTE, type RunbookSection } from './alarms';
 import { acknowledge } from './nag';
 import { requireInteger } from './support';
@@ -22,6 +23,18 @@ export interface StreamReadOptions {
   readonly startingPosition: StartingPosition;
   /** Lambda filter patterns; records matching none are skipped. */
   readonly filterPatterns: readonly object[];
+}
+
+/** The read options a `stream` trigger of lib/description/ declares: a stream consumer construct's defaults. */
+export function describedStreamReadOptions(trigger: Extract<Trigger, { kind: 'stream' }>): StreamReadOptions {
+  return {
+    batchSize: trigger.batchSize,
+    retryAttempts: trigger.retryAttempts,
+    maxRecordAge: Duration.seconds(trigger.maxRecordAgeSeconds),
+    bisectBatchOnError: trigger.bisectBatchOnError,
+    startingPosition: StartingPosition[trigger.startingPosition],
+    filterPatterns: trigger.filterPatterns ?? [],
+  };
 }
 
 /**
