@@ -1,7 +1,7 @@
 import pMap from 'p-map';
 import type { Caller } from '../shared/caller';
 import { LimitExceededError } from '../shared/errors';
-import { recipientKey, type Recipient } from '../notifications/model';
+import { recipientKey } from '../notifications/model';
 import type { ConnectionStore } from './connections';
 import type { RealtimeLimits } from './limits';
 import type { ConnectionGateway } from './push';
@@ -51,7 +51,7 @@ export async function checkTicketCaps(deps: TicketCapDeps, caller: Caller, now: 
  * sockets connecting at the same moment may both take the last place: each sees the other as not
  * open yet.
  */
-export async function withinSocketCap(deps: SocketCapDeps, owner: Recipient, connectionId: string, ids: readonly string[]): Promise<boolean> {
+export async function withinSocketCap(deps: SocketCapDeps, connectionId: string, ids: readonly string[]): Promise<boolean> {
   if (ids.length <= deps.limits.socketsPerUser) return true;
   const others = ids.filter((id) => id !== connectionId);
   return (await openSockets(deps, others)) < deps.limits.socketsPerUser;

@@ -25,7 +25,7 @@ export function makeHandler(deps: ConnectDeps) {
     }
     const { connectionId } = event.requestContext;
     const ids = await deps.connections.save(newConnectionRecord(connectionId, identity, deps.connectionTtlSeconds, deps.now?.()));
-    if (!(await withinSocketCap(deps, identity, connectionId, ids))) {
+    if (!(await withinSocketCap(deps, connectionId, ids))) {
       // Recorded first so that concurrent connects count each other; taken back out before refusing.
       await deps.connections.remove(connectionId, identity);
       logger.info('WebSocket refused: socket cap reached', { max: deps.limits.socketsPerUser });
