@@ -194,6 +194,9 @@ describe('formatRows: XLSX', () => {
       ['2', '日本語 ✓ 🚀', '2026-03-29T01:30:00.000Z', '{"tags":["a","b"],"n":1}'],
     ]);
     expect(sheet.getRow(2).getCell(1).type).toBe(ExcelJS.ValueType.Number);
+    // The data cells share one empty style: not bold, no number format beyond General.
+    for (const row of [2, 3]) for (const column of [1, 2, 3, 4]) expect(sheet.getRow(row).getCell(column).font?.bold).not.toBe(true);
+    expect(sheet.getRow(2).getCell(1).numFmt ?? 'General').toBe('General');
   });
 
   it('stores formula-looking text as text, never as a formula', async () => {
