@@ -292,6 +292,12 @@ export interface CollectionRecord {
   readonly fields: Readonly<Record<string, unknown>>;
 }
 
+/** A collection's columns, and each record as a row of them. */
+export interface CollectionLayout {
+  readonly columns: readonly ExportColumn[];
+  toRow(record: CollectionRecord): ExportRow;
+}
+
 /**
  * A collection's records as rows, one column per field, with a header written before the first
  * row and memory that does not grow with the export: `id`, then the fields the collection
@@ -300,11 +306,6 @@ export interface CollectionRecord {
  * as one first seen on a later page), then `version`, `updatedAt`, `updatedBy`. A field named like
  * one of those columns gets the column `fields.<name>` (a field name holds no dot, so it cannot clash).
  */
-export interface CollectionLayout {
-  readonly columns: readonly ExportColumn[];
-  toRow(record: CollectionRecord): ExportRow;
-}
-
 export function collectionLayout(declaredFields: readonly string[], firstPage: readonly CollectionRecord[]): CollectionLayout {
   const reserved = new Set<string>(['id', 'other', ...RECORD_META_COLUMNS]);
   const keyOf = (field: string) => (reserved.has(field) ? `fields.${field}` : field);
