@@ -1,16 +1,20 @@
 import { QueryCommand as RawQueryCommand, type AttributeValue, type DynamoDBClient, type QueryCommandInput as RawQueryInput } from '@aws-sdk/client-dynamodb';
 import { QueryCommand, type DynamoDBDocumentClient, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
 import { MissingConfigError } from '../shared/config';
+import type { CollectionDeclarations } from '../records/collections';
 import {
   ALERT_COLUMNS,
   checkAlertAccess,
+  checkCollectionAccess,
   checkRecordsFilters,
+  collectionLayout,
   datasetSource,
   NOTIFICATION_COLUMNS,
   recordsLayout,
   type DatasetReader,
   type DatasetSource,
   type RecordsTable,
+  type CollectionRecord,
 } from '../exports/datasets';
 import type { ExportRow } from '../exports/formats';
 import type { Dataset, ExportFilters } from '../exports/model';
@@ -25,6 +29,13 @@ export interface DatasetTables {
   /** The alerts dataset needs both; without them (the bench, older tests) it is not wired. */
   readonly alerts?: string;
   readonly memberships?: string;
+  /**
+   * Herald's own Records table and the deployment's collection declarations: the `records`
+   * dataset's collections (filters scope and collection). Wired with memberships; without them
+   * (the bench, older tests) a collection export is not wired.
+   */
+  readonly records?: string;
+  readonly recordCollections?: CollectionDeclarations;
 }
 
 /** The deployer's records table, read with the plain client so every attribute type survives (exportValue). */
@@ -44,6 +55,10 @@ export function dynamoDatasets(client: DynamoDBDocumentClient, tables: DatasetTa
     notifications: notificationsReader(client, tables.notifications),
     ...(tables.alerts !== undefined && tables.memberships !== undefined && { alerts: alertsReader(client, tables.alerts, tables.memberships) }),
     ...(records && { records: recordsReader(records) }),
+    ...(tables.records !== undefined &&
+      tables.memberships !== undefined && {
+        collections: collectionsReader(client, tables.records, tables.memberships, tables.recordCollections ?? {}),
+      }),
   });
   return {
     ...source,
@@ -57,7 +72,12 @@ export function dynamoDatasets(client: DynamoDBDocumentClient, tables: DatasetTa
  * The checks alone, for the functions that write schedules: they read no rows, so they need only
  * the memberships table and the records setting, not the datasets' tables.
  */
-export function dynamoDatasetChecks(client: DynamoDBDocumentClient, membershipsTable: string, records: RecordsTable | undefined): Pick<DatasetSource, 'check'> {
+export function dynamoDatasetChecks(
+  client: DynamoDBDocumentClient,
+  membershipsTable: string,
+  records: RecordsTable | undefined,
+  recordCollections: CollectionDeclarations = {},
+): Pick<DatasetSource, 'check'> {
   const memberships = dynamoMembershipStore(client, membershipsTable);
   const checkOnly = async (): Promise<never> => {
     throw new Error('A dataset check source reads no rows');
@@ -66,6 +86,7 @@ export function dynamoDatasetChecks(client: DynamoDBDocumentClient, membershipsT
     notifications: { open: checkOnly },
     alerts: { check: (requester, filters) => checkAlertAccess(memberships, requester, filters), open: checkOnly },
     ...(records && { records: { check: async (_requester, filters) => checkRecordsFilters(records, filters), open: checkOnly } }),
+    collections: { check: (requester, filters) => checkCollectionAccess(memberships, recordCollections, requester, filters), open: checkOnly },
   });
   return { check };
 }
@@ -280,6 +301,56 @@ function recordsReader({ client, table }: RecordsSource): DatasetReader {
       }
       return { columns: layout.columns, rows: rows() };
     },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// records: a collection of Herald's own Records table
+
+/**
+ * One collection of one scope of Herald's Records table (functions/adapters/dynamo-record-store.ts:
+ * `pk` = tenant#scope, `sk` = rec#<collection>#<id>), in id order: a Query on the item collection
+ * with `begins_with(sk, "rec#<collection>#")`, so another scope, another collection, the scope's
+ * counter, op answers and device rows are never read. Tombstones are left out by a filter (the
+ * deletion is an attribute, not a key) and only the exported attributes are read, not the merge
+ * metadata. The first page decides the columns (collectionLayout), as for the deployer's table.
+ */
+function collectionsReader(client: DynamoDBDocumentClient, table: string, membershipsTable: string, declarations: CollectionDeclarations): DatasetReader {
+  const memberships = dynamoMembershipStore(client, membershipsTable);
+  return {
+    check: (requester, filters) => checkCollectionAccess(memberships, declarations, requester, filters),
+    async open(owner, filters, options) {
+      const input: QueryCommandInput = {
+        TableName: table,
+        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+        FilterExpression: 'attribute_not_exists(deleted)',
+        ProjectionExpression: 'id, #fields, version, updatedAt, updatedBy',
+        ExpressionAttributeNames: { '#fields': 'fields' },
+        ExpressionAttributeValues: { ':pk': `${owner.tenant}#${filters.scope}`, ':prefix': `rec#${filters.collection}#` },
+        Limit: PAGE_LIMIT,
+      };
+      const query = (start: Record<string, unknown> | undefined) => client.send(new QueryCommand({ ...input, ExclusiveStartKey: start }));
+      const first = await query(undefined);
+      const firstRecords = (first.Items ?? []).map(collectionRecord);
+      const declared = Object.keys(declarations[filters.collection!]?.fields ?? {});
+      const layout = collectionLayout(declared, firstRecords);
+      async function* rows(): AsyncGenerator<ExportRow> {
+        const later = first.LastEvaluatedKey ? paged(query, first.LastEvaluatedKey, options?.readAhead === true) : undefined;
+        for (const record of firstRecords) yield layout.toRow(record);
+        if (later) for await (const item of later) yield layout.toRow(collectionRecord(item));
+      }
+      return { columns: layout.columns, rows: rows() };
+    },
+  };
+}
+
+function collectionRecord(item: Record<string, unknown>): CollectionRecord {
+  return {
+    id: item.id as string,
+    version: Number(item.version),
+    updatedAt: item.updatedAt as string,
+    updatedBy: item.updatedBy as string,
+    fields: (item.fields ?? {}) as Record<string, unknown>,
   };
 }
 

@@ -20,7 +20,7 @@ import { tracer } from '../shared/instrumentation';
 import type { ClaimNames } from '../shared/caller';
 import { MissingConfigError, positiveIntegerEnv, requireEnv, stringListEnv } from '../shared/config';
 import type { AssignmentDeps } from '../records/assignments';
-import { parseCollectionDeclarations } from '../records/collections';
+import { parseCollectionDeclarations, type CollectionDeclarations } from '../records/collections';
 import { liveChanges } from '../records/live';
 import type { SyncDeps } from '../records/sync';
 import { dynamoRecordStore } from './dynamo-record-store';
@@ -156,24 +156,39 @@ export function runQueueFromEnv(): RunQueue {
 }
 
 export function datasetsFromEnv(): DatasetSource {
-  const env = requireEnv([environment.tables.notifications, environment.tables.alerts, environment.tables.memberships]);
+  const env = requireEnv([environment.tables.notifications, environment.tables.alerts, environment.tables.memberships, environment.tables.records]);
   const records = exportRecordsSetting(environment.settings.exportRecords, process.env[environment.settings.exportRecords]);
   return dynamoDatasets(
     documentClient(),
-    { notifications: env[environment.tables.notifications], alerts: env[environment.tables.alerts], memberships: env[environment.tables.memberships] },
+    {
+      notifications: env[environment.tables.notifications],
+      alerts: env[environment.tables.alerts],
+      memberships: env[environment.tables.memberships],
+      records: env[environment.tables.records],
+      recordCollections: recordCollectionsFromEnv(),
+    },
     // The plain client, not the document client: records keep every attribute type (exportValue).
     records && { client: tracer.captureAWSv3Client(new DynamoDBClient({})), table: records },
   );
 }
 
-/** What a schedule write checks before it is accepted: records configured, topic membership. */
+/** What a schedule write checks before it is accepted: records configured, topic or scope membership, a declared collection. */
 export function datasetChecksFromEnv(): Pick<DatasetSource, 'check'> {
   const env = requireEnv([environment.tables.memberships]);
   return dynamoDatasetChecks(
     documentClient(),
     env[environment.tables.memberships],
     exportRecordsSetting(environment.settings.exportRecords, process.env[environment.settings.exportRecords]),
+    recordCollectionsFromEnv(),
   );
+}
+
+/** The deployment's record collection declarations (`RECORD_COLLECTIONS`), checked at cold start. */
+function recordCollectionsFromEnv(): CollectionDeclarations {
+  const env = requireEnv([environment.settings.recordCollections]);
+  const declarations = parseCollectionDeclarations(env[environment.settings.recordCollections]);
+  if (!declarations.ok) throw new MissingConfigError(`Environment variable ${environment.settings.recordCollections} ${declarations.problem}`);
+  return declarations.value;
 }
 
 /** The deployer's records table (its `role` too), or undefined when none is configured. */
@@ -308,13 +323,11 @@ export function fanoutDeps(): FanoutDeps {
 
 /** What every records route reads: the store, the memberships, the declarations and the retention. */
 export function syncDeps(): SyncDeps {
-  const env = requireEnv([environment.tables.records, environment.settings.recordCollections, environment.settings.recordRetentionDays]);
-  const declarations = parseCollectionDeclarations(env[environment.settings.recordCollections]);
-  if (!declarations.ok) throw new MissingConfigError(`Environment variable ${environment.settings.recordCollections} ${declarations.problem}`);
+  const env = requireEnv([environment.tables.records, environment.settings.recordRetentionDays]);
   return {
     records: dynamoRecordStore(documentClient(), env[environment.tables.records]),
     memberships: membershipStoreFromEnv(),
-    collections: declarations.value,
+    collections: recordCollectionsFromEnv(),
     retentionDays: positiveIntegerEnv(environment.settings.recordRetentionDays, env[environment.settings.recordRetentionDays]),
   };
 }

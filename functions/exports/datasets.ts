@@ -1,4 +1,5 @@
-import { BadRequestError, ForbiddenError, LimitExceededError } from '../shared/errors';
+import { BadRequestError, ForbiddenError, LimitExceededError, NotFoundError } from '../shared/errors';
+import type { CollectionDeclarations } from '../records/collections';
 import type { MembershipStore } from '../topics/topics';
 import type { ExportColumn, ExportRow } from './formats';
 import type { Dataset, ExportFilters } from './model';
@@ -49,27 +50,31 @@ export interface DatasetReader {
 }
 
 /**
- * The source over the readers a function is given. A missing `records` reader is a deployment
- * without `exportRecords` context, which the caller hears as a 400 that says what to set; a
- * missing `alerts` reader is a function wired without the alerts table, a bug (500).
+ * The source over the readers a function is given. `records` with a collection filter reads
+ * Herald's own Records table (`collections`), without one the deployer's table (`records`). A
+ * missing `records` reader is a deployment without `exportRecords` context, which the caller hears
+ * as a 400 that says what to set; a missing `alerts` or `collections` reader is a function wired
+ * without that table, a bug (500).
  */
 export function datasetSource(readers: {
   readonly notifications: DatasetReader;
   readonly alerts?: DatasetReader;
   readonly records?: DatasetReader;
+  readonly collections?: DatasetReader;
 }): DatasetSource {
-  const readerOf = (dataset: Dataset): DatasetReader => {
-    const reader = readers[dataset];
+  const readerOf = (dataset: Dataset, filters: ExportFilters): DatasetReader => {
+    const name = dataset === 'records' && isCollectionExport(filters) ? 'collections' : dataset;
+    const reader = readers[name];
     if (reader) return reader;
-    if (dataset === 'records') throw recordsNotConfigured();
-    throw new Error(`Dataset ${dataset} is not wired into this function`);
+    if (name === 'records') throw recordsNotConfigured();
+    throw new Error(`Dataset ${name} is not wired into this function`);
   };
   return {
     async check(dataset, requester, filters) {
-      await readerOf(dataset).check?.(requester, filters);
+      await readerOf(dataset, filters).check?.(requester, filters);
     },
     async open(dataset, requester, filters, options) {
-      const reader = readerOf(dataset);
+      const reader = readerOf(dataset, filters);
       await reader.check?.(requester, filters);
       return reader.open({ tenant: requester.tenant, userId: requester.userId }, filters, options);
     },
@@ -154,12 +159,14 @@ export interface RecordsTable {
 }
 
 /**
- * Records are the deployer's own table, not something a user made, so exporting them takes a role:
+ * Records of the deployer's own table are not something a user made, so exporting them takes a role:
  * `admin`, or the deployer's `exportRecords.role`. It is checked while a user calls (preview,
  * schedule create and update, run now), with the roles of their token; a scheduled run has none.
+ * A collection of Herald's own Records table takes no role: membership of its scope decides, as
+ * it does for sync (checkCollectionAccess).
  */
-export function assertMayExport(dataset: Dataset, roles: readonly string[], records: RecordsTable | undefined): void {
-  if (dataset !== 'records') return;
+export function assertMayExport(dataset: Dataset, filters: ExportFilters, roles: readonly string[], records: RecordsTable | undefined): void {
+  if (dataset !== 'records' || isCollectionExport(filters)) return;
   if (!records) throw recordsNotConfigured();
   const allowed = ['admin', ...(records.role !== undefined && records.role !== 'admin' ? [records.role] : [])];
   if (roles.some((role) => allowed.includes(role))) return;
@@ -224,6 +231,105 @@ export function recordsLayout(table: RecordsTable, firstPage: readonly Readonly<
         else (other ??= Object.create(null) as Record<string, unknown>)[name] = value;
       }
       if (other) row[otherKey] = other;
+      return row;
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// records: a collection of Herald's own Records table
+
+/**
+ * Does this `records` export read a collection of Herald's Records table rather than the
+ * deployer's table? Either filter says so: one without the other is a 400 naming the missing one
+ * (model.ts validateFilters), not a refusal for want of the deployer table's role.
+ */
+export function isCollectionExport(filters: ExportFilters): boolean {
+  return filters.scope !== undefined || filters.collection !== undefined;
+}
+
+/**
+ * May the requester export this collection of this scope? The collection must be one the
+ * deployment declares (a typo would otherwise export an empty file on every firing), and the
+ * requester must be a member of the scope, with or without roles: the rule sync itself applies,
+ * and a scope they are not in answers 404 as sync does, so nothing about it leaks. Checked at
+ * schedule create and update, at preview, and at every run (a member removed since is refused).
+ */
+export async function checkCollectionAccess(
+  memberships: Pick<MembershipStore, 'isMember'>,
+  declarations: CollectionDeclarations,
+  requester: Requester,
+  filters: ExportFilters,
+): Promise<void> {
+  const { scope, collection } = filters;
+  if (scope === undefined || collection === undefined)
+    throw new BadRequestError('filters.scope and filters.collection: a collection export names both', 'invalid_body');
+  if (!Object.hasOwn(declarations, collection)) {
+    const declared = Object.keys(declarations);
+    throw new BadRequestError(
+      `filters.collection: "${collection}" is not a record collection of this deployment` +
+        (declared.length === 0 ? ' (it declares none, cdk.json context "recordCollections")' : ` (it declares ${declared.join(', ')})`),
+      'invalid_body',
+    );
+  }
+  if (await memberships.isMember(requester.tenant, scope, requester.userId)) return;
+  throw new NotFoundError(
+    requester.roles === undefined
+      ? `No scope ${scope} that ${requester.userId} is a member of, so its records are not exported; a scheduled export runs without your token and needs that membership`
+      : `No scope ${scope}`,
+  );
+}
+
+/** The columns a collection's record has besides its fields. */
+const RECORD_META_COLUMNS = ['version', 'updatedAt', 'updatedBy'] as const;
+
+/** A record of a collection as the reader hands it over: a live record (no tombstone), its fields as stored. */
+export interface CollectionRecord {
+  readonly id: string;
+  readonly version: number;
+  readonly updatedAt: string;
+  readonly updatedBy: string;
+  readonly fields: Readonly<Record<string, unknown>>;
+}
+
+/** A collection's columns, and each record as a row of them. */
+export interface CollectionLayout {
+  readonly columns: readonly ExportColumn[];
+  toRow(record: CollectionRecord): ExportRow;
+}
+
+/**
+ * A collection's records as rows, one column per field, with a header written before the first
+ * row and memory that does not grow with the export: `id`, then the fields the collection
+ * declares (in declaration order), then the other fields seen on the first page (alphabetically,
+ * up to MAX_RECORD_COLUMNS columns in all), then `other` (JSON of any field without a column, such
+ * as one first seen on a later page), then `version`, `updatedAt`, `updatedBy`. A field named like
+ * one of those columns gets the column `fields.<name>` (a field name holds no dot, so it cannot clash).
+ */
+export function collectionLayout(declaredFields: readonly string[], firstPage: readonly CollectionRecord[]): CollectionLayout {
+  const reserved = new Set<string>(['id', 'other', ...RECORD_META_COLUMNS]);
+  const keyOf = (field: string) => (reserved.has(field) ? `fields.${field}` : field);
+  const seen = new Set<string>();
+  for (const record of firstPage) for (const field of Object.keys(record.fields)) if (!declaredFields.includes(field)) seen.add(field);
+  const fields = [...declaredFields, ...[...seen].sort()].slice(0, MAX_RECORD_COLUMNS);
+  const columnOf = new Map(fields.map((field) => [field, keyOf(field)]));
+  const keys = ['id', ...columnOf.values(), 'other', ...RECORD_META_COLUMNS];
+  return {
+    columns: keys.map((key) => ({ key, header: key })),
+    toRow(record) {
+      // No prototype: a field named __proto__ is data like any other.
+      const row: ExportRow = Object.create(null) as ExportRow;
+      row.id = record.id;
+      let other: Record<string, unknown> | undefined;
+      for (const [field, value] of Object.entries(record.fields)) {
+        const key = columnOf.get(field);
+        if (key !== undefined) row[key] = value;
+        else (other ??= Object.create(null) as Record<string, unknown>)[field] = value;
+      }
+      if (other) row.other = other;
+      row.version = record.version;
+      row.updatedAt = record.updatedAt;
+      row.updatedBy = record.updatedBy;
       return row;
     },
   };

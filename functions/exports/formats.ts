@@ -57,16 +57,46 @@ export function cellText(value: unknown): string {
   if (value === null || value === undefined) return '';
   if (value instanceof Date) return value.toISOString();
   if (typeof value === 'string') return value;
-  if (typeof value === 'object') return JSON.stringify(value, jsonReplacer);
+  if (typeof value === 'object') return toJson(value) ?? '';
   return String(value);
+}
+
+/**
+ * JSON text, a BigInt as its digits. JSON.stringify with a replacer function leaves V8's fast
+ * serializer and took about four times as long per row (bench/exports.ts), and no dataset reads a
+ * BigInt today (exportValue keeps large numbers as digits): so the plain call first, and the
+ * replacer only for a value the plain call refuses.
+ */
+export function toJson(value: unknown): string | undefined {
+  try {
+    return JSON.stringify(value);
+  } catch (error) {
+    if (error instanceof TypeError && /BigInt/i.test(error.message)) return JSON.stringify(value, jsonReplacer);
+    throw error;
+  }
 }
 
 function jsonReplacer(_key: string, value: unknown): unknown {
   return typeof value === 'bigint' ? value.toString() : value;
 }
 
-function projected(columns: readonly ExportColumn[], row: ExportRow): Record<string, unknown> {
-  return Object.fromEntries(columns.map((column) => [column.key, row[column.key] ?? null]));
+/**
+ * A row as a JSON object with every column, null for a missing value. The text is put together
+ * from each value's JSON and the column names' JSON, worked out once: no object per row to build
+ * and collect, and a column called `__proto__` (a records attribute may be) is written as any other.
+ */
+function rowJsonOf(columns: readonly ExportColumn[]): (row: ExportRow) => string {
+  const keys = columns.map((column) => column.key);
+  const prefixes = keys.map((key, index) => `${index === 0 ? '{' : ','}${JSON.stringify(key)}:`);
+  return (row) => {
+    let text = '';
+    for (let index = 0; index < keys.length; index++) {
+      const value = row[keys[index]!];
+      // toJson answers undefined for what JSON has no form for (a function): null, as JSON.stringify writes it in an object.
+      text += prefixes[index]! + (value === null || value === undefined ? 'null' : (toJson(value) ?? 'null'));
+    }
+    return keys.length === 0 ? '{}' : `${text}}`;
+  };
 }
 
 /**
@@ -91,13 +121,15 @@ function csvStream(columns: readonly ExportColumn[], rows: AsyncIterable<ExportR
 }
 
 async function* ndjsonChunks(columns: readonly ExportColumn[], rows: AsyncIterable<ExportRow>): AsyncGenerator<string> {
-  for await (const batch of batches(rows)) yield batch.map((row) => `${JSON.stringify(projected(columns, row), jsonReplacer)}\n`).join('');
+  const rowJson = rowJsonOf(columns);
+  for await (const batch of batches(rows)) yield batch.map((row) => `${rowJson(row)}\n`).join('');
 }
 
 async function* jsonChunks(columns: readonly ExportColumn[], rows: AsyncIterable<ExportRow>): AsyncGenerator<string> {
+  const rowJson = rowJsonOf(columns);
   let empty = true;
   for await (const batch of batches(rows)) {
-    yield `${empty ? '[\n' : ',\n'}${batch.map((row) => JSON.stringify(projected(columns, row), jsonReplacer)).join(',\n')}`;
+    yield `${empty ? '[\n' : ',\n'}${batch.map(rowJson).join(',\n')}`;
     empty = false;
   }
   yield empty ? '[]\n' : '\n]\n';
@@ -127,6 +159,13 @@ function textStream(chunks: AsyncIterable<string>): Readable {
   return Readable.from(chunks, { objectMode: false, highWaterMark: 64 * 1024 });
 }
 
+/**
+ * The style of every data cell: one object. exceljs gives each new cell a fresh empty style and
+ * works out each cell's style XML again at commit unless it has seen that very object (its
+ * WeakMap), which was a third of the XLSX formatter's CPU (bench/exports.ts); the cells are unstyled either way.
+ */
+const UNSTYLED: Partial<ExcelJS.Style> = Object.freeze({});
+
 /** How many rows go to the workbook between checks that compression has caught up. */
 const XLSX_ROWS_PER_TURN = 200;
 
@@ -146,7 +185,11 @@ async function writeWorkbook(output: PassThrough, columns: readonly ExportColumn
   let sinceTurn = 0;
   for await (const row of rows) {
     if (output.destroyed) return;
-    sheet.addRow(columns.map((column) => xlsxCell(row[column.key]))).commit();
+    const added = sheet.addRow(columns.map((column) => xlsxCell(row[column.key])));
+    added.eachCell({ includeEmpty: true }, (cell) => {
+      cell.style = UNSTYLED;
+    });
+    added.commit();
     // exceljs writes into the zip without backpressure of its own: wait while the reader is
     // behind, and let compression run regularly so bytes do not pile up inside the archiver.
     if (output.writableNeedDrain) await drained(output);

@@ -5,6 +5,7 @@
 import { ulid } from 'ulid';
 import { statuses as ALERT_STATUSES } from '../alerts/model';
 import { topicSchema } from '../protocol/frames';
+import { collectionNameSchema } from '../protocol/records';
 import { emailAddressSchema } from '../shared/email';
 import * as z from '../shared/validation';
 import { EXPORT_FORMATS, type ExportFormat } from './formats';
@@ -30,6 +31,12 @@ export interface ExportFilters {
   readonly status?: string;
   /** alerts only, and required there: an alert export is of one topic. */
   readonly topic?: string;
+  /**
+   * records only, both or neither: a collection of Herald's own Records table in a scope (a topic
+   * the owner is a member of) instead of the deployer's table (docs/exports.md, "records").
+   */
+  readonly scope?: string;
+  readonly collection?: string;
   /** ISO-8601 instants, inclusive from, exclusive to. */
   readonly from?: string;
   readonly to?: string;
@@ -174,6 +181,8 @@ const isoInstant = z.iso.datetime({ offset: true });
 export const filtersSchema = z.strictObject({
   status: z.optional(z.string().check(z.minLength(1), z.maxLength(32))),
   topic: z.optional(topicSchema),
+  scope: z.optional(topicSchema),
+  collection: z.optional(collectionNameSchema),
   from: z.optional(isoInstant),
   to: z.optional(isoInstant),
 });
@@ -236,6 +245,18 @@ export function validateFilters(dataset: Dataset, filters: ExportFilters | undef
   }
   if (dataset === 'alerts' && filters?.topic === undefined) return 'filters.topic: required for dataset alerts, which exports the alerts of one topic';
   if (dataset !== 'alerts' && filters?.topic !== undefined) return `filters.topic: only dataset alerts takes a topic, not ${dataset}`;
+  for (const field of ['scope', 'collection'] as const) {
+    if (filters?.[field] !== undefined && dataset !== 'records') return `filters.${field}: only dataset records takes a ${field}, not ${dataset}`;
+  }
+  if ((filters?.scope === undefined) !== (filters?.collection === undefined)) {
+    return filters?.scope === undefined
+      ? 'filters.scope: required with filters.collection, which names a collection of one scope'
+      : 'filters.collection: required with filters.scope, which exports one collection of the scope';
+  }
+  if (filters?.collection !== undefined) {
+    const field = filters.from !== undefined ? 'from' : filters.to !== undefined ? 'to' : undefined;
+    if (field) return `filters.${field}: a collection is exported whole, as it is now; it takes no date range`;
+  }
   return undefined;
 }
 

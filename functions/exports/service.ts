@@ -99,7 +99,7 @@ const lowercased = (recipients: readonly string[]) => [...new Set(recipients.map
 export async function createSchedule(deps: ScheduleWriteDeps, caller: Caller, body: CreateScheduleBody): Promise<ScheduleView> {
   const owner: Owner = { tenant: caller.tenant, userId: caller.userId };
   // The role first: a records export by someone without it is refused whatever its filters.
-  assertMayExport(body.dataset, caller.roles, deps.rules.records);
+  assertMayExport(body.dataset, body.filters ?? {}, caller.roles, deps.rules.records);
   await assertFilters(deps, owner, body.dataset, body.filters ?? {});
   await assertRecipients(deps, caller, body.recipients);
   // Two creates at once may both pass at the last free place: one schedule over, never more.
@@ -149,7 +149,7 @@ export async function updateSchedule(deps: ScheduleWriteDeps, caller: Caller, id
   const existing = await getSchedule(deps, owner, id);
   const now = deps.now?.() ?? new Date();
   const filters = body.filters ?? existing.filters;
-  assertMayExport(existing.dataset, caller.roles, deps.rules.records);
+  assertMayExport(existing.dataset, filters, caller.roles, deps.rules.records);
   await assertFilters(deps, owner, existing.dataset, filters);
   // All recipients, the kept ones too: a schedule written before these limits is brought within them.
   const ownerEmail = caller.email ?? existing.ownerEmail;
@@ -191,7 +191,7 @@ export async function runNow(
 ): Promise<{ runId: string }> {
   const owner: Owner = { tenant: caller.tenant, userId: caller.userId };
   const schedule = await getSchedule(deps, owner, id);
-  assertMayExport(schedule.dataset, caller.roles, deps.records);
+  assertMayExport(schedule.dataset, schedule.filters, caller.roles, deps.records);
   const now = deps.now?.() ?? new Date();
   if (!(await deps.store.takeRunNowSlot(owner, now, EXPORT_QUOTAS.runsNowPerMinute))) {
     const retryAfterSeconds = 60 - now.getUTCSeconds();

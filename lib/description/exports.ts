@@ -8,15 +8,16 @@ import { claimSettings, deliverAccess, mergeAccess, type Access, type FunctionSp
 const scheduleWriteSettings = [...claimSettings, 'exportScheduleGroup', 'exportSchedulerRoleArn', 'exportQueueArn', 'exportDeadLetterQueueArn'] as const;
 
 /**
- * What checking a dataset before a schedule is accepted needs: the caller's topic membership and
- * whether a records table is configured.
+ * What checking a dataset before a schedule is accepted needs: the caller's topic (or records
+ * scope) membership, whether a records table is configured, and which record collections are declared.
  */
-const datasetCheckAccess: Access = { tables: { memberships: ['GetItem'] }, settings: ['exportRecords'] };
+const datasetCheckAccess: Access = { tables: { memberships: ['GetItem'] }, settings: ['exportRecords', 'recordCollections'] };
 
 /** What reading an export's rows needs: each dataset's table (alerts by topic), and the deployer's records table. */
 const datasetAccess = mergeAccess(datasetCheckAccess, {
-  // Notifications by seq range, or unread ones on the sparse `unread` index; alerts by topic on byTopic.
-  tables: { notifications: ['Query', 'QueryIndex'], alerts: ['QueryIndex'] },
+  // Notifications by seq range, or unread ones on the sparse `unread` index; alerts by topic on byTopic;
+  // a collection of Herald's Records table by its scope's item collection (the table itself, no index).
+  tables: { notifications: ['Query', 'QueryIndex'], alerts: ['QueryIndex'], records: ['Query'] },
   readsExportRecords: true,
 });
 

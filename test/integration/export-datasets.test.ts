@@ -145,7 +145,7 @@ function httpEvent(tenant: string, userId: string, body: unknown, roles: string[
  */
 async function previewWithoutRecords() {
   const tableNames = Object.fromEntries(Object.keys(tables).map((table) => [table, tableName(table as TableName)])) as Record<TableName, string>;
-  const settings = { tenantClaim: 'tenant', rolesClaim: 'roles', exportRecords: '' } as Record<SettingName, string>;
+  const settings = { tenantClaim: 'tenant', rolesClaim: 'roles', exportRecords: '', recordCollections: '{}' } as Record<SettingName, string>;
   const env = functionEnvironment(functions.previewExport, { tableNames, queueUrls: {} as never, bucketNames: {} as never, connectionsEndpoint: '', settings });
   expect(env.EXPORT_RECORDS).toBe('');
   // The SDK resolves its endpoint and credentials lazily, so these stay set (they are the runtime's own).

@@ -25,7 +25,15 @@ async function importWithEnvironment<T>(spec: FunctionSpec, load: () => Promise<
   const tableNames = Object.fromEntries(Object.keys(tables).map((table) => [table, `t-${table}`])) as Record<TableName, string>;
   const settings = new Proxy({} as Record<SettingName, string>, {
     get: (_, key) =>
-      key === 'exportLinkKey' ? `key:${Buffer.alloc(32).toString('base64')}` : key === 'exportRecords' ? '' : key === 'exportRecipientDomains' ? '[]' : '7',
+      key === 'exportLinkKey'
+        ? `key:${Buffer.alloc(32).toString('base64')}`
+        : key === 'exportRecords'
+          ? ''
+          : key === 'exportRecipientDomains'
+            ? '[]'
+            : key === 'recordCollections'
+              ? '{}'
+              : '7',
   });
   // The failures below are meant; their error logs would only bury the test output.
   process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { exportRecordsSetting, exportValue, sortKeyRange } from '#functions/adapters/dynamo-datasets';
-import { checkRecordsFilters, datasetSource, MAX_RECORD_COLUMNS, recordsLayout, type DatasetReader } from '#functions/exports/datasets';
+import { checkRecordsFilters, collectionLayout, datasetSource, MAX_RECORD_COLUMNS, recordsLayout, type DatasetReader } from '#functions/exports/datasets';
 import { createScheduleBody, previewBody, validateFilters } from '#functions/exports/model';
 
 describe('validateFilters', () => {
@@ -11,6 +11,7 @@ describe('validateFilters', () => {
     ['alerts', { topic: 'site-1', status: 'acknowledged' }],
     ['records', {}],
     ['records', { from: '2026-03-01T00:00:00Z' }],
+    ['records', { scope: 'site-1', collection: 'inspections' }],
   ] as const)('accepts %s with %j', (dataset, filters) => {
     expect(validateFilters(dataset, filters)).toBeUndefined();
   });
@@ -132,6 +133,49 @@ describe('recordsLayout', () => {
 
   it('has only other when the first page is empty', () => {
     expect(recordsLayout({ table: 't', tenantKey: 'tenantId' }, []).columns.map((column) => column.key)).toEqual(['other']);
+  });
+});
+
+describe('collectionLayout', () => {
+  const record = (id: string, fields: Record<string, unknown>) => ({ id, version: 2, updatedAt: '2026-03-01T00:00:00.000Z', updatedBy: 'ana', fields });
+
+  it('puts id first, the declared fields in declaration order, the other first-page fields alphabetically, then other and the record columns', () => {
+    const layout = collectionLayout(['status', 'notes'], [record('a', { zeta: 1, alpha: 2, notes: 'n' })]);
+    expect(layout.columns.map((column) => column.key)).toEqual(['id', 'status', 'notes', 'alpha', 'zeta', 'other', 'version', 'updatedAt', 'updatedBy']);
+    expect({ ...layout.toRow(record('b', { notes: 'x', late: true })) }).toEqual({
+      id: 'b',
+      notes: 'x',
+      other: { late: true },
+      version: 2,
+      updatedAt: '2026-03-01T00:00:00.000Z',
+      updatedBy: 'ana',
+    });
+  });
+
+  it('gives a field named like a record column the column fields.<name>, so neither hides the other', () => {
+    const layout = collectionLayout(['id'], [record('a', { version: 'v', other: 'o', updatedBy: 'u' })]);
+    expect(layout.columns.map((column) => column.key)).toEqual([
+      'id',
+      'fields.id',
+      'fields.other',
+      'fields.updatedBy',
+      'fields.version',
+      'other',
+      'version',
+      'updatedAt',
+      'updatedBy',
+    ]);
+    const row = layout.toRow(record('a', { id: 'field-id', version: 'v', other: 'o', updatedBy: 'u' }));
+    expect(row).toMatchObject({
+      id: 'a',
+      'fields.id': 'field-id',
+      'fields.version': 'v',
+      version: 2,
+      'fields.other': 'o',
+      'fields.updatedBy': 'u',
+      updatedBy: 'ana',
+    });
+    expect(row.other).toBeUndefined();
   });
 });
 

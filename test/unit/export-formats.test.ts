@@ -163,6 +163,22 @@ describe('formatRows: NDJSON and JSON', () => {
   it('keeps bigints as strings rather than failing', async () => {
     const text = (await bytesOf(formatRows('ndjson', [{ key: 'n', header: 'N' }], fromArray([{ n: 2n ** 70n }])))).toString('utf8');
     expect(JSON.parse(text)).toEqual({ n: (2n ** 70n).toString() });
+    // Nested too, in a CSV cell as in JSON.
+    const csv = (await bytesOf(formatRows('csv', [{ key: 'o', header: 'O' }], fromArray([{ o: { n: 5n } }])))).toString('utf8');
+    expect(csv.split('\r\n')[1]).toBe('"{""n"":""5""}"');
+  });
+
+  it('keeps a column called __proto__ as data in JSON and NDJSON', async () => {
+    const columns = [
+      { key: '__proto__', header: '__proto__' },
+      { key: 'a', header: 'a' },
+    ];
+    const row = JSON.parse('{"__proto__": "x", "a": 1}') as ExportRow;
+    for (const format of ['ndjson', 'json'] as const) {
+      const text = (await bytesOf(formatRows(format, columns, fromArray([row])))).toString('utf8');
+      const parsed = JSON.parse(format === 'json' ? text : text.trim());
+      expect(Object.getOwnPropertyDescriptor(format === 'json' ? parsed[0] : parsed, '__proto__')?.value).toBe('x');
+    }
   });
 });
 
@@ -178,6 +194,9 @@ describe('formatRows: XLSX', () => {
       ['2', '日本語 ✓ 🚀', '2026-03-29T01:30:00.000Z', '{"tags":["a","b"],"n":1}'],
     ]);
     expect(sheet.getRow(2).getCell(1).type).toBe(ExcelJS.ValueType.Number);
+    // The data cells share one empty style: not bold, no number format beyond General.
+    for (const row of [2, 3]) for (const column of [1, 2, 3, 4]) expect(sheet.getRow(row).getCell(column).font?.bold).not.toBe(true);
+    expect(sheet.getRow(2).getCell(1).numFmt ?? 'General').toBe('General');
   });
 
   it('stores formula-looking text as text, never as a formula', async () => {

@@ -16,8 +16,8 @@ export interface PreviewDeps {
 export function makeHandler(deps: PreviewDeps) {
   return callerRoute(deps.claims, async (caller, event) => {
     const body = parseJsonBody(event, previewBody);
-    assertMayExport(body.dataset, caller.roles, deps.records);
     const filters = body.filters ?? {};
+    assertMayExport(body.dataset, filters, caller.roles, deps.records);
     const problem = validateFilters(body.dataset, filters);
     if (problem) throw new BadRequestError(problem, 'invalid_body');
     const limit = body.limit ?? 10;
