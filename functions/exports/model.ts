@@ -5,6 +5,7 @@
 import { ulid } from 'ulid';
 import { statuses as ALERT_STATUSES } from '../alerts/model';
 import { topicSchema } from '../protocol/frames';
+import type { ExportRunView } from '../protocol/exports';
 import { collectionNameSchema } from '../protocol/records';
 import { emailAddressSchema } from '../shared/email';
 import * as z from '../shared/validation';
@@ -72,29 +73,14 @@ export interface RunSummary {
   readonly finishedAt?: string;
 }
 
-export interface ExportRun {
-  readonly runId: string;
-  readonly scheduleId: string;
+/** A run as stored: what `GET /exports/runs/{id}` answers (docs/protocol.md), plus what only the worker needs. */
+export interface ExportRun extends ExportRunView {
   readonly tenant: string;
-  readonly owner: string;
-  /** The firing this run is for: the scheduled time, or the request time of a run-now. */
-  readonly scheduledAt: string;
-  readonly trigger: 'schedule' | 'manual';
   readonly status: RunStatus;
-  readonly attempts: number;
-  readonly rows?: number;
-  readonly bytes?: number;
-  readonly durationMs?: number;
-  readonly startedAt?: string;
-  readonly finishedAt?: string;
-  readonly error?: string;
   /** S3 key of the file, once uploaded. */
   readonly objectKey?: string;
   /** The multipart upload under way, so a retry after a crash can abort it. */
   readonly uploadId?: string;
-  /** When the file (and so its link) expires. */
-  readonly fileExpiresAt?: string;
-  readonly emailedAt?: string;
   /** The SQS message that claimed the run: its redeliveries may resume it, other messages may not. */
   readonly messageId?: string;
 }

@@ -72,9 +72,9 @@ export function scheduleView(schedule: ExportSchedule, now: Date): ScheduleView 
   return { ...schedule, nextRunAt: next ? next.toISOString() : null } satisfies ExportScheduleView;
 }
 
-export function runView(run: ExportRun): Omit<ExportRun, 'messageId' | 'uploadId' | 'objectKey' | 'tenant'> {
+export function runView(run: ExportRun): ExportRunView {
   const { messageId: _message, uploadId: _upload, objectKey: _key, tenant: _tenant, ...view } = run;
-  return view satisfies ExportRunView;
+  return view;
 }
 
 /**

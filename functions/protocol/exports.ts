@@ -59,6 +59,7 @@ export interface ExportRunView {
   readonly runId: string;
   readonly scheduleId: string;
   readonly owner: string;
+  /** The firing this run is for: the scheduled time, or the request time of a run-now. */
   readonly scheduledAt: string;
   readonly trigger: 'schedule' | 'manual';
   readonly status: ExportRunStatus;
@@ -69,6 +70,7 @@ export interface ExportRunView {
   readonly startedAt?: string;
   readonly finishedAt?: string;
   readonly error?: string;
+  /** When the file (and so its link) expires. */
   readonly fileExpiresAt?: string;
   readonly emailedAt?: string;
 }
