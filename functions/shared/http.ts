@@ -1,5 +1,5 @@
 import type { APIGatewayProxyEventV2WithJWTAuthorizer, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import { BadRequestError, HeraldError, PayloadTooLargeError } from './errors';
+import { BadRequestError, HeraldError, PayloadTooLargeError, type LimitDetails } from './errors';
 import { callerFromClaims, type Caller, type ClaimNames } from './caller';
 import { instrument, logger } from './instrumentation';
 import * as z from './validation';
@@ -20,7 +20,10 @@ export function json(statusCode: number, body: unknown, headers: Record<string, 
 
 export function errorResult(error: unknown): HttpResult {
   if (error instanceof HeraldError) {
-    return json(error.status, { error: { code: error.code, message: error.message }, ...error.details });
+    // A limit that says when to try again says it in the standard header too, for HTTP clients and proxies that honour it.
+    const retryAfterSeconds = (error.details?.limit as LimitDetails | undefined)?.retryAfterSeconds;
+    const headers: Record<string, string> = retryAfterSeconds === undefined ? {} : { 'retry-after': String(retryAfterSeconds) };
+    return json(error.status, { error: { code: error.code, message: error.message }, ...error.details }, headers);
   }
   logger.error('Unhandled error', error as Error);
   return json(500, { error: { code: 'internal', message: 'Internal error' } });

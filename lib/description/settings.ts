@@ -20,7 +20,8 @@ export const webSocketStageName = 'live';
 export const corsPolicy = {
   allowMethods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'],
   allowHeaders: ['authorization', 'content-type', 'if-match'],
-  exposeHeaders: ['etag'],
+  // retry-after: a browser app may read when a 429 says to try again (it is in the body as well).
+  exposeHeaders: ['etag', 'retry-after'],
   maxAgeSeconds: 3600,
 } as const;
 

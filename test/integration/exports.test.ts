@@ -326,12 +326,13 @@ describe('export quotas', () => {
     const { body: schedule } = await api('POST', '/exports/schedules', token, validBody(`${unique('r')}@example.com`));
     const answers: number[] = [];
     for (let index = 0; index <= EXPORT_QUOTAS.runsNowPerMinute; index += 1) {
-      const { status, body } = await api('POST', `/exports/schedules/${schedule.id}/run`, token);
+      const { status, body, headers } = await api('POST', `/exports/schedules/${schedule.id}/run`, token);
       answers.push(status);
       if (status === 429) {
         expect(body).toMatchObject({ error: { code: 'limit_exceeded' }, limit: { name: 'runsNowPerMinute', max: EXPORT_QUOTAS.runsNowPerMinute } });
         expect(body.limit.retryAfterSeconds).toBeGreaterThan(0);
         expect(body.limit.retryAfterSeconds).toBeLessThanOrEqual(60);
+        expect(headers.get('retry-after')).toBe(String(body.limit.retryAfterSeconds));
       }
     }
     // The minute can turn during the loop and free the slots again; at most one 429 either way.

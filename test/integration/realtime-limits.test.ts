@@ -67,6 +67,7 @@ describe('ticket rate', () => {
     expect(body.error.message).toContain(`At most ${ticketsPerMinute} WebSocket tickets per user per minute`);
     expect(body.limit.retryAfterSeconds).toBeGreaterThanOrEqual(1);
     expect(body.limit.retryAfterSeconds).toBeLessThanOrEqual(60);
+    expect(refused.headers.get('retry-after')).toBe(String(body.limit.retryAfterSeconds));
     // The tickets issued before the refusal still work, and another user is not held back.
     const socket = await open(answers[0]!.body.url);
     socket.send({ action: 'ping', id: 'p' });
@@ -91,6 +92,7 @@ describe('socket cap', () => {
       limit: { name: 'socketsPerUser', max: socketsPerUser },
     });
     expect(refused.body.limit.retryAfterSeconds).toBeUndefined();
+    expect(refused.headers.get('retry-after')).toBeNull();
     // Every socket is still open and served.
     const last = sockets.at(-1)!;
     last.send({ action: 'ping', id: 'alive' });
