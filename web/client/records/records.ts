@@ -482,7 +482,7 @@ export class HeraldRecords {
  * A random UUID (v4). `crypto.randomUUID` exists only in secure contexts (https, localhost);
  * `getRandomValues` everywhere, so a page served over plain http still gets ids.
  */
-export function randomId(): string {
+function randomId(): string {
   if (typeof crypto.randomUUID === 'function') return crypto.randomUUID();
   const bytes = crypto.getRandomValues(new Uint8Array(16));
   bytes[6] = ((bytes[6] as number) & 0x0f) | 0x40;
