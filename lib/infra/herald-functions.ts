@@ -1,5 +1,4 @@
-import { Duration } from 'aws-cdk-lib';
-import { StartingPosition, type Function as LambdaFunction } from 'aws-cdk-lib/aws-lambda';
+import type { Function as LambdaFunction } from 'aws-cdk-lib/aws-lambda';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Table } from 'aws-cdk-lib/aws-dynamodb';
 import { Construct } from 'constructs';
@@ -20,7 +19,7 @@ import type { AlertFanout } from './alert-fanout';
 import { HeraldFunction, type FunctionResources } from './herald-function';
 import type { HttpApiAndIdentity } from './http-api-and-identity';
 import type { RecordsSync } from './records-sync';
-import type { StreamReadOptions } from './stream-source';
+import { describedStreamReadOptions, type StreamReadOptions } from './stream-source';
 import { InvalidPropsError, pascal, requireInteger, requireMatch, withDefaults } from './support';
 
 type QueueTrigger = Extract<Trigger, { kind: 'queue' }>;
@@ -194,14 +193,7 @@ export class HeraldFunctions extends Construct {
               `reads ${owner.table.node.path}, but function ${name} is triggered by the stream of table ${trigger.table}.`,
             );
           }
-          owner.readWith(fn, {
-            batchSize: trigger.batchSize,
-            retryAttempts: trigger.retryAttempts,
-            maxRecordAge: Duration.seconds(trigger.maxRecordAgeSeconds),
-            bisectBatchOnError: trigger.bisectBatchOnError,
-            startingPosition: StartingPosition[trigger.startingPosition],
-            filterPatterns: trigger.filterPatterns ?? [],
-          });
+          owner.readWith(fn, describedStreamReadOptions(trigger));
           break;
         }
         case 'queue':

@@ -7,7 +7,8 @@ import { tick } from '#functions/protocol/hlc';
 import type { ClientOp } from '#functions/protocol/records';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '#lib/local/aws-local';
 import { LOCAL_RECORD_COLLECTIONS } from '#lib/local/runtime';
-import { api, devToken, emailsTo, eventually, tableName, urls, type StoredEmail } from '../support/local';
+import { api, devToken, emailsTo, eventually, tableName, urls } from '../support/local';
+import { waitForRun, runAndDownload } from '../support/exports';
 
 /**
  * The `records` export dataset reading a collection of Herald's own Records table (docs/exports.md,
@@ -84,24 +85,6 @@ const collectionSchedule = (recipient: string, filters: Record<string, unknown>,
   timezone: 'UTC',
   recipients: [recipient],
 });
-
-async function waitForRun(token: string, runId: string) {
-  return eventually(async () => {
-    const { status, body } = await api('GET', `/exports/runs/${runId}`, token);
-    return status === 200 && ['succeeded', 'failed', 'skipped'].includes(body.status) ? body : undefined;
-  }, 20_000);
-}
-
-async function runAndDownload(token: string, scheduleId: string, recipient: string): Promise<{ run: Record<string, unknown>; file: string }> {
-  const { status, body } = await api('POST', `/exports/schedules/${scheduleId}/run`, token);
-  expect(status).toBe(202);
-  const run = await waitForRun(token, body.runId);
-  expect(run).toMatchObject({ status: 'succeeded' });
-  const email = (await eventually(async () => (await emailsTo(recipient))[0])) as StoredEmail;
-  const link = /Download: (\S+)/.exec(email.body.text ?? '')![1]!;
-  const location = (await fetch(link, { redirect: 'manual' })).headers.get('location')!;
-  return { run, file: await (await fetch(location)).text() };
-}
 
 const expectedColumns = ['id', ...declaredInspectionFields, 'fields.version', 'zeta', 'other', 'version', 'updatedAt', 'updatedBy'];
 

@@ -16,7 +16,8 @@ import type { HttpEvent } from '#functions/shared/http';
 import { functionEnvironment, functions, tables, type SettingName, type TableName } from '#lib/description';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '#lib/local/aws-local';
 import { LOCAL_EXPORT_RECORDS, LOCAL_EXPORT_SCHEDULE_GROUP } from '#lib/local/runtime';
-import { api, devToken, emailsTo, eventually, tableName, urls, type StoredEmail } from '../support/local';
+import { api, devToken, emailsTo, eventually, tableName, urls } from '../support/local';
+import { waitForRun, runAndDownload } from '../support/exports';
 import { parse as parseCsvText } from 'csv-parse/sync';
 
 /**
@@ -93,25 +94,6 @@ async function addMember(tenant: string, topic: string, userId: string): Promise
 
 async function removeMember(tenant: string, topic: string, userId: string): Promise<void> {
   expect((await api('DELETE', `/topics/${topic}/members/${userId}`, await devToken(tenant, 'root', ['admin']))).status).toBe(204);
-}
-
-async function waitForRun(token: string, runId: string) {
-  return eventually(async () => {
-    const { status, body } = await api('GET', `/exports/runs/${runId}`, token);
-    return status === 200 && ['succeeded', 'failed', 'skipped'].includes(body.status) ? body : undefined;
-  }, 20_000);
-}
-
-/** Runs a schedule now and returns the run and the emailed file's text. */
-async function runAndDownload(token: string, scheduleId: string, recipient: string): Promise<{ run: Record<string, unknown>; file: string }> {
-  const { status, body } = await api('POST', `/exports/schedules/${scheduleId}/run`, token);
-  expect(status).toBe(202);
-  const run = await waitForRun(token, body.runId);
-  expect(run).toMatchObject({ status: 'succeeded' });
-  const email = (await eventually(async () => (await emailsTo(recipient))[0])) as StoredEmail;
-  const link = /Download: (\S+)/.exec(email.body.text ?? '')![1]!;
-  const location = (await fetch(link, { redirect: 'manual' })).headers.get('location')!;
-  return { run, file: await (await fetch(location)).text() };
 }
 
 /** CSV read back by csv-parse, an independent reader (RFC 4180; a leading BOM dropped). */

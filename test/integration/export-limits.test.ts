@@ -3,6 +3,7 @@ import { describe, expect, inject, it } from 'vitest';
 import { signLink } from '#functions/exports/links';
 import { LOCAL_EXPORT_RECIPIENT_DOMAINS, LOCAL_EXPORT_RECORDS } from '#lib/local/runtime';
 import { api, devToken, emailsTo, eventually, urls, type StoredEmail } from '../support/local';
+import { waitForRun } from '../support/exports';
 
 /**
  * The export limits of docs/exports.md ("Limits") through the HTTP API of the local runtime: who may
@@ -23,13 +24,6 @@ const scheduleBody = (recipients: string[], extra: Record<string, unknown> = {})
   recipients,
   ...extra,
 });
-
-async function waitForRun(token: string, runId: string) {
-  return eventually(async () => {
-    const { status, body } = await api('GET', `/exports/runs/${runId}`, token);
-    return status === 200 && ['succeeded', 'failed', 'skipped'].includes(body.status) ? body : undefined;
-  }, 20_000);
-}
 
 async function firstEmailTo(address: string): Promise<StoredEmail> {
   return eventually(async () => (await emailsTo(address))[0]);

@@ -5,6 +5,7 @@ import ExcelJS from 'exceljs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '#lib/local/aws-local';
 import { api, devToken, documentClient, emailsTo, eventually, tableName, urls, type StoredEmail } from '../support/local';
+import { waitForRun } from '../support/exports';
 
 /**
  * Scheduled exports against the local runtime: the schedule API, run now through the exports
@@ -55,13 +56,6 @@ function linkIn(email: StoredEmail): string {
   const match = /Download: (\S+)/.exec(email.body.text ?? '');
   if (!match) throw new Error(`no link in ${email.body.text}`);
   return match[1]!;
-}
-
-async function waitForRun(token: string, runId: string, statuses = ['succeeded', 'failed', 'skipped'], timeoutMs = 20_000) {
-  return eventually(async () => {
-    const { status, body } = await api('GET', `/exports/runs/${runId}`, token);
-    return status === 200 && statuses.includes(body.status) ? body : undefined;
-  }, timeoutMs);
 }
 
 const validBody = (recipient: string) => ({
