@@ -14,12 +14,20 @@ export interface ConnectionRecord {
   readonly topics?: readonly string[];
 }
 
+/** One id of a user's socket set, with when its $connect recorded it (absent for ids recorded before the set kept times). */
+export interface RecordedSocket {
+  readonly connectionId: string;
+  /** Epoch milliseconds, from the recording connect's own clock. */
+  readonly recordedAt?: number;
+}
+
 export interface ConnectionStore extends FrameCounter {
   /**
-   * Records the connection and adds it to its user's set of connection ids; returns that set as
-   * it is after the add (this connection included), so $connect can hold the user's socket cap.
+   * Records the connection and adds it to its user's set of connection ids, in one atomic write;
+   * returns that set as this write left it (this connection included, and exactly the sockets
+   * recorded before it and not yet removed), so $connect can hold the user's socket cap.
    */
-  save(connection: ConnectionRecord): Promise<readonly string[]>;
+  save(connection: ConnectionRecord): Promise<readonly RecordedSocket[]>;
   /**
    * Deletes the row and drops the id from its owner's set, returning the row as it was. `owner`
    * covers a row that is already gone while the id lingers in the set (a lost $disconnect).
