@@ -68,6 +68,35 @@ export function dynamoConnectionStore(client: DynamoDBDocumentClient, tables: { 
       return record;
     },
 
+    async removeGone(connectionId, owner, recordedBefore) {
+      try {
+        // The row first, as in remove; a row not written yet (its connect is between the set and the row) is no row to keep.
+        await client.send(
+          new DeleteCommand({
+            TableName: tables.connections,
+            Key: { connectionId },
+            ConditionExpression: 'attribute_not_exists(connectionId) OR connectedAt < :before',
+            ExpressionAttributeValues: { ':before': recordedBefore.toISOString() },
+          }),
+        );
+        await client.send(
+          new UpdateCommand({
+            TableName: userConnections(),
+            Key: { userKey: recipientKey(owner) },
+            UpdateExpression: 'DELETE connectionIds :id REMOVE #recordedAt',
+            // Ids from before the set kept times are old enough.
+            ConditionExpression: 'attribute_exists(userKey) AND (attribute_not_exists(#recordedAt) OR #recordedAt < :before)',
+            ExpressionAttributeNames: { '#recordedAt': recordedAtAttribute(connectionId) },
+            ExpressionAttributeValues: { ':id': new Set([connectionId]), ':before': recordedBefore.getTime() },
+          }),
+        );
+        return true;
+      } catch (error) {
+        if (error instanceof ConditionalCheckFailedException) return false;
+        throw error;
+      }
+    },
+
     connectionIdsOf: (recipients) => dynamoUserConnections(client, userConnections()).connectionIdsOf(recipients),
 
     async addTopic(connectionId, topic) {

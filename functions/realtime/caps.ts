@@ -3,7 +3,7 @@ import type { Caller } from '../shared/caller';
 import { LimitExceededError } from '../shared/errors';
 import { recipientKey, type Recipient } from '../notifications/model';
 import { logger } from '../shared/instrumentation';
-import type { ConnectionStore, RecordedSocket } from './connections';
+import { CONNECTING_GRACE_MS, type ConnectionStore, type RecordedSocket } from './connections';
 import type { RealtimeLimits } from './limits';
 import type { ConnectionGateway } from './push';
 import type { TicketStore } from './tickets';
@@ -45,14 +45,6 @@ export async function checkTicketCaps(deps: TicketCapDeps, caller: Caller, now: 
     });
   }
 }
-
-/**
- * How long after its $connect recorded it a socket that API Gateway does not show open may still
- * be connecting. API Gateway waits at most 29 s for a $connect integration; a socket recorded
- * longer ago than this and not open is gone for good (a lost $disconnect, or a refused connect
- * whose removal failed). The margin covers the clocks of two Lambda containers.
- */
-export const CONNECTING_GRACE_MS = 60_000;
 
 export interface ConnectCapDeps {
   readonly connections: Pick<ConnectionStore, 'remove'>;
