@@ -58,7 +58,7 @@ export function dynamoExportStore(client: DynamoDBDocumentClient, tableName: str
    * Makes the owner's schedule count from a count of their schedules, unless it exists: owners
    * whose schedules predate the count. Atomic without a lock: every put or delete of a schedule
    * needs the count item, so none can happen between this Query and this conditional Put; of two
-   * owners' requests racing here, one Put makes it and the other finds it made.
+   * of the owner's requests racing here, one Put makes it and the other finds it made.
    */
   async function makeScheduleCount(owner: Owner): Promise<void> {
     let count = 0;
