@@ -12,6 +12,7 @@ import { benchFrameRate } from './frame-rate';
 import { benchLocalIam } from './local-iam';
 import { benchNotifications } from './notifications';
 import { benchRecords } from './records';
+import { benchScheduleQuota } from './schedule-quota';
 import { benchSync } from './sync';
 import { benchRecordsClient } from './records-client';
 
@@ -22,6 +23,7 @@ const benchmarks: Array<[string, () => Promise<void>]> = [
   ['notifications', benchNotifications],
   ['alerts', benchAlerts],
   ['exports', benchExports],
+  ['schedule-quota', benchScheduleQuota],
   ['local-iam', benchLocalIam],
   ['records', benchRecords],
   ['sync', benchSync],

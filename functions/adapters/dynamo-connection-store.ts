@@ -20,19 +20,29 @@ export function dynamoConnectionStore(client: DynamoDBDocumentClient, tables: { 
   return {
     async save(connection) {
       const userKey = recipientKey(connection);
-      const { Attributes: updated } = await client.send(
+      const { Attributes: item } = await client.send(
         new UpdateCommand({
           TableName: userConnections(),
           Key: { userKey },
-          // The set outlives each socket by its TTL; every connect extends it.
-          UpdateExpression: 'ADD connectionIds :id SET expiresAt = :expiresAt',
-          ExpressionAttributeValues: { ':id': new Set([connection.connectionId]), ':expiresAt': connection.expiresAt },
-          // The set as this add left it: the user's socket count at no extra request.
-          ReturnValues: 'UPDATED_NEW',
+          // The set outlives each socket by its TTL; every connect extends it. The socket's own
+          // `recordedAt#<id>` tells a socket still connecting from one gone for good (functions/realtime/caps.ts).
+          UpdateExpression: 'ADD connectionIds :id SET expiresAt = :expiresAt, #recordedAt = :recordedAt',
+          ExpressionAttributeNames: { '#recordedAt': recordedAtAttribute(connection.connectionId) },
+          ExpressionAttributeValues: {
+            ':id': new Set([connection.connectionId]),
+            ':expiresAt': connection.expiresAt,
+            ':recordedAt': Date.parse(connection.connectedAt),
+          },
+          // The item as this write left it: the sockets recorded before this one, at no extra request.
+          ReturnValues: 'ALL_NEW',
         }),
       );
       await client.send(new PutCommand({ TableName: tables.connections, Item: { ...connection, roles: [...connection.roles], userKey } }));
-      return [...((updated?.connectionIds as Set<string> | undefined) ?? [connection.connectionId])];
+      const ids = (item?.connectionIds as Set<string> | undefined) ?? new Set([connection.connectionId]);
+      return [...ids].map((connectionId) => {
+        const recordedAt = item?.[recordedAtAttribute(connectionId)];
+        return typeof recordedAt === 'number' ? { connectionId, recordedAt } : { connectionId };
+      });
     },
 
     async remove(connectionId, owner) {
@@ -45,8 +55,9 @@ export function dynamoConnectionStore(client: DynamoDBDocumentClient, tables: { 
             new UpdateCommand({
               TableName: userConnections(),
               Key: { userKey: recipientKey(user) },
-              UpdateExpression: 'DELETE connectionIds :id',
+              UpdateExpression: 'DELETE connectionIds :id REMOVE #recordedAt',
               ConditionExpression: 'attribute_exists(userKey)',
+              ExpressionAttributeNames: { '#recordedAt': recordedAtAttribute(connectionId) },
               ExpressionAttributeValues: { ':id': new Set([connectionId]) },
             }),
           )
@@ -55,6 +66,35 @@ export function dynamoConnectionStore(client: DynamoDBDocumentClient, tables: { 
           });
       }
       return record;
+    },
+
+    async removeGone(connectionId, owner, recordedBefore) {
+      try {
+        // The row first, as in remove; a row not written yet (its connect is between the set and the row) is no row to keep.
+        await client.send(
+          new DeleteCommand({
+            TableName: tables.connections,
+            Key: { connectionId },
+            ConditionExpression: 'attribute_not_exists(connectionId) OR connectedAt < :before',
+            ExpressionAttributeValues: { ':before': recordedBefore.toISOString() },
+          }),
+        );
+        await client.send(
+          new UpdateCommand({
+            TableName: userConnections(),
+            Key: { userKey: recipientKey(owner) },
+            UpdateExpression: 'DELETE connectionIds :id REMOVE #recordedAt',
+            // Ids from before the set kept times are old enough.
+            ConditionExpression: 'attribute_exists(userKey) AND (attribute_not_exists(#recordedAt) OR #recordedAt < :before)',
+            ExpressionAttributeNames: { '#recordedAt': recordedAtAttribute(connectionId) },
+            ExpressionAttributeValues: { ':id': new Set([connectionId]), ':before': recordedBefore.getTime() },
+          }),
+        );
+        return true;
+      } catch (error) {
+        if (error instanceof ConditionalCheckFailedException) return false;
+        throw error;
+      }
     },
 
     connectionIdsOf: (recipients) => dynamoUserConnections(client, userConnections()).connectionIdsOf(recipients),
@@ -129,6 +169,13 @@ export function dynamoConnectionStore(client: DynamoDBDocumentClient, tables: { 
     },
   };
 }
+
+/**
+ * The attribute beside the set that holds when a socket's $connect recorded it (epoch ms). One
+ * top-level attribute per socket rather than a map: a map entry cannot be set in the same update
+ * that would create the map, so the first connect would need a second request.
+ */
+const recordedAtAttribute = (connectionId: string) => `recordedAt#${connectionId}`;
 
 /** Users' connection sets alone, for a function that reads them and touches no connection row (the ticket route). */
 export function dynamoUserConnections(client: DynamoDBDocumentClient, tableName: string): Pick<ConnectionStore, 'connectionIdsOf'> {

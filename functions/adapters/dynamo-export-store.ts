@@ -1,5 +1,6 @@
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { randomUUID } from 'node:crypto';
+import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import { GetCommand, PutCommand, QueryCommand, TransactWriteCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { ExportRun, ExportSchedule, RunSummary } from '../exports/model';
 import type { ClaimOutcome, ExportStore, Owner, RunResult } from '../exports/store';
 import { queryAll } from './dynamo-batch';
@@ -10,6 +11,15 @@ const RUN_HISTORY_DAYS = 90;
 const pk = (owner: Owner) => `${owner.tenant}#${owner.userId}`;
 const scheduleSk = (id: string) => `schedule#${id}`;
 const runSk = (scheduleId: string, scheduledAt: string) => `run#${scheduleId}#${scheduledAt}`;
+
+/**
+ * The owner's schedule count: the number of their schedule items, changed only in the transactions
+ * that put or delete one, so `scheduleCount < max` there is the quota, exact under any concurrency.
+ * Its sort key is outside `schedule#`, so listing schedules never reads it; it has no TTL.
+ */
+const SCHEDULE_COUNT_SK = 'schedule-count';
+/** Attempts of a schedule transaction that other writers of the same count keep cancelling (TransactionConflict). */
+const SCHEDULE_TRANSACTION_ATTEMPTS = 8;
 
 const isConditionFailure = (error: unknown) => error instanceof ConditionalCheckFailedException || (error as Error).name === 'ConditionalCheckFailedException';
 
@@ -42,10 +52,101 @@ export function dynamoExportStore(client: DynamoDBDocumentClient, tableName: str
       });
   };
 
+  const scheduleCountKey = (owner: Owner) => ({ pk: pk(owner), sk: SCHEDULE_COUNT_SK });
+
+  /**
+   * Makes the owner's schedule count from a count of their schedules, unless it exists: owners
+   * whose schedules predate the count. Atomic without a lock: every put or delete of a schedule
+   * needs the count item, so none can happen between this Query and this conditional Put; of two
+   * of the owner's requests racing here, one Put makes it and the other finds it made.
+   */
+  async function makeScheduleCount(owner: Owner): Promise<void> {
+    let count = 0;
+    let start: Record<string, unknown> | undefined;
+    do {
+      const page = await client.send(
+        new QueryCommand({
+          TableName: tableName,
+          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+          ExpressionAttributeValues: { ':pk': pk(owner), ':prefix': 'schedule#' },
+          Select: 'COUNT',
+          ConsistentRead: true,
+          ExclusiveStartKey: start,
+        }),
+      );
+      count += page.Count ?? 0;
+      start = page.LastEvaluatedKey;
+    } while (start);
+    await client
+      .send(
+        new PutCommand({ TableName: tableName, Item: { ...scheduleCountKey(owner), scheduleCount: count }, ConditionExpression: 'attribute_not_exists(sk)' }),
+      )
+      .catch((caught: unknown) => {
+        if (!isConditionFailure(caught)) throw caught;
+      });
+  }
+
+  /**
+   * Runs a transaction whose first action is on the owner's schedule count: `done`; `refused` when
+   * the count's condition failed on an existing count (the quota is full); `cancelled` when another
+   * action's condition failed. A missing count is made (makeScheduleCount) and the transaction run
+   * again; contention with other writers of the same count is retried with full-jitter backoff.
+   */
+  async function countedTransaction(owner: Owner, actions: TransactWriteCommand['input']['TransactItems']): Promise<'done' | 'refused' | 'cancelled'> {
+    let madeCount = false;
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        // A token per attempt: the SDK's own retry of a call whose answer was lost cannot apply it twice.
+        await client.send(new TransactWriteCommand({ TransactItems: actions, ClientRequestToken: randomUUID() }));
+        return 'done';
+      } catch (error) {
+        const conflict =
+          error instanceof TransactionCanceledException
+            ? (error.CancellationReasons ?? []).some((reason) => reason.Code === 'TransactionConflict')
+            : (error as Error).name === 'TransactionConflictException';
+        if (error instanceof TransactionCanceledException && !conflict) {
+          const [count, ...others] = error.CancellationReasons ?? [];
+          if (others.some((reason) => reason.Code === 'ConditionalCheckFailed')) return 'cancelled';
+          if (count?.Code === 'ConditionalCheckFailed') {
+            if (count.Item !== undefined) return 'refused';
+            if (madeCount) throw new Error(`The schedule count of ${pk(owner)} is still missing after it was made`);
+            await makeScheduleCount(owner);
+            madeCount = true;
+            continue;
+          }
+        }
+        if (!conflict || attempt >= SCHEDULE_TRANSACTION_ATTEMPTS) throw error;
+        await new Promise((resolve) => setTimeout(resolve, Math.random() * 25 * 2 ** attempt));
+      }
+    }
+  }
+
   return {
     setLastRun,
-    async putSchedule(schedule: ExportSchedule) {
-      // An update keeps the lease attributes: they belong to whichever run holds them.
+    async createSchedule(schedule, max) {
+      const owner = { tenant: schedule.tenant, userId: schedule.owner };
+      const { id, ...fields } = schedule;
+      const outcome = await countedTransaction(owner, [
+        {
+          Update: {
+            TableName: tableName,
+            Key: scheduleCountKey(owner),
+            UpdateExpression: 'SET scheduleCount = scheduleCount + :one',
+            ConditionExpression: 'scheduleCount < :max',
+            ExpressionAttributeValues: { ':one': 1, ':max': max },
+            // Tells a full count (the item comes back) from one not made yet (nothing does).
+            ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+          },
+        },
+        { Put: { TableName: tableName, Item: { pk: pk(owner), sk: scheduleSk(id), id, ...fields }, ConditionExpression: 'attribute_not_exists(sk)' } },
+      ]);
+      if (outcome === 'cancelled') throw new Error(`Schedule ${id} already exists`);
+      return outcome === 'done';
+    },
+
+    async replaceSchedule(schedule: ExportSchedule) {
+      // An update keeps the lease attributes: they belong to whichever run holds them. It never
+      // writes a schedule back that a delete removed meanwhile: that item would be uncounted.
       const { id, ...fields } = schedule;
       const names: Record<string, string> = {};
       const values: Record<string, unknown> = {};
@@ -54,15 +155,22 @@ export function dynamoExportStore(client: DynamoDBDocumentClient, tableName: str
         values[`:v${index}`] = value;
         return `#f${index} = :v${index}`;
       });
-      await client.send(
-        new UpdateCommand({
-          TableName: tableName,
-          Key: { pk: pk({ tenant: schedule.tenant, userId: schedule.owner }), sk: scheduleSk(id) },
-          UpdateExpression: `SET ${sets.join(', ')}`,
-          ExpressionAttributeNames: names,
-          ExpressionAttributeValues: values,
-        }),
-      );
+      try {
+        await client.send(
+          new UpdateCommand({
+            TableName: tableName,
+            Key: { pk: pk({ tenant: schedule.tenant, userId: schedule.owner }), sk: scheduleSk(id) },
+            UpdateExpression: `SET ${sets.join(', ')}`,
+            ConditionExpression: 'attribute_exists(sk)',
+            ExpressionAttributeNames: names,
+            ExpressionAttributeValues: values,
+          }),
+        );
+        return true;
+      } catch (error) {
+        if (!isConditionFailure(error)) throw error;
+        return false;
+      }
     },
 
     async getSchedule(owner, id) {
@@ -80,10 +188,20 @@ export function dynamoExportStore(client: DynamoDBDocumentClient, tableName: str
     },
 
     async deleteSchedule(owner, id) {
-      const { Attributes } = await client.send(
-        new DeleteCommand({ TableName: tableName, Key: { pk: pk(owner), sk: scheduleSk(id) }, ReturnValues: 'ALL_OLD' }),
-      );
-      return Attributes !== undefined;
+      const outcome = await countedTransaction(owner, [
+        {
+          Update: {
+            TableName: tableName,
+            Key: scheduleCountKey(owner),
+            UpdateExpression: 'SET scheduleCount = scheduleCount - :one',
+            ConditionExpression: 'attribute_exists(scheduleCount)',
+            ExpressionAttributeValues: { ':one': 1 },
+          },
+        },
+        { Delete: { TableName: tableName, Key: { pk: pk(owner), sk: scheduleSk(id) }, ConditionExpression: 'attribute_exists(sk)' } },
+      ]);
+      // Cancelled: the schedule is not there (never was, or a concurrent delete took it and its place).
+      return outcome === 'done';
     },
 
     async takeRunNowSlot(owner, now, max) {

@@ -102,13 +102,6 @@ export async function createSchedule(deps: ScheduleWriteDeps, caller: Caller, bo
   assertMayExport(body.dataset, body.filters ?? {}, caller.roles, deps.rules.records);
   await assertFilters(deps, owner, body.dataset, body.filters ?? {});
   await assertRecipients(deps, caller, body.recipients);
-  // Two creates at once may both pass at the last free place: one schedule over, never more.
-  if ((await deps.store.listSchedules(owner)).length >= EXPORT_QUOTAS.schedulesPerUser) {
-    throw new LimitExceededError(403, `At most ${EXPORT_QUOTAS.schedulesPerUser} export schedules per user; delete one first`, {
-      name: 'schedulesPerUser',
-      max: EXPORT_QUOTAS.schedulesPerUser,
-    });
-  }
   const now = deps.now?.() ?? new Date();
   const schedule: ExportSchedule = {
     id: newScheduleId(now),
@@ -126,9 +119,15 @@ export async function createSchedule(deps: ScheduleWriteDeps, caller: Caller, bo
     createdAt: now.toISOString(),
     updatedAt: now.toISOString(),
   };
-  // The item first: a firing that finds no item is dropped, whereas a schedule without a
-  // Scheduler schedule would silently never run. A failed create leaves no orphan item behind.
-  await deps.store.putSchedule(schedule);
+  // The item first, with its place in the quota: a firing that finds no item is dropped, whereas a
+  // schedule without a Scheduler schedule would silently never run. A failed Scheduler create
+  // deletes the item again and gives its place back, in one transaction.
+  if (!(await deps.store.createSchedule(schedule, EXPORT_QUOTAS.schedulesPerUser))) {
+    throw new LimitExceededError(403, `At most ${EXPORT_QUOTAS.schedulesPerUser} export schedules per user; delete one first`, {
+      name: 'schedulesPerUser',
+      max: EXPORT_QUOTAS.schedulesPerUser,
+    });
+  }
   try {
     await deps.scheduler.put(schedule, 'create');
   } catch (error) {
@@ -169,7 +168,8 @@ export async function updateSchedule(deps: ScheduleWriteDeps, caller: Caller, id
     updatedAt: now.toISOString(),
   };
   await deps.scheduler.put(updated, 'update');
-  await deps.store.putSchedule(updated);
+  // Deleted meanwhile: its Scheduler schedule is gone too (the delete removes that first), and the item is not written back.
+  if (!(await deps.store.replaceSchedule(updated))) throw new NotFoundError('No such export schedule');
   return scheduleView(updated, now);
 }
 
@@ -177,7 +177,8 @@ export async function deleteSchedule(deps: ScheduleServiceDeps & { scheduler: Sc
   await getSchedule(deps, owner, id);
   // Scheduler first: once it is gone nothing fires; the runs stay as history until their TTL.
   await deps.scheduler.delete(id);
-  await deps.store.deleteSchedule(owner, id);
+  // A concurrent delete of the same schedule took it (and gave its place back) first.
+  if (!(await deps.store.deleteSchedule(owner, id))) throw new NotFoundError('No such export schedule');
 }
 
 /**

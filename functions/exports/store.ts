@@ -21,10 +21,17 @@ export interface RunResult {
 
 /** Schedules, runs and the per-schedule lease, in the exports table (docs/exports.md). */
 export interface ExportStore {
-  putSchedule(schedule: ExportSchedule): Promise<void>;
+  /**
+   * Writes a new schedule and takes one of its owner's `max` places, in one transaction; false,
+   * having written nothing, when all the places are taken. Exact under any number of concurrent
+   * creates (docs/exports.md, "Limits").
+   */
+  createSchedule(schedule: ExportSchedule, max: number): Promise<boolean>;
+  /** Writes a changed schedule's fields; false, writing nothing, when the schedule is gone. */
+  replaceSchedule(schedule: ExportSchedule): Promise<boolean>;
   getSchedule(owner: Owner, id: string): Promise<ExportSchedule | undefined>;
   listSchedules(owner: Owner): Promise<ExportSchedule[]>;
-  /** False when the schedule does not exist. */
+  /** Deletes the schedule and gives its place back, in one transaction; false when the schedule does not exist. */
   deleteSchedule(owner: Owner, id: string): Promise<boolean>;
   /**
    * Takes one of the owner's `max` run-now slots of the minute `now` falls in; false when they are

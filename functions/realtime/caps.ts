@@ -1,8 +1,9 @@
 import pMap from 'p-map';
 import type { Caller } from '../shared/caller';
 import { LimitExceededError } from '../shared/errors';
-import { recipientKey } from '../notifications/model';
-import type { ConnectionStore } from './connections';
+import { recipientKey, type Recipient } from '../notifications/model';
+import { logger } from '../shared/instrumentation';
+import { CONNECTING_GRACE_MS, type ConnectionStore, type RecordedSocket } from './connections';
 import type { RealtimeLimits } from './limits';
 import type { ConnectionGateway } from './push';
 import type { TicketStore } from './tickets';
@@ -10,8 +11,8 @@ import type { TicketStore } from './tickets';
 /**
  * Per-user caps of the realtime API (docs/protocol.md, "Limits"): tickets per minute and open
  * sockets. The ticket route refuses before a socket is even attempted, with a body naming the
- * limit; $connect holds the socket cap anyway, since tickets issued before other sockets
- * connected can still be redeemed.
+ * limit; $connect holds the socket cap exactly, since tickets issued before other sockets
+ * connected can still be redeemed, and several at once.
  */
 export interface SocketCapDeps {
   readonly connections: Pick<ConnectionStore, 'connectionIdsOf'>;
@@ -45,22 +46,57 @@ export async function checkTicketCaps(deps: TicketCapDeps, caller: Caller, now: 
   }
 }
 
-/**
- * Whether a socket just recorded by $connect keeps its user within the cap. `ids` is the user's
- * set as the connect's own write left it, so in the common case this costs nothing more. Two
- * sockets connecting at the same moment may both take the last place: each sees the other as not
- * open yet.
- */
-export async function withinSocketCap(deps: SocketCapDeps, connectionId: string, ids: readonly string[]): Promise<boolean> {
-  if (ids.length <= deps.limits.socketsPerUser) return true;
-  const others = ids.filter((id) => id !== connectionId);
-  return (await openSockets(deps, others)) < deps.limits.socketsPerUser;
+export interface ConnectCapDeps {
+  readonly connections: Pick<ConnectionStore, 'remove'>;
+  readonly gateway: Pick<ConnectionGateway, 'isOpen'>;
+  readonly limits: Pick<RealtimeLimits, 'socketsPerUser'>;
 }
 
 /**
- * How many of `ids` API Gateway still has open. Ids that are gone are not counted, and not
- * removed either: a socket whose $connect is still running is not open yet, and removing it would
- * hide it from pushes. A push's 410 prunes what is really gone (functions/realtime/push.ts).
+ * Whether a socket just recorded by $connect keeps its user within the cap, exactly, however many
+ * connect at once. `recorded` is the user's set as the connect's own atomic write left it: the
+ * sockets recorded before this one (and not removed since), and no socket recorded after it. This
+ * one is admitted when fewer than `socketsPerUser` of those are open or still connecting, so of
+ * sockets racing for the last places the first ones recorded take them, and each later one counts
+ * the earlier ones, open or not yet. Below the cap that costs nothing more; at it, only sockets
+ * recorded before the grace are checked with GET @connections, and those gone for good are taken
+ * out of the set, so they count no longer and are not checked again.
+ */
+export async function withinSocketCap(
+  deps: ConnectCapDeps,
+  owner: Recipient,
+  connectionId: string,
+  recorded: readonly RecordedSocket[],
+  now: Date,
+): Promise<boolean> {
+  const { socketsPerUser } = deps.limits;
+  const before = recorded.filter((socket) => socket.connectionId !== connectionId);
+  if (before.length < socketsPerUser) return true;
+  // Recorded within the grace: open or still connecting, it holds its place either way, and needs no request to say so.
+  const isRecent = (socket: RecordedSocket) => socket.recordedAt !== undefined && now.getTime() - socket.recordedAt < CONNECTING_GRACE_MS;
+  const recent = before.filter(isRecent).length;
+  if (recent >= socketsPerUser) return false;
+  // Older ones (and ids recorded before the set kept times) hold a place only while they are open.
+  const older = before.filter((socket) => !isRecent(socket));
+  const open = await pMap(older, (socket) => deps.gateway.isOpen(socket.connectionId), { concurrency: 10 });
+  const gone = older.filter((_, index) => !open[index]);
+  await pMap(gone, (socket) => prune(deps, socket.connectionId, owner), { concurrency: 10 });
+  return recent + older.length - gone.length < socketsPerUser;
+}
+
+/** Takes a socket gone for good out of its user's set. Best effort: a failure leaves it to be found gone again, never admits more. */
+async function prune(deps: Pick<ConnectCapDeps, 'connections'>, connectionId: string, owner: Recipient): Promise<void> {
+  try {
+    await deps.connections.remove(connectionId, owner);
+  } catch (error) {
+    logger.warn('Could not prune a socket gone for good', { connectionId, error: error as Error });
+  }
+}
+
+/**
+ * How many of `ids` API Gateway still has open (the ticket route's count). Ids that are gone are
+ * not counted, and not removed either: a socket whose $connect is still running is not open yet,
+ * and the ticket route does not know when each was recorded. $connect counts exactly and prunes.
  */
 async function openSockets(deps: Pick<SocketCapDeps, 'gateway'>, ids: readonly string[]): Promise<number> {
   const open = await pMap(ids, (id) => deps.gateway.isOpen(id), { concurrency: 10 });

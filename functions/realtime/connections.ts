@@ -14,17 +14,40 @@ export interface ConnectionRecord {
   readonly topics?: readonly string[];
 }
 
+/**
+ * How long after its $connect recorded it a socket that API Gateway does not show open (GET or
+ * POST @connections answer 410) may still be connecting. API Gateway waits at most 29 s for a
+ * $connect integration; a socket recorded longer ago than this and not open is gone for good (a
+ * lost $disconnect, or a refused connect whose removal failed). The margin covers the clocks of
+ * two Lambda containers.
+ */
+export const CONNECTING_GRACE_MS = 60_000;
+
+/** One id of a user's socket set, with when its $connect recorded it (absent for ids recorded before the set kept times). */
+export interface RecordedSocket {
+  readonly connectionId: string;
+  /** Epoch milliseconds, from the recording connect's own clock. */
+  readonly recordedAt?: number;
+}
+
 export interface ConnectionStore extends FrameCounter {
   /**
-   * Records the connection and adds it to its user's set of connection ids; returns that set as
-   * it is after the add (this connection included), so $connect can hold the user's socket cap.
+   * Records the connection and adds it to its user's set of connection ids, in one atomic write;
+   * returns that set as this write left it (this connection included, and exactly the sockets
+   * recorded before it and not yet removed), so $connect can hold the user's socket cap.
    */
-  save(connection: ConnectionRecord): Promise<readonly string[]>;
+  save(connection: ConnectionRecord): Promise<readonly RecordedSocket[]>;
   /**
    * Deletes the row and drops the id from its owner's set, returning the row as it was. `owner`
    * covers a row that is already gone while the id lingers in the set (a lost $disconnect).
    */
   remove(connectionId: string, owner?: Recipient): Promise<ConnectionRecord | undefined>;
+  /**
+   * Removes a socket that answered 410, like `remove`, unless its $connect recorded it at or after
+   * `recordedBefore`: a socket still connecting answers 410 too, and removing it would hide it from
+   * pushes and from the socket cap once it opens. False when it was left in place.
+   */
+  removeGone(connectionId: string, owner: Recipient, recordedBefore: Date): Promise<boolean>;
   /** Every user's connection ids, by recipient key, in batched reads (no query per user). */
   connectionIdsOf(recipients: readonly Recipient[]): Promise<Map<string, string[]>>;
   /** Notes a topic subscription on the row; false when the connection is gone. */

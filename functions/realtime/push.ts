@@ -1,6 +1,6 @@
 import type { Recipient } from '../notifications/model';
 import { logger } from '../shared/instrumentation';
-import type { ConnectionStore } from './connections';
+import { CONNECTING_GRACE_MS, type ConnectionStore } from './connections';
 import type { ServerFrame } from '../protocol/frames';
 
 /**
@@ -32,7 +32,8 @@ export type PushOutcome = 'sent' | 'gone' | 'failed';
 
 /**
  * Posts frames to one socket in order. A 410 prunes the connection by its own key and drops the
- * id from its owner's set, so later pushes stop paying for it; throttling gets a bounded, jittered
+ * id from its owner's set, so later pushes stop paying for it, unless it was recorded within
+ * CONNECTING_GRACE_MS (its $connect may still be running); throttling gets a bounded, jittered
  * retry. Nothing is lost when a push fails: every notification is already persisted, and the
  * client's resume replays it.
  */
@@ -51,7 +52,8 @@ export async function pushFrames(deps: PushDeps, target: PushTarget, frames: rea
       }
     }
     if (outcome === 'gone') {
-      await deps.connections.remove(target.connectionId, target.owner);
+      // A socket whose $connect is still running answers 410 too: one recorded within the grace stays.
+      await deps.connections.removeGone(target.connectionId, target.owner, new Date(Date.now() - CONNECTING_GRACE_MS));
       return 'gone';
     }
     if (outcome !== 'sent') return 'failed';

@@ -35,11 +35,12 @@ export const exportsFunctions = {
     entry: 'functions/exports/handlers/create-schedule.ts',
     description: 'Creates an export schedule and its EventBridge Scheduler schedule',
     trigger: { kind: 'http', method: 'POST', path: '/exports/schedules', auth: 'jwt' },
-    // The schedule item is written first and deleted again when Scheduler refuses the schedule; a
-    // retried create whose first answer was lost updates the schedule it made.
+    // The schedule item is put in one transaction with the owner's schedule count (UpdateItem), and
+    // deleted again, giving its place back, when Scheduler refuses the schedule; a retried create
+    // whose first answer was lost updates the schedule it made.
     ...mergeAccess(datasetCheckAccess, recipientCheckAccess, {
-      // Query counts the owner's schedules against the quota.
-      tables: { exports: ['Query', 'UpdateItem', 'DeleteItem'] },
+      // Query and PutItem make the schedule count of an owner who has none yet, from their schedules.
+      tables: { exports: ['Query', 'PutItem', 'UpdateItem', 'DeleteItem'] },
       manageSchedules: ['CreateSchedule', 'UpdateSchedule'],
       settings: scheduleWriteSettings,
     }),
@@ -72,7 +73,9 @@ export const exportsFunctions = {
     entry: 'functions/exports/handlers/delete-schedule.ts',
     description: 'Deletes an export schedule and its EventBridge Scheduler schedule',
     trigger: { kind: 'http', method: 'DELETE', path: '/exports/schedules/{id}', auth: 'jwt' },
-    tables: { exports: ['GetItem', 'DeleteItem'] },
+    // The delete gives its place back in the same transaction (UpdateItem of the schedule count);
+    // Query and PutItem make the count of an owner who has none yet, from their schedules.
+    tables: { exports: ['GetItem', 'Query', 'PutItem', 'UpdateItem', 'DeleteItem'] },
     manageSchedules: ['DeleteSchedule'],
     settings: scheduleWriteSettings,
   },

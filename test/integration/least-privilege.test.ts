@@ -116,7 +116,8 @@ const keptUnused: ReadonlyArray<{ fn: string; action: string; resource?: string;
   {
     fn: 'createExportSchedule',
     action: 'dynamodb:DeleteItem',
-    reason: 'When Scheduler refuses a new schedule, its item is deleted again (functions/exports/service.ts).',
+    reason:
+      'When Scheduler refuses a new schedule, its item is deleted again and its place in the quota given back (functions/exports/service.ts; test/integration/export-quota.test.ts drives it through makeHandler).',
   },
   {
     fn: 'createExportSchedule',

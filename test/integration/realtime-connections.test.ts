@@ -6,7 +6,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { connectionsApiGateway } from '#functions/adapters/connections-api';
 import { dynamoConnectionStore } from '#functions/adapters/dynamo-connection-store';
 import { pushFrames } from '#functions/realtime/push';
-import type { ConnectionRecord } from '#functions/realtime/connections';
+import { CONNECTING_GRACE_MS, type ConnectionRecord } from '#functions/realtime/connections';
 import { hashTicket } from '#functions/realtime/tickets';
 import { CONNECTION_TTL_SECONDS } from '#lib/config';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '#lib/local/aws-local';
@@ -236,7 +236,15 @@ describe('$disconnect and pruning', () => {
     expect(await pushFrames(deps, { connectionId: live!.connectionId, owner }, [{ type: 'pong', id: 'pushed' }])).toBe('sent');
     await socket.waitFor((frame) => frame.id === 'pushed');
 
-    const stale = { ...live!, connectionId: randomBytes(10).toString('base64') };
+    // A socket recorded moments ago answers 410 while its $connect still runs: it is left in place.
+    const connecting = { ...live!, connectionId: randomBytes(10).toString('base64'), connectedAt: new Date().toISOString() };
+    await connections.save(connecting);
+    expect(await pushFrames(deps, { connectionId: connecting.connectionId, owner }, [{ type: 'pong' }])).toBe('gone');
+    expect(await getItem('connections', { connectionId: connecting.connectionId })).toBeDefined();
+    expect((await connections.connectionIdsOf([owner])).get(`acme#${user}`)?.sort()).toEqual([live!.connectionId, connecting.connectionId].sort());
+    await connections.remove(connecting.connectionId, owner);
+
+    const stale = { ...live!, connectionId: randomBytes(10).toString('base64'), connectedAt: new Date(Date.now() - CONNECTING_GRACE_MS - 1_000).toISOString() };
     await connections.save(stale);
     expect(await pushFrames(deps, { connectionId: stale.connectionId, owner }, [{ type: 'pong' }])).toBe('gone');
     expect(await getItem('connections', { connectionId: stale.connectionId })).toBeUndefined();

@@ -1,11 +1,17 @@
 import { randomBytes, randomUUID } from 'node:crypto';
+import { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import type { Context } from 'aws-lambda';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { connectionsApiGateway } from '#functions/adapters/connections-api';
 import { dynamoConnectionStore } from '#functions/adapters/dynamo-connection-store';
 import { limitExceededBodySchema } from '#functions/protocol/http';
+import { identityToAuthorizerContext } from '#functions/realtime/connections';
 import { FrameMeter } from '#functions/realtime/frame-rate';
 import { FRAME_RATE_LIMIT, REALTIME_LIMIT_DEFAULTS } from '#functions/realtime/limits';
+import { environment } from '#functions/shared/environment';
+import { functionEnvironment, functions, tables, type SettingName, type TableName } from '#lib/description';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '#lib/local/aws-local';
 import { api, devToken, documentClient, eventually, getItem, tableName, TestSocket, ticketFor, urls } from '../support/local';
 
@@ -120,25 +126,141 @@ describe('socket cap', () => {
     await open((await ticketFor('acme', uniqueUser())).url);
   });
 
-  it('does not count ids of sockets that are gone (a lost $disconnect) against the cap', { timeout: 60_000 }, async () => {
+  it(`admits exactly the free places when more sockets than there are places connect at once, refusing the rest with 429`, { timeout: 90_000 }, async () => {
     const user = uniqueUser();
-    const gone = Array.from({ length: socketsPerUser }, () => randomBytes(10).toString('base64'));
-    await db.send(
-      new UpdateCommand({
-        TableName: tableName('userConnections'),
-        Key: { userKey: userKey('acme', user) },
-        UpdateExpression: 'ADD connectionIds :ids',
-        ExpressionAttributeValues: { ':ids': new Set(gone) },
-      }),
+    const [free, racing] = [3, 10];
+    await startOfAMinute(40);
+    await openSockets('acme', user, socketsPerUser - free);
+    // Tickets first (the ticket route counts only open sockets), then every connect at the same moment.
+    const tickets = await Promise.all(Array.from({ length: racing }, () => ticketFor('acme', user)));
+    const outcomes = await Promise.allSettled(tickets.map((ticket) => open(ticket.url)));
+
+    const admitted = outcomes.flatMap((outcome) => (outcome.status === 'fulfilled' ? [outcome.value] : []));
+    const refusals = outcomes.flatMap((outcome) => (outcome.status === 'rejected' ? [String((outcome.reason as Error).message)] : []));
+    expect(admitted).toHaveLength(free);
+    expect(refusals).toEqual(Array(racing - free).fill('refused 429'));
+    // The refused sockets left no trace: the set holds exactly the cap, and each admitted socket is served.
+    expect(await socketIdsOf('acme', user)).toHaveLength(socketsPerUser);
+    for (const [index, socket] of admitted.entries()) {
+      socket.send({ action: 'ping', id: `in-${index}` });
+      expect(await socket.waitFor((frame) => frame.id === `in-${index}`)).toEqual({ type: 'pong', id: `in-${index}` });
+    }
+    const refused = await api('POST', '/realtime/ticket', await devToken('acme', user));
+    expect(refused).toMatchObject({ status: 403, body: { limit: { name: 'socketsPerUser', max: socketsPerUser } } });
+
+    // A place comes back when a socket closes.
+    await admitted[0]!.close();
+    await eventually(async () => ((await socketIdsOf('acme', user)).length < socketsPerUser ? true : undefined));
+    const again = await open((await ticketFor('acme', user)).url);
+    again.send({ action: 'ping', id: 'again' });
+    expect(await again.waitFor((frame) => frame.id === 'again')).toEqual({ type: 'pong', id: 'again' });
+  });
+
+  it('through the $connect handler: of ten sockets connecting at once for three places, exactly three are admitted', { timeout: 90_000 }, async () => {
+    const user = uniqueUser();
+    const [free, racing] = [3, 10];
+    await startOfAMinute(30);
+    await openSockets('acme', user, socketsPerUser - free);
+    const connect = await connectHandler();
+    // Sockets that API Gateway has not opened yet (and here never will): each connect sees the earlier ones only as recorded.
+    const answers = await Promise.all(
+      Array.from({ length: racing }, () =>
+        connect(
+          {
+            requestContext: {
+              connectionId: randomBytes(10).toString('base64'),
+              routeKey: '$connect',
+              eventType: 'CONNECT',
+              authorizer: identityToAuthorizerContext({ tenant: 'acme', userId: user, roles: [] }),
+            },
+          } as never,
+          lambdaContext,
+        ),
+      ),
     );
+    expect(answers.map((answer) => answer.statusCode).sort()).toEqual([...Array(free).fill(200), ...Array(racing - free).fill(429)]);
+    expect(await socketIdsOf('acme', user)).toHaveLength(socketsPerUser);
+  });
+
+  it('counts a socket recorded moments ago and not open yet as still connecting: the place is taken', { timeout: 60_000 }, async () => {
+    const user = uniqueUser();
+    // The cap's worth of sockets whose $connect recorded them a second ago and has not finished.
+    const connecting = Array.from({ length: socketsPerUser }, () => randomBytes(10).toString('base64'));
+    await seedSocketSet('acme', user, connecting, Date.now() - 1_000);
+    // The ticket route counts open sockets only; $connect counts these as connecting and refuses.
+    const { status, body } = await api('POST', '/realtime/ticket', await devToken('acme', user));
+    expect(status).toBe(200);
+    await expect(TestSocket.open(body.url)).rejects.toThrow('refused 429');
+    expect((await socketIdsOf('acme', user)).sort()).toEqual([...connecting].sort());
+  });
+
+  it('does not count ids of sockets gone for good (a lost $disconnect) against the cap, and takes them out of the set', { timeout: 60_000 }, async () => {
+    const user = uniqueUser();
+    // Ids recorded long ago and no longer open, and ids from before the set kept times: both gone.
+    const old = Array.from({ length: socketsPerUser / 2 }, () => randomBytes(10).toString('base64'));
+    const untimed = Array.from({ length: socketsPerUser / 2 }, () => randomBytes(10).toString('base64'));
+    await seedSocketSet('acme', user, old, Date.now() - 10 * 60_000);
+    await seedSocketSet('acme', user, untimed);
+    expect(await socketIdsOf('acme', user)).toHaveLength(socketsPerUser);
+
     const { status, body } = await api('POST', '/realtime/ticket', await devToken('acme', user));
     expect(status).toBe(200);
     const socket = await open(body.url);
     socket.send({ action: 'ping', id: 'in' });
     expect(await socket.waitFor((frame) => frame.id === 'in')).toEqual({ type: 'pong', id: 'in' });
-    expect(await socketIdsOf('acme', user)).toHaveLength(socketsPerUser + 1);
+    const [own] = await socketIdsOf('acme', user);
+    expect(await socketIdsOf('acme', user)).toHaveLength(1);
+    // Their times went with them; the admitted socket's own is there.
+    const item = await getItem('userConnections', { userKey: userKey('acme', user) });
+    expect(Object.keys(item ?? {}).filter((name) => name.startsWith('recordedAt#'))).toEqual([`recordedAt#${own}`]);
   });
 });
+
+const lambdaContext = { functionName: 'wsConnect', awsRequestId: randomUUID(), getRemainingTimeInMillis: () => 10_000 } as unknown as Context;
+
+/** The $connect function's module as Lambda cold-starts it (its environment from the description), for its makeHandler on the runtime's table and gateway. */
+async function connectHandler() {
+  const env = functionEnvironment(functions.wsConnect, {
+    tableNames: Object.fromEntries(Object.keys(tables).map((table) => [table, tableName(table as TableName)])) as Record<TableName, string>,
+    queueUrls: {} as never,
+    bucketNames: {} as never,
+    connectionsEndpoint: urls().wsUrl.replace(/^ws/, 'http'),
+    settings: { connectionTtlSeconds: '7800', socketsPerUser: String(socketsPerUser) } as Record<SettingName, string>,
+  });
+  const previous = Object.fromEntries(Object.keys(env).map((key) => [key, process.env[key]]));
+  Object.assign(process.env, env);
+  try {
+    const { makeHandler } = await import('#functions/realtime/handlers/connect');
+    const gateway = new ApiGatewayManagementApiClient({ endpoint: env[environment.connectionsEndpoint], region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
+    return makeHandler({
+      connections: dynamoConnectionStore(db, { connections: tableName('connections'), userConnections: tableName('userConnections') }),
+      gateway: connectionsApiGateway(gateway),
+      connectionTtlSeconds: 7800,
+      limits: { socketsPerUser },
+    });
+  } finally {
+    for (const [key, value] of Object.entries(previous)) {
+      if (value === undefined) delete process.env[key];
+      else process.env[key] = value;
+    }
+  }
+}
+
+/** Adds ids to a user's socket set as a $connect would have recorded them at `recordedAt`, or without a time (before the set kept times). */
+async function seedSocketSet(tenant: string, user: string, ids: readonly string[], recordedAt?: number): Promise<void> {
+  const times = recordedAt === undefined ? [] : ids.map((id, index) => [`#t${index}`, `:t${index}`, id] as const);
+  await db.send(
+    new UpdateCommand({
+      TableName: tableName('userConnections'),
+      Key: { userKey: userKey(tenant, user) },
+      UpdateExpression: ['ADD connectionIds :ids', ...(times.length > 0 ? [`SET ${times.map(([name, value]) => `${name} = ${value}`).join(', ')}`] : [])].join(
+        ' ',
+      ),
+      ...(times.length > 0 && { ExpressionAttributeNames: Object.fromEntries(times.map(([name, , id]) => [name, `recordedAt#${id}`])) }),
+      ExpressionAttributeValues: { ':ids': new Set(ids), ...Object.fromEntries(times.map(([, value]) => [value, recordedAt])) },
+    }),
+  );
+}
 
 describe('frame rate meter', () => {
   /** The real connection store on DynamoDB Local, with every request it sends counted. */

@@ -6,9 +6,9 @@ import { countMetric, instrument, logger } from '#functions/shared/instrumentati
 import type { WebSocketEvent, WebSocketResult } from '#functions/shared/websocket';
 import { identityFromAuthorizerContext, newConnectionRecord, type ConnectionStore } from '../connections';
 import { environment } from '#functions/shared/environment';
-import { withinSocketCap, type SocketCapDeps } from '../caps';
+import { withinSocketCap, type ConnectCapDeps } from '../caps';
 
-export interface ConnectDeps extends SocketCapDeps {
+export interface ConnectDeps extends ConnectCapDeps {
   readonly connections: ConnectionStore;
   readonly connectionTtlSeconds: number;
   readonly now?: () => Date;
@@ -24,8 +24,9 @@ export function makeHandler(deps: ConnectDeps) {
       return { statusCode: 403 };
     }
     const { connectionId } = event.requestContext;
-    const ids = await deps.connections.save(newConnectionRecord(connectionId, identity, deps.connectionTtlSeconds, deps.now?.()));
-    if (!(await withinSocketCap(deps, connectionId, ids))) {
+    const now = deps.now?.() ?? new Date();
+    const recorded = await deps.connections.save(newConnectionRecord(connectionId, identity, deps.connectionTtlSeconds, now));
+    if (!(await withinSocketCap(deps, identity, connectionId, recorded, now))) {
       // Recorded first so that concurrent connects count each other; taken back out before refusing.
       await deps.connections.remove(connectionId, identity);
       logger.info('WebSocket refused: socket cap reached', { max: deps.limits.socketsPerUser });
