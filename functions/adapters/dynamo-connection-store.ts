@@ -1,15 +1,18 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { DeleteCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { recipientKey } from '../notifications/model';
+import { recipientKey, type Recipient } from '../notifications/model';
 import { MissingConfigError } from '../shared/config';
 import type { ConnectionRecord, ConnectionStore } from '../realtime/connections';
 import { batchGet } from './dynamo-batch';
 
 /**
  * The Connections table (one row per socket) and the UserConnections table (each user's set of
- * connection ids, which fan-out reads in batches). The set is written before the row on connect
- * and after it on disconnect, so a crash in between leaves at worst a stale id, which the next
- * push's 410 removes, never a connected socket that pushes cannot find.
+ * connection ids, which fan-out reads in batches). The row is written before the set on connect
+ * and deleted before it on disconnect, so every id in a set has its row until the socket is gone:
+ * a push's 410 for an id whose row is young is a socket whose $connect is still running, which
+ * `prune` leaves alone. A crash in between leaves at worst a row of a refused connect (its TTL
+ * removes it) or a stale id, which the next push's 410 removes; never a connected socket that
+ * pushes cannot find.
  */
 export function dynamoConnectionStore(client: DynamoDBDocumentClient, tables: { connections: string; userConnections: string | undefined }): ConnectionStore {
   // Functions that only frame a socket (ping, $default) are given no UserConnections access at all.
@@ -17,9 +20,27 @@ export function dynamoConnectionStore(client: DynamoDBDocumentClient, tables: { 
     if (tables.userConnections === undefined) throw new MissingConfigError('This function has no UserConnections table: its description grants it no access');
     return tables.userConnections;
   };
+  const leaveSet = (connectionId: string, user: Recipient) =>
+    client
+      .send(
+        new UpdateCommand({
+          TableName: userConnections(),
+          Key: { userKey: recipientKey(user) },
+          UpdateExpression: 'DELETE connectionIds :id',
+          ConditionExpression: 'attribute_exists(userKey)',
+          ExpressionAttributeValues: { ':id': new Set([connectionId]) },
+        }),
+      )
+      .then(
+        () => undefined,
+        (error: unknown) => {
+          if (!(error instanceof ConditionalCheckFailedException)) throw error;
+        },
+      );
   return {
     async save(connection) {
       const userKey = recipientKey(connection);
+      await client.send(new PutCommand({ TableName: tables.connections, Item: { ...connection, roles: [...connection.roles], userKey } }));
       const { Attributes: updated } = await client.send(
         new UpdateCommand({
           TableName: userConnections(),
@@ -31,7 +52,6 @@ export function dynamoConnectionStore(client: DynamoDBDocumentClient, tables: { 
           ReturnValues: 'UPDATED_NEW',
         }),
       );
-      await client.send(new PutCommand({ TableName: tables.connections, Item: { ...connection, roles: [...connection.roles], userKey } }));
       return [...((updated?.connectionIds as Set<string> | undefined) ?? [connection.connectionId])];
     },
 
@@ -39,22 +59,27 @@ export function dynamoConnectionStore(client: DynamoDBDocumentClient, tables: { 
       const { Attributes: old } = await client.send(new DeleteCommand({ TableName: tables.connections, Key: { connectionId }, ReturnValues: 'ALL_OLD' }));
       const record = old ? toRecord(old) : undefined;
       const user = record ?? owner;
-      if (user) {
-        await client
-          .send(
-            new UpdateCommand({
-              TableName: userConnections(),
-              Key: { userKey: recipientKey(user) },
-              UpdateExpression: 'DELETE connectionIds :id',
-              ConditionExpression: 'attribute_exists(userKey)',
-              ExpressionAttributeValues: { ':id': new Set([connectionId]) },
-            }),
-          )
-          .catch((error: unknown) => {
-            if (!(error instanceof ConditionalCheckFailedException)) throw error;
-          });
-      }
+      if (user) await leaveSet(connectionId, user);
       return record;
+    },
+
+    async prune(connectionId, owner, connectedBefore) {
+      try {
+        await client.send(
+          new DeleteCommand({
+            TableName: tables.connections,
+            Key: { connectionId },
+            // No row: gone (a lost $disconnect left the id in the set). A young row: maybe still in its $connect.
+            ConditionExpression: 'attribute_not_exists(connectionId) OR connectedAt < :connectedBefore',
+            ExpressionAttributeValues: { ':connectedBefore': connectedBefore.toISOString() },
+          }),
+        );
+      } catch (error) {
+        if (error instanceof ConditionalCheckFailedException) return false;
+        throw error;
+      }
+      await leaveSet(connectionId, owner);
+      return true;
     },
 
     connectionIdsOf: (recipients) => dynamoUserConnections(client, userConnections()).connectionIdsOf(recipients),

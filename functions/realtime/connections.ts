@@ -25,6 +25,12 @@ export interface ConnectionStore extends FrameCounter {
    * covers a row that is already gone while the id lingers in the set (a lost $disconnect).
    */
   remove(connectionId: string, owner?: Recipient): Promise<ConnectionRecord | undefined>;
+  /**
+   * After a push's 410: removes the connection as `remove` does, unless its row says it connected
+   * at or after `connectedBefore` (then its $connect may still be running, and API Gateway answers
+   * 410 until it returns: functions/realtime/push.ts). True when it was removed.
+   */
+  prune(connectionId: string, owner: Recipient, connectedBefore: Date): Promise<boolean>;
   /** Every user's connection ids, by recipient key, in batched reads (no query per user). */
   connectionIdsOf(recipients: readonly Recipient[]): Promise<Map<string, string[]>>;
   /** Notes a topic subscription on the row; false when the connection is gone. */

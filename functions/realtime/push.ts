@@ -28,11 +28,23 @@ export interface PushDeps {
 /** Throttled posts are retried this many times; after that the frame waits for the client's resume. */
 const PUSH_THROTTLE_RETRIES = 3;
 
+/**
+ * How long after its $connect began a socket may still be unopened. A socket is in its user's set
+ * from the moment its $connect writes it there, but API Gateway answers 410 to posts until the
+ * $connect has returned (up to its 10-second timeout, after the authorizer). A 410 within this
+ * window does not prune: the socket may be about to open, and pruning it would hide it from every
+ * later push while its resume has already read the store (docs/protocol.md, "Reconnects and the
+ * $connect window"). A socket that really is gone that young is pruned by a later push, or by its
+ * $disconnect.
+ */
+export const CONNECT_WINDOW_MS = 60_000;
+
 export type PushOutcome = 'sent' | 'gone' | 'failed';
 
 /**
  * Posts frames to one socket in order. A 410 prunes the connection by its own key and drops the
- * id from its owner's set, so later pushes stop paying for it; throttling gets a bounded, jittered
+ * id from its owner's set, so later pushes stop paying for it (unless it connected within
+ * CONNECT_WINDOW_MS); throttling gets a bounded, jittered
  * retry. Nothing is lost when a push fails: every notification is already persisted, and the
  * client's resume replays it.
  */
@@ -51,7 +63,7 @@ export async function pushFrames(deps: PushDeps, target: PushTarget, frames: rea
       }
     }
     if (outcome === 'gone') {
-      await deps.connections.remove(target.connectionId, target.owner);
+      await deps.connections.prune(target.connectionId, target.owner, new Date(Date.now() - CONNECT_WINDOW_MS));
       return 'gone';
     }
     if (outcome !== 'sent') return 'failed';

@@ -39,7 +39,7 @@ const db = DynamoDBDocumentClient.from(dynamodb, { marshallOptions: { removeUnde
 const connectDynamodb = new DynamoDBClient({ endpoint: urls().dynamodbUrl, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
 let duringConnect: ((connectionId: string) => Promise<void>) | undefined;
 connectDynamodb.middlewareStack.add(
-  (next: (args: any) => Promise<any>, context: { commandName: string }) => async (args: any) => {
+  (next: (args: any) => Promise<any>, context: { commandName?: string }) => async (args: any) => {
     const result = await next(args);
     const hook = duringConnect;
     if (hook && context.commandName === 'UpdateItemCommand' && args.input?.TableName === tableName('userConnections')) {
