@@ -17,7 +17,7 @@ import { LOCAL_CREDENTIALS, LOCAL_REGION } from '#lib/local/aws-local';
 import type { LocalFunction } from '#lib/local/lambda-host';
 import { startWebSocketGateway, type WebSocketGateway } from '#lib/local/websocket-gateway';
 import { HeraldClient, memoryStore, type Notification } from '#web/client';
-import { devToken, getItem, tableName, urls } from '../support/local';
+import { api, devToken, getItem, tableName, urls } from '../support/local';
 
 /**
  * The reconnect race behind a rare failure of notifications-property.test.ts (docs/protocol.md,
@@ -160,6 +160,13 @@ afterAll(async () => {
   connectDynamodb.destroy();
 });
 
+/**
+ * Rounds of the loop through the running runtime, about 0.4 s each. The window is a few milliseconds
+ * there, so the loop is a probe rather than the regression guard (the test above is): before the fix,
+ * 2 of 4 runs of 40 rounds failed; set RACE_ROUNDS for a longer run.
+ */
+const ROUNDS = Number(process.env.RACE_ROUNDS ?? 10);
+
 async function until(check: () => boolean, what: string, timeoutMs = 5_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!check()) {
@@ -228,4 +235,58 @@ describe('reconnect: a push during the new socket’s $connect', () => {
       await client.stop();
     }
   }, 20_000);
+
+  it(
+    'through the running local runtime: drops with a burst published as each new socket connects, then one more, lose nothing',
+    async () => {
+      const user = `race-${randomUUID().slice(0, 8)}`;
+      const [token, publisherToken] = [await devToken('acme', user), await devToken('acme', 'publisher-bot', ['publisher'])];
+      let published = 0;
+      const publish = async () => {
+        const response = await api('POST', '/notifications', publisherToken, { userId: user, kind: 'race', title: `n${++published}` });
+        if (response.status !== 202) throw new Error(`publish: ${response.status} ${JSON.stringify(response.body)}`);
+      };
+      const bursts: Array<Promise<unknown>> = [];
+      let burstOnConnect = false;
+      const sockets: WebSocket[] = [];
+      class Tracked extends WebSocket {
+        constructor(url: string) {
+          super(url);
+          sockets.push(this);
+          // Spread over the handshake (authorizer, $connect, open): one of them lands in the $connect window.
+          if (burstOnConnect) bursts.push(...[0, 5, 10, 20].map((ms) => new Promise((wait) => setTimeout(wait, ms)).then(publish)));
+        }
+      }
+      const shown: Notification[] = [];
+      const client = new HeraldClient({
+        httpUrl: urls().httpUrl,
+        getToken: async () => token,
+        WebSocket: Tracked,
+        storage: memoryStore(),
+        backoffBaseMs: 5,
+        backoffCapMs: 20,
+        pollAfterFailures: 1_000,
+      });
+      client.on('notification', (notification) => shown.push(notification));
+      try {
+        await client.start();
+        for (let round = 1; round <= ROUNDS; round++) {
+          await until(() => client.state === 'open', `round ${round}: open`);
+          burstOnConnect = true;
+          sockets.at(-1)?.terminate();
+          await until(() => bursts.length > 0, `round ${round}: the reconnect`);
+          burstOnConnect = false;
+          await Promise.all(bursts.splice(0));
+          await until(() => client.state === 'open', `round ${round}: open again`);
+          // Only a push reveals a socket missing from its user's set: the client cannot tell otherwise.
+          await publish();
+          await until(() => shown.length === published, `round ${round}: ${published} shown (shown ${shown.length})`, 3_000);
+        }
+        expect(shown.map((notification) => notification.seq)).toEqual(Array.from({ length: published }, (_, index) => index + 1));
+      } finally {
+        await client.stop();
+      }
+    },
+    Math.max(30_000, ROUNDS * 1_500),
+  );
 });
