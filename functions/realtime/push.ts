@@ -44,9 +44,8 @@ export type PushOutcome = 'sent' | 'gone' | 'failed';
 /**
  * Posts frames to one socket in order. A 410 prunes the connection by its own key and drops the
  * id from its owner's set, so later pushes stop paying for it (unless it connected within
- * CONNECT_WINDOW_MS); throttling gets a bounded, jittered
- * retry. Nothing is lost when a push fails: every notification is already persisted, and the
- * client's resume replays it.
+ * CONNECT_WINDOW_MS); throttling gets a bounded, jittered retry. Nothing is lost when a push
+ * fails: every notification is already persisted, and the client's resume replays it.
  */
 export async function pushFrames(deps: PushDeps, target: PushTarget, frames: readonly ServerFrame[]): Promise<PushOutcome> {
   const sleep = deps.sleep ?? defaultSleep;
