@@ -105,7 +105,7 @@ describe('client offline detection in Chromium', () => {
     await page.waitForSelector('#client-state[data-state="open"]', { timeout: 5_000 });
     expect(pings(sockets[0]?.sent ?? [])).toBe(1);
     const second = (sockets[1]?.sent ?? []).map((frame) => JSON.parse(frame));
-    expect(second).toContainEqual({ action: 'resume', after: 0, batch: true });
+    expect(second).toContainEqual({ action: 'resume', after: 0, batch: true, id: expect.any(String) });
     // The 3 s liveness deadline, then a reconnect at once (not the default 5-minute ping and 10 s pong wait).
     const reopenedAt = (await stateLog(page)).filter((entry) => entry.state === 'open').at(-1)?.at ?? Infinity;
     expect(reopenedAt - back).toBeLessThan(6_000);

@@ -1,12 +1,12 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { ApiGatewayManagementApiClient, GetConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi';
-import { PutCommand } from '@aws-sdk/lib-dynamodb';
+import { PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { SignJWT, generateKeyPair } from 'jose';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { connectionsApiGateway } from '#functions/adapters/connections-api';
 import { dynamoConnectionStore } from '#functions/adapters/dynamo-connection-store';
 import { pushFrames } from '#functions/realtime/push';
-import { CONNECTING_GRACE_MS, type ConnectionRecord } from '#functions/realtime/connections';
+import { CONNECTING_GRACE_MS, newConnectionRecord, type ConnectionRecord } from '#functions/realtime/connections';
 import { hashTicket } from '#functions/realtime/tickets';
 import { CONNECTION_TTL_SECONDS } from '#lib/config';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '#lib/local/aws-local';
@@ -249,6 +249,34 @@ describe('$disconnect and pruning', () => {
     expect(await pushFrames(deps, { connectionId: stale.connectionId, owner }, [{ type: 'pong' }])).toBe('gone');
     expect(await getItem('connections', { connectionId: stale.connectionId })).toBeUndefined();
     expect((await connections.connectionIdsOf([owner])).get(`acme#${user}`)).toEqual([live!.connectionId]);
+  });
+
+  it('keeps a socket whose $connect may still be running: API Gateway answers 410 until it returns', async () => {
+    const gateway = connectionsApiGateway(
+      new ApiGatewayManagementApiClient({ endpoint: urls().wsUrl.replace(/^ws/, 'http'), region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS }),
+    );
+    const user = uniqueUser();
+    const owner = { tenant: 'acme', userId: user };
+    const deps = { gateway, connections };
+    // Recorded as $connect records it, and not open (yet) at the gateway.
+    const connecting = newConnectionRecord(randomBytes(10).toString('base64'), { ...owner, roles: [] }, 600);
+    await connections.save(connecting);
+    expect(await pushFrames(deps, { connectionId: connecting.connectionId, owner }, [{ type: 'pong' }])).toBe('gone');
+    expect(await getItem('connections', { connectionId: connecting.connectionId })).toBeDefined();
+    expect((await connections.connectionIdsOf([owner])).get(`acme#${user}`)).toEqual([connecting.connectionId]);
+    // An id left in the set without its row (a lost $disconnect) is gone whatever its age.
+    await connections.remove(connecting.connectionId);
+    const lingering = randomBytes(10).toString('base64');
+    await db.send(
+      new UpdateCommand({
+        TableName: tableName('userConnections'),
+        Key: { userKey: `acme#${user}` },
+        UpdateExpression: 'ADD connectionIds :id',
+        ExpressionAttributeValues: { ':id': new Set([lingering]) },
+      }),
+    );
+    expect(await pushFrames(deps, { connectionId: lingering, owner }, [{ type: 'pong' }])).toBe('gone');
+    expect((await connections.connectionIdsOf([owner])).get(`acme#${user}`) ?? []).toEqual([]);
   });
 });
 

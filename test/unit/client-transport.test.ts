@@ -102,12 +102,12 @@ describe('client transport', () => {
     const { transport, record } = setup(5, undefined, { pingIntervalMs: 50 });
     running = transport;
     const socket = await openSocket();
-    expect(socket.sent).toEqual([{ action: 'resume', after: 5, batch: true }]);
+    expect(socket.sent).toEqual([{ action: 'resume', after: 5, batch: true, id: expect.any(String) }]);
 
     socket.receive(push(6));
     socket.receive(push(7));
     socket.receive({ type: 'replayed', upTo: 7, more: true, gap: false, unread: 4 });
-    expect(socket.sent.at(-1)).toEqual({ action: 'resume', after: 7, batch: true });
+    expect(socket.sent.at(-1)).toEqual({ action: 'resume', after: 7, batch: true, id: expect.any(String) });
     socket.receive(push(8));
     socket.receive(push(7));
     socket.receive({ type: 'replayed', upTo: 8, more: false, gap: false, unread: 3 });
@@ -171,6 +171,89 @@ describe('client transport', () => {
 
     await vi.waitFor(() => expect(record.delivered).toEqual([7, 8]));
     expect(record.resets).toEqual([6]);
+  });
+});
+
+/**
+ * A seq gap is fetched whatever state the link is in (docs/protocol.md, "Reconnects"): while a
+ * resume is in flight the gap waits for its `replayed`, so a resume that fails, never answers, or
+ * loses its socket must not leave the gap waiting for another push.
+ */
+describe('client transport: a gap is fetched in every link state', () => {
+  const pages = (requests: number[]) => (after: number) => {
+    requests.push(after);
+    return after < 8
+      ? { items: [notification(7), notification(8)].filter((item) => item.seq > after), nextAfter: 8, more: false, gap: false, unread: 2 }
+      : { items: [], nextAfter: 8, more: false, gap: false, unread: 2 };
+  };
+
+  it('a push beyond lastSeq + 1 that arrives before the resume answers is filled once the resume has answered', async () => {
+    const requests: number[] = [];
+    const { transport, record } = setup(6, pages(requests));
+    running = transport;
+    const socket = await openSocket();
+    socket.receive(push(8));
+    expect(requests).toEqual([]);
+    // The replay read the store before 7 and 8 were committed; 8 was pushed, 7 went missing.
+    socket.receive({ type: 'replayed', upTo: 6, more: false, gap: false, unread: 0, id: socket.sent[0].id });
+    await vi.waitFor(() => expect(record.delivered).toEqual([7, 8]));
+    expect(requests[0]).toBe(6);
+  });
+
+  it('a resume answered by an error frame is not waited for: the socket is replaced and the new one resumes', async () => {
+    const { transport, record } = setup(6, undefined, { backoffBaseMs: 1 });
+    running = transport;
+    const socket = await openSocket();
+    const resume = socket.sent[0];
+    socket.receive({ type: 'error', code: 'internal', message: 'Internal error; retry', id: resume.id });
+    const fresh = await vi.waitFor(() => {
+      const next = ScriptedSocket.opened[1];
+      expect(next?.readyState).toBe(1);
+      return next as ScriptedSocket;
+    });
+    expect(socket.readyState).toBe(3);
+    expect(fresh.sent[0]).toEqual({ action: 'resume', after: 6, batch: true, id: expect.any(String) });
+    expect(fresh.sent[0].id).not.toBe(resume.id);
+    expect(record.errors).toContain('resume failed: Internal error; retry');
+  });
+
+  it('a resume never answered (API Gateway says only "Internal server error") is replaced after resumeTimeoutMs', async () => {
+    const { transport, record } = setup(6, undefined, { backoffBaseMs: 1, resumeTimeoutMs: 50 });
+    running = transport;
+    const socket = await openSocket();
+    socket.receive({ message: 'Internal server error', connectionId: 'c', requestId: 'r' });
+    socket.receive(push(8));
+    const fresh = await vi.waitFor(() => {
+      const next = ScriptedSocket.opened[1];
+      expect(next?.readyState).toBe(1);
+      return next as ScriptedSocket;
+    });
+    expect(fresh.sent[0]).toMatchObject({ action: 'resume', after: 6 });
+    fresh.receive({ type: 'notifications', items: [{ ...notification(7), read: false }] });
+    fresh.receive({ type: 'replayed', upTo: 8, more: false, gap: false, unread: 2, id: fresh.sent[0].id });
+    expect(record.delivered).toEqual([7, 8]);
+    expect(record.errors).toContain('No replayed within 50 ms of resume');
+  });
+
+  it('a gap held for a resume whose socket closes is fetched over HTTP at once, not after the reconnect', async () => {
+    const requests: number[] = [];
+    // A long backoff: the refill must not wait for the next socket.
+    const { transport, record } = setup(6, pages(requests), { backoffBaseMs: 60_000 });
+    running = transport;
+    const socket = await openSocket();
+    socket.receive({ type: 'replayed', upTo: 6, more: false, gap: false, unread: 0, id: socket.sent[0].id });
+    // A second resume, on the socket that replaces this one at its age limit.
+    (transport as unknown as { replace(): Promise<void> }).replace();
+    const replacing = await vi.waitFor(() => {
+      const next = ScriptedSocket.opened[1];
+      expect(next?.sent.length).toBeGreaterThan(0);
+      return next as ScriptedSocket;
+    });
+    socket.receive(push(8));
+    expect(requests).toEqual([]);
+    replacing.close(1006);
+    await vi.waitFor(() => expect(record.delivered).toEqual([7, 8]));
+    expect(requests[0]).toBe(6);
   });
 });
 
@@ -284,7 +367,7 @@ describe('client transport offline detection', () => {
     await vi.waitFor(() => expect(ScriptedSocket.opened).toHaveLength(2));
     expect(socket.readyState).toBe(3);
     const fresh = await openSocket();
-    expect(fresh.sent[0]).toEqual({ action: 'resume', after: 6, batch: true });
+    expect(fresh.sent[0]).toEqual({ action: 'resume', after: 6, batch: true, id: expect.any(String) });
     fresh.receive({ type: 'replayed', upTo: 6, more: false, gap: false, unread: 0 });
     expect(record.states).toEqual(['connecting', 'open', 'offline', 'connecting', 'open']);
     expect(record.errors).toContain('No pong within 50 ms; reconnecting');

@@ -43,6 +43,13 @@ export interface Timing {
   readonly pollIntervalMs: number;
   /** A socket not open by then counts as a failed attempt. @default 10_000 */
   readonly connectTimeoutMs: number;
+  /**
+   * A resume not answered by `replayed` within this time failed (its function erred or timed out,
+   * and API Gateway's own error message names no request): the socket is replaced and resumes
+   * again. Above API Gateway's 29-second integration timeout, so a slow replay is not cut short.
+   * @default 30_000
+   */
+  readonly resumeTimeoutMs: number;
 }
 
 export const DEFAULT_TIMING: Timing = {
@@ -55,6 +62,7 @@ export const DEFAULT_TIMING: Timing = {
   pollAfterFailures: 2,
   pollIntervalMs: 15_000,
   connectTimeoutMs: 10_000,
+  resumeTimeoutMs: 30_000,
 };
 
 /** What the transport hands to the client, synchronously and in order. */
@@ -102,6 +110,9 @@ class Link {
   resuming = false;
   /** The `after` of the resume in flight. */
   resumeAfter = 0;
+  /** The correlation id of the resume in flight: an `error` frame carrying it means the resume failed. */
+  resumeId: string | undefined;
+  private resumeTimer: ReturnType<typeof setTimeout> | undefined;
   private pingTimer: ReturnType<typeof setInterval> | undefined;
   private pongTimer: ReturnType<typeof setTimeout> | undefined;
   private ageTimer: ReturnType<typeof setTimeout> | undefined;
@@ -141,6 +152,20 @@ class Link {
     this.ping();
   }
 
+  /** Starts (or restarts) the deadline of the resume in flight. */
+  awaitReplay(timeoutMs: number, onTimeout: () => void): void {
+    clearTimeout(this.resumeTimer);
+    this.resumeTimer = setTimeout(onTimeout, timeoutMs);
+  }
+
+  /** The resume in flight is over: answered, failed or abandoned. */
+  replayEnded(): void {
+    clearTimeout(this.resumeTimer);
+    this.resumeTimer = undefined;
+    this.resuming = false;
+    this.resumeId = undefined;
+  }
+
   ponged(): void {
     clearTimeout(this.pongTimer);
     this.pongTimer = undefined;
@@ -152,6 +177,7 @@ class Link {
 
   /** Stops timers and handlers, then closes; nothing this link does reaches the transport afterwards. */
   dispose(code: number, reason: string): void {
+    clearTimeout(this.resumeTimer);
     clearInterval(this.pingTimer);
     clearTimeout(this.pongTimer);
     clearTimeout(this.ageTimer);
@@ -389,10 +415,27 @@ export class Transport {
   private resume(link: Link, after: number): void {
     link.resuming = true;
     link.resumeAfter = after;
+    const id = `r${(this.nextFrameId += 1)}`;
+    link.resumeId = id;
+    // While a resume is in flight, gaps wait for its `replayed` (see accept): one that never comes
+    // must not leave them waiting for good.
+    link.awaitReplay(this.timing.resumeTimeoutMs, () => this.resumeFailed(link, new Error(`No replayed within ${this.timing.resumeTimeoutMs} ms of resume`)));
     // The server records a resume's `after` as the watermark, as an ack.
     this.acked = Math.max(this.acked, after);
     // Batched: a catch-up arrives packed in 32 KB `notifications` frames, not one frame per notification.
-    link.send({ action: 'resume', after, batch: true });
+    link.send({ action: 'resume', after, batch: true, id });
+  }
+
+  /**
+   * A resume that failed (an `error` frame answering it, or no `replayed` in time) counts as a
+   * failed connection: the socket is replaced (with backoff, then polling) and the new one resumes.
+   */
+  private resumeFailed(link: Link, error: Error): void {
+    if (!this.running || (link !== this.current && link !== this.replacing)) return;
+    this.sink.error(error);
+    link.replayEnded();
+    link.dispose(4000, 'Resume failed');
+    this.closed(link);
   }
 
   /** Make-before-break: a second socket resumes; once it has caught up, it takes over and the old one closes. */
@@ -425,6 +468,8 @@ export class Transport {
     if (link === this.replacing) {
       this.replacing = undefined;
       this.later(() => void this.replace(), backoffDelay(0, this.timing.backoffBaseMs, this.timing.backoffCapMs));
+      // Gaps held for this socket's resume are fetched now, over HTTP.
+      if (this.sequencer.hasGap && !this.resuming()) void this.refill();
       return;
     }
     if (link !== this.current) return;
@@ -438,6 +483,8 @@ export class Transport {
     if (this.failures >= this.timing.pollAfterFailures) this.startPolling();
     else if (!this.polling) this.setState('connecting');
     this.scheduleReconnect();
+    // Gaps held for this socket's resume are fetched now, over HTTP, rather than after the reconnect.
+    if (this.sequencer.hasGap && !this.resuming()) void this.refill();
   }
 
   private receive(link: Link, data: unknown): void {
@@ -473,6 +520,8 @@ export class Transport {
         if (frame.id) this.subscribeIds.delete(frame.id);
         return;
       case 'error': {
+        if (frame.id !== undefined && frame.id === link.resumeId)
+          return this.resumeFailed(link, new HeraldFrameError(frame.code, `resume failed: ${frame.message}`));
         const topic = frame.id === undefined ? undefined : this.subscribeIds.get(frame.id);
         if (frame.id) this.subscribeIds.delete(frame.id);
         return this.sink.error(new HeraldFrameError(frame.code, frame.message, topic));
@@ -493,7 +542,7 @@ export class Transport {
     if (frame.gap) this.expire(frame.upTo, link.resumeAfter);
     if (typeof frame.unread === 'number') this.counted(frame.unread);
     if (frame.more) return this.resume(link, frame.upTo);
-    link.resuming = false;
+    link.replayEnded();
     link.resumed = true;
     this.failures = 0;
     if (link === this.replacing) this.promote(link);
