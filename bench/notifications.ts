@@ -61,7 +61,7 @@ export async function benchNotifications(): Promise<void> {
  * Herald's server modules, imported only once the runtime has set the environment they read at
  * import (instrumentation's): imported earlier, they would be configured for AWS, not for local.
  */
-async function loadServer() {
+export async function loadServer() {
   const [deliverModule, notificationStore, connectionStore, deliveryReads, connectionsApi] = await Promise.all([
     import('../functions/notifications/deliver'),
     import('../functions/adapters/dynamo-notification-store'),
@@ -78,7 +78,7 @@ async function loadServer() {
     connectionsApiGateway: connectionsApi.connectionsApiGateway,
   };
 }
-type Server = Awaited<ReturnType<typeof loadServer>>;
+export type Server = Awaited<ReturnType<typeof loadServer>>;
 type CountedDeps = DeliverDeps & {
   /** Requests by command name, since the last `reset()`. */
   readonly requests: Map<string, number>;
@@ -89,7 +89,7 @@ type CountedDeps = DeliverDeps & {
 };
 
 /** deliver() with real stores on the runtime's DynamoDB Local, counting and timing its requests. */
-function countedDeliverDeps(server: Server, urls: LocalUrls): CountedDeps {
+export function countedDeliverDeps(server: Server, urls: LocalUrls): CountedDeps {
   const requests = new Map<string, number>();
   const requestMs = { total: 0 };
   const raw = new DynamoDBClient({ endpoint: urls.dynamodbUrl, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
@@ -135,36 +135,29 @@ const note = (recipient: Recipient, title: string): DeliveryRequest => ({ recipi
 const totalRequests = (requests: Map<string, number>) => [...requests.values()].reduce((sum, count) => sum + count, 0);
 
 async function endToEndLatency(urls: LocalUrls, echoUrl: string, deps: DeliverDeps): Promise<void> {
-  const { httpUrl } = urls;
-  const tenant = uniqueTenant();
-  const publisher = await devToken(httpUrl, tenant, 'publisher-bot', ['publisher']);
-  const socket = await FrameSocket.open(await ticketUrl(httpUrl, await devToken(httpUrl, tenant, 'reader')));
+  const publishes = await publishing(urls.httpUrl);
+  const floors = await deliveryFloor(urls, deps);
   const toFrame: number[] = [];
   const toResponse: number[] = [];
+  const floor: number[] = [];
+  // Alternated, so that both see the same machine: on a shared one the load changes within a run.
   for (let seq = 1; seq <= WARM_UP_PUBLISHES + PUBLISHES; seq += 1) {
-    const started = performance.now();
-    const response = await fetch(`${httpUrl}/notifications`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${publisher}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ userId: 'reader', kind: 'note', title: `n${seq}` }),
-    });
-    const answered = performance.now();
-    if (response.status !== 202) throw new Error(`publish: ${response.status} ${await response.text()}`);
-    // Stamped on arrival: the frame may come before the 202, since deliver() pushes before it returns.
-    const { at } = await socket.waitFor((frame) => frame.type === 'notification' && frame.seq === seq);
+    const published = await publishes.once(seq);
+    const floorMs = await floors.once(seq);
     if (seq <= WARM_UP_PUBLISHES) continue;
-    toFrame.push(at - started);
-    toResponse.push(answered - started);
+    toFrame.push(published.toFrame);
+    toResponse.push(published.toResponse);
+    floor.push(floorMs);
   }
-  await socket.close();
+  await publishes.close();
+  await floors.close();
   const raw = await open(echoUrl);
   const echo = await roundTrips(raw, PUBLISHES);
   raw.close();
-  const floor = await deliveryFloor(urls, deps);
 
   console.log(
     `\n${PUBLISHES} sequential publishes (POST /notifications) to one open socket; baseline = the floor: what deliver() cannot avoid, ` +
-      `one multi-table BatchGetItem + one TransactWriteItems + one @connections post to the frame's arrival, ${PUBLISHES} times in sequence`,
+      `one multi-table BatchGetItem + one TransactWriteItems + one @connections post to the frame's arrival, ${PUBLISHES} times, alternating with the publishes`,
   );
   console.log(row('publish -> notification frame p50', percentile(toFrame, 50), percentile(floor, 50)));
   console.log(row('publish -> notification frame p99', percentile(toFrame, 99), percentile(floor, 99)));
@@ -172,12 +165,36 @@ async function endToEndLatency(urls: LocalUrls, echoUrl: string, deps: DeliverDe
   console.log(row('floor p50 (vs bare ws echo round trip)', percentile(floor, 50), percentile(echo, 50)));
 }
 
+/** Timed publishes to one open socket: `once(seq)` publishes the socket's seq-th notification and times its frame and its 202. */
+export async function publishing(httpUrl: string): Promise<{ once(seq: number): Promise<{ toFrame: number; toResponse: number }>; close(): Promise<void> }> {
+  const tenant = uniqueTenant();
+  const publisher = await devToken(httpUrl, tenant, 'publisher-bot', ['publisher']);
+  const socket = await FrameSocket.open(await ticketUrl(httpUrl, await devToken(httpUrl, tenant, 'reader')));
+  return {
+    async once(seq) {
+      const started = performance.now();
+      const response = await fetch(`${httpUrl}/notifications`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${publisher}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ userId: 'reader', kind: 'note', title: `n${seq}` }),
+      });
+      const answered = performance.now();
+      if (response.status !== 202) throw new Error(`publish: ${response.status} ${await response.text()}`);
+      // Stamped on arrival: the frame may come before the 202, since deliver() pushes before it returns.
+      const { at } = await socket.waitFor((frame) => frame.type === 'notification' && frame.seq === seq);
+      return { toFrame: at - started, toResponse: answered - started };
+    },
+    close: () => socket.close(),
+  };
+}
+
 /**
  * The floor of one publish: the three requests deliver() cannot avoid, made by hand in sequence
  * (one BatchGetItem over the four tables deliver() reads, one TransactWriteItems of the counter
- * and the notification, one post) and timed to the frame's arrival on the socket.
+ * and the notification, one post) and timed to the frame's arrival on the socket. `once(seq)`
+ * delivers the socket's seq-th notification so.
  */
-async function deliveryFloor(urls: LocalUrls, deps: DeliverDeps): Promise<number[]> {
+export async function deliveryFloor(urls: LocalUrls, deps: DeliverDeps): Promise<{ once(seq: number): Promise<number>; close(): Promise<void> }> {
   const raw = new DynamoDBClient({ endpoint: urls.dynamodbUrl, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
   const client = DynamoDBDocumentClient.from(raw);
   const recipient = { tenant: uniqueTenant(), userId: 'floor' };
@@ -185,51 +202,53 @@ async function deliveryFloor(urls: LocalUrls, deps: DeliverDeps): Promise<number
   const socket = await FrameSocket.open(await ticketUrl(urls.httpUrl, await devToken(urls.httpUrl, recipient.tenant, recipient.userId)));
   const [connectionId] = (await deps.connections.connectionIdsOf([recipient])).values().next().value ?? [];
   if (!connectionId) throw new Error('the open socket has no connection record');
-  const samples: number[] = [];
-  for (let seq = 1; seq <= WARM_UP_PUBLISHES + PUBLISHES; seq += 1) {
-    const started = performance.now();
-    await client.send(
-      new BatchGetCommand({
-        RequestItems: {
-          [deliveryTables.preferences]: { Keys: [{ userKey }] },
-          [deliveryTables.notifications]: { Keys: [{ userKey, seq: 0 }], ConsistentRead: true },
-          [deliveryTables.dedupe]: { Keys: [{ dedupeKey: `floor#${seq}` }], ConsistentRead: true },
-          [deliveryTables.userConnections]: { Keys: [{ userKey }] },
-        },
-      }),
-    );
-    const notification = {
-      type: 'notification',
-      kind: 'note',
-      title: `f${seq}`,
-      priority: 'normal',
-      seq,
-      id: randomUUID(),
-      createdAt: new Date().toISOString(),
-    };
-    await client.send(
-      new TransactWriteCommand({
-        TransactItems: [
-          {
-            Update: {
-              TableName: deliveryTables.notifications,
-              Key: { userKey, seq: 0 },
-              UpdateExpression: 'SET lastSeq = :seq',
-              ConditionExpression: 'attribute_not_exists(lastSeq) OR lastSeq = :previous',
-              ExpressionAttributeValues: { ':seq': seq, ':previous': seq - 1 },
-            },
+  return {
+    async once(seq) {
+      const started = performance.now();
+      await client.send(
+        new BatchGetCommand({
+          RequestItems: {
+            [deliveryTables.preferences]: { Keys: [{ userKey }] },
+            [deliveryTables.notifications]: { Keys: [{ userKey, seq: 0 }], ConsistentRead: true },
+            [deliveryTables.dedupe]: { Keys: [{ dedupeKey: `floor#${seq}` }], ConsistentRead: true },
+            [deliveryTables.userConnections]: { Keys: [{ userKey }] },
           },
-          { Put: { TableName: deliveryTables.notifications, Item: { userKey, ...notification, unreadSeq: seq } } },
-        ],
-      }),
-    );
-    if ((await deps.gateway.post(connectionId, JSON.stringify(notification))) !== 'sent') throw new Error('@connections post failed');
-    const { at } = await socket.waitFor((frame) => frame.type === 'notification' && frame.seq === seq);
-    if (seq > WARM_UP_PUBLISHES) samples.push(at - started);
-  }
-  await socket.close();
-  raw.destroy();
-  return samples;
+        }),
+      );
+      const notification = {
+        type: 'notification',
+        kind: 'note',
+        title: `f${seq}`,
+        priority: 'normal',
+        seq,
+        id: randomUUID(),
+        createdAt: new Date().toISOString(),
+      };
+      await client.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            {
+              Update: {
+                TableName: deliveryTables.notifications,
+                Key: { userKey, seq: 0 },
+                UpdateExpression: 'SET lastSeq = :seq',
+                ConditionExpression: 'attribute_not_exists(lastSeq) OR lastSeq = :previous',
+                ExpressionAttributeValues: { ':seq': seq, ':previous': seq - 1 },
+              },
+            },
+            { Put: { TableName: deliveryTables.notifications, Item: { userKey, ...notification, unreadSeq: seq } } },
+          ],
+        }),
+      );
+      if ((await deps.gateway.post(connectionId, JSON.stringify(notification))) !== 'sent') throw new Error('@connections post failed');
+      const { at } = await socket.waitFor((frame) => frame.type === 'notification' && frame.seq === seq);
+      return at - started;
+    },
+    async close() {
+      await socket.close();
+      raw.destroy();
+    },
+  };
 }
 
 async function fanOutRequests(server: Server, deps: CountedDeps): Promise<void> {

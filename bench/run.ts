@@ -11,6 +11,7 @@ import { benchExports } from './exports';
 import { benchFrameRate } from './frame-rate';
 import { benchLocalIam } from './local-iam';
 import { benchNotifications } from './notifications';
+import { benchPublishSpans } from './publish-spans';
 import { benchRecords } from './records';
 import { benchScheduleQuota } from './schedule-quota';
 import { benchSync } from './sync';
@@ -21,6 +22,7 @@ const benchmarks: Array<[string, () => Promise<void>]> = [
   ['connections', benchConnections],
   ['frame-rate', benchFrameRate],
   ['notifications', benchNotifications],
+  ['publish-spans', benchPublishSpans],
   ['alerts', benchAlerts],
   ['exports', benchExports],
   ['schedule-quota', benchScheduleQuota],

@@ -1,4 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
+import { channel } from 'node:diagnostics_channel';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { JWTPayload } from 'jose';
 import * as z from '#functions/shared/validation';
@@ -30,6 +31,9 @@ export interface HttpApi {
   readonly routeKeys: readonly string[];
   stop(): Promise<void>;
 }
+
+/** Published with `{ routeKey }` once a request's JWT is verified, for benchmarks that time a request's stages (bench/publish-spans.ts). */
+export const jwtVerifiedChannel = channel('herald.local.http-api.jwt-verified');
 
 /** API Gateway HTTP APIs refuse larger request bodies. */
 const PAYLOAD_LIMIT_BYTES = 10 * 1024 * 1024;
@@ -100,6 +104,7 @@ export async function startHttpApi(options: HttpApiOptions): Promise<HttpApi> {
       if (!token) return send(response, 401, { message: 'Unauthorized' }, { 'www-authenticate': 'Bearer' });
       try {
         claims = await options.issuer.verify(token);
+        if (jwtVerifiedChannel.hasSubscribers) jwtVerifiedChannel.publish({ routeKey: `${route.method} ${route.path}` });
       } catch (error) {
         log(`JWT refused: ${String(error)}`);
         return send(response, 401, { message: 'Unauthorized' }, { 'www-authenticate': 'Bearer error="invalid_token"' });

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { channel } from 'node:diagnostics_channel';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Context } from 'aws-lambda';
@@ -17,6 +18,12 @@ export interface LocalFunction {
 export type LocalFunctions = ReadonlyMap<FunctionName, LocalFunction>;
 
 type Handler = (event: unknown, context: Context) => Promise<unknown>;
+
+/**
+ * Published with `{ functionName, phase: 'start' | 'end' }` as a handler is called and once its
+ * result is back (or it threw), for benchmarks that time a request's stages (bench/publish-spans.ts).
+ */
+export const invocationChannel = channel('herald.local.lambda.invocation');
 
 /** The name Lambda knows a local function by, as in logs, ARNs and on-failure records. */
 export function localFunctionName(name: FunctionName): string {
@@ -95,9 +102,12 @@ async function invoke(functionName: string, spec: FunctionSpec, handler: Handler
   try {
     // Lambda hands each invocation its own serialised copy of the event and serialises the result:
     // nothing a handler mutates leaks into another invocation, and an unserialisable result fails here too.
-    const result = await Promise.race([handler(JSON.parse(JSON.stringify(event)) as unknown, context), timeout]);
+    const copy = JSON.parse(JSON.stringify(event)) as unknown;
+    if (invocationChannel.hasSubscribers) invocationChannel.publish({ functionName, phase: 'start' });
+    const result = await Promise.race([handler(copy, context), timeout]);
     return result === undefined ? undefined : (JSON.parse(JSON.stringify(result)) as unknown);
   } finally {
     clearTimeout(timer);
+    if (invocationChannel.hasSubscribers) invocationChannel.publish({ functionName, phase: 'end' });
   }
 }

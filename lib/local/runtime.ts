@@ -251,6 +251,10 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       POWERTOOLS_SERVICE_NAME: 'herald',
       POWERTOOLS_METRICS_NAMESPACE: 'Herald',
       POWERTOOLS_TRACE_ENABLED: 'false',
+      // The X-Ray SDK the tracer imports starts in automatic mode unless told otherwise: an async
+      // hook on every promise of this process (the whole runtime, tests and benchmarks included),
+      // which with tracing off records nothing. Deployed, tracing is on and keeps automatic mode.
+      AWS_XRAY_MANUAL_MODE: 'true',
       POWERTOOLS_METRICS_DISABLED: 'true',
       POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'WARN',
     });

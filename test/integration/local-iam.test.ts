@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module';
 import { DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { SendEmailCommand, SESClient } from '@aws-sdk/client-ses';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -99,5 +100,18 @@ describe('local IAM enforcement', () => {
       request: { action: 'dynamodb:PutItem', resource: 'arn:aws:dynamodb:us-east-1:000000000000:table/herald-tickets' },
     });
     expect(calls.some((call) => call.label === 'issueTicket' && !call.allowed)).toBe(true);
+  });
+
+  // Not IAM, but this is the one file whose runtime, and so whose handlers, live in the test's own
+  // process, where what they installed in it can be seen.
+  it("has loaded the tracer's X-Ray SDK in manual mode, tracing being off: no async hook on every promise", async () => {
+    const { token } = (await (
+      await fetch(`${runtime.urls.httpUrl}/dev/token`, { method: 'POST', body: JSON.stringify({ tenant: 'acme', user: 'ana' }) })
+    ).json()) as { token: string };
+    expect((await fetch(`${runtime.urls.httpUrl}/notifications`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(200);
+    const xray = createRequire(import.meta.url)('aws-xray-sdk-core') as { isAutomaticMode(): boolean };
+    expect(xray.isAutomaticMode()).toBe(false);
+    // cls-hooked, which automatic mode uses, keeps its namespaces (each an enabled async hook) on process.
+    expect(Object.keys((process as { namespaces?: object }).namespaces ?? {})).toEqual([]);
   });
 });

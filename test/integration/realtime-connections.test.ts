@@ -89,6 +89,18 @@ describe('tickets', () => {
     expect((await api('POST', '/realtime/ticket', unsigned)).status).toBe(401);
   });
 
+  it('refuses a token it accepted before once it expires, and another payload under its signature', async () => {
+    // The local issuer remembers tokens whose signature it checked (docs/local.md); expiry still counts on every request.
+    const token = await devToken('acme', uniqueUser(), [], 2);
+    expect((await api('POST', '/realtime/ticket', token)).status).toBe(200);
+    const [header, payload, signature] = token.split('.') as [string, string, string];
+    const admin = (await devToken('acme', uniqueUser(), ['admin'])).split('.')[1];
+    expect((await api('POST', '/realtime/ticket', [header, admin, signature].join('.'))).status).toBe(401);
+    const { exp } = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as { exp: number };
+    await new Promise((resolve) => setTimeout(resolve, exp * 1000 + 100 - Date.now()));
+    expect((await api('POST', '/realtime/ticket', token)).status).toBe(401);
+  });
+
   it('refuses a token whose tenant claim is missing with 403 and says why', async () => {
     const response = await fetch(`${urls().httpUrl}/dev/token`, { method: 'POST', body: JSON.stringify({ user: uniqueUser() }) });
     const { token } = (await response.json()) as { token: string };
