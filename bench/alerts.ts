@@ -268,6 +268,7 @@ async function fanOutRequests(server: Server, counted: Counted, size: number): P
     {
       deliver: (requests) => server.deliver(delivery, requests),
       members: (t, name) => topicDeps.memberships.members(t, name),
+      connectionsOf: (recipients) => delivery.connections.connectionIdsOf(recipients),
       publishEvent: (t, name, event, data) => server.publishTopicEvent(topicDeps, t, name, event, data),
       mailer: server.sesMailer(counted.ses, 'exports@herald.local', 'herald-email'),
       emails: server.dynamoEmailLedger(counted.db, localTableName('dedupe')),
@@ -277,7 +278,7 @@ async function fanOutRequests(server: Server, counted: Counted, size: number): P
           for (const chunk of chunks) {
             const delivered = await server.deliverAlertChunk(
               {
-                deliver: (requests) => server.deliver(delivery, requests),
+                deliver: (requests, options) => server.deliver(delivery, requests, options),
                 mailer: server.sesMailer(counted.ses, 'exports@herald.local', 'herald-email'),
                 emails: server.dynamoEmailLedger(counted.db, localTableName('dedupe')),
               },

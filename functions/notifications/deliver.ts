@@ -19,6 +19,16 @@ export interface DeliverDeps {
   readonly sleep?: (ms: number) => Promise<void>;
 }
 
+/** What a caller of deliver() to many users may already know. */
+export interface DeliverOptions {
+  /**
+   * The recipients' socket sets (recipient key -> connection ids), read by the caller moments
+   * before (the alert fan-out reads them to put connected members' chunks first). deliver() then
+   * reads none before its commit; its read after the commit still finds sockets that joined since.
+   */
+  readonly connectionIds?: ReadonlyMap<string, readonly string[]>;
+}
+
 /** Commit attempts before deliver() gives up on a user whose counter stays contended. */
 export const MAX_COMMIT_ATTEMPTS = 12;
 /** A single call may allocate this many seqs to one user; they share one transaction. */
@@ -53,14 +63,19 @@ interface PendingUser {
  *    read again and sockets that connected meanwhile are pushed to as well. A push that fails
  *    loses nothing: the client's resume replays from the store.
  */
-export async function deliver(deps: DeliverDeps, requests: readonly DeliveryRequest[]): Promise<DeliveryOutcome[]> {
+export async function deliver(deps: DeliverDeps, requests: readonly DeliveryRequest[], options: DeliverOptions = {}): Promise<DeliveryOutcome[]> {
   const now = deps.now?.() ?? new Date();
   const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
   const outcomes: Array<DeliveryStatus | undefined> = new Array(requests.length);
 
   const recipients = uniqueRecipients(requests.map((request) => request.recipient));
   const dedupeKeys = requests.flatMap((request) => (request.dedupeKey === undefined ? [] : [scopedDedupeKey(request.recipient, request.dedupeKey)]));
-  const snapshot = await deps.reads.read({ preferencesOf: recipients, lastSeqsOf: recipients, dedupeKeys, connectionsOf: recipients });
+  const snapshot = await deps.reads.read({
+    preferencesOf: recipients,
+    lastSeqsOf: recipients,
+    dedupeKeys,
+    connectionsOf: options.connectionIds === undefined ? recipients : [],
+  });
   const { preferences } = snapshot;
   const pending = new Map<string, PendingUser>();
   const firstByDedupeKey = new Map<string, number>();
@@ -94,7 +109,7 @@ export async function deliver(deps: DeliverDeps, requests: readonly DeliveryRequ
 
   const ids = new Map<number, string>(requests.map((_, index) => [index, ulid(now.getTime())]));
   const expiresAt = Math.floor(now.getTime() / 1000) + deps.retentionDays * 86_400;
-  const pushes = pushesAsCommitted(deps, snapshot.connectionIds);
+  const pushes = pushesAsCommitted(deps, options.connectionIds ?? snapshot.connectionIds);
   let lastSeqs = snapshot.lastSeqs;
   try {
     for (let attempt = 1; pending.size > 0; attempt++) {

@@ -98,8 +98,9 @@ function fanoutDeps(sesClient: SESClient = ses): FanoutDeps {
     gateway,
   };
   return {
-    deliver: (requests) => deliver(delivery, requests),
+    deliver: (requests, options) => deliver(delivery, requests, options),
     members: (tenant, topic) => topics.memberships.members(tenant, topic),
+    connectionsOf: (recipients) => connections.connectionIdsOf(recipients),
     publishEvent: (tenant, topic, name, data) => publishTopicEvent(topics, tenant, topic, name, data),
     mailer: sesMailer(sesClient, 'exports@herald.local', 'herald-email'),
     emails: dynamoEmailLedger(db, tableName('dedupe')),
