@@ -19,6 +19,7 @@ import { SESClient } from '@aws-sdk/client-ses';
 import { GetQueueAttributesCommand, GetQueueUrlCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { BatchWriteCommand, DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { ulid } from 'ulid';
+import { randomFraction } from '../functions/shared/random';
 import type { Alert } from '../functions/alerts/model';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../lib/local/aws-local';
 import { localQueueName, localTableName } from '../lib/local/resources';
@@ -45,6 +46,7 @@ const FLOOR_PUBLISHES = 30;
 const WARM_UPS = 2;
 const CONNECT_CONCURRENCY = 20;
 const RECEIPT_TIMEOUT_MS = 60_000;
+const ID_ROUNDS = 21;
 
 export async function benchAlerts(): Promise<void> {
   const runtime = await startLocalRuntime({ portBase: 0 });
@@ -80,11 +82,31 @@ export async function benchAlerts(): Promise<void> {
     console.log(`\nlarge topics in chunks: write -> last receipt p50 of 10,000 members (1,000 on) against 1,000 members (all on); target at most 3x`);
     console.log(row('10000 members vs 1000 members: last receipt', lastBySize.get(10_000) ?? NaN, lastBySize.get(1_000) ?? NaN));
     console.log(row('10000 members vs 1000 members: all stored', storedBySize.get(10_000) ?? NaN, storedBySize.get(1_000) ?? NaN));
+    const ids = idCost();
+    console.log(
+      `\nthe 1,000 notification ids of a 1,000-member fan-out (deliver() makes one ULID per notification), median of ${ID_ROUNDS}; baseline = ulid() with its own generator`,
+    );
+    console.log(row('ulid() with the pooled generator', ids.pooled, ids.own));
     console.log(`\nDynamoDB requests of one alert fan-out (members query, deliver(), live event), per recipient; baseline = deliver() to 1 recipient`);
     for (const line of requestRows) console.log(line);
   } finally {
     for (const stop of stopping.reverse()) await stop();
   }
+}
+
+/** CPU time of 1,000 ULIDs, as deliver() made them before (ulid's own generator: one CSPRNG call per character) and makes them now. */
+function idCost(): { own: number; pooled: number } {
+  const time = (make: () => string) => {
+    const samples: number[] = [];
+    for (let round = 0; round < ID_ROUNDS; round++) {
+      const started = performance.now();
+      for (let index = 0; index < 1_000; index++) make();
+      samples.push(performance.now() - started);
+    }
+    return percentile(samples, 50);
+  };
+  const now = Date.now();
+  return { own: time(() => ulid(now)), pooled: time(() => ulid(now, randomFraction)) };
 }
 
 /** Imported once the runtime has set the environment the modules read at import (instrumentation). */
@@ -215,7 +237,11 @@ async function chunkQueueEmpty(sqs: SQSClient, queueUrl: string, timeoutMs: numb
   }
 }
 
-async function writeToLastReceipt(urls: LocalUrls, size: number, stopping: Array<() => unknown>): Promise<{ first: number[]; last: number[]; stored: number[] }> {
+async function writeToLastReceipt(
+  urls: LocalUrls,
+  size: number,
+  stopping: Array<() => unknown>,
+): Promise<{ first: number[]; last: number[]; stored: number[] }> {
   const tenant = uniqueTenant();
   const topic = 'site';
   const db = DynamoDBDocumentClient.from(new DynamoDBClient({ endpoint: urls.dynamodbUrl, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS }));

@@ -1,6 +1,7 @@
 import { ulid } from 'ulid';
 import { HeraldError } from '../shared/errors';
 import { countMetric, logger } from '../shared/instrumentation';
+import { randomFraction } from '../shared/random';
 import pLimit from 'p-limit';
 import type { ConnectionStore } from '../realtime/connections';
 import { pushFrames, type ConnectionGateway } from '../realtime/push';
@@ -107,7 +108,7 @@ export async function deliver(deps: DeliverDeps, requests: readonly DeliveryRequ
 
   settleKnownDuplicates(requests, pending, outcomes, snapshot.duplicates);
 
-  const ids = new Map<number, string>(requests.map((_, index) => [index, ulid(now.getTime())]));
+  const ids = new Map<number, string>(requests.map((_, index) => [index, ulid(now.getTime(), randomFraction)]));
   const expiresAt = Math.floor(now.getTime() / 1000) + deps.retentionDays * 86_400;
   const pushes = pushesAsCommitted(deps, options.connectionIds ?? snapshot.connectionIds);
   let lastSeqs = snapshot.lastSeqs;
