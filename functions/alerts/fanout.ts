@@ -139,7 +139,9 @@ export function recipientChunks(
   const groups = new Map<number, string[]>();
   for (const userId of recipients) {
     const group = createHash('sha256').update(userId).digest().readUInt32BE(0) % ALERT_CHUNK_GROUPS;
-    groups.set(group, [...(groups.get(group) ?? []), userId]);
+    const members = groups.get(group);
+    if (members === undefined) groups.set(group, [userId]);
+    else members.push(userId);
   }
   return [...groups.entries()]
     .sort(([a], [b]) => a - b)
