@@ -6,18 +6,24 @@
  * are the single-recipient floor, measured in the same run as in the notifications benchmark: one
  * POST /notifications to one open socket, and one deliver() to one user.
  * The stream poller reads like Lambda's (an empty read waits 200 ms), so the write-to-receipt time
- * includes the stream hop. Bounded: fixed counts, every wait with a timeout.
+ * includes the stream hop. Past 200 recipients the fan-out also reports the time until every
+ * member's notification is stored (the chunk queue empty: each chunk deleted once delivered); each
+ * raise waits for that before the next, so no raise queues behind another's chunks.
+ * Bounded: fixed counts, every wait with a timeout.
  */
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SESClient } from '@aws-sdk/client-ses';
+import { GetQueueAttributesCommand, GetQueueUrlCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { BatchWriteCommand, DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { ulid } from 'ulid';
+import { randomFraction } from '../functions/shared/random';
 import type { Alert } from '../functions/alerts/model';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../lib/local/aws-local';
-import { localTableName } from '../lib/local/resources';
+import { localQueueName, localTableName } from '../lib/local/resources';
+import { ALERT_INLINE_RECIPIENTS } from '../functions/alerts/chunks';
 import { startLocalRuntime, type LocalUrls } from '../lib/local/runtime';
 import { percentile, row } from './stats';
 import { devToken, FrameSocket, ticketUrl } from './wire';
@@ -40,6 +46,7 @@ const FLOOR_PUBLISHES = 30;
 const WARM_UPS = 2;
 const CONNECT_CONCURRENCY = 20;
 const RECEIPT_TIMEOUT_MS = 60_000;
+const ID_ROUNDS = 21;
 
 export async function benchAlerts(): Promise<void> {
   const runtime = await startLocalRuntime({ portBase: 0 });
@@ -57,23 +64,49 @@ export async function benchAlerts(): Promise<void> {
     );
     const requestRows: string[] = [];
     const lastBySize = new Map<number, number>();
+    const storedBySize = new Map<number, number>();
     for (const size of TOPIC_SIZES) {
       const latency = await writeToLastReceipt(runtime.urls, size, stopping);
       const label = CONNECTED[size] === size ? `${size} members` : `${size} members (${CONNECTED[size]} on)`;
       lastBySize.set(size, percentile(latency.last, 50));
       console.log(row(`${label}: write -> last receipt p50`, percentile(latency.last, 50), floor));
       console.log(row(`${label}: write -> first receipt p50`, percentile(latency.first, 50), floor));
+      if (latency.stored.length > 0) {
+        storedBySize.set(size, percentile(latency.stored, 50));
+        console.log(row(`${label}: write -> all stored p50`, percentile(latency.stored, 50), floor));
+      }
       if (size > MAX_COUNTED_SIZE) continue;
       const requests = await fanOutRequests(server, counted, size);
       requestRows.push(`${row(`${size} members: DynamoDB requests per recipient`, requests.perRecipient, floorRequests, 'req')}   (${requests.byCommand})`);
     }
     console.log(`\nlarge topics in chunks: write -> last receipt p50 of 10,000 members (1,000 on) against 1,000 members (all on); target at most 3x`);
     console.log(row('10000 members vs 1000 members: last receipt', lastBySize.get(10_000) ?? NaN, lastBySize.get(1_000) ?? NaN));
+    console.log(row('10000 members vs 1000 members: all stored', storedBySize.get(10_000) ?? NaN, storedBySize.get(1_000) ?? NaN));
+    const ids = idCost();
+    console.log(
+      `\nthe 1,000 notification ids of a 1,000-member fan-out (deliver() makes one ULID per notification), median of ${ID_ROUNDS}; baseline = ulid() with its own generator`,
+    );
+    console.log(row('ulid() with the pooled generator', ids.pooled, ids.own));
     console.log(`\nDynamoDB requests of one alert fan-out (members query, deliver(), live event), per recipient; baseline = deliver() to 1 recipient`);
     for (const line of requestRows) console.log(line);
   } finally {
     for (const stop of stopping.reverse()) await stop();
   }
+}
+
+/** CPU time of 1,000 ULIDs, as deliver() made them before (ulid's own generator: one CSPRNG call per character) and makes them now. */
+function idCost(): { own: number; pooled: number } {
+  const time = (make: () => string) => {
+    const samples: number[] = [];
+    for (let round = 0; round < ID_ROUNDS; round++) {
+      const started = performance.now();
+      for (let index = 0; index < 1_000; index++) make();
+      samples.push(performance.now() - started);
+    }
+    return percentile(samples, 50);
+  };
+  const now = Date.now();
+  return { own: time(() => ulid(now)), pooled: time(() => ulid(now, randomFraction)) };
 }
 
 /** Imported once the runtime has set the environment the modules read at import (instrumentation). */
@@ -192,7 +225,23 @@ async function seedMembers(db: DynamoDBDocumentClient, tenant: string, topic: st
   return members;
 }
 
-async function writeToLastReceipt(urls: LocalUrls, size: number, stopping: Array<() => unknown>): Promise<{ first: number[]; last: number[] }> {
+/** Resolves once the alert chunk queue holds nothing (every chunk delivered and deleted); the time it did. */
+async function chunkQueueEmpty(sqs: SQSClient, queueUrl: string, timeoutMs: number): Promise<number> {
+  const deadline = performance.now() + timeoutMs;
+  const counts = ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible', 'ApproximateNumberOfMessagesDelayed'] as const;
+  for (;;) {
+    const { Attributes = {} } = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: [...counts] }));
+    if (counts.every((name) => Number(Attributes[name] ?? 0) === 0)) return performance.now();
+    if (performance.now() > deadline) throw new Error(`the alert chunk queue did not empty within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
+async function writeToLastReceipt(
+  urls: LocalUrls,
+  size: number,
+  stopping: Array<() => unknown>,
+): Promise<{ first: number[]; last: number[]; stored: number[] }> {
   const tenant = uniqueTenant();
   const topic = 'site';
   const db = DynamoDBDocumentClient.from(new DynamoDBClient({ endpoint: urls.dynamodbUrl, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS }));
@@ -211,8 +260,12 @@ async function writeToLastReceipt(urls: LocalUrls, size: number, stopping: Array
   stopping.push(closeAll);
 
   const publisher = await devToken(urls.httpUrl, tenant, 'monitor', ['publisher']);
+  const sqs = new SQSClient({ endpoint: urls.sqsUrl, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, useQueueUrlAsEndpoint: false });
+  stopping.push(() => sqs.destroy());
+  const chunkQueueUrl = (await sqs.send(new GetQueueUrlCommand({ QueueName: localQueueName('alertChunks') }))).QueueUrl as string;
   const first: number[] = [];
   const last: number[] = [];
+  const stored: number[] = [];
   for (let raise = 0; raise < WARM_UPS + RAISES[size]!; raise += 1) {
     const started = performance.now();
     const response = await fetch(`${urls.httpUrl}/alerts`, {
@@ -225,13 +278,17 @@ async function writeToLastReceipt(urls: LocalUrls, size: number, stopping: Array
     const arrivals = await Promise.all(
       sockets.map(async (socket) => (await socket.waitFor((frame) => frame.type === 'notification' && frame.data?.alertId === id, RECEIPT_TIMEOUT_MS)).at),
     );
+    // Past the inline limit the chunks may still be storing offline members' notifications.
+    const drained = size > ALERT_INLINE_RECIPIENTS ? (await chunkQueueEmpty(sqs, chunkQueueUrl, RECEIPT_TIMEOUT_MS)) - started : undefined;
     if (raise < WARM_UPS) continue;
     first.push(Math.min(...arrivals) - started);
     last.push(Math.max(...arrivals) - started);
+    if (drained !== undefined) stored.push(drained);
   }
   await closeAll();
-  stopping.pop();
-  return { first, last };
+  sqs.destroy();
+  stopping.splice(stopping.length - 2, 2);
+  return { first, last, stored };
 }
 
 async function fanOutRequests(server: Server, counted: Counted, size: number): Promise<{ perRecipient: number; byCommand: string }> {
@@ -268,6 +325,7 @@ async function fanOutRequests(server: Server, counted: Counted, size: number): P
     {
       deliver: (requests) => server.deliver(delivery, requests),
       members: (t, name) => topicDeps.memberships.members(t, name),
+      connectionsOf: (recipients) => delivery.connections.connectionIdsOf(recipients),
       publishEvent: (t, name, event, data) => server.publishTopicEvent(topicDeps, t, name, event, data),
       mailer: server.sesMailer(counted.ses, 'exports@herald.local', 'herald-email'),
       emails: server.dynamoEmailLedger(counted.db, localTableName('dedupe')),
@@ -277,7 +335,7 @@ async function fanOutRequests(server: Server, counted: Counted, size: number): P
           for (const chunk of chunks) {
             const delivered = await server.deliverAlertChunk(
               {
-                deliver: (requests) => server.deliver(delivery, requests),
+                deliver: (requests, options) => server.deliver(delivery, requests, options),
                 mailer: server.sesMailer(counted.ses, 'exports@herald.local', 'herald-email'),
                 emails: server.dynamoEmailLedger(counted.db, localTableName('dedupe')),
               },

@@ -298,7 +298,7 @@ export function alertDeps(): AlertDeps {
 export function alertDeliveryDeps(delivery: DeliverDeps = deliverDeps()): AlertDeliveryDeps {
   const env = requireEnv([environment.settings.emailSender, environment.settings.emailConfigurationSet, environment.tables.dedupe]);
   return {
-    deliver: (requests) => deliver(delivery, requests),
+    deliver: (requests, options) => deliver(delivery, requests, options),
     mailer: sesMailer(tracer.captureAWSv3Client(new SESClient({})), env[environment.settings.emailSender], env[environment.settings.emailConfigurationSet]),
     emails: dynamoEmailLedger(documentClient(), env[environment.tables.dedupe]),
   };
@@ -312,6 +312,7 @@ export function fanoutDeps(): FanoutDeps {
   return {
     ...alertDeliveryDeps(delivery),
     members: (tenant, topic) => topics.memberships.members(tenant, topic),
+    connectionsOf: (recipients) => delivery.connections.connectionIdsOf(recipients),
     publishEvent: (tenant, topic, name, data) => publishTopicEvent(topics, tenant, topic, name, data),
     // useQueueUrlAsEndpoint: false, as everywhere (docs/architecture.md: fauxqs queue URL hosts).
     chunks: sqsAlertChunks(tracer.captureAWSv3Client(new SQSClient({ useQueueUrlAsEndpoint: false })), env[environment.queues.alertChunks]),

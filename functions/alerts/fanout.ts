@@ -1,10 +1,11 @@
 import { createHash } from 'node:crypto';
-import type { DeliveryOutcome, DeliveryRequest } from '../notifications/model';
+import type { DeliverOptions } from '../notifications/deliver';
+import { recipientKey, type DeliveryOutcome, type DeliveryRequest, type Recipient } from '../notifications/model';
 import { countMetric, logger } from '../shared/instrumentation';
 import pMap from 'p-map';
 import { EmailRejected, type Mailer } from '../shared/email';
 import { alertEmail } from './email';
-import { ALERT_CHUNK_GROUPS, ALERT_CHUNK_RECIPIENTS, ALERT_INLINE_RECIPIENTS } from './chunks';
+import { ALERT_CHUNK_GROUPS, ALERT_CHUNK_RECIPIENTS, ALERT_CHUNK_SOCKETS, ALERT_INLINE_RECIPIENTS } from './chunks';
 import { alertView, priorityOf, type Alert } from './model';
 
 /**
@@ -22,9 +23,15 @@ export interface EmailLedger {
 export interface RecipientChunk {
   readonly alert: Alert;
   readonly recipients: readonly string[];
+  /** The socket ids of those recipients who had any when the fan-out read them, by user id. */
+  readonly connections: Readonly<Record<string, readonly string[]>>;
   /** The message group: `tenant#n`, n a hash of each recipient's user id, so a user's chunks keep their order. */
   readonly group: string;
-  /** Unique per alert version and group; a chunk sent twice carries the same id. */
+  /**
+   * Names the alert version, the group and the chunk's recipients: a chunk sent twice carries the
+   * same id, and a retry that splits the recipients differently (members or sockets changed
+   * meanwhile) sends new ids rather than have SQS drop a chunk holding someone not yet sent.
+   */
   readonly chunkId: string;
 }
 
@@ -35,7 +42,7 @@ export interface ChunkQueue {
 
 /** What delivering to some of an alert's recipients needs: deliver(), SES and its email claims. */
 export interface AlertDeliveryDeps {
-  readonly deliver: (requests: readonly DeliveryRequest[]) => Promise<DeliveryOutcome[]>;
+  readonly deliver: (requests: readonly DeliveryRequest[], options?: DeliverOptions) => Promise<DeliveryOutcome[]>;
   readonly mailer: Mailer;
   readonly emails: EmailLedger;
 }
@@ -43,6 +50,8 @@ export interface AlertDeliveryDeps {
 export interface FanoutDeps extends AlertDeliveryDeps {
   /** The topic's members: one paged Query per alert change. */
   readonly members: (tenant: string, topic: string) => Promise<string[]>;
+  /** The recipients' socket sets by recipient key (batched reads), for a large topic's chunks: connected members first. */
+  readonly connectionsOf: (recipients: readonly Recipient[]) => Promise<Map<string, string[]>>;
   /** The ephemeral `event` frame to the topic's live subscribers. */
   readonly publishEvent: (tenant: string, topic: string, name: string, data: Record<string, unknown>) => Promise<void>;
   readonly chunks: ChunkQueue;
@@ -77,8 +86,19 @@ export async function fanOutAlertChange(deps: FanoutDeps, alert: Alert): Promise
   const recipients = [...new Set([alert.assigneeId, alert.previousAssigneeId, ...members].filter((id): id is string => id !== undefined))];
   let result: FanoutResult;
   if (recipients.length > ALERT_INLINE_RECIPIENTS) {
-    const chunks = recipientChunks(alert, recipients);
-    await deps.chunks.send(chunks);
+    const sockets = await deps.connectionsOf(recipients.map((userId) => ({ tenant: alert.tenant, userId })));
+    const connections = new Map(
+      recipients.flatMap((userId) => {
+        const ids = sockets.get(recipientKey({ tenant: alert.tenant, userId })) ?? [];
+        return ids.length > 0 ? [[userId, ids] as const] : [];
+      }),
+    );
+    const chunks = recipientChunks(alert, recipients, connections);
+    // The connected members' chunks first, so each group's is ahead of its others in the queue
+    // whatever order the parallel batch calls land in: people online hear first.
+    const online = chunks.filter((chunk) => Object.keys(chunk.connections).length > 0);
+    await deps.chunks.send(online);
+    await deps.chunks.send(chunks.filter((chunk) => !online.includes(chunk)));
     result = { recipients: recipients.length, delivered: 0, emailed: 0, emailRejected: 0, chunks: chunks.length };
   } else {
     result = { ...(await deliverToRecipients(deps, alert, recipients)), chunks: 0 };
@@ -87,34 +107,77 @@ export async function fanOutAlertChange(deps: FanoutDeps, alert: Alert): Promise
   return result;
 }
 
-/** One chunk of a large topic's recipients: deliver() and the critical emails, as the inline path does. */
-export async function deliverAlertChunk(deps: AlertDeliveryDeps, chunk: Pick<RecipientChunk, 'alert' | 'recipients'>): Promise<DeliveryResult> {
-  return deliverToRecipients(deps, chunk.alert, chunk.recipients);
+/**
+ * One chunk of a large topic's recipients: deliver() and the critical emails, as the inline path
+ * does. The sockets the fan-out read ride along, so deliver() does not read them again before its
+ * commit (a chunk queued before they did reads them itself).
+ */
+export async function deliverAlertChunk(
+  deps: AlertDeliveryDeps,
+  chunk: Pick<RecipientChunk, 'alert' | 'recipients'> & Partial<Pick<RecipientChunk, 'connections'>>,
+): Promise<DeliveryResult> {
+  const { alert, recipients, connections } = chunk;
+  const options =
+    connections === undefined
+      ? undefined
+      : { connectionIds: new Map(recipients.map((userId) => [recipientKey({ tenant: alert.tenant, userId }), connections[userId] ?? []])) };
+  return deliverToRecipients(deps, alert, recipients, options);
 }
 
 /**
  * The recipients by message group (a hash of the user id, so one user is always in the same
- * group and their chunks arrive in stream order), each group in chunks of ALERT_CHUNK_RECIPIENTS.
+ * group and their chunks arrive in stream order), each group in chunks of at most
+ * ALERT_CHUNK_RECIPIENTS: first those with sockets (`connections`, by user id; at most
+ * ALERT_CHUNK_SOCKETS sockets a chunk), then the rest. A group's chunks are delivered one after
+ * another, so its connected members are not kept waiting behind its offline ones' writes.
  */
-export function recipientChunks(alert: Alert, recipients: readonly string[]): RecipientChunk[] {
+export function recipientChunks(
+  alert: Alert,
+  recipients: readonly string[],
+  connections: ReadonlyMap<string, readonly string[]> = new Map(),
+): RecipientChunk[] {
   const groups = new Map<number, string[]>();
   for (const userId of recipients) {
     const group = createHash('sha256').update(userId).digest().readUInt32BE(0) % ALERT_CHUNK_GROUPS;
-    groups.set(group, [...(groups.get(group) ?? []), userId]);
+    const members = groups.get(group);
+    if (members === undefined) groups.set(group, [userId]);
+    else members.push(userId);
   }
   return [...groups.entries()]
     .sort(([a], [b]) => a - b)
-    .flatMap(([group, users]) =>
-      Array.from({ length: Math.ceil(users.length / ALERT_CHUNK_RECIPIENTS) }, (_, part) => ({
+    .flatMap(([group, users]) => {
+      const online = users.filter((userId) => connections.has(userId));
+      const offline = users.filter((userId) => !connections.has(userId));
+      return [...split(online, (userId) => connections.get(userId)?.length ?? 0), ...split(offline, () => 0)].map((part) => ({
         alert,
-        recipients: users.slice(part * ALERT_CHUNK_RECIPIENTS, (part + 1) * ALERT_CHUNK_RECIPIENTS),
+        recipients: part,
+        connections: Object.fromEntries(part.flatMap((userId) => (connections.has(userId) ? [[userId, connections.get(userId) as readonly string[]]] : []))),
         group: `${alert.tenant}#${group}`,
-        chunkId: `${alert.tenant}#${alert.id}#v${alert.version}#${group}#${part}`,
-      })),
-    );
+        chunkId: `${alert.tenant}#${alert.id}#v${alert.version}#${group}#${createHash('sha256').update(part.join('\n')).digest('hex').slice(0, 32)}`,
+      }));
+    });
 }
 
-async function deliverToRecipients(deps: AlertDeliveryDeps, alert: Alert, recipients: readonly string[]): Promise<DeliveryResult> {
+/** Consecutive parts of at most ALERT_CHUNK_RECIPIENTS users and ALERT_CHUNK_SOCKETS sockets (a user with more alone). */
+function split(users: readonly string[], socketsOf: (userId: string) => number): string[][] {
+  const parts: string[][] = [];
+  let part: string[] = [];
+  let sockets = 0;
+  for (const userId of users) {
+    const own = socketsOf(userId);
+    if (part.length > 0 && (part.length === ALERT_CHUNK_RECIPIENTS || sockets + own > ALERT_CHUNK_SOCKETS)) {
+      parts.push(part);
+      part = [];
+      sockets = 0;
+    }
+    part.push(userId);
+    sockets += own;
+  }
+  if (part.length > 0) parts.push(part);
+  return parts;
+}
+
+async function deliverToRecipients(deps: AlertDeliveryDeps, alert: Alert, recipients: readonly string[], options?: DeliverOptions): Promise<DeliveryResult> {
   const critical = alert.severity === 'critical';
   const data = {
     alertId: alert.id,
@@ -139,6 +202,7 @@ async function deliverToRecipients(deps: AlertDeliveryDeps, alert: Alert, recipi
       dedupeKey: `alert:${alert.id}:v${alert.version}`,
       email: critical,
     })),
+    options,
   );
 
   let emailed = 0;

@@ -1,6 +1,7 @@
 import { ulid } from 'ulid';
 import { HeraldError } from '../shared/errors';
 import { countMetric, logger } from '../shared/instrumentation';
+import { randomFraction } from '../shared/random';
 import pLimit from 'p-limit';
 import type { ConnectionStore } from '../realtime/connections';
 import { pushFrames, type ConnectionGateway } from '../realtime/push';
@@ -17,6 +18,16 @@ export interface DeliverDeps {
   readonly retentionDays: number;
   readonly now?: () => Date;
   readonly sleep?: (ms: number) => Promise<void>;
+}
+
+/** What a caller of deliver() to many users may already know. */
+export interface DeliverOptions {
+  /**
+   * The recipients' socket sets (recipient key -> connection ids), read by the caller moments
+   * before (the alert fan-out reads them to put connected members' chunks first). deliver() then
+   * reads none before its commit; its read after the commit still finds sockets that joined since.
+   */
+  readonly connectionIds?: ReadonlyMap<string, readonly string[]>;
 }
 
 /** Commit attempts before deliver() gives up on a user whose counter stays contended. */
@@ -53,14 +64,19 @@ interface PendingUser {
  *    read again and sockets that connected meanwhile are pushed to as well. A push that fails
  *    loses nothing: the client's resume replays from the store.
  */
-export async function deliver(deps: DeliverDeps, requests: readonly DeliveryRequest[]): Promise<DeliveryOutcome[]> {
+export async function deliver(deps: DeliverDeps, requests: readonly DeliveryRequest[], options: DeliverOptions = {}): Promise<DeliveryOutcome[]> {
   const now = deps.now?.() ?? new Date();
   const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
   const outcomes: Array<DeliveryStatus | undefined> = new Array(requests.length);
 
   const recipients = uniqueRecipients(requests.map((request) => request.recipient));
   const dedupeKeys = requests.flatMap((request) => (request.dedupeKey === undefined ? [] : [scopedDedupeKey(request.recipient, request.dedupeKey)]));
-  const snapshot = await deps.reads.read({ preferencesOf: recipients, lastSeqsOf: recipients, dedupeKeys, connectionsOf: recipients });
+  const snapshot = await deps.reads.read({
+    preferencesOf: recipients,
+    lastSeqsOf: recipients,
+    dedupeKeys,
+    connectionsOf: options.connectionIds === undefined ? recipients : [],
+  });
   const { preferences } = snapshot;
   const pending = new Map<string, PendingUser>();
   const firstByDedupeKey = new Map<string, number>();
@@ -92,9 +108,9 @@ export async function deliver(deps: DeliverDeps, requests: readonly DeliveryRequ
 
   settleKnownDuplicates(requests, pending, outcomes, snapshot.duplicates);
 
-  const ids = new Map<number, string>(requests.map((_, index) => [index, ulid(now.getTime())]));
+  const ids = new Map<number, string>(requests.map((_, index) => [index, ulid(now.getTime(), randomFraction)]));
   const expiresAt = Math.floor(now.getTime() / 1000) + deps.retentionDays * 86_400;
-  const pushes = pushesAsCommitted(deps, snapshot.connectionIds);
+  const pushes = pushesAsCommitted(deps, options.connectionIds ?? snapshot.connectionIds);
   let lastSeqs = snapshot.lastSeqs;
   try {
     for (let attempt = 1; pending.size > 0; attempt++) {

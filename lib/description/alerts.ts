@@ -1,7 +1,7 @@
 /**
  * Alerts: raising, reading and updating them over HTTP, and the stream fan-out (docs/architecture.md).
  */
-import { ALERT_CHUNK_TIMEOUT_SECONDS } from '#functions/alerts/chunks';
+import { ALERT_CHUNK_CONCURRENCY, ALERT_CHUNK_TIMEOUT_SECONDS } from '#functions/alerts/chunks';
 import { claimSettings, deliverAccess, mergeAccess, topicEventAccess, type Access, type FunctionSpec } from './access';
 
 /** The alert fan-out's timeout: a 1,000-member topic with critical email fits well inside it. */
@@ -75,8 +75,8 @@ export const alertsFunctions = {
   alertChunks: {
     entry: 'functions/alerts/handlers/chunks.ts',
     description: 'Delivers one chunk of a large topic recipients of an alert change, and emails the critical ones',
-    // One chunk an invocation, up to 10 at once (never two of one message group: FIFO).
-    trigger: { kind: 'queue', queue: 'alertChunks', batchSize: 1, maxConcurrency: 10 },
+    // One chunk an invocation, one per message group at once (never two of one group: FIFO).
+    trigger: { kind: 'queue', queue: 'alertChunks', batchSize: 1, maxConcurrency: ALERT_CHUNK_CONCURRENCY },
     ...alertDeliveryAccess,
     timeoutSeconds: ALERT_CHUNK_TIMEOUT_SECONDS,
     memoryMb: 512,

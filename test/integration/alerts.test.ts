@@ -2,13 +2,13 @@ import { randomUUID } from 'node:crypto';
 import { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { MessageRejected, SESClient } from '@aws-sdk/client-ses';
-import { DeleteMessageCommand, GetQueueUrlCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { CreateQueueCommand, DeleteMessageCommand, GetQueueUrlCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { BatchGetCommand, BatchWriteCommand, DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import type { Context, DynamoDBRecord, DynamoDBStreamEvent, SQSRecord } from 'aws-lambda';
 import { ulid } from 'ulid';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
-import { ALERT_CHUNK_GROUPS, ALERT_CHUNK_RECIPIENTS, ALERT_INLINE_RECIPIENTS } from '#functions/alerts/chunks';
+import { ALERT_CHUNK_GROUPS, ALERT_CHUNK_RECIPIENTS, ALERT_CHUNK_SOCKETS, ALERT_INLINE_RECIPIENTS } from '#functions/alerts/chunks';
 import { fanOutAlertChange, recipientChunks, type FanoutDeps } from '#functions/alerts/fanout';
 import type { Alert } from '#functions/alerts/model';
 import { connectionsApiGateway } from '#functions/adapters/connections-api';
@@ -81,28 +81,29 @@ async function inbox(tenant: string, user: string): Promise<any[]> {
 const alertNotifications = (items: any[], alertId: string) => items.filter((item) => item.data?.alertId === alertId);
 
 /** The fan-out's domain function with its real adapters, for replaying a stream record by hand. */
-function fanoutDeps(sesClient: SESClient = ses): FanoutDeps {
-  const connections = dynamoConnectionStore(db, { connections: tableName('connections'), userConnections: tableName('userConnections') });
+function fanoutDeps(sesClient: SESClient = ses, client: DynamoDBDocumentClient = db): FanoutDeps {
+  const connections = dynamoConnectionStore(client, { connections: tableName('connections'), userConnections: tableName('userConnections') });
   const gateway = connectionsApiGateway(connectionsApi);
   const delivery = {
-    notifications: dynamoNotificationStore(db, { notifications: tableName('notifications'), dedupe: tableName('dedupe') }),
-    reads: dynamoDeliveryReads(db, deliveryTables),
+    notifications: dynamoNotificationStore(client, { notifications: tableName('notifications'), dedupe: tableName('dedupe') }),
+    reads: dynamoDeliveryReads(client, deliveryTables),
     connections,
     gateway,
     retentionDays: 30,
   };
   const topics = {
-    memberships: dynamoMembershipStore(db, tableName('memberships')),
-    subscriptions: dynamoSubscriptionStore(db, tableName('subscriptions')),
+    memberships: dynamoMembershipStore(client, tableName('memberships')),
+    subscriptions: dynamoSubscriptionStore(client, tableName('subscriptions')),
     connections,
     gateway,
   };
   return {
-    deliver: (requests) => deliver(delivery, requests),
+    deliver: (requests, options) => deliver(delivery, requests, options),
     members: (tenant, topic) => topics.memberships.members(tenant, topic),
+    connectionsOf: (recipients) => connections.connectionIdsOf(recipients),
     publishEvent: (tenant, topic, name, data) => publishTopicEvent(topics, tenant, topic, name, data),
     mailer: sesMailer(sesClient, 'exports@herald.local', 'herald-email'),
-    emails: dynamoEmailLedger(db, tableName('dedupe')),
+    emails: dynamoEmailLedger(client, tableName('dedupe')),
     chunks: sqsAlertChunks(sqs, chunkQueueUrl),
   };
 }
@@ -602,6 +603,155 @@ describe('alerts: large topics in chunks', () => {
     expect(new Set(chunks.map((chunk) => chunk.group)).size).toBe(ALERT_CHUNK_GROUPS);
     // Repeated, the same chunks with the same ids: a retried stream record's sends are dropped as duplicates.
     expect(recipientChunks(alert, members).map((chunk) => chunk.chunkId)).toEqual(chunks.map((chunk) => chunk.chunkId));
+  });
+
+  it('puts each group’s connected members in its first chunks, with their sockets and within the socket budget; chunk ids follow their recipients', () => {
+    const members = Array.from({ length: 3_000 }, (_, index) => `user-${index}`);
+    // Every fifth member online; a few hold many sockets, so the budget splits their chunks.
+    const connections = new Map(
+      members
+        .filter((_, index) => index % 5 === 0)
+        .map((userId, index) => [userId, Array.from({ length: index % 50 === 0 ? 120 : 1 }, (_, n) => `${userId}-c${n}`)]),
+    );
+    const alert = { tenant: 'acme', id: ulid(), version: 1 } as Alert;
+    const chunks = recipientChunks(alert, members, connections);
+    expect(chunks.flatMap((chunk) => chunk.recipients).sort()).toEqual([...members].sort());
+    const byGroup = new Map<string, typeof chunks>();
+    for (const chunk of chunks) byGroup.set(chunk.group, [...(byGroup.get(chunk.group) ?? []), chunk]);
+    expect(byGroup.size).toBe(ALERT_CHUNK_GROUPS);
+    for (const groupChunks of byGroup.values()) {
+      const online = groupChunks.map((chunk) => Object.keys(chunk.connections).length > 0);
+      // Connected chunks first, then the offline ones, and no chunk mixes the two.
+      expect(online).toEqual([...online].sort((a, b) => Number(b) - Number(a)));
+      for (const chunk of groupChunks) {
+        expect(chunk.recipients.every((userId) => connections.has(userId) === online[groupChunks.indexOf(chunk)])).toBe(true);
+        expect(chunk.recipients.length).toBeLessThanOrEqual(ALERT_CHUNK_RECIPIENTS);
+        const sockets = Object.values(chunk.connections).flat().length;
+        expect(sockets <= ALERT_CHUNK_SOCKETS || chunk.recipients.length === 1).toBe(true);
+        for (const userId of chunk.recipients) if (connections.has(userId)) expect(chunk.connections[userId]).toEqual(connections.get(userId));
+      }
+    }
+    expect(new Set(chunks.map((chunk) => chunk.chunkId)).size).toBe(chunks.length);
+    expect(recipientChunks(alert, members, connections).map((chunk) => chunk.chunkId)).toEqual(chunks.map((chunk) => chunk.chunkId));
+    // One member went offline before a retry: the chunks that changed get new ids, so SQS cannot drop them as duplicates.
+    const gone = [...connections.keys()][1] as string;
+    const retried = recipientChunks(alert, members, new Map([...connections].filter(([userId]) => userId !== gone)));
+    const before = new Map(chunks.map((chunk) => [chunk.chunkId, chunk.recipients]));
+    for (const chunk of retried) if (before.has(chunk.chunkId)) expect(chunk.recipients).toEqual(before.get(chunk.chunkId));
+    expect(retried.find((chunk) => chunk.recipients.includes(gone))?.chunkId).not.toBe(chunks.find((chunk) => chunk.recipients.includes(gone))?.chunkId);
+  });
+
+  it('lets the sockets a chunk carries stand in for deliver()’s read before the commit, and still pushes to a socket that connected since', async () => {
+    const tenant = unique('t');
+    const before = await connect(tenant, 'ana');
+    // The fan-out read ana's sockets here; then she opened another, which the chunk does not carry.
+    const { Item: known } = await db.send(new GetCommand({ TableName: tableName('userConnections'), Key: { userKey: `${tenant}#ana` } }));
+    const carried = [...((known?.connectionIds as Set<string> | undefined) ?? [])];
+    expect(carried).toHaveLength(1);
+    const since = await connect(tenant, 'ana');
+    const batchGets: Array<Record<string, number>> = [];
+    const countedRaw = new DynamoDBClient({ endpoint: urls().dynamodbUrl, ...local });
+    countedRaw.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (context.commandName === 'BatchGetItemCommand') {
+          const requested = (args.input as { RequestItems: Record<string, { Keys: unknown[] }> }).RequestItems;
+          batchGets.push(Object.fromEntries(Object.entries(requested).map(([table, { Keys }]) => [table, Keys.length])));
+        }
+        return next(args);
+      },
+      { step: 'initialize', name: 'recordBatchGets' },
+    );
+    const counted = DynamoDBDocumentClient.from(countedRaw, { marshallOptions: { removeUndefinedValues: true } });
+    try {
+      const now = new Date().toISOString();
+      const alert: Alert = {
+        ...{ tenant, id: ulid(), topic: 'site', rule: 'gas', subject: 'bay-3', severity: 'high', title: 'Gas above limit', status: 'active', version: 1 },
+        ...{ change: 'raised', raisedAt: now, raisedBy: 'monitor', updatedAt: now, updatedBy: 'monitor' },
+      } as Alert;
+      const { makeHandler } = await handlerModule('alertChunks', () => import('#functions/alerts/handlers/chunks'));
+      const handler = makeHandler(fanoutDeps(ses, counted));
+      const record = {
+        messageId: randomUUID(),
+        receiptHandle: randomUUID(),
+        body: JSON.stringify({ alert, recipients: ['ana', 'bob'], connections: { ana: carried } }),
+        attributes: { MessageGroupId: `${tenant}#1`, ApproximateReceiveCount: '1' },
+        messageAttributes: {},
+        md5OfBody: '',
+        eventSource: 'aws:sqs',
+        eventSourceARN: 'arn:aws:sqs:us-east-1:000000000000:herald-alertChunks.fifo',
+        awsRegion: 'us-east-1',
+      } as unknown as SQSRecord;
+      expect(await handler({ Records: [record] }, { ...lambdaContext, functionName: 'alertChunks' } as Context)).toEqual({ batchItemFailures: [] });
+      // Both of ana's sockets hear of it once: the carried one at once, the newer one from the read after the commit.
+      for (const socket of [before, since]) {
+        const frames = await eventually(async () => {
+          const received = socket.frames.filter((frame) => frame.type === 'notification' && frame.data?.alertId === alert.id);
+          return received.length > 0 ? received : undefined;
+        });
+        expect(frames.map((frame) => frame.seq)).toEqual([1]);
+      }
+      expect(alertNotifications(await inbox(tenant, 'bob'), alert.id).map((item) => item.seq)).toEqual([1]);
+      // The read before the commit left the socket sets out; only the read after it asked for them.
+      const userConnections = tableName('userConnections');
+      expect(batchGets[0]?.[userConnections]).toBeUndefined();
+      expect(batchGets[0]?.[tableName('preferences')]).toBe(2);
+      expect(batchGets.filter((read) => read[userConnections] !== undefined)).toEqual([{ [userConnections]: 2 }]);
+    } finally {
+      countedRaw.destroy();
+    }
+  });
+
+  it('sends chunks in calls of at most 10 entries and 256 KiB, each group’s chunks in order', async () => {
+    const queueUrl = (
+      await sqs.send(new CreateQueueCommand({ QueueName: `${unique('chunks')}.fifo`, Attributes: { FifoQueue: 'true', ContentBasedDeduplication: 'false' } }))
+    ).QueueUrl as string;
+    const calls: Array<{ entries: number; bytes: number }> = [];
+    const countingSqs = new SQSClient({ endpoint: urls().sqsUrl, ...local, useQueueUrlAsEndpoint: false });
+    countingSqs.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (context.commandName === 'SendMessageBatchCommand') {
+          const entries = (args.input as { Entries: Array<{ MessageBody: string }> }).Entries;
+          calls.push({ entries: entries.length, bytes: entries.reduce((sum, entry) => sum + Buffer.byteLength(entry.MessageBody), 0) });
+        }
+        return next(args);
+      },
+      { step: 'initialize', name: 'recordSends' },
+    );
+    try {
+      const alert = { tenant: 'acme', id: ulid(), version: 1 } as Alert;
+      // 24 chunks of about 40 KB (long user ids), two groups: the byte limit, not the entry limit, splits them.
+      const chunks = Array.from({ length: 24 }, (_, index) => ({
+        alert,
+        recipients: Array.from({ length: 250 }, (_, n) => `${'u'.repeat(150)}-${index}-${n}`),
+        connections: {},
+        group: `acme#${index % 2}`,
+        chunkId: `acme#${alert.id}#v1#${index}`,
+      }));
+      await sqsAlertChunks(countingSqs, queueUrl).send(chunks);
+      expect(calls.every((call) => call.entries <= 10 && call.bytes <= 256 * 1024)).toBe(true);
+      expect(calls.length).toBeGreaterThan(Math.ceil(chunks.length / 10));
+      const received: Array<{ group: string; first: string }> = [];
+      while (received.length < chunks.length) {
+        const { Messages = [] } = await countingSqs.send(
+          new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1, MessageSystemAttributeNames: ['MessageGroupId'] }),
+        );
+        expect(Messages.length).toBeGreaterThan(0);
+        for (const message of Messages) {
+          received.push({
+            group: message.Attributes?.MessageGroupId as string,
+            first: (JSON.parse(message.Body as string) as { recipients: string[] }).recipients[0] as string,
+          });
+          await countingSqs.send(new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: message.ReceiptHandle }));
+        }
+      }
+      for (const group of ['acme#0', 'acme#1']) {
+        expect(received.filter((message) => message.group === group).map((message) => message.first)).toEqual(
+          chunks.filter((chunk) => chunk.group === group).map((chunk) => chunk.recipients[0]),
+        );
+      }
+    } finally {
+      countingSqs.destroy();
+    }
   });
 
   it('keeps a group’s later chunks behind one that fails, delivers other groups, and is idempotent when chunks come again', async () => {

@@ -7,7 +7,12 @@ import { deliverAlertChunk, type AlertDeliveryDeps } from '../fanout';
 import { storedAlertSchema, type Alert } from '../model';
 
 /** A chunk message as the fan-out sends it (functions/adapters/sqs-alert-chunks.ts). */
-const chunkMessageSchema = z.object({ alert: storedAlertSchema, recipients: z.array(z.string().check(z.minLength(1))) });
+const chunkMessageSchema = z.object({
+  alert: storedAlertSchema,
+  recipients: z.array(z.string().check(z.minLength(1))),
+  // Absent from chunks queued before the fan-out read sockets: deliver() then reads them itself.
+  connections: z.optional(z.record(z.string(), z.array(z.string().check(z.minLength(1))))),
+});
 
 /**
  * The alert chunk queue's consumer (FIFO, ReportBatchItemFailures). A chunk that fails is
@@ -21,7 +26,7 @@ export function makeHandler(deps: AlertDeliveryDeps) {
   const processor = new SqsFifoPartialProcessorAsync();
   const deliverOne = async (record: SQSRecord): Promise<void> => {
     try {
-      const chunk = chunkMessageSchema.parse(JSON.parse(record.body)) as { alert: Alert; recipients: string[] };
+      const chunk = chunkMessageSchema.parse(JSON.parse(record.body)) as { alert: Alert; recipients: string[]; connections?: Record<string, string[]> };
       const result = await deliverAlertChunk(deps, chunk);
       countMetric('AlertChunksDelivered');
       logger.info('Alert chunk delivered', { alertId: chunk.alert.id, version: chunk.alert.version, messageId: record.messageId, ...result });
