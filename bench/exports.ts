@@ -200,7 +200,8 @@ function runChild(bundle: string, spec: CaseSpec): Promise<Outcome> {
   return new Promise<Outcome>((resolve) => {
     const child = spawn(process.execPath, [...heap, bundle, JSON.stringify(spec)], {
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, POWERTOOLS_METRICS_DISABLED: 'true' },
+      // Herald's cases and the floor run in the worker's described process environment, as deployed.
+      env: { ...process.env, ...(spec.mode === 'naive' ? {} : functions.exportWorker.environment), POWERTOOLS_METRICS_DISABLED: 'true' },
     });
     let stdout = '';
     let stderr = '';
