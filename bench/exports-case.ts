@@ -35,6 +35,8 @@ export interface CaseSpec {
 export interface CaseResult {
   readonly rows: number;
   readonly ms: number;
+  /** CPU time (user + system) of the process over the case, start-up excluded. */
+  readonly cpuMs: number;
   readonly bytes: number;
   readonly peakRssMb: number;
   readonly startRssMb: number;
@@ -57,6 +59,7 @@ async function runCase(spec: CaseSpec): Promise<CaseResult> {
   );
   const startRssMb = process.memoryUsage().rss / 1024 / 1024;
   const start = performance.now();
+  const cpuStart = process.cpuUsage();
   let rows = 0;
   let bytes = 0;
   const counted = async function* () {
@@ -80,10 +83,11 @@ async function runCase(spec: CaseSpec): Promise<CaseResult> {
     await new Upload({ client: s3, params: { Bucket: spec.bucket, Key: key, Body: body, ContentType: contentTypeOf(spec.format as ExportFormat) } }).done();
   }
   const ms = performance.now() - start;
+  const cpu = process.cpuUsage(cpuStart);
   clearInterval(progress);
   // The local S3 keeps objects in the parent's memory: drop each file once measured.
   if (spec.mode !== 'floor') await s3.send(new DeleteObjectCommand({ Bucket: spec.bucket, Key: key }));
-  return { rows, ms, bytes, startRssMb, peakRssMb: process.resourceUsage().maxRSS / 1024 };
+  return { rows, ms, cpuMs: (cpu.user + cpu.system) / 1000, bytes, startRssMb, peakRssMb: process.resourceUsage().maxRSS / 1024 };
 }
 
 /** The whole file at once, in memory, with the same cell rules as the streaming formatter. */

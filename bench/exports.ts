@@ -91,11 +91,13 @@ export async function benchExports(): Promise<void> {
     };
     console.log(`case bundle: ${caseBundle}; herald and floor run under ${WORKER_HEAP.join(' ')} (Lambda's heap for ${functions.exportWorker.memoryMb} MB)`);
     console.log('naive: one PutObject against S3; fauxqs refuses a single PUT of tens of MB, so its in-memory body goes through lib-storage Upload.');
-    console.log('each case in its own process; peak RSS = the process maxRSS, idle = its RSS before the case; ratio = time / floor time\n');
+    console.log(
+      'each case in its own process; peak RSS = the process maxRSS, idle = its RSS before the case; ratio = time / floor time; CPU = user + system seconds over the case (start-up excluded), CPU ratio = CPU / floor CPU\n',
+    );
     console.log(`case limits: ${SIZES.map((rows) => `${rows} rows ${caseTimeoutMs(rows) / 1000} s`).join(', ')}; lines starting with "·" are progress\n`);
     // Progress lines come between the table's lines; the table is printed again, whole, at the end.
     const table = [
-      `${'rows'.padStart(9)} ${'format'.padEnd(7)} ${'herald rows/s'.padStart(13)} ${'ratio'.padStart(6)} ${'peak RSS'.padStart(9)} ${'naive rows/s'.padStart(13)} ${'naive peak RSS'.padStart(15)} ${'file'.padStart(9)}`,
+      `${'rows'.padStart(9)} ${'format'.padEnd(7)} ${'herald rows/s'.padStart(13)} ${'ratio'.padStart(6)} ${'CPU s'.padStart(7)} ${'CPU ratio'.padStart(9)} ${'peak RSS'.padStart(9)} ${'naive rows/s'.padStart(13)} ${'naive peak RSS'.padStart(15)} ${'file'.padStart(9)}`,
     ];
     const row = (line: string) => {
       table.push(line);
@@ -113,7 +115,7 @@ export async function benchExports(): Promise<void> {
       if (!floor) throw new Error(`floor read of ${rows} rows failed: ${floors.map((result) => ('failed' in result ? result.failed : '')).join('; ')}`);
       if (floor.rows !== rows) throw new Error(`the floor read ${floor.rows} rows of ${rows}`);
       row(
-        `${String(rows).padStart(9)} ${'floor'.padEnd(7)} ${rate(floor).padStart(13)} ${'1.0x'.padStart(6)} ${mb(floor.peakRssMb).padStart(9)}   (bare paginated read, idle RSS ${mb(floor.startRssMb)})`,
+        `${String(rows).padStart(9)} ${'floor'.padEnd(7)} ${rate(floor).padStart(13)} ${'1.0x'.padStart(6)} ${seconds(floor.cpuMs).padStart(7)} ${'1.0x'.padStart(9)} ${mb(floor.peakRssMb).padStart(9)}   (bare paginated read, idle RSS ${mb(floor.startRssMb)})`,
       );
       for (const format of EXPORT_FORMATS) {
         const herald = await runChild(caseBundle, spec('herald', format));
@@ -127,6 +129,8 @@ export async function benchExports(): Promise<void> {
             format.padEnd(7),
             ('failed' in herald ? herald.failed : rate(herald)).padStart(13),
             ('failed' in herald ? '-' : `${(herald.ms / floor.ms).toFixed(2)}x`).padStart(6),
+            ('failed' in herald ? '-' : seconds(herald.cpuMs)).padStart(7),
+            ('failed' in herald ? '-' : `${(herald.cpuMs / floor.cpuMs).toFixed(2)}x`).padStart(9),
             ('failed' in herald ? '-' : mb(herald.peakRssMb)).padStart(9),
             ('failed' in naive ? naive.failed : rate(naive)).padStart(13),
             ('failed' in naive ? '-' : mb(naive.peakRssMb)).padStart(15),
@@ -146,6 +150,7 @@ export async function benchExports(): Promise<void> {
 
 const rate = (result: CaseResult) => `${Math.round(result.rows / (result.ms / 1000))}`;
 const mb = (value: number) => `${value.toFixed(0)} MB`;
+const seconds = (ms: number) => (ms / 1000).toFixed(2);
 const seededUser = (rows: number) => `seeded-${rows}`;
 
 /** bench/exports-case.ts bundled as a deployed function is. */
@@ -195,7 +200,8 @@ function runChild(bundle: string, spec: CaseSpec): Promise<Outcome> {
   return new Promise<Outcome>((resolve) => {
     const child = spawn(process.execPath, [...heap, bundle, JSON.stringify(spec)], {
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, POWERTOOLS_METRICS_DISABLED: 'true' },
+      // Herald's cases and the floor run in the worker's described process environment, as deployed.
+      env: { ...process.env, ...(spec.mode === 'naive' ? {} : functions.exportWorker.environment), POWERTOOLS_METRICS_DISABLED: 'true' },
     });
     let stdout = '';
     let stderr = '';

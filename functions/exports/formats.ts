@@ -10,7 +10,6 @@
  */
 import { PassThrough, Readable, type Writable } from 'node:stream';
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import { stringify } from 'csv-stringify/sync';
 import ExcelJS from 'exceljs';
 
 export const EXPORT_FORMATS = ['csv', 'ndjson', 'json', 'xlsx'] as const;
@@ -100,24 +99,60 @@ function rowJsonOf(columns: readonly ExportColumn[]): (row: ExportRow) => string
 }
 
 /**
- * CSV through csv-stringify's synchronous API, a batch of rows at a time: the same output as its
- * stream (records joined and ended by the delimiter) without a stream write and its events per row.
- * escape_formulas prefixes ' to a cell starting with = + - @ tab or CR, so no spreadsheet runs it;
- * the BOM and CRLF are what Excel needs to read UTF-8 CSV as RFC 4180 intends. With a CRLF record
- * delimiter csv-stringify leaves a lone LF or CR unquoted (adaltas/node-csv#467), which splits the
- * row in every spreadsheet: quoted_match quotes any field holding one.
+ * CSV, a batch of rows at a time, written by `csvField`: the bytes csv-stringify writes with the
+ * options below (test/unit/export-csv-field.test.ts checks the two agree on hostile values), at a
+ * fraction of its CPU. csv-stringify allocates a context object, a tuple and separator arrays per
+ * field and copies each value to look for the two-character CRLF delimiter; at 13 columns that was
+ * most of the CPU and the garbage the CSV export added to a bare read (bench/exports.ts,
+ * docs/exports.md). The options it reproduces: escape_formulas (a leading ' on a cell starting with
+ * = + - @ tab or CR, or their full-width forms, so no spreadsheet runs it), a CRLF record delimiter
+ * and a BOM (what Excel needs to read UTF-8 CSV as RFC 4180 intends), and quoted_match /[\r\n]/:
+ * with a CRLF delimiter csv-stringify leaves a lone LF or CR unquoted (adaltas/node-csv#467), which
+ * splits the row in every spreadsheet, so any field holding one is quoted.
  */
 function csvStream(columns: readonly ExportColumn[], rows: AsyncIterable<ExportRow>): Readable {
-  const options = { escape_formulas: true, record_delimiter: 'windows', quoted_match: /[\r\n]/ } as const;
+  const keys = columns.map((column) => column.key);
   async function* chunks(): AsyncGenerator<string> {
-    yield stringify([columns.map((column) => column.header)], { ...options, bom: true });
-    for await (const batch of batches(rows))
-      yield stringify(
-        batch.map((row) => columns.map((column) => cellText(row[column.key]))),
-        options,
-      );
+    yield `\uFEFF${columns.map((column) => csvField(column.header)).join(',')}\r\n`;
+    for await (const batch of batches(rows)) {
+      let text = '';
+      for (const row of batch) {
+        for (let index = 0; index < keys.length; index++) text += (index === 0 ? '' : ',') + csvField(cellText(row[keys[index]!]));
+        text += '\r\n';
+      }
+      yield text;
+    }
   }
   return textStream(chunks());
+}
+
+/** A field that must be quoted: it holds the delimiter, a quote or a line break. */
+const CSV_QUOTE_NEEDED = /[",\r\n]/;
+
+/** One CSV field as csv-stringify writes it with escape_formulas and CRLF records (above). */
+export function csvField(value: string): string {
+  if (value === '') return value;
+  if (startsFormula(value.charCodeAt(0))) value = `'${value}`;
+  return CSV_QUOTE_NEEDED.test(value) ? `"${value.replaceAll('"', '""')}"` : value;
+}
+
+/** = + - @ tab CR, and the full-width = + - @ (U+FF1D, U+FF0B, U+FF0D, U+FF20): what escape_formulas prefixes. */
+function startsFormula(code: number): boolean {
+  switch (code) {
+    case 0x3d:
+    case 0x2b:
+    case 0x2d:
+    case 0x40:
+    case 0x09:
+    case 0x0d:
+    case 0xff1d:
+    case 0xff0b:
+    case 0xff0d:
+    case 0xff20:
+      return true;
+    default:
+      return false;
+  }
 }
 
 async function* ndjsonChunks(columns: readonly ExportColumn[], rows: AsyncIterable<ExportRow>): AsyncGenerator<string> {

@@ -117,6 +117,13 @@ export interface FunctionSpec {
   readonly timeoutSeconds?: number;
   /** @default functionDefaults.memoryMb */
   readonly memoryMb?: number;
+  /**
+   * Variables for the function's process itself rather than names of Herald's resources: what the
+   * runtime reads at start, such as glibc's malloc tuning for the export worker (docs/exports.md).
+   * Locally every function shares the runtime's process, which started before them, so a variable
+   * read only at process start has no effect there.
+   */
+  readonly environment?: Readonly<Record<string, string>>;
 }
 
 /** Lambda's own defaults (3 s, 128 MB) are too tight for a cold start with the SDK and Powertools. */

@@ -4,6 +4,15 @@
 import { EXPORT_WORKER_MAX_CONCURRENCY, EXPORT_WORKER_TIMEOUT_SECONDS } from './resources';
 import { claimSettings, deliverAccess, mergeAccess, type Access, type FunctionSpec } from './access';
 
+/**
+ * glibc raises its mmap threshold after the first large free, so the upload's 5 MiB parts and the
+ * stream's 64 KB chunks, allocated and freed in turn, then come from the heap arena, which it gives
+ * back only in part: RSS creeps. A fixed threshold (128 KiB) gives each such buffer its own mapping,
+ * returned when freed: 186 -> 177 MB peak for a 100k-row CSV export under Lambda's heap, the same
+ * CPU (paired, docs/exports.md "Third pass").
+ */
+const EXPORT_WORKER_ENVIRONMENT = { MALLOC_MMAP_THRESHOLD_: '131072' } as const;
+
 /** Schedule writes touch the Scheduler schedule that fires them. */
 const scheduleWriteSettings = [...claimSettings, 'exportScheduleGroup', 'exportSchedulerRoleArn', 'exportQueueArn', 'exportDeadLetterQueueArn'] as const;
 
@@ -132,6 +141,7 @@ export const exportsFunctions = {
     timeoutSeconds: EXPORT_WORKER_TIMEOUT_SECONDS,
     // Bounded by the upload's parts (5 MiB, 2 in flight), two Query pages, stream buffers and the SDK (docs/exports.md).
     memoryMb: 512,
+    environment: EXPORT_WORKER_ENVIRONMENT,
   },
   exportFailed: {
     entry: 'functions/exports/handlers/failed.ts',

@@ -50,7 +50,7 @@ export function functionEnvironment(
     settings: Record<SettingName, string>;
   },
 ): Record<string, string> {
-  const env: Record<string, string> = {};
+  const env: Record<string, string> = { ...spec.environment };
   for (const table of Object.keys(spec.tables ?? {}) as TableName[]) {
     env[tables[table].envVar] = physical.tableNames[table];
   }

@@ -63,6 +63,14 @@ describe('scheduled exports infrastructure', () => {
     expect(dlqMapping.Properties.EventSourceArn).toEqual(queue.Properties.RedrivePolicy.deadLetterTargetArn);
   });
 
+  it("sets the worker's described process environment (glibc's fixed mmap threshold) beside its resource names, and no other function's", () => {
+    const [, worker] = functionNamed(functions.exportWorker.description);
+    expect(worker.Properties.Environment.Variables).toMatchObject({ MALLOC_MMAP_THRESHOLD_: '131072', EXPORTS_BUCKET: expect.anything() });
+    const others = resourcesOf('AWS::Lambda::Function').filter(([, fn]) => fn.Properties.Description !== functions.exportWorker.description);
+    expect(others.length).toBeGreaterThan(5);
+    for (const [, fn] of others) expect(fn.Properties.Environment?.Variables?.MALLOC_MMAP_THRESHOLD_).toBeUndefined();
+  });
+
   it('gives Scheduler a group and a role that may send to the exports queue and its DLQ only', () => {
     template.hasResourceProperties('AWS::Scheduler::ScheduleGroup', { Name: 'Herald-exports' });
     const role = resourcesOf('AWS::IAM::Role').find(([, r]) => JSON.stringify(r.Properties.AssumeRolePolicyDocument).includes('scheduler.amazonaws.com'))!;
