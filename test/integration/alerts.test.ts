@@ -22,9 +22,9 @@ import { sqsAlertChunks } from '#functions/adapters/sqs-alert-chunks';
 import { deliver } from '#functions/notifications/deliver';
 import { logger, metrics } from '#functions/shared/instrumentation';
 import { publishTopicEvent } from '#functions/topics/topics';
-import { functionEnvironment, functions, tables, type QueueName, type SettingName, type TableName } from '#lib/description';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '#lib/local/aws-local';
 import { localQueueName } from '#lib/local/resources';
+import { importAsLambda } from '../support/lambda-module';
 import { api, devToken, emailsTo, eventually, sandboxedSes, tableName, TestSocket, ticketFor, urls } from '../support/local';
 
 const deliveryTables = {
@@ -108,31 +108,9 @@ function fanoutDeps(sesClient: SESClient = ses, client: DynamoDBDocumentClient =
   };
 }
 
-/**
- * A function's module as Lambda cold-starts it (its own `handler` is built from the environment
- * the description gives it), for its makeHandler with the deps a test chooses.
- */
-async function handlerModule<T>(name: 'alertFanout' | 'alertChunks', load: () => Promise<T>): Promise<T> {
-  const tableNames = Object.fromEntries(Object.keys(tables).map((table) => [table, tableName(table as TableName)])) as Record<TableName, string>;
-  const settings = { notificationRetentionDays: '30', emailSender: 'exports@herald.local' } as Record<SettingName, string>;
-  const env = functionEnvironment(functions[name], {
-    tableNames,
-    queueUrls: { alertChunks: chunkQueueUrl } as Record<QueueName, string>,
-    bucketNames: {} as never,
-    connectionsEndpoint: urls().wsUrl.replace(/^ws/, 'http'),
-    settings,
-  });
-  const previous = Object.fromEntries(Object.keys(env).map((key) => [key, process.env[key]]));
-  Object.assign(process.env, env);
-  try {
-    return await load();
-  } finally {
-    for (const [key, value] of Object.entries(previous)) {
-      if (value === undefined) delete process.env[key];
-      else process.env[key] = value;
-    }
-  }
-}
+/** A function's module as Lambda cold-starts it, for its makeHandler with the deps a test chooses. */
+const handlerModule = <T>(name: 'alertFanout' | 'alertChunks', load: () => Promise<T>): Promise<T> =>
+  importAsLambda(name, { settings: { notificationRetentionDays: '30', emailSender: 'exports@herald.local' }, queueUrls: { alertChunks: chunkQueueUrl } }, load);
 
 const fanoutHandlerModule = () => handlerModule('alertFanout', () => import('#functions/alerts/handlers/fanout'));
 
