@@ -7,7 +7,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { connectionsApiGateway } from '#functions/adapters/connections-api';
 import { dynamoConnectionStore } from '#functions/adapters/dynamo-connection-store';
-import { dynamoDeliveryReads } from '#functions/adapters/dynamo-delivery-reads';
 import { dynamoNotificationStore } from '#functions/adapters/dynamo-notification-store';
 import { dynamoTicketStore } from '#functions/adapters/dynamo-ticket-store';
 import { deliver, type DeliverDeps } from '#functions/notifications/deliver';
@@ -17,6 +16,7 @@ import { LOCAL_CREDENTIALS, LOCAL_REGION } from '#lib/local/aws-local';
 import type { LocalFunction } from '#lib/local/lambda-host';
 import { startWebSocketGateway, type WebSocketGateway } from '#lib/local/websocket-gateway';
 import { HeraldClient, memoryStore, type Notification } from '#web/client';
+import { localDeliverDeps } from '../support/delivery';
 import { importAsLambda } from '../support/lambda-module';
 import { api, devToken, getItem, tableName, urls } from '../support/local';
 
@@ -125,18 +125,7 @@ beforeAll(async () => {
     ]),
   });
   managementApi = new ApiGatewayManagementApiClient({ endpoint: gateway.connectionsEndpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
-  delivery = {
-    notifications: dynamoNotificationStore(db, { notifications: tableName('notifications'), dedupe: tableName('dedupe') }),
-    reads: dynamoDeliveryReads(db, {
-      notifications: tableName('notifications'),
-      dedupe: tableName('dedupe'),
-      preferences: tableName('preferences'),
-      userConnections: tableName('userConnections'),
-    }),
-    connections: connectionsOf(db),
-    gateway: connectionsApiGateway(managementApi),
-    retentionDays: 30,
-  };
+  delivery = localDeliverDeps(db, managementApi);
 });
 
 afterAll(async () => {

@@ -5,10 +5,6 @@ import { DeleteMessageCommand, GetQueueUrlCommand, ReceiveMessageCommand, SQSCli
 import { DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { connectionsApiGateway } from '#functions/adapters/connections-api';
-import { dynamoConnectionStore } from '#functions/adapters/dynamo-connection-store';
-import { dynamoDeliveryReads } from '#functions/adapters/dynamo-delivery-reads';
-import { dynamoNotificationStore } from '#functions/adapters/dynamo-notification-store';
 import { deliver } from '#functions/notifications/deliver';
 import type { AssignmentDeps } from '#functions/records/assignments';
 import { dynamoRecordStore } from '#functions/adapters/dynamo-record-store';
@@ -18,6 +14,7 @@ import { LOCAL_CREDENTIALS, LOCAL_REGION } from '#lib/local/aws-local';
 import { LOCAL_RECORD_COLLECTIONS } from '#lib/local/runtime';
 import { tick } from '#functions/protocol/hlc';
 import { MAX_CHANGED_FIELDS, MAX_PUSH_OPS, pullPageSchema, pushResultSchema, type ClientOp } from '#functions/protocol/records';
+import { localDeliverDeps } from '../support/delivery';
 import { importAsLambda } from '../support/lambda-module';
 import { api, devToken, eventually, tableName, TestSocket, ticketFor, urls } from '../support/local';
 
@@ -619,21 +616,8 @@ function notifierModule() {
 
 /** The notifier's deps over `db` (a client faults can be injected into): memberships and deliver() with the real adapters. */
 function assignmentDepsOver(db: DynamoDBDocumentClient): AssignmentDeps {
-  const connections = dynamoConnectionStore(db, { connections: tableName('connections'), userConnections: tableName('userConnections') });
-  const delivery = {
-    notifications: dynamoNotificationStore(db, { notifications: tableName('notifications'), dedupe: tableName('dedupe') }),
-    reads: dynamoDeliveryReads(db, {
-      notifications: tableName('notifications'),
-      dedupe: tableName('dedupe'),
-      preferences: tableName('preferences'),
-      userConnections: tableName('userConnections'),
-    }),
-    connections,
-    gateway: connectionsApiGateway(
-      new ApiGatewayManagementApiClient({ endpoint: urls().wsUrl.replace(/^ws/, 'http'), region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS }),
-    ),
-    retentionDays: 30,
-  };
+  const gateway = new ApiGatewayManagementApiClient({ endpoint: urls().wsUrl.replace(/^ws/, 'http'), region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
+  const delivery = localDeliverDeps(db, gateway);
   return { memberships: dynamoMembershipStore(db, tableName('memberships')), deliver: (requests) => deliver(delivery, requests) };
 }
 
