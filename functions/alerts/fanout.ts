@@ -96,9 +96,9 @@ export async function fanOutAlertChange(deps: FanoutDeps, alert: Alert): Promise
     const chunks = recipientChunks(alert, recipients, connections);
     // The connected members' chunks first, so each group's is ahead of its others in the queue
     // whatever order the parallel batch calls land in: people online hear first.
-    const online = chunks.filter((chunk) => Object.keys(chunk.connections).length > 0);
-    await deps.chunks.send(online);
-    await deps.chunks.send(chunks.filter((chunk) => !online.includes(chunk)));
+    const isOnline = (chunk: RecipientChunk) => Object.keys(chunk.connections).length > 0;
+    await deps.chunks.send(chunks.filter(isOnline));
+    await deps.chunks.send(chunks.filter((chunk) => !isOnline(chunk)));
     result = { recipients: recipients.length, delivered: 0, emailed: 0, emailRejected: 0, chunks: chunks.length };
   } else {
     result = { ...(await deliverToRecipients(deps, alert, recipients)), chunks: 0 };

@@ -167,7 +167,13 @@ export async function updateSchedule(deps: ScheduleWriteDeps, caller: Caller, id
     expression: toScheduleExpression(scheduleInput),
     updatedAt: now.toISOString(),
   };
-  await deps.scheduler.put(updated, 'update');
+  try {
+    await deps.scheduler.put(updated, 'update');
+  } catch (error) {
+    // A delete that ran since the read above removed the Scheduler schedule first: gone, not broken.
+    if ((await deps.store.getSchedule(owner, id)) === undefined) throw new NotFoundError('No such export schedule');
+    throw error;
+  }
   // Deleted meanwhile: its Scheduler schedule is gone too (the delete removes that first), and the item is not written back.
   if (!(await deps.store.replaceSchedule(updated))) throw new NotFoundError('No such export schedule');
   return scheduleView(updated, now);

@@ -47,7 +47,7 @@ export async function checkTicketCaps(deps: TicketCapDeps, caller: Caller, now: 
 }
 
 export interface ConnectCapDeps {
-  readonly connections: Pick<ConnectionStore, 'remove'>;
+  readonly connections: Pick<ConnectionStore, 'removeGone'>;
   readonly gateway: Pick<ConnectionGateway, 'isOpen'>;
   readonly limits: Pick<RealtimeLimits, 'socketsPerUser'>;
 }
@@ -80,14 +80,18 @@ export async function withinSocketCap(
   const older = before.filter((socket) => !isRecent(socket));
   const open = await pMap(older, (socket) => deps.gateway.isOpen(socket.connectionId), { concurrency: 10 });
   const gone = older.filter((_, index) => !open[index]);
-  await pMap(gone, (socket) => prune(deps, socket.connectionId, owner), { concurrency: 10 });
+  const recordedBefore = new Date(now.getTime() - CONNECTING_GRACE_MS);
+  await pMap(gone, (socket) => prune(deps, socket.connectionId, owner, recordedBefore), { concurrency: 10 });
   return recent + older.length - gone.length < socketsPerUser;
 }
 
-/** Takes a socket gone for good out of its user's set. Best effort: a failure leaves it to be found gone again, never admits more. */
-async function prune(deps: Pick<ConnectCapDeps, 'connections'>, connectionId: string, owner: Recipient): Promise<void> {
+/**
+ * Takes a socket gone for good out of its user's set, as a push's 410 does (the same conditional
+ * `removeGone`, one rule for both). Best effort: a failure leaves it to be found gone again, never admits more.
+ */
+async function prune(deps: Pick<ConnectCapDeps, 'connections'>, connectionId: string, owner: Recipient, recordedBefore: Date): Promise<void> {
   try {
-    await deps.connections.remove(connectionId, owner);
+    await deps.connections.removeGone(connectionId, owner, recordedBefore);
   } catch (error) {
     logger.warn('Could not prune a socket gone for good', { connectionId, error: error as Error });
   }

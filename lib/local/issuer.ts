@@ -34,7 +34,7 @@ interface VerifiedToken {
  * Stands in for Cognito or another OIDC provider. Keys live in memory: a restart signs users out.
  *
  * A token's signature is checked once: the same bytes under the same key verify the same way every
- * time, so a token seen before skips the RSA verification (about a millisecond of this process's CPU,
+ * time, so a token seen before skips the RSA verification (about half a millisecond of this process's CPU,
  * which deployed is API Gateway's) but nothing else. Its key must still be in the JWKS, and its
  * expiry and not-before are checked against the clock on every request, as API Gateway does.
  */

@@ -22,9 +22,9 @@ import { sqsAlertChunks } from '#functions/adapters/sqs-alert-chunks';
 import { deliver } from '#functions/notifications/deliver';
 import { logger, metrics } from '#functions/shared/instrumentation';
 import { publishTopicEvent } from '#functions/topics/topics';
-import { functionEnvironment, functions, tables, type QueueName, type SettingName, type TableName } from '#lib/description';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '#lib/local/aws-local';
 import { localQueueName } from '#lib/local/resources';
+import { importAsLambda } from '../support/lambda-module';
 import { api, devToken, emailsTo, eventually, sandboxedSes, tableName, TestSocket, ticketFor, urls } from '../support/local';
 
 const deliveryTables = {
@@ -108,35 +108,28 @@ function fanoutDeps(sesClient: SESClient = ses, client: DynamoDBDocumentClient =
   };
 }
 
-/**
- * A function's module as Lambda cold-starts it (its own `handler` is built from the environment
- * the description gives it), for its makeHandler with the deps a test chooses.
- */
-async function handlerModule<T>(name: 'alertFanout' | 'alertChunks', load: () => Promise<T>): Promise<T> {
-  const tableNames = Object.fromEntries(Object.keys(tables).map((table) => [table, tableName(table as TableName)])) as Record<TableName, string>;
-  const settings = { notificationRetentionDays: '30', emailSender: 'exports@herald.local' } as Record<SettingName, string>;
-  const env = functionEnvironment(functions[name], {
-    tableNames,
-    queueUrls: { alertChunks: chunkQueueUrl } as Record<QueueName, string>,
-    bucketNames: {} as never,
-    connectionsEndpoint: urls().wsUrl.replace(/^ws/, 'http'),
-    settings,
-  });
-  const previous = Object.fromEntries(Object.keys(env).map((key) => [key, process.env[key]]));
-  Object.assign(process.env, env);
-  try {
-    return await load();
-  } finally {
-    for (const [key, value] of Object.entries(previous)) {
-      if (value === undefined) delete process.env[key];
-      else process.env[key] = value;
-    }
-  }
-}
+/** A function's module as Lambda cold-starts it, for its makeHandler with the deps a test chooses. */
+const handlerModule = <T>(name: 'alertFanout' | 'alertChunks', load: () => Promise<T>): Promise<T> =>
+  importAsLambda(name, { settings: { notificationRetentionDays: '30', emailSender: 'exports@herald.local' }, queueUrls: { alertChunks: chunkQueueUrl } }, load);
 
 const fanoutHandlerModule = () => handlerModule('alertFanout', () => import('#functions/alerts/handlers/fanout'));
 
 const lambdaContext = { functionName: 'alertFanout', awsRequestId: randomUUID(), getRemainingTimeInMillis: () => 60_000 } as unknown as Context;
+
+/** A chunk queue message as the FIFO trigger hands it to the chunk function. */
+function chunkRecord(body: string, group: string): SQSRecord {
+  return {
+    messageId: randomUUID(),
+    receiptHandle: randomUUID(),
+    body,
+    attributes: { MessageGroupId: group, ApproximateReceiveCount: '1' },
+    messageAttributes: {},
+    md5OfBody: '',
+    eventSource: 'aws:sqs',
+    eventSourceARN: 'arn:aws:sqs:us-east-1:000000000000:herald-alertChunks.fifo',
+    awsRegion: 'us-east-1',
+  } as unknown as SQSRecord;
+}
 
 /** An INSERT of a critical alert as the Alerts stream carries it, never written to the table (so the running fan-out does not see it). */
 function raisedRecord(tenant: string, topic: string, sequenceNumber: string, fields: Partial<Alert> = {}): { alert: Alert; record: DynamoDBRecord } {
@@ -670,17 +663,7 @@ describe('alerts: large topics in chunks', () => {
       } as Alert;
       const { makeHandler } = await handlerModule('alertChunks', () => import('#functions/alerts/handlers/chunks'));
       const handler = makeHandler(fanoutDeps(ses, counted));
-      const record = {
-        messageId: randomUUID(),
-        receiptHandle: randomUUID(),
-        body: JSON.stringify({ alert, recipients: ['ana', 'bob'], connections: { ana: carried } }),
-        attributes: { MessageGroupId: `${tenant}#1`, ApproximateReceiveCount: '1' },
-        messageAttributes: {},
-        md5OfBody: '',
-        eventSource: 'aws:sqs',
-        eventSourceARN: 'arn:aws:sqs:us-east-1:000000000000:herald-alertChunks.fifo',
-        awsRegion: 'us-east-1',
-      } as unknown as SQSRecord;
+      const record = chunkRecord(JSON.stringify({ alert, recipients: ['ana', 'bob'], connections: { ana: carried } }), `${tenant}#1`);
       expect(await handler({ Records: [record] }, { ...lambdaContext, functionName: 'alertChunks' } as Context)).toEqual({ batchItemFailures: [] });
       // Both of ana's sockets hear of it once: the carried one at once, the newer one from the read after the commit.
       for (const socket of [before, since]) {
@@ -699,6 +682,29 @@ describe('alerts: large topics in chunks', () => {
     } finally {
       countedRaw.destroy();
     }
+  });
+
+  it('fails a malformed chunk (not JSON, or sockets that are not lists of ids) to the DLQ, writing nothing for it, and delivers the other groups', async () => {
+    const tenant = unique('t');
+    const now = new Date().toISOString();
+    const alert = {
+      ...{ tenant, id: ulid(), topic: 'site', rule: 'gas', subject: 'bay-3', severity: 'high', title: 'Gas above limit', status: 'active', version: 1 },
+      ...{ change: 'raised', raisedAt: now, raisedBy: 'monitor', updatedAt: now, updatedBy: 'monitor' },
+    } as Alert;
+    const notJson = chunkRecord('{"alert":', `${tenant}#1`);
+    const socketsNotAList = chunkRecord(JSON.stringify({ alert, recipients: ['ana'], connections: { ana: 'socket-1' } }), `${tenant}#2`);
+    const emptySocketId = chunkRecord(JSON.stringify({ alert, recipients: ['bob'], connections: { bob: [''] } }), `${tenant}#3`);
+    const good = chunkRecord(JSON.stringify({ alert, recipients: ['cy'], connections: {} }), `${tenant}#4`);
+    const { makeHandler } = await handlerModule('alertChunks', () => import('#functions/alerts/handlers/chunks'));
+    const response = await makeHandler(fanoutDeps())({ Records: [notJson, socketsNotAList, emptySocketId, good] }, {
+      ...lambdaContext,
+      functionName: 'alertChunks',
+    } as Context);
+    // Failed, not dropped: SQS redelivers them and, after maxReceiveCount, moves them to the DLQ.
+    expect(response).toEqual({ batchItemFailures: [notJson, socketsNotAList, emptySocketId].map((record) => ({ itemIdentifier: record.messageId })) });
+    expect(alertNotifications(await inbox(tenant, 'ana'), alert.id)).toHaveLength(0);
+    expect(alertNotifications(await inbox(tenant, 'bob'), alert.id)).toHaveLength(0);
+    expect(alertNotifications(await inbox(tenant, 'cy'), alert.id).map((item) => item.seq)).toEqual([1]);
   });
 
   it('sends chunks in calls of at most 10 entries and 256 KiB, each group’s chunks in order', async () => {
@@ -777,18 +783,7 @@ describe('alerts: large topics in chunks', () => {
       updatedBy: 'monitor',
     };
     const v2: Alert = { ...v1, status: 'acknowledged', version: 2, change: 'acknowledged', updatedBy: 'ana' };
-    const record = (alert: Alert, recipients: string[], group: string) =>
-      ({
-        messageId: randomUUID(),
-        receiptHandle: randomUUID(),
-        body: JSON.stringify({ alert, recipients }),
-        attributes: { MessageGroupId: group, ApproximateReceiveCount: '1' },
-        messageAttributes: {},
-        md5OfBody: '',
-        eventSource: 'aws:sqs',
-        eventSourceARN: 'arn:aws:sqs:us-east-1:000000000000:herald-alertChunks.fifo',
-        awsRegion: 'us-east-1',
-      }) as unknown as SQSRecord;
+    const record = (alert: Alert, recipients: string[], group: string) => chunkRecord(JSON.stringify({ alert, recipients }), group);
     const groupA = [record(v1, [ana, bob], `${tenant}#1`), record(v2, [ana, bob], `${tenant}#1`)];
     const groupB = record(v1, [cy], `${tenant}#2`);
 

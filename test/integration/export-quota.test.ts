@@ -8,7 +8,8 @@ import { dynamoRecipientDirectory } from '#functions/adapters/dynamo-preference-
 import { eventBridgeScheduleGateway } from '#functions/adapters/eventbridge-scheduler';
 import { EXPORT_QUOTAS } from '#functions/exports/limits';
 import { newScheduleId } from '#functions/exports/model';
-import { createSchedule, type ScheduleWriteDeps } from '#functions/exports/service';
+import { createSchedule, updateSchedule, type ScheduleWriteDeps } from '#functions/exports/service';
+import { NotFoundError } from '#functions/shared/errors';
 import { limitExceededBodySchema } from '#functions/protocol/http';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '#lib/local/aws-local';
 import { LOCAL_EXPORT_RECIPIENT_DOMAINS, LOCAL_EXPORT_SCHEDULE_GROUP } from '#lib/local/runtime';
@@ -82,6 +83,24 @@ async function seedSchedulesWithoutCount(tenant: string, user: string, count: nu
   return ids;
 }
 
+/** The schedule write path's own adapters on the runtime's table, with the Scheduler client a test chooses (faults injected by middleware). */
+function scheduleWriteDeps(scheduler: SchedulerClient): ScheduleWriteDeps {
+  return {
+    store: dynamoExportStore(db, tableName('exports')),
+    scheduler: eventBridgeScheduleGateway(scheduler, {
+      groupName: LOCAL_EXPORT_SCHEDULE_GROUP,
+      roleArn: 'arn:aws:iam::000000000000:role/unused',
+      queueArn: 'arn:aws:sqs:eu-west-1:000000000000:unused',
+      deadLetterQueueArn: 'arn:aws:sqs:eu-west-1:000000000000:unused-dlq',
+    }),
+    datasets: dynamoDatasetChecks(db, tableName('memberships'), undefined),
+    rules: {
+      recipients: { directory: dynamoRecipientDirectory(db, tableName('preferences')), allowedDomains: [...LOCAL_EXPORT_RECIPIENT_DOMAINS] },
+      records: undefined,
+    },
+  };
+}
+
 describe('export schedule quota', () => {
   it(`admits exactly the free places when more creates than places arrive at once, 403 naming the limit for the rest`, { timeout: 120_000 }, async () => {
     const tenant = unique('t');
@@ -130,20 +149,7 @@ describe('export schedule quota', () => {
       }) as never,
       { step: 'initialize', name: 'failCreateSchedule' },
     );
-    const deps: ScheduleWriteDeps = {
-      store: dynamoExportStore(db, tableName('exports')),
-      scheduler: eventBridgeScheduleGateway(scheduler, {
-        groupName: LOCAL_EXPORT_SCHEDULE_GROUP,
-        roleArn: 'arn:aws:iam::000000000000:role/unused',
-        queueArn: 'arn:aws:sqs:eu-west-1:000000000000:unused',
-        deadLetterQueueArn: 'arn:aws:sqs:eu-west-1:000000000000:unused-dlq',
-      }),
-      datasets: dynamoDatasetChecks(db, tableName('memberships'), undefined),
-      rules: {
-        recipients: { directory: dynamoRecipientDirectory(db, tableName('preferences')), allowedDomains: [...LOCAL_EXPORT_RECIPIENT_DOMAINS] },
-        records: undefined,
-      },
-    };
+    const deps = scheduleWriteDeps(scheduler);
     try {
       const caller = { tenant, userId: 'ana', roles: [] };
       await expect(createSchedule(deps, caller, body('fails') as never)).rejects.toThrow('Injected: Scheduler is unavailable');
@@ -181,4 +187,41 @@ describe('export schedule quota', () => {
     expect(await scheduleCount(tenant, 'ana')).toBe(2);
     expect((await listed(token)).sort()).toEqual(ids.slice(3).sort());
   });
+
+  it.each([
+    ['before its Scheduler update (which then finds no schedule)', 'before'],
+    ['between its Scheduler update and its item write', 'after'],
+  ] as const)(
+    'answers 404 to an update whose schedule a delete removed %s, writing nothing back; the place comes back once',
+    { timeout: 60_000 },
+    async (_, when) => {
+      const tenant = unique('t');
+      const token = await devToken(tenant, 'ana');
+      const [id] = await createMany(token, 2);
+      const scheduler = new SchedulerClient({ endpoint: urls().schedulerUrl, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
+      const deleted: number[] = [];
+      const deleteIt = async () => deleted.push((await api('DELETE', `/exports/schedules/${id}`, token)).status);
+      scheduler.middlewareStack.add(
+        ((next: (args: unknown) => Promise<unknown>, context: { commandName?: string }) => async (args: unknown) => {
+          if (context.commandName !== 'UpdateScheduleCommand') return next(args);
+          if (when === 'before') await deleteIt();
+          const result = await next(args);
+          if (when === 'after') await deleteIt();
+          return result;
+        }) as never,
+        { step: 'initialize', name: 'deleteDuringUpdate' },
+      );
+      try {
+        const update = updateSchedule(scheduleWriteDeps(scheduler), { tenant, userId: 'ana', roles: [] }, id!, { name: 'renamed' });
+        await expect(update).rejects.toBeInstanceOf(NotFoundError);
+        await expect(update).rejects.toMatchObject({ status: 404, message: 'No such export schedule' });
+      } finally {
+        scheduler.destroy();
+      }
+      expect(deleted).toEqual([204]);
+      expect(await getItem('exports', { pk: `${tenant}#ana`, sk: `schedule#${id}` })).toBeUndefined();
+      expect(await scheduleCount(tenant, 'ana')).toBe(1);
+      expect(await listed(token)).toHaveLength(1);
+    },
+  );
 });

@@ -276,7 +276,7 @@ describe('$disconnect and pruning', () => {
     expect(await pushFrames(deps, { connectionId: connecting.connectionId, owner }, [{ type: 'pong' }])).toBe('gone');
     expect(await getItem('connections', { connectionId: connecting.connectionId })).toBeDefined();
     expect((await connections.connectionIdsOf([owner])).get(`acme#${user}`)).toEqual([connecting.connectionId]);
-    // An id left in the set without its row (a lost $disconnect) is gone whatever its age.
+    // An id in the set without a recorded time (recorded before the set kept times; a lost $disconnect) counts as old: pruned.
     await connections.remove(connecting.connectionId);
     const lingering = randomBytes(10).toString('base64');
     await db.send(
@@ -289,6 +289,20 @@ describe('$disconnect and pruning', () => {
     );
     expect(await pushFrames(deps, { connectionId: lingering, owner }, [{ type: 'pong' }])).toBe('gone');
     expect((await connections.connectionIdsOf([owner])).get(`acme#${user}`) ?? []).toEqual([]);
+    // Between its $connect's two writes (the set, then the row): no row yet, but a recent time beside the set: kept.
+    const between = randomBytes(10).toString('base64');
+    await db.send(
+      new UpdateCommand({
+        TableName: tableName('userConnections'),
+        Key: { userKey: `acme#${user}` },
+        UpdateExpression: 'ADD connectionIds :id SET #recordedAt = :recordedAt',
+        ExpressionAttributeNames: { '#recordedAt': `recordedAt#${between}` },
+        ExpressionAttributeValues: { ':id': new Set([between]), ':recordedAt': Date.now() },
+      }),
+    );
+    expect(await pushFrames(deps, { connectionId: between, owner }, [{ type: 'pong' }])).toBe('gone');
+    expect((await connections.connectionIdsOf([owner])).get(`acme#${user}`)).toEqual([between]);
+    await connections.remove(between, owner);
   });
 });
 

@@ -11,8 +11,8 @@ import { identityToAuthorizerContext } from '#functions/realtime/connections';
 import { FrameMeter } from '#functions/realtime/frame-rate';
 import { FRAME_RATE_LIMIT, REALTIME_LIMIT_DEFAULTS } from '#functions/realtime/limits';
 import { environment } from '#functions/shared/environment';
-import { functionEnvironment, functions, tables, type SettingName, type TableName } from '#lib/description';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '#lib/local/aws-local';
+import { importAsLambda } from '../support/lambda-module';
 import { api, devToken, documentClient, eventually, getItem, tableName, TestSocket, ticketFor, urls } from '../support/local';
 
 /** The local runtime runs with the defaults, as a deployment without these context keys does. */
@@ -219,17 +219,8 @@ describe('socket cap', () => {
 const lambdaContext = { functionName: 'wsConnect', awsRequestId: randomUUID(), getRemainingTimeInMillis: () => 10_000 } as unknown as Context;
 
 /** The $connect function's module as Lambda cold-starts it (its environment from the description), for its makeHandler on the runtime's table and gateway. */
-async function connectHandler() {
-  const env = functionEnvironment(functions.wsConnect, {
-    tableNames: Object.fromEntries(Object.keys(tables).map((table) => [table, tableName(table as TableName)])) as Record<TableName, string>,
-    queueUrls: {} as never,
-    bucketNames: {} as never,
-    connectionsEndpoint: urls().wsUrl.replace(/^ws/, 'http'),
-    settings: { connectionTtlSeconds: '7800', socketsPerUser: String(socketsPerUser) } as Record<SettingName, string>,
-  });
-  const previous = Object.fromEntries(Object.keys(env).map((key) => [key, process.env[key]]));
-  Object.assign(process.env, env);
-  try {
+const connectHandler = () =>
+  importAsLambda('wsConnect', { settings: { connectionTtlSeconds: '7800', socketsPerUser: String(socketsPerUser) } }, async (env) => {
     const { makeHandler } = await import('#functions/realtime/handlers/connect');
     const gateway = new ApiGatewayManagementApiClient({ endpoint: env[environment.connectionsEndpoint], region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
     return makeHandler({
@@ -238,13 +229,7 @@ async function connectHandler() {
       connectionTtlSeconds: 7800,
       limits: { socketsPerUser },
     });
-  } finally {
-    for (const [key, value] of Object.entries(previous)) {
-      if (value === undefined) delete process.env[key];
-      else process.env[key] = value;
-    }
-  }
-}
+  });
 
 /** Adds ids to a user's socket set as a $connect would have recorded them at `recordedAt`, or without a time (before the set kept times). */
 async function seedSocketSet(tenant: string, user: string, ids: readonly string[], recordedAt?: number): Promise<void> {

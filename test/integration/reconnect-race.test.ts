@@ -7,16 +7,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { connectionsApiGateway } from '#functions/adapters/connections-api';
 import { dynamoConnectionStore } from '#functions/adapters/dynamo-connection-store';
-import { dynamoDeliveryReads } from '#functions/adapters/dynamo-delivery-reads';
 import { dynamoNotificationStore } from '#functions/adapters/dynamo-notification-store';
 import { dynamoTicketStore } from '#functions/adapters/dynamo-ticket-store';
 import { deliver, type DeliverDeps } from '#functions/notifications/deliver';
 import { recipientKey } from '#functions/notifications/model';
-import { functionEnvironment, functions, tables, type FunctionName, type QueueName, type SettingName, type TableName } from '#lib/description';
+import { functions, type FunctionName } from '#lib/description';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '#lib/local/aws-local';
 import type { LocalFunction } from '#lib/local/lambda-host';
 import { startWebSocketGateway, type WebSocketGateway } from '#lib/local/websocket-gateway';
 import { HeraldClient, memoryStore, type Notification } from '#web/client';
+import { localDeliverDeps } from '../support/delivery';
+import { importAsLambda } from '../support/lambda-module';
 import { api, devToken, getItem, tableName, urls } from '../support/local';
 
 /**
@@ -59,27 +60,12 @@ let managementApi: ApiGatewayManagementApiClient;
 let delivery: DeliverDeps;
 
 /** A handler module imported the way Lambda cold-starts it: with the environment its description gives it. */
-async function handlerModule<T>(name: FunctionName, load: () => Promise<T>): Promise<T> {
-  const tableNames = Object.fromEntries(Object.keys(tables).map((table) => [table, tableName(table as TableName)])) as Record<TableName, string>;
-  const settings = { allowedOrigins: '[]', connectionTtlSeconds: '7800', socketsPerUser: '10' } as Record<SettingName, string>;
-  const env = functionEnvironment(functions[name], {
-    tableNames,
-    queueUrls: {} as Record<QueueName, string>,
-    bucketNames: {} as never,
-    connectionsEndpoint: 'http://127.0.0.1:1/unused',
-    settings,
-  });
-  const previous = Object.fromEntries(Object.keys(env).map((key) => [key, process.env[key]]));
-  Object.assign(process.env, env);
-  try {
-    return await load();
-  } finally {
-    for (const [key, value] of Object.entries(previous)) {
-      if (value === undefined) delete process.env[key];
-      else process.env[key] = value;
-    }
-  }
-}
+const handlerModule = <T>(name: FunctionName, load: () => Promise<T>): Promise<T> =>
+  importAsLambda(
+    name,
+    { settings: { allowedOrigins: '[]', connectionTtlSeconds: '7800', socketsPerUser: '10' }, connectionsEndpoint: 'http://127.0.0.1:1/unused' },
+    load,
+  );
 
 const lambdaContext = (name: string) => ({ functionName: name, awsRequestId: randomUUID(), getRemainingTimeInMillis: () => 10_000 }) as unknown as Context;
 
@@ -139,18 +125,7 @@ beforeAll(async () => {
     ]),
   });
   managementApi = new ApiGatewayManagementApiClient({ endpoint: gateway.connectionsEndpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
-  delivery = {
-    notifications: dynamoNotificationStore(db, { notifications: tableName('notifications'), dedupe: tableName('dedupe') }),
-    reads: dynamoDeliveryReads(db, {
-      notifications: tableName('notifications'),
-      dedupe: tableName('dedupe'),
-      preferences: tableName('preferences'),
-      userConnections: tableName('userConnections'),
-    }),
-    connections: connectionsOf(db),
-    gateway: connectionsApiGateway(managementApi),
-    retentionDays: 30,
-  };
+  delivery = localDeliverDeps(db, managementApi);
 });
 
 afterAll(async () => {

@@ -5,13 +5,8 @@ import { DeleteMessageCommand, GetQueueUrlCommand, ReceiveMessageCommand, SQSCli
 import { DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { connectionsApiGateway } from '#functions/adapters/connections-api';
-import { dynamoConnectionStore } from '#functions/adapters/dynamo-connection-store';
-import { dynamoDeliveryReads } from '#functions/adapters/dynamo-delivery-reads';
-import { dynamoNotificationStore } from '#functions/adapters/dynamo-notification-store';
 import { deliver } from '#functions/notifications/deliver';
 import type { AssignmentDeps } from '#functions/records/assignments';
-import { functionEnvironment, functions, tables, type QueueName, type SettingName, type TableName } from '#lib/description';
 import { dynamoRecordStore } from '#functions/adapters/dynamo-record-store';
 import { dynamoMembershipStore } from '#functions/adapters/dynamo-topic-stores';
 import { push as syncPush, type SyncDeps } from '#functions/records/sync';
@@ -19,6 +14,8 @@ import { LOCAL_CREDENTIALS, LOCAL_REGION } from '#lib/local/aws-local';
 import { LOCAL_RECORD_COLLECTIONS } from '#lib/local/runtime';
 import { tick } from '#functions/protocol/hlc';
 import { MAX_CHANGED_FIELDS, MAX_PUSH_OPS, pullPageSchema, pushResultSchema, type ClientOp } from '#functions/protocol/records';
+import { localDeliverDeps } from '../support/delivery';
+import { importAsLambda } from '../support/lambda-module';
 import { api, devToken, eventually, tableName, TestSocket, ticketFor, urls } from '../support/local';
 
 /**
@@ -607,44 +604,20 @@ describe('records: conflicts, live changes, assignment and device status', () =>
 });
 
 /** The assignment notifier's entry module, imported with the environment its description gives it (its `handler` is wired at import). */
-async function notifierModule() {
-  const tableNames = Object.fromEntries(Object.keys(tables).map((table) => [table, tableName(table as TableName)])) as Record<TableName, string>;
-  const env = functionEnvironment(functions.notifyRecordAssignees, {
-    tableNames,
-    queueUrls: {} as Record<QueueName, string>,
-    bucketNames: {} as never,
-    connectionsEndpoint: urls().wsUrl.replace(/^ws/, 'http'),
-    settings: { notificationRetentionDays: '30' } as Record<SettingName, string>,
-  });
-  const previous = Object.fromEntries(Object.keys(env).map((key) => [key, process.env[key]]));
-  Object.assign(process.env, env, { AWS_REGION: LOCAL_REGION, AWS_ENDPOINT_URL_DYNAMODB: urls().dynamodbUrl });
-  try {
-    return await import('#functions/records/handlers/notify-assignees');
-  } finally {
-    for (const [key, value] of Object.entries(previous)) {
-      if (value === undefined) delete process.env[key];
-      else process.env[key] = value;
-    }
-  }
+function notifierModule() {
+  // The SDK resolves its region and endpoint lazily, so these stay set (they are the runtime's own).
+  Object.assign(process.env, { AWS_REGION: LOCAL_REGION, AWS_ENDPOINT_URL_DYNAMODB: urls().dynamodbUrl });
+  return importAsLambda(
+    'notifyRecordAssignees',
+    { settings: { notificationRetentionDays: '30' } },
+    () => import('#functions/records/handlers/notify-assignees'),
+  );
 }
 
 /** The notifier's deps over `db` (a client faults can be injected into): memberships and deliver() with the real adapters. */
 function assignmentDepsOver(db: DynamoDBDocumentClient): AssignmentDeps {
-  const connections = dynamoConnectionStore(db, { connections: tableName('connections'), userConnections: tableName('userConnections') });
-  const delivery = {
-    notifications: dynamoNotificationStore(db, { notifications: tableName('notifications'), dedupe: tableName('dedupe') }),
-    reads: dynamoDeliveryReads(db, {
-      notifications: tableName('notifications'),
-      dedupe: tableName('dedupe'),
-      preferences: tableName('preferences'),
-      userConnections: tableName('userConnections'),
-    }),
-    connections,
-    gateway: connectionsApiGateway(
-      new ApiGatewayManagementApiClient({ endpoint: urls().wsUrl.replace(/^ws/, 'http'), region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS }),
-    ),
-    retentionDays: 30,
-  };
+  const gateway = new ApiGatewayManagementApiClient({ endpoint: urls().wsUrl.replace(/^ws/, 'http'), region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
+  const delivery = localDeliverDeps(db, gateway);
   return { memberships: dynamoMembershipStore(db, tableName('memberships')), deliver: (requests) => deliver(delivery, requests) };
 }
 

@@ -3,15 +3,12 @@ import { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagem
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { connectionsApiGateway } from '#functions/adapters/connections-api';
-import { dynamoConnectionStore } from '#functions/adapters/dynamo-connection-store';
-import { dynamoNotificationStore } from '#functions/adapters/dynamo-notification-store';
-import { dynamoDeliveryReads } from '#functions/adapters/dynamo-delivery-reads';
 import { deliver, MAX_NOTIFICATIONS_PER_USER, type DeliverDeps } from '#functions/notifications/deliver';
 import { RESUME_MAX_BATCHED } from '#functions/notifications/inbox';
 import type { DeliveryRequest } from '#functions/notifications/model';
 import { MAX_FRAME_BYTES } from '#functions/protocol/frames';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '#lib/local/aws-local';
+import { localDeliverDeps } from '../support/delivery';
 import { api, devToken, documentClient, tableName, TestSocket, ticketFor, urls } from '../support/local';
 
 /**
@@ -32,18 +29,7 @@ const gatewayClient = new ApiGatewayManagementApiClient({
   credentials: LOCAL_CREDENTIALS,
 });
 const client = DynamoDBDocumentClient.from(raw, { marshallOptions: { removeUndefinedValues: true } });
-const deps: DeliverDeps = {
-  notifications: dynamoNotificationStore(client, { notifications: tableName('notifications'), dedupe: tableName('dedupe') }),
-  reads: dynamoDeliveryReads(client, {
-    notifications: tableName('notifications'),
-    dedupe: tableName('dedupe'),
-    preferences: tableName('preferences'),
-    userConnections: tableName('userConnections'),
-  }),
-  connections: dynamoConnectionStore(client, { connections: tableName('connections'), userConnections: tableName('userConnections') }),
-  gateway: connectionsApiGateway(gatewayClient),
-  retentionDays: 30,
-};
+const deps: DeliverDeps = localDeliverDeps(client, gatewayClient);
 const db = documentClient();
 afterAll(() => {
   raw.destroy();
