@@ -13,6 +13,7 @@ import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../lib/local/aws-local';
 import { localTableName } from '../lib/local/resources';
 import { startLocalRuntime } from '../lib/local/runtime';
 import { row } from './stats';
+import { countRequests } from './wire';
 
 /** Frames per window and windows, per pattern; each frame is counted as a route would count it. */
 const PATTERNS = [
@@ -32,21 +33,14 @@ export async function benchFrameRate(): Promise<void> {
     const { dynamoConnectionStore } = await import('../functions/adapters/dynamo-connection-store');
     const { FrameMeter } = await import('../functions/realtime/frame-rate');
     const { FRAME_RATE_LIMIT } = await import('../functions/realtime/limits');
-    let requests = 0;
-    client.middlewareStack.add(
-      (next) => async (args) => {
-        requests += 1;
-        return next(args);
-      },
-      { step: 'initialize', name: 'countRequests' },
-    );
+    const requests = countRequests(client);
     const db = DynamoDBDocumentClient.from(client);
     const table = localTableName('connections');
     const store = dynamoConnectionStore(db, { connections: table, userConnections: undefined });
     const newConnection = async () => {
       const connectionId = randomBytes(10).toString('base64');
       await db.send(new PutCommand({ TableName: table, Item: { connectionId, tenant: 'bench', userId: 'bench' } }));
-      requests = 0;
+      requests.count = 0;
       return connectionId;
     };
     const legacy = (connectionId: string, now: Date) => legacyCountFrame(db, table, connectionId, now, FRAME_RATE_LIMIT);
@@ -65,7 +59,7 @@ export async function benchFrameRate(): Promise<void> {
           for (let frame = 0; frame < pattern.framesPerWindow; frame += 1) if ((await count(connectionId, now)) === 'limited') limited += 1;
         }
         if (limited > 0) throw new Error(`${pattern.label}: ${limited} frames limited under the limit`);
-        return requests / frames;
+        return requests.count / frames;
       };
       const meter = new FrameMeter(store);
       const after = await drive((connectionId, now) => meter.count(connectionId, now));
@@ -83,7 +77,7 @@ export async function benchFrameRate(): Promise<void> {
         if ((await count(connectionId, frame % FLOOD_CONTAINERS)) === 'limited') break;
         admitted += 1;
       }
-      return { admitted, perFrame: requests / (admitted + 1) };
+      return { admitted, perFrame: requests.count / (admitted + 1) };
     };
     const meters = Array.from({ length: FLOOD_CONTAINERS }, () => new FrameMeter(store));
     const floodAfter = await flood((connectionId, container) => meters[container]!.count(connectionId, now));

@@ -13,6 +13,7 @@ import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../lib/local/aws-local';
 import { localTableName } from '../lib/local/resources';
 import { startLocalRuntime } from '../lib/local/runtime';
 import { percentile, row } from './stats';
+import { countRequests } from './wire';
 
 const PAIRS = 60;
 /** Schedules the owner already has: the old check read them all on every create. */
@@ -27,14 +28,7 @@ export async function benchScheduleQuota(): Promise<void> {
     const { dynamoExportStore } = await import('../functions/adapters/dynamo-export-store');
     const { EXPORT_QUOTAS } = await import('../functions/exports/limits');
     const { newScheduleId } = await import('../functions/exports/model');
-    let requests = 0;
-    client.middlewareStack.add(
-      (next) => async (args) => {
-        requests += 1;
-        return next(args);
-      },
-      { step: 'initialize', name: 'countRequests' },
-    );
+    const requests = countRequests(client);
     const db = DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
     const table = localTableName('exports');
     const store = dynamoExportStore(db, table);
@@ -67,7 +61,7 @@ export async function benchScheduleQuota(): Promise<void> {
         await (way === 'counted' ? store.createSchedule(scheduleOf(owner), max) : legacyCreate(db, table, scheduleOf(owner), max));
       const creates: number[] = [];
       const deletes: number[] = [];
-      requests = 0;
+      requests.count = 0;
       for (let index = 0; index < PAIRS; index += 1) {
         const schedule = scheduleOf(owner);
         let started = performance.now();
@@ -78,7 +72,7 @@ export async function benchScheduleQuota(): Promise<void> {
         await (way === 'counted' ? removeCounted(owner, schedule.id) : removeLegacy(owner, schedule.id));
         deletes.push(performance.now() - started);
       }
-      return { create: percentile(creates, 50), remove: percentile(deletes, 50), requests: requests / PAIRS };
+      return { create: percentile(creates, 50), remove: percentile(deletes, 50), requests: requests.count / PAIRS };
     };
 
     console.log(`baseline = the check it replaced (Query of the owner's schedules, then UpdateItem; plain DeleteItem), same table, same run`);
@@ -94,7 +88,7 @@ export async function benchScheduleQuota(): Promise<void> {
     // The burst: BURST creates at once when 3 places are left.
     const burst = async (owner: string, create: (owner: string) => Promise<boolean>) => {
       for (let index = 0; index < max - 3; index += 1) await create(owner);
-      requests = 0;
+      requests.count = 0;
       const started = performance.now();
       const outcomes = await Promise.all(Array.from({ length: BURST }, () => create(owner)));
       const elapsed = performance.now() - started;
@@ -109,7 +103,7 @@ export async function benchScheduleQuota(): Promise<void> {
             }),
           )
         ).Count ?? 0;
-      return { admitted: outcomes.filter(Boolean).length, stored, elapsed, requests: requests / BURST };
+      return { admitted: outcomes.filter(Boolean).length, stored, elapsed, requests: requests.count / BURST };
     };
     const exact = await burst('burst-counted', (owner) => store.createSchedule(scheduleOf(owner), max));
     const loose = await burst('burst-legacy', (owner) => legacyCreate(db, table, scheduleOf(owner), max));

@@ -4,6 +4,7 @@
  * loopback.
  */
 import { performance } from 'node:perf_hooks';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import WebSocket, { WebSocketServer } from 'ws';
 
 export async function devToken(httpUrl: string, tenant: string, user: string, roles: string[] = []): Promise<string> {
@@ -146,4 +147,17 @@ export class FrameSocket {
     this.wake = [];
     for (const resume of wake) resume();
   }
+}
+
+/** Counts every request `client` sends from now on; set `count` to 0 to start a new count. */
+export function countRequests(client: DynamoDBClient): { count: number } {
+  const counter = { count: 0 };
+  client.middlewareStack.add(
+    (next) => async (args) => {
+      counter.count += 1;
+      return next(args);
+    },
+    { step: 'initialize', name: 'countRequests' },
+  );
+  return counter;
 }
