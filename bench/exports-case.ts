@@ -6,6 +6,7 @@
  * Usage: node <flags> exports-case.mjs '<CaseSpec JSON>'; prints progress lines, then the result as
  * the last line of stdout.
  */
+import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { DeleteObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -87,7 +88,7 @@ async function runCase(spec: CaseSpec): Promise<CaseResult> {
   clearInterval(progress);
   // The local S3 keeps objects in the parent's memory: drop each file once measured.
   if (spec.mode !== 'floor') await s3.send(new DeleteObjectCommand({ Bucket: spec.bucket, Key: key }));
-  return { rows, ms, cpuMs: (cpu.user + cpu.system) / 1000, bytes, startRssMb, peakRssMb: process.resourceUsage().maxRSS / 1024 };
+  return { rows, ms, cpuMs: (cpu.user + cpu.system) / 1000, bytes, startRssMb, peakRssMb: peakRssMb() };
 }
 
 /** The whole file at once, in memory, with the same cell rules as the streaming formatter. */
@@ -122,4 +123,21 @@ if (process.argv[2]?.startsWith('{')) {
   const result = await runCase(JSON.parse(process.argv[2]) as CaseSpec);
   console.log(JSON.stringify(result));
   process.exit(0);
+}
+
+/**
+ * This process's own peak RSS: the kernel's high-water mark of its address space (VmHWM), which
+ * starts afresh at exec. Not getrusage's maxRSS: Linux keeps that across exec, so a child spawned
+ * (fork, then exec) by a parent holding a gigabyte reports the parent's size at the fork as its own
+ * peak (the bench's parent holds the local runtime, and the local S3 keeps every file in it).
+ * maxRSS only where /proc is missing (not Linux).
+ */
+function peakRssMb(): number {
+  try {
+    const hwm = /^VmHWM:\s+(\d+) kB$/m.exec(readFileSync('/proc/self/status', 'utf8'));
+    if (hwm) return Number(hwm[1]) / 1024;
+  } catch {
+    // No /proc: fall through.
+  }
+  return process.resourceUsage().maxRSS / 1024;
 }

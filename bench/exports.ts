@@ -6,7 +6,7 @@
  *   Against S3 that would be one PutObject; fauxqs refuses a single PUT of tens of MB, so the naive
  *   body goes through lib-storage's Upload from memory (parts sliced from the buffer, no copy).
  * Each case runs in its own process (bench/exports-case.ts, bundled as a deployed function is), so its
- * peak RSS (getrusage maxRSS) is its own. Herald's cases and the floor run under the heap Lambda's
+ * peak RSS (its VmHWM; getrusage's maxRSS would carry this parent's size over the exec) is its own. Herald's cases and the floor run under the heap Lambda's
  * Node runtime gives the 512 MB export worker (lambdaHeapFlags); the naive cases under a 3 GB heap.
  * All sizes are seeded into DynamoDB Local, in memory: with a data directory (SQLite on disk) it
  * writes a few dozen items a second, so a million rows could not be seeded once and kept.
@@ -92,7 +92,7 @@ export async function benchExports(): Promise<void> {
     console.log(`case bundle: ${caseBundle}; herald and floor run under ${WORKER_HEAP.join(' ')} (Lambda's heap for ${functions.exportWorker.memoryMb} MB)`);
     console.log('naive: one PutObject against S3; fauxqs refuses a single PUT of tens of MB, so its in-memory body goes through lib-storage Upload.');
     console.log(
-      'each case in its own process; peak RSS = the process maxRSS, idle = its RSS before the case; ratio = time / floor time; CPU = user + system seconds over the case (start-up excluded), CPU ratio = CPU / floor CPU\n',
+      'each case in its own process; peak RSS = the process high-water mark (its own VmHWM), idle = its RSS before the case; ratio = time / floor time; CPU = user + system seconds over the case (start-up excluded), CPU ratio = CPU / floor CPU\n',
     );
     console.log(`case limits: ${SIZES.map((rows) => `${rows} rows ${caseTimeoutMs(rows) / 1000} s`).join(', ')}; lines starting with "·" are progress\n`);
     // Progress lines come between the table's lines; the table is printed again, whole, at the end.
