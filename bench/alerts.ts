@@ -211,7 +211,7 @@ async function singleRecipientRequests(server: Server, counted: Counted): Promis
 }
 
 /** Members written straight into the Memberships table, as PUT /topics/{topic}/members/{id} would. */
-async function seedMembers(db: DynamoDBDocumentClient, tenant: string, topic: string, size: number): Promise<string[]> {
+export async function seedMembers(db: DynamoDBDocumentClient, tenant: string, topic: string, size: number): Promise<string[]> {
   const members = Array.from({ length: size }, (_, index) => `member-${index}`);
   for (let start = 0; start < members.length; start += 25) {
     let pending: Array<Record<string, unknown>> = members.slice(start, start + 25).map((userId) => ({
@@ -248,14 +248,11 @@ async function writeToLastReceipt(
   const members = await seedMembers(db, tenant, topic, size);
   db.destroy();
   const stride = size / (CONNECTED[size] ?? size);
-  const connected = members.filter((_, index) => index % stride === 0);
-  const sockets: FrameSocket[] = [];
-  for (let start = 0; start < connected.length; start += CONNECT_CONCURRENCY) {
-    const batch = connected.slice(start, start + CONNECT_CONCURRENCY);
-    sockets.push(
-      ...(await Promise.all(batch.map(async (userId) => FrameSocket.open(await ticketUrl(urls.httpUrl, await devToken(urls.httpUrl, tenant, userId)))))),
-    );
-  }
+  const sockets = await connectMembers(
+    urls.httpUrl,
+    tenant,
+    members.filter((_, index) => index % stride === 0),
+  );
   const closeAll = () => Promise.all(sockets.map((socket) => socket.close()));
   stopping.push(closeAll);
 
@@ -289,6 +286,16 @@ async function writeToLastReceipt(
   sqs.destroy();
   stopping.splice(stopping.length - 2, 2);
   return { first, last, stored };
+}
+
+/** One open socket per user, CONNECT_CONCURRENCY at a time. */
+export async function connectMembers(httpUrl: string, tenant: string, userIds: readonly string[]): Promise<FrameSocket[]> {
+  const sockets: FrameSocket[] = [];
+  for (let start = 0; start < userIds.length; start += CONNECT_CONCURRENCY) {
+    const batch = userIds.slice(start, start + CONNECT_CONCURRENCY);
+    sockets.push(...(await Promise.all(batch.map(async (userId) => FrameSocket.open(await ticketUrl(httpUrl, await devToken(httpUrl, tenant, userId)))))));
+  }
+  return sockets;
 }
 
 async function fanOutRequests(server: Server, counted: Counted, size: number): Promise<{ perRecipient: number; byCommand: string }> {
