@@ -98,7 +98,9 @@ function print(raise: number, taken: Span[], cpu: { wallMs: number; nodeMs: numb
     const durations = list.flatMap((span) => (span.ms === undefined ? [] : [span.ms]));
     const mean = durations.length === 0 ? '' : `  mean ${(durations.reduce((sum, ms) => sum + ms, 0) / durations.length).toFixed(1)} ms`;
     console.log(
-      `  ${stage.padEnd(36)} ${first.toFixed(0).padStart(6)} ${percentile(ats, 50).toFixed(0).padStart(6)} ${Math.max(...ats).toFixed(0).padStart(6)}  (${list.length})${mean}`,
+      `  ${stage.padEnd(36)} ${first.toFixed(0).padStart(6)} ${percentile(ats, 50).toFixed(0).padStart(6)} ${Math.max(...ats)
+        .toFixed(0)
+        .padStart(6)}  (${list.length})${mean}`,
     );
   }
   console.log(
@@ -147,7 +149,9 @@ function javaPid(): number | undefined {
   while (queue.length > 0) {
     const pid = queue.shift() as number;
     for (const task of safe(() => readdirSync(`/proc/${pid}/task`), [] as string[])) {
-      for (const child of safe(() => readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8'), '').split(' ').filter(Boolean)) {
+      for (const child of safe(() => readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8'), '')
+        .split(' ')
+        .filter(Boolean)) {
         if (safe(() => readFileSync(`/proc/${child}/comm`, 'utf8').trim(), '') === 'java') return Number(child);
         queue.push(Number(child));
       }

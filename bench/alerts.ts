@@ -13,11 +13,12 @@
  */
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
+import { ApiGatewayManagementApiClient, PostToConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SESClient } from '@aws-sdk/client-ses';
 import { GetQueueAttributesCommand, GetQueueUrlCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { BatchWriteCommand, DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { BatchWriteCommand, DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import pMap from 'p-map';
 import { ulid } from 'ulid';
 import { randomFraction } from '../functions/shared/random';
 import type { Alert } from '../functions/alerts/model';
@@ -358,4 +359,83 @@ async function fanOutRequests(server: Server, counted: Counted, size: number): P
   if (result.delivered + deliveredInChunks !== size) throw new Error(`fan-out to ${size} members delivered ${result.delivered + deliveredInChunks}`);
   const byCommand = [...counted.requests].map(([command, count]) => `${command.replace(/Command$/, '')} ${count}`).join(', ');
   return { perRecipient: total(counted.requests) / size, byCommand };
+}
+
+/**
+ * The floor of a fan-out to `sockets` (one member each): the work delivering to them cannot avoid
+ * on this machine, done directly through the SDK against the same DynamoDB Local and local
+ * gateway: per member one conditional put of a notification-sized item into the Notifications
+ * table, then one post of a notification-sized frame to its socket, `concurrency` members at
+ * once. Nothing else: no reads, no counter, no dedupe record, no Lambda host, queue or IAM.
+ * The ms from the start to the first and the last frame received.
+ */
+export async function fanOutFloor(
+  urls: LocalUrls,
+  tenant: string,
+  members: ReadonlyArray<{ userId: string; socket: FrameSocket; connectionId: string }>,
+  round: number,
+  concurrency: number,
+): Promise<{ first: number; last: number }> {
+  const local = { region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS };
+  const db = DynamoDBDocumentClient.from(new DynamoDBClient({ endpoint: urls.dynamodbUrl, ...local }));
+  const gateway = new ApiGatewayManagementApiClient({ endpoint: urls.wsUrl.replace(/^ws/, 'http'), ...local });
+  try {
+    const id = ulid();
+    const createdAt = new Date().toISOString();
+    const expiresAt = Math.floor(Date.now() / 1000) + 30 * 86_400;
+    const data = { alertId: id, topic: 'site', rule: 'pressure-high', subject: `pump-${round}`, severity: 'high', status: 'active', version: 1 };
+    const started = performance.now();
+    await pMap(
+      members,
+      async ({ userId, connectionId }) => {
+        const seq = 1_000_000 + round;
+        const notification = {
+          id: ulid(),
+          seq,
+          kind: 'alert.raised',
+          title: `High: floor ${round}`,
+          body: `pump-${round} (pressure-high)`,
+          data,
+          priority: 'high',
+          groupKey: id,
+          createdAt,
+        };
+        await db.send(
+          new PutCommand({
+            TableName: localTableName('notifications'),
+            Item: { userKey: `${tenant}#${userId}`, ...notification, unreadSeq: seq, expiresAt },
+            ConditionExpression: 'attribute_not_exists(seq)',
+          }),
+        );
+        await gateway.send(new PostToConnectionCommand({ ConnectionId: connectionId, Data: JSON.stringify({ type: 'notification', ...notification }) }));
+      },
+      { concurrency },
+    );
+    const arrivals = await Promise.all(
+      members.map(
+        async ({ socket }) => (await socket.waitFor((frame) => frame.type === 'notification' && frame.title === `High: floor ${round}`, RECEIPT_TIMEOUT_MS)).at,
+      ),
+    );
+    return { first: Math.min(...arrivals) - started, last: Math.max(...arrivals) - started };
+  } finally {
+    db.destroy();
+    gateway.destroy();
+  }
+}
+
+/** Each member's one socket id, read from UserConnections (outside any timing). */
+export async function socketIds(urls: LocalUrls, tenant: string, userIds: readonly string[]): Promise<Map<string, string>> {
+  const db = DynamoDBDocumentClient.from(new DynamoDBClient({ endpoint: urls.dynamodbUrl, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS }));
+  const ids = new Map<string, string>();
+  try {
+    for (const userId of userIds) {
+      const { Item } = await db.send(new GetCommand({ TableName: localTableName('userConnections'), Key: { userKey: `${tenant}#${userId}` } }));
+      const [connectionId] = [...((Item?.connectionIds as Set<string> | undefined) ?? [])];
+      if (connectionId === undefined) throw new Error(`${userId} has no socket recorded`);
+      ids.set(userId, connectionId);
+    }
+  } finally {
+    db.destroy();
+  }
+  return ids;
 }
