@@ -48,6 +48,9 @@ const WARM_UPS = 2;
 const CONNECT_CONCURRENCY = 20;
 const RECEIPT_TIMEOUT_MS = 60_000;
 const ID_ROUNDS = 21;
+/** The topic the floor is measured beside, and the members put and posted at once in it: one chunk invocation's worth each, and all 16 chunks' deliver() at full stretch (8 writes each). */
+const FLOOR_SIZE = 1_000;
+const FLOOR_CONCURRENCIES = [16, 128];
 
 export async function benchAlerts(): Promise<void> {
   const runtime = await startLocalRuntime({ portBase: 0 });
@@ -64,6 +67,9 @@ export async function benchAlerts(): Promise<void> {
         `baseline = POST /notifications -> frame, 1 recipient (p50 of ${FLOOR_PUBLISHES})`,
     );
     const requestRows: string[] = [];
+    const floorRows: string[] = [];
+    let lowestFloor = Number.POSITIVE_INFINITY;
+    let lastOfFloorSize = NaN;
     const lastBySize = new Map<number, number>();
     const storedBySize = new Map<number, number>();
     for (const size of TOPIC_SIZES) {
@@ -72,6 +78,12 @@ export async function benchAlerts(): Promise<void> {
       lastBySize.set(size, percentile(latency.last, 50));
       console.log(row(`${label}: write -> last receipt p50`, percentile(latency.last, 50), floor));
       console.log(row(`${label}: write -> first receipt p50`, percentile(latency.first, 50), floor));
+      for (const [concurrency, figures] of latency.floor) {
+        floorRows.push(row(`floor, ${concurrency} at once: last receipt p50`, percentile(figures.last, 50), floor));
+        floorRows.push(row(`floor, ${concurrency} at once: first receipt p50`, percentile(figures.first, 50), floor));
+        lowestFloor = Math.min(lowestFloor, percentile(figures.last, 50));
+      }
+      if (size === FLOOR_SIZE) lastOfFloorSize = percentile(latency.last, 50);
       if (latency.stored.length > 0) {
         storedBySize.set(size, percentile(latency.stored, 50));
         console.log(row(`${label}: write -> all stored p50`, percentile(latency.stored, 50), floor));
@@ -80,6 +92,12 @@ export async function benchAlerts(): Promise<void> {
       const requests = await fanOutRequests(server, counted, size);
       requestRows.push(`${row(`${size} members: DynamoDB requests per recipient`, requests.perRecipient, floorRequests, 'req')}   (${requests.byCommand})`);
     }
+    console.log(
+      `\nthe floor of a ${FLOOR_SIZE}-member fan-out on this machine: per member one conditional put of a notification-sized item and one post to its socket, ` +
+        `straight through the SDK to the same DynamoDB Local and local gateway, after each raise (median of ${RAISES[FLOOR_SIZE]}); baseline = POST /notifications -> frame, 1 recipient, as above; then the alert's last receipt against the lower floor`,
+    );
+    for (const line of floorRows) console.log(line);
+    console.log(row(`${FLOOR_SIZE} members: last receipt vs the lowest floor`, lastOfFloorSize, lowestFloor));
     console.log(`\nlarge topics in chunks: write -> last receipt p50 of 10,000 members (1,000 on) against 1,000 members (all on); target at most 3x`);
     console.log(row('10000 members vs 1000 members: last receipt', lastBySize.get(10_000) ?? NaN, lastBySize.get(1_000) ?? NaN));
     console.log(row('10000 members vs 1000 members: all stored', storedBySize.get(10_000) ?? NaN, storedBySize.get(1_000) ?? NaN));
@@ -242,18 +260,15 @@ async function writeToLastReceipt(
   urls: LocalUrls,
   size: number,
   stopping: Array<() => unknown>,
-): Promise<{ first: number[]; last: number[]; stored: number[] }> {
+): Promise<{ first: number[]; last: number[]; stored: number[]; floor: Map<number, { first: number[]; last: number[] }> }> {
   const tenant = uniqueTenant();
   const topic = 'site';
   const db = DynamoDBDocumentClient.from(new DynamoDBClient({ endpoint: urls.dynamodbUrl, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS }));
   const members = await seedMembers(db, tenant, topic, size);
   db.destroy();
   const stride = size / (CONNECTED[size] ?? size);
-  const sockets = await connectMembers(
-    urls.httpUrl,
-    tenant,
-    members.filter((_, index) => index % stride === 0),
-  );
+  const connected = members.filter((_, index) => index % stride === 0);
+  const sockets = await connectMembers(urls.httpUrl, tenant, connected);
   const closeAll = () => Promise.all(sockets.map((socket) => socket.close()));
   stopping.push(closeAll);
 
@@ -264,6 +279,10 @@ async function writeToLastReceipt(
   const first: number[] = [];
   const last: number[] = [];
   const stored: number[] = [];
+  // The floor beside the 1,000-member topic, one round of it after each raise, on the same sockets.
+  const floor = new Map(FLOOR_CONCURRENCIES.map((concurrency) => [concurrency, { first: [] as number[], last: [] as number[] }]));
+  const ids = size === FLOOR_SIZE ? await socketIds(urls, tenant, connected) : undefined;
+  const floorMembers = connected.map((userId, index) => ({ userId, socket: sockets[index] as FrameSocket, connectionId: ids?.get(userId) as string }));
   for (let raise = 0; raise < WARM_UPS + RAISES[size]!; raise += 1) {
     const started = performance.now();
     const response = await fetch(`${urls.httpUrl}/alerts`, {
@@ -278,6 +297,14 @@ async function writeToLastReceipt(
     );
     // Past the inline limit the chunks may still be storing offline members' notifications.
     const drained = size > ALERT_INLINE_RECIPIENTS ? (await chunkQueueEmpty(sqs, chunkQueueUrl, RECEIPT_TIMEOUT_MS)) - started : undefined;
+    if (ids !== undefined) {
+      for (const [concurrency, figures] of floor) {
+        const round = await fanOutFloor(urls, tenant, floorMembers, raise * 1_000 + concurrency, concurrency);
+        if (raise < WARM_UPS) continue;
+        figures.first.push(round.first);
+        figures.last.push(round.last);
+      }
+    }
     if (raise < WARM_UPS) continue;
     first.push(Math.min(...arrivals) - started);
     last.push(Math.max(...arrivals) - started);
@@ -286,7 +313,7 @@ async function writeToLastReceipt(
   await closeAll();
   sqs.destroy();
   stopping.splice(stopping.length - 2, 2);
-  return { first, last, stored };
+  return { first, last, stored, floor: ids === undefined ? new Map() : floor };
 }
 
 /** One open socket per user, CONNECT_CONCURRENCY at a time. */
