@@ -11,7 +11,7 @@
  */
 import diagnostics from 'node:diagnostics_channel';
 import { readdirSync, readFileSync } from 'node:fs';
-import type { IncomingMessage, Server } from 'node:http';
+import type { ClientRequest, IncomingMessage, Server } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -111,7 +111,6 @@ function print(raise: number, taken: Span[], cpu: { wallMs: number; nodeMs: numb
 
 /** Invocations, SDK commands (sent -> done) and the gateway's posts, stamped from this process. */
 function observe(wsPort: number): void {
-  const started = new Map<string, number>();
   invocationChannel.subscribe((message) => {
     const { functionName, phase } = message as { functionName: string; phase: 'start' | 'end' };
     mark(`${functionName.replace(/^herald-/, '')} ${phase}`);
@@ -120,7 +119,12 @@ function observe(wsPort: number): void {
     const { server, request } = message as { server: Server; request: IncomingMessage };
     if ((server.address() as { port: number } | null)?.port === wsPort && request.method === 'POST') mark('post at the gateway');
   });
-  void started;
+  // A request leaves the SDK's queue for a socket here: the gap from `sent` is signing and waiting for one of the client's 50 sockets.
+  diagnostics.subscribe('http.client.request.start', (message) => {
+    const { request } = message as { request: ClientRequest };
+    const operation = String(request.getHeader('x-amz-target') ?? '').replace(/^(DynamoDB_\d+|AmazonSQS)\./, '') || (request.path.includes('@connections') ? 'post' : '');
+    if (operation !== '') mark(`${operation} on the wire`);
+  });
   let prototype = Object.getPrototypeOf(GetItemCommand.prototype);
   while (prototype && !Object.hasOwn(prototype, 'resolveMiddlewareWithContext')) prototype = Object.getPrototypeOf(prototype);
   const original = prototype.resolveMiddlewareWithContext as (...args: unknown[]) => unknown;

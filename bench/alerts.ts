@@ -36,7 +36,11 @@ const deliveryTables = {
   userConnections: localTableName('userConnections'),
 };
 
-const TOPIC_SIZES = [10, 100, 1_000, 10_000];
+const ALL_TOPIC_SIZES = [10, 100, 1_000, 10_000];
+/** `npm run bench -- alerts 1000` measures only the topic sizes named (each of ALL_TOPIC_SIZES). */
+const TOPIC_SIZES = ((named) => (named.length > 0 ? ALL_TOPIC_SIZES.filter((size) => named.includes(size)) : ALL_TOPIC_SIZES))(
+  process.argv.slice(3).map(Number).filter(Number.isFinite),
+);
 /** Alerts raised per topic size; the median is reported. Fewer for the largest, which takes longest. */
 const RAISES: Record<number, number> = { 10: 7, 100: 5, 1000: 3, 10000: 3 };
 /** Members with an open socket, spread evenly over the topic: all of them, but 1,000 of the 10,000. */
@@ -403,7 +407,8 @@ export async function fanOutFloor(
   round: number,
   concurrency: number,
 ): Promise<{ first: number; last: number }> {
-  const local = { region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS };
+  // Sockets enough for every request at once: the floor does not queue in the SDK's client.
+  const local = { region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, requestHandler: { httpAgent: { keepAlive: true, maxSockets: concurrency } } };
   const db = DynamoDBDocumentClient.from(new DynamoDBClient({ endpoint: urls.dynamodbUrl, ...local }));
   const gateway = new ApiGatewayManagementApiClient({ endpoint: urls.wsUrl.replace(/^ws/, 'http'), ...local });
   try {
