@@ -10,7 +10,6 @@
  * process using both is the local floor, whatever Herald does.
  */
 import diagnostics from 'node:diagnostics_channel';
-import { readdirSync, readFileSync } from 'node:fs';
 import type { ClientRequest, IncomingMessage, Server } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { GetItemCommand } from '@aws-sdk/client-dynamodb';
@@ -21,6 +20,7 @@ import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../lib/local/aws-local';
 import { invocationChannel } from '../lib/local/lambda-host';
 import { startLocalRuntime } from '../lib/local/runtime';
 import { connectMembers, seedMembers } from './alerts';
+import { cpuMsOf, javaPid } from './process-cpu';
 import { percentile } from './stats';
 
 const MEMBERS = 1_000;
@@ -52,7 +52,7 @@ export async function benchAlertSpans(): Promise<void> {
     for (let raise = 0; raise < WARM_UPS + RAISES; raise += 1) {
       spans = [];
       const cpuBefore = process.cpuUsage();
-      const javaBefore = java === undefined ? 0 : cpuMs(java);
+      const javaBefore = cpuMsOf(java);
       const loopBefore = performance.eventLoopUtilization();
       origin = performance.now();
       const response = await fetch(`${runtime.urls.httpUrl}/alerts`, {
@@ -67,7 +67,7 @@ export async function benchAlertSpans(): Promise<void> {
       );
       const wallMs = performance.now() - origin;
       const node = process.cpuUsage(cpuBefore);
-      const javaMs = java === undefined ? NaN : cpuMs(java) - javaBefore;
+      const javaMs = cpuMsOf(java) - javaBefore;
       const loop = performance.eventLoopUtilization(loopBefore);
       const taken = spans;
       spans = undefined;
@@ -122,7 +122,8 @@ function observe(wsPort: number): void {
   // A request leaves the SDK's queue for a socket here: the gap from `sent` is signing and waiting for one of the client's 50 sockets.
   diagnostics.subscribe('http.client.request.start', (message) => {
     const { request } = message as { request: ClientRequest };
-    const operation = String(request.getHeader('x-amz-target') ?? '').replace(/^(DynamoDB_\d+|AmazonSQS)\./, '') || (request.path.includes('@connections') ? 'post' : '');
+    const operation =
+      String(request.getHeader('x-amz-target') ?? '').replace(/^(DynamoDB_\d+|AmazonSQS)\./, '') || (request.path.includes('@connections') ? 'post' : '');
     if (operation !== '') mark(`${operation} on the wire`);
   });
   let prototype = Object.getPrototypeOf(GetItemCommand.prototype);
@@ -145,35 +146,4 @@ function observe(wsPort: number): void {
     );
     return original.apply(this, args);
   };
-}
-
-/** DynamoDB Local's JVM: the java process among this one's descendants. */
-function javaPid(): number | undefined {
-  const queue = [process.pid];
-  while (queue.length > 0) {
-    const pid = queue.shift() as number;
-    for (const task of safe(() => readdirSync(`/proc/${pid}/task`), [] as string[])) {
-      for (const child of safe(() => readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8'), '')
-        .split(' ')
-        .filter(Boolean)) {
-        if (safe(() => readFileSync(`/proc/${child}/comm`, 'utf8').trim(), '') === 'java') return Number(child);
-        queue.push(Number(child));
-      }
-    }
-  }
-  return undefined;
-}
-
-/** A process's user + system CPU time so far, in ms (/proc/<pid>/stat fields 14 and 15, in clock ticks of 10 ms). */
-function cpuMs(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(fields[11]) + Number(fields[12])) * 10;
-}
-
-function safe<T>(read: () => T, fallback: T): T {
-  try {
-    return read();
-  } catch {
-    return fallback;
-  }
 }

@@ -12,6 +12,7 @@
  * Bounded: fixed counts, every wait with a timeout.
  */
 import { randomUUID } from 'node:crypto';
+import { availableParallelism } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { ApiGatewayManagementApiClient, PostToConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -26,6 +27,7 @@ import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../lib/local/aws-local';
 import { localQueueName, localTableName } from '../lib/local/resources';
 import { ALERT_INLINE_RECIPIENTS } from '../functions/alerts/chunks';
 import { startLocalRuntime, type LocalUrls } from '../lib/local/runtime';
+import { cpuMsOf, javaPid, measureCpu } from './process-cpu';
 import { percentile, row } from './stats';
 import { devToken, FrameSocket, ticketUrl } from './wire';
 
@@ -85,6 +87,8 @@ export async function benchAlerts(): Promise<void> {
       for (const [concurrency, figures] of latency.floor) {
         floorRows.push(row(`floor, ${concurrency} at once: last receipt p50`, percentile(figures.last, 50), floor));
         floorRows.push(row(`floor, ${concurrency} at once: first receipt p50`, percentile(figures.first, 50), floor));
+        floorRows.push(row(`  its CPU, runtime process p50`, percentile(figures.nodeCpu, 50), percentile(latency.cpu.node, 50)));
+        floorRows.push(row(`  its CPU, DynamoDB Local's JVM p50`, percentile(figures.javaCpu, 50), percentile(latency.cpu.java, 50)));
         lowestFloor = Math.min(lowestFloor, percentile(figures.last, 50));
       }
       if (size === FLOOR_SIZE) lastOfFloorSize = percentile(latency.last, 50);
@@ -100,6 +104,7 @@ export async function benchAlerts(): Promise<void> {
       `\nthe floor of a ${FLOOR_SIZE}-member fan-out on this machine: per member one conditional put of a notification-sized item and one post to its socket, ` +
         `straight through the SDK to the same DynamoDB Local and local gateway, after each raise (median of ${RAISES[FLOOR_SIZE]}); baseline = POST /notifications -> frame, 1 recipient, as above; then the alert's last receipt against the lower floor`,
     );
+    console.log(`(CPU rows: baseline = the same process's CPU from the alert's write to its last receipt; this machine has ${availableParallelism()} cores)`);
     for (const line of floorRows) console.log(line);
     console.log(row(`${FLOOR_SIZE} members: last receipt vs the lowest floor`, lastOfFloorSize, lowestFloor));
     console.log(`\nlarge topics in chunks: write -> last receipt p50 of 10,000 members (1,000 on) against 1,000 members (all on); target at most 3x`);
@@ -264,7 +269,13 @@ async function writeToLastReceipt(
   urls: LocalUrls,
   size: number,
   stopping: Array<() => unknown>,
-): Promise<{ first: number[]; last: number[]; stored: number[]; floor: Map<number, { first: number[]; last: number[] }> }> {
+): Promise<{
+  first: number[];
+  last: number[];
+  stored: number[];
+  cpu: { node: number[]; java: number[] };
+  floor: Map<number, { first: number[]; last: number[]; nodeCpu: number[]; javaCpu: number[] }>;
+}> {
   const tenant = uniqueTenant();
   const topic = 'site';
   const db = DynamoDBDocumentClient.from(new DynamoDBClient({ endpoint: urls.dynamodbUrl, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS }));
@@ -284,10 +295,15 @@ async function writeToLastReceipt(
   const last: number[] = [];
   const stored: number[] = [];
   // The floor beside the 1,000-member topic, one round of it after each raise, on the same sockets.
-  const floor = new Map(FLOOR_CONCURRENCIES.map((concurrency) => [concurrency, { first: [] as number[], last: [] as number[] }]));
+  const floor = new Map(
+    FLOOR_CONCURRENCIES.map((concurrency) => [concurrency, { first: [] as number[], last: [] as number[], nodeCpu: [] as number[], javaCpu: [] as number[] }]),
+  );
   const ids = size === FLOOR_SIZE ? await socketIds(urls, tenant, connected) : undefined;
   const floorMembers = connected.map((userId, index) => ({ userId, socket: sockets[index] as FrameSocket, connectionId: ids?.get(userId) as string }));
+  const java = javaPid();
+  const cpu = { node: [] as number[], java: [] as number[] };
   for (let raise = 0; raise < WARM_UPS + RAISES[size]!; raise += 1) {
+    const cpuBefore = { node: process.cpuUsage(), java: cpuMsOf(java) };
     const started = performance.now();
     const response = await fetch(`${urls.httpUrl}/alerts`, {
       method: 'POST',
@@ -299,25 +315,35 @@ async function writeToLastReceipt(
     const arrivals = await Promise.all(
       sockets.map(async (socket) => (await socket.waitFor((frame) => frame.type === 'notification' && frame.data?.alertId === id, RECEIPT_TIMEOUT_MS)).at),
     );
+    const nodeUsed = process.cpuUsage(cpuBefore.node);
+    const javaUsed = cpuMsOf(java) - cpuBefore.java;
     // Past the inline limit the chunks may still be storing offline members' notifications.
     const drained = size > ALERT_INLINE_RECIPIENTS ? (await chunkQueueEmpty(sqs, chunkQueueUrl, RECEIPT_TIMEOUT_MS)) - started : undefined;
     if (ids !== undefined) {
       for (const [concurrency, figures] of floor) {
-        const round = await fanOutFloor(urls, tenant, floorMembers, raise * 1_000 + concurrency, concurrency);
+        const {
+          result: round,
+          nodeMs,
+          javaMs,
+        } = await measureCpu(java, () => fanOutFloor(urls, tenant, floorMembers, raise * 1_000 + concurrency, concurrency));
         if (raise < WARM_UPS) continue;
         figures.first.push(round.first);
         figures.last.push(round.last);
+        figures.nodeCpu.push(nodeMs);
+        figures.javaCpu.push(javaMs);
       }
     }
     if (raise < WARM_UPS) continue;
     first.push(Math.min(...arrivals) - started);
     last.push(Math.max(...arrivals) - started);
     if (drained !== undefined) stored.push(drained);
+    cpu.node.push((nodeUsed.user + nodeUsed.system) / 1000);
+    cpu.java.push(javaUsed);
   }
   await closeAll();
   sqs.destroy();
   stopping.splice(stopping.length - 2, 2);
-  return { first, last, stored, floor: ids === undefined ? new Map() : floor };
+  return { first, last, stored, cpu, floor: ids === undefined ? new Map() : floor };
 }
 
 /** One open socket per user, CONNECT_CONCURRENCY at a time. */
