@@ -21,7 +21,7 @@ import { invocationChannel } from '../lib/local/lambda-host';
 import { startLocalRuntime } from '../lib/local/runtime';
 import { connectMembers, seedMembers } from './alerts';
 import { cpuMsOf, javaPid } from './process-cpu';
-import { percentile } from './stats';
+import { percentile, row } from './stats';
 
 const MEMBERS = 1_000;
 const RAISES = 3;
@@ -107,6 +107,8 @@ function print(raise: number, taken: Span[], cpu: { wallMs: number; nodeMs: numb
     `  CPU over the ${cpu.wallMs.toFixed(0)} ms: Node process ${cpu.nodeMs.toFixed(0)} ms (${((100 * cpu.nodeMs) / cpu.wallMs).toFixed(0)}% of a core; event loop busy ` +
       `${(100 * cpu.loop).toFixed(0)}%), DynamoDB Local (Java) ${cpu.javaMs.toFixed(0)} ms (${((100 * cpu.javaMs) / cpu.wallMs).toFixed(0)}% of a core); 2 cores = 200%`,
   );
+  console.log(row('  CPU of both processes (vs the wall time)', cpu.nodeMs + cpu.javaMs, cpu.wallMs));
+  console.log(row("  CPU of DynamoDB Local's JVM (vs the Node process)", cpu.javaMs, cpu.nodeMs));
 }
 
 /** Invocations, SDK commands (sent -> done) and the gateway's posts, stamped from this process. */
