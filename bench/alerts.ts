@@ -9,6 +9,10 @@
  * includes the stream hop. Past 200 recipients the fan-out also reports the time until every
  * member's notification is stored (the chunk queue empty: each chunk deleted once delivered); each
  * raise waits for that before the next, so no raise queues behind another's chunks.
+ * Beside the 1,000-member topic, after each raise, the floor of its delivery (fanOutFloor: one
+ * conditional put and one post per member, straight through the SDK to the same emulators and
+ * sockets), and the CPU of this process and DynamoDB Local's JVM for each (docs/operations.md,
+ * "The 1,000-member tail, and its floor").
  * Bounded: fixed counts, every wait with a timeout.
  */
 import { randomUUID } from 'node:crypto';
