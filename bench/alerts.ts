@@ -9,15 +9,21 @@
  * includes the stream hop. Past 200 recipients the fan-out also reports the time until every
  * member's notification is stored (the chunk queue empty: each chunk deleted once delivered); each
  * raise waits for that before the next, so no raise queues behind another's chunks.
+ * Beside the 1,000-member topic, after each raise, the floor of its delivery (fanOutFloor: one
+ * conditional put and one post per member, straight through the SDK to the same emulators and
+ * sockets), and the CPU of this process and DynamoDB Local's JVM for each (docs/operations.md,
+ * "The 1,000-member tail, and its floor").
  * Bounded: fixed counts, every wait with a timeout.
  */
 import { randomUUID } from 'node:crypto';
+import { availableParallelism } from 'node:os';
 import { performance } from 'node:perf_hooks';
-import { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
+import { ApiGatewayManagementApiClient, PostToConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SESClient } from '@aws-sdk/client-ses';
 import { GetQueueAttributesCommand, GetQueueUrlCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { BatchWriteCommand, DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { BatchWriteCommand, DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import pMap from 'p-map';
 import { ulid } from 'ulid';
 import { randomFraction } from '../functions/shared/random';
 import type { Alert } from '../functions/alerts/model';
@@ -25,6 +31,7 @@ import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../lib/local/aws-local';
 import { localQueueName, localTableName } from '../lib/local/resources';
 import { ALERT_INLINE_RECIPIENTS } from '../functions/alerts/chunks';
 import { startLocalRuntime, type LocalUrls } from '../lib/local/runtime';
+import { cpuMsOf, javaPid, measureCpu } from './process-cpu';
 import { percentile, row } from './stats';
 import { devToken, FrameSocket, ticketUrl } from './wire';
 
@@ -35,7 +42,11 @@ const deliveryTables = {
   userConnections: localTableName('userConnections'),
 };
 
-const TOPIC_SIZES = [10, 100, 1_000, 10_000];
+const ALL_TOPIC_SIZES = [10, 100, 1_000, 10_000];
+/** `npm run bench -- alerts 1000` measures only the topic sizes named (each of ALL_TOPIC_SIZES). */
+const TOPIC_SIZES = ((named) => (named.length > 0 ? ALL_TOPIC_SIZES.filter((size) => named.includes(size)) : ALL_TOPIC_SIZES))(
+  process.argv.slice(3).map(Number).filter(Number.isFinite),
+);
 /** Alerts raised per topic size; the median is reported. Fewer for the largest, which takes longest. */
 const RAISES: Record<number, number> = { 10: 7, 100: 5, 1000: 3, 10000: 3 };
 /** Members with an open socket, spread evenly over the topic: all of them, but 1,000 of the 10,000. */
@@ -47,6 +58,9 @@ const WARM_UPS = 2;
 const CONNECT_CONCURRENCY = 20;
 const RECEIPT_TIMEOUT_MS = 60_000;
 const ID_ROUNDS = 21;
+/** The topic the floor is measured beside, and the members put and posted at once in it: one chunk invocation's worth each, and all 16 chunks' deliver() at full stretch (8 writes each). */
+const FLOOR_SIZE = 1_000;
+const FLOOR_CONCURRENCIES = [16, 128];
 
 export async function benchAlerts(): Promise<void> {
   const runtime = await startLocalRuntime({ portBase: 0 });
@@ -63,6 +77,9 @@ export async function benchAlerts(): Promise<void> {
         `baseline = POST /notifications -> frame, 1 recipient (p50 of ${FLOOR_PUBLISHES})`,
     );
     const requestRows: string[] = [];
+    const floorRows: string[] = [];
+    let lowestFloor = Number.POSITIVE_INFINITY;
+    let lastOfFloorSize = NaN;
     const lastBySize = new Map<number, number>();
     const storedBySize = new Map<number, number>();
     for (const size of TOPIC_SIZES) {
@@ -71,6 +88,14 @@ export async function benchAlerts(): Promise<void> {
       lastBySize.set(size, percentile(latency.last, 50));
       console.log(row(`${label}: write -> last receipt p50`, percentile(latency.last, 50), floor));
       console.log(row(`${label}: write -> first receipt p50`, percentile(latency.first, 50), floor));
+      for (const [concurrency, figures] of latency.floor) {
+        floorRows.push(row(`floor, ${concurrency} at once: last receipt p50`, percentile(figures.last, 50), floor));
+        floorRows.push(row(`floor, ${concurrency} at once: first receipt p50`, percentile(figures.first, 50), floor));
+        floorRows.push(row(`  its CPU, runtime process p50`, percentile(figures.nodeCpu, 50), percentile(latency.cpu.node, 50)));
+        floorRows.push(row(`  its CPU, DynamoDB Local's JVM p50`, percentile(figures.javaCpu, 50), percentile(latency.cpu.java, 50)));
+        lowestFloor = Math.min(lowestFloor, percentile(figures.last, 50));
+      }
+      if (size === FLOOR_SIZE) lastOfFloorSize = percentile(latency.last, 50);
       if (latency.stored.length > 0) {
         storedBySize.set(size, percentile(latency.stored, 50));
         console.log(row(`${label}: write -> all stored p50`, percentile(latency.stored, 50), floor));
@@ -79,6 +104,13 @@ export async function benchAlerts(): Promise<void> {
       const requests = await fanOutRequests(server, counted, size);
       requestRows.push(`${row(`${size} members: DynamoDB requests per recipient`, requests.perRecipient, floorRequests, 'req')}   (${requests.byCommand})`);
     }
+    console.log(
+      `\nthe floor of a ${FLOOR_SIZE}-member fan-out on this machine: per member one conditional put of a notification-sized item and one post to its socket, ` +
+        `straight through the SDK to the same DynamoDB Local and local gateway, after each raise (median of ${RAISES[FLOOR_SIZE]}); baseline = POST /notifications -> frame, 1 recipient, as above; then the alert's last receipt against the lower floor`,
+    );
+    console.log(`(CPU rows: baseline = the same process's CPU from the alert's write to its last receipt; this machine has ${availableParallelism()} cores)`);
+    for (const line of floorRows) console.log(line);
+    console.log(row(`${FLOOR_SIZE} members: last receipt vs the lowest floor`, lastOfFloorSize, lowestFloor));
     console.log(`\nlarge topics in chunks: write -> last receipt p50 of 10,000 members (1,000 on) against 1,000 members (all on); target at most 3x`);
     console.log(row('10000 members vs 1000 members: last receipt', lastBySize.get(10_000) ?? NaN, lastBySize.get(1_000) ?? NaN));
     console.log(row('10000 members vs 1000 members: all stored', storedBySize.get(10_000) ?? NaN, storedBySize.get(1_000) ?? NaN));
@@ -211,7 +243,7 @@ async function singleRecipientRequests(server: Server, counted: Counted): Promis
 }
 
 /** Members written straight into the Memberships table, as PUT /topics/{topic}/members/{id} would. */
-async function seedMembers(db: DynamoDBDocumentClient, tenant: string, topic: string, size: number): Promise<string[]> {
+export async function seedMembers(db: DynamoDBDocumentClient, tenant: string, topic: string, size: number): Promise<string[]> {
   const members = Array.from({ length: size }, (_, index) => `member-${index}`);
   for (let start = 0; start < members.length; start += 25) {
     let pending: Array<Record<string, unknown>> = members.slice(start, start + 25).map((userId) => ({
@@ -241,7 +273,13 @@ async function writeToLastReceipt(
   urls: LocalUrls,
   size: number,
   stopping: Array<() => unknown>,
-): Promise<{ first: number[]; last: number[]; stored: number[] }> {
+): Promise<{
+  first: number[];
+  last: number[];
+  stored: number[];
+  cpu: { node: number[]; java: number[] };
+  floor: Map<number, { first: number[]; last: number[]; nodeCpu: number[]; javaCpu: number[] }>;
+}> {
   const tenant = uniqueTenant();
   const topic = 'site';
   const db = DynamoDBDocumentClient.from(new DynamoDBClient({ endpoint: urls.dynamodbUrl, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS }));
@@ -249,13 +287,7 @@ async function writeToLastReceipt(
   db.destroy();
   const stride = size / (CONNECTED[size] ?? size);
   const connected = members.filter((_, index) => index % stride === 0);
-  const sockets: FrameSocket[] = [];
-  for (let start = 0; start < connected.length; start += CONNECT_CONCURRENCY) {
-    const batch = connected.slice(start, start + CONNECT_CONCURRENCY);
-    sockets.push(
-      ...(await Promise.all(batch.map(async (userId) => FrameSocket.open(await ticketUrl(urls.httpUrl, await devToken(urls.httpUrl, tenant, userId)))))),
-    );
-  }
+  const sockets = await connectMembers(urls.httpUrl, tenant, connected);
   const closeAll = () => Promise.all(sockets.map((socket) => socket.close()));
   stopping.push(closeAll);
 
@@ -266,7 +298,16 @@ async function writeToLastReceipt(
   const first: number[] = [];
   const last: number[] = [];
   const stored: number[] = [];
+  // The floor beside the 1,000-member topic, one round of it after each raise, on the same sockets.
+  const floor = new Map(
+    FLOOR_CONCURRENCIES.map((concurrency) => [concurrency, { first: [] as number[], last: [] as number[], nodeCpu: [] as number[], javaCpu: [] as number[] }]),
+  );
+  const ids = size === FLOOR_SIZE ? await socketIds(urls, tenant, connected) : undefined;
+  const floorMembers = connected.map((userId, index) => ({ userId, socket: sockets[index] as FrameSocket, connectionId: ids?.get(userId) as string }));
+  const java = javaPid();
+  const cpu = { node: [] as number[], java: [] as number[] };
   for (let raise = 0; raise < WARM_UPS + RAISES[size]!; raise += 1) {
+    const cpuBefore = { node: process.cpuUsage(), java: cpuMsOf(java) };
     const started = performance.now();
     const response = await fetch(`${urls.httpUrl}/alerts`, {
       method: 'POST',
@@ -278,17 +319,45 @@ async function writeToLastReceipt(
     const arrivals = await Promise.all(
       sockets.map(async (socket) => (await socket.waitFor((frame) => frame.type === 'notification' && frame.data?.alertId === id, RECEIPT_TIMEOUT_MS)).at),
     );
+    const nodeUsed = process.cpuUsage(cpuBefore.node);
+    const javaUsed = cpuMsOf(java) - cpuBefore.java;
     // Past the inline limit the chunks may still be storing offline members' notifications.
     const drained = size > ALERT_INLINE_RECIPIENTS ? (await chunkQueueEmpty(sqs, chunkQueueUrl, RECEIPT_TIMEOUT_MS)) - started : undefined;
+    if (ids !== undefined) {
+      for (const [concurrency, figures] of floor) {
+        const {
+          result: round,
+          nodeMs,
+          javaMs,
+        } = await measureCpu(java, () => fanOutFloor(urls, tenant, floorMembers, raise * 1_000 + concurrency, concurrency));
+        if (raise < WARM_UPS) continue;
+        figures.first.push(round.first);
+        figures.last.push(round.last);
+        figures.nodeCpu.push(nodeMs);
+        figures.javaCpu.push(javaMs);
+      }
+    }
     if (raise < WARM_UPS) continue;
     first.push(Math.min(...arrivals) - started);
     last.push(Math.max(...arrivals) - started);
     if (drained !== undefined) stored.push(drained);
+    cpu.node.push((nodeUsed.user + nodeUsed.system) / 1000);
+    cpu.java.push(javaUsed);
   }
   await closeAll();
   sqs.destroy();
   stopping.splice(stopping.length - 2, 2);
-  return { first, last, stored };
+  return { first, last, stored, cpu, floor: ids === undefined ? new Map() : floor };
+}
+
+/** One open socket per user, CONNECT_CONCURRENCY at a time. */
+export async function connectMembers(httpUrl: string, tenant: string, userIds: readonly string[]): Promise<FrameSocket[]> {
+  const sockets: FrameSocket[] = [];
+  for (let start = 0; start < userIds.length; start += CONNECT_CONCURRENCY) {
+    const batch = userIds.slice(start, start + CONNECT_CONCURRENCY);
+    sockets.push(...(await Promise.all(batch.map(async (userId) => FrameSocket.open(await ticketUrl(httpUrl, await devToken(httpUrl, tenant, userId)))))));
+  }
+  return sockets;
 }
 
 async function fanOutRequests(server: Server, counted: Counted, size: number): Promise<{ perRecipient: number; byCommand: string }> {
@@ -351,4 +420,84 @@ async function fanOutRequests(server: Server, counted: Counted, size: number): P
   if (result.delivered + deliveredInChunks !== size) throw new Error(`fan-out to ${size} members delivered ${result.delivered + deliveredInChunks}`);
   const byCommand = [...counted.requests].map(([command, count]) => `${command.replace(/Command$/, '')} ${count}`).join(', ');
   return { perRecipient: total(counted.requests) / size, byCommand };
+}
+
+/**
+ * The floor of a fan-out to `sockets` (one member each): the work delivering to them cannot avoid
+ * on this machine, done directly through the SDK against the same DynamoDB Local and local
+ * gateway: per member one conditional put of a notification-sized item into the Notifications
+ * table, then one post of a notification-sized frame to its socket, `concurrency` members at
+ * once. Nothing else: no reads, no counter, no dedupe record, no Lambda host, queue or IAM.
+ * The ms from the start to the first and the last frame received.
+ */
+export async function fanOutFloor(
+  urls: LocalUrls,
+  tenant: string,
+  members: ReadonlyArray<{ userId: string; socket: FrameSocket; connectionId: string }>,
+  round: number,
+  concurrency: number,
+): Promise<{ first: number; last: number }> {
+  // Sockets enough for every request at once: the floor does not queue in the SDK's client.
+  const local = { region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, requestHandler: { httpAgent: { keepAlive: true, maxSockets: concurrency } } };
+  const db = DynamoDBDocumentClient.from(new DynamoDBClient({ endpoint: urls.dynamodbUrl, ...local }));
+  const gateway = new ApiGatewayManagementApiClient({ endpoint: urls.wsUrl.replace(/^ws/, 'http'), ...local });
+  try {
+    const id = ulid();
+    const createdAt = new Date().toISOString();
+    const expiresAt = Math.floor(Date.now() / 1000) + 30 * 86_400;
+    const data = { alertId: id, topic: 'site', rule: 'pressure-high', subject: `pump-${round}`, severity: 'high', status: 'active', version: 1 };
+    const started = performance.now();
+    await pMap(
+      members,
+      async ({ userId, connectionId }) => {
+        const seq = 1_000_000 + round;
+        const notification = {
+          id: ulid(),
+          seq,
+          kind: 'alert.raised',
+          title: `High: floor ${round}`,
+          body: `pump-${round} (pressure-high)`,
+          data,
+          priority: 'high',
+          groupKey: id,
+          createdAt,
+        };
+        await db.send(
+          new PutCommand({
+            TableName: localTableName('notifications'),
+            Item: { userKey: `${tenant}#${userId}`, ...notification, unreadSeq: seq, expiresAt },
+            ConditionExpression: 'attribute_not_exists(seq)',
+          }),
+        );
+        await gateway.send(new PostToConnectionCommand({ ConnectionId: connectionId, Data: JSON.stringify({ type: 'notification', ...notification }) }));
+      },
+      { concurrency },
+    );
+    const arrivals = await Promise.all(
+      members.map(
+        async ({ socket }) => (await socket.waitFor((frame) => frame.type === 'notification' && frame.title === `High: floor ${round}`, RECEIPT_TIMEOUT_MS)).at,
+      ),
+    );
+    return { first: Math.min(...arrivals) - started, last: Math.max(...arrivals) - started };
+  } finally {
+    db.destroy();
+    gateway.destroy();
+  }
+}
+
+/** Each member's one socket id, read from UserConnections (outside any timing). */
+export async function socketIds(urls: LocalUrls, tenant: string, userIds: readonly string[]): Promise<Map<string, string>> {
+  const db = DynamoDBDocumentClient.from(new DynamoDBClient({ endpoint: urls.dynamodbUrl, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS }));
+  const ids = new Map<string, string>();
+  try {
+    for (const userId of userIds) {
+      const { Item } = await db.send(new GetCommand({ TableName: localTableName('userConnections'), Key: { userKey: `${tenant}#${userId}` } }));
+      const [connectionId] = [...((Item?.connectionIds as Set<string> | undefined) ?? [])];
+      if (connectionId === undefined) throw new Error(`${userId} has no socket recorded`);
+      ids.set(userId, connectionId);
+    }
+  } finally {
+    db.destroy();
+  }
+  return ids;
 }

@@ -5,6 +5,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { benchAlerts } from './alerts';
+import { benchAlertSpans } from './alert-spans';
 import { benchColdStart } from './cold-start';
 import { benchConnections } from './connections';
 import { benchExports } from './exports';
@@ -24,6 +25,7 @@ const benchmarks: Array<[string, () => Promise<void>]> = [
   ['notifications', benchNotifications],
   ['publish-spans', benchPublishSpans],
   ['alerts', benchAlerts],
+  ['alert-spans', benchAlertSpans],
   ['exports', benchExports],
   ['schedule-quota', benchScheduleQuota],
   ['local-iam', benchLocalIam],

@@ -197,27 +197,34 @@ class QueuePoller implements SqsPoller {
     return this.origins.get(id) ?? undefined;
   }
 
-  /** Receives while fewer than maxConcurrency batches are in flight; on stop, lets those finish. */
+  /**
+   * Receives while fewer than maxConcurrency batches are in flight, as many messages at once as
+   * the free invocations can take (up to SQS's 10), as Lambda's pollers do: with batchSize 1 and
+   * 16 free, one ReceiveMessage starts 10 invocations rather than ten round trips starting one
+   * each. On stop, lets those in flight finish.
+   */
   private async run(): Promise<void> {
     const inFlight = new Set<Promise<void>>();
     const pause = () => delay(1000, undefined, { signal: this.abort.signal }).catch(() => undefined);
     while (!this.abort.signal.aborted) {
-      if (inFlight.size >= this.maxConcurrency) {
+      const free = this.maxConcurrency - inFlight.size;
+      if (free <= 0) {
         await Promise.race(inFlight);
         continue;
       }
       try {
-        const messages = await this.receiveBatch();
+        const messages = await this.receiveBatch(Math.min(10, free * this.batchSize));
         this.lastError = undefined;
-        if (messages.length === 0) continue;
-        const batch: Promise<void> = this.process(messages)
-          .catch(async (error: unknown) => {
-            if (this.abort.signal.aborted) return;
-            this.report('polling failed', error);
-            await pause();
-          })
-          .finally(() => inFlight.delete(batch));
-        inFlight.add(batch);
+        for (const batch of this.inOrder(messages)) {
+          const running: Promise<void> = batch
+            .catch(async (error: unknown) => {
+              if (this.abort.signal.aborted) return;
+              this.report('polling failed', error);
+              await pause();
+            })
+            .finally(() => inFlight.delete(running));
+          inFlight.add(running);
+        }
       } catch (error) {
         if (this.abort.signal.aborted) break;
         this.report('polling failed', error);
@@ -225,6 +232,39 @@ class QueuePoller implements SqsPoller {
       }
     }
     await Promise.all(inFlight);
+  }
+
+  /**
+   * One receive's messages in batches of batchSize, each processed at once, except that a batch
+   * holding a FIFO message group an earlier batch holds waits for it, and is left undeleted (to
+   * come back after the visibility timeout, behind the failed one) when it failed: Lambda sends
+   * one batch at a time per message group. (SQS may return several of a group in one receive;
+   * fauxqs returns one per group.)
+   */
+  private inOrder(messages: readonly Message[]): Array<Promise<void>> {
+    const groupsAhead = new Map<string, Promise<boolean>>();
+    const batches: Array<Promise<void>> = [];
+    for (let start = 0; start < messages.length; start += this.batchSize) {
+      const batch = messages.slice(start, start + this.batchSize);
+      const groups = [...new Set(batch.flatMap((message) => message.Attributes?.MessageGroupId ?? []))];
+      const ahead = groups.flatMap((group) => groupsAhead.get(group) ?? []);
+      const done = Promise.all(ahead).then(async (succeeded) => {
+        if (!succeeded.every(Boolean)) {
+          this.logger.warn(
+            `[${this.functionName}] ${batch.length} messages held back behind a failed batch of their message group; they come back after the visibility timeout`,
+          );
+          return false;
+        }
+        return this.process(batch);
+      });
+      for (const group of groups)
+        groupsAhead.set(
+          group,
+          done.catch(() => false),
+        );
+      batches.push(done.then(() => undefined));
+    }
+    return batches;
   }
 
   private async receive(max: number, waitTimeSeconds: number): Promise<Message[]> {
@@ -242,8 +282,9 @@ class QueuePoller implements SqsPoller {
     return Messages;
   }
 
-  private async receiveBatch(): Promise<Message[]> {
-    const messages = await this.receive(this.batchSize, this.waitTimeSeconds);
+  /** Up to `max` messages; with a batching window, gathers until the first batch is full or the window ends. */
+  private async receiveBatch(max: number): Promise<Message[]> {
+    const messages = await this.receive(max, this.waitTimeSeconds);
     const windowEnds = Date.now() + this.batchingWindowMs;
     while (messages.length > 0 && messages.length < this.batchSize && Date.now() < windowEnds) {
       try {
@@ -258,7 +299,8 @@ class QueuePoller implements SqsPoller {
     return messages;
   }
 
-  private async process(messages: readonly Message[]): Promise<void> {
+  /** True when every message succeeded (or was filtered out). */
+  private async process(messages: readonly Message[]): Promise<boolean> {
     if (Date.now() - this.deadLetterSourceFoundAt > DEAD_LETTER_SOURCE_TTL_MS) await this.findDeadLetterSource();
     const records = messages.map((message) => this.toRecord(message));
     const matching = records.filter((record) => this.matches(sqsFilterSubject(record)));
@@ -267,7 +309,7 @@ class QueuePoller implements SqsPoller {
       this.counters.filteredMessages += filtered.length;
       await this.delete(filtered);
     }
-    if (matching.length === 0) return;
+    if (matching.length === 0) return true;
     this.counters.deliveredBatches++;
     let response: unknown;
     try {
@@ -276,7 +318,7 @@ class QueuePoller implements SqsPoller {
       // Nothing is deleted: the batch returns after the visibility timeout, and redrive ends it in the DLQ.
       this.counters.failedBatches++;
       this.logger.warn(`[${this.functionName}] batch of ${matching.length} failed:`, error);
-      return;
+      return false;
     }
     const failed =
       this.options.reportBatchItemFailures === false
@@ -292,6 +334,7 @@ class QueuePoller implements SqsPoller {
       );
     }
     if (failed !== 'all') await this.delete(matching.filter((record) => !failed.has(record.messageId)));
+    return failed !== 'all' && failed.size === 0;
   }
 
   private async delete(records: readonly SQSRecord[]): Promise<void> {

@@ -504,6 +504,53 @@ describe('SQS event source', () => {
     );
   });
 
+  it('starts as many batches as are free from one ReceiveMessage, and keeps each FIFO message group in order', async () => {
+    const name = `${uniqueName('groups')}.fifo`;
+    const queue = await createQueueWithDlq(sqs, name, { envVar: 'UNUSED', visibilityTimeoutSeconds: 30, maxReceiveCount: 2, fifo: true });
+    // Six groups of three, queued before the poller starts, so its first receive finds them all.
+    const groups = ['a', 'b', 'c', 'd', 'e', 'f'];
+    const entries = groups.flatMap((group) =>
+      [1, 2, 3].map((n) => ({ Id: `${group}${n}`, MessageBody: `${group}${n}`, MessageGroupId: group, MessageDeduplicationId: `${group}${n}` })),
+    );
+    for (const part of [entries.slice(0, 10), entries.slice(10)]) await sqs.send(new SendMessageBatchCommand({ QueueUrl: queue.url, Entries: part }));
+    const counted = new SQSClient({ region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, endpoint: inject('localUrls').sqsUrl, useQueueUrlAsEndpoint: false });
+    let receives = 0;
+    counted.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (context.commandName === 'ReceiveMessageCommand') receives++;
+        return next(args);
+      },
+      { step: 'initialize', name: 'countReceives' },
+    );
+    const order: string[] = [];
+    const receivesAtStart: number[] = [];
+    let active = 0;
+    let most = 0;
+    const poller = await startSqsPoller({
+      sqs: counted,
+      logger: silent,
+      queueUrl: queue.url,
+      batchSize: 1,
+      maxConcurrency: 6,
+      handler: async (event) => {
+        receivesAtStart.push(receives);
+        most = Math.max(most, ++active);
+        order.push(event.Records[0]!.body);
+        await delay(200);
+        active--;
+      },
+    });
+    running.push(poller);
+    await poller.drain({ timeoutMs: 15_000 });
+    // The queue is empty once fauxqs has deleted the last batch, a moment before the poller counts its answer.
+    await vi.waitFor(() => expect(poller.stats).toMatchObject({ deliveredBatches: 18, deletedMessages: 18 }), { timeout: 2_000 });
+    counted.destroy();
+    // The first six invocations (one per group) all came from the first receive, and ran together.
+    expect(receivesAtStart.slice(0, 6)).toEqual([1, 1, 1, 1, 1, 1]);
+    expect(most).toBe(6);
+    for (const group of groups) expect(order.filter((body) => body.startsWith(group))).toEqual([`${group}1`, `${group}2`, `${group}3`]);
+  });
+
   it('stop() ends the long poll at once, lets the in-flight batch finish, then receives no more', async () => {
     const queue = await newQueue();
     let release!: () => void;
