@@ -125,16 +125,21 @@ export async function deliver(deps: DeliverDeps, requests: readonly DeliveryRequ
   };
   const pushes = pushesAsCommitted(deps, options.connectionIds ?? snapshot.connectionIds);
   const limit = pLimit(USER_CONCURRENCY);
+  const hintOf = (user: PendingUser) => snapshot.lastSeqs.get(recipientKey(user.recipient)) ?? 0;
+  const write = (user: PendingUser, round: (user: PendingUser, hint: number) => Promise<Notification[]>) =>
+    limit(async () => {
+      const written = await round(user, hintOf(user));
+      if (written.length > 0) pushes.push([{ recipient: user.recipient, notifications: written }]);
+    });
+  const waiting: PendingUser[] = [];
   let settled: Array<PromiseSettledResult<void>>;
   try {
-    settled = await Promise.allSettled(
-      [...pending.values()].map((user) =>
-        limit(async () => {
-          const written = await writeUser(context, user, snapshot.lastSeqs.get(recipientKey(user.recipient)) ?? 0);
-          if (written.length > 0) pushes.push([{ recipient: user.recipient, notifications: written }]);
-        }),
-      ),
-    );
+    // First every claim this call can make and every item it can write. Claims another writer
+    // holds without its item yet wait for a second round: waiting in the first would hold a
+    // concurrency slot that a user whose item the other writer awaits may need (two calls
+    // delivering one chunk at once would each wait on the other).
+    settled = await Promise.allSettled([...pending.values()].map((user) => write(user, (u, hint) => writeUser(context, u, hint, waiting))));
+    settled.push(...(await Promise.allSettled(waiting.map((user) => write(user, (u, hint) => writeUser(context, u, hint))))));
   } finally {
     // Whatever was stored is pushed, even when a contended user made the call fail.
     await pushes.finish();
@@ -173,9 +178,11 @@ const backoff = (attempt: number) => Math.random() * Math.min(1_000, 10 * 2 ** a
  * One user's part of a call: its dedupe claims, then its items put in seq order from `hint + 1`,
  * then the hint raised to the last one. Returns what it stored, in seq order, for the push.
  * Outcomes are set as they settle. On running out of attempts it still raises the hint over what
- * it stored (which the caller then pushes) before it throws.
+ * it stored (which the caller then pushes) before it throws. Given `waiting`, requests whose claim
+ * another writer holds without its item yet are left there (as a user of their own) instead of
+ * waited for; without it, they are waited for.
  */
-async function writeUser(context: WriteContext, user: PendingUser, hint: number): Promise<Notification[]> {
+async function writeUser(context: WriteContext, user: PendingUser, hint: number, waiting?: PendingUser[]): Promise<Notification[]> {
   const { deps, requests, outcomes, now, expiresAt, sleep } = context;
   const { recipient } = user;
   let attempts = 0;
@@ -195,8 +202,12 @@ async function writeUser(context: WriteContext, user: PendingUser, hint: number)
       continue;
     }
     const key = scopedDedupeKey(recipient, request.dedupeKey);
-    const claimed = await claimOrFirst(context, recipient, key, id, context.claims.get(key), spend);
-    if ('write' in claimed) {
+    const claimed = await claimOrFirst(context, recipient, key, id, context.claims.get(key), waiting === undefined ? spend : undefined);
+    if ('held' in claimed) {
+      const later = waiting?.find((other) => other.recipient === recipient);
+      if (later) later.requests.push(index);
+      else waiting?.push({ recipient, requests: [index] });
+    } else if ('write' in claimed) {
       toWrite.push({ index, id: claimed.write });
     } else {
       outcomes[index] = { status: 'duplicate', id: claimed.id, seq: claimed.seq };
@@ -233,8 +244,9 @@ async function writeUser(context: WriteContext, user: PendingUser, hint: number)
 
 /**
  * Claims a dedupe key for a new notification (`write`: the id to write), or finds its first
- * result. A claim whose item is missing is either being written (wait for it) or was left by a
- * writer that stopped (after the lease, take it over and write its id: the item is written once).
+ * result. A claim whose item is missing is either being written (wait for it with `spend`, or
+ * without it answer `held`) or was left by a writer that stopped (after the lease, take it over
+ * and write its id: the item is written once).
  */
 async function claimOrFirst(
   context: WriteContext,
@@ -242,8 +254,8 @@ async function claimOrFirst(
   key: string,
   id: string,
   known: DedupeClaim | undefined,
-  spend: () => Promise<void>,
-): Promise<{ write: string } | { id: string; seq: number }> {
+  spend: (() => Promise<void>) | undefined,
+): Promise<{ write: string } | { id: string; seq: number } | { held: true }> {
   const { deps, now, expiresAt } = context;
   let claim = known;
   for (;;) {
@@ -259,6 +271,7 @@ async function claimOrFirst(
       if (await deps.notifications.takeOverClaim(key, claim, now.getTime(), expiresAt)) return { write: claim.id };
     } else {
       // Still its writer's: it is putting the item now (or stopped, and the lease will tell).
+      if (spend === undefined) return { held: true };
       await spend();
     }
     claim = undefined;
