@@ -15,12 +15,17 @@ export interface DeliveryTables {
 /**
  * deliver()'s reads across four tables in one round of multi-table BatchGetItem calls: each
  * user's preferences and socket set, the counter item (seq 0) of the Notifications table and
- * the dedupe claims. All eventually consistent, at half a consistent read's units, because a
- * stale answer is harmless to each (docs/protocol.md, "How seqs are allocated"): a stale counter
- * is a hint that is too low, so the put at hint + 1 fails its condition and the writer finds the
- * newest item; a claim not yet seen fails the claim's own conditional put, which returns it;
- * preferences changed a moment ago apply from the next notification; and sockets are read again,
- * after the writes, for any that joined.
+ * the dedupe claims. Why each is or is not read consistently (docs/protocol.md, "How seqs are
+ * allocated"):
+ * - counter hints consistently: a stale hint only costs a failed put, but a consistent one is
+ *   never below a seq a client was shown, even moments after a reader repaired it (half a read
+ *   unit a user);
+ * - dedupe claims eventually: a claim this read misses makes the claim's own conditional put
+ *   fail, which returns it;
+ * - preferences eventually: a change made a moment ago applies from the next notification;
+ * - socket sets eventually before the writes (they are read again after them), consistently
+ *   after (`consistentConnections`): a socket registered before that read must be pushed to, since
+ *   its resume may have run before the notification was stored.
  */
 export function dynamoDeliveryReads(client: DynamoDBDocumentClient, tables: DeliveryTables): DeliveryReads {
   return {
@@ -31,10 +36,16 @@ export function dynamoDeliveryReads(client: DynamoDBDocumentClient, tables: Deli
         {
           table: tables.notifications,
           keys: userKeys(query.lastSeqsOf).map((userKey) => ({ userKey, seq: COUNTER_SEQ })),
+          consistent: true,
           projection: 'userKey, lastSeq',
         },
         { table: tables.dedupe, keys: [...new Set(query.dedupeKeys ?? [])].map((dedupeKey) => ({ dedupeKey })) },
-        { table: tables.userConnections, keys: userKeys(query.connectionsOf).map((userKey) => ({ userKey })), projection: 'userKey, connectionIds' },
+        {
+          table: tables.userConnections,
+          keys: userKeys(query.connectionsOf).map((userKey) => ({ userKey })),
+          projection: 'userKey, connectionIds',
+          consistent: query.consistentConnections,
+        },
       ].filter((read) => read.keys.length > 0);
       const items = await batchGetTables(client, reads);
       const of = (table: string) => items.get(table) ?? [];

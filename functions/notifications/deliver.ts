@@ -321,7 +321,7 @@ function pushesAsCommitted(deps: DeliverDeps, known: ReadonlyMap<string, readonl
     async finish(): Promise<void> {
       const lateJoiners = async () => {
         if (committed.length === 0) return;
-        const current = await deps.connections.connectionIdsOf(committed.map((entry) => entry.recipient));
+        const current = (await deps.reads.read({ connectionsOf: committed.map((entry) => entry.recipient), consistentConnections: true })).connectionIds;
         await pushTo(
           committed.flatMap((entry) => {
             const before = new Set(known.get(recipientKey(entry.recipient)) ?? []);

@@ -53,6 +53,8 @@ export interface DeliveryQuery {
   readonly lastSeqsOf?: readonly Recipient[];
   readonly dedupeKeys?: readonly string[];
   readonly connectionsOf?: readonly Recipient[];
+  /** Read the socket sets consistently: after the writes, a socket registered before this read must be seen. */
+  readonly consistentConnections?: boolean;
 }
 
 /**
@@ -69,8 +71,7 @@ export interface DeliverySnapshot {
 
 /**
  * Everything deliver() must know before it writes, read together: one round of multi-table
- * BatchGetItem calls, not one per table, all eventually consistent (a stale answer costs a failed
- * conditional write, never a wrong result: docs/protocol.md, "How seqs are allocated").
+ * BatchGetItem calls, not one per table; and the socket sets again after the writes.
  */
 export interface DeliveryReads {
   read(query: DeliveryQuery): Promise<DeliverySnapshot>;
