@@ -141,8 +141,9 @@ export function dynamoNotificationStore(client: DynamoDBDocumentClient, tables: 
         return { claimed: true };
       } catch (error) {
         if (!(error instanceof ConditionalCheckFailedException)) throw error;
-        const old = unmarshall((error.Item ?? {}) as never) as Record<string, unknown>;
-        return { claimed: false, claim: claimFromItem(old) };
+        const claim = claimFromItem(unmarshall((error.Item ?? {}) as never) as Record<string, unknown>);
+        // The SDK's own retry of this claim, whose first answer was lost, finds it already made.
+        return claim.id === id && claim.claimedAtMs === nowMs ? { claimed: true } : { claimed: false, claim };
       }
     },
 
@@ -161,17 +162,22 @@ export function dynamoNotificationStore(client: DynamoDBDocumentClient, tables: 
     },
 
     async putAt(recipient, notification, expiresAt) {
-      const put = await conditionally(() =>
-        client.send(
+      try {
+        await client.send(
           new PutCommand({
             TableName: tables.notifications,
             Item: toItem(recipientKey(recipient), notification, expiresAt),
             // The only arbiter of a seq: it exists once its item does, and no put takes a taken one.
             ConditionExpression: 'attribute_not_exists(seq)',
+            ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
           }),
-        ),
-      );
-      return put ? 'put' : 'taken';
+        );
+        return 'put';
+      } catch (error) {
+        if (!(error instanceof ConditionalCheckFailedException)) throw error;
+        // The SDK's own retry of this put, whose first answer was lost, finds this very item.
+        return (error.Item as { id?: { S?: string } } | undefined)?.id?.S === notification.id ? 'put' : 'taken';
+      }
     },
 
     newestSeq,

@@ -150,6 +150,35 @@ describe('a writer that stops between its put and the hint update', () => {
   });
 });
 
+describe('an answer lost on the way back', () => {
+  it('stores a notification (and its claim) once when the SDK retries a put that had succeeded', async () => {
+    const tenant = uniqueTenant();
+    const raw = new DynamoDBClient({ endpoint: urls().dynamodbUrl, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
+    const lost = new Set<string>();
+    // Inside the SDK's retry loop: the first attempt of each put reaches DynamoDB, then its answer is "lost".
+    raw.middlewareStack.add(
+      (next: (args: any) => Promise<any>, context: { commandName?: string }) => async (args: any) => {
+        const result = await next(args);
+        const table = String(args.request?.body ?? '').includes(tableName('dedupe')) ? 'dedupe' : 'notifications';
+        if (context.commandName === 'PutItemCommand' && !lost.has(table)) {
+          lost.add(table);
+          throw Object.assign(new Error('socket hang up (injected)'), { $retryable: {}, $metadata: {} });
+        }
+        return result;
+      },
+      { step: 'deserialize', name: 'loseFirstAnswer' },
+    );
+    const gateway = new ApiGatewayManagementApiClient({ endpoint: urls().wsUrl.replace(/^ws/, 'http'), region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
+    clients.push(raw, gateway);
+    const deps = localDeliverDeps(DynamoDBDocumentClient.from(raw), gateway);
+    const [outcome] = await deliver(deps, [note(tenant, 'ivy', 'once', 'source-3')]);
+    expect([...lost].sort()).toEqual(['dedupe', 'notifications']);
+    expect(outcome).toMatchObject({ status: 'delivered', seq: 1 });
+    expect((await inbox(tenant, 'ivy')).map((item) => [item.seq, item.title])).toEqual([[1, 'once']]);
+    expect(await hintOf(tenant, 'ivy')).toBe(1);
+  });
+});
+
 describe('a lagging hint whose newer items expired', () => {
   /** A notification stored at seq 1 by a writer that stopped before raising the hint (still absent). */
   async function strandedAtOne(tenant: string, user: string): Promise<string> {
