@@ -126,11 +126,9 @@ export async function deliver(deps: DeliverDeps, requests: readonly DeliveryRequ
   const pushes = pushesAsCommitted(deps, options.connectionIds ?? snapshot.connectionIds);
   const limit = pLimit(USER_CONCURRENCY);
   const hintOf = (user: PendingUser) => snapshot.lastSeqs.get(recipientKey(user.recipient)) ?? 0;
-  const write = (user: PendingUser, round: (user: PendingUser, hint: number) => Promise<Notification[]>) =>
-    limit(async () => {
-      const written = await round(user, hintOf(user));
-      if (written.length > 0) pushes.push([{ recipient: user.recipient, notifications: written }]);
-    });
+  const stored = (recipient: Recipient) => (written: Notification[]) => pushes.push([{ recipient, notifications: written }]);
+  const write = (user: PendingUser, round: (user: PendingUser, hint: number, onStored: (written: Notification[]) => void) => Promise<void>) =>
+    limit(() => round(user, hintOf(user), stored(user.recipient)));
   const waiting: PendingUser[] = [];
   let settled: Array<PromiseSettledResult<void>>;
   try {
@@ -138,8 +136,8 @@ export async function deliver(deps: DeliverDeps, requests: readonly DeliveryRequ
     // holds without its item yet wait for a second round: waiting in the first would hold a
     // concurrency slot that a user whose item the other writer awaits may need (two calls
     // delivering one chunk at once would each wait on the other).
-    settled = await Promise.allSettled([...pending.values()].map((user) => write(user, (u, hint) => writeUser(context, u, hint, waiting))));
-    settled.push(...(await Promise.allSettled(waiting.map((user) => write(user, (u, hint) => writeUser(context, u, hint))))));
+    settled = await Promise.allSettled([...pending.values()].map((user) => write(user, (u, hint, onStored) => writeUser(context, u, hint, onStored, waiting))));
+    settled.push(...(await Promise.allSettled(waiting.map((user) => write(user, (u, hint, onStored) => writeUser(context, u, hint, onStored))))));
   } finally {
     // Whatever was stored is pushed, even when a contended user made the call fail.
     await pushes.finish();
@@ -176,13 +174,19 @@ const backoff = (attempt: number) => Math.random() * Math.min(1_000, 10 * 2 ** a
 
 /**
  * One user's part of a call: its dedupe claims, then its items put in seq order from `hint + 1`,
- * then the hint raised to the last one. Returns what it stored, in seq order, for the push.
- * Outcomes are set as they settle. On running out of attempts it still raises the hint over what
- * it stored (which the caller then pushes) before it throws. Given `waiting`, requests whose claim
+ * then the hint raised to the last one, then `onStored` with what it stored, in seq order, for the
+ * push. Outcomes are set as they settle. On running out of attempts it still raises the hint over
+ * what it stored and hands that on before it throws. Given `waiting`, requests whose claim
  * another writer holds without its item yet are left there (as a user of their own) instead of
  * waited for; without it, they are waited for.
  */
-async function writeUser(context: WriteContext, user: PendingUser, hint: number, waiting?: PendingUser[]): Promise<Notification[]> {
+async function writeUser(
+  context: WriteContext,
+  user: PendingUser,
+  hint: number,
+  onStored: (written: Notification[]) => void,
+  waiting?: PendingUser[],
+): Promise<void> {
   const { deps, requests, outcomes, now, expiresAt, sleep } = context;
   const { recipient } = user;
   let attempts = 0;
@@ -238,8 +242,8 @@ async function writeUser(context: WriteContext, user: PendingUser, hint: number,
     // result found above the hint (its writer stopped before raising it) is covered too.
     const highest = Math.max(written.at(-1)?.seq ?? 0, highestDuplicate);
     if (highest > hint) await deps.notifications.raiseHint(recipient, highest);
+    if (written.length > 0) onStored(written);
   }
-  return written;
 }
 
 /**

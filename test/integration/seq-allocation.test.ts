@@ -6,7 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DeleteCommand, DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { CLAIM_LEASE_MS, deliver, type DeliverDeps } from '#functions/notifications/deliver';
@@ -176,6 +176,25 @@ describe('an answer lost on the way back', () => {
     expect(outcome).toMatchObject({ status: 'delivered', seq: 1 });
     expect((await inbox(tenant, 'ivy')).map((item) => [item.seq, item.title])).toEqual([[1, 'once']]);
     expect(await hintOf(tenant, 'ivy')).toBe(1);
+  });
+});
+
+describe('contention', () => {
+  it('keeps, hints and pushes what a call stored before a later notification ran out of attempts, then answers 503', async () => {
+    const tenant = uniqueTenant();
+    const socket = await connect(tenant, 'jo');
+    const taken = () => new ConditionalCheckFailedException({ message: 'The conditional request failed', $metadata: { httpStatusCode: 400 } });
+    const deps = depsWith(
+      (command, input) => {
+        const title = input.Item?.title?.S ?? input.Item?.title;
+        if (isItemPut(command, input) && title === 'second') throw taken();
+      },
+      { sleep: async () => undefined },
+    );
+    await expect(deliver(deps, [note(tenant, 'jo', 'first'), note(tenant, 'jo', 'second')])).rejects.toMatchObject({ status: 503, code: 'contention' });
+    expect(await hintOf(tenant, 'jo')).toBe(1);
+    expect(await socket.waitFor((frame) => frame.type === 'notification')).toMatchObject({ seq: 1, title: 'first' });
+    expect((await inbox(tenant, 'jo')).map((item) => item.title)).toEqual(['first']);
   });
 });
 
