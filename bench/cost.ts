@@ -817,7 +817,7 @@ test/unit/cost-model.test.ts.
  * The transaction design that option b) replaced, as docs/cost.md measured it last (commit 173cfd1,
  * a quiet machine): write units per notification and per alert member, and a single publish's cost.
  */
-const TRANSACTION_DESIGN = { plainUnits: 8, alertUnits: 10, singleUsdPerMillion: 8.21 } as const;
+const TRANSACTION_DESIGN = { plainUnits: 8, alertUnits: 10, singleUsdPerMillion: 8.21, singleDynamoUsdPerMillion: 5.87 } as const;
 
 /**
  * The floor arithmetic behind the $3 target, from the measured figures: what a notification costs
@@ -887,7 +887,8 @@ Seqs are allocated without a transaction since option b) below was built: a noti
 ${qty(builtPlain)} write units as measured (the item and its entry in each of the two LSIs, the hint update: 4,
 plus the rare failed conditional write), an alert member's ${member ? qty(builtAlert) : '-'} (its dedupe claim too);
 with the transaction they took ${TRANSACTION_DESIGN.plainUnits} and ${TRANSACTION_DESIGN.alertUnits} (the counter update, the item and its two LSI entries, and an alert's dedupe record, all at 2x),
-and a notification cost ${fmt(TRANSACTION_DESIGN.singleUsdPerMillion)} per 1M against ${fmt(perMillion(single))} now. Its ack costs ${qty(ackUnits)} more (on a ping, as above;
+and a notification cost ${fmt(TRANSACTION_DESIGN.singleUsdPerMillion)} per 1M against ${fmt(perMillion(single))} now; DynamoDB's part of it, which the machine's load does not move
+(the Lambda lines do: local durations), ${fmt(TRANSACTION_DESIGN.singleDynamoUsdPerMillion)} against ${fmt(perMillion({ dynamoWriteRequestUnits: single.dynamoWriteRequestUnits ?? 0, dynamoReadRequestUnits: single.dynamoReadRequestUnits ?? 0 }))}. Its ack costs ${qty(ackUnits)} more (on a ping, as above;
 a client acking less often, say only on resume, would make that a fraction).
 
 LSIs cannot be dropped from a deployed table: CloudFormation's \`AWS::DynamoDB::Table\` does not
@@ -901,12 +902,13 @@ notifications at today's other costs, the ack's write included (single publish /
 |---|---:|---:|---|
 ${options.map(([what, plain, alert, risks]) => `| ${what} | ${plain} / ${alert} | ${mark(plain, singleRest)} / ${member ? mark(alert, memberRest) : '-'} | ${risks} |`).join('\n')}
 
-${meeting.length > 0 ? `At today's other costs, ${meeting.join(' and ')} would meet $3 for fan-out delivery.` : `**No storage option alone meets $3 at today's other costs**: besides its writes, a fan-out member costs ${fmt(memberRest)} per 1M, of which ${fmt(perMillion({ dynamoReadRequestUnits: member?.dynamoReadRequestUnits ?? 0 }))} are ${qty(member?.dynamoReadRequestUnits ?? 0)} read units (eventually consistent reads of each member's counter hint, preferences, dedupe claim and socket set, the socket set twice) and ${fmt(perMillion({ lambdaGbSeconds: member?.lambdaGbSeconds ?? 0, lambdaRequests: member?.lambdaRequests ?? 0 }))} Lambda at local durations (an upper estimate); those must come down too.`}
+${meeting.length > 0 ? `At today's other costs, ${meeting.join(' and ')} would meet $3 for fan-out delivery.` : `**No storage option alone meets $3 at today's other costs**: besides its writes, a fan-out member costs ${fmt(memberRest)} per 1M, of which ${fmt(perMillion({ dynamoReadRequestUnits: member?.dynamoReadRequestUnits ?? 0 }))} are ${qty(member?.dynamoReadRequestUnits ?? 0)} read units (each member's counter hint read consistently, its preferences, dedupe claim and socket set eventually, and its socket set again, consistently, after the writes) and ${fmt(perMillion({ lambdaGbSeconds: member?.lambdaGbSeconds ?? 0, lambdaRequests: member?.lambdaRequests ?? 0 }))} Lambda at local durations (an upper estimate); those must come down too.`}
 
 **Recommended**: c), in two steps. The first, b) on today's table (no migration), is built and
 measured above: ${qty(builtPlain)} write units a notification instead of ${TRANSACTION_DESIGN.plainUnits}, the guarantees kept at the price of the
-hint's repair rule (docs/protocol.md, "How seqs are allocated"), and deliver()'s reads of counters,
-preferences, dedupe claims and sockets now eventually consistent. The second, the v2 table of c),
+hint's repair rule (docs/protocol.md, "How seqs are allocated"), and deliver()'s reads of
+preferences, dedupe claims and sockets before the writes eventually consistent (counter hints stay
+consistent, and the socket sets read after the writes are now consistent). The second, the v2 table of c),
 waits for the next data-model change that needs a migration anyway. d) saves one more unit but trades
 the exact unread count, which docs/protocol.md promises, for it: not worth it until that guarantee is
 renegotiated.
