@@ -785,14 +785,15 @@ ${whatThreeDollarsWouldTake(perNotification, fanOuts.at(-1), session.ping.usage,
   the larger of before and after), plus, for each secondary index the write adds an entry to,
   removes one from or changes, the same again at 2x (an index key that changed is a delete and a put)
   (\`transactionWriteUnits\` in bench/cost-model.ts, unit-tested). DynamoDB Local's own report
-  undercounts transactions of several items: ${largest ? `in the ${largest.size.toLocaleString('en-US')}-member fan-out it reported ${qty(largest.scenario.transactions.reportedUnits)} write units for ${largest.scenario.transactions.count} transactions, which are billed ${qty(largest.scenario.transactions.billedUnits)}` : ''}
+  undercounts transactions of several items: ${largest && largest.scenario.transactions.count > 0 ? `in the ${largest.size.toLocaleString('en-US')}-member fan-out it reported ${qty(largest.scenario.transactions.reportedUnits)} write units for ${largest.scenario.transactions.count} transactions, which are billed ${qty(largest.scenario.transactions.billedUnits)}` : 'when deliver() still committed many users in one transaction, a 1,000-member fan-out reported 366 write units for 37 transactions, which were billed 10,006'}
   (earlier versions of this page took the report, and showed 1,366 write units for a 1,000-member
-  alert, about 9,600 too few: the honest count with those acks is 11,006). On a scratch table, a transaction of a small and a 1.5 KB item
-  reported ${results.probe.transactionUnits} units (DynamoDB bills 2 x (1 + 2) = 6), so it is deliver()'s transactions, many
-  users' counters, items (in two indexes) and dedupe records at once, whose report falls short. A failed
+  alert, about 9,600 too few). On a scratch table, a transaction of a small and a 1.5 KB item
+  reported ${results.probe.transactionUnits} units (DynamoDB bills 2 x (1 + 2) = 6). deliver() writes no transaction now
+  (docs/protocol.md, "How seqs are allocated"); raising an alert and the export worker still do. A failed
   conditional PutItem reported ${results.probe.failedConditionalReported ? 'units' : 'none'}, an empty Query ${results.probe.emptyQueryUnits} units. A **failed conditional write** is billed by DynamoDB by the existing item's size (at least 1 unit):
   the meter asks for the old item (\`ReturnValuesOnConditionCheckFailure: ALL_OLD\`, removed again
-  from the error the function sees) and bills its size. A canceled transaction is billed as if it had
+  from the error the function sees unless the function asked for it itself, as a dedupe claim does) and bills its size:
+  deliver()'s puts at a seq found taken, its claims found taken and its hint updates another writer overtook. A canceled transaction is billed as if it had
   committed (2 units per action and KB of the item it puts), which is at most what DynamoDB bills.
   DynamoDB Local reports 0 for a read that finds nothing; DynamoDB bills the minimum (0.5 unit
   eventually consistent, 1 consistent, per item asked for), so the meter raises such reads to it.
@@ -813,6 +814,12 @@ test/unit/cost-model.test.ts.
 }
 
 /**
+ * The transaction design that option b) replaced, as docs/cost.md measured it last (commit 173cfd1,
+ * a quiet machine): write units per notification and per alert member, and a single publish's cost.
+ */
+const TRANSACTION_DESIGN = { plainUnits: 8, alertUnits: 10, singleUsdPerMillion: 8.21, singleDynamoUsdPerMillion: 5.87 } as const;
+
+/**
  * The floor arithmetic behind the $3 target, from the measured figures: what a notification costs
  * besides its DynamoDB writes, hence how many write units the target leaves, against what each
  * way of storing a notification needs (docs/cost.md, "What $3 would take").
@@ -826,12 +833,17 @@ function whatThreeDollarsWouldTake(single: Usage, fanOut: { size: number; scenar
   const memberRest = member ? withoutWrites(member) : Number.NaN;
   const budget = (rest: number) => Math.max(0, (3 - rest) / (wru * 1_000_000));
   const floor = perMillionUsd('httpApiRequests') + perMillionUsd('webSocketMessages');
+  // Every notification's ack is a write too (on a ping, as priced above), whichever way it is stored;
+  // the measured usage includes it, so storing alone is the measured write units less the ack's.
+  const ackUnits = ack.dynamoWriteRequestUnits ?? 0;
+  const builtPlain = (single.dynamoWriteRequestUnits ?? 0) - ackUnits;
+  const builtAlert = member ? (member.dynamoWriteRequestUnits ?? 0) - ackUnits : Number.NaN;
   const options: Array<[string, number, number, string]> = [
     [
-      'today: one TransactWriteItems of the counter update and the item (and, for an alert, the dedupe record), into a table with LSIs `byId` and `unread`',
-      8,
-      10,
-      'none: the guarantees in docs/protocol.md rest on it',
+      'before: one TransactWriteItems of the counter update and the item (and, for an alert, the dedupe record), into a table with LSIs `byId` and `unread`',
+      TRANSACTION_DESIGN.plainUnits,
+      TRANSACTION_DESIGN.alertUnits,
+      'none, but every unit at 2x; replaced by b)',
     ],
     [
       'a) Notifications v2 table without `byId` (a notification id carries its seq, so read-by-id needs no index), the same transaction',
@@ -840,17 +852,12 @@ function whatThreeDollarsWouldTake(single: Usage, fanOut: { size: number; scenar
       "a new table and a migration: writes go to v2 from one release on (its counter taken over from v1 with a conditional write), reads merge v1 and v2 until v1's items have expired (the 30-day retention), then v1 is dropped",
     ],
     [
-      "b) no transaction: a conditional PutItem of the item at seq = counter hint + 1 (`attribute_not_exists`), then the hint raised (`SET lastSeq` if lower); on today's table (LSIs at 1x)",
-      1 + 2 + 1,
-      1 + 2 + 1 + 1,
-      'gap-free still holds (a seq exists once its item does; a put never takes a taken seq, and a writer tries hint + 1 first), but the hint can lag after a crash between the two writes: the next writer pays a failed put (1 unit) per seq it skips, readers take the larger of the hint and the newest item, and a lagging hint whose newer items all expired would hand out a seq again (the next write must repair the hint first). Dedupe becomes a claim written before the item, which a retry must check and complete (see c)',
+      "**b) built**: no transaction: a conditional PutItem of the item at seq = counter hint + 1 (`attribute_not_exists`), then the hint raised (`SET lastSeq` if lower); on today's table (LSIs at 1x); dedupe as a claim put before the item. WRU as measured above",
+      Number(builtPlain.toFixed(2)),
+      Number(builtAlert.toFixed(2)),
+      'the hint can lag after a crash between the put and the hint update, so readers take the larger of the hint and the newest item and repair the hint before showing anything above it, and writers find the newest item when a put fails; a claim left without its item by a crash waits out a lease before a retry completes it (docs/protocol.md, "How seqs are allocated", which says why gap-free and no-duplicate still hold)',
     ],
-    [
-      'c) b) on a v2 table with only the sparse `unread` LSI, and dedupe as a claim outside the transaction (conditional put naming the seq it takes; a retry that finds its claim reads the item at that seq and writes it if missing)',
-      1 + 1 + 1,
-      1 + 1 + 1 + 1,
-      'the risks of a) and b), and a claim whose item is missing after a crash until the stream record is retried (the retry completes it)',
-    ],
+    ['c) b) on a v2 table with only the sparse `unread` LSI (read-by-id through the seq in the id)', 1 + 1 + 1, 1 + 1 + 1 + 1, 'the risks of a) and b)'],
     [
       'd) c) without any LSI: the unread count kept on the counter item (`ADD unread 1` in the hint update), read-by-id through the seq in the id',
       1 + 1,
@@ -858,12 +865,10 @@ function whatThreeDollarsWouldTake(single: Usage, fanOut: { size: number; scenar
       'the exact unread count is no longer exact by construction: a crash between the put and the counter update, a mark-read (now a transaction of the item and the counter, 4 units instead of about 2) and every TTL expiry of an unread item (a stream consumer) must each adjust it, and drift needs a periodic recount',
     ],
   ];
-  // Every notification's ack is a write too (on a ping, as priced above), whichever way it is stored.
-  const ackUnits = ack.dynamoWriteRequestUnits ?? 0;
   const meeting = member
     ? options
         .filter(([, , alert]) => memberRest + (alert + ackUnits) * wru * 1_000_000 <= 3)
-        .map(([what]) => (what.startsWith('today') ? "today's design" : `${what[0]})`))
+        .map(([what]) => (what.startsWith('before') ? 'the transaction design' : what.startsWith('**b)') ? "today's design (b)" : `${what[0]})`))
     : [];
   const mark = (units: number, rest: number) => {
     const usd = rest + (units + ackUnits) * wru * 1_000_000;
@@ -876,10 +881,14 @@ The floor first. A notification published alone over HTTP pays one HTTP API requ
 anything is stored: ${fmt(floor)} of the $3. With its Lambda invocation and its reads as measured above,
 everything but the DynamoDB writes comes to ${fmt(singleRest)} per 1M, which leaves ${budget(singleRest).toFixed(1)} write units
 (${fmt(wru * 1_000_000)} per 1M each) per notification. A TransactWriteItems bills 2 units per item, so the
-counter and the item alone take 4: **a single HTTP publish cannot meet $3 with a transaction**, ${budget(singleRest) < 2 ? 'nor without one' : 'and barely without one'}. Batched and fan-out delivery share the HTTP request and the invocation among
+counter and the item alone would take 4: **a single HTTP publish cannot meet $3 with a transaction**, ${budget(singleRest) < 2 ? 'nor without one' : 'and barely without one'}. Batched and fan-out delivery share the HTTP request and the invocation among
 many notifications: ${member ? `in the ${fanOut?.size.toLocaleString('en-US')}-member fan-out everything but the writes is ${fmt(memberRest)} per 1M members (the push, the reads of each member's counter, preferences and sockets, the shared invocations), which leaves ${budget(memberRest).toFixed(1)} write units per notification` : 'no fan-out was measured in this run'}.
-Today a notification takes 8 (the counter update, the item, and its entry in each of the
-two LSIs, all at 2x), an alert's 10 (its dedupe record), and its ack ${qty(ackUnits)} more (on a ping, as above;
+Seqs are allocated without a transaction since option b) below was built: a notification now takes
+${qty(builtPlain)} write units as measured (the item and its entry in each of the two LSIs, the hint update: 4,
+plus the rare failed conditional write), an alert member's ${member ? qty(builtAlert) : '-'} (its dedupe claim too);
+with the transaction they took ${TRANSACTION_DESIGN.plainUnits} and ${TRANSACTION_DESIGN.alertUnits} (the counter update, the item and its two LSI entries, and an alert's dedupe record, all at 2x),
+and a notification cost ${fmt(TRANSACTION_DESIGN.singleUsdPerMillion)} per 1M against ${fmt(perMillion(single))} now; DynamoDB's part of it, which the machine's load does not move
+(the Lambda lines do: local durations), ${fmt(TRANSACTION_DESIGN.singleDynamoUsdPerMillion)} against ${fmt(perMillion({ dynamoWriteRequestUnits: single.dynamoWriteRequestUnits ?? 0, dynamoReadRequestUnits: single.dynamoReadRequestUnits ?? 0 }))}. Its ack costs ${qty(ackUnits)} more (on a ping, as above;
 a client acking less often, say only on resume, would make that a fraction).
 
 LSIs cannot be dropped from a deployed table: CloudFormation's \`AWS::DynamoDB::Table\` does not
@@ -893,14 +902,16 @@ notifications at today's other costs, the ack's write included (single publish /
 |---|---:|---:|---|
 ${options.map(([what, plain, alert, risks]) => `| ${what} | ${plain} / ${alert} | ${mark(plain, singleRest)} / ${member ? mark(alert, memberRest) : '-'} | ${risks} |`).join('\n')}
 
-${meeting.length > 0 ? `At today's other costs, ${meeting.join(' and ')} would meet $3 for fan-out delivery.` : `**No storage option alone meets $3 at today's other costs**: besides its writes, a fan-out member costs ${fmt(memberRest)} per 1M, of which ${fmt(perMillion({ dynamoReadRequestUnits: member?.dynamoReadRequestUnits ?? 0 }))} are ${qty(member?.dynamoReadRequestUnits ?? 0)} read units (consistent reads of each member's counter, preferences, dedupe record and socket set, the socket set twice) and ${fmt(perMillion({ lambdaGbSeconds: member?.lambdaGbSeconds ?? 0, lambdaRequests: member?.lambdaRequests ?? 0 }))} Lambda at local durations (an upper estimate); those must come down too (eventually consistent reads where a stale answer is harmless halve them).`}
+${meeting.length > 0 ? `At today's other costs, ${meeting.join(' and ')} would meet $3 for fan-out delivery.` : `**No storage option alone meets $3 at today's other costs**: besides its writes, a fan-out member costs ${fmt(memberRest)} per 1M, of which ${fmt(perMillion({ dynamoReadRequestUnits: member?.dynamoReadRequestUnits ?? 0 }))} are ${qty(member?.dynamoReadRequestUnits ?? 0)} read units (each member's counter hint read consistently, its preferences, dedupe claim and socket set eventually, and its socket set again, consistently, after the writes) and ${fmt(perMillion({ lambdaGbSeconds: member?.lambdaGbSeconds ?? 0, lambdaRequests: member?.lambdaRequests ?? 0 }))} Lambda at local durations (an upper estimate); those must come down too.`}
 
-**Recommended**: c), in two steps. First b) on today's table (no migration, 4 units instead of 8:
-the transaction's 2x goes, the guarantees stay, at the price of the hint's repair rule), measured
-here before going further; then the v2 table of c) with the next data-model change that needs a
-migration anyway. d) saves one more unit but trades the exact unread count, which docs/protocol.md
-promises, for it: not worth it until that guarantee is renegotiated. None of this is built: the
-Notifications table and its transaction are unchanged.
+**Recommended**: c), in two steps. The first, b) on today's table (no migration), is built and
+measured above: ${qty(builtPlain)} write units a notification instead of ${TRANSACTION_DESIGN.plainUnits}, the guarantees kept at the price of the
+hint's repair rule (docs/protocol.md, "How seqs are allocated"), and deliver()'s reads of
+preferences, dedupe claims and sockets before the writes eventually consistent (counter hints stay
+consistent, and the socket sets read after the writes are now consistent). The second, the v2 table of c),
+waits for the next data-model change that needs a migration anyway. d) saves one more unit but trades
+the exact unread count, which docs/protocol.md promises, for it: not worth it until that guarantee is
+renegotiated.
 
 Pings are the month's largest part (${fmt(totalUsd(ping, PRICES))} each: two WebSocket messages and a Lambda
 invocation). API Gateway WebSocket routes can use a MOCK integration that answers from a mapping

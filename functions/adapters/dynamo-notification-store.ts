@@ -1,25 +1,14 @@
-import { randomUUID } from 'node:crypto';
-import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
-import { GetCommand, QueryCommand, TransactWriteCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { GetCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { recipientKey, type InboxItem, type Notification, type Recipient } from '../notifications/model';
-import type { CommitResult, NotificationStore, SeqCommit } from '../notifications/store';
+import type { DedupeClaim, NotificationStore } from '../notifications/store';
 import pMap from 'p-map';
 
-/** TransactWriteItems' limit on actions per transaction. */
-const TRANSACTION_LIMIT = 100;
-/** Transactions of one commit() in flight at once. */
-const TRANSACTION_CONCURRENCY = 8;
 /** Items marked read at once by one call. */
 const WRITE_CONCURRENCY = 16;
 /** The item at seq 0 holds `lastSeq` and the `ackedUpTo` watermark. */
 export const COUNTER_SEQ = 0;
-
-const RETRYABLE_ERRORS = new Set([
-  'TransactionConflictException',
-  'TransactionInProgressException',
-  'ThrottlingException',
-  'ProvisionedThroughputExceededException',
-]);
 
 /**
  * The Notifications table (pk userKey = tenant#user, sk seq) and the Dedupe table. Items carry
@@ -32,57 +21,74 @@ export function dynamoNotificationStore(client: DynamoDBDocumentClient, tables: 
   };
   const counterKey = (recipient: Recipient) => ({ userKey: recipientKey(recipient), seq: COUNTER_SEQ });
 
-  async function commitTransaction(commits: readonly SeqCommit[]): Promise<CommitResult[]> {
-    const actions: Array<Record<string, unknown>> = [];
-    const owners: Array<{ commit: number; role: 'counter' | 'notification' | 'dedupe' }> = [];
-    commits.forEach((commit, position) => {
-      const userKey = recipientKey(commit.recipient);
-      const lastSeq = commit.expectedLastSeq + commit.notifications.length;
-      actions.push({
-        Update: {
-          TableName: tables.notifications,
-          Key: { userKey, seq: COUNTER_SEQ },
-          UpdateExpression: 'SET lastSeq = :lastSeq',
-          // The counter is the only arbiter: a seq exists once this condition commits with its item.
-          ConditionExpression: commit.expectedLastSeq === 0 ? 'attribute_not_exists(lastSeq) OR lastSeq = :expected' : 'lastSeq = :expected',
-          ExpressionAttributeValues: { ':lastSeq': lastSeq, ':expected': commit.expectedLastSeq },
-        },
-      });
-      owners.push({ commit: position, role: 'counter' });
-      for (const { notification, dedupeKey } of commit.notifications) {
-        actions.push({ Put: { TableName: tables.notifications, Item: toItem(userKey, notification, commit.expiresAt) } });
-        owners.push({ commit: position, role: 'notification' });
-        if (dedupeKey !== undefined) {
-          actions.push({
-            Put: {
-              TableName: dedupeTable(),
-              Item: { dedupeKey, id: notification.id, seq: notification.seq, expiresAt: commit.expiresAt },
-              ConditionExpression: 'attribute_not_exists(dedupeKey)',
-            },
-          });
-          owners.push({ commit: position, role: 'dedupe' });
-        }
-      }
-    });
+  async function conditionally(write: () => Promise<unknown>): Promise<boolean> {
     try {
-      // A token per attempt makes the SDK's own network retries of this call idempotent: a
-      // transaction that committed but whose answer was lost is not committed twice.
-      await client.send(new TransactWriteCommand({ TransactItems: actions as never, ClientRequestToken: randomUUID() }));
-      return commits.map(() => 'committed');
+      await write();
+      return true;
     } catch (error) {
-      if (error instanceof TransactionCanceledException) {
-        const results: CommitResult[] = commits.map(() => 'retry');
-        (error.CancellationReasons ?? []).forEach((reason, index) => {
-          const owner = owners[index];
-          if (!owner || reason.Code !== 'ConditionalCheckFailed') return;
-          if (owner.role === 'counter' && results[owner.commit] !== 'duplicate') results[owner.commit] = 'stale';
-          if (owner.role === 'dedupe') results[owner.commit] = 'duplicate';
-        });
-        return results;
-      }
-      if (error instanceof Error && RETRYABLE_ERRORS.has(error.name)) return commits.map(() => 'retry');
+      if (error instanceof ConditionalCheckFailedException) return false;
       throw error;
     }
+  }
+
+  async function newestSeq(recipient: Recipient): Promise<number> {
+    // Consistent, and without the expiry filter: an expired item not yet deleted still holds its seq.
+    const { Items } = await client.send(
+      new QueryCommand({
+        TableName: tables.notifications,
+        KeyConditionExpression: 'userKey = :userKey AND seq > :counter',
+        ExpressionAttributeValues: { ':userKey': recipientKey(recipient), ':counter': COUNTER_SEQ },
+        ProjectionExpression: 'seq',
+        ScanIndexForward: false,
+        Limit: 1,
+        ConsistentRead: true,
+      }),
+    );
+    return Number(Items?.[0]?.seq ?? 0);
+  }
+
+  async function raiseHint(recipient: Recipient, seq: number): Promise<void> {
+    // Only ever up: a lower value (a slower writer, a reader's repair) fails its condition, harmlessly.
+    await conditionally(() =>
+      client.send(
+        new UpdateCommand({
+          TableName: tables.notifications,
+          Key: counterKey(recipient),
+          UpdateExpression: 'SET lastSeq = :seq',
+          ConditionExpression: 'attribute_not_exists(lastSeq) OR lastSeq < :seq',
+          ExpressionAttributeValues: { ':seq': seq },
+        }),
+      ),
+    );
+  }
+
+  async function recordAck(recipient: Recipient, upTo: number): Promise<'recorded' | 'stale' | 'beyond'> {
+    const record = async () => {
+      try {
+        await client.send(
+          new UpdateCommand({
+            TableName: tables.notifications,
+            Key: counterKey(recipient),
+            UpdateExpression: 'SET ackedUpTo = :upTo, ackedAt = :at',
+            ConditionExpression: 'lastSeq >= :upTo AND (attribute_not_exists(ackedUpTo) OR ackedUpTo < :upTo)',
+            ExpressionAttributeValues: { ':upTo': upTo, ':at': new Date().toISOString() },
+            ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+          }),
+        );
+        return 'recorded' as const;
+      } catch (error) {
+        if (!(error instanceof ConditionalCheckFailedException)) throw error;
+        const old = error.Item as { lastSeq?: { N?: string } } | undefined;
+        return Number(old?.lastSeq?.N ?? 0) < upTo ? ('beyond' as const) : ('stale' as const);
+      }
+    };
+    const outcome = await record();
+    if (outcome !== 'beyond') return outcome;
+    // Beyond the hint, but the hint may lag: the newest item decides, and the hint is repaired first.
+    const newest = await newestSeq(recipient);
+    if (newest < upTo) return 'beyond';
+    await raiseHint(recipient, newest);
+    return record();
   }
 
   async function queryAll(
@@ -122,37 +128,60 @@ export function dynamoNotificationStore(client: DynamoDBDocumentClient, tables: 
   }
 
   return {
-    async commit(commits, onCommitted) {
-      // Transactions of at most 100 actions, each user's actions in one of them.
-      const batches: Array<{ start: number; commits: SeqCommit[] }> = [];
-      let batch: SeqCommit[] = [];
-      let size = 0;
-      commits.forEach((commit, position) => {
-        const actions = 1 + commit.notifications.length + commit.notifications.filter((entry) => entry.dedupeKey !== undefined).length;
-        if (size + actions > TRANSACTION_LIMIT && batch.length > 0) {
-          batches.push({ start: position - batch.length, commits: batch });
-          batch = [];
-          size = 0;
-        }
-        batch.push(commit);
-        size += actions;
-      });
-      if (batch.length > 0) batches.push({ start: commits.length - batch.length, commits: batch });
-      const results: CommitResult[] = new Array(commits.length);
-      // Transactions of different users do not contend, so several go at once; each one's
-      // notifications are handed on the moment it commits (push per committed chunk).
-      await pMap(
-        batches,
-        async ({ start, commits: chunk }) => {
-          const chunkResults = await commitTransaction(chunk);
-          results.splice(start, chunkResults.length, ...chunkResults);
-          const committed = chunkResults.flatMap((result, offset) => (result === 'committed' ? [start + offset] : []));
-          if (committed.length > 0) onCommitted?.(committed);
-        },
-        { concurrency: TRANSACTION_CONCURRENCY },
-      );
-      return results;
+    async claim(dedupeKey, id, nowMs, expiresAt) {
+      try {
+        await client.send(
+          new PutCommand({
+            TableName: dedupeTable(),
+            Item: { dedupeKey, id, claimedAtMs: nowMs, expiresAt },
+            ConditionExpression: 'attribute_not_exists(dedupeKey)',
+            ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+          }),
+        );
+        return { claimed: true };
+      } catch (error) {
+        if (!(error instanceof ConditionalCheckFailedException)) throw error;
+        const claim = claimFromItem(unmarshall((error.Item ?? {}) as never) as Record<string, unknown>);
+        // The SDK's own retry of this claim, whose first answer was lost, finds it already made.
+        return claim.id === id && claim.claimedAtMs === nowMs ? { claimed: true } : { claimed: false, claim };
+      }
     },
+
+    async takeOverClaim(dedupeKey, stale, nowMs, expiresAt) {
+      // Compare-and-set on the claim's time: of two writers taking over at once, one wins.
+      return conditionally(() =>
+        client.send(
+          new PutCommand({
+            TableName: dedupeTable(),
+            Item: { dedupeKey, id: stale.id, claimedAtMs: nowMs, expiresAt },
+            ConditionExpression: 'id = :id AND claimedAtMs = :claimedAtMs',
+            ExpressionAttributeValues: { ':id': stale.id, ':claimedAtMs': stale.claimedAtMs ?? -1 },
+          }),
+        ),
+      );
+    },
+
+    async putAt(recipient, notification, expiresAt) {
+      try {
+        await client.send(
+          new PutCommand({
+            TableName: tables.notifications,
+            Item: toItem(recipientKey(recipient), notification, expiresAt),
+            // The only arbiter of a seq: it exists once its item does, and no put takes a taken one.
+            ConditionExpression: 'attribute_not_exists(seq)',
+            ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+          }),
+        );
+        return 'put';
+      } catch (error) {
+        if (!(error instanceof ConditionalCheckFailedException)) throw error;
+        // The SDK's own retry of this put, whose first answer was lost, finds this very item.
+        return (error.Item as { id?: { S?: string } } | undefined)?.id?.S === notification.id ? 'put' : 'taken';
+      }
+    },
+
+    newestSeq,
+    raiseHint,
 
     async page(recipient, after, limit, nowEpochSeconds) {
       // The counter first, then the items: a notification committed in between then shows up
@@ -175,7 +204,15 @@ export function dynamoNotificationStore(client: DynamoDBDocumentClient, tables: 
           return items.length < limit;
         },
       );
-      const lastSeq = Math.max(Number(counter.Item?.lastSeq ?? 0), items.at(-1)?.seq ?? 0);
+      const hint = Number(counter.Item?.lastSeq ?? 0);
+      let lastSeq = Math.max(hint, items.at(-1)?.seq ?? 0);
+      if (lastSeq > hint) {
+        // The hint lags (a writer stopped between its put and the hint update): the newest item is
+        // the last seq, and the hint is repaired before anything above it is shown, so no seq a
+        // client has seen can be handed out again once these items expire.
+        lastSeq = Math.max(lastSeq, await newestSeq(recipient));
+        await raiseHint(recipient, lastSeq);
+      }
       return { items, lastSeq };
     },
 
@@ -236,30 +273,20 @@ export function dynamoNotificationStore(client: DynamoDBDocumentClient, tables: 
 
     markReadSeqs: markSeqs,
 
-    async recordAck(recipient, upTo) {
-      try {
-        await client.send(
-          new UpdateCommand({
-            TableName: tables.notifications,
-            Key: counterKey(recipient),
-            UpdateExpression: 'SET ackedUpTo = :upTo, ackedAt = :at',
-            ConditionExpression: 'lastSeq >= :upTo AND (attribute_not_exists(ackedUpTo) OR ackedUpTo < :upTo)',
-            ExpressionAttributeValues: { ':upTo': upTo, ':at': new Date().toISOString() },
-            ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-          }),
-        );
-        return 'recorded';
-      } catch (error) {
-        if (!(error instanceof ConditionalCheckFailedException)) throw error;
-        const old = error.Item as { lastSeq?: { N?: string } } | undefined;
-        return Number(old?.lastSeq?.N ?? 0) < upTo ? 'beyond' : 'stale';
-      }
-    },
+    recordAck,
   };
 }
 
 function toItem(userKey: string, notification: Notification, expiresAt: number): Record<string, unknown> {
   return { userKey, ...notification, expiresAt, unreadSeq: notification.seq };
+}
+
+export function claimFromItem(item: Record<string, unknown>): DedupeClaim {
+  return {
+    id: item.id as string,
+    ...(item.seq !== undefined ? { seq: Number(item.seq) } : {}),
+    ...(item.claimedAtMs !== undefined ? { claimedAtMs: Number(item.claimedAtMs) } : {}),
+  };
 }
 
 function fromItem(item: Record<string, any>): InboxItem {

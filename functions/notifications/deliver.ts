@@ -7,11 +7,11 @@ import type { ConnectionStore } from '../realtime/connections';
 import { pushFrames, type ConnectionGateway } from '../realtime/push';
 import { recipientKey, type DeliveryOutcome, type DeliveryRequest, type DeliveryStatus, type Notification, type Recipient } from './model';
 import { channelsFor, type Preferences } from './preferences';
-import type { DeliveryReads, NotificationStore, SeqCommit } from './store';
+import type { DedupeClaim, DeliveryReads, NotificationStore } from './store';
 
 export interface DeliverDeps {
   readonly notifications: NotificationStore;
-  /** Preferences, counters, dedupe records and sockets, read together before the transaction. */
+  /** Preferences, counter hints, dedupe claims and sockets, read together before the writes. */
   readonly reads: DeliveryReads;
   readonly connections: ConnectionStore;
   readonly gateway: ConnectionGateway;
@@ -25,16 +25,24 @@ export interface DeliverOptions {
   /**
    * The recipients' socket sets (recipient key -> connection ids), read by the caller moments
    * before (the alert fan-out reads them to put connected members' chunks first). deliver() then
-   * reads none before its commit; its read after the commit still finds sockets that joined since.
+   * reads none before its writes; its read after the writes still finds sockets that joined since.
    */
   readonly connectionIds?: ReadonlyMap<string, readonly string[]>;
 }
 
-/** Commit attempts before deliver() gives up on a user whose counter stays contended. */
+/** Seqs found taken (and, for a dedupe claim, checks of a claim still being written) before deliver() gives up on a user. */
 export const MAX_COMMIT_ATTEMPTS = 12;
-/** A single call may allocate this many seqs to one user; they share one transaction. */
+/** A single call may allocate this many seqs to one user. */
 export const MAX_NOTIFICATIONS_PER_USER = 49;
-/** Sockets pushed to at once by one call, across all its committed transactions; each socket's own frames go in seq order. */
+/**
+ * How long a dedupe claim belongs to its writer: a claim whose item is missing may be completed by
+ * another writer only once it is older than this. Longer than any Lambda function may run (15
+ * minutes), so a claimer whose put is still possible is never raced (docs/protocol.md, "Dedupe claims").
+ */
+export const CLAIM_LEASE_MS = 16 * 60_000;
+/** Users written at once by one call; each user's own puts go one after another, in seq order. */
+const USER_CONCURRENCY = 32;
+/** Sockets pushed to at once by one call, across all its users; each socket's own frames go in seq order. */
 const PUSH_CONCURRENCY = 32;
 
 export class DeliveryContentionError extends HeraldError {
@@ -52,21 +60,21 @@ interface PendingUser {
 /**
  * The only path by which a notification reaches a user (docs/architecture.md).
  *
- * 1. One read of everything the transaction depends on: preferences, dedupe records, counters and
+ * 1. One read of everything the writes depend on: preferences, dedupe claims, counter hints and
  *    sockets, in one round of multi-table BatchGetItem calls. An in-app channel that is off means
  *    nothing is stored; a dedupe key already used returns its first result and writes nothing.
- * 2. Each user's notifications get that user's next seqs in one transaction with a conditional
- *    counter update, so seqs are gap-free and commit in order; several users share a
- *    transaction up to DynamoDB's limits, several transactions run at once, and contention is
- *    retried with jittered backoff after re-reading the contended counters and dedupe records.
- * 3. Each transaction's notifications are pushed as soon as it commits (never before: persist,
- *    then push), to the sockets read in step 1; once all have committed, the socket sets are
+ * 2. Each user's notifications are stored without a transaction (docs/protocol.md, "How seqs are
+ *    allocated"): a dedupe key is claimed first (a conditional put naming the id), then each item
+ *    is put at the next seq after the hint only if no item holds it; a seq found taken means
+ *    finding the newest item and going on from there. Then the hint is raised. Users go several
+ *    at once; one user's puts in seq order.
+ * 3. Each user's notifications are pushed as soon as its hint is raised (never before: persist,
+ *    then push), to the sockets read in step 1; once all users are written, the socket sets are
  *    read again and sockets that connected meanwhile are pushed to as well. A push that fails
  *    loses nothing: the client's resume replays from the store.
  */
 export async function deliver(deps: DeliverDeps, requests: readonly DeliveryRequest[], options: DeliverOptions = {}): Promise<DeliveryOutcome[]> {
   const now = deps.now?.() ?? new Date();
-  const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
   const outcomes: Array<DeliveryStatus | undefined> = new Array(requests.length);
 
   const recipients = uniqueRecipients(requests.map((request) => request.recipient));
@@ -106,67 +114,40 @@ export async function deliver(deps: DeliverDeps, requests: readonly DeliveryRequ
     }
   }
 
-  settleKnownDuplicates(requests, pending, outcomes, snapshot.duplicates);
-
-  const ids = new Map<number, string>(requests.map((_, index) => [index, ulid(now.getTime(), randomFraction)]));
-  const expiresAt = Math.floor(now.getTime() / 1000) + deps.retentionDays * 86_400;
+  const context: WriteContext = {
+    deps,
+    requests,
+    outcomes,
+    now,
+    expiresAt: Math.floor(now.getTime() / 1000) + deps.retentionDays * 86_400,
+    sleep: deps.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))),
+    claims: snapshot.duplicates,
+  };
   const pushes = pushesAsCommitted(deps, options.connectionIds ?? snapshot.connectionIds);
-  let lastSeqs = snapshot.lastSeqs;
+  const limit = pLimit(USER_CONCURRENCY);
+  const hintOf = (user: PendingUser) => snapshot.lastSeqs.get(recipientKey(user.recipient)) ?? 0;
+  const stored = (recipient: Recipient) => (written: Notification[]) => pushes.push([{ recipient, notifications: written }]);
+  const write = (user: PendingUser, round: (user: PendingUser, hint: number, onStored: (written: Notification[]) => void) => Promise<void>) =>
+    limit(() => round(user, hintOf(user), stored(user.recipient)));
+  const waiting: PendingUser[] = [];
+  let settled: Array<PromiseSettledResult<void>>;
   try {
-    for (let attempt = 1; pending.size > 0; attempt++) {
-      if (attempt > MAX_COMMIT_ATTEMPTS) {
-        countMetric('DeliveryContention');
-        throw new DeliveryContentionError(pending.size);
-      }
-      const users = [...pending.values()];
-      const commits: SeqCommit[] = users.map((user) => {
-        const expectedLastSeq = lastSeqs.get(recipientKey(user.recipient)) ?? 0;
-        return {
-          recipient: user.recipient,
-          expectedLastSeq,
-          expiresAt,
-          notifications: user.requests.map((index, offset) => {
-            const request = requests[index] as DeliveryRequest;
-            return {
-              notification: toNotification(request, ids.get(index) as string, expectedLastSeq + offset + 1, now),
-              dedupeKey: request.dedupeKey === undefined ? undefined : scopedDedupeKey(request.recipient, request.dedupeKey),
-            };
-          }),
-        };
-      });
-      const notificationsOf = (commit: SeqCommit) => commit.notifications.map((entry) => entry.notification);
-      const results = await deps.notifications.commit(commits, (positions) =>
-        pushes.push(
-          positions.map((position) => ({
-            recipient: (commits[position] as SeqCommit).recipient,
-            notifications: notificationsOf(commits[position] as SeqCommit),
-          })),
-        ),
-      );
-      results.forEach((result, position) => {
-        const commit = commits[position] as SeqCommit;
-        const user = users[position] as PendingUser;
-        if (result !== 'committed') return;
-        pending.delete(recipientKey(user.recipient));
-        user.requests.forEach((index, offset) => {
-          const { id, seq } = (commit.notifications[offset] as { notification: Notification }).notification;
-          outcomes[index] = { status: 'delivered', id, seq };
-        });
-      });
-      if (pending.size === 0) break;
-      // Full jitter: contending publishers spread out instead of colliding again in lockstep.
-      await sleep(Math.random() * Math.min(1_000, 10 * 2 ** attempt));
-      // The contended counters and, in the same read, any dedupe key another publisher took meanwhile.
-      const again = await deps.reads.read({
-        lastSeqsOf: [...pending.values()].map((user) => user.recipient),
-        dedupeKeys: pendingDedupeKeys(requests, pending),
-      });
-      settleKnownDuplicates(requests, pending, outcomes, again.duplicates);
-      lastSeqs = again.lastSeqs;
-    }
+    // First every claim this call can make and every item it can write. Claims another writer
+    // holds without its item yet wait for a second round: waiting in the first would hold a
+    // concurrency slot that a user whose item the other writer awaits may need (two calls
+    // delivering one chunk at once would each wait on the other).
+    settled = await Promise.allSettled([...pending.values()].map((user) => write(user, (u, hint, onStored) => writeUser(context, u, hint, onStored, waiting))));
+    settled.push(...(await Promise.allSettled(waiting.map((user) => write(user, (u, hint, onStored) => writeUser(context, u, hint, onStored))))));
   } finally {
-    // Whatever was committed is pushed, even when a contended user made the call fail.
+    // Whatever was stored is pushed, even when a contended user made the call fail.
     await pushes.finish();
+  }
+  const failures = settled.flatMap((result) => (result.status === 'rejected' ? [result.reason as unknown] : []));
+  const other = failures.find((error) => !(error instanceof DeliveryContentionError));
+  if (other !== undefined) throw other;
+  if (failures.length > 0) {
+    countMetric('DeliveryContention');
+    throw new DeliveryContentionError(failures.length);
   }
 
   for (const [index, first] of duplicatesInCall) {
@@ -177,38 +158,134 @@ export async function deliver(deps: DeliverDeps, requests: readonly DeliveryRequ
   return (outcomes as DeliveryStatus[]).map((outcome, index) => ({ ...outcome, ...emailChoice(preferences, requests[index] as DeliveryRequest) }));
 }
 
+interface WriteContext {
+  readonly deps: DeliverDeps;
+  readonly requests: readonly DeliveryRequest[];
+  readonly outcomes: Array<DeliveryStatus | undefined>;
+  readonly now: Date;
+  readonly expiresAt: number;
+  readonly sleep: (ms: number) => Promise<void>;
+  /** Claims the snapshot found, by scoped dedupe key. */
+  readonly claims: ReadonlyMap<string, DedupeClaim>;
+}
+
+/** Full jitter: contending writers spread out instead of colliding again in lockstep. */
+const backoff = (attempt: number) => Math.random() * Math.min(1_000, 10 * 2 ** attempt);
+
+/**
+ * One user's part of a call: its dedupe claims, then its items put in seq order from `hint + 1`,
+ * then the hint raised to the last one, then `onStored` with what it stored, in seq order, for the
+ * push. Outcomes are set as they settle. On running out of attempts it still raises the hint over
+ * what it stored and hands that on before it throws. Given `waiting`, requests whose claim
+ * another writer holds without its item yet are left there (as a user of their own) instead of
+ * waited for; without it, they are waited for.
+ */
+async function writeUser(
+  context: WriteContext,
+  user: PendingUser,
+  hint: number,
+  onStored: (written: Notification[]) => void,
+  waiting?: PendingUser[],
+): Promise<void> {
+  const { deps, requests, outcomes, now, expiresAt, sleep } = context;
+  const { recipient } = user;
+  let attempts = 0;
+  const spend = async () => {
+    if (++attempts >= MAX_COMMIT_ATTEMPTS) throw new DeliveryContentionError(1);
+    await sleep(backoff(attempts));
+  };
+
+  // 1. Claims, before any item: each names the id its item will carry.
+  const toWrite: Array<{ index: number; id: string }> = [];
+  let highestDuplicate = 0;
+  for (const index of user.requests) {
+    const request = requests[index] as DeliveryRequest;
+    const id = ulid(now.getTime(), randomFraction);
+    if (request.dedupeKey === undefined) {
+      toWrite.push({ index, id });
+      continue;
+    }
+    const key = scopedDedupeKey(recipient, request.dedupeKey);
+    const claimed = await claimOrFirst(context, recipient, key, id, context.claims.get(key), waiting === undefined ? spend : undefined);
+    if ('held' in claimed) {
+      const later = waiting?.find((other) => other.recipient === recipient);
+      if (later) later.requests.push(index);
+      else waiting?.push({ recipient, requests: [index] });
+    } else if ('write' in claimed) {
+      toWrite.push({ index, id: claimed.write });
+    } else {
+      outcomes[index] = { status: 'duplicate', id: claimed.id, seq: claimed.seq };
+      highestDuplicate = Math.max(highestDuplicate, claimed.seq);
+    }
+  }
+
+  // 2. Items in seq order, each at the next seq no item holds.
+  const written: Notification[] = [];
+  let next = hint + 1;
+  try {
+    for (const { index, id } of toWrite) {
+      for (;;) {
+        const notification = toNotification(requests[index] as DeliveryRequest, id, next, now);
+        if ((await deps.notifications.putAt(recipient, notification, expiresAt)) === 'put') {
+          written.push(notification);
+          outcomes[index] = { status: 'delivered', id, seq: next };
+          next++;
+          break;
+        }
+        // Taken: by another publisher, or by a writer that stopped before raising the hint.
+        await spend();
+        next = Math.max(next, await deps.notifications.newestSeq(recipient)) + 1;
+      }
+    }
+  } finally {
+    // 3. The hint, before any push: no seq reaches a client before the hint covers it. A first
+    // result found above the hint (its writer stopped before raising it) is covered too.
+    const highest = Math.max(written.at(-1)?.seq ?? 0, highestDuplicate);
+    if (highest > hint) await deps.notifications.raiseHint(recipient, highest);
+    if (written.length > 0) onStored(written);
+  }
+}
+
+/**
+ * Claims a dedupe key for a new notification (`write`: the id to write), or finds its first
+ * result. A claim whose item is missing is either being written (wait for it with `spend`, or
+ * without it answer `held`) or was left by a writer that stopped (after the lease, take it over
+ * and write its id: the item is written once).
+ */
+async function claimOrFirst(
+  context: WriteContext,
+  recipient: Recipient,
+  key: string,
+  id: string,
+  known: DedupeClaim | undefined,
+  spend: (() => Promise<void>) | undefined,
+): Promise<{ write: string } | { id: string; seq: number } | { held: true }> {
+  const { deps, now, expiresAt } = context;
+  let claim = known;
+  for (;;) {
+    if (claim === undefined) {
+      const result = await deps.notifications.claim(key, id, now.getTime(), expiresAt);
+      if (result.claimed) return { write: id };
+      claim = result.claim;
+    }
+    if (claim.seq !== undefined) return { id: claim.id, seq: claim.seq };
+    const seq = (await deps.notifications.seqsOfIds(recipient, [claim.id])).get(claim.id);
+    if (seq !== undefined) return { id: claim.id, seq };
+    if (claim.claimedAtMs !== undefined && now.getTime() - claim.claimedAtMs > CLAIM_LEASE_MS) {
+      if (await deps.notifications.takeOverClaim(key, claim, now.getTime(), expiresAt)) return { write: claim.id };
+    } else {
+      // Still its writer's: it is putting the item now (or stopped, and the lease will tell).
+      if (spend === undefined) return { held: true };
+      await spend();
+    }
+    claim = undefined;
+  }
+}
+
 function emailChoice(preferences: Map<string, Preferences>, request: DeliveryRequest): { email: boolean; emailTo?: string } {
   const prefs = preferences.get(recipientKey(request.recipient));
   const email = Boolean(request.email) && channelsFor(prefs, request.kind, request.priority).email;
   return email && prefs?.email !== undefined ? { email, emailTo: prefs.email } : { email };
-}
-
-function pendingDedupeKeys(requests: readonly DeliveryRequest[], pending: Map<string, PendingUser>): string[] {
-  return [...pending.values()].flatMap((user) =>
-    user.requests.flatMap((index) => {
-      const request = requests[index] as DeliveryRequest;
-      return request.dedupeKey === undefined ? [] : [scopedDedupeKey(request.recipient, request.dedupeKey)];
-    }),
-  );
-}
-
-/** Requests whose dedupe key already has a result (in `found`) take that result and leave `pending`. */
-function settleKnownDuplicates(
-  requests: readonly DeliveryRequest[],
-  pending: Map<string, PendingUser>,
-  outcomes: Array<DeliveryStatus | undefined>,
-  found: ReadonlyMap<string, { id: string; seq: number }>,
-): void {
-  for (const user of [...pending.values()]) {
-    for (const index of [...user.requests]) {
-      const request = requests[index] as DeliveryRequest;
-      const first = request.dedupeKey === undefined ? undefined : found.get(scopedDedupeKey(request.recipient, request.dedupeKey));
-      if (!first) continue;
-      outcomes[index] = { status: 'duplicate', id: first.id, seq: first.seq };
-      user.requests.splice(user.requests.indexOf(index), 1);
-      if (user.requests.length === 0) pending.delete(recipientKey(user.recipient));
-    }
-  }
 }
 
 type Committed = { readonly recipient: Recipient; readonly notifications: readonly Notification[] };
@@ -248,7 +325,7 @@ function pushesAsCommitted(deps: DeliverDeps, known: ReadonlyMap<string, readonl
     async finish(): Promise<void> {
       const lateJoiners = async () => {
         if (committed.length === 0) return;
-        const current = await deps.connections.connectionIdsOf(committed.map((entry) => entry.recipient));
+        const current = (await deps.reads.read({ connectionsOf: committed.map((entry) => entry.recipient), consistentConnections: true })).connectionIds;
         await pushTo(
           committed.flatMap((entry) => {
             const before = new Set(known.get(recipientKey(entry.recipient)) ?? []);

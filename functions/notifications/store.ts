@@ -1,38 +1,40 @@
 import type { InboxItem, Notification, Recipient } from './model';
 import type { Preferences } from './preferences';
 
-/** A user's notifications to commit in one go, allocated seqs after `expectedLastSeq`. */
-export interface SeqCommit {
-  readonly recipient: Recipient;
-  readonly expectedLastSeq: number;
-  readonly notifications: ReadonlyArray<{ readonly notification: Notification; readonly dedupeKey?: string }>;
-  /** Epoch seconds at which the notifications (and their dedupe records) expire. */
-  readonly expiresAt: number;
-}
-
 /**
- * - `committed`: written, with its seqs.
- * - `stale`: another publisher moved the counter first; re-read it and try again.
- * - `duplicate`: a dedupe key was taken meanwhile; look the first result up.
- * - `retry`: not written for a reason unrelated to this user (a transaction conflict, or another
- *   user in the same transaction failed); try again as is.
+ * A dedupe key's claim: the notification id its first writer will write (or wrote), and when it
+ * claimed it. Records written before claims existed (by the transaction) carry the seq instead
+ * of `claimedAtMs`; either way the id's item, once written, is the first result.
  */
-export type CommitResult = 'committed' | 'stale' | 'duplicate' | 'retry';
+export interface DedupeClaim {
+  readonly id: string;
+  readonly seq?: number;
+  readonly claimedAtMs?: number;
+}
 
 export interface InboxPage {
   readonly items: InboxItem[];
-  /** The user's highest committed seq, expired or not (0 when none). */
+  /** The user's highest seq, expired or not (0 when none): the larger of the hint and the newest item. */
   readonly lastSeq: number;
 }
 
-/** The Notifications table, through the operations deliver() and the inbox need. */
+/**
+ * The Notifications table (and the Dedupe table's claims), through the operations deliver() and
+ * the inbox need. Seqs are allocated without a transaction (docs/protocol.md, "How seqs are
+ * allocated"): an item is put at a seq only if none holds it, and the counter item's `lastSeq`
+ * is a hint raised after the puts.
+ */
 export interface NotificationStore {
-  /**
-   * Commits each user's notifications atomically with its counter; results align with `commits`.
-   * Commits are grouped into transactions (several in flight), and `onCommitted` hears each
-   * transaction's committed positions as soon as it commits, before the others finish.
-   */
-  commit(commits: readonly SeqCommit[], onCommitted?: (positions: readonly number[]) => void): Promise<CommitResult[]>;
+  /** Claims `dedupeKey` for the notification `id` the caller is about to write, unless a claim exists: then that claim. */
+  claim(dedupeKey: string, id: string, nowMs: number, expiresAt: number): Promise<{ claimed: true } | { claimed: false; claim: DedupeClaim }>;
+  /** Takes over `stale` (a claim whose lease ran out) for the same id, only if it is still exactly that claim. */
+  takeOverClaim(dedupeKey: string, stale: DedupeClaim, nowMs: number, expiresAt: number): Promise<boolean>;
+  /** Puts the notification at its seq if no item holds that seq: `taken` when one does. */
+  putAt(recipient: Recipient, notification: Notification, expiresAt: number): Promise<'put' | 'taken'>;
+  /** The highest seq any item of the user holds, expired or not (0 when none), read consistently. */
+  newestSeq(recipient: Recipient): Promise<number>;
+  /** Raises the hint (`lastSeq`) to `seq` unless it is already there or higher. */
+  raiseHint(recipient: Recipient, seq: number): Promise<void>;
   /** Unexpired notifications with seq > after, ascending, at most `limit`. */
   page(recipient: Recipient, after: number, limit: number, nowEpochSeconds: number): Promise<InboxPage>;
   /** Unexpired unread notifications, all or (tied to a replay) those with seq ≤ upTo. */
@@ -41,7 +43,7 @@ export interface NotificationStore {
   /** Seq of each id the user owns; ids of other users or tenants are simply absent. */
   seqsOfIds(recipient: Recipient, ids: readonly string[]): Promise<Map<string, number>>;
   markReadSeqs(recipient: Recipient, seqs: readonly number[]): Promise<void>;
-  /** Raises the delivered watermark; `beyond` when upTo exceeds the last committed seq. */
+  /** Raises the delivered watermark; `beyond` when upTo exceeds the last seq (the larger of the hint and the newest item). */
   recordAck(recipient: Recipient, upTo: number): Promise<'recorded' | 'stale' | 'beyond'>;
 }
 
@@ -51,19 +53,25 @@ export interface DeliveryQuery {
   readonly lastSeqsOf?: readonly Recipient[];
   readonly dedupeKeys?: readonly string[];
   readonly connectionsOf?: readonly Recipient[];
+  /** Read the socket sets consistently: after the writes, a socket registered before this read must be seen. */
+  readonly consistentConnections?: boolean;
 }
 
-/** Maps by recipient key (or dedupe key); an absent entry means no item (default preferences, seq 0, no socket). */
+/**
+ * Maps by recipient key (or dedupe key); an absent entry means no item (default preferences, seq 0,
+ * no socket). `lastSeqs` are hints: the seq to try first, never trusted to be free.
+ */
 export interface DeliverySnapshot {
   readonly preferences: Map<string, Preferences>;
   readonly lastSeqs: Map<string, number>;
-  readonly duplicates: Map<string, { id: string; seq: number }>;
+  /** Dedupe claims found, by dedupe key. */
+  readonly duplicates: Map<string, DedupeClaim>;
   readonly connectionIds: Map<string, string[]>;
 }
 
 /**
- * Everything deliver() must know before its transaction, read together: one round of multi-table
- * BatchGetItem calls (preferences, counters and dedupe records consistently), not one per table.
+ * Everything deliver() must know before it writes, read together: one round of multi-table
+ * BatchGetItem calls, not one per table; and the socket sets again after the writes.
  */
 export interface DeliveryReads {
   read(query: DeliveryQuery): Promise<DeliverySnapshot>;

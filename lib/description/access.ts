@@ -205,12 +205,15 @@ export const pushAccess: Access = { tables: { connections: ['DeleteItem'], userC
 export const topicEventAccess = mergeAccess(pushAccess, { tables: { subscriptions: ['Query', 'DeleteItem'] } });
 
 /**
- * deliver(): preferences, dedupe records and counters read in batches, one transaction of counter
- * updates and puts, then each recipient's sockets.
+ * deliver(): preferences, dedupe claims and counter hints read in batches; a conditional put per
+ * dedupe claim (PutItem again to take over a claim whose lease ran out) and per notification, the
+ * newest item queried when a seq is found taken (Query), a claim's first result found by its id
+ * (QueryIndex on `byId`), the hint raised (UpdateItem); then each recipient's sockets.
+ * No transaction (docs/protocol.md, "How seqs are allocated").
  */
 export const deliverAccess = mergeAccess(pushAccess, {
   tables: {
-    notifications: ['BatchGetItem', 'UpdateItem', 'PutItem'],
+    notifications: ['BatchGetItem', 'PutItem', 'UpdateItem', 'Query', 'QueryIndex'],
     dedupe: ['BatchGetItem', 'PutItem'],
     preferences: ['BatchGetItem'],
     userConnections: ['BatchGetItem'],

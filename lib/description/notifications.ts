@@ -15,13 +15,15 @@ export const notificationsFunctions = {
     entry: 'functions/notifications/handlers/ack.ts',
     description: 'Records the delivered watermark a client acknowledges',
     trigger: { kind: 'websocket', route: 'ack', returnResponse: true },
-    ...mergeAccess(frameAccess, { tables: { notifications: ['UpdateItem'] } }),
+    // Query: an ack beyond the hint asks the newest item, since the hint may lag it (docs/protocol.md, "How seqs are allocated").
+    ...mergeAccess(frameAccess, { tables: { notifications: ['UpdateItem', 'Query'] } }),
   },
   listNotifications: {
     entry: 'functions/notifications/handlers/list-notifications.ts',
     description: 'Pages the caller inbox after a seq, with the unread count (polling fallback)',
     trigger: { kind: 'http', method: 'GET', path: '/notifications', auth: 'jwt' },
-    tables: { notifications: ['GetItem', 'Query', 'QueryIndex'] },
+    // UpdateItem: a page that finds items above a lagging hint repairs it before showing them.
+    tables: { notifications: ['GetItem', 'Query', 'QueryIndex', 'UpdateItem'] },
     settings: claimSettings,
   },
   readNotifications: {

@@ -33,7 +33,8 @@ export const realtimeFunctions = {
     description: 'Answers ping with pong, keeping the socket inside the idle timeout; records the watermark a ping acks',
     trigger: { kind: 'websocket', route: 'ping', returnResponse: true },
     // UpdateItem: the delivered watermark a ping may carry (`ack`) on the user's counter item.
-    ...mergeAccess(frameAccess, { tables: { notifications: ['UpdateItem'] } }),
+    // Query: an ack beyond the hint asks the newest item, since the hint may lag it (docs/protocol.md, "How seqs are allocated").
+    ...mergeAccess(frameAccess, { tables: { notifications: ['UpdateItem', 'Query'] } }),
   },
   wsDefault: {
     entry: 'functions/realtime/handlers/default.ts',

@@ -707,6 +707,30 @@ describe('alerts: large topics in chunks', () => {
     expect(alertNotifications(await inbox(tenant, 'cy'), alert.id).map((item) => item.seq)).toEqual([1]);
   });
 
+  it('delivers a chunk handed to two invocations at once (a redelivery while the first still runs) once per member, pushed once', async () => {
+    const tenant = unique('t');
+    const now = new Date().toISOString();
+    const alert = {
+      ...{ tenant, id: ulid(), topic: 'site', rule: 'gas', subject: 'bay-3', severity: 'high', title: 'Gas above limit', status: 'active', version: 1 },
+      ...{ change: 'raised', raisedAt: now, raisedBy: 'monitor', updatedAt: now, updatedBy: 'monitor' },
+    } as Alert;
+    const members = Array.from({ length: 40 }, (_, index) => `m-${index}`);
+    const socket = await TestSocket.open((await ticketFor(tenant, 'm-3')).url);
+    const body = JSON.stringify({ alert, recipients: members, connections: {} });
+    const { makeHandler } = await handlerModule('alertChunks', () => import('#functions/alerts/handlers/chunks'));
+    const invoke = () =>
+      makeHandler(fanoutDeps())({ Records: [chunkRecord(body, `${tenant}#1`)] }, { ...lambdaContext, functionName: 'alertChunks' } as Context);
+    try {
+      expect(await Promise.all([invoke(), invoke()])).toEqual([{ batchItemFailures: [] }, { batchItemFailures: [] }]);
+      for (const member of members) expect(alertNotifications(await inbox(tenant, member), alert.id).map((item) => item.seq)).toEqual([1]);
+      await socket.waitFor((frame) => frame.type === 'notification' && frame.data?.alertId === alert.id);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(socket.frames.filter((frame) => frame.type === 'notification')).toHaveLength(1);
+    } finally {
+      await socket.close();
+    }
+  });
+
   it('sends chunks in calls of at most 10 entries and 256 KiB, each group’s chunks in order', async () => {
     const queueUrl = (
       await sqs.send(new CreateQueueCommand({ QueueName: `${unique('chunks')}.fifo`, Attributes: { FifoQueue: 'true', ContentBasedDeduplication: 'false' } }))

@@ -8,6 +8,9 @@ import { evaluate } from '#lib/local/iam/simulator';
  * all), the action, and a piece of the resource ARN when the reason is one resource's. An entry
  * nothing matches any more fails the test too, so this list cannot outlive its reasons.
  */
+const DELIVER_RARE_QUERIES =
+  'deliver() queries the user\'s newest item only when a put finds its seq taken (a concurrent publisher, a writer that stopped), and a dedupe claim\'s first result by id (byId) only for a repeat (docs/protocol.md, "How seqs are allocated"); the suite makes both through publishNotification in the runtime, and for these callers through deliver() and makeHandler outside it (seq-allocation.test.ts, alerts.test.ts).';
+
 const keptUnused: ReadonlyArray<{ fn: string; action: string; resource?: string; reason: string }> = [
   {
     fn: '*',
@@ -94,6 +97,31 @@ const keptUnused: ReadonlyArray<{ fn: string; action: string; resource?: string;
     action: 'execute-api:ManageConnections',
     reason:
       'Posts reach only sockets that are open (an export owner watching progress, an admin told of a failed run), and a socket is closed only past its frame rate.',
+  },
+  // deliver()'s reads on a seq found taken or a repeated dedupe key (publishNotification makes both in the runtime):
+  {
+    fn: 'alertFanout',
+    action: 'dynamodb:Query',
+    resource: 'table/herald-notifications',
+    reason: DELIVER_RARE_QUERIES,
+  },
+  {
+    fn: 'alertChunks',
+    action: 'dynamodb:Query',
+    resource: 'table/herald-notifications',
+    reason: DELIVER_RARE_QUERIES,
+  },
+  {
+    fn: 'exportFailed',
+    action: 'dynamodb:Query',
+    resource: 'table/herald-notifications',
+    reason: DELIVER_RARE_QUERIES,
+  },
+  {
+    fn: 'notifyRecordAssignees',
+    action: 'dynamodb:Query',
+    resource: 'table/herald-notifications',
+    reason: DELIVER_RARE_QUERIES,
   },
   // Failure paths the suite drives through makeHandler with injected faults, outside the runtime:
   {

@@ -632,7 +632,15 @@ describe('records: one transaction per push (faults injected with SDK middleware
         fault = 'none';
         throw Object.assign(new Error('injected: the function died after its commit'), { name: 'TimeoutError' });
       }
-      if (!/^TransactWrite(Items)?Command$/.test(context.commandName ?? '') || fault === 'none' || fault === 'die-after-commit') return next(args);
+      // deliver() writes no transaction: its answer that can be lost is the notification item's put.
+      const deliverPut =
+        /^Put(Item)?Command$/.test(context.commandName ?? '') && (args.input as { TableName?: string }).TableName === tableName('notifications');
+      if (
+        !(/^TransactWrite(Items)?Command$/.test(context.commandName ?? '') || (fault === 'lose-answer' && deliverPut)) ||
+        fault === 'none' ||
+        fault === 'die-after-commit'
+      )
+        return next(args);
       const mode = fault;
       fault = 'none';
       if (mode === 'fail-transaction') throw Object.assign(new Error('injected: connection reset before the transaction'), { name: 'TimeoutError' });
@@ -755,7 +763,7 @@ describe('records: one transaction per push (faults injected with SDK middleware
   it('notifies once when the notifier is retried after deliver() committed and its answer was lost', async () => {
     const { tenant, scope, tokens } = await scopeWith(['ana', 'ben']);
     // A stream record of a version that assigned Ben, handed to the notifier as Lambda would (the runtime's own
-    // consumer never sees it: no commit made it), first with deliver()'s transaction answer lost after it committed.
+    // consumer never sees it: no commit made it), first with the answer to deliver()'s put of the item lost after it was stored.
     const image = marshall({
       pk: `${tenant}#${scope}`,
       sk: 'rec#inspections#insp-retry',
