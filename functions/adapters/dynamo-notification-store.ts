@@ -9,6 +9,8 @@ import pMap from 'p-map';
 const WRITE_CONCURRENCY = 16;
 /** The item at seq 0 holds `lastSeq` and the `ackedUpTo` watermark. */
 export const COUNTER_SEQ = 0;
+/** A given-back dedupe claim's `claimedAtMs`: its lease ran out long ago, so the next request completes it. */
+const RELEASED_AT_MS = 0;
 
 /**
  * The Notifications table (pk userKey = tenant#user, sk seq) and the Dedupe table. Items carry
@@ -156,6 +158,21 @@ export function dynamoNotificationStore(client: DynamoDBDocumentClient, tables: 
             Item: { dedupeKey, id: stale.id, claimedAtMs: nowMs, expiresAt },
             ConditionExpression: 'id = :id AND claimedAtMs = :claimedAtMs',
             ExpressionAttributeValues: { ':id': stale.id, ':claimedAtMs': stale.claimedAtMs ?? -1 },
+          }),
+        ),
+      );
+    },
+
+    async releaseClaim(dedupeKey, id, claimedAtMs, expiresAt) {
+      // A put, not a delete: the id stays claimed (written once, by whoever completes it), and the
+      // writer's put grant suffices.
+      await conditionally(() =>
+        client.send(
+          new PutCommand({
+            TableName: dedupeTable(),
+            Item: { dedupeKey, id, claimedAtMs: RELEASED_AT_MS, expiresAt },
+            ConditionExpression: 'id = :id AND claimedAtMs = :claimedAtMs',
+            ExpressionAttributeValues: { ':id': id, ':claimedAtMs': claimedAtMs },
           }),
         ),
       );

@@ -195,38 +195,45 @@ async function writeUser(
     await sleep(backoff(attempts));
   };
 
-  // 1. Claims, before any item: each names the id its item will carry.
-  const toWrite: Array<{ index: number; id: string }> = [];
+  const toWrite: Array<{ index: number; id: string; dedupeKey?: string }> = [];
   let highestDuplicate = 0;
-  for (const index of user.requests) {
-    const request = requests[index] as DeliveryRequest;
-    const id = ulid(now.getTime(), randomFraction);
-    if (request.dedupeKey === undefined) {
-      toWrite.push({ index, id });
-      continue;
-    }
-    const key = scopedDedupeKey(recipient, request.dedupeKey);
-    const claimed = await claimOrFirst(context, recipient, key, id, context.claims.get(key), waiting === undefined ? spend : undefined);
-    if ('held' in claimed) {
-      const later = waiting?.find((other) => other.recipient === recipient);
-      if (later) later.requests.push(index);
-      else waiting?.push({ recipient, requests: [index] });
-    } else if ('write' in claimed) {
-      toWrite.push({ index, id: claimed.write });
-    } else {
-      outcomes[index] = { status: 'duplicate', id: claimed.id, seq: claimed.seq };
-      highestDuplicate = Math.max(highestDuplicate, claimed.seq);
-    }
-  }
-
-  // 2. Items in seq order, each at the next seq no item holds.
   const written: Notification[] = [];
-  let next = hint + 1;
+  /** Items from this position on were not stored (a put in flight when the call stopped may have been): their claims go back. */
+  let unstoredFrom: number | undefined = 0;
+  let putInFlight = false;
   try {
-    for (const { index, id } of toWrite) {
+    // 1. Claims, before any item: each names the id its item will carry.
+    for (const index of user.requests) {
+      const request = requests[index] as DeliveryRequest;
+      const id = ulid(now.getTime(), randomFraction);
+      if (request.dedupeKey === undefined) {
+        toWrite.push({ index, id });
+        continue;
+      }
+      const key = scopedDedupeKey(recipient, request.dedupeKey);
+      const claimed = await claimOrFirst(context, recipient, key, id, context.claims.get(key), waiting === undefined ? spend : undefined);
+      if ('held' in claimed) {
+        const later = waiting?.find((other) => other.recipient === recipient);
+        if (later) later.requests.push(index);
+        else waiting?.push({ recipient, requests: [index] });
+      } else if ('write' in claimed) {
+        toWrite.push({ index, id: claimed.write, dedupeKey: key });
+      } else {
+        outcomes[index] = { status: 'duplicate', id: claimed.id, seq: claimed.seq };
+        highestDuplicate = Math.max(highestDuplicate, claimed.seq);
+      }
+    }
+
+    // 2. Items in seq order, each at the next seq no item holds.
+    let next = hint + 1;
+    for (const [position, { index, id }] of toWrite.entries()) {
+      unstoredFrom = position;
       for (;;) {
         const notification = toNotification(requests[index] as DeliveryRequest, id, next, now);
-        if ((await deps.notifications.putAt(recipient, notification, expiresAt)) === 'put') {
+        putInFlight = true;
+        const put = await deps.notifications.putAt(recipient, notification, expiresAt);
+        putInFlight = false;
+        if (put === 'put') {
           written.push(notification);
           outcomes[index] = { status: 'delivered', id, seq: next };
           next++;
@@ -237,13 +244,34 @@ async function writeUser(
         next = Math.max(next, await deps.notifications.newestSeq(recipient)) + 1;
       }
     }
+    unstoredFrom = undefined;
   } finally {
+    if (unstoredFrom !== undefined) await releaseClaims(context, toWrite.slice(putInFlight ? unstoredFrom + 1 : unstoredFrom));
     // 3. The hint, before any push: no seq reaches a client before the hint covers it. A first
     // result found above the hint (its writer stopped before raising it) is covered too.
     const highest = Math.max(written.at(-1)?.seq ?? 0, highestDuplicate);
     if (highest > hint) await deps.notifications.raiseHint(recipient, highest);
     if (written.length > 0) onStored(written);
   }
+}
+
+/**
+ * Gives back the claims of items this call will not write, which it knows are not stored: the
+ * retry a 503 asks for then completes them at once, with the claimed ids, instead of waiting out
+ * the lease. A claim whose put may have reached DynamoDB (an error, not a taken seq) keeps its
+ * lease. A failed give-back is logged; the lease still completes the claim later.
+ */
+async function releaseClaims(context: WriteContext, unwritten: ReadonlyArray<{ id: string; dedupeKey?: string }>): Promise<void> {
+  const { deps, now, expiresAt } = context;
+  await Promise.all(
+    unwritten.map(({ id, dedupeKey }) =>
+      dedupeKey === undefined
+        ? undefined
+        : deps.notifications
+            .releaseClaim(dedupeKey, id, now.getTime(), expiresAt)
+            .catch((error: unknown) => logger.warn('Giving a dedupe claim back failed; its lease will', { dedupeKey, error: error as Error })),
+    ),
+  );
 }
 
 /**

@@ -29,6 +29,12 @@ export interface NotificationStore {
   claim(dedupeKey: string, id: string, nowMs: number, expiresAt: number): Promise<{ claimed: true } | { claimed: false; claim: DedupeClaim }>;
   /** Takes over `stale` (a claim whose lease ran out) for the same id, only if it is still exactly that claim. */
   takeOverClaim(dedupeKey: string, stale: DedupeClaim, nowMs: number, expiresAt: number): Promise<boolean>;
+  /**
+   * Gives back the claim this writer made (or took over) at `claimedAtMs` for `id`, whose item it
+   * did not store: the claim stays, naming the same id, with its lease over (`claimedAtMs` 0), so
+   * the next request completes it at once. A claim no longer exactly that one is left alone.
+   */
+  releaseClaim(dedupeKey: string, id: string, claimedAtMs: number, expiresAt: number): Promise<void>;
   /** Puts the notification at its seq if no item holds that seq: `taken` when one does. */
   putAt(recipient: Recipient, notification: Notification, expiresAt: number): Promise<'put' | 'taken'>;
   /** The highest seq any item of the user holds, expired or not (0 when none), read consistently. */

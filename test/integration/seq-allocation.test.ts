@@ -315,3 +315,85 @@ describe('dedupe claims', () => {
     expect(socket.frames.filter((frame) => frame.type === 'notification')).toHaveLength(1);
   });
 });
+
+describe('a dedupe claim whose writer gave up', () => {
+  const taken = () => new ConditionalCheckFailedException({ message: 'The conditional request failed', $metadata: { httpStatusCode: 400 } });
+
+  it('is completed at once by a retry after a 503 contention, with the claimed id, not only after the lease', async () => {
+    const tenant = uniqueTenant();
+    const request = note(tenant, 'kit', 'contended', 'source-4');
+    // Every seq this call tries is taken: it stores nothing and answers 503.
+    const contended = depsWith(
+      (command, input) => {
+        if (isItemPut(command, input)) throw taken();
+      },
+      { sleep: async () => undefined },
+    );
+    await expect(deliver(contended, [request])).rejects.toMatchObject({ status: 503, code: 'contention' });
+    const claim = await getItem('dedupe', { dedupeKey: `notification#${tenant}#kit#source-4` });
+    expect(claim?.id).toEqual(expect.any(String));
+    expect(await inbox(tenant, 'kit')).toEqual([]);
+
+    // The retry a 503 asks for, moments later (well inside the lease): stored once, under the claim's id.
+    const [retry] = await deliver(depsWith(undefined, { sleep: async () => undefined }), [request]);
+    expect(retry).toMatchObject({ status: 'delivered', id: claim?.id, seq: 1 });
+    expect((await inbox(tenant, 'kit')).map((item) => [item.seq, item.id])).toEqual([[1, claim?.id]]);
+  });
+
+  it('keeps the lease of a claim whose put failed with an unknown outcome (the item may exist), but gives back the ones after it', async () => {
+    const tenant = uniqueTenant();
+    const requests = [note(tenant, 'lou', 'unknown', 'source-5'), note(tenant, 'lou', 'never-tried', 'source-6')];
+    const failing = depsWith((command, input) => {
+      if (isItemPut(command, input)) throw new Error('timed out (injected)');
+    });
+    await expect(deliver(failing, requests)).rejects.toThrow('injected');
+    const retry = depsWith(undefined, { sleep: async () => undefined });
+    // The first may have been stored by a put whose answer never came: its claim is still its writer's.
+    await expect(deliver(retry, [requests[0]!])).rejects.toMatchObject({ status: 503, code: 'contention' });
+    // The second was never tried: its claim was given back, so a retry completes it at once.
+    const [second] = await deliver(retry, [requests[1]!]);
+    expect(second).toMatchObject({ status: 'delivered', seq: 1 });
+    expect(second).toMatchObject({ id: (await getItem('dedupe', { dedupeKey: `notification#${tenant}#lou#source-6` }))?.id });
+  });
+});
+
+describe('a lease take-over whose answer was lost', () => {
+  it('is recognised as won when the SDK retries it, so the claim is completed now, not a lease later', async () => {
+    const tenant = uniqueTenant();
+    const request = note(tenant, 'max', 'taken over', 'source-7');
+    await expect(
+      deliver(
+        depsWith((command, input) => {
+          if (isItemPut(command, input)) throw crash();
+        }),
+        [request],
+      ),
+    ).rejects.toThrow('injected');
+    const claim = await getItem('dedupe', { dedupeKey: `notification#${tenant}#max#source-7` });
+
+    const raw = new DynamoDBClient({ endpoint: urls().dynamodbUrl, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
+    let lost = 0;
+    // The take-over (a put conditional on the stale claim) reaches DynamoDB; its first answer is lost and the SDK retries.
+    raw.middlewareStack.add(
+      (next: (args: any) => Promise<any>, context: { commandName?: string }) => async (args: any) => {
+        const result = await next(args);
+        const body = String(args.request?.body ?? '');
+        if (context.commandName === 'PutItemCommand' && body.includes('claimedAtMs = ') && lost++ === 0) {
+          throw Object.assign(new Error('socket hang up (injected)'), { $retryable: {}, $metadata: {} });
+        }
+        return result;
+      },
+      { step: 'deserialize', name: 'loseFirstAnswer' },
+    );
+    const gateway = new ApiGatewayManagementApiClient({ endpoint: urls().wsUrl.replace(/^ws/, 'http'), region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
+    clients.push(raw, gateway);
+    const deps = {
+      ...localDeliverDeps(DynamoDBDocumentClient.from(raw), gateway),
+      now: () => new Date(Date.now() + CLAIM_LEASE_MS + 1_000),
+      sleep: async () => undefined,
+    };
+    const [outcome] = await deliver(deps, [request]);
+    expect(lost).toBeGreaterThan(1);
+    expect(outcome).toMatchObject({ status: 'delivered', id: claim?.id, seq: 1 });
+  });
+});
