@@ -135,7 +135,7 @@ export function dynamoNotificationStore(client: DynamoDBDocumentClient, tables: 
         await client.send(
           new PutCommand({
             TableName: dedupeTable(),
-            Item: { dedupeKey, id, claimedAtMs: nowMs, expiresAt },
+            Item: { dedupeKey, id, holder: id, claimedAtMs: nowMs, expiresAt },
             ConditionExpression: 'attribute_not_exists(dedupeKey)',
             ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
           }),
@@ -149,30 +149,37 @@ export function dynamoNotificationStore(client: DynamoDBDocumentClient, tables: 
       }
     },
 
-    async takeOverClaim(dedupeKey, stale, nowMs, expiresAt) {
+    async takeOverClaim(dedupeKey, stale, holder, nowMs, expiresAt) {
       // Compare-and-set on the claim's time: of two writers taking over at once, one wins.
-      return conditionally(() =>
-        client.send(
+      try {
+        await client.send(
           new PutCommand({
             TableName: dedupeTable(),
-            Item: { dedupeKey, id: stale.id, claimedAtMs: nowMs, expiresAt },
+            Item: { dedupeKey, id: stale.id, holder, claimedAtMs: nowMs, expiresAt },
             ConditionExpression: 'id = :id AND claimedAtMs = :claimedAtMs',
             ExpressionAttributeValues: { ':id': stale.id, ':claimedAtMs': stale.claimedAtMs ?? -1 },
+            ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
           }),
-        ),
-      );
+        );
+        return true;
+      } catch (error) {
+        if (!(error instanceof ConditionalCheckFailedException)) throw error;
+        // The SDK's own retry of this take-over, whose first answer was lost, finds it already made.
+        const claim = claimFromItem(unmarshall((error.Item ?? {}) as never) as Record<string, unknown>);
+        return claim.holder === holder;
+      }
     },
 
-    async releaseClaim(dedupeKey, id, claimedAtMs, expiresAt) {
+    async releaseClaim(dedupeKey, id, holder, expiresAt) {
       // A put, not a delete: the id stays claimed (written once, by whoever completes it), and the
-      // writer's put grant suffices.
+      // writer's put grant suffices. Without a holder: the next writer to take it over is one.
       await conditionally(() =>
         client.send(
           new PutCommand({
             TableName: dedupeTable(),
             Item: { dedupeKey, id, claimedAtMs: RELEASED_AT_MS, expiresAt },
-            ConditionExpression: 'id = :id AND claimedAtMs = :claimedAtMs',
-            ExpressionAttributeValues: { ':id': id, ':claimedAtMs': claimedAtMs },
+            ConditionExpression: 'id = :id AND holder = :holder',
+            ExpressionAttributeValues: { ':id': id, ':holder': holder },
           }),
         ),
       );
@@ -303,6 +310,7 @@ export function claimFromItem(item: Record<string, unknown>): DedupeClaim {
     id: item.id as string,
     ...(item.seq !== undefined ? { seq: Number(item.seq) } : {}),
     ...(item.claimedAtMs !== undefined ? { claimedAtMs: Number(item.claimedAtMs) } : {}),
+    ...(item.holder !== undefined ? { holder: item.holder as string } : {}),
   };
 }
 

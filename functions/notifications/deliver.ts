@@ -195,7 +195,7 @@ async function writeUser(
     await sleep(backoff(attempts));
   };
 
-  const toWrite: Array<{ index: number; id: string; dedupeKey?: string }> = [];
+  const toWrite: Array<{ index: number; id: string; claim?: { dedupeKey: string; holder: string } }> = [];
   let highestDuplicate = 0;
   const written: Notification[] = [];
   /** Items from this position on were not stored (a put in flight when the call stopped may have been): their claims go back. */
@@ -217,7 +217,7 @@ async function writeUser(
         if (later) later.requests.push(index);
         else waiting?.push({ recipient, requests: [index] });
       } else if ('write' in claimed) {
-        toWrite.push({ index, id: claimed.write, dedupeKey: key });
+        toWrite.push({ index, id: claimed.write, claim: { dedupeKey: key, holder: id } });
       } else {
         outcomes[index] = { status: 'duplicate', id: claimed.id, seq: claimed.seq };
         highestDuplicate = Math.max(highestDuplicate, claimed.seq);
@@ -261,15 +261,15 @@ async function writeUser(
  * the lease. A claim whose put may have reached DynamoDB (an error, not a taken seq) keeps its
  * lease. A failed give-back is logged; the lease still completes the claim later.
  */
-async function releaseClaims(context: WriteContext, unwritten: ReadonlyArray<{ id: string; dedupeKey?: string }>): Promise<void> {
-  const { deps, now, expiresAt } = context;
+async function releaseClaims(context: WriteContext, unwritten: ReadonlyArray<{ id: string; claim?: { dedupeKey: string; holder: string } }>): Promise<void> {
+  const { deps, expiresAt } = context;
   await Promise.all(
-    unwritten.map(({ id, dedupeKey }) =>
-      dedupeKey === undefined
+    unwritten.map(({ id, claim }) =>
+      claim === undefined
         ? undefined
         : deps.notifications
-            .releaseClaim(dedupeKey, id, now.getTime(), expiresAt)
-            .catch((error: unknown) => logger.warn('Giving a dedupe claim back failed; its lease will', { dedupeKey, error: error as Error })),
+            .releaseClaim(claim.dedupeKey, id, claim.holder, expiresAt)
+            .catch((error: unknown) => logger.warn('Giving a dedupe claim back failed; its lease will', { dedupeKey: claim.dedupeKey, error: error as Error })),
     ),
   );
 }
@@ -278,7 +278,8 @@ async function releaseClaims(context: WriteContext, unwritten: ReadonlyArray<{ i
  * Claims a dedupe key for a new notification (`write`: the id to write), or finds its first
  * result. A claim whose item is missing is either being written (wait for it with `spend`, or
  * without it answer `held`) or was left by a writer that stopped (after the lease, take it over
- * and write its id: the item is written once).
+ * and write its id: the item is written once). `id` is the id this call's item would carry, and
+ * its token as a claim's holder (a take-over keeps the claim's id).
  */
 async function claimOrFirst(
   context: WriteContext,
@@ -300,7 +301,7 @@ async function claimOrFirst(
     const seq = (await deps.notifications.seqsOfIds(recipient, [claim.id])).get(claim.id);
     if (seq !== undefined) return { id: claim.id, seq };
     if (claim.claimedAtMs !== undefined && now.getTime() - claim.claimedAtMs > CLAIM_LEASE_MS) {
-      if (await deps.notifications.takeOverClaim(key, claim, now.getTime(), expiresAt)) return { write: claim.id };
+      if (await deps.notifications.takeOverClaim(key, claim, id, now.getTime(), expiresAt)) return { write: claim.id };
     } else {
       // Still its writer's: it is putting the item now (or stopped, and the lease will tell).
       if (spend === undefined) return { held: true };

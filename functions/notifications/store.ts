@@ -10,6 +10,11 @@ export interface DedupeClaim {
   readonly id: string;
   readonly seq?: number;
   readonly claimedAtMs?: number;
+  /**
+   * Which call holds the lease: a token of its own (a fresh id), so that the SDK's retry of its
+   * take-over and its give-back recognise its claim even when another call claimed in the same millisecond.
+   */
+  readonly holder?: string;
 }
 
 export interface InboxPage {
@@ -25,16 +30,16 @@ export interface InboxPage {
  * is a hint raised after the puts.
  */
 export interface NotificationStore {
-  /** Claims `dedupeKey` for the notification `id` the caller is about to write, unless a claim exists: then that claim. */
+  /** Claims `dedupeKey` for the notification `id` the caller is about to write (`id` is its holder), unless a claim exists: then that claim. */
   claim(dedupeKey: string, id: string, nowMs: number, expiresAt: number): Promise<{ claimed: true } | { claimed: false; claim: DedupeClaim }>;
-  /** Takes over `stale` (a claim whose lease ran out) for the same id, only if it is still exactly that claim. */
-  takeOverClaim(dedupeKey: string, stale: DedupeClaim, nowMs: number, expiresAt: number): Promise<boolean>;
+  /** Takes over `stale` (a claim whose lease ran out) for the same id as `holder`, only if it is still exactly that claim. */
+  takeOverClaim(dedupeKey: string, stale: DedupeClaim, holder: string, nowMs: number, expiresAt: number): Promise<boolean>;
   /**
-   * Gives back the claim this writer made (or took over) at `claimedAtMs` for `id`, whose item it
-   * did not store: the claim stays, naming the same id, with its lease over (`claimedAtMs` 0), so
-   * the next request completes it at once. A claim no longer exactly that one is left alone.
+   * Gives back the claim `holder` made (or took over) for `id`, whose item it did not store: the
+   * claim stays, naming the same id, with its lease over (`claimedAtMs` 0) and no holder, so the
+   * next request completes it at once. A claim another holder has by now is left alone.
    */
-  releaseClaim(dedupeKey: string, id: string, claimedAtMs: number, expiresAt: number): Promise<void>;
+  releaseClaim(dedupeKey: string, id: string, holder: string, expiresAt: number): Promise<void>;
   /** Puts the notification at its seq if no item holds that seq: `taken` when one does. */
   putAt(recipient: Recipient, notification: Notification, expiresAt: number): Promise<'put' | 'taken'>;
   /** The highest seq any item of the user holds, expired or not (0 when none), read consistently. */

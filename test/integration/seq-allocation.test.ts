@@ -397,3 +397,24 @@ describe('a lease take-over whose answer was lost', () => {
     expect(outcome).toMatchObject({ status: 'delivered', id: claim?.id, seq: 1 });
   });
 });
+
+describe('two calls taking over one stale claim in the same millisecond', () => {
+  it('lets one of them write the item: a take-over is recognised as its own by its holder, not by its time', async () => {
+    const tenant = uniqueTenant();
+    const request = note(tenant, 'ned', 'stale', 'source-8');
+    await expect(
+      deliver(
+        depsWith((command, input) => {
+          if (isItemPut(command, input)) throw crash();
+        }),
+        [request],
+      ),
+    ).rejects.toThrow('injected');
+    const at = new Date(Date.now() + CLAIM_LEASE_MS + 1_000);
+    const outcomes = (
+      await Promise.all([deliver(depsWith(undefined, { now: () => at }), [request]), deliver(depsWith(undefined, { now: () => at }), [request])])
+    ).map(([outcome]) => outcome);
+    expect(outcomes.map((outcome) => outcome?.status).sort()).toEqual(['delivered', 'duplicate']);
+    expect((await inbox(tenant, 'ned')).map((item) => item.seq)).toEqual([1]);
+  });
+});
