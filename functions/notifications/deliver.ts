@@ -32,7 +32,11 @@ export interface DeliverOptions {
 
 /** Seqs found taken (and, for a dedupe claim, checks of a claim still being written) before deliver() gives up on a user. */
 export const MAX_COMMIT_ATTEMPTS = 12;
-/** A single call may allocate this many seqs to one user. */
+/**
+ * A single call may allocate this many seqs to one user: its puts go one after another, so this
+ * bounds how long one user holds up a call (it was the size of one user's transaction, which
+ * callers that batch by it still rely on).
+ */
 export const MAX_NOTIFICATIONS_PER_USER = 49;
 /**
  * How long a dedupe claim belongs to its writer: a claim whose item is missing may be completed by
@@ -329,7 +333,7 @@ function pushesAsCommitted(deps: DeliverDeps, known: ReadonlyMap<string, readonl
   const inFlight: Array<Promise<void>> = [];
   const committed: Committed[] = [];
   let failed = 0;
-  // One bound for the whole call: 8 transactions committing at once must not mean 8 x 32 posts.
+  // One bound for the whole call: 32 users stored at once must not mean 32 x their sockets' posts.
   const limit = pLimit(PUSH_CONCURRENCY);
   const pushTo = async (sockets: ReadonlyArray<Committed & { connectionId: string }>) => {
     await Promise.all(
