@@ -37,17 +37,29 @@ export function fileExtensionOf(format: ExportFormat): string {
   return `.${format}`;
 }
 
-/** The export as bytes; an error from `rows` destroys the stream with that error. */
+/** The export as a byte stream; an error from `rows` destroys the stream with that error. */
 export function formatRows(format: ExportFormat, columns: readonly ExportColumn[], rows: AsyncIterable<ExportRow>): Readable {
+  return format === 'xlsx' ? xlsxStream(columns, rows) : textStream(textChunks(format, columns, rows));
+}
+
+/**
+ * The export as chunks in order, pulled as the consumer reads: the text formats' strings as they
+ * are made (about 60 KB each), XLSX's zip as Buffers. The export upload takes these, so text is
+ * encoded once, straight into its part buffers, rather than into a Buffer per chunk first
+ * (docs/exports.md, "Herald's own multipart upload"). An error from `rows` is thrown by the iteration.
+ */
+export function formatChunks(format: ExportFormat, columns: readonly ExportColumn[], rows: AsyncIterable<ExportRow>): AsyncIterable<string | Uint8Array> {
+  return format === 'xlsx' ? xlsxStream(columns, rows) : textChunks(format, columns, rows);
+}
+
+function textChunks(format: Exclude<ExportFormat, 'xlsx'>, columns: readonly ExportColumn[], rows: AsyncIterable<ExportRow>): AsyncGenerator<string> {
   switch (format) {
     case 'csv':
-      return csvStream(columns, rows);
+      return csvChunks(columns, rows);
     case 'ndjson':
-      return textStream(ndjsonChunks(columns, rows));
+      return ndjsonChunks(columns, rows);
     case 'json':
-      return textStream(jsonChunks(columns, rows));
-    case 'xlsx':
-      return xlsxStream(columns, rows);
+      return jsonChunks(columns, rows);
   }
 }
 
@@ -110,20 +122,17 @@ function rowJsonOf(columns: readonly ExportColumn[]): (row: ExportRow) => string
  * with a CRLF delimiter csv-stringify leaves a lone LF or CR unquoted (adaltas/node-csv#467), which
  * splits the row in every spreadsheet, so any field holding one is quoted.
  */
-function csvStream(columns: readonly ExportColumn[], rows: AsyncIterable<ExportRow>): Readable {
+async function* csvChunks(columns: readonly ExportColumn[], rows: AsyncIterable<ExportRow>): AsyncGenerator<string> {
   const keys = columns.map((column) => column.key);
-  async function* chunks(): AsyncGenerator<string> {
-    yield `\uFEFF${columns.map((column) => csvField(column.header)).join(',')}\r\n`;
-    for await (const batch of batches(rows)) {
-      let text = '';
-      for (const row of batch) {
-        for (let index = 0; index < keys.length; index++) text += (index === 0 ? '' : ',') + csvField(cellText(row[keys[index]!]));
-        text += '\r\n';
-      }
-      yield text;
+  yield `\uFEFF${columns.map((column) => csvField(column.header)).join(',')}\r\n`;
+  for await (const batch of batches(rows)) {
+    let text = '';
+    for (const row of batch) {
+      for (let index = 0; index < keys.length; index++) text += (index === 0 ? '' : ',') + csvField(cellText(row[keys[index]!]));
+      text += '\r\n';
     }
+    yield text;
   }
-  return textStream(chunks());
 }
 
 /** A field that must be quoted: it holds the delimiter, a quote or a line break. */
