@@ -101,6 +101,14 @@ export async function uploadInParts(
     sending.add(sent);
   };
 
+  /** Waits while `partsInFlight` parts are being sent: the body is not read meanwhile. */
+  const roomToSend = async () => {
+    while (sending.size >= partsInFlight) {
+      await Promise.race(sending);
+      throwIfFailed();
+    }
+  };
+
   /** The part is full and more bytes follow: send it, and wait for a buffer to fill next. */
   const nextPart = async () => {
     throwIfFailed();
@@ -111,14 +119,14 @@ export async function uploadInParts(
       uploadId = created.UploadId;
       await options.onUploadId?.(uploadId);
     }
+    await roomToSend();
+    throwIfFailed();
     sendPart(part, ++partNumber, true);
+    // Buffers are made as the file grows, up to one per part in flight and the one being filled; a
+    // part's buffer comes back when S3 has it, so there is always one here once there is room to send.
     if (spare.length === 0 && allocated < partsInFlight + 1) {
       allocated++;
       spare.push(Buffer.allocUnsafeSlow(partSize));
-    }
-    while (spare.length === 0) {
-      await Promise.race(sending);
-      throwIfFailed();
     }
     part = spare.pop()!;
     filled = 0;
@@ -178,6 +186,7 @@ export async function uploadInParts(
       await client.send(new PutObjectCommand({ ...params, Body: data, ChecksumAlgorithm: ChecksumAlgorithm.CRC32, ChecksumCRC32: crc32Base64(data) }));
       return { bytes };
     }
+    await roomToSend();
     sendPart(part.subarray(0, filled), ++partNumber, false);
     while (sending.size > 0) await Promise.race(sending);
     throwIfFailed();

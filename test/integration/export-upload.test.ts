@@ -243,6 +243,12 @@ async function rowsIn(format: ExportFormat, file: Buffer): Promise<Array<[number
   }
 }
 
+/**
+ * A firing time of the last minute: a run's record expires 90 days after its firing, and the local
+ * runtime deletes expired items as DynamoDB's TTL does, so a firing months ago could vanish mid-test.
+ */
+const recentFiring = () => new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
+
 const FORMATS: readonly ExportFormat[] = ['csv', 'ndjson', 'json', 'xlsx'];
 
 describe('exports of every size, read back, with the checksums S3 was sent', () => {
@@ -259,7 +265,7 @@ describe('exports of every size, read back, with the checksums S3 was sent', () 
         const { rows, body } = sizes[size];
         const scheduleId = await newSchedule(tenant, format);
         const { client, seen } = recordingS3();
-        const scheduledTime = '2026-03-08T06:00:00Z';
+        const scheduledTime = recentFiring();
         expect(await runExport(workerDeps(s3ExportFiles(client, bucket)), { scheduleId, tenant, owner: 'ana', scheduledTime, trigger: 'manual' }, 'm-1')).toBe(
           'succeeded',
         );
@@ -397,7 +403,7 @@ describe('a failed part', () => {
     const tenant = `t-${randomUUID().slice(0, 8)}`;
     await seedInbox(tenant, 4_000, 2_000);
     const scheduleId = await newSchedule(tenant, 'ndjson');
-    const scheduledTime = '2026-03-09T06:00:00Z';
+    const scheduledTime = recentFiring();
     const firing = { scheduleId, tenant, owner: 'ana', scheduledTime, trigger: 'manual' } as const;
     const failing = recordingS3((request) => (request.command === 'UploadPartCommand' && request.input.PartNumber === 2 ? unavailable() : undefined));
 
@@ -470,7 +476,7 @@ describe('the worker in the local runtime', () => {
     await seedInbox(tenant, 20, 50);
     const scheduleId = await newSchedule(tenant, 'csv');
     const token = await devToken(tenant, 'ana');
-    const message = { scheduleId, tenant, owner: 'ana', scheduledTime: '2026-03-10T06:00:00Z', trigger: 'schedule' } as const;
+    const message = { scheduleId, tenant, owner: 'ana', scheduledTime: recentFiring(), trigger: 'schedule' } as const;
     // The state a crashed attempt leaves: the run queued again with the id of an upload it never finished.
     const { runId, scheduledAt } = await recordRun(store, message);
     const key = objectKeyOf({ tenant, owner: 'ana', runId }, { format: 'csv' });
