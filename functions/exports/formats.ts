@@ -1,14 +1,14 @@
 /**
- * Export file formats as byte streams. Rows are pulled from the source only as fast as the
- * consumer (an S3 multipart upload) reads, so memory stays bounded by stream buffers whatever the
- * row count: nothing here collects rows.
+ * Export file formats as chunks of the file, in order. Rows are pulled from the source only as fast
+ * as the consumer (an S3 multipart upload) takes chunks, so memory stays bounded by a batch of rows
+ * and stream buffers whatever the row count: nothing here collects rows.
  *
  * Values: dates become ISO-8601 strings and null or undefined an empty cell. CSV and XLSX cells
  * hold text, so objects and arrays become their JSON; JSON and NDJSON keep them structured and
  * write null for a missing value, so every object has every column. JSON and NDJSON name fields
  * by column key, CSV and XLSX head columns with the column header.
  */
-import { PassThrough, Readable, type Writable } from 'node:stream';
+import { PassThrough, type Writable } from 'node:stream';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import ExcelJS from 'exceljs';
 
@@ -35,11 +35,6 @@ export function contentTypeOf(format: ExportFormat): string {
 
 export function fileExtensionOf(format: ExportFormat): string {
   return `.${format}`;
-}
-
-/** The export as a byte stream; an error from `rows` destroys the stream with that error. */
-export function formatRows(format: ExportFormat, columns: readonly ExportColumn[], rows: AsyncIterable<ExportRow>): Readable {
-  return format === 'xlsx' ? xlsxStream(columns, rows) : textStream(textChunks(format, columns, rows));
 }
 
 /**
@@ -180,9 +175,9 @@ async function* jsonChunks(columns: readonly ExportColumn[], rows: AsyncIterable
 }
 
 /**
- * The text formats write a batch of rows as one string: one push into the stream per batch, not
- * per row (about 4% less CPU for CSV, bench/exports.ts). A batch is about 60 KB of CSV, under the
- * stream's 64 KB high-water mark, so memory stays a batch plus the buffer.
+ * The text formats write a batch of rows as one string: one chunk per batch, not per row (about 4%
+ * less CPU for CSV, bench/exports.ts). A batch is about 60 KB of CSV, which the upload copies into
+ * its part buffer before it asks for the next, so memory stays a batch plus the upload's parts.
  */
 const ROWS_PER_BATCH = 200;
 
@@ -198,11 +193,6 @@ async function* batches(rows: AsyncIterable<ExportRow>): AsyncGenerator<ExportRo
   if (batch.length > 0) yield batch;
 }
 
-/** Readable.from pulls the next chunk only when its buffer is below the high-water mark. */
-function textStream(chunks: AsyncIterable<string>): Readable {
-  return Readable.from(chunks, { objectMode: false, highWaterMark: 64 * 1024 });
-}
-
 /**
  * The style of every data cell: one object. exceljs gives each new cell a fresh empty style and
  * works out each cell's style XML again at commit unless it has seen that very object (its
@@ -213,7 +203,7 @@ const UNSTYLED: Partial<ExcelJS.Style> = Object.freeze({});
 /** How many rows go to the workbook between checks that compression has caught up. */
 const XLSX_ROWS_PER_TURN = 200;
 
-function xlsxStream(columns: readonly ExportColumn[], rows: AsyncIterable<ExportRow>): Readable {
+function xlsxStream(columns: readonly ExportColumn[], rows: AsyncIterable<ExportRow>): PassThrough {
   const output = new PassThrough({ highWaterMark: 64 * 1024 });
   void writeWorkbook(output, columns, rows).catch((error: unknown) => output.destroy(error as Error));
   return output;
