@@ -4,7 +4,6 @@ import { GetQueueUrlCommand, SendMessageCommand, SQSClient } from '@aws-sdk/clie
 import { SESClient } from '@aws-sdk/client-ses';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { BatchWriteCommand, DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { HttpRequest, HttpResponse } from '@smithy/types';
 import { parse as parseCsv } from 'csv-parse/sync';
 import ExcelJS from 'exceljs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -59,7 +58,7 @@ function recordingS3(fault?: (request: SeenRequest) => Error | undefined): { cli
   const seen: SeenRequest[] = [];
   client.middlewareStack.add(
     (next, context) => async (args) => {
-      const request = args.request as HttpRequest;
+      const request = args.request as { headers: Record<string, string>; body?: unknown };
       const body = request.body as Uint8Array | string | undefined;
       const entry: SeenRequest = {
         command: context.commandName as string,
@@ -75,7 +74,7 @@ function recordingS3(fault?: (request: SeenRequest) => Error | undefined): { cli
       }
       try {
         const result = await next(args);
-        entry.status = (result.response as HttpResponse).statusCode;
+        entry.status = (result.response as { statusCode?: number }).statusCode;
         return result;
       } catch (error) {
         entry.error = (error as Error).name;
