@@ -1,10 +1,10 @@
 /**
  * Scheduled exports: 10k, 100k and 1M rows in each format through the worker's own streaming path
- * (streamToFile: paginated DynamoDB read -> formatter -> lib-storage multipart upload to the local S3), beside
+ * (streamToFile: paginated DynamoDB read -> formatter -> Herald's multipart upload to the local S3), beside
  * - the floor: a bare paginated read of the same rows (the same dataset reader), with no formatting and no upload;
  * - the naive approach: every row in an array, the whole file as one string or buffer, one upload.
  *   Against S3 that would be one PutObject; fauxqs refuses a single PUT of tens of MB, so the naive
- *   body goes through lib-storage's Upload from memory (parts sliced from the buffer, no copy).
+ *   body goes up in parts from memory through the same uploader (functions/adapters/s3-part-upload.ts).
  * Each case runs in its own process (bench/exports-case.ts, bundled as a deployed function is), so its
  * peak RSS (its VmHWM; getrusage's maxRSS would carry this parent's size over the exec) is its own. Herald's cases and the floor run under the heap Lambda's
  * Node runtime gives the 512 MB export worker (lambdaHeapFlags); the naive cases under a 3 GB heap.
@@ -90,7 +90,7 @@ export async function benchExports(): Promise<void> {
       bucket: localBucketName('exports'),
     };
     console.log(`case bundle: ${caseBundle}; herald and floor run under ${WORKER_HEAP.join(' ')} (Lambda's heap for ${functions.exportWorker.memoryMb} MB)`);
-    console.log('naive: one PutObject against S3; fauxqs refuses a single PUT of tens of MB, so its in-memory body goes through lib-storage Upload.');
+    console.log('naive: one PutObject against S3; fauxqs refuses a single PUT of tens of MB, so its in-memory body goes up in 5 MiB parts.');
     console.log(
       'each case in its own process; peak RSS = the process high-water mark (its own VmHWM), idle = its RSS before the case; ratio = time / floor time; CPU = user + system seconds over the case (start-up excluded), CPU ratio = CPU / floor CPU\n',
     );

@@ -1,14 +1,14 @@
 /**
- * Export file formats as byte streams. Rows are pulled from the source only as fast as the
- * consumer (an S3 multipart upload) reads, so memory stays bounded by stream buffers whatever the
- * row count: nothing here collects rows.
+ * Export file formats as chunks of the file, in order. Rows are pulled from the source only as fast
+ * as the consumer (an S3 multipart upload) takes chunks, so memory stays bounded by a batch of rows
+ * and stream buffers whatever the row count: nothing here collects rows.
  *
  * Values: dates become ISO-8601 strings and null or undefined an empty cell. CSV and XLSX cells
  * hold text, so objects and arrays become their JSON; JSON and NDJSON keep them structured and
  * write null for a missing value, so every object has every column. JSON and NDJSON name fields
  * by column key, CSV and XLSX head columns with the column header.
  */
-import { PassThrough, Readable, type Writable } from 'node:stream';
+import { PassThrough, type Writable } from 'node:stream';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import ExcelJS from 'exceljs';
 
@@ -37,17 +37,24 @@ export function fileExtensionOf(format: ExportFormat): string {
   return `.${format}`;
 }
 
-/** The export as bytes; an error from `rows` destroys the stream with that error. */
-export function formatRows(format: ExportFormat, columns: readonly ExportColumn[], rows: AsyncIterable<ExportRow>): Readable {
+/**
+ * The export as chunks in order, pulled as the consumer reads: the text formats' strings as they
+ * are made (about 60 KB each), XLSX's zip as Buffers. The export upload takes these, so text is
+ * encoded once, straight into its part buffers, rather than into a Buffer per chunk first
+ * (docs/exports.md, "Herald's own multipart upload"). An error from `rows` is thrown by the iteration.
+ */
+export function formatChunks(format: ExportFormat, columns: readonly ExportColumn[], rows: AsyncIterable<ExportRow>): AsyncIterable<string | Uint8Array> {
+  return format === 'xlsx' ? xlsxStream(columns, rows) : textChunks(format, columns, rows);
+}
+
+function textChunks(format: Exclude<ExportFormat, 'xlsx'>, columns: readonly ExportColumn[], rows: AsyncIterable<ExportRow>): AsyncGenerator<string> {
   switch (format) {
     case 'csv':
-      return csvStream(columns, rows);
+      return csvChunks(columns, rows);
     case 'ndjson':
-      return textStream(ndjsonChunks(columns, rows));
+      return ndjsonChunks(columns, rows);
     case 'json':
-      return textStream(jsonChunks(columns, rows));
-    case 'xlsx':
-      return xlsxStream(columns, rows);
+      return jsonChunks(columns, rows);
   }
 }
 
@@ -110,20 +117,17 @@ function rowJsonOf(columns: readonly ExportColumn[]): (row: ExportRow) => string
  * with a CRLF delimiter csv-stringify leaves a lone LF or CR unquoted (adaltas/node-csv#467), which
  * splits the row in every spreadsheet, so any field holding one is quoted.
  */
-function csvStream(columns: readonly ExportColumn[], rows: AsyncIterable<ExportRow>): Readable {
+async function* csvChunks(columns: readonly ExportColumn[], rows: AsyncIterable<ExportRow>): AsyncGenerator<string> {
   const keys = columns.map((column) => column.key);
-  async function* chunks(): AsyncGenerator<string> {
-    yield `\uFEFF${columns.map((column) => csvField(column.header)).join(',')}\r\n`;
-    for await (const batch of batches(rows)) {
-      let text = '';
-      for (const row of batch) {
-        for (let index = 0; index < keys.length; index++) text += (index === 0 ? '' : ',') + csvField(cellText(row[keys[index]!]));
-        text += '\r\n';
-      }
-      yield text;
+  yield `\uFEFF${columns.map((column) => csvField(column.header)).join(',')}\r\n`;
+  for await (const batch of batches(rows)) {
+    let text = '';
+    for (const row of batch) {
+      for (let index = 0; index < keys.length; index++) text += (index === 0 ? '' : ',') + csvField(cellText(row[keys[index]!]));
+      text += '\r\n';
     }
+    yield text;
   }
-  return textStream(chunks());
 }
 
 /** A field that must be quoted: it holds the delimiter, a quote or a line break. */
@@ -171,9 +175,9 @@ async function* jsonChunks(columns: readonly ExportColumn[], rows: AsyncIterable
 }
 
 /**
- * The text formats write a batch of rows as one string: one push into the stream per batch, not
- * per row (about 4% less CPU for CSV, bench/exports.ts). A batch is about 60 KB of CSV, under the
- * stream's 64 KB high-water mark, so memory stays a batch plus the buffer.
+ * The text formats write a batch of rows as one string: one chunk per batch, not per row (about 4%
+ * less CPU for CSV, bench/exports.ts). A batch is about 60 KB of CSV, which the upload copies into
+ * its part buffer before it asks for the next, so memory stays a batch plus the upload's parts.
  */
 const ROWS_PER_BATCH = 200;
 
@@ -189,11 +193,6 @@ async function* batches(rows: AsyncIterable<ExportRow>): AsyncGenerator<ExportRo
   if (batch.length > 0) yield batch;
 }
 
-/** Readable.from pulls the next chunk only when its buffer is below the high-water mark. */
-function textStream(chunks: AsyncIterable<string>): Readable {
-  return Readable.from(chunks, { objectMode: false, highWaterMark: 64 * 1024 });
-}
-
 /**
  * The style of every data cell: one object. exceljs gives each new cell a fresh empty style and
  * works out each cell's style XML again at commit unless it has seen that very object (its
@@ -204,7 +203,7 @@ const UNSTYLED: Partial<ExcelJS.Style> = Object.freeze({});
 /** How many rows go to the workbook between checks that compression has caught up. */
 const XLSX_ROWS_PER_TURN = 200;
 
-function xlsxStream(columns: readonly ExportColumn[], rows: AsyncIterable<ExportRow>): Readable {
+function xlsxStream(columns: readonly ExportColumn[], rows: AsyncIterable<ExportRow>): PassThrough {
   const output = new PassThrough({ highWaterMark: 64 * 1024 });
   void writeWorkbook(output, columns, rows).catch((error: unknown) => output.destroy(error as Error));
   return output;

@@ -17,23 +17,29 @@
  * records table the deployment no longer names): a refusal fails the run at once with its reason
  * and tells the owner, since retrying cannot change the answer.
  */
-import { pipeline, Transform, type Readable } from 'node:stream';
 import { HeraldError } from '../shared/errors';
 import { countMetric, logger } from '../shared/instrumentation';
 import type { DeliveryRequest } from '../notifications/model';
 import { counted, type DatasetSource } from './datasets';
 import { EmailRejected, type Mailer } from '../shared/email';
 import { readyEmail } from './email';
-import { contentTypeOf, fileExtensionOf, formatRows, type ExportColumn, type ExportFormat, type ExportRow } from './formats';
+import { contentTypeOf, fileExtensionOf, formatChunks, type ExportColumn, type ExportFormat, type ExportRow } from './formats';
 import { downloadUrl, signLink } from './links';
 import type { ExportReadyData } from '../protocol/exports';
 import type { ExportRun, ExportSchedule, RunMessage } from './model';
 import { recordRun, type ExportStore, type Owner } from './store';
 import { refusedRecipients, type RecipientPolicy } from './recipients';
 
+/** A file's content as the formatters make it: text (written as UTF-8) and bytes, in order. */
+export type FileChunks = AsyncIterable<string | Uint8Array>;
+
 export interface ExportFiles {
-  /** Streams `body` to `key`; `onUploadId` hears the multipart upload's id as soon as it exists. */
-  upload(key: string, body: Readable, contentType: string, onUploadId: (uploadId: string) => unknown): Promise<void>;
+  /**
+   * Streams `body` to `key`, pulling the next chunk only when there is room for it, and answers
+   * the file's size; `onUploadId` hears the multipart upload's id as soon as it exists (awaited).
+   * A failure aborts the upload before it is thrown.
+   */
+  upload(key: string, body: FileChunks, contentType: string, onUploadId: (uploadId: string) => unknown): Promise<{ bytes: number }>;
   /** Idempotent: an upload already completed or aborted is fine. */
   abortUpload(key: string, uploadId: string): Promise<void>;
   presign(key: string): Promise<string>;
@@ -216,16 +222,8 @@ export async function streamToFile(
   rows: AsyncIterable<ExportRow>,
   onUploadId: (uploadId: string) => unknown,
 ): Promise<{ bytes: number }> {
-  let bytes = 0;
-  const counter = new Transform({
-    transform(chunk: Buffer, _encoding, done) {
-      bytes += chunk.length;
-      done(null, chunk);
-    },
-  });
-  const body = pipeline(formatRows(format, columns, rows), counter, () => undefined);
-  await files.upload(key, body, contentTypeOf(format), onUploadId);
-  return { bytes };
+  // The text formats' strings go to the upload as they are, which encodes them straight into its part buffers.
+  return files.upload(key, formatChunks(format, columns, rows), contentTypeOf(format), onUploadId);
 }
 
 /**

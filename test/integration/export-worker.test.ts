@@ -113,14 +113,14 @@ describe('the export worker', () => {
     const firing = message(tenant, scheduleId, '2026-03-09T06:00:00Z');
     let crashedUpload: { key: string; uploadId: string } | undefined;
     // A crash, not an error: the upload is started and a part sent, then the attempt dies
-    // without lib-storage's clean-up (as when Lambda times out or the process is killed).
+    // without the upload's own clean-up (as when Lambda times out or the process is killed).
     const crashing: ExportFiles = {
       ...s3ExportFiles(s3, bucket),
       async upload(key, body, _type, onUploadId) {
         const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key }));
         await onUploadId(UploadId!);
         await s3.send(new UploadPartCommand({ Bucket: bucket, Key: key, UploadId, PartNumber: 1, Body: Buffer.alloc(1024) }));
-        body.destroy();
+        await body[Symbol.asyncIterator]().return?.();
         crashedUpload = { key, uploadId: UploadId! };
         throw new Error('worker crashed');
       },

@@ -137,11 +137,6 @@ const keptUnused: ReadonlyArray<{ fn: string; action: string; resource?: string;
     reason: 'A failed alert email of a chunk gives its claim back (functions/adapters/dynamo-email-ledger.ts).',
   },
   {
-    fn: 'exportWorker',
-    action: 's3:AbortMultipartUpload',
-    reason: 'An attempt that fails mid-upload aborts its multipart upload (functions/adapters/s3-export-files.ts).',
-  },
-  {
     fn: 'createExportSchedule',
     action: 'dynamodb:DeleteItem',
     reason:

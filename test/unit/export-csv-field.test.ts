@@ -1,6 +1,6 @@
 import { stringify } from 'csv-stringify/sync';
 import { describe, expect, it } from 'vitest';
-import { csvField, formatRows, type ExportColumn, type ExportRow } from '#functions/exports/formats';
+import { csvField, formatChunks, type ExportColumn, type ExportRow } from '#functions/exports/formats';
 
 /**
  * The CSV formatter writes fields itself for speed (functions/exports/formats.ts csvStream); these
@@ -86,7 +86,7 @@ describe('csvField', () => {
   });
 });
 
-describe('formatRows csv', () => {
+describe('formatChunks csv', () => {
   it('writes the same file as csv-stringify with the BOM, header and CRLF records', async () => {
     const columns: ExportColumn[] = [
       { key: 'id', header: 'Id' },
@@ -98,7 +98,7 @@ describe('formatRows csv', () => {
       for (const row of rows) yield row;
     }
     const chunks: Buffer[] = [];
-    for await (const chunk of formatRows('csv', columns, source())) chunks.push(Buffer.from(chunk as Buffer));
+    for await (const chunk of formatChunks('csv', columns, source())) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : Buffer.from(chunk));
     const cell = (value: unknown) => (value === null || value === undefined ? '' : typeof value === 'object' ? JSON.stringify(value) : String(value));
     const expected = stringify([columns.map((column) => column.header), ...rows.map((row) => columns.map((column) => cell(row[column.key])))], {
       ...CSV_STRINGIFY_OPTIONS,

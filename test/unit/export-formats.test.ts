@@ -1,9 +1,9 @@
-import { Writable, type Readable } from 'node:stream';
+import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import ExcelJS from 'exceljs';
 import { describe, expect, it } from 'vitest';
-import { contentTypeOf, fileExtensionOf, formatRows, type ExportColumn, type ExportFormat, type ExportRow } from '#functions/exports/formats';
+import { contentTypeOf, fileExtensionOf, formatChunks, type ExportColumn, type ExportFormat, type ExportRow } from '#functions/exports/formats';
 import { parse as parseCsvText } from 'csv-parse/sync';
 
 const columns: ExportColumn[] = [
@@ -24,10 +24,11 @@ async function* generated(count: number, counter?: { pulled: number }): AsyncGen
   }
 }
 
-async function bytesOf(stream: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(Buffer.from(chunk as Buffer));
-  return Buffer.concat(chunks);
+/** The file the chunks make: text as UTF-8, bytes as they are (what the upload writes). */
+async function bytesOf(chunks: AsyncIterable<string | Uint8Array>): Promise<Buffer> {
+  const buffers: Buffer[] = [];
+  for await (const chunk of chunks) buffers.push(typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : Buffer.from(chunk));
+  return Buffer.concat(buffers);
 }
 
 /**
@@ -39,14 +40,14 @@ function parseCsv(text: string): string[][] {
 }
 
 async function csvOf(rows: AsyncIterable<ExportRow>, cols = columns): Promise<string[][]> {
-  const text = (await bytesOf(formatRows('csv', cols, rows))).toString('utf8');
+  const text = (await bytesOf(formatChunks('csv', cols, rows))).toString('utf8');
   expect(text.startsWith('\uFEFF')).toBe(true);
   return parseCsv(text.slice(1));
 }
 
 async function workbookOf(rows: AsyncIterable<ExportRow>, cols = columns): Promise<ExcelJS.Worksheet> {
   const workbook = new ExcelJS.Workbook();
-  await workbook.xlsx.load((await bytesOf(formatRows('xlsx', cols, rows))) as unknown as ExcelJS.Buffer);
+  await workbook.xlsx.load((await bytesOf(formatChunks('xlsx', cols, rows))) as unknown as ExcelJS.Buffer);
   return workbook.worksheets[0]!;
 }
 
@@ -56,7 +57,7 @@ const tricky = [
 ];
 const INJECTIONS = ['=1+1', '+SUM(A1:A2)', '-2+3', '@cmd', '\t=1+1', '\r=1+1', '=HYPERLINK("http://evil","x")'];
 
-describe('formatRows: CSV', () => {
+describe('formatChunks: CSV', () => {
   it('writes a header row, then every row; values as text', async () => {
     expect(await csvOf(fromArray(tricky))).toEqual([
       ['ID', 'Title', 'Created at', 'Meta'],
@@ -109,7 +110,7 @@ describe('formatRows: CSV', () => {
         setImmediate(done);
       },
     });
-    await pipeline(formatRows('csv', columns, generated(200_000, counter)), slowReader);
+    await pipeline(formatChunks('csv', columns, generated(200_000, counter)), slowReader);
     expect(written).toBe(200_001);
     expect(counter.pulled).toBe(200_000);
     // Stream buffers hold a few hundred rows at most; an accumulating writer would be ~200 000 ahead.
@@ -121,18 +122,18 @@ describe('formatRows: CSV', () => {
       yield { id: 1 };
       throw new Error('DynamoDB page failed');
     }
-    await expect(bytesOf(formatRows('csv', columns, broken()))).rejects.toThrow('DynamoDB page failed');
+    await expect(bytesOf(formatChunks('csv', columns, broken()))).rejects.toThrow('DynamoDB page failed');
   });
 });
 
-describe('formatRows: NDJSON and JSON', () => {
+describe('formatChunks: NDJSON and JSON', () => {
   const expected = [
     { id: 1, title: 'Zoë said "hi", then left\r\nand came back\n', at: null, meta: null },
     { id: 2, title: '日本語 ✓ 🚀', at: '2026-03-29T01:30:00.000Z', meta: { tags: ['a', 'b'], n: 1 } },
   ];
 
   it('writes one object per line, every column present', async () => {
-    const text = (await bytesOf(formatRows('ndjson', columns, fromArray(tricky)))).toString('utf8');
+    const text = (await bytesOf(formatChunks('ndjson', columns, fromArray(tricky)))).toString('utf8');
     expect(text.endsWith('\n')).toBe(true);
     expect(
       text
@@ -143,12 +144,12 @@ describe('formatRows: NDJSON and JSON', () => {
   });
 
   it('writes one JSON array, also when empty', async () => {
-    expect(JSON.parse((await bytesOf(formatRows('json', columns, fromArray(tricky)))).toString('utf8'))).toEqual(expected);
-    expect(JSON.parse((await bytesOf(formatRows('json', columns, fromArray([])))).toString('utf8'))).toEqual([]);
+    expect(JSON.parse((await bytesOf(formatChunks('json', columns, fromArray(tricky)))).toString('utf8'))).toEqual(expected);
+    expect(JSON.parse((await bytesOf(formatChunks('json', columns, fromArray([])))).toString('utf8'))).toEqual([]);
   });
 
   it.each(['ndjson', 'json'] as const)('%s counts 20 000 rows', async (format) => {
-    const text = (await bytesOf(formatRows(format, columns, generated(20_000)))).toString('utf8');
+    const text = (await bytesOf(formatChunks(format, columns, generated(20_000)))).toString('utf8');
     const rows =
       format === 'json'
         ? (JSON.parse(text) as ExportRow[])
@@ -161,10 +162,10 @@ describe('formatRows: NDJSON and JSON', () => {
   });
 
   it('keeps bigints as strings rather than failing', async () => {
-    const text = (await bytesOf(formatRows('ndjson', [{ key: 'n', header: 'N' }], fromArray([{ n: 2n ** 70n }])))).toString('utf8');
+    const text = (await bytesOf(formatChunks('ndjson', [{ key: 'n', header: 'N' }], fromArray([{ n: 2n ** 70n }])))).toString('utf8');
     expect(JSON.parse(text)).toEqual({ n: (2n ** 70n).toString() });
     // Nested too, in a CSV cell as in JSON.
-    const csv = (await bytesOf(formatRows('csv', [{ key: 'o', header: 'O' }], fromArray([{ o: { n: 5n } }])))).toString('utf8');
+    const csv = (await bytesOf(formatChunks('csv', [{ key: 'o', header: 'O' }], fromArray([{ o: { n: 5n } }])))).toString('utf8');
     expect(csv.split('\r\n')[1]).toBe('"{""n"":""5""}"');
   });
 
@@ -175,14 +176,14 @@ describe('formatRows: NDJSON and JSON', () => {
     ];
     const row = JSON.parse('{"__proto__": "x", "a": 1}') as ExportRow;
     for (const format of ['ndjson', 'json'] as const) {
-      const text = (await bytesOf(formatRows(format, columns, fromArray([row])))).toString('utf8');
+      const text = (await bytesOf(formatChunks(format, columns, fromArray([row])))).toString('utf8');
       const parsed = JSON.parse(format === 'json' ? text : text.trim());
       expect(Object.getOwnPropertyDescriptor(format === 'json' ? parsed[0] : parsed, '__proto__')?.value).toBe('x');
     }
   });
 });
 
-describe('formatRows: XLSX', () => {
+describe('formatChunks: XLSX', () => {
   it('writes a header row and every row, round-tripping unicode and line breaks (as LF)', async () => {
     const sheet = await workbookOf(fromArray(tricky));
     expect(sheet.rowCount).toBe(3);
@@ -218,17 +219,16 @@ describe('formatRows: XLSX', () => {
 
   it('stops pulling rows while nobody reads the stream', async () => {
     const counter = { pulled: 0 };
-    const stream = formatRows('xlsx', columns, generated(200_000, counter));
+    const chunks = formatChunks('xlsx', columns, generated(200_000, counter))[Symbol.asyncIterator]();
     // Take one chunk, then stop reading: the writer must stall rather than build the workbook in memory.
-    await new Promise<void>((resolve) => stream.once('readable', () => resolve()));
-    stream.read();
+    expect((await chunks.next()).done).toBe(false);
     let previous = -1;
     while (previous !== counter.pulled) {
       previous = counter.pulled;
       for (let turn = 0; turn < 50; turn++) await nextTurn();
     }
     expect(counter.pulled).toBeLessThan(20_000);
-    stream.destroy();
+    await chunks.return?.();
   });
 });
 
