@@ -130,12 +130,12 @@ export function dynamoNotificationStore(client: DynamoDBDocumentClient, tables: 
   }
 
   return {
-    async claim(dedupeKey, id, nowMs, expiresAt) {
+    async claim(dedupeKey, id, lease, expiresAt) {
       try {
         await client.send(
           new PutCommand({
             TableName: dedupeTable(),
-            Item: { dedupeKey, id, holder: id, claimedAtMs: nowMs, expiresAt },
+            Item: { dedupeKey, id, holder: id, ...lease, expiresAt },
             ConditionExpression: 'attribute_not_exists(dedupeKey)',
             ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
           }),
@@ -145,17 +145,17 @@ export function dynamoNotificationStore(client: DynamoDBDocumentClient, tables: 
         if (!(error instanceof ConditionalCheckFailedException)) throw error;
         const claim = claimFromItem(unmarshall((error.Item ?? {}) as never) as Record<string, unknown>);
         // The SDK's own retry of this claim, whose first answer was lost, finds it already made.
-        return claim.id === id && claim.claimedAtMs === nowMs ? { claimed: true } : { claimed: false, claim };
+        return claim.holder === id ? { claimed: true } : { claimed: false, claim };
       }
     },
 
-    async takeOverClaim(dedupeKey, stale, holder, nowMs, expiresAt) {
+    async takeOverClaim(dedupeKey, stale, holder, lease, expiresAt) {
       // Compare-and-set on the claim's time: of two writers taking over at once, one wins.
       try {
         await client.send(
           new PutCommand({
             TableName: dedupeTable(),
-            Item: { dedupeKey, id: stale.id, holder, claimedAtMs: nowMs, expiresAt },
+            Item: { dedupeKey, id: stale.id, holder, ...lease, expiresAt },
             ConditionExpression: 'id = :id AND claimedAtMs = :claimedAtMs',
             ExpressionAttributeValues: { ':id': stale.id, ':claimedAtMs': stale.claimedAtMs ?? -1 },
             ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
@@ -177,7 +177,7 @@ export function dynamoNotificationStore(client: DynamoDBDocumentClient, tables: 
         client.send(
           new PutCommand({
             TableName: dedupeTable(),
-            Item: { dedupeKey, id, claimedAtMs: RELEASED_AT_MS, expiresAt },
+            Item: { dedupeKey, id, claimedAtMs: RELEASED_AT_MS, leaseUntilMs: RELEASED_AT_MS, expiresAt },
             ConditionExpression: 'id = :id AND holder = :holder',
             ExpressionAttributeValues: { ':id': id, ':holder': holder },
           }),
@@ -310,6 +310,7 @@ export function claimFromItem(item: Record<string, unknown>): DedupeClaim {
     id: item.id as string,
     ...(item.seq !== undefined ? { seq: Number(item.seq) } : {}),
     ...(item.claimedAtMs !== undefined ? { claimedAtMs: Number(item.claimedAtMs) } : {}),
+    ...(item.leaseUntilMs !== undefined ? { leaseUntilMs: Number(item.leaseUntilMs) } : {}),
     ...(item.holder !== undefined ? { holder: item.holder as string } : {}),
   };
 }

@@ -7,7 +7,7 @@ import type { ConnectionStore } from '../realtime/connections';
 import { pushFrames, type ConnectionGateway } from '../realtime/push';
 import { recipientKey, type DeliveryOutcome, type DeliveryRequest, type DeliveryStatus, type Notification, type Recipient } from './model';
 import { channelsFor, type Preferences } from './preferences';
-import type { DedupeClaim, DeliveryReads, NotificationStore } from './store';
+import type { ClaimLease, DedupeClaim, DeliveryReads, NotificationStore } from './store';
 
 export interface DeliverDeps {
   readonly notifications: NotificationStore;
@@ -18,6 +18,8 @@ export interface DeliverDeps {
   readonly retentionDays: number;
   readonly now?: () => Date;
   readonly sleep?: (ms: number) => Promise<void>;
+  /** When the invocation running the call will have been stopped (epoch ms); undefined: unknown. Ends the call's dedupe leases. */
+  readonly deadline?: () => number | undefined;
 }
 
 /** What a caller of deliver() to many users may already know. */
@@ -44,6 +46,17 @@ export const MAX_NOTIFICATIONS_PER_USER = 49;
  * minutes), so a claimer whose put is still possible is never raced (docs/protocol.md, "Dedupe claims").
  */
 export const CLAIM_LEASE_MS = 16 * 60_000;
+/**
+ * A claim made by a call that knows its invocation's deadline is its writer's until this long
+ * after it: by then the invocation has been stopped and a put it sent before has landed (Lambda
+ * hosts' clocks agree far closer). A retry of a crashed alert fan-out then completes its claims
+ * within its own run instead of answering 503 until the stream's retries are spent.
+ */
+export const LEASE_MARGIN_MS = 10_000;
+/** A held claim is waited for until its lease ends only if that leaves the waiter this long to complete it. */
+export const LEASE_WAIT_SAFETY_MS = 5_000;
+/** How often a claim waited for until its lease ends is checked for its item meanwhile. */
+const LEASE_POLL_MS = 1_000;
 /** Users written at once by one call; each user's own puts go one after another, in seq order. */
 const USER_CONCURRENCY = 32;
 /** Sockets pushed to at once by one call, across all its users; each socket's own frames go in seq order. */
@@ -79,6 +92,7 @@ interface PendingUser {
  */
 export async function deliver(deps: DeliverDeps, requests: readonly DeliveryRequest[], options: DeliverOptions = {}): Promise<DeliveryOutcome[]> {
   const now = deps.now?.() ?? new Date();
+  const deadline = deps.deadline?.();
   const outcomes: Array<DeliveryStatus | undefined> = new Array(requests.length);
 
   const recipients = uniqueRecipients(requests.map((request) => request.recipient));
@@ -126,6 +140,9 @@ export async function deliver(deps: DeliverDeps, requests: readonly DeliveryRequ
     expiresAt: Math.floor(now.getTime() / 1000) + deps.retentionDays * 86_400,
     sleep: deps.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))),
     claims: snapshot.duplicates,
+    lease: { claimedAtMs: now.getTime(), leaseUntilMs: Math.min(now.getTime() + CLAIM_LEASE_MS, (deadline ?? Number.POSITIVE_INFINITY) + LEASE_MARGIN_MS) },
+    deadline,
+    clock: () => (deps.now?.() ?? new Date()).getTime(),
   };
   const pushes = pushesAsCommitted(deps, options.connectionIds ?? snapshot.connectionIds);
   const limit = pLimit(USER_CONCURRENCY);
@@ -171,6 +188,11 @@ interface WriteContext {
   readonly sleep: (ms: number) => Promise<void>;
   /** Claims the snapshot found, by scoped dedupe key. */
   readonly claims: ReadonlyMap<string, DedupeClaim>;
+  /** The lease of every claim this call makes or takes over. */
+  readonly lease: ClaimLease;
+  readonly deadline: number | undefined;
+  /** The time now (not the call's start), for leases running out while the call waits. */
+  readonly clock: () => number;
 }
 
 /** Full jitter: contending writers spread out instead of colliding again in lockstep. */
@@ -293,22 +315,30 @@ async function claimOrFirst(
   known: DedupeClaim | undefined,
   spend: (() => Promise<void>) | undefined,
 ): Promise<{ write: string } | { id: string; seq: number } | { held: true }> {
-  const { deps, now, expiresAt } = context;
+  const { deps, expiresAt, lease, deadline, sleep } = context;
   let claim = known;
   for (;;) {
     if (claim === undefined) {
-      const result = await deps.notifications.claim(key, id, now.getTime(), expiresAt);
+      const result = await deps.notifications.claim(key, id, lease, expiresAt);
       if (result.claimed) return { write: id };
       claim = result.claim;
     }
     if (claim.seq !== undefined) return { id: claim.id, seq: claim.seq };
     const seq = (await deps.notifications.seqsOfIds(recipient, [claim.id])).get(claim.id);
     if (seq !== undefined) return { id: claim.id, seq };
-    if (claim.claimedAtMs !== undefined && now.getTime() - claim.claimedAtMs > CLAIM_LEASE_MS) {
-      if (await deps.notifications.takeOverClaim(key, claim, id, now.getTime(), expiresAt)) return { write: claim.id };
-    } else {
+    const leaseEnd = claim.leaseUntilMs ?? (claim.claimedAtMs === undefined ? undefined : claim.claimedAtMs + CLAIM_LEASE_MS);
+    const clock = context.clock();
+    if (leaseEnd !== undefined && clock > leaseEnd) {
+      if (await deps.notifications.takeOverClaim(key, claim, id, lease, expiresAt)) return { write: claim.id };
+    } else if (spend === undefined) {
       // Still its writer's: it is putting the item now (or stopped, and the lease will tell).
-      if (spend === undefined) return { held: true };
+      return { held: true };
+    } else if (leaseEnd !== undefined && deadline !== undefined && leaseEnd + LEASE_WAIT_SAFETY_MS < deadline) {
+      // The lease ends while this call still has time to complete the claim: keep checking (its
+      // writer may yet put the item) until it does, rather than answer a 503 whose retries may
+      // all fall inside the lease, as the alert stream's quick ones would.
+      await sleep(Math.min(leaseEnd - clock + 1, LEASE_POLL_MS));
+    } else {
       await spend();
     }
     claim = undefined;

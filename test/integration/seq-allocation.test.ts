@@ -9,7 +9,7 @@ import { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagem
 import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DeleteCommand, DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { CLAIM_LEASE_MS, deliver, type DeliverDeps } from '#functions/notifications/deliver';
+import { CLAIM_LEASE_MS, deliver, LEASE_MARGIN_MS, type DeliverDeps } from '#functions/notifications/deliver';
 import type { DeliveryRequest } from '#functions/notifications/model';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '#lib/local/aws-local';
 import { localDeliverDeps } from '../support/delivery';
@@ -416,5 +416,66 @@ describe('two calls taking over one stale claim in the same millisecond', () => 
     ).map(([outcome]) => outcome);
     expect(outcomes.map((outcome) => outcome?.status).sort()).toEqual(['delivered', 'duplicate']);
     expect((await inbox(tenant, 'ned')).map((item) => item.seq)).toEqual([1]);
+  });
+});
+
+describe('a claim made by a call that knows its invocation’s deadline', () => {
+  /** deliver()'s deps on a clock that sleeping moves on (no real waiting), for an invocation with `budgetMs` left. */
+  function onVirtualClock(budgetMs: number): DeliverDeps & { elapsed: () => number } {
+    let offset = 0;
+    return {
+      ...depsWith(undefined, {
+        now: () => new Date(Date.now() + offset),
+        sleep: async (ms: number) => {
+          offset += ms;
+        },
+        deadline: () => Date.now() + offset + budgetMs,
+      }),
+      elapsed: () => offset,
+    };
+  }
+
+  it('is completed by a retry soon after the claimer’s invocation stopped, within the retry’s own run, not 16 minutes later', async () => {
+    const tenant = uniqueTenant();
+    const request = note(tenant, 'oli', 'crashed', 'alert:a9:v1');
+    const before = Date.now();
+    // The claimer's invocation had 2 s left; it stops between its claim and its put.
+    const crashing = depsWith(
+      (command, input) => {
+        if (isItemPut(command, input)) throw crash();
+      },
+      { deadline: () => before + 2_000 },
+    );
+    await expect(deliver(crashing, [request])).rejects.toThrow('injected');
+    const claim = await getItem('dedupe', { dedupeKey: `notification#${tenant}#oli#alert:a9:v1` });
+    expect(claim?.leaseUntilMs).toBe(before + 2_000 + LEASE_MARGIN_MS);
+
+    // A retry whose run ends before the lease does may not complete it: 503, nothing written.
+    await expect(deliver(onVirtualClock(3_000), [request])).rejects.toMatchObject({ status: 503, code: 'contention' });
+    expect(await inbox(tenant, 'oli')).toEqual([]);
+
+    // A retry with a minute left (the alert fan-out's) waits the lease out, checking meanwhile, and completes it.
+    const retry = onVirtualClock(60_000);
+    const [outcome] = await deliver(retry, [request]);
+    expect(outcome).toMatchObject({ status: 'delivered', id: claim?.id, seq: 1 });
+    expect(retry.elapsed()).toBeGreaterThan(2_000 + LEASE_MARGIN_MS - (Date.now() - before));
+    expect(retry.elapsed()).toBeLessThan(2_000 + LEASE_MARGIN_MS + 2_000);
+    expect((await inbox(tenant, 'oli')).map((item) => [item.seq, item.id])).toEqual([[1, claim?.id]]);
+  });
+
+  it('takes the deadline from the Lambda context: a publish through the runtime leases its claim until shortly after the function’s timeout', async () => {
+    const tenant = uniqueTenant();
+    const { status } = await api('POST', '/notifications', await devToken(tenant, 'publisher-bot', ['publisher']), {
+      userId: 'pat',
+      kind: 'note',
+      title: 'leased',
+      dedupeKey: 'source-9',
+    });
+    expect(status).toBe(202);
+    const claim = await getItem('dedupe', { dedupeKey: `notification#${tenant}#pat#source-9` });
+    const leaseMs = (claim?.leaseUntilMs as number) - (claim?.claimedAtMs as number);
+    // The publish function's timeout is 10 s (lib/description): its lease is at most that plus the margin.
+    expect(leaseMs).toBeGreaterThan(LEASE_MARGIN_MS);
+    expect(leaseMs).toBeLessThanOrEqual(10_000 + LEASE_MARGIN_MS);
   });
 });
