@@ -230,12 +230,14 @@ export function dynamoNotificationStore(client: DynamoDBDocumentClient, tables: 
       );
       const hint = Number(counter.Item?.lastSeq ?? 0);
       let lastSeq = Math.max(hint, items.at(-1)?.seq ?? 0);
-      if (lastSeq > hint) {
+      // A full page that ends at the hint cannot tell whether items lie past it: a stranded one
+      // would otherwise read as nothing more, and wait for the client's next resume.
+      if (lastSeq > hint || (items.length === limit && lastSeq === hint)) {
         // The hint lags (a writer stopped between its put and the hint update): the newest item is
         // the last seq, and the hint is repaired before anything above it is shown, so no seq a
         // client has seen can be handed out again once these items expire.
         lastSeq = Math.max(lastSeq, await newestSeq(recipient));
-        await raiseHint(recipient, lastSeq);
+        if (lastSeq > hint) await raiseHint(recipient, lastSeq);
       }
       return { items, lastSeq };
     },

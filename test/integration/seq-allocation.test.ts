@@ -479,3 +479,23 @@ describe('a claim made by a call that knows its invocation’s deadline', () => 
     expect(leaseMs).toBeLessThanOrEqual(10_000 + LEASE_MARGIN_MS);
   });
 });
+
+describe('a full page of the inbox that ends at a lagging hint', () => {
+  it('says more when a stranded notification lies past it, and the next page shows it', async () => {
+    const tenant = uniqueTenant();
+    for (const title of ['one', 'two']) await publish(tenant, 'quin', title);
+    const crashing = depsWith((command, input) => {
+      if (isHintUpdate(command, input)) throw crash();
+    });
+    await expect(deliver(crashing, [note(tenant, 'quin', 'stranded')])).rejects.toThrow('injected');
+    expect(await hintOf(tenant, 'quin')).toBe(2);
+
+    const token = await devToken(tenant, 'quin');
+    const first = await api('GET', '/notifications?after=0&limit=2', token);
+    expect(first.body.items.map((item: { seq: number }) => item.seq)).toEqual([1, 2]);
+    expect(first.body).toMatchObject({ more: true, gap: false, unread: 3 });
+    const next = await api('GET', `/notifications?after=${first.body.nextAfter}&limit=2`, token);
+    expect(next.body.items.map((item: { title: string }) => item.title)).toEqual(['stranded']);
+    expect(next.body).toMatchObject({ more: false, gap: false });
+  });
+});
