@@ -9,6 +9,8 @@ import pMap from 'p-map';
 const WRITE_CONCURRENCY = 16;
 /** The item at seq 0 holds `lastSeq` and the `ackedUpTo` watermark. */
 export const COUNTER_SEQ = 0;
+/** A given-back dedupe claim's `claimedAtMs`: its lease ran out long ago, so the next request completes it. */
+const RELEASED_AT_MS = 0;
 
 /**
  * The Notifications table (pk userKey = tenant#user, sk seq) and the Dedupe table. Items carry
@@ -128,12 +130,12 @@ export function dynamoNotificationStore(client: DynamoDBDocumentClient, tables: 
   }
 
   return {
-    async claim(dedupeKey, id, nowMs, expiresAt) {
+    async claim(dedupeKey, id, lease, expiresAt) {
       try {
         await client.send(
           new PutCommand({
             TableName: dedupeTable(),
-            Item: { dedupeKey, id, claimedAtMs: nowMs, expiresAt },
+            Item: { dedupeKey, id, holder: id, ...lease, expiresAt },
             ConditionExpression: 'attribute_not_exists(dedupeKey)',
             ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
           }),
@@ -143,19 +145,41 @@ export function dynamoNotificationStore(client: DynamoDBDocumentClient, tables: 
         if (!(error instanceof ConditionalCheckFailedException)) throw error;
         const claim = claimFromItem(unmarshall((error.Item ?? {}) as never) as Record<string, unknown>);
         // The SDK's own retry of this claim, whose first answer was lost, finds it already made.
-        return claim.id === id && claim.claimedAtMs === nowMs ? { claimed: true } : { claimed: false, claim };
+        return claim.holder === id ? { claimed: true } : { claimed: false, claim };
       }
     },
 
-    async takeOverClaim(dedupeKey, stale, nowMs, expiresAt) {
+    async takeOverClaim(dedupeKey, stale, holder, lease, expiresAt) {
       // Compare-and-set on the claim's time: of two writers taking over at once, one wins.
-      return conditionally(() =>
+      try {
+        await client.send(
+          new PutCommand({
+            TableName: dedupeTable(),
+            Item: { dedupeKey, id: stale.id, holder, ...lease, expiresAt },
+            ConditionExpression: 'id = :id AND claimedAtMs = :claimedAtMs',
+            ExpressionAttributeValues: { ':id': stale.id, ':claimedAtMs': stale.claimedAtMs ?? -1 },
+            ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+          }),
+        );
+        return true;
+      } catch (error) {
+        if (!(error instanceof ConditionalCheckFailedException)) throw error;
+        // The SDK's own retry of this take-over, whose first answer was lost, finds it already made.
+        const claim = claimFromItem(unmarshall((error.Item ?? {}) as never) as Record<string, unknown>);
+        return claim.holder === holder;
+      }
+    },
+
+    async releaseClaim(dedupeKey, id, holder, expiresAt) {
+      // A put, not a delete: the id stays claimed (written once, by whoever completes it), and the
+      // writer's put grant suffices. Without a holder: the next writer to take it over is one.
+      await conditionally(() =>
         client.send(
           new PutCommand({
             TableName: dedupeTable(),
-            Item: { dedupeKey, id: stale.id, claimedAtMs: nowMs, expiresAt },
-            ConditionExpression: 'id = :id AND claimedAtMs = :claimedAtMs',
-            ExpressionAttributeValues: { ':id': stale.id, ':claimedAtMs': stale.claimedAtMs ?? -1 },
+            Item: { dedupeKey, id, claimedAtMs: RELEASED_AT_MS, leaseUntilMs: RELEASED_AT_MS, expiresAt },
+            ConditionExpression: 'id = :id AND holder = :holder',
+            ExpressionAttributeValues: { ':id': id, ':holder': holder },
           }),
         ),
       );
@@ -206,12 +230,14 @@ export function dynamoNotificationStore(client: DynamoDBDocumentClient, tables: 
       );
       const hint = Number(counter.Item?.lastSeq ?? 0);
       let lastSeq = Math.max(hint, items.at(-1)?.seq ?? 0);
-      if (lastSeq > hint) {
+      // A full page that ends at the hint cannot tell whether items lie past it: a stranded one
+      // would otherwise read as nothing more, and wait for the client's next resume.
+      if (lastSeq > hint || (items.length === limit && lastSeq === hint)) {
         // The hint lags (a writer stopped between its put and the hint update): the newest item is
         // the last seq, and the hint is repaired before anything above it is shown, so no seq a
         // client has seen can be handed out again once these items expire.
         lastSeq = Math.max(lastSeq, await newestSeq(recipient));
-        await raiseHint(recipient, lastSeq);
+        if (lastSeq > hint) await raiseHint(recipient, lastSeq);
       }
       return { items, lastSeq };
     },
@@ -286,6 +312,8 @@ export function claimFromItem(item: Record<string, unknown>): DedupeClaim {
     id: item.id as string,
     ...(item.seq !== undefined ? { seq: Number(item.seq) } : {}),
     ...(item.claimedAtMs !== undefined ? { claimedAtMs: Number(item.claimedAtMs) } : {}),
+    ...(item.leaseUntilMs !== undefined ? { leaseUntilMs: Number(item.leaseUntilMs) } : {}),
+    ...(item.holder !== undefined ? { holder: item.holder as string } : {}),
   };
 }
 

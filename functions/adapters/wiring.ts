@@ -16,7 +16,7 @@ import type { ExportFiles, ProgressSink, WorkerDeps } from '../exports/worker';
 import type { RotatingSecret } from '../exports/link-key-rotation';
 import { deliver, type DeliverDeps } from '../notifications/deliver';
 import { pushFrames } from '../realtime/push';
-import { tracer } from '../shared/instrumentation';
+import { invocationDeadline, tracer } from '../shared/instrumentation';
 import type { ClaimNames } from '../shared/caller';
 import { MissingConfigError, positiveIntegerEnv, requireEnv, stringListEnv } from '../shared/config';
 import type { AssignmentDeps } from '../records/assignments';
@@ -93,6 +93,7 @@ export function deliverDeps(): DeliverDeps {
     notifications: dynamoNotificationStore(documentClient(), tables),
     reads: dynamoDeliveryReads(documentClient(), tables),
     retentionDays: positiveIntegerEnv(environment.settings.notificationRetentionDays, env[environment.settings.notificationRetentionDays]),
+    deadline: invocationDeadline,
   };
 }
 

@@ -7,7 +7,7 @@ import type { ConnectionStore } from '../realtime/connections';
 import { pushFrames, type ConnectionGateway } from '../realtime/push';
 import { recipientKey, type DeliveryOutcome, type DeliveryRequest, type DeliveryStatus, type Notification, type Recipient } from './model';
 import { channelsFor, type Preferences } from './preferences';
-import type { DedupeClaim, DeliveryReads, NotificationStore } from './store';
+import type { ClaimLease, DedupeClaim, DeliveryReads, NotificationStore } from './store';
 
 export interface DeliverDeps {
   readonly notifications: NotificationStore;
@@ -18,6 +18,8 @@ export interface DeliverDeps {
   readonly retentionDays: number;
   readonly now?: () => Date;
   readonly sleep?: (ms: number) => Promise<void>;
+  /** When the invocation running the call will have been stopped (epoch ms); undefined: unknown. Ends the call's dedupe leases. */
+  readonly deadline?: () => number | undefined;
 }
 
 /** What a caller of deliver() to many users may already know. */
@@ -32,7 +34,11 @@ export interface DeliverOptions {
 
 /** Seqs found taken (and, for a dedupe claim, checks of a claim still being written) before deliver() gives up on a user. */
 export const MAX_COMMIT_ATTEMPTS = 12;
-/** A single call may allocate this many seqs to one user. */
+/**
+ * A single call may allocate this many seqs to one user: its puts go one after another, so this
+ * bounds how long one user holds up a call (it was the size of one user's transaction, which
+ * callers that batch by it still rely on).
+ */
 export const MAX_NOTIFICATIONS_PER_USER = 49;
 /**
  * How long a dedupe claim belongs to its writer: a claim whose item is missing may be completed by
@@ -40,6 +46,17 @@ export const MAX_NOTIFICATIONS_PER_USER = 49;
  * minutes), so a claimer whose put is still possible is never raced (docs/protocol.md, "Dedupe claims").
  */
 export const CLAIM_LEASE_MS = 16 * 60_000;
+/**
+ * A claim made by a call that knows its invocation's deadline is its writer's until this long
+ * after it: by then the invocation has been stopped and a put it sent before has landed (Lambda
+ * hosts' clocks agree far closer). A retry of a crashed alert fan-out then completes its claims
+ * within its own run instead of answering 503 until the stream's retries are spent.
+ */
+export const LEASE_MARGIN_MS = 10_000;
+/** A held claim is waited for until its lease ends only if that leaves the waiter this long to complete it. */
+export const LEASE_WAIT_SAFETY_MS = 5_000;
+/** How often a claim waited for until its lease ends is checked for its item meanwhile. */
+const LEASE_POLL_MS = 1_000;
 /** Users written at once by one call; each user's own puts go one after another, in seq order. */
 const USER_CONCURRENCY = 32;
 /** Sockets pushed to at once by one call, across all its users; each socket's own frames go in seq order. */
@@ -75,6 +92,7 @@ interface PendingUser {
  */
 export async function deliver(deps: DeliverDeps, requests: readonly DeliveryRequest[], options: DeliverOptions = {}): Promise<DeliveryOutcome[]> {
   const now = deps.now?.() ?? new Date();
+  const deadline = deps.deadline?.();
   const outcomes: Array<DeliveryStatus | undefined> = new Array(requests.length);
 
   const recipients = uniqueRecipients(requests.map((request) => request.recipient));
@@ -122,6 +140,9 @@ export async function deliver(deps: DeliverDeps, requests: readonly DeliveryRequ
     expiresAt: Math.floor(now.getTime() / 1000) + deps.retentionDays * 86_400,
     sleep: deps.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))),
     claims: snapshot.duplicates,
+    lease: { claimedAtMs: now.getTime(), leaseUntilMs: Math.min(now.getTime() + CLAIM_LEASE_MS, (deadline ?? Number.POSITIVE_INFINITY) + LEASE_MARGIN_MS) },
+    deadline,
+    clock: () => (deps.now?.() ?? new Date()).getTime(),
   };
   const pushes = pushesAsCommitted(deps, options.connectionIds ?? snapshot.connectionIds);
   const limit = pLimit(USER_CONCURRENCY);
@@ -167,6 +188,11 @@ interface WriteContext {
   readonly sleep: (ms: number) => Promise<void>;
   /** Claims the snapshot found, by scoped dedupe key. */
   readonly claims: ReadonlyMap<string, DedupeClaim>;
+  /** The lease of every claim this call makes or takes over. */
+  readonly lease: ClaimLease;
+  readonly deadline: number | undefined;
+  /** The time now (not the call's start), for leases running out while the call waits. */
+  readonly clock: () => number;
 }
 
 /** Full jitter: contending writers spread out instead of colliding again in lockstep. */
@@ -195,38 +221,45 @@ async function writeUser(
     await sleep(backoff(attempts));
   };
 
-  // 1. Claims, before any item: each names the id its item will carry.
-  const toWrite: Array<{ index: number; id: string }> = [];
+  const toWrite: Array<{ index: number; id: string; claim?: { dedupeKey: string; holder: string } }> = [];
   let highestDuplicate = 0;
-  for (const index of user.requests) {
-    const request = requests[index] as DeliveryRequest;
-    const id = ulid(now.getTime(), randomFraction);
-    if (request.dedupeKey === undefined) {
-      toWrite.push({ index, id });
-      continue;
-    }
-    const key = scopedDedupeKey(recipient, request.dedupeKey);
-    const claimed = await claimOrFirst(context, recipient, key, id, context.claims.get(key), waiting === undefined ? spend : undefined);
-    if ('held' in claimed) {
-      const later = waiting?.find((other) => other.recipient === recipient);
-      if (later) later.requests.push(index);
-      else waiting?.push({ recipient, requests: [index] });
-    } else if ('write' in claimed) {
-      toWrite.push({ index, id: claimed.write });
-    } else {
-      outcomes[index] = { status: 'duplicate', id: claimed.id, seq: claimed.seq };
-      highestDuplicate = Math.max(highestDuplicate, claimed.seq);
-    }
-  }
-
-  // 2. Items in seq order, each at the next seq no item holds.
   const written: Notification[] = [];
-  let next = hint + 1;
+  /** Items from this position on were not stored (a put in flight when the call stopped may have been): their claims go back. */
+  let unstoredFrom: number | undefined = 0;
+  let putInFlight = false;
   try {
-    for (const { index, id } of toWrite) {
+    // 1. Claims, before any item: each names the id its item will carry.
+    for (const index of user.requests) {
+      const request = requests[index] as DeliveryRequest;
+      const id = ulid(now.getTime(), randomFraction);
+      if (request.dedupeKey === undefined) {
+        toWrite.push({ index, id });
+        continue;
+      }
+      const key = scopedDedupeKey(recipient, request.dedupeKey);
+      const claimed = await claimOrFirst(context, recipient, key, id, context.claims.get(key), waiting === undefined ? spend : undefined);
+      if ('held' in claimed) {
+        const later = waiting?.find((other) => other.recipient === recipient);
+        if (later) later.requests.push(index);
+        else waiting?.push({ recipient, requests: [index] });
+      } else if ('write' in claimed) {
+        toWrite.push({ index, id: claimed.write, claim: { dedupeKey: key, holder: id } });
+      } else {
+        outcomes[index] = { status: 'duplicate', id: claimed.id, seq: claimed.seq };
+        highestDuplicate = Math.max(highestDuplicate, claimed.seq);
+      }
+    }
+
+    // 2. Items in seq order, each at the next seq no item holds.
+    let next = hint + 1;
+    for (const [position, { index, id }] of toWrite.entries()) {
+      unstoredFrom = position;
       for (;;) {
         const notification = toNotification(requests[index] as DeliveryRequest, id, next, now);
-        if ((await deps.notifications.putAt(recipient, notification, expiresAt)) === 'put') {
+        putInFlight = true;
+        const put = await deps.notifications.putAt(recipient, notification, expiresAt);
+        putInFlight = false;
+        if (put === 'put') {
           written.push(notification);
           outcomes[index] = { status: 'delivered', id, seq: next };
           next++;
@@ -237,7 +270,9 @@ async function writeUser(
         next = Math.max(next, await deps.notifications.newestSeq(recipient)) + 1;
       }
     }
+    unstoredFrom = undefined;
   } finally {
+    if (unstoredFrom !== undefined) await releaseClaims(context, toWrite.slice(putInFlight ? unstoredFrom + 1 : unstoredFrom));
     // 3. The hint, before any push: no seq reaches a client before the hint covers it. A first
     // result found above the hint (its writer stopped before raising it) is covered too.
     const highest = Math.max(written.at(-1)?.seq ?? 0, highestDuplicate);
@@ -247,10 +282,30 @@ async function writeUser(
 }
 
 /**
+ * Gives back the claims of items this call will not write, which it knows are not stored: the
+ * retry a 503 asks for then completes them at once, with the claimed ids, instead of waiting out
+ * the lease. A claim whose put may have reached DynamoDB (an error, not a taken seq) keeps its
+ * lease. A failed give-back is logged; the lease still completes the claim later.
+ */
+async function releaseClaims(context: WriteContext, unwritten: ReadonlyArray<{ id: string; claim?: { dedupeKey: string; holder: string } }>): Promise<void> {
+  const { deps, expiresAt } = context;
+  await Promise.all(
+    unwritten.map(({ id, claim }) =>
+      claim === undefined
+        ? undefined
+        : deps.notifications
+            .releaseClaim(claim.dedupeKey, id, claim.holder, expiresAt)
+            .catch((error: unknown) => logger.warn('Giving a dedupe claim back failed; its lease will', { dedupeKey: claim.dedupeKey, error: error as Error })),
+    ),
+  );
+}
+
+/**
  * Claims a dedupe key for a new notification (`write`: the id to write), or finds its first
  * result. A claim whose item is missing is either being written (wait for it with `spend`, or
  * without it answer `held`) or was left by a writer that stopped (after the lease, take it over
- * and write its id: the item is written once).
+ * and write its id: the item is written once). `id` is the id this call's item would carry, and
+ * its token as a claim's holder (a take-over keeps the claim's id).
  */
 async function claimOrFirst(
   context: WriteContext,
@@ -260,22 +315,30 @@ async function claimOrFirst(
   known: DedupeClaim | undefined,
   spend: (() => Promise<void>) | undefined,
 ): Promise<{ write: string } | { id: string; seq: number } | { held: true }> {
-  const { deps, now, expiresAt } = context;
+  const { deps, expiresAt, lease, deadline, sleep } = context;
   let claim = known;
   for (;;) {
     if (claim === undefined) {
-      const result = await deps.notifications.claim(key, id, now.getTime(), expiresAt);
+      const result = await deps.notifications.claim(key, id, lease, expiresAt);
       if (result.claimed) return { write: id };
       claim = result.claim;
     }
     if (claim.seq !== undefined) return { id: claim.id, seq: claim.seq };
     const seq = (await deps.notifications.seqsOfIds(recipient, [claim.id])).get(claim.id);
     if (seq !== undefined) return { id: claim.id, seq };
-    if (claim.claimedAtMs !== undefined && now.getTime() - claim.claimedAtMs > CLAIM_LEASE_MS) {
-      if (await deps.notifications.takeOverClaim(key, claim, now.getTime(), expiresAt)) return { write: claim.id };
-    } else {
+    const leaseEnd = claim.leaseUntilMs ?? (claim.claimedAtMs === undefined ? undefined : claim.claimedAtMs + CLAIM_LEASE_MS);
+    const clock = context.clock();
+    if (leaseEnd !== undefined && clock > leaseEnd) {
+      if (await deps.notifications.takeOverClaim(key, claim, id, lease, expiresAt)) return { write: claim.id };
+    } else if (spend === undefined) {
       // Still its writer's: it is putting the item now (or stopped, and the lease will tell).
-      if (spend === undefined) return { held: true };
+      return { held: true };
+    } else if (leaseEnd !== undefined && deadline !== undefined && leaseEnd + LEASE_WAIT_SAFETY_MS < deadline) {
+      // The lease ends while this call still has time to complete the claim: keep checking (its
+      // writer may yet put the item) until it does, rather than answer a 503 whose retries may
+      // all fall inside the lease, as the alert stream's quick ones would.
+      await sleep(Math.min(leaseEnd - clock + 1, LEASE_POLL_MS));
+    } else {
       await spend();
     }
     claim = undefined;
@@ -300,7 +363,7 @@ function pushesAsCommitted(deps: DeliverDeps, known: ReadonlyMap<string, readonl
   const inFlight: Array<Promise<void>> = [];
   const committed: Committed[] = [];
   let failed = 0;
-  // One bound for the whole call: 8 transactions committing at once must not mean 8 x 32 posts.
+  // One bound for the whole call: 32 users stored at once must not mean 32 x their sockets' posts.
   const limit = pLimit(PUSH_CONCURRENCY);
   const pushTo = async (sockets: ReadonlyArray<Committed & { connectionId: string }>) => {
     await Promise.all(

@@ -10,6 +10,22 @@ export interface DedupeClaim {
   readonly id: string;
   readonly seq?: number;
   readonly claimedAtMs?: number;
+  /**
+   * When the lease ends (epoch ms): shortly after the claimer's invocation must have stopped.
+   * Claims made before leases had their own end carry only `claimedAtMs` (lease CLAIM_LEASE_MS).
+   */
+  readonly leaseUntilMs?: number;
+  /**
+   * Which call holds the lease: a token of its own (a fresh id), so that the SDK's retry of its
+   * take-over and its give-back recognise its claim even when another call claimed in the same millisecond.
+   */
+  readonly holder?: string;
+}
+
+/** A claim's time and the end of its lease, both epoch ms. */
+export interface ClaimLease {
+  readonly claimedAtMs: number;
+  readonly leaseUntilMs: number;
 }
 
 export interface InboxPage {
@@ -25,10 +41,16 @@ export interface InboxPage {
  * is a hint raised after the puts.
  */
 export interface NotificationStore {
-  /** Claims `dedupeKey` for the notification `id` the caller is about to write, unless a claim exists: then that claim. */
-  claim(dedupeKey: string, id: string, nowMs: number, expiresAt: number): Promise<{ claimed: true } | { claimed: false; claim: DedupeClaim }>;
-  /** Takes over `stale` (a claim whose lease ran out) for the same id, only if it is still exactly that claim. */
-  takeOverClaim(dedupeKey: string, stale: DedupeClaim, nowMs: number, expiresAt: number): Promise<boolean>;
+  /** Claims `dedupeKey` for the notification `id` the caller is about to write (`id` is its holder), unless a claim exists: then that claim. */
+  claim(dedupeKey: string, id: string, lease: ClaimLease, expiresAt: number): Promise<{ claimed: true } | { claimed: false; claim: DedupeClaim }>;
+  /** Takes over `stale` (a claim whose lease ran out) for the same id as `holder`, only if it is still exactly that claim. */
+  takeOverClaim(dedupeKey: string, stale: DedupeClaim, holder: string, lease: ClaimLease, expiresAt: number): Promise<boolean>;
+  /**
+   * Gives back the claim `holder` made (or took over) for `id`, whose item it did not store: the
+   * claim stays, naming the same id, with its lease over (`claimedAtMs` and `leaseUntilMs` 0) and no holder, so the
+   * next request completes it at once. A claim another holder has by now is left alone.
+   */
+  releaseClaim(dedupeKey: string, id: string, holder: string, expiresAt: number): Promise<void>;
   /** Puts the notification at its seq if no item holds that seq: `taken` when one does. */
   putAt(recipient: Recipient, notification: Notification, expiresAt: number): Promise<'put' | 'taken'>;
   /** The highest seq any item of the user holds, expired or not (0 when none), read consistently. */

@@ -4,6 +4,7 @@ import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { Tracer } from '@aws-lambda-powertools/tracer';
 import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
+import { AsyncLocalStorage } from 'node:async_hooks';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 
@@ -20,9 +21,25 @@ export function countMetric(name: string, count = 1): void {
   metrics.addMetric(name, MetricUnit.Count, count);
 }
 
-/** The one instrumentation style for every entry: tracing, structured logs with context, metrics. */
+/** The running invocation's deadline, per invocation (the local runtime runs several in one process). */
+const invocation = new AsyncLocalStorage<{ readonly deadlineMs: number }>();
+
+/**
+ * When the invocation this code runs in will have been stopped by its timeout (epoch ms), or
+ * undefined outside an instrumented handler. A dedupe claim's lease ends shortly after it.
+ */
+export function invocationDeadline(): number | undefined {
+  return invocation.getStore()?.deadlineMs;
+}
+
+/** The one instrumentation style for every entry: tracing, structured logs with context, metrics, the deadline. */
 export function instrument<TEvent, TResult>(handler: (event: TEvent, context: Context) => Promise<TResult>) {
-  return middy(handler)
+  // A context without the method (a hand-made one in a test) means no deadline: the longest lease.
+  const withDeadline = (event: TEvent, context: Context) =>
+    typeof context?.getRemainingTimeInMillis === 'function'
+      ? invocation.run({ deadlineMs: Date.now() + context.getRemainingTimeInMillis() }, () => handler(event, context))
+      : handler(event, context);
+  return middy(withDeadline)
     .use(captureLambdaHandler(tracer, { captureResponse: false }))
     .use(injectLambdaContext(logger))
     .use(logMetrics(metrics));

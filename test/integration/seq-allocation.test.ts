@@ -9,7 +9,7 @@ import { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagem
 import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DeleteCommand, DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { CLAIM_LEASE_MS, deliver, type DeliverDeps } from '#functions/notifications/deliver';
+import { CLAIM_LEASE_MS, deliver, LEASE_MARGIN_MS, type DeliverDeps } from '#functions/notifications/deliver';
 import type { DeliveryRequest } from '#functions/notifications/model';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '#lib/local/aws-local';
 import { localDeliverDeps } from '../support/delivery';
@@ -313,5 +313,189 @@ describe('dedupe claims', () => {
     await socket.waitFor((frame) => frame.type === 'notification');
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(socket.frames.filter((frame) => frame.type === 'notification')).toHaveLength(1);
+  });
+});
+
+describe('a dedupe claim whose writer gave up', () => {
+  const taken = () => new ConditionalCheckFailedException({ message: 'The conditional request failed', $metadata: { httpStatusCode: 400 } });
+
+  it('is completed at once by a retry after a 503 contention, with the claimed id, not only after the lease', async () => {
+    const tenant = uniqueTenant();
+    const request = note(tenant, 'kit', 'contended', 'source-4');
+    // Every seq this call tries is taken: it stores nothing and answers 503.
+    const contended = depsWith(
+      (command, input) => {
+        if (isItemPut(command, input)) throw taken();
+      },
+      { sleep: async () => undefined },
+    );
+    await expect(deliver(contended, [request])).rejects.toMatchObject({ status: 503, code: 'contention' });
+    const claim = await getItem('dedupe', { dedupeKey: `notification#${tenant}#kit#source-4` });
+    expect(claim?.id).toEqual(expect.any(String));
+    expect(await inbox(tenant, 'kit')).toEqual([]);
+
+    // The retry a 503 asks for, moments later (well inside the lease): stored once, under the claim's id.
+    const [retry] = await deliver(depsWith(undefined, { sleep: async () => undefined }), [request]);
+    expect(retry).toMatchObject({ status: 'delivered', id: claim?.id, seq: 1 });
+    expect((await inbox(tenant, 'kit')).map((item) => [item.seq, item.id])).toEqual([[1, claim?.id]]);
+  });
+
+  it('keeps the lease of a claim whose put failed with an unknown outcome (the item may exist), but gives back the ones after it', async () => {
+    const tenant = uniqueTenant();
+    const requests = [note(tenant, 'lou', 'unknown', 'source-5'), note(tenant, 'lou', 'never-tried', 'source-6')];
+    const failing = depsWith((command, input) => {
+      if (isItemPut(command, input)) throw new Error('timed out (injected)');
+    });
+    await expect(deliver(failing, requests)).rejects.toThrow('injected');
+    const retry = depsWith(undefined, { sleep: async () => undefined });
+    // The first may have been stored by a put whose answer never came: its claim is still its writer's.
+    await expect(deliver(retry, [requests[0]!])).rejects.toMatchObject({ status: 503, code: 'contention' });
+    // The second was never tried: its claim was given back, so a retry completes it at once.
+    const [second] = await deliver(retry, [requests[1]!]);
+    expect(second).toMatchObject({ status: 'delivered', seq: 1 });
+    expect(second).toMatchObject({ id: (await getItem('dedupe', { dedupeKey: `notification#${tenant}#lou#source-6` }))?.id });
+  });
+});
+
+describe('a lease take-over whose answer was lost', () => {
+  it('is recognised as won when the SDK retries it, so the claim is completed now, not a lease later', async () => {
+    const tenant = uniqueTenant();
+    const request = note(tenant, 'max', 'taken over', 'source-7');
+    await expect(
+      deliver(
+        depsWith((command, input) => {
+          if (isItemPut(command, input)) throw crash();
+        }),
+        [request],
+      ),
+    ).rejects.toThrow('injected');
+    const claim = await getItem('dedupe', { dedupeKey: `notification#${tenant}#max#source-7` });
+
+    const raw = new DynamoDBClient({ endpoint: urls().dynamodbUrl, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
+    let lost = 0;
+    // The take-over (a put conditional on the stale claim) reaches DynamoDB; its first answer is lost and the SDK retries.
+    raw.middlewareStack.add(
+      (next: (args: any) => Promise<any>, context: { commandName?: string }) => async (args: any) => {
+        const result = await next(args);
+        const body = String(args.request?.body ?? '');
+        if (context.commandName === 'PutItemCommand' && body.includes('claimedAtMs = ') && lost++ === 0) {
+          throw Object.assign(new Error('socket hang up (injected)'), { $retryable: {}, $metadata: {} });
+        }
+        return result;
+      },
+      { step: 'deserialize', name: 'loseFirstAnswer' },
+    );
+    const gateway = new ApiGatewayManagementApiClient({ endpoint: urls().wsUrl.replace(/^ws/, 'http'), region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
+    clients.push(raw, gateway);
+    const deps = {
+      ...localDeliverDeps(DynamoDBDocumentClient.from(raw), gateway),
+      now: () => new Date(Date.now() + CLAIM_LEASE_MS + 1_000),
+      sleep: async () => undefined,
+    };
+    const [outcome] = await deliver(deps, [request]);
+    expect(lost).toBeGreaterThan(1);
+    expect(outcome).toMatchObject({ status: 'delivered', id: claim?.id, seq: 1 });
+  });
+});
+
+describe('two calls taking over one stale claim in the same millisecond', () => {
+  it('lets one of them write the item: a take-over is recognised as its own by its holder, not by its time', async () => {
+    const tenant = uniqueTenant();
+    const request = note(tenant, 'ned', 'stale', 'source-8');
+    await expect(
+      deliver(
+        depsWith((command, input) => {
+          if (isItemPut(command, input)) throw crash();
+        }),
+        [request],
+      ),
+    ).rejects.toThrow('injected');
+    const at = new Date(Date.now() + CLAIM_LEASE_MS + 1_000);
+    const outcomes = (
+      await Promise.all([deliver(depsWith(undefined, { now: () => at }), [request]), deliver(depsWith(undefined, { now: () => at }), [request])])
+    ).map(([outcome]) => outcome);
+    expect(outcomes.map((outcome) => outcome?.status).sort()).toEqual(['delivered', 'duplicate']);
+    expect((await inbox(tenant, 'ned')).map((item) => item.seq)).toEqual([1]);
+  });
+});
+
+describe('a claim made by a call that knows its invocation’s deadline', () => {
+  /** deliver()'s deps on a clock that sleeping moves on (no real waiting), for an invocation with `budgetMs` left. */
+  function onVirtualClock(budgetMs: number): DeliverDeps & { elapsed: () => number } {
+    let offset = 0;
+    return {
+      ...depsWith(undefined, {
+        now: () => new Date(Date.now() + offset),
+        sleep: async (ms: number) => {
+          offset += ms;
+        },
+        deadline: () => Date.now() + offset + budgetMs,
+      }),
+      elapsed: () => offset,
+    };
+  }
+
+  it('is completed by a retry soon after the claimer’s invocation stopped, within the retry’s own run, not 16 minutes later', async () => {
+    const tenant = uniqueTenant();
+    const request = note(tenant, 'oli', 'crashed', 'alert:a9:v1');
+    const before = Date.now();
+    // The claimer's invocation had 2 s left; it stops between its claim and its put.
+    const crashing = depsWith(
+      (command, input) => {
+        if (isItemPut(command, input)) throw crash();
+      },
+      { deadline: () => before + 2_000 },
+    );
+    await expect(deliver(crashing, [request])).rejects.toThrow('injected');
+    const claim = await getItem('dedupe', { dedupeKey: `notification#${tenant}#oli#alert:a9:v1` });
+    expect(claim?.leaseUntilMs).toBe(before + 2_000 + LEASE_MARGIN_MS);
+
+    // A retry whose run ends before the lease does may not complete it: 503, nothing written.
+    await expect(deliver(onVirtualClock(3_000), [request])).rejects.toMatchObject({ status: 503, code: 'contention' });
+    expect(await inbox(tenant, 'oli')).toEqual([]);
+
+    // A retry with a minute left (the alert fan-out's) waits the lease out, checking meanwhile, and completes it.
+    const retry = onVirtualClock(60_000);
+    const [outcome] = await deliver(retry, [request]);
+    expect(outcome).toMatchObject({ status: 'delivered', id: claim?.id, seq: 1 });
+    expect(retry.elapsed()).toBeGreaterThan(2_000 + LEASE_MARGIN_MS - (Date.now() - before));
+    expect(retry.elapsed()).toBeLessThan(2_000 + LEASE_MARGIN_MS + 2_000);
+    expect((await inbox(tenant, 'oli')).map((item) => [item.seq, item.id])).toEqual([[1, claim?.id]]);
+  });
+
+  it('takes the deadline from the Lambda context: a publish through the runtime leases its claim until shortly after the function’s timeout', async () => {
+    const tenant = uniqueTenant();
+    const { status } = await api('POST', '/notifications', await devToken(tenant, 'publisher-bot', ['publisher']), {
+      userId: 'pat',
+      kind: 'note',
+      title: 'leased',
+      dedupeKey: 'source-9',
+    });
+    expect(status).toBe(202);
+    const claim = await getItem('dedupe', { dedupeKey: `notification#${tenant}#pat#source-9` });
+    const leaseMs = (claim?.leaseUntilMs as number) - (claim?.claimedAtMs as number);
+    // The publish function's timeout is 10 s (lib/description): its lease is at most that plus the margin.
+    expect(leaseMs).toBeGreaterThan(LEASE_MARGIN_MS);
+    expect(leaseMs).toBeLessThanOrEqual(10_000 + LEASE_MARGIN_MS);
+  });
+});
+
+describe('a full page of the inbox that ends at a lagging hint', () => {
+  it('says more when a stranded notification lies past it, and the next page shows it', async () => {
+    const tenant = uniqueTenant();
+    for (const title of ['one', 'two']) await publish(tenant, 'quin', title);
+    const crashing = depsWith((command, input) => {
+      if (isHintUpdate(command, input)) throw crash();
+    });
+    await expect(deliver(crashing, [note(tenant, 'quin', 'stranded')])).rejects.toThrow('injected');
+    expect(await hintOf(tenant, 'quin')).toBe(2);
+
+    const token = await devToken(tenant, 'quin');
+    const first = await api('GET', '/notifications?after=0&limit=2', token);
+    expect(first.body.items.map((item: { seq: number }) => item.seq)).toEqual([1, 2]);
+    expect(first.body).toMatchObject({ more: true, gap: false, unread: 3 });
+    const next = await api('GET', `/notifications?after=${first.body.nextAfter}&limit=2`, token);
+    expect(next.body.items.map((item: { title: string }) => item.title)).toEqual(['stranded']);
+    expect(next.body).toMatchObject({ more: false, gap: false });
   });
 });
