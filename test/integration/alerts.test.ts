@@ -132,9 +132,10 @@ function chunkRecord(body: string, group: string): SQSRecord {
 }
 
 /** An INSERT of a critical alert as the Alerts stream carries it, never written to the table (so the running fan-out does not see it). */
-function raisedRecord(tenant: string, topic: string, sequenceNumber: string, fields: Partial<Alert> = {}): { alert: Alert; record: DynamoDBRecord } {
+/** A just-raised alert, as the Alerts table holds it. */
+function raisedAlert(tenant: string, topic: string, fields: Partial<Alert> = {}): Alert {
   const now = new Date().toISOString();
-  const alert: Alert = {
+  return {
     tenant,
     id: ulid(),
     topic,
@@ -151,6 +152,10 @@ function raisedRecord(tenant: string, topic: string, sequenceNumber: string, fie
     updatedBy: 'monitor',
     ...fields,
   } as Alert;
+}
+
+function raisedRecord(tenant: string, topic: string, sequenceNumber: string, fields: Partial<Alert> = {}): { alert: Alert; record: DynamoDBRecord } {
+  const alert = raisedAlert(tenant, topic, fields);
   const image = marshall({ ...alert, kind: 'alert', topicKey: `${tenant}#${topic}` }, { removeUndefinedValues: true });
   return { alert, record: { eventName: 'INSERT', dynamodb: { SequenceNumber: sequenceNumber, NewImage: image as never } } };
 }
@@ -686,11 +691,7 @@ describe('alerts: large topics in chunks', () => {
 
   it('fails a malformed chunk (not JSON, or sockets that are not lists of ids) to the DLQ, writing nothing for it, and delivers the other groups', async () => {
     const tenant = unique('t');
-    const now = new Date().toISOString();
-    const alert = {
-      ...{ tenant, id: ulid(), topic: 'site', rule: 'gas', subject: 'bay-3', severity: 'high', title: 'Gas above limit', status: 'active', version: 1 },
-      ...{ change: 'raised', raisedAt: now, raisedBy: 'monitor', updatedAt: now, updatedBy: 'monitor' },
-    } as Alert;
+    const alert = raisedAlert(tenant, 'site', { rule: 'gas', severity: 'high' });
     const notJson = chunkRecord('{"alert":', `${tenant}#1`);
     const socketsNotAList = chunkRecord(JSON.stringify({ alert, recipients: ['ana'], connections: { ana: 'socket-1' } }), `${tenant}#2`);
     const emptySocketId = chunkRecord(JSON.stringify({ alert, recipients: ['bob'], connections: { bob: [''] } }), `${tenant}#3`);
@@ -709,11 +710,7 @@ describe('alerts: large topics in chunks', () => {
 
   it('delivers a chunk handed to two invocations at once (a redelivery while the first still runs) once per member, pushed once', async () => {
     const tenant = unique('t');
-    const now = new Date().toISOString();
-    const alert = {
-      ...{ tenant, id: ulid(), topic: 'site', rule: 'gas', subject: 'bay-3', severity: 'high', title: 'Gas above limit', status: 'active', version: 1 },
-      ...{ change: 'raised', raisedAt: now, raisedBy: 'monitor', updatedAt: now, updatedBy: 'monitor' },
-    } as Alert;
+    const alert = raisedAlert(tenant, 'site', { rule: 'gas', severity: 'high' });
     const members = Array.from({ length: 40 }, (_, index) => `m-${index}`);
     const socket = await TestSocket.open((await ticketFor(tenant, 'm-3')).url);
     const body = JSON.stringify({ alert, recipients: members, connections: {} });

@@ -5,15 +5,13 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { BatchWriteCommand, DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import ExcelJS from 'exceljs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { dynamoDatasets } from '#functions/adapters/dynamo-datasets';
 import { dynamoExportStore } from '#functions/adapters/dynamo-export-store';
-import { dynamoRecipientDirectory } from '#functions/adapters/dynamo-preference-store';
 import { s3ExportFiles } from '#functions/adapters/s3-export-files';
-import { sesMailer } from '#functions/adapters/ses-mailer';
-import { runExport, type WorkerDeps } from '#functions/exports/worker';
+import { runExport } from '#functions/exports/worker';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '#lib/local/aws-local';
 import { localBucketName } from '#lib/local/resources';
 import { api, devToken, tableName, urls } from '../support/local';
+import { localWorkerDeps } from '../support/exports';
 import { parse as parseCsvText } from 'csv-parse/sync';
 
 /**
@@ -35,19 +33,7 @@ const bucket = localBucketName('exports');
 const tenant = `t-${randomUUID().slice(0, 8)}`;
 const owner = { tenant, userId: 'ana' };
 
-const deps: WorkerDeps = {
-  store,
-  datasets: dynamoDatasets(db, { notifications: tableName('notifications') }),
-  files: s3ExportFiles(s3, bucket),
-  mailer: sesMailer(ses, 'exports@herald.local', 'herald-email'),
-  notify: async () => undefined,
-  progress: { send: async () => undefined },
-  linkKey: Buffer.alloc(32, 7),
-  recipients: { directory: dynamoRecipientDirectory(db, tableName('preferences')), allowedDomains: ['example.com'] },
-  httpApiUrl: urls().httpUrl,
-  retentionDays: 7,
-  leaseSeconds: 300,
-};
+const deps = localWorkerDeps(db, ses, s3ExportFiles(s3, bucket));
 
 /** Quotes, a separator and a line break in every body: what a CSV writer or reader gets wrong. */
 const bodyOf = (seq: number) => `Pump ${seq}, valve "B"\nsecond line`;

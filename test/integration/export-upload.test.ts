@@ -7,19 +7,16 @@ import { BatchWriteCommand, DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb
 import { parse as parseCsv } from 'csv-parse/sync';
 import ExcelJS from 'exceljs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { dynamoDatasets } from '#functions/adapters/dynamo-datasets';
 import { dynamoExportStore } from '#functions/adapters/dynamo-export-store';
-import { dynamoRecipientDirectory } from '#functions/adapters/dynamo-preference-store';
 import { PART_SIZE, s3ExportFiles } from '#functions/adapters/s3-export-files';
 import { uploadInParts } from '#functions/adapters/s3-part-upload';
-import { sesMailer } from '#functions/adapters/ses-mailer';
 import type { ExportFormat } from '#functions/exports/formats';
-import { objectKeyOf, runExport, type WorkerDeps } from '#functions/exports/worker';
+import { objectKeyOf, runExport } from '#functions/exports/worker';
 import { recordRun } from '#functions/exports/store';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '#lib/local/aws-local';
 import { localBucketName, localQueueName } from '#lib/local/resources';
 import { api, devToken, tableName, urls } from '../support/local';
-import { waitForRun } from '../support/exports';
+import { localWorkerDeps, waitForRun } from '../support/exports';
 
 /**
  * Herald's own multipart upload (functions/adapters/s3-part-upload.ts) on the local S3, through
@@ -182,22 +179,6 @@ async function seedInbox(tenant: string, rows: number, bodyLength: number): Prom
   await Promise.all(Array.from({ length: 8 }, writer));
 }
 
-function workerDeps(files: WorkerDeps['files']): WorkerDeps {
-  return {
-    store,
-    datasets: dynamoDatasets(db, { notifications: tableName('notifications') }),
-    files,
-    mailer: sesMailer(ses, 'exports@herald.local', 'herald-email'),
-    notify: async () => undefined,
-    progress: { send: async () => undefined },
-    linkKey: Buffer.alloc(32, 7),
-    recipients: { directory: dynamoRecipientDirectory(db, tableName('preferences')), allowedDomains: ['example.com'] },
-    httpApiUrl: urls().httpUrl,
-    retentionDays: 7,
-    leaseSeconds: 300,
-  };
-}
-
 async function newSchedule(tenant: string, format: ExportFormat): Promise<string> {
   const { status, body } = await api('POST', '/exports/schedules', await devToken(tenant, 'ana'), {
     name: `Upload ${format}`,
@@ -265,9 +246,13 @@ describe('exports of every size, read back, with the checksums S3 was sent', () 
         const scheduleId = await newSchedule(tenant, format);
         const { client, seen } = recordingS3();
         const scheduledTime = recentFiring();
-        expect(await runExport(workerDeps(s3ExportFiles(client, bucket)), { scheduleId, tenant, owner: 'ana', scheduledTime, trigger: 'manual' }, 'm-1')).toBe(
-          'succeeded',
-        );
+        expect(
+          await runExport(
+            localWorkerDeps(db, ses, s3ExportFiles(client, bucket)),
+            { scheduleId, tenant, owner: 'ana', scheduledTime, trigger: 'manual' },
+            'm-1',
+          ),
+        ).toBe('succeeded');
         const run = (await store.getRun({ tenant, userId: 'ana' }, scheduleId, scheduledTime))!;
         expect(run).toMatchObject({ status: 'succeeded', rows });
         const file = await objectBytes(run.objectKey!);
@@ -406,7 +391,7 @@ describe('a failed part', () => {
     const firing = { scheduleId, tenant, owner: 'ana', scheduledTime, trigger: 'manual' } as const;
     const failing = recordingS3((request) => (request.command === 'UploadPartCommand' && request.input.PartNumber === 2 ? unavailable() : undefined));
 
-    await expect(runExport(workerDeps(s3ExportFiles(failing.client, bucket)), firing, 'm-part')).rejects.toThrow('injected: S3 is unavailable');
+    await expect(runExport(localWorkerDeps(db, ses, s3ExportFiles(failing.client, bucket)), firing, 'm-part')).rejects.toThrow('injected: S3 is unavailable');
     const failed = (await store.getRun({ tenant, userId: 'ana' }, scheduleId, scheduledTime))!;
     // As any failed attempt: back to queued with its error, for SQS to deliver again.
     expect(failed).toMatchObject({ status: 'queued', attempts: 1, error: 'ServiceUnavailable: injected: S3 is unavailable' });
@@ -425,7 +410,7 @@ describe('a failed part', () => {
 
     // SQS redelivers the message: the retry aborts the recorded id (already gone) and uploads the whole file.
     const { client, seen } = recordingS3();
-    expect(await runExport(workerDeps(s3ExportFiles(client, bucket)), firing, 'm-part')).toBe('succeeded');
+    expect(await runExport(localWorkerDeps(db, ses, s3ExportFiles(client, bucket)), firing, 'm-part')).toBe('succeeded');
     const run = (await store.getRun({ tenant, userId: 'ana' }, scheduleId, scheduledTime))!;
     expect(run).toMatchObject({ status: 'succeeded', attempts: 2, rows: 4_000, objectKey: key });
     expect(run.uploadId).toBeUndefined();

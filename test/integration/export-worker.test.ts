@@ -4,9 +4,7 @@ import { MessageRejected, SESClient } from '@aws-sdk/client-ses';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { afterAll, describe, expect, it, vi } from 'vitest';
-import { dynamoDatasets } from '#functions/adapters/dynamo-datasets';
 import { dynamoExportStore } from '#functions/adapters/dynamo-export-store';
-import { dynamoRecipientDirectory } from '#functions/adapters/dynamo-preference-store';
 import { s3ExportFiles } from '#functions/adapters/s3-export-files';
 import { sesMailer } from '#functions/adapters/ses-mailer';
 import type { RunMessage } from '#functions/exports/model';
@@ -15,6 +13,7 @@ import { metrics } from '#functions/shared/instrumentation';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '#lib/local/aws-local';
 import { localBucketName } from '#lib/local/resources';
 import { api, devToken, emailsTo, sandboxedSes, tableName, urls } from '../support/local';
+import { localWorkerDeps } from '../support/exports';
 
 /**
  * The worker's guarantees with its real adapters on the local emulators, invoked directly so a
@@ -35,17 +34,7 @@ const bucket = localBucketName('exports');
 function deps(overrides: Partial<WorkerDeps> = {}): WorkerDeps & { notified: unknown[] } {
   const notified: unknown[] = [];
   return {
-    store,
-    datasets: dynamoDatasets(db, { notifications: tableName('notifications') }),
-    files: s3ExportFiles(s3, bucket),
-    mailer: sesMailer(ses, 'exports@herald.local', 'herald-email'),
-    notify: async (requests) => void notified.push(...requests),
-    progress: { send: async () => undefined },
-    linkKey: Buffer.alloc(32, 7),
-    recipients: { directory: dynamoRecipientDirectory(db, tableName('preferences')), allowedDomains: ['example.com'] },
-    httpApiUrl: urls().httpUrl,
-    retentionDays: 7,
-    leaseSeconds: 300,
+    ...localWorkerDeps(db, ses, s3ExportFiles(s3, bucket), { notify: async (requests) => void notified.push(...requests) }),
     notified,
     ...overrides,
   };

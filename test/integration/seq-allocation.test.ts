@@ -45,6 +45,13 @@ function depsWith(before: Middleware = () => undefined, overrides: Partial<Deliv
 const isHintUpdate = (command: string, input: any) => command === 'UpdateItemCommand' && String(input.UpdateExpression).startsWith('SET lastSeq');
 const isItemPut = (command: string, input: any) => command === 'PutItemCommand' && input.TableName === tableName('notifications');
 const crash = () => new Error('Lambda stopped here (injected)');
+/** A writer that stops between its dedupe claim and its item's put, leaving the claim without its item. */
+async function stopBeforeItemPut(request: DeliveryRequest, overrides: Partial<DeliverDeps> = {}): Promise<void> {
+  const crashing = depsWith((command, input) => {
+    if (isItemPut(command, input)) throw crash();
+  }, overrides);
+  await expect(deliver(crashing, [request])).rejects.toThrow('injected');
+}
 
 const note = (tenant: string, userId: string, title: string, dedupeKey?: string): DeliveryRequest => ({
   recipient: { tenant, userId },
@@ -255,10 +262,7 @@ describe('dedupe claims', () => {
   it('completes, exactly once, a claim whose writer stopped before its put, but only after the lease', async () => {
     const tenant = uniqueTenant();
     const request = note(tenant, 'gus', 'claimed', 'source-1');
-    const crashing = depsWith((command, input) => {
-      if (isItemPut(command, input)) throw crash();
-    });
-    await expect(deliver(crashing, [request])).rejects.toThrow('injected');
+    await stopBeforeItemPut(request);
     const claim = await getItem('dedupe', { dedupeKey: `notification#${tenant}#gus#source-1` });
     expect(claim).toMatchObject({ id: expect.any(String), claimedAtMs: expect.any(Number) });
     expect(await inbox(tenant, 'gus')).toEqual([]);
@@ -361,14 +365,7 @@ describe('a lease take-over whose answer was lost', () => {
   it('is recognised as won when the SDK retries it, so the claim is completed now, not a lease later', async () => {
     const tenant = uniqueTenant();
     const request = note(tenant, 'max', 'taken over', 'source-7');
-    await expect(
-      deliver(
-        depsWith((command, input) => {
-          if (isItemPut(command, input)) throw crash();
-        }),
-        [request],
-      ),
-    ).rejects.toThrow('injected');
+    await stopBeforeItemPut(request);
     const claim = await getItem('dedupe', { dedupeKey: `notification#${tenant}#max#source-7` });
 
     const raw = new DynamoDBClient({ endpoint: urls().dynamodbUrl, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
@@ -402,14 +399,7 @@ describe('two calls taking over one stale claim in the same millisecond', () => 
   it('lets one of them write the item: a take-over is recognised as its own by its holder, not by its time', async () => {
     const tenant = uniqueTenant();
     const request = note(tenant, 'ned', 'stale', 'source-8');
-    await expect(
-      deliver(
-        depsWith((command, input) => {
-          if (isItemPut(command, input)) throw crash();
-        }),
-        [request],
-      ),
-    ).rejects.toThrow('injected');
+    await stopBeforeItemPut(request);
     const at = new Date(Date.now() + CLAIM_LEASE_MS + 1_000);
     const outcomes = (
       await Promise.all([deliver(depsWith(undefined, { now: () => at }), [request]), deliver(depsWith(undefined, { now: () => at }), [request])])
@@ -440,13 +430,7 @@ describe('a claim made by a call that knows its invocation’s deadline', () => 
     const request = note(tenant, 'oli', 'crashed', 'alert:a9:v1');
     const before = Date.now();
     // The claimer's invocation had 2 s left; it stops between its claim and its put.
-    const crashing = depsWith(
-      (command, input) => {
-        if (isItemPut(command, input)) throw crash();
-      },
-      { deadline: () => before + 2_000 },
-    );
-    await expect(deliver(crashing, [request])).rejects.toThrow('injected');
+    await stopBeforeItemPut(request, { deadline: () => before + 2_000 });
     const claim = await getItem('dedupe', { dedupeKey: `notification#${tenant}#oli#alert:a9:v1` });
     expect(claim?.leaseUntilMs).toBe(before + 2_000 + LEASE_MARGIN_MS);
 

@@ -1,5 +1,33 @@
+import type { SESClient } from '@aws-sdk/client-ses';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { expect } from 'vitest';
-import { api, emailsTo, eventually, type StoredEmail } from './local';
+import { dynamoDatasets } from '#functions/adapters/dynamo-datasets';
+import { dynamoExportStore } from '#functions/adapters/dynamo-export-store';
+import { dynamoRecipientDirectory } from '#functions/adapters/dynamo-preference-store';
+import { sesMailer } from '#functions/adapters/ses-mailer';
+import type { WorkerDeps } from '#functions/exports/worker';
+import { api, emailsTo, eventually, tableName, urls, type StoredEmail } from './local';
+
+/**
+ * The export worker's real adapters on the local emulators, for tests that invoke it directly
+ * (to run two at once, crash one, or time a large file); `files` is the test's own.
+ */
+export function localWorkerDeps(db: DynamoDBDocumentClient, ses: SESClient, files: WorkerDeps['files'], overrides: Partial<WorkerDeps> = {}): WorkerDeps {
+  return {
+    store: dynamoExportStore(db, tableName('exports')),
+    datasets: dynamoDatasets(db, { notifications: tableName('notifications') }),
+    files,
+    mailer: sesMailer(ses, 'exports@herald.local', 'herald-email'),
+    notify: async () => undefined,
+    progress: { send: async () => undefined },
+    linkKey: Buffer.alloc(32, 7),
+    recipients: { directory: dynamoRecipientDirectory(db, tableName('preferences')), allowedDomains: ['example.com'] },
+    httpApiUrl: urls().httpUrl,
+    retentionDays: 7,
+    leaseSeconds: 300,
+    ...overrides,
+  };
+}
 
 /** Polls `GET /exports/runs/{id}` until the run reaches one of `statuses`, and answers it. */
 export async function waitForRun(token: string, runId: string, statuses = ['succeeded', 'failed', 'skipped'], timeoutMs = 20_000) {
