@@ -12,12 +12,11 @@
 import diagnostics from 'node:diagnostics_channel';
 import type { ClientRequest, IncomingMessage, Server } from 'node:http';
 import { performance } from 'node:perf_hooks';
-import { GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { MiddlewareStack } from '@smithy/types';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../lib/local/aws-local';
 import { invocationChannel } from '../lib/local/lambda-host';
+import { onEverySdkCommand } from './sdk-commands';
 import { startLocalRuntime } from '../lib/local/runtime';
 import { connectMembers, seedMembers } from './alerts';
 import { cpuMsOf, javaPid } from './process-cpu';
@@ -128,24 +127,9 @@ function observe(wsPort: number): void {
       String(request.getHeader('x-amz-target') ?? '').replace(/^(DynamoDB_\d+|AmazonSQS)\./, '') || (request.path.includes('@connections') ? 'post' : '');
     if (operation !== '') mark(`${operation} on the wire`);
   });
-  let prototype = Object.getPrototypeOf(GetItemCommand.prototype);
-  while (prototype && !Object.hasOwn(prototype, 'resolveMiddlewareWithContext')) prototype = Object.getPrototypeOf(prototype);
-  const original = prototype.resolveMiddlewareWithContext as (...args: unknown[]) => unknown;
-  prototype.resolveMiddlewareWithContext = function (this: { middlewareStack: MiddlewareStack<any, any> }, ...args: unknown[]) {
-    const { commandName } = args[3] as { commandName: string };
-    const name = commandName.replace(/Command$/, '').replace('PostToConnection', 'post');
-    this.middlewareStack.add(
-      (next) => async (input) => {
-        const sentAt = performance.now();
-        mark(`${name} sent`);
-        try {
-          return await next(input);
-        } finally {
-          mark(`${name} done`, performance.now() - sentAt);
-        }
-      },
-      { step: 'initialize', name: 'alertSpans', priority: 'high', override: true },
-    );
-    return original.apply(this, args);
-  };
+  onEverySdkCommand('alertSpans', (name) => {
+    const sentAt = performance.now();
+    mark(`${name} sent`);
+    return () => mark(`${name} done`, performance.now() - sentAt);
+  });
 }

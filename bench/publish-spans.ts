@@ -11,10 +11,9 @@
 import diagnostics from 'node:diagnostics_channel';
 import type { ClientRequest, IncomingMessage, Server } from 'node:http';
 import { performance } from 'node:perf_hooks';
-import { GetItemCommand } from '@aws-sdk/client-dynamodb';
-import type { MiddlewareStack } from '@smithy/types';
 import { jwtVerifiedChannel } from '../lib/local/http-api';
 import { invocationChannel } from '../lib/local/lambda-host';
+import { onEverySdkCommand } from './sdk-commands';
 import { startLocalRuntime } from '../lib/local/runtime';
 import { countedDeliverDeps, deliveryFloor, loadServer, publishing } from './notifications';
 import { percentile, row } from './stats';
@@ -114,28 +113,8 @@ function observe(httpPort: number, wsPort: number): void {
     String(request.getHeader('x-amz-target') ?? '').replace(/^DynamoDB_\d+\./, '') || (request.path.includes('@connections') ? 'post' : request.path);
   diagnostics.subscribe('http.client.request.start', (message) => stamp(`${operation((message as { request: ClientRequest }).request)} on the wire`));
   diagnostics.subscribe('http.client.response.finish', (message) => stamp(`${operation((message as { request: ClientRequest }).request)} answered`));
-  stampSdkCalls();
-}
-
-/** `<Command> sent` as the SDK's send() starts and `<Command> done` as it resolves, for every command this process sends. */
-function stampSdkCalls(): void {
-  let prototype = Object.getPrototypeOf(GetItemCommand.prototype);
-  while (prototype && !Object.hasOwn(prototype, 'resolveMiddlewareWithContext')) prototype = Object.getPrototypeOf(prototype);
-  const original = prototype.resolveMiddlewareWithContext as (...args: unknown[]) => unknown;
-  prototype.resolveMiddlewareWithContext = function (this: { middlewareStack: MiddlewareStack<any, any> }, ...args: unknown[]) {
-    const { commandName } = args[3] as { commandName: string };
-    const name = commandName.replace(/Command$/, '').replace('PostToConnection', 'post');
-    this.middlewareStack.add(
-      (next) => async (input) => {
-        stamp(`${name} sent`);
-        try {
-          return await next(input);
-        } finally {
-          stamp(`${name} done`);
-        }
-      },
-      { step: 'initialize', name: 'publishSpans', priority: 'high', override: true },
-    );
-    return original.apply(this, args);
-  };
+  onEverySdkCommand('publishSpans', (name) => {
+    stamp(`${name} sent`);
+    return () => stamp(`${name} done`);
+  });
 }
