@@ -39,7 +39,11 @@ export function instrument<TEvent, TResult>(handler: (event: TEvent, context: Co
     typeof context?.getRemainingTimeInMillis === 'function'
       ? invocation.run({ deadlineMs: Date.now() + context.getRemainingTimeInMillis() }, () => handler(event, context))
       : handler(event, context);
-  return middy(withDeadline)
+  // No early timeout (middy's default throws 5 ms before the deadline): Lambda would then see an
+  // error, not a timeout, and freeze the environment with deliver()'s unsent puts pending, to send
+  // them when it next thaws, after their dedupe leases have ended (docs/protocol.md, "Dedupe
+  // claims"). At the timeout itself Lambda resets the environment, and pending work dies with it.
+  return middy(withDeadline, { timeoutEarlyInMillis: 0 })
     .use(captureLambdaHandler(tracer, { captureResponse: false }))
     .use(injectLambdaContext(logger))
     .use(logMetrics(metrics));
