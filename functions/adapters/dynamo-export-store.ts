@@ -226,7 +226,9 @@ export function dynamoExportStore(client: DynamoDBDocumentClient, tableName: str
 
     async createRun(run) {
       const owner = { tenant: run.tenant, userId: run.owner };
-      const expiresAt = Math.floor(Date.parse(run.scheduledAt) / 1000) + RUN_HISTORY_DAYS * 86_400;
+      // Kept from its firing, or from now if later (a firing redriven from the DLQ days on, a
+      // catch-up): a run is never recorded with its history already over.
+      const expiresAt = Math.floor(Math.max(Date.parse(run.scheduledAt), Date.now()) / 1000) + RUN_HISTORY_DAYS * 86_400;
       try {
         await client.send(
           new PutCommand({

@@ -223,10 +223,7 @@ async function rowsIn(format: ExportFormat, file: Buffer): Promise<Array<[number
   }
 }
 
-/**
- * A firing time of the last minute: a run's record expires 90 days after its firing, and the local
- * runtime deletes expired items as DynamoDB's TTL does, so a firing months ago could vanish mid-test.
- */
+/** A firing time of the last minute, as a deployed firing has. */
 const recentFiring = () => new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
 
 const FORMATS: readonly ExportFormat[] = ['csv', 'ndjson', 'json', 'xlsx'];

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { CreateMultipartUploadCommand, S3Client, UploadPartCommand } from '@aws-sdk/client-s3';
 import { MessageRejected, SESClient } from '@aws-sdk/client-ses';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { dynamoExportStore } from '#functions/adapters/dynamo-export-store';
 import { s3ExportFiles } from '#functions/adapters/s3-export-files';
@@ -79,6 +79,18 @@ describe('the export worker', () => {
     expect(worker.notified).toHaveLength(1);
     const runs = await store.listRuns({ tenant, userId: 'ana' }, scheduleId, 10);
     expect(runs.map((run) => run.status)).toEqual(['succeeded']);
+  });
+
+  it('keeps the run of a firing months old (a late redrive) for the whole run history, not already expired', async () => {
+    const { tenant, scheduleId } = await newSchedule(address());
+    const scheduledTime = '2026-03-08T06:00:00Z';
+    expect(await runExport(deps(), message(tenant, scheduleId, scheduledTime), 'm-late')).toBe('succeeded');
+    const { Item } = await db.send(
+      new GetCommand({ TableName: tableName('exports'), Key: { pk: `${tenant}#ana`, sk: `run#${scheduleId}#${scheduledTime}` }, ConsistentRead: true }),
+    );
+    // Counted from the firing, its history would have ended in June; DynamoDB Local's TTL sweep would take it within seconds.
+    expect(Item?.status).toBe('succeeded');
+    expect(Item?.expiresAt).toBeGreaterThanOrEqual(Math.floor(Date.now() / 1000) + 89 * 86_400);
   });
 
   it('lets one run of a schedule hold the lease; a concurrent trigger is recorded skipped', async () => {
