@@ -1,5 +1,5 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { GetCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient, type PutCommandInput } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { recipientKey, type InboxItem, type Notification, type Recipient } from '../notifications/model';
 import type { DedupeClaim, NotificationStore } from '../notifications/store';
@@ -30,6 +30,21 @@ export function dynamoNotificationStore(client: DynamoDBDocumentClient, tables: 
     } catch (error) {
       if (error instanceof ConditionalCheckFailedException) return false;
       throw error;
+    }
+  }
+
+  /**
+   * A conditional put: undefined when it was written, else the item whose presence (or absence)
+   * failed the condition, so a caller can tell its own earlier write, which the SDK retried after
+   * the answer was lost, from another writer's.
+   */
+  async function putUnlessBlocked(input: Omit<PutCommandInput, 'ReturnValuesOnConditionCheckFailure'>): Promise<Record<string, unknown> | undefined> {
+    try {
+      await client.send(new PutCommand({ ...input, ReturnValuesOnConditionCheckFailure: 'ALL_OLD' }));
+      return undefined;
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      return unmarshall((error.Item ?? {}) as never) as Record<string, unknown>;
     }
   }
 
@@ -131,43 +146,27 @@ export function dynamoNotificationStore(client: DynamoDBDocumentClient, tables: 
 
   return {
     async claim(dedupeKey, id, lease, expiresAt) {
-      try {
-        await client.send(
-          new PutCommand({
-            TableName: dedupeTable(),
-            Item: { dedupeKey, id, holder: id, ...lease, expiresAt },
-            ConditionExpression: 'attribute_not_exists(dedupeKey)',
-            ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-          }),
-        );
-        return { claimed: true };
-      } catch (error) {
-        if (!(error instanceof ConditionalCheckFailedException)) throw error;
-        const claim = claimFromItem(unmarshall((error.Item ?? {}) as never) as Record<string, unknown>);
-        // The SDK's own retry of this claim, whose first answer was lost, finds it already made.
-        return claim.holder === id ? { claimed: true } : { claimed: false, claim };
-      }
+      const existing = await putUnlessBlocked({
+        TableName: dedupeTable(),
+        Item: { dedupeKey, id, holder: id, ...lease, expiresAt },
+        ConditionExpression: 'attribute_not_exists(dedupeKey)',
+      });
+      if (existing === undefined) return { claimed: true };
+      const claim = claimFromItem(existing);
+      // The SDK's own retry of this claim, whose first answer was lost, finds it already made.
+      return claim.holder === id ? { claimed: true } : { claimed: false, claim };
     },
 
     async takeOverClaim(dedupeKey, stale, holder, lease, expiresAt) {
       // Compare-and-set on the claim's time: of two writers taking over at once, one wins.
-      try {
-        await client.send(
-          new PutCommand({
-            TableName: dedupeTable(),
-            Item: { dedupeKey, id: stale.id, holder, ...lease, expiresAt },
-            ConditionExpression: 'id = :id AND claimedAtMs = :claimedAtMs',
-            ExpressionAttributeValues: { ':id': stale.id, ':claimedAtMs': stale.claimedAtMs ?? -1 },
-            ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-          }),
-        );
-        return true;
-      } catch (error) {
-        if (!(error instanceof ConditionalCheckFailedException)) throw error;
-        // The SDK's own retry of this take-over, whose first answer was lost, finds it already made.
-        const claim = claimFromItem(unmarshall((error.Item ?? {}) as never) as Record<string, unknown>);
-        return claim.holder === holder;
-      }
+      const existing = await putUnlessBlocked({
+        TableName: dedupeTable(),
+        Item: { dedupeKey, id: stale.id, holder, ...lease, expiresAt },
+        ConditionExpression: 'id = :id AND claimedAtMs = :claimedAtMs',
+        ExpressionAttributeValues: { ':id': stale.id, ':claimedAtMs': stale.claimedAtMs ?? -1 },
+      });
+      // The SDK's own retry of this take-over, whose first answer was lost, finds it already made.
+      return existing === undefined || claimFromItem(existing).holder === holder;
     },
 
     async releaseClaim(dedupeKey, id, holder, expiresAt) {
@@ -186,22 +185,14 @@ export function dynamoNotificationStore(client: DynamoDBDocumentClient, tables: 
     },
 
     async putAt(recipient, notification, expiresAt) {
-      try {
-        await client.send(
-          new PutCommand({
-            TableName: tables.notifications,
-            Item: toItem(recipientKey(recipient), notification, expiresAt),
-            // The only arbiter of a seq: it exists once its item does, and no put takes a taken one.
-            ConditionExpression: 'attribute_not_exists(seq)',
-            ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-          }),
-        );
-        return 'put';
-      } catch (error) {
-        if (!(error instanceof ConditionalCheckFailedException)) throw error;
-        // The SDK's own retry of this put, whose first answer was lost, finds this very item.
-        return (error.Item as { id?: { S?: string } } | undefined)?.id?.S === notification.id ? 'put' : 'taken';
-      }
+      const existing = await putUnlessBlocked({
+        TableName: tables.notifications,
+        Item: toItem(recipientKey(recipient), notification, expiresAt),
+        // The only arbiter of a seq: it exists once its item does, and no put takes a taken one.
+        ConditionExpression: 'attribute_not_exists(seq)',
+      });
+      // The SDK's own retry of this put, whose first answer was lost, finds this very item.
+      return existing === undefined || existing.id === notification.id ? 'put' : 'taken';
     },
 
     newestSeq,

@@ -354,10 +354,10 @@ function emailChoice(preferences: Map<string, Preferences>, request: DeliveryReq
 type Committed = { readonly recipient: Recipient; readonly notifications: readonly Notification[] };
 
 /**
- * Pushes each committed chunk at once to the sockets known before the commit; `finish` waits for
- * them and then reads the committed users' socket sets again, pushing to sockets that were not
- * known. A socket registered after that read resumes from the store, which already holds these
- * notifications, so no connected socket misses one (the guarantee of reading sockets after the commit).
+ * Pushes each user's notifications as soon as they are stored, to the sockets known before the
+ * writes; `finish` waits for them and then reads the stored users' socket sets again, pushing to
+ * sockets that were not known. A socket registered after that read resumes from the store, which
+ * already holds these notifications, so no connected socket misses one.
  */
 function pushesAsCommitted(deps: DeliverDeps, known: ReadonlyMap<string, readonly string[]>) {
   const inFlight: Array<Promise<void>> = [];
